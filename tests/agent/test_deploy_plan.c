@@ -1,0 +1,164 @@
+/* test_deploy_plan.c: the deployment controller's decisions: scale up and
+ * down, replacing gone pods, and the rolling update (maxSurge 1,
+ * maxUnavailable 0). */
+#include "testutil.h"
+
+#include <string.h>
+
+#include "strata/deploy_plan.h"
+
+#define P(n, h, r, t)                                                                              \
+    {                                                                                              \
+        .name = n, .template_hash = h, .ready = r, .scheduled = true, .created_ms = t              \
+    }
+
+static void test_creates_missing_replicas(void **state)
+{
+    (void)state;
+    struct st_dp_pod pods[] = {P("a", "h1", true, 1)};
+    struct st_dp_plan plan;
+    st_deploy_plan(3, "h1", pods, 1, &plan);
+    assert_int_equal(plan.create, 2);
+    assert_int_equal(plan.n_delete, 0);
+    assert_false(plan.rolling);
+}
+
+static void test_steady_state_does_nothing(void **state)
+{
+    (void)state;
+    struct st_dp_pod pods[] = {P("a", "h1", true, 1), P("b", "h1", true, 2), P("c", "h1", true, 3)};
+    struct st_dp_plan plan;
+    st_deploy_plan(3, "h1", pods, 3, &plan);
+    assert_int_equal(plan.create, 0);
+    assert_int_equal(plan.n_delete, 0);
+}
+
+static void test_scale_down_deletes_newest(void **state)
+{
+    (void)state;
+    struct st_dp_pod pods[] = {P("a", "h1", true, 1), P("b", "h1", true, 5), P("c", "h1", true, 3),
+                               P("d", "h1", true, 4), P("e", "h1", true, 2)};
+    struct st_dp_plan plan;
+    st_deploy_plan(1, "h1", pods, 5, &plan);
+    assert_int_equal(plan.create, 0);
+    assert_int_equal(plan.n_delete, 4);
+    /* Newest first: b(5), d(4), c(3), e(2); a survives. */
+    assert_string_equal(pods[plan.delete_idx[0]].name, "b");
+    assert_string_equal(pods[plan.delete_idx[1]].name, "d");
+    assert_string_equal(pods[plan.delete_idx[2]].name, "c");
+    assert_string_equal(pods[plan.delete_idx[3]].name, "e");
+}
+
+static void test_scale_down_prefers_unready_and_unscheduled(void **state)
+{
+    (void)state;
+    struct st_dp_pod pods[] = {P("old-ready", "h1", true, 1), P("new-ready", "h1", true, 9),
+                               P("unready", "h1", false, 2), P("pending", "h1", false, 3)};
+    pods[3].scheduled = false;
+    struct st_dp_plan plan;
+    st_deploy_plan(2, "h1", pods, 4, &plan);
+    assert_int_equal(plan.n_delete, 2);
+    assert_string_equal(pods[plan.delete_idx[0]].name, "pending");
+    assert_string_equal(pods[plan.delete_idx[1]].name, "unready");
+}
+
+static void test_gone_pod_is_removed_and_replaced(void **state)
+{
+    (void)state;
+    struct st_dp_pod pods[] = {P("a", "h1", true, 1), P("b", "h1", true, 2), P("c", "h1", true, 3)};
+    pods[1].gone = true;
+    struct st_dp_plan plan;
+    st_deploy_plan(3, "h1", pods, 3, &plan);
+    assert_int_equal(plan.create, 1);
+    assert_int_equal(plan.n_delete, 1);
+    assert_string_equal(pods[plan.delete_idx[0]].name, "b");
+}
+
+static void test_rolling_update_surges_one(void **state)
+{
+    (void)state;
+    struct st_dp_pod pods[] = {P("a", "old", true, 1), P("b", "old", true, 2),
+                               P("c", "old", true, 3)};
+    struct st_dp_plan plan;
+    st_deploy_plan(3, "new", pods, 3, &plan);
+    assert_true(plan.rolling);
+    assert_int_equal(plan.create, 1);
+    /* All 3 ready and needed: no old pod may go before the new one is ready. */
+    assert_int_equal(plan.n_delete, 0);
+}
+
+static void test_rolling_update_waits_for_new_pod_ready(void **state)
+{
+    (void)state;
+    struct st_dp_pod pods[] = {P("a", "old", true, 1), P("b", "old", true, 2),
+                               P("c", "old", true, 3), P("d", "new", false, 4)};
+    struct st_dp_plan plan;
+    st_deploy_plan(3, "new", pods, 4, &plan);
+    assert_int_equal(plan.create, 0); /* surge is used up */
+    assert_int_equal(plan.n_delete, 0);
+}
+
+static void test_rolling_update_replaces_old_when_new_ready(void **state)
+{
+    (void)state;
+    struct st_dp_pod pods[] = {P("a", "old", true, 1), P("b", "old", true, 2),
+                               P("c", "old", true, 3), P("d", "new", true, 4)};
+    struct st_dp_plan plan;
+    st_deploy_plan(3, "new", pods, 4, &plan);
+    assert_int_equal(plan.n_delete, 1);
+    assert_string_equal(pods[plan.delete_idx[0]].template_hash, "old");
+    assert_int_equal(plan.create, 0);
+}
+
+static void test_rolling_update_drops_unready_old_first(void **state)
+{
+    (void)state;
+    struct st_dp_pod pods[] = {P("a", "old", true, 1), P("b", "old", false, 2),
+                               P("c", "new", false, 3)};
+    struct st_dp_plan plan;
+    st_deploy_plan(2, "new", pods, 3, &plan);
+    assert_int_equal(plan.n_delete, 1);
+    assert_string_equal(pods[plan.delete_idx[0]].name, "b");
+}
+
+static void test_rolling_update_finishes(void **state)
+{
+    (void)state;
+    struct st_dp_pod pods[] = {P("a", "old", true, 1), P("b", "new", true, 2),
+                               P("c", "new", true, 3)};
+    struct st_dp_plan plan;
+    st_deploy_plan(2, "new", pods, 3, &plan);
+    assert_int_equal(plan.n_delete, 1);
+    assert_string_equal(pods[plan.delete_idx[0]].name, "a");
+    assert_int_equal(plan.create, 0);
+}
+
+static void test_template_hash_is_stable_and_distinct(void **state)
+{
+    (void)state;
+    char a[11], b[11], c[11];
+    st_template_hash("{\"spec\":1}", a);
+    st_template_hash("{\"spec\":1}", b);
+    st_template_hash("{\"spec\":2}", c);
+    assert_string_equal(a, b);
+    assert_string_not_equal(a, c);
+    assert_int_equal(strlen(a), 10);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_creates_missing_replicas),
+        cmocka_unit_test(test_steady_state_does_nothing),
+        cmocka_unit_test(test_scale_down_deletes_newest),
+        cmocka_unit_test(test_scale_down_prefers_unready_and_unscheduled),
+        cmocka_unit_test(test_gone_pod_is_removed_and_replaced),
+        cmocka_unit_test(test_rolling_update_surges_one),
+        cmocka_unit_test(test_rolling_update_waits_for_new_pod_ready),
+        cmocka_unit_test(test_rolling_update_replaces_old_when_new_ready),
+        cmocka_unit_test(test_rolling_update_drops_unready_old_first),
+        cmocka_unit_test(test_rolling_update_finishes),
+        cmocka_unit_test(test_template_hash_is_stable_and_distinct),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
