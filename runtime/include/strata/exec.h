@@ -11,7 +11,7 @@ struct st_exec_opts {
     pid_t target;       /* a process inside the container (its init) */
     const char *cgroup; /* cgroup path to join (as given to st_cgroup_create), NULL = none */
     char *const *argv;  /* required, argv[0] looked up in the container's PATH */
-    char *const *envp;  /* NULL = PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin */
+    char *const *envp;  /* NULL = a default PATH (/usr/local/sbin:...:/bin) */
     const char *cwd;    /* NULL = "/" */
     uid_t uid;          /* 0 = root */
     gid_t gid;
