@@ -1,0 +1,70 @@
+/* cgroup_backend.h: what cgroup.c shares with its two backends (cgroup_v1.c,
+ * cgroup_v2.c): the st_cgroup object, the ops table, and the libcgroup helpers
+ * every backend uses. Internal to runtime/; not for other layers. */
+#ifndef STRATA_CGROUP_BACKEND_H
+#define STRATA_CGROUP_BACKEND_H
+
+#include <libcgroup.h>
+#include "strata/cgroup.h"
+
+#define ST_CGROUP_MAX_CTRL  8
+#define ST_CGROUP_CTRL_NAME 32
+
+struct st_cgroup_ops;
+
+struct st_cgroup {
+    char *path; /* normalized, "a/b" */
+    enum st_cgroup_layout layout;
+    const struct st_cgroup_ops *ops;
+    /* The libcgroup controllers the cgroup lives in. On v1 each is its own
+     * hierarchy; on v2 they share one directory, so only ctrl[0] is used to
+     * attach, list, and remove (nhier == 1). */
+    char ctrl[ST_CGROUP_MAX_CTRL][ST_CGROUP_CTRL_NAME];
+    size_t nctrl;
+    size_t nhier;
+};
+
+struct st_cgroup_ops {
+    /* Fills cg->ctrl/nctrl/nhier from the mounted controllers. res may be
+     * NULL (open); when set, a field whose controller is missing fails. */
+    int (*controllers)(struct st_cgroup *cg, const struct st_resources *res, st_error *err);
+    /* Writes res into the existing cgroup, one value at a time, so a refusal
+     * names its OCI field. */
+    int (*apply)(struct st_cgroup *cg, const struct st_resources *res, st_error *err);
+    int (*oom_killed)(struct st_cgroup *cg, bool *killed, st_error *err);
+};
+
+extern const struct st_cgroup_ops st_cgroup_v1_ops;
+extern const struct st_cgroup_ops st_cgroup_v2_ops;
+
+/* The mount libcgroup knows for controller name with its version, or NULL. */
+const char *st_cgroup_ctrl_mount(const char *name, enum st_cgroup_layout *version);
+/* The first controller libcgroup lists on a cgroup2 mount, or NULL. */
+const char *st_cgroup_first_v2_ctrl(void);
+
+/* Adds a controller name to cg->ctrl (ignores duplicates). */
+int st_cgroup_ctrl_add(struct st_cgroup *cg, const char *name, st_error *err);
+bool st_cgroup_has_ctrl(const struct st_cgroup *cg, const char *name);
+
+/* A libcgroup return code as a positive errno (ECGOTHER: the errno behind it). */
+int st_cgroup_errno(int lcg_code);
+
+/* Writes value into file of controller ctrl through cgroup_modify_cgroup.
+ * field is the OCI field for the message. When optional and the file does not
+ * exist, sets *absent (if given) and succeeds. */
+int st_cgroup_set_value(struct st_cgroup *cg, const char *ctrl, const char *file, const char *value,
+                        const char *field, bool optional, bool *absent, st_error *err);
+
+/* Reads a "key N" line of a flat-keyed file (memory.events, memory.oom_control)
+ * through cgroup_read_value_*; *found is false when no line has that key. */
+int st_cgroup_read_counter(struct st_cgroup *cg, const char *ctrl, const char *file,
+                           const char *key, int64_t *out, bool *found, st_error *err);
+
+static inline void st_lcg_freep(struct cgroup **g)
+{
+    if (*g)
+        cgroup_free(g);
+}
+#define _cleanup_lcg_ __attribute__((cleanup(st_lcg_freep)))
+
+#endif

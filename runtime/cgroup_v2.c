@@ -1,0 +1,143 @@
+/* cgroup_v2.c: the cgroup v2 backend (what the node VMs mount): one unified
+ * directory, controllers handed down through cgroup.subtree_control, limits in
+ * memory.max, memory.swap.max, cpu.max, cpu.weight, pids.max, OOM kills from
+ * memory.events. It writes only through cgroup.c's libcgroup helpers. */
+#include "cgroup_backend.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+
+static const char *const v2_ctrls[] = {"memory", "cpu", "pids"};
+
+static int need(struct st_cgroup *cg, bool wanted, const char *ctrl, const char *field,
+                st_error *err)
+{
+    if (!wanted || st_cgroup_has_ctrl(cg, ctrl))
+        return 0;
+    const char *mnt = st_cgroup_ctrl_mount(cg->ctrl[0], NULL);
+    return st_error_set(err, ENODEV,
+                        "%s: the %s controller is not available in cgroup v2 at %s (not in its "
+                        "cgroup.controllers: bound to a v1 hierarchy or disabled at boot)",
+                        field, ctrl, mnt ? mnt : "?");
+}
+
+static int v2_controllers(struct st_cgroup *cg, const struct st_resources *res, st_error *err)
+{
+    for (size_t i = 0; i < sizeof(v2_ctrls) / sizeof(v2_ctrls[0]); i++) {
+        enum st_cgroup_layout v;
+        if (st_cgroup_ctrl_mount(v2_ctrls[i], &v) && v == ST_CGROUP_UNIFIED_V2) {
+            int r = st_cgroup_ctrl_add(cg, v2_ctrls[i], err);
+            if (r < 0)
+                return r;
+        }
+    }
+    if (cg->nctrl == 0) {
+        /* None of memory, cpu, pids on v2 (a v2 tree whose controllers are bound
+         * to v1 elsewhere). libcgroup 2.0 can only create, attach and remove
+         * through a real controller name (its "cgroup" pseudo-controller fails
+         * in cgroup_create_cgroup), so carry the cgroup on whichever controller
+         * this mount offers. No limit can be set then. */
+        const char *carrier = st_cgroup_first_v2_ctrl();
+        if (carrier == NULL)
+            return st_error_set(
+                err, ENODEV, "cgroup %s: the cgroup2 mount offers no controller at all", cg->path);
+        int r = st_cgroup_ctrl_add(cg, carrier, err);
+        if (r < 0)
+            return r;
+    }
+    cg->nhier = 1; /* one directory for all controllers */
+    if (res == NULL)
+        return 0;
+    int r = need(cg, res->memory_limit >= 0, "memory", "linux.resources.memory.limit", err);
+    if (r == 0)
+        r = need(cg, res->memory_swap >= 0, "memory", "linux.resources.memory.swap", err);
+    if (r == 0)
+        r = need(cg, res->cpu_shares > 0, "cpu", "linux.resources.cpu.shares", err);
+    if (r == 0)
+        r = need(cg, res->cpu_quota > 0 || res->cpu_period > 0, "cpu", "linux.resources.cpu.quota",
+                 err);
+    if (r == 0)
+        r = need(cg, res->pids_limit >= 0, "pids", "linux.resources.pids.limit", err);
+    return r;
+}
+
+static int v2_apply(struct st_cgroup *cg, const struct st_resources *res, st_error *err)
+{
+    char v[64];
+    int r;
+    if (res->memory_limit >= 0) {
+        snprintf(v, sizeof(v), "%" PRId64, res->memory_limit);
+        r = st_cgroup_set_value(cg, "memory", "memory.max", v, "linux.resources.memory.limit",
+                                false, NULL, err);
+        if (r < 0)
+            return r;
+    }
+    if (res->memory_swap >= 0) {
+        int64_t swap = 0;
+        r = st_cgroup_swap_max(res->memory_limit, res->memory_swap, &swap, err);
+        if (r < 0)
+            return r;
+        snprintf(v, sizeof(v), "%" PRId64, swap);
+        /* memory.swap.max is missing when swap is not accounted: nothing to cap. */
+        r = st_cgroup_set_value(cg, "memory", "memory.swap.max", v, "linux.resources.memory.swap",
+                                true, NULL, err);
+        if (r < 0)
+            return r;
+    }
+    if (res->cpu_shares > 0) {
+        snprintf(v, sizeof(v), "%" PRIu64, st_cgroup_shares_to_weight(res->cpu_shares));
+        r = st_cgroup_set_value(cg, "cpu", "cpu.weight", v, "linux.resources.cpu.shares", false,
+                                NULL, err);
+        if (r < 0)
+            return r;
+    }
+    if (res->cpu_quota > 0 || res->cpu_period > 0) {
+        r = st_cgroup_cpu_max(res->cpu_quota, res->cpu_period, v, sizeof(v), err);
+        if (r < 0)
+            return r;
+        r = st_cgroup_set_value(cg, "cpu", "cpu.max", v,
+                                res->cpu_quota > 0 ? "linux.resources.cpu.quota"
+                                                   : "linux.resources.cpu.period",
+                                false, NULL, err);
+        if (r < 0)
+            return r;
+    }
+    if (res->pids_limit >= 0) {
+        snprintf(v, sizeof(v), "%" PRId64, res->pids_limit);
+        r = st_cgroup_set_value(cg, "pids", "pids.max", v, "linux.resources.pids.limit", false,
+                                NULL, err);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* memory.events counts for the cgroup and everything below it; oom_kill is
+ * there since Linux 4.13, like the v1 counter. */
+static int v2_oom_killed(struct st_cgroup *cg, bool *killed, st_error *err)
+{
+    *killed = false;
+    if (!st_cgroup_has_ctrl(cg, "memory"))
+        return st_error_set(err, EOPNOTSUPP,
+                            "cgroup %s: the memory controller is not enabled for it, so there is "
+                            "no memory.events to read",
+                            cg->path);
+    int64_t n = 0;
+    bool found = false;
+    int r = st_cgroup_read_counter(cg, "memory", "memory.events", "oom_kill", &n, &found, err);
+    if (r < 0)
+        return r;
+    if (!found)
+        return st_error_set(err, EOPNOTSUPP,
+                            "cgroup %s: memory.events has no oom_kill counter (kernel too old)",
+                            cg->path);
+    *killed = n > 0;
+    return 0;
+}
+
+const struct st_cgroup_ops st_cgroup_v2_ops = {
+    .controllers = v2_controllers,
+    .apply = v2_apply,
+    .oom_killed = v2_oom_killed,
+};

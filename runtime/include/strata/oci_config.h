@@ -1,0 +1,97 @@
+/* oci_config.h: an OCI runtime-spec config.json (1.x subset) read with jansson
+ * into a plain struct the container code can use without touching JSON again.
+ * It validates types and names only; it creates nothing on the system. */
+#ifndef STRATA_OCI_CONFIG_H
+#define STRATA_OCI_CONFIG_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "strata/cgroup.h"
+#include "strata/error.h"
+
+struct st_oci_mount {
+    char *destination;         /* absolute path inside the container */
+    char *type;                /* "bind", "tmpfs", "proc", ...; "bind" when options say bind */
+    char *source;              /* may be NULL */
+    unsigned long flags;       /* MS_* from options (MS_BIND, MS_REC, MS_RDONLY, ...) */
+    unsigned long propagation; /* MS_PRIVATE/MS_SLAVE/MS_SHARED/MS_UNBINDABLE (| MS_REC) or 0 */
+    char *data;                /* the options that are not flags ("mode=755,size=64k"), or NULL */
+};
+
+struct st_oci_rlimit {
+    int resource; /* RLIMIT_* */
+    uint64_t soft, hard;
+};
+
+struct st_oci_idmap {
+    uint32_t container_id, host_id, size;
+};
+
+struct st_oci_namespace {
+    int type;   /* CLONE_NEWPID, CLONE_NEWNS, ... */
+    char *path; /* join this existing namespace instead of creating one, or NULL */
+};
+
+/* Capability sets as bit masks over capability numbers (bit N = capability N). */
+struct st_oci_caps {
+    uint64_t bounding, effective, permitted, inheritable, ambient;
+};
+
+struct st_oci_config {
+    char *where;     /* "BUNDLE/config.json", prefix of every message */
+    char *bundle;    /* absolute bundle folder, NULL for a config built in memory */
+    char *root_path; /* absolute path of the root filesystem */
+    bool root_readonly;
+    char *hostname; /* NULL = leave it */
+
+    char **args; /* NULL-terminated, at least one */
+    char **env;  /* NULL-terminated, may be empty */
+    char *cwd;   /* absolute, "/" by default */
+    uid_t uid;
+    gid_t gid;
+    gid_t *additional_gids;
+    size_t n_additional_gids;
+    int umask; /* -1 = leave it */
+    bool no_new_privileges;
+    bool has_caps; /* false: process.capabilities absent, the process keeps root's */
+    struct st_oci_caps caps;
+    struct st_oci_rlimit *rlimits;
+    size_t n_rlimits;
+
+    struct st_oci_mount *mounts;
+    size_t n_mounts;
+    struct st_oci_namespace *namespaces;
+    size_t n_namespaces;
+    int ns_flags; /* CLONE_NEW* of the namespaces to create (path == NULL) */
+    struct st_oci_idmap *uid_mappings, *gid_mappings;
+    size_t n_uid_mappings, n_gid_mappings;
+    char **masked_paths;              /* NULL-terminated */
+    char **readonly_paths;            /* NULL-terminated */
+    unsigned long rootfs_propagation; /* MS_* for "/", default MS_SLAVE | MS_REC */
+    struct st_resources resources;
+    char *cgroups_path;  /* linux.cgroupsPath or NULL */
+    json_t *sysctl;      /* object of strings, or NULL */
+    json_t *seccomp;     /* the linux.seccomp object (a reference), or NULL */
+    json_t *annotations; /* object, never NULL after parsing */
+};
+
+/* Reads BUNDLE/config.json. Errors name the file and the JSON path, with
+ * line:column for syntax errors. root.path is resolved against the bundle. */
+int st_oci_config_load(const char *bundle, struct st_oci_config **out, st_error *err);
+
+/* Parses an already-built JSON config (strata-node builds pod specs in
+ * memory). where prefixes messages; bundle (may be NULL) resolves a relative
+ * root.path, which must then be absolute when bundle is NULL. */
+int st_oci_config_from_json(json_t *root, const char *where, const char *bundle,
+                            struct st_oci_config **out, st_error *err);
+
+/* The default config `strata-run spec` writes (like `runc spec`, terminal
+ * false, args ["sh"], root "rootfs", no seccomp). New reference. */
+json_t *st_oci_config_default_json(void);
+
+void st_oci_config_free(struct st_oci_config *c);
+
+#endif

@@ -1,0 +1,791 @@
+/* oci_config.c: config.json -> struct st_oci_config, with errors that name the
+ * file and the JSON path ("b/config.json: process.args: expected ...").
+ * It only reads and validates; nothing here touches the system's state. */
+#include "strata/oci_config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+
+#include "strata/cleanup.h"
+
+/* ---- typed getters: each names the JSON path on error ---- */
+
+struct parse {
+    const char *where;
+    st_error *err;
+};
+
+static int bad(struct parse *p, const char *path, const char *what)
+{
+    return st_error_set(p->err, EINVAL, "%s: %s: %s", p->where, path, what);
+}
+
+/* Optional member: *out = NULL when absent or null. */
+static int get_member(struct parse *p, json_t *obj, const char *key, const char *path, json_type t,
+                      const char *tname, json_t **out)
+{
+    json_t *v = obj ? json_object_get(obj, key) : NULL;
+    *out = NULL;
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (json_typeof(v) != t && !(t == JSON_TRUE && json_is_boolean(v))) {
+        char what[64];
+        snprintf(what, sizeof(what), "expected %s", tname);
+        return bad(p, path, what);
+    }
+    *out = v;
+    return 0;
+}
+
+static int get_string(struct parse *p, json_t *obj, const char *key, const char *path, char **out)
+{
+    json_t *v;
+    int r = get_member(p, obj, key, path, JSON_STRING, "a string", &v);
+    if (r < 0 || v == NULL)
+        return r;
+    *out = strdup(json_string_value(v));
+    return *out ? 0 : st_error_set(p->err, ENOMEM, "out of memory");
+}
+
+static int get_bool(struct parse *p, json_t *obj, const char *key, const char *path, bool *out)
+{
+    json_t *v;
+    int r = get_member(p, obj, key, path, JSON_TRUE, "true or false", &v);
+    if (r == 0 && v)
+        *out = json_is_true(v);
+    return r;
+}
+
+static int get_int(struct parse *p, json_t *obj, const char *key, const char *path, long long min,
+                   long long max, bool *present, long long *out)
+{
+    json_t *v;
+    *present = false;
+    int r = get_member(p, obj, key, path, JSON_INTEGER, "an integer", &v);
+    if (r < 0 || v == NULL)
+        return r;
+    long long n = json_integer_value(v);
+    if (n < min || n > max) {
+        char what[128];
+        snprintf(what, sizeof(what), "%lld is out of range (%lld..%lld)", n, min, max);
+        return bad(p, path, what);
+    }
+    *present = true;
+    *out = n;
+    return 0;
+}
+
+/* NULL-terminated copy of an array of strings; absent -> empty vector. */
+static int get_strv(struct parse *p, json_t *obj, const char *key, const char *path, char ***out)
+{
+    json_t *v;
+    int r = get_member(p, obj, key, path, JSON_ARRAY, "an array of strings", &v);
+    if (r < 0)
+        return r;
+    size_t n = v ? json_array_size(v) : 0;
+    char **vec = calloc(n + 1, sizeof(char *));
+    if (vec == NULL)
+        return st_error_set(p->err, ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        json_t *s = json_array_get(v, i);
+        if (!json_is_string(s)) {
+            st_strvfreep(&vec);
+            return bad(p, path, "expected an array of strings");
+        }
+        vec[i] = strdup(json_string_value(s));
+    }
+    *out = vec;
+    return 0;
+}
+
+/* ---- tables ---- */
+
+struct mount_opt {
+    const char *name;
+    bool clear;
+    unsigned long flag;
+};
+
+static const struct mount_opt mount_opts[] = {
+    {"defaults", false, 0},
+    {"ro", false, MS_RDONLY},
+    {"rw", true, MS_RDONLY},
+    {"nosuid", false, MS_NOSUID},
+    {"suid", true, MS_NOSUID},
+    {"nodev", false, MS_NODEV},
+    {"dev", true, MS_NODEV},
+    {"noexec", false, MS_NOEXEC},
+    {"exec", true, MS_NOEXEC},
+    {"sync", false, MS_SYNCHRONOUS},
+    {"async", true, MS_SYNCHRONOUS},
+    {"dirsync", false, MS_DIRSYNC},
+    {"remount", false, MS_REMOUNT},
+    {"mand", false, MS_MANDLOCK},
+    {"nomand", true, MS_MANDLOCK},
+    {"atime", true, MS_NOATIME},
+    {"noatime", false, MS_NOATIME},
+    {"diratime", true, MS_NODIRATIME},
+    {"nodiratime", false, MS_NODIRATIME},
+    {"relatime", false, MS_RELATIME},
+    {"norelatime", true, MS_RELATIME},
+    {"strictatime", false, MS_STRICTATIME},
+    {"nostrictatime", true, MS_STRICTATIME},
+    {"bind", false, MS_BIND},
+    {"rbind", false, MS_BIND | MS_REC},
+};
+
+struct named {
+    const char *name;
+    unsigned long value;
+};
+
+static const struct named propagations[] = {
+    {"private", MS_PRIVATE},       {"rprivate", MS_PRIVATE | MS_REC},
+    {"shared", MS_SHARED},         {"rshared", MS_SHARED | MS_REC},
+    {"slave", MS_SLAVE},           {"rslave", MS_SLAVE | MS_REC},
+    {"unbindable", MS_UNBINDABLE}, {"runbindable", MS_UNBINDABLE | MS_REC},
+};
+
+static const struct named namespaces[] = {
+    {"pid", CLONE_NEWPID},       {"network", CLONE_NEWNET}, {"mount", CLONE_NEWNS},
+    {"ipc", CLONE_NEWIPC},       {"uts", CLONE_NEWUTS},     {"user", CLONE_NEWUSER},
+    {"cgroup", CLONE_NEWCGROUP},
+};
+
+static const struct named rlimits[] = {
+    {"RLIMIT_AS", RLIMIT_AS},
+    {"RLIMIT_CORE", RLIMIT_CORE},
+    {"RLIMIT_CPU", RLIMIT_CPU},
+    {"RLIMIT_DATA", RLIMIT_DATA},
+    {"RLIMIT_FSIZE", RLIMIT_FSIZE},
+    {"RLIMIT_LOCKS", RLIMIT_LOCKS},
+    {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK},
+    {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE},
+    {"RLIMIT_NICE", RLIMIT_NICE},
+    {"RLIMIT_NOFILE", RLIMIT_NOFILE},
+    {"RLIMIT_NPROC", RLIMIT_NPROC},
+    {"RLIMIT_RSS", RLIMIT_RSS},
+    {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},
+    {"RLIMIT_RTTIME", RLIMIT_RTTIME},
+    {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
+    {"RLIMIT_STACK", RLIMIT_STACK},
+};
+
+static const struct named *lookup(const struct named *t, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(t[i].name, name) == 0)
+            return &t[i];
+    return NULL;
+}
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- sections ---- */
+
+static int parse_mount_options(struct parse *p, json_t *opts, const char *path,
+                               struct st_oci_mount *m)
+{
+    char data[1024] = "";
+    size_t dlen = 0;
+    size_t i;
+    json_t *o;
+    json_array_foreach(opts, i, o)
+    {
+        char ipath[256];
+        snprintf(ipath, sizeof(ipath), "%s[%zu]", path, i);
+        if (!json_is_string(o))
+            return bad(p, ipath, "expected a string");
+        const char *s = json_string_value(o);
+        bool known = false;
+        for (size_t k = 0; k < NELEM(mount_opts); k++) {
+            if (strcmp(mount_opts[k].name, s) == 0) {
+                if (mount_opts[k].clear)
+                    m->flags &= ~mount_opts[k].flag;
+                else
+                    m->flags |= mount_opts[k].flag;
+                known = true;
+                break;
+            }
+        }
+        const struct named *pr = known ? NULL : lookup(propagations, NELEM(propagations), s);
+        if (pr) {
+            m->propagation = pr->value;
+            known = true;
+        }
+        if (known)
+            continue;
+        size_t sl = strlen(s);
+        if (dlen + sl + 2 > sizeof(data))
+            return bad(p, ipath, "mount data too long (limit 1023 bytes)");
+        if (dlen)
+            data[dlen++] = ',';
+        memcpy(data + dlen, s, sl + 1);
+        dlen += sl;
+    }
+    if (dlen && (m->data = strdup(data)) == NULL)
+        return st_error_set(p->err, ENOMEM, "out of memory");
+    return 0;
+}
+
+static int parse_mounts(struct parse *p, json_t *root, struct st_oci_config *c)
+{
+    json_t *arr;
+    int r = get_member(p, root, "mounts", "mounts", JSON_ARRAY, "an array", &arr);
+    if (r < 0 || arr == NULL)
+        return r;
+    c->mounts = calloc(json_array_size(arr) + 1, sizeof(*c->mounts));
+    if (c->mounts == NULL)
+        return st_error_set(p->err, ENOMEM, "out of memory");
+    size_t i;
+    json_t *mj;
+    json_array_foreach(arr, i, mj)
+    {
+        char path[128], fpath[160];
+        snprintf(path, sizeof(path), "mounts[%zu]", i);
+        if (!json_is_object(mj))
+            return bad(p, path, "expected an object");
+        struct st_oci_mount *m = &c->mounts[c->n_mounts++];
+        snprintf(fpath, sizeof(fpath), "%s.destination", path);
+        if ((r = get_string(p, mj, "destination", fpath, &m->destination)) < 0)
+            return r;
+        if (m->destination == NULL || m->destination[0] != '/')
+            return bad(p, fpath, "expected an absolute path inside the container");
+        snprintf(fpath, sizeof(fpath), "%s.type", path);
+        if ((r = get_string(p, mj, "type", fpath, &m->type)) < 0)
+            return r;
+        snprintf(fpath, sizeof(fpath), "%s.source", path);
+        if ((r = get_string(p, mj, "source", fpath, &m->source)) < 0)
+            return r;
+        snprintf(fpath, sizeof(fpath), "%s.options", path);
+        json_t *opts;
+        if ((r = get_member(p, mj, "options", fpath, JSON_ARRAY, "an array of strings", &opts)) < 0)
+            return r;
+        if (opts && (r = parse_mount_options(p, opts, fpath, m)) < 0)
+            return r;
+        if (m->type == NULL || strcmp(m->type, "none") == 0) {
+            if (!(m->flags & MS_BIND))
+                return bad(p, path, "no type and no bind option: say what to mount");
+            free(m->type);
+            m->type = strdup("bind");
+        }
+        if (strcmp(m->type, "bind") == 0)
+            m->flags |= MS_BIND;
+        if ((m->flags & MS_BIND) && m->source == NULL)
+            return bad(p, path, "a bind mount needs a source");
+    }
+    return 0;
+}
+
+static int parse_caps_set(struct parse *p, json_t *caps, const char *key, uint64_t *mask)
+{
+    char path[96];
+    snprintf(path, sizeof(path), "process.capabilities.%s", key);
+    json_t *arr;
+    int r = get_member(p, caps, key, path, JSON_ARRAY, "an array of capability names", &arr);
+    if (r < 0 || arr == NULL)
+        return r;
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        char ipath[128];
+        snprintf(ipath, sizeof(ipath), "%s[%zu]", path, i);
+        cap_value_t cv;
+        if (!json_is_string(v))
+            return bad(p, ipath, "expected a capability name such as \"CAP_KILL\"");
+        if (cap_from_name(json_string_value(v), &cv) < 0 || cv < 0 || cv >= 64) {
+            char what[128];
+            snprintf(what, sizeof(what), "unknown capability \"%.60s\" (expected e.g. CAP_KILL)",
+                     json_string_value(v));
+            return bad(p, ipath, what);
+        }
+        *mask |= 1ULL << cv;
+    }
+    return 0;
+}
+
+static int parse_process(struct parse *p, json_t *root, struct st_oci_config *c)
+{
+    json_t *proc;
+    int r = get_member(p, root, "process", "process", JSON_OBJECT, "an object", &proc);
+    if (r < 0)
+        return r;
+    if (proc == NULL)
+        return bad(p, "process", "missing: say what to run (process.args)");
+    bool terminal = false;
+    if ((r = get_bool(p, proc, "terminal", "process.terminal", &terminal)) < 0)
+        return r;
+    if (terminal)
+        return bad(p, "process.terminal", "true is not supported: set it to false");
+    if ((r = get_strv(p, proc, "args", "process.args", &c->args)) < 0)
+        return r;
+    if (c->args[0] == NULL)
+        return bad(p, "process.args", "expected a non-empty array of strings");
+    if ((r = get_strv(p, proc, "env", "process.env", &c->env)) < 0)
+        return r;
+    for (size_t i = 0; c->env[i]; i++)
+        if (strchr(c->env[i], '=') == NULL) {
+            char path[64];
+            snprintf(path, sizeof(path), "process.env[%zu]", i);
+            return bad(p, path, "expected \"NAME=value\"");
+        }
+    if ((r = get_string(p, proc, "cwd", "process.cwd", &c->cwd)) < 0)
+        return r;
+    if (c->cwd == NULL)
+        c->cwd = strdup("/");
+    if (c->cwd[0] != '/')
+        return bad(p, "process.cwd", "expected an absolute path");
+    if ((r = get_bool(p, proc, "noNewPrivileges", "process.noNewPrivileges",
+                      &c->no_new_privileges)) < 0)
+        return r;
+
+    json_t *user;
+    if ((r = get_member(p, proc, "user", "process.user", JSON_OBJECT, "an object", &user)) < 0)
+        return r;
+    bool has;
+    long long n;
+    if ((r = get_int(p, user, "uid", "process.user.uid", 0, UINT32_MAX - 1, &has, &n)) < 0)
+        return r;
+    c->uid = has ? (uid_t)n : 0;
+    if ((r = get_int(p, user, "gid", "process.user.gid", 0, UINT32_MAX - 1, &has, &n)) < 0)
+        return r;
+    c->gid = has ? (gid_t)n : 0;
+    if ((r = get_int(p, user, "umask", "process.user.umask", 0, 0777, &has, &n)) < 0)
+        return r;
+    c->umask = has ? (int)n : -1;
+    json_t *gids;
+    if ((r = get_member(p, user, "additionalGids", "process.user.additionalGids", JSON_ARRAY,
+                        "an array of integers", &gids)) < 0)
+        return r;
+    if (gids) {
+        c->additional_gids = calloc(json_array_size(gids) + 1, sizeof(gid_t));
+        size_t i;
+        json_t *g;
+        json_array_foreach(gids, i, g)
+        {
+            if (!json_is_integer(g) || json_integer_value(g) < 0 ||
+                json_integer_value(g) >= UINT32_MAX)
+                return bad(p, "process.user.additionalGids", "expected an array of integers");
+            c->additional_gids[c->n_additional_gids++] = (gid_t)json_integer_value(g);
+        }
+    }
+
+    json_t *caps;
+    if ((r = get_member(p, proc, "capabilities", "process.capabilities", JSON_OBJECT, "an object",
+                        &caps)) < 0)
+        return r;
+    if (caps) {
+        c->has_caps = true;
+        if ((r = parse_caps_set(p, caps, "bounding", &c->caps.bounding)) < 0 ||
+            (r = parse_caps_set(p, caps, "effective", &c->caps.effective)) < 0 ||
+            (r = parse_caps_set(p, caps, "permitted", &c->caps.permitted)) < 0 ||
+            (r = parse_caps_set(p, caps, "inheritable", &c->caps.inheritable)) < 0 ||
+            (r = parse_caps_set(p, caps, "ambient", &c->caps.ambient)) < 0)
+            return r;
+    }
+
+    json_t *rl;
+    if ((r = get_member(p, proc, "rlimits", "process.rlimits", JSON_ARRAY, "an array", &rl)) < 0)
+        return r;
+    if (rl) {
+        c->rlimits = calloc(json_array_size(rl) + 1, sizeof(*c->rlimits));
+        size_t i;
+        json_t *o;
+        json_array_foreach(rl, i, o)
+        {
+            char path[64], fpath[96];
+            snprintf(path, sizeof(path), "process.rlimits[%zu]", i);
+            if (!json_is_object(o))
+                return bad(p, path, "expected an object {type, soft, hard}");
+            _cleanup_free_ char *type = NULL;
+            snprintf(fpath, sizeof(fpath), "%s.type", path);
+            if ((r = get_string(p, o, "type", fpath, &type)) < 0)
+                return r;
+            const struct named *t = type ? lookup(rlimits, NELEM(rlimits), type) : NULL;
+            if (t == NULL)
+                return bad(p, fpath, "expected an RLIMIT_* name such as \"RLIMIT_NOFILE\"");
+            struct st_oci_rlimit *lim = &c->rlimits[c->n_rlimits++];
+            lim->resource = (int)t->value;
+            json_t *soft = json_object_get(o, "soft"), *hard = json_object_get(o, "hard");
+            if (!json_is_integer(soft) || !json_is_integer(hard))
+                return bad(p, path, "soft and hard must be integers");
+            lim->soft = (uint64_t)json_integer_value(soft);
+            lim->hard = (uint64_t)json_integer_value(hard);
+            if (lim->soft > lim->hard)
+                return bad(p, path, "soft is above hard: lower soft or raise hard");
+        }
+    }
+    return 0;
+}
+
+static int parse_idmaps(struct parse *p, json_t *linux, const char *key, struct st_oci_idmap **out,
+                        size_t *n)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "linux.%s", key);
+    json_t *arr;
+    int r = get_member(p, linux, key, path, JSON_ARRAY, "an array", &arr);
+    if (r < 0 || arr == NULL)
+        return r;
+    *out = calloc(json_array_size(arr) + 1, sizeof(**out));
+    size_t i;
+    json_t *o;
+    json_array_foreach(arr, i, o)
+    {
+        char ipath[96];
+        snprintf(ipath, sizeof(ipath), "%s[%zu]", path, i);
+        json_t *a = json_object_get(o, "containerID"), *b = json_object_get(o, "hostID"),
+               *s = json_object_get(o, "size");
+        if (!json_is_integer(a) || !json_is_integer(b) || !json_is_integer(s) ||
+            json_integer_value(s) <= 0)
+            return bad(p, ipath, "expected {containerID, hostID, size} integers, size > 0");
+        (*out)[*n].container_id = (uint32_t)json_integer_value(a);
+        (*out)[*n].host_id = (uint32_t)json_integer_value(b);
+        (*out)[*n].size = (uint32_t)json_integer_value(s);
+        (*n)++;
+    }
+    return 0;
+}
+
+static int parse_resources(struct parse *p, json_t *linux, struct st_oci_config *c)
+{
+    json_t *res, *mem, *cpu, *pids;
+    int r;
+    bool has;
+    long long n;
+    if ((r = get_member(p, linux, "resources", "linux.resources", JSON_OBJECT, "an object", &res)) <
+            0 ||
+        res == NULL)
+        return r;
+    if ((r = get_member(p, res, "memory", "linux.resources.memory", JSON_OBJECT, "an object",
+                        &mem)) < 0 ||
+        (r = get_member(p, res, "cpu", "linux.resources.cpu", JSON_OBJECT, "an object", &cpu)) <
+            0 ||
+        (r = get_member(p, res, "pids", "linux.resources.pids", JSON_OBJECT, "an object", &pids)) <
+            0)
+        return r;
+    struct st_resources *rs = &c->resources;
+    if ((r = get_int(p, mem, "limit", "linux.resources.memory.limit", -1, INT64_MAX, &has, &n)) < 0)
+        return r;
+    if (has)
+        rs->memory_limit = n;
+    if ((r = get_int(p, mem, "swap", "linux.resources.memory.swap", -1, INT64_MAX, &has, &n)) < 0)
+        return r;
+    if (has)
+        rs->memory_swap = n;
+    if ((r = get_int(p, cpu, "quota", "linux.resources.cpu.quota", -1, INT64_MAX, &has, &n)) < 0)
+        return r;
+    if (has)
+        rs->cpu_quota = n;
+    if ((r = get_int(p, cpu, "period", "linux.resources.cpu.period", 0, INT64_MAX, &has, &n)) < 0)
+        return r;
+    if (has)
+        rs->cpu_period = (uint64_t)n;
+    if ((r = get_int(p, cpu, "shares", "linux.resources.cpu.shares", 0, INT64_MAX, &has, &n)) < 0)
+        return r;
+    if (has)
+        rs->cpu_shares = (uint64_t)n;
+    if ((r = get_int(p, pids, "limit", "linux.resources.pids.limit", -1, INT64_MAX, &has, &n)) < 0)
+        return r;
+    if (has)
+        rs->pids_limit = n;
+    return 0;
+}
+
+static int parse_linux(struct parse *p, json_t *root, struct st_oci_config *c)
+{
+    json_t *linux;
+    int r = get_member(p, root, "linux", "linux", JSON_OBJECT, "an object", &linux);
+    if (r < 0 || linux == NULL)
+        return r;
+    json_t *nss;
+    if ((r = get_member(p, linux, "namespaces", "linux.namespaces", JSON_ARRAY, "an array", &nss)) <
+        0)
+        return r;
+    if (nss) {
+        c->namespaces = calloc(json_array_size(nss) + 1, sizeof(*c->namespaces));
+        size_t i;
+        json_t *o;
+        json_array_foreach(nss, i, o)
+        {
+            char path[64], fpath[96];
+            snprintf(path, sizeof(path), "linux.namespaces[%zu]", i);
+            if (!json_is_object(o))
+                return bad(p, path, "expected an object {type, path}");
+            _cleanup_free_ char *type = NULL;
+            snprintf(fpath, sizeof(fpath), "%s.type", path);
+            if ((r = get_string(p, o, "type", fpath, &type)) < 0)
+                return r;
+            const struct named *t = type ? lookup(namespaces, NELEM(namespaces), type) : NULL;
+            if (t == NULL)
+                return bad(p, fpath, "expected one of pid, network, mount, ipc, uts, user, cgroup");
+            struct st_oci_namespace *ns = &c->namespaces[c->n_namespaces++];
+            ns->type = (int)t->value;
+            snprintf(fpath, sizeof(fpath), "%s.path", path);
+            if ((r = get_string(p, o, "path", fpath, &ns->path)) < 0)
+                return r;
+            if (ns->path && (ns->type == CLONE_NEWPID || ns->type == CLONE_NEWUSER))
+                return bad(p, fpath,
+                           "joining an existing pid or user namespace is not supported: remove "
+                           "the path");
+            if (ns->path == NULL)
+                c->ns_flags |= ns->type;
+        }
+    }
+    if ((r = parse_idmaps(p, linux, "uidMappings", &c->uid_mappings, &c->n_uid_mappings)) < 0 ||
+        (r = parse_idmaps(p, linux, "gidMappings", &c->gid_mappings, &c->n_gid_mappings)) < 0)
+        return r;
+    if ((c->ns_flags & CLONE_NEWUSER) && (c->n_uid_mappings == 0 || c->n_gid_mappings == 0))
+        return bad(p, "linux.uidMappings",
+                   "a user namespace needs uidMappings and gidMappings: add them");
+    if ((r = get_strv(p, linux, "maskedPaths", "linux.maskedPaths", &c->masked_paths)) < 0 ||
+        (r = get_strv(p, linux, "readonlyPaths", "linux.readonlyPaths", &c->readonly_paths)) < 0)
+        return r;
+    if ((r = get_string(p, linux, "cgroupsPath", "linux.cgroupsPath", &c->cgroups_path)) < 0)
+        return r;
+    _cleanup_free_ char *prop = NULL;
+    if ((r = get_string(p, linux, "rootfsPropagation", "linux.rootfsPropagation", &prop)) < 0)
+        return r;
+    if (prop) {
+        const struct named *pr = lookup(propagations, NELEM(propagations), prop);
+        if (pr == NULL)
+            return bad(p, "linux.rootfsPropagation",
+                       "expected private, rprivate, slave, rslave, shared or rshared");
+        c->rootfs_propagation = pr->value;
+    }
+    json_t *sysctl;
+    if ((r = get_member(p, linux, "sysctl", "linux.sysctl", JSON_OBJECT, "an object of strings",
+                        &sysctl)) < 0)
+        return r;
+    if (sysctl) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(sysctl, k, v)
+        {
+            if (!json_is_string(v))
+                return bad(p, "linux.sysctl", "expected an object of strings");
+        }
+        c->sysctl = json_incref(sysctl);
+    }
+    json_t *sec;
+    if ((r = get_member(p, linux, "seccomp", "linux.seccomp", JSON_OBJECT, "an object", &sec)) < 0)
+        return r;
+    if (sec)
+        c->seccomp = json_incref(sec);
+    return parse_resources(p, linux, c);
+}
+
+/* ---- API ---- */
+
+int st_oci_config_from_json(json_t *root, const char *where, const char *bundle,
+                            struct st_oci_config **out, st_error *err)
+{
+    struct parse p = {.where = where ? where : "config", .err = err};
+    if (!json_is_object(root))
+        return st_error_set(err, EINVAL, "%s: expected a JSON object at the top", p.where);
+    struct st_oci_config *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return st_error_set(err, ENOMEM, "out of memory");
+    st_resources_init(&c->resources);
+    c->umask = -1;
+    c->rootfs_propagation = MS_SLAVE | MS_REC;
+    c->where = strdup(p.where);
+    c->bundle = bundle ? strdup(bundle) : NULL;
+
+    int r;
+    json_t *rootobj;
+    _cleanup_free_ char *rootpath = NULL;
+    json_t *ver = json_object_get(root, "ociVersion");
+    if (ver && !json_is_string(ver)) {
+        r = bad(&p, "ociVersion", "expected a string such as \"1.0.2\"");
+        goto fail;
+    }
+    if ((r = get_member(&p, root, "root", "root", JSON_OBJECT, "an object", &rootobj)) < 0)
+        goto fail;
+    if (rootobj == NULL) {
+        r = bad(&p, "root", "missing: set root.path to the root filesystem folder");
+        goto fail;
+    }
+    if ((r = get_string(&p, rootobj, "path", "root.path", &rootpath)) < 0 ||
+        (r = get_bool(&p, rootobj, "readonly", "root.readonly", &c->root_readonly)) < 0)
+        goto fail;
+    if (rootpath == NULL || rootpath[0] == '\0') {
+        r = bad(&p, "root.path", "missing: set it to the root filesystem folder");
+        goto fail;
+    }
+    if (rootpath[0] == '/')
+        c->root_path = st_steal_ptr(&rootpath);
+    else if (bundle == NULL) {
+        r = bad(&p, "root.path", "expected an absolute path (no bundle to resolve it against)");
+        goto fail;
+    } else if (asprintf(&c->root_path, "%s/%s", bundle, rootpath) < 0) {
+        c->root_path = NULL;
+        r = st_error_set(err, ENOMEM, "out of memory");
+        goto fail;
+    }
+    if ((r = get_string(&p, root, "hostname", "hostname", &c->hostname)) < 0)
+        goto fail;
+    json_t *ann;
+    if ((r = get_member(&p, root, "annotations", "annotations", JSON_OBJECT, "an object", &ann)) <
+        0)
+        goto fail;
+    c->annotations = ann ? json_incref(ann) : json_object();
+    if ((r = parse_process(&p, root, c)) < 0 || (r = parse_mounts(&p, root, c)) < 0 ||
+        (r = parse_linux(&p, root, c)) < 0)
+        goto fail;
+    if (c->masked_paths == NULL)
+        c->masked_paths = calloc(1, sizeof(char *));
+    if (c->readonly_paths == NULL)
+        c->readonly_paths = calloc(1, sizeof(char *));
+    if (c->hostname && !(c->ns_flags & CLONE_NEWUTS)) {
+        r = bad(&p, "hostname", "setting a hostname needs a new uts namespace (linux.namespaces)");
+        goto fail;
+    }
+    *out = c;
+    return 0;
+fail:
+    st_oci_config_free(c);
+    return r;
+}
+
+int st_oci_config_load(const char *bundle, struct st_oci_config **out, st_error *err)
+{
+    _cleanup_free_ char *abs = realpath(bundle, NULL);
+    if (abs == NULL)
+        return st_error_sys(err, errno, "bundle %s: cannot open it (pass an existing folder)",
+                            bundle);
+    _cleanup_free_ char *where = NULL;
+    if (asprintf(&where, "%s/config.json", bundle) < 0)
+        return st_error_set(err, ENOMEM, "out of memory");
+    _cleanup_free_ char *file = NULL;
+    if (asprintf(&file, "%s/config.json", abs) < 0)
+        return st_error_set(err, ENOMEM, "out of memory");
+    json_error_t jerr;
+    json_t *root = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL) {
+        if (jerr.line <= 0)
+            return st_error_set(err, ENOENT, "%s: %s (create it, e.g. with `strata-run spec`)",
+                                where, jerr.text);
+        return st_error_set(err, EINVAL, "%s:%d:%d: %s: fix the JSON syntax", where, jerr.line,
+                            jerr.column, jerr.text);
+    }
+    int r = st_oci_config_from_json(root, where, abs, out, err);
+    json_decref(root);
+    return r;
+}
+
+void st_oci_config_free(struct st_oci_config *c)
+{
+    if (c == NULL)
+        return;
+    free(c->where);
+    free(c->bundle);
+    free(c->root_path);
+    free(c->hostname);
+    st_strvfreep(&c->args);
+    st_strvfreep(&c->env);
+    free(c->cwd);
+    free(c->additional_gids);
+    free(c->rlimits);
+    for (size_t i = 0; i < c->n_mounts; i++) {
+        free(c->mounts[i].destination);
+        free(c->mounts[i].type);
+        free(c->mounts[i].source);
+        free(c->mounts[i].data);
+    }
+    free(c->mounts);
+    for (size_t i = 0; i < c->n_namespaces; i++)
+        free(c->namespaces[i].path);
+    free(c->namespaces);
+    free(c->uid_mappings);
+    free(c->gid_mappings);
+    st_strvfreep(&c->masked_paths);
+    st_strvfreep(&c->readonly_paths);
+    free(c->cgroups_path);
+    json_decref(c->sysctl);
+    json_decref(c->seccomp);
+    json_decref(c->annotations);
+    free(c);
+}
+
+/* ---- the default spec ---- */
+
+static json_t *strv_json(const char *const *v)
+{
+    json_t *a = json_array();
+    for (; *v; v++)
+        json_array_append_new(a, json_string(*v));
+    return a;
+}
+
+static json_t *mount_json(const char *dst, const char *type, const char *src,
+                          const char *const *opts)
+{
+    return json_pack("{s:s, s:s, s:s, s:o}", "destination", dst, "type", type, "source", src,
+                     "options", strv_json(opts));
+}
+
+json_t *st_oci_config_default_json(void)
+{
+    static const char *const caps[] = {"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE", NULL};
+    static const char *const env[] = {
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm", NULL};
+    static const char *const args[] = {"sh", NULL};
+    static const char *const masked[] = {"/proc/acpi",
+                                         "/proc/asound",
+                                         "/proc/kcore",
+                                         "/proc/keys",
+                                         "/proc/latency_stats",
+                                         "/proc/timer_list",
+                                         "/proc/timer_stats",
+                                         "/proc/sched_debug",
+                                         "/proc/scsi",
+                                         "/sys/firmware",
+                                         "/sys/devices/virtual/powercap",
+                                         NULL};
+    static const char *const ro[] = {"/proc/bus",           "/proc/fs", "/proc/irq", "/proc/sys",
+                                     "/proc/sysrq-trigger", NULL};
+    json_t *capobj = json_object();
+    const char *sets[] = {"bounding", "effective", "permitted", "ambient"};
+    for (size_t i = 0; i < NELEM(sets); i++)
+        json_object_set_new(capobj, sets[i], strv_json(caps));
+    json_t *process =
+        json_pack("{s:b, s:{s:i, s:i}, s:o, s:o, s:s, s:o, s:[{s:s, s:i, s:i}], s:b}", "terminal",
+                  0, "user", "uid", 0, "gid", 0, "args", strv_json(args), "env", strv_json(env),
+                  "cwd", "/", "capabilities", capobj, "rlimits", "type", "RLIMIT_NOFILE", "hard",
+                  1024, "soft", 1024, "noNewPrivileges", 1);
+    json_t *mounts = json_array();
+    json_array_append_new(mounts, mount_json("/proc", "proc", "proc", (const char *[]){NULL}));
+    json_array_append_new(mounts, mount_json("/dev", "tmpfs", "tmpfs",
+                                             (const char *[]){"nosuid", "strictatime", "mode=755",
+                                                              "size=65536k", NULL}));
+    json_array_append_new(
+        mounts, mount_json("/dev/pts", "devpts", "devpts",
+                           (const char *[]){"nosuid", "noexec", "newinstance", "ptmxmode=0666",
+                                            "mode=0620", "gid=5", NULL}));
+    json_array_append_new(mounts, mount_json("/dev/shm", "tmpfs", "shm",
+                                             (const char *[]){"nosuid", "noexec", "nodev",
+                                                              "mode=1777", "size=65536k", NULL}));
+    json_array_append_new(mounts, mount_json("/dev/mqueue", "mqueue", "mqueue",
+                                             (const char *[]){"nosuid", "noexec", "nodev", NULL}));
+    json_array_append_new(mounts,
+                          mount_json("/sys", "sysfs", "sysfs",
+                                     (const char *[]){"nosuid", "noexec", "nodev", "ro", NULL}));
+    json_t *nss = json_array();
+    const char *ns[] = {"pid", "network", "ipc", "uts", "mount"};
+    for (size_t i = 0; i < NELEM(ns); i++)
+        json_array_append_new(nss, json_pack("{s:s}", "type", ns[i]));
+    json_t *linux = json_pack("{s:o, s:o, s:o}", "namespaces", nss, "maskedPaths",
+                              strv_json(masked), "readonlyPaths", strv_json(ro));
+    return json_pack("{s:s, s:o, s:{s:s, s:b}, s:s, s:o, s:o}", "ociVersion", "1.0.2", "process",
+                     process, "root", "path", "rootfs", "readonly", 1, "hostname", "strata",
+                     "mounts", mounts, "linux", linux);
+}
