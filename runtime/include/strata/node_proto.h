@@ -1,0 +1,163 @@
+/* node_proto.h: the node protocol between the host (vmm/) and strata-node:
+ * newline-delimited JSON objects, each with "type" and a per-sender monotonic
+ * "seq". It frames, encodes, decodes and builds messages; it does no I/O
+ * policy (no retries, no timers) and never owns a file descriptor. */
+#ifndef STRATA_NODE_PROTO_H
+#define STRATA_NODE_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "strata/error.h"
+
+/* A line (without its '\n') longer than this is a protocol error. */
+#define ST_PROTO_LINE_MAX (1024 * 1024)
+
+/* The virtio-serial port name the node agent looks for in the guest. */
+#define ST_PROTO_PORT_NAME "org.strata.node.0"
+
+/* Message types. */
+#define ST_PROTO_HELLO      "hello"
+#define ST_PROTO_HEARTBEAT  "heartbeat"
+#define ST_PROTO_PING       "ping"
+#define ST_PROTO_PONG       "pong"
+#define ST_PROTO_POD_STATUS "pod_status"
+#define ST_PROTO_LOG        "log"
+#define ST_PROTO_POD_RUN    "pod_run"
+#define ST_PROTO_POD_STOP   "pod_stop"
+
+/* Hex digest length of st_proto_pods_digest (64-bit hash), plus NUL. */
+#define ST_PROTO_DIGEST_LEN 17
+
+/* ---- line reader ------------------------------------------------------ */
+
+/* Splits a byte stream into lines. Lines handed out are NUL-terminated,
+ * without the '\n', and stay valid until the next call on the reader. */
+struct st_proto_reader {
+    char *buf;
+    size_t start; /* first byte not yet handed out */
+    size_t len;   /* bytes in buf */
+    size_t cap;
+    bool discarding; /* skipping the rest of an over-long line */
+};
+
+void st_proto_reader_init(struct st_proto_reader *r);
+void st_proto_reader_free(struct st_proto_reader *r);
+/* Drops buffered bytes (e.g. when a new peer connects). */
+void st_proto_reader_reset(struct st_proto_reader *r);
+
+/* Appends bytes to the reader. */
+int st_proto_reader_feed(struct st_proto_reader *r, const void *data, size_t n, st_error *err);
+
+/* One read(2) from fd (blocking or not) into the reader. Returns the number
+ * of bytes read (> 0), 0 at end of file (peer gone, or for virtio-serial: no
+ * host peer yet), -EAGAIN when a nonblocking fd has nothing, or another
+ * negative errno with err filled. EINTR is retried. */
+int st_proto_reader_fill(struct st_proto_reader *r, int fd, st_error *err);
+
+/* Takes the next complete line. Returns 1 with *line set, 0 when no
+ * complete line is buffered, -EMSGSIZE when a line exceeds
+ * ST_PROTO_LINE_MAX (reported once; the rest of that line is skipped and
+ * reading resumes after its '\n', so the caller may go on or disconnect). */
+int st_proto_reader_next(struct st_proto_reader *r, const char **line, st_error *err);
+
+/* ---- framing ---------------------------------------------------------- */
+
+/* Parses one line (no '\n' needed) into *msg (a new reference the caller
+ * json_decref()s). Requires a JSON object with a non-empty string "type"
+ * and a non-negative integer "seq". *type (optional) points into *msg. */
+int st_proto_decode(const char *line, json_t **msg, const char **type, st_error *err);
+
+/* Sets msg's "seq" to ++*seq_counter and serializes it compactly into
+ * *line (malloc'd, ends with '\n', caller frees). */
+int st_proto_encode(json_t *msg, uint64_t *seq_counter, char **line, st_error *err);
+
+/* "seq" of a decoded message, or -1 when absent. */
+int64_t st_proto_seq(const json_t *msg);
+
+/* ---- messages ---------------------------------------------------------
+ * Builders return 0 and a new object in *msg (without "seq": st_proto_encode
+ * adds it). Parsers check the fields of a decoded message of that type and
+ * fill the struct; its strings and json_t pointers are borrowed from msg. */
+
+struct st_proto_hello {
+    const char *node;
+    const char *version;
+    int64_t cpu_millis;   /* capacity.cpuMillis */
+    int64_t memory_bytes; /* capacity.memoryBytes */
+    const char *kernel;
+    int64_t uptime_ms;
+    json_t *pods; /* array of pod_status-shaped objects; NULL builds [] */
+};
+int st_proto_hello_build(const struct st_proto_hello *h, json_t **msg, st_error *err);
+int st_proto_hello_parse(json_t *msg, struct st_proto_hello *h, st_error *err);
+
+struct st_proto_heartbeat {
+    int64_t uptime_ms;
+    const char *pods_digest; /* st_proto_pods_digest of the pod states */
+    int64_t pods;            /* number of pods */
+};
+int st_proto_heartbeat_build(const struct st_proto_heartbeat *hb, json_t **msg, st_error *err);
+int st_proto_heartbeat_parse(json_t *msg, struct st_proto_heartbeat *hb, st_error *err);
+
+/* ping {id} from the host, pong {id} (the same id) from the node. */
+int st_proto_ping_build(int64_t id, json_t **msg, st_error *err);
+int st_proto_pong_build(int64_t id, json_t **msg, st_error *err);
+/* Reads "id" of a ping or pong. */
+int st_proto_ping_parse(json_t *msg, int64_t *id, st_error *err);
+
+struct st_proto_pod_status {
+    const char *pod;
+    const char *uid;
+    const char *phase; /* Pending, Running, Succeeded, Failed */
+    bool ready;
+    int64_t restart_count;
+    bool has_exit_code; /* false: "exitCode": null */
+    int64_t exit_code;
+    const char *reason; /* NULL: "reason": null (e.g. "OOMKilled") */
+};
+int st_proto_pod_status_build(const struct st_proto_pod_status *ps, json_t **msg, st_error *err);
+int st_proto_pod_status_parse(json_t *msg, struct st_proto_pod_status *ps, st_error *err);
+
+struct st_proto_log {
+    const char *pod;
+    const char *container;
+    const char *stream; /* "stdout" or "stderr" */
+    const char *line;
+};
+int st_proto_log_build(const struct st_proto_log *lg, json_t **msg, st_error *err);
+int st_proto_log_parse(json_t *msg, struct st_proto_log *lg, st_error *err);
+
+struct st_proto_pod_run {
+    const char *pod;
+    const char *uid;
+    json_t *spec; /* the full pod spec object; the builder takes a new reference */
+};
+int st_proto_pod_run_build(const struct st_proto_pod_run *pr, json_t **msg, st_error *err);
+int st_proto_pod_run_parse(json_t *msg, struct st_proto_pod_run *pr, st_error *err);
+
+struct st_proto_pod_stop {
+    const char *pod;
+    const char *uid;
+};
+int st_proto_pod_stop_build(const struct st_proto_pod_stop *ps, json_t **msg, st_error *err);
+int st_proto_pod_stop_parse(json_t *msg, struct st_proto_pod_stop *ps, st_error *err);
+
+/* Hex digest (FNV-1a 64) of pod states, independent of their order: each
+ * object of the array is serialized with sorted keys, the strings are
+ * sorted, then hashed. pods may be NULL or empty. */
+int st_proto_pods_digest(const json_t *pods, char out[ST_PROTO_DIGEST_LEN], st_error *err);
+
+/* Cleanup attribute for json_t locals. */
+static inline void st_proto_json_decrefp(json_t **j)
+{
+    if (*j)
+        json_decref(*j);
+}
+#ifndef _cleanup_json_
+#define _cleanup_json_ __attribute__((cleanup(st_proto_json_decrefp)))
+#endif
+
+#endif

@@ -1,0 +1,116 @@
+/* config.c: where strata-node's settings come from when the command line
+ * leaves them out: the kernel cmdline the host wrote into the domain
+ * (strata.node=, strata.heartbeat_ms=), then the hostname and defaults. */
+#include "node.h"
+#include "strata/cleanup.h"
+#include "strata/node_proto.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static bool name_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 63)
+        return false;
+    for (const char *p = s; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '-' || *p == '_' || *p == '.'))
+            return false;
+    return true;
+}
+
+/* Value of key= in a kernel cmdline (space separated, no quoting needed for
+ * our keys), malloc'd, or NULL when absent. The last occurrence wins, as for
+ * the kernel's own parameters. */
+static char *cmdline_value(const char *cmdline, const char *key)
+{
+    size_t klen = strlen(key);
+    char *found = NULL;
+    const char *p = cmdline;
+    while (*p) {
+        while (*p == ' ' || *p == '\t' || *p == '\n')
+            p++;
+        const char *end = p;
+        while (*end && *end != ' ' && *end != '\t' && *end != '\n')
+            end++;
+        if ((size_t)(end - p) > klen && strncmp(p, key, klen) == 0 && p[klen] == '=') {
+            free(found);
+            found = strndup(p + klen + 1, (size_t)(end - p) - klen - 1);
+        }
+        p = end;
+    }
+    return found;
+}
+
+int st_node_config_resolve(struct st_node_config *cfg, st_error *err)
+{
+    _cleanup_free_ char *cmdline = NULL;
+    const char *path = cfg->cmdline ? cfg->cmdline : "/proc/cmdline";
+    _cleanup_fclose_ FILE *f = fopen(path, "re");
+    if (f) {
+        size_t cap = 0;
+        if (getline(&cmdline, &cap, f) < 0) {
+            free(cmdline);
+            cmdline = NULL;
+        }
+    }
+    if (cmdline == NULL)
+        cmdline = strdup("");
+    if (cmdline == NULL)
+        return st_error_set(err, ENOMEM, "out of memory");
+
+    if (cfg->name == NULL) {
+        cfg->name = cmdline_value(cmdline, "strata.node");
+        if (cfg->name && !name_valid(cfg->name))
+            return st_error_set(err, EINVAL,
+                                "kernel cmdline strata.node=%s is not a valid node name (1-63 "
+                                "of A-Z a-z 0-9 . _ -); fix the domain's <cmdline>",
+                                cfg->name);
+    }
+    if (cfg->name == NULL) {
+        char host[HOST_NAME_MAX + 1] = "";
+        if (gethostname(host, sizeof(host)) == 0 && name_valid(host))
+            cfg->name = strdup(host);
+        if (cfg->name == NULL)
+            return st_error_set(err, EINVAL,
+                                "no node name: pass --name NAME or strata.node=NAME on the "
+                                "kernel cmdline (hostname \"%s\" is not usable)",
+                                host);
+    } else if (!name_valid(cfg->name)) {
+        return st_error_set(err, EINVAL,
+                            "--name %s is not a valid node name (1-63 of A-Z a-z 0-9 . _ -)",
+                            cfg->name);
+    }
+
+    if (cfg->heartbeat_ms <= 0) {
+        _cleanup_free_ char *hb = cmdline_value(cmdline, "strata.heartbeat_ms");
+        if (hb) {
+            char *end = NULL;
+            long v = strtol(hb, &end, 10);
+            if (*hb == '\0' || *end != '\0' || v < 10 || v > 3600000)
+                return st_error_set(err, EINVAL,
+                                    "kernel cmdline strata.heartbeat_ms=%s must be a number of "
+                                    "milliseconds between 10 and 3600000",
+                                    hb);
+            cfg->heartbeat_ms = (int)v;
+        }
+    }
+    if (cfg->heartbeat_ms <= 0)
+        cfg->heartbeat_ms = ST_NODE_HEARTBEAT_MS_DEFAULT;
+    if (cfg->port_name == NULL && (cfg->port_name = strdup(ST_PROTO_PORT_NAME)) == NULL)
+        return st_error_set(err, ENOMEM, "out of memory");
+    return 0;
+}
+
+void st_node_config_free(struct st_node_config *cfg)
+{
+    free(cfg->name);
+    free(cfg->listen_path);
+    free(cfg->port_name);
+    cfg->name = cfg->listen_path = cfg->port_name = NULL;
+}

@@ -1,0 +1,372 @@
+/* test_node_proto.c: unit tests of the node protocol module: line framing
+ * (partial, split and over-long lines), decode/encode and every message's
+ * builder and parser. No sockets or processes: pipes only for reader_fill. */
+#include "testutil.h"
+
+#include "strata/cleanup.h"
+#include "strata/node_proto.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Encodes msg, strips the '\n' and decodes it again; returns the copy. */
+static json_t *round_trip(json_t *msg, uint64_t *seq, const char *want_type)
+{
+    st_error err = {0};
+    _cleanup_free_ char *line = NULL;
+    assert_int_equal(st_proto_encode(msg, seq, &line, &err), 0);
+    size_t n = strlen(line);
+    assert_true(n > 0 && line[n - 1] == '\n');
+    assert_null(memchr(line, '\n', n - 1));
+    line[n - 1] = '\0';
+    json_t *back = NULL;
+    const char *type = NULL;
+    assert_int_equal(st_proto_decode(line, &back, &type, &err), 0);
+    assert_string_equal(type, want_type);
+    assert_int_equal(st_proto_seq(back), (int64_t)*seq);
+    return back;
+}
+
+static void test_reader_partial_lines(void **state)
+{
+    (void)state;
+    struct st_proto_reader r;
+    st_proto_reader_init(&r);
+    st_error err = {0};
+    const char *line = NULL;
+
+    assert_int_equal(st_proto_reader_feed(&r, "{\"a\":", 5, &err), 0);
+    assert_int_equal(st_proto_reader_next(&r, &line, &err), 0);
+    assert_int_equal(st_proto_reader_feed(&r, "1}\n{\"b\"", 7, &err), 0);
+    assert_int_equal(st_proto_reader_next(&r, &line, &err), 1);
+    assert_string_equal(line, "{\"a\":1}");
+    assert_int_equal(st_proto_reader_next(&r, &line, &err), 0);
+    const char *more = ":2}\n\n{\"c\":3}\r\nrest";
+    assert_int_equal(st_proto_reader_feed(&r, more, strlen(more), &err), 0);
+    assert_int_equal(st_proto_reader_next(&r, &line, &err), 1);
+    assert_string_equal(line, "{\"b\":2}");
+    /* the blank line is skipped, CRLF is accepted */
+    assert_int_equal(st_proto_reader_next(&r, &line, &err), 1);
+    assert_string_equal(line, "{\"c\":3}");
+    assert_int_equal(st_proto_reader_next(&r, &line, &err), 0);
+    st_proto_reader_reset(&r);
+    assert_int_equal(st_proto_reader_feed(&r, "x\n", 2, &err), 0);
+    assert_int_equal(st_proto_reader_next(&r, &line, &err), 1);
+    assert_string_equal(line, "x");
+    assert_int_equal(err.code, 0);
+    st_proto_reader_free(&r);
+}
+
+static void test_reader_too_long(void **state)
+{
+    (void)state;
+    struct st_proto_reader r;
+    st_proto_reader_init(&r);
+    st_error err = {0};
+    const char *line = NULL;
+    size_t chunk = 256 * 1024;
+    _cleanup_free_ char *big = malloc(chunk);
+    assert_non_null(big);
+    memset(big, 'x', chunk);
+
+    /* 5 chunks of 256 KiB without a newline: over the 1 MiB limit */
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(st_proto_reader_feed(&r, big, chunk, &err), 0);
+        int rc = st_proto_reader_next(&r, &line, &err);
+        if (i < 4)
+            assert_int_equal(rc, 0);
+        else
+            assert_int_equal(rc, -EMSGSIZE);
+    }
+    assert_int_equal(err.code, EMSGSIZE);
+    assert_non_null(strstr(err.msg, "longer than"));
+    /* the rest of that line is skipped; the next line comes through */
+    st_error_clear(&err);
+    assert_int_equal(st_proto_reader_feed(&r, big, chunk, &err), 0);
+    assert_int_equal(st_proto_reader_feed(&r, "tail\nnext\n", 10, &err), 0);
+    assert_int_equal(st_proto_reader_next(&r, &line, &err), 1);
+    assert_string_equal(line, "next");
+
+    /* an over-long line whose newline arrived in the same feed */
+    _cleanup_free_ char *huge = malloc(ST_PROTO_LINE_MAX + 3);
+    assert_non_null(huge);
+    memset(huge, 'y', ST_PROTO_LINE_MAX + 1);
+    memcpy(huge + ST_PROTO_LINE_MAX + 1, "\n", 1);
+    memcpy(huge + ST_PROTO_LINE_MAX + 2, "z", 1);
+    assert_int_equal(st_proto_reader_feed(&r, huge, ST_PROTO_LINE_MAX + 3, &err), 0);
+    assert_int_equal(st_proto_reader_feed(&r, "\n", 1, &err), 0);
+    assert_int_equal(st_proto_reader_next(&r, &line, &err), -EMSGSIZE);
+    assert_int_equal(st_proto_reader_next(&r, &line, &err), 1);
+    assert_string_equal(line, "z");
+
+    /* exactly the limit is fine */
+    st_error_clear(&err);
+    huge[ST_PROTO_LINE_MAX] = '\n';
+    assert_int_equal(st_proto_reader_feed(&r, huge, ST_PROTO_LINE_MAX + 1, &err), 0);
+    assert_int_equal(st_proto_reader_next(&r, &line, &err), 1);
+    assert_int_equal(strlen(line), ST_PROTO_LINE_MAX);
+    st_proto_reader_free(&r);
+}
+
+static void test_reader_fill(void **state)
+{
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+    struct st_proto_reader r;
+    st_proto_reader_init(&r);
+    st_error err = {0};
+    const char *line = NULL;
+
+    assert_int_equal(st_proto_reader_fill(&r, p[0], &err), -EAGAIN);
+    assert_int_equal(write(p[1], "one\ntw", 6), 6);
+    assert_int_equal(st_proto_reader_fill(&r, p[0], &err), 6);
+    assert_int_equal(st_proto_reader_next(&r, &line, &err), 1);
+    assert_string_equal(line, "one");
+    assert_int_equal(st_proto_reader_next(&r, &line, &err), 0);
+    assert_int_equal(write(p[1], "o\n", 2), 2);
+    close(p[1]);
+    assert_int_equal(st_proto_reader_fill(&r, p[0], &err), 2);
+    assert_int_equal(st_proto_reader_next(&r, &line, &err), 1);
+    assert_string_equal(line, "two");
+    assert_int_equal(st_proto_reader_fill(&r, p[0], &err), 0); /* EOF */
+    assert_int_equal(st_proto_reader_fill(&r, -1, &err), -EBADF);
+    assert_int_equal(err.code, EBADF);
+    close(p[0]);
+    st_proto_reader_free(&r);
+}
+
+static void expect_decode_error(const char *line, const char *needle)
+{
+    st_error err = {0};
+    json_t *msg = NULL;
+    assert_int_equal(st_proto_decode(line, &msg, NULL, &err), -EPROTO);
+    assert_null(msg);
+    if (strstr(err.msg, needle) == NULL)
+        fail_msg("decoding '%s': message '%s' lacks '%s'", line, err.msg, needle);
+}
+
+static void test_decode_bad_lines(void **state)
+{
+    (void)state;
+    expect_decode_error("hello there", "not JSON");
+    expect_decode_error("{\"type\":\"hello\",\"seq\":1", "not JSON");
+    expect_decode_error("[1,2]", "not a JSON object");
+    expect_decode_error("{\"seq\":1}", "no string \"type\"");
+    expect_decode_error("{\"type\":\"\",\"seq\":1}", "no string \"type\"");
+    expect_decode_error("{\"type\":5,\"seq\":1}", "no string \"type\"");
+    expect_decode_error("{\"type\":\"ping\"}", "\"seq\"");
+    expect_decode_error("{\"type\":\"ping\",\"seq\":\"1\"}", "\"seq\"");
+    expect_decode_error("{\"type\":\"ping\",\"seq\":-4}", "\"seq\"");
+    expect_decode_error("{\"type\":\"ping\",\"seq\":1,\"seq\":2}", "not JSON");
+
+    json_t *msg = NULL;
+    const char *type = NULL;
+    st_error err = {0};
+    assert_int_equal(st_proto_decode("{\"type\":\"x\",\"seq\":0}", &msg, &type, &err), 0);
+    assert_string_equal(type, "x");
+    json_decref(msg);
+}
+
+static void test_encode_seq_monotonic(void **state)
+{
+    (void)state;
+    uint64_t seq = 0;
+    st_error err = {0};
+    for (int i = 1; i <= 3; i++) {
+        _cleanup_json_ json_t *ping = NULL;
+        assert_int_equal(st_proto_ping_build(40 + i, &ping, &err), 0);
+        _cleanup_json_ json_t *back = round_trip(ping, &seq, ST_PROTO_PING);
+        assert_int_equal(seq, (uint64_t)i);
+        int64_t id = 0;
+        assert_int_equal(st_proto_ping_parse(back, &id, &err), 0);
+        assert_int_equal(id, 40 + i);
+    }
+    _cleanup_json_ json_t *notype = json_object();
+    _cleanup_free_ char *line = NULL;
+    assert_int_equal(st_proto_encode(notype, &seq, &line, &err), -EINVAL);
+    assert_int_equal(seq, 3);
+}
+
+static void test_hello_heartbeat(void **state)
+{
+    (void)state;
+    uint64_t seq = 10;
+    st_error err = {0};
+    struct st_proto_hello h = {.node = "n1",
+                               .version = "0.1.0",
+                               .cpu_millis = 2000,
+                               .memory_bytes = 201326592,
+                               .kernel = "6.1.0-56-amd64",
+                               .uptime_ms = 1234};
+    _cleanup_json_ json_t *msg = NULL;
+    assert_int_equal(st_proto_hello_build(&h, &msg, &err), 0);
+    _cleanup_json_ json_t *back = round_trip(msg, &seq, ST_PROTO_HELLO);
+    struct st_proto_hello got = {0};
+    assert_int_equal(st_proto_hello_parse(back, &got, &err), 0);
+    assert_string_equal(got.node, "n1");
+    assert_string_equal(got.version, "0.1.0");
+    assert_string_equal(got.kernel, "6.1.0-56-amd64");
+    assert_int_equal(got.cpu_millis, 2000);
+    assert_int_equal(got.memory_bytes, 201326592);
+    assert_int_equal(got.uptime_ms, 1234);
+    assert_int_equal(json_array_size(got.pods), 0);
+    assert_int_equal(seq, 11);
+
+    h.node = NULL;
+    _cleanup_json_ json_t *bad = NULL;
+    assert_int_equal(st_proto_hello_build(&h, &bad, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "\"node\""));
+
+    /* a hello whose capacity is missing names the field */
+    st_error_clear(&err);
+    json_object_del(back, "capacity");
+    assert_int_equal(st_proto_hello_parse(back, &got, &err), -EPROTO);
+    assert_non_null(strstr(err.msg, "capacity"));
+
+    st_error_clear(&err);
+    struct st_proto_heartbeat hb = {.uptime_ms = 99, .pods_digest = "00ff", .pods = 2};
+    _cleanup_json_ json_t *hbm = NULL;
+    assert_int_equal(st_proto_heartbeat_build(&hb, &hbm, &err), 0);
+    _cleanup_json_ json_t *hbb = round_trip(hbm, &seq, ST_PROTO_HEARTBEAT);
+    struct st_proto_heartbeat hg = {0};
+    assert_int_equal(st_proto_heartbeat_parse(hbb, &hg, &err), 0);
+    assert_int_equal(hg.uptime_ms, 99);
+    assert_string_equal(hg.pods_digest, "00ff");
+    assert_int_equal(hg.pods, 2);
+    /* a parser refuses a message of another type */
+    assert_int_equal(st_proto_hello_parse(hbb, &got, &err), -EPROTO);
+    assert_non_null(strstr(err.msg, "expected a hello"));
+}
+
+static void test_pod_messages(void **state)
+{
+    (void)state;
+    uint64_t seq = 0;
+    st_error err = {0};
+
+    struct st_proto_pod_status ps = {.pod = "web-1",
+                                     .uid = "u-1",
+                                     .phase = "Failed",
+                                     .ready = false,
+                                     .restart_count = 3,
+                                     .has_exit_code = true,
+                                     .exit_code = 137,
+                                     .reason = "OOMKilled"};
+    _cleanup_json_ json_t *m1 = NULL;
+    assert_int_equal(st_proto_pod_status_build(&ps, &m1, &err), 0);
+    _cleanup_json_ json_t *b1 = round_trip(m1, &seq, ST_PROTO_POD_STATUS);
+    struct st_proto_pod_status g1 = {0};
+    assert_int_equal(st_proto_pod_status_parse(b1, &g1, &err), 0);
+    assert_string_equal(g1.pod, "web-1");
+    assert_string_equal(g1.uid, "u-1");
+    assert_string_equal(g1.phase, "Failed");
+    assert_false(g1.ready);
+    assert_int_equal(g1.restart_count, 3);
+    assert_true(g1.has_exit_code);
+    assert_int_equal(g1.exit_code, 137);
+    assert_string_equal(g1.reason, "OOMKilled");
+
+    struct st_proto_pod_status running = {
+        .pod = "web-2", .uid = "u-2", .phase = "Running", .ready = true};
+    _cleanup_json_ json_t *m2 = NULL;
+    assert_int_equal(st_proto_pod_status_build(&running, &m2, &err), 0);
+    assert_true(json_is_null(json_object_get(m2, "exitCode")));
+    assert_true(json_is_null(json_object_get(m2, "reason")));
+    _cleanup_json_ json_t *b2 = round_trip(m2, &seq, ST_PROTO_POD_STATUS);
+    struct st_proto_pod_status g2 = {0};
+    assert_int_equal(st_proto_pod_status_parse(b2, &g2, &err), 0);
+    assert_true(g2.ready);
+    assert_false(g2.has_exit_code);
+    assert_null(g2.reason);
+
+    struct st_proto_log lg = {.pod = "web-1", .container = "c", .stream = "stderr", .line = "oops"};
+    _cleanup_json_ json_t *m3 = NULL;
+    assert_int_equal(st_proto_log_build(&lg, &m3, &err), 0);
+    _cleanup_json_ json_t *b3 = round_trip(m3, &seq, ST_PROTO_LOG);
+    struct st_proto_log g3 = {0};
+    assert_int_equal(st_proto_log_parse(b3, &g3, &err), 0);
+    assert_string_equal(g3.container, "c");
+    assert_string_equal(g3.stream, "stderr");
+    assert_string_equal(g3.line, "oops");
+    json_object_set_new(b3, "stream", json_string("stdin"));
+    assert_int_equal(st_proto_log_parse(b3, &g3, &err), -EPROTO);
+    assert_non_null(strstr(err.msg, "stream"));
+    st_error_clear(&err);
+
+    _cleanup_json_ json_t *spec = json_pack("{s:[{s:s}]}", "containers", "image", "busybox");
+    struct st_proto_pod_run pr = {.pod = "web-1", .uid = "u-1", .spec = spec};
+    _cleanup_json_ json_t *m4 = NULL;
+    assert_int_equal(st_proto_pod_run_build(&pr, &m4, &err), 0);
+    _cleanup_json_ json_t *b4 = round_trip(m4, &seq, ST_PROTO_POD_RUN);
+    struct st_proto_pod_run g4 = {0};
+    assert_int_equal(st_proto_pod_run_parse(b4, &g4, &err), 0);
+    assert_true(json_equal(g4.spec, spec));
+    pr.spec = NULL;
+    _cleanup_json_ json_t *bad = NULL;
+    assert_int_equal(st_proto_pod_run_build(&pr, &bad, &err), -EINVAL);
+    st_error_clear(&err);
+
+    struct st_proto_pod_stop st = {.pod = "web-1", .uid = "u-1"};
+    _cleanup_json_ json_t *m5 = NULL;
+    assert_int_equal(st_proto_pod_stop_build(&st, &m5, &err), 0);
+    _cleanup_json_ json_t *b5 = round_trip(m5, &seq, ST_PROTO_POD_STOP);
+    struct st_proto_pod_stop g5 = {0};
+    assert_int_equal(st_proto_pod_stop_parse(b5, &g5, &err), 0);
+    assert_string_equal(g5.uid, "u-1");
+    json_object_del(b5, "uid");
+    assert_int_equal(st_proto_pod_stop_parse(b5, &g5, &err), -EPROTO);
+    assert_non_null(strstr(err.msg, "\"uid\""));
+
+    _cleanup_json_ json_t *pong = NULL;
+    st_error_clear(&err);
+    assert_int_equal(st_proto_pong_build(7, &pong, &err), 0);
+    _cleanup_json_ json_t *b6 = round_trip(pong, &seq, ST_PROTO_PONG);
+    int64_t id = 0;
+    assert_int_equal(st_proto_ping_parse(b6, &id, &err), 0);
+    assert_int_equal(id, 7);
+    assert_int_equal(seq, 6);
+}
+
+static void test_pods_digest(void **state)
+{
+    (void)state;
+    st_error err = {0};
+    char empty[ST_PROTO_DIGEST_LEN], d1[ST_PROTO_DIGEST_LEN], d2[ST_PROTO_DIGEST_LEN],
+        d3[ST_PROTO_DIGEST_LEN], dnull[ST_PROTO_DIGEST_LEN];
+    _cleanup_json_ json_t *none = json_array();
+    assert_int_equal(st_proto_pods_digest(none, empty, &err), 0);
+    assert_int_equal(st_proto_pods_digest(NULL, dnull, &err), 0);
+    assert_string_equal(empty, dnull);
+    assert_int_equal(strlen(empty), ST_PROTO_DIGEST_LEN - 1);
+
+    _cleanup_json_ json_t *a =
+        json_pack("[{s:s,s:s},{s:s,s:b}]", "pod", "a", "phase", "Running", "pod", "b", "ready", 1);
+    /* same states, other order of pods and of keys */
+    _cleanup_json_ json_t *b =
+        json_pack("[{s:b,s:s},{s:s,s:s}]", "ready", 1, "pod", "b", "phase", "Running", "pod", "a");
+    _cleanup_json_ json_t *c =
+        json_pack("[{s:s,s:s},{s:s,s:b}]", "pod", "a", "phase", "Failed", "pod", "b", "ready", 1);
+    assert_int_equal(st_proto_pods_digest(a, d1, &err), 0);
+    assert_int_equal(st_proto_pods_digest(b, d2, &err), 0);
+    assert_int_equal(st_proto_pods_digest(c, d3, &err), 0);
+    assert_string_equal(d1, d2);
+    assert_string_not_equal(d1, d3);
+    assert_string_not_equal(d1, empty);
+
+    _cleanup_json_ json_t *obj = json_object();
+    assert_int_equal(st_proto_pods_digest(obj, d1, &err), -EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reader_partial_lines), cmocka_unit_test(test_reader_too_long),
+        cmocka_unit_test(test_reader_fill),          cmocka_unit_test(test_decode_bad_lines),
+        cmocka_unit_test(test_encode_seq_monotonic), cmocka_unit_test(test_hello_heartbeat),
+        cmocka_unit_test(test_pod_messages),         cmocka_unit_test(test_pods_digest),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
