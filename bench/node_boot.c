@@ -1,0 +1,174 @@
+/* node_boot.c: time from "start a node" to its first line on the channel,
+ * through the vmm library (define + start + connect + hello) against a bare
+ * `virsh create` of the same domain XML, same kernel and initramfs. Boots
+ * real VMs one at a time, alternating, and removes every domain it made. */
+#include "strata/cleanup.h"
+#include "strata/vmm.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static int run(char *const argv[])
+{
+    pid_t pid;
+    if (posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ) != 0)
+        return -1;
+    int st = 0;
+    if (waitpid(pid, &st, 0) < 0)
+        return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/* Connects to path (retrying while QEMU sets it up) and reads until the
+ * first '\n'. Returns 0 with *t_ns the time the line was complete. */
+static int first_line(const char *path, int timeout_ms, int64_t *t_ns)
+{
+    int64_t deadline = st_vmm_now_ns() + (int64_t)timeout_ms * 1000000;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(sa.sun_path))
+        return -ENAMETOOLONG;
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    _cleanup_close_ int fd = -1;
+    while (fd < 0) {
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+            break;
+        close(fd);
+        fd = -1;
+        if (st_vmm_now_ns() > deadline)
+            return -ETIMEDOUT;
+        usleep(10000);
+    }
+    char c;
+    for (;;) {
+        int left = (int)((deadline - st_vmm_now_ns()) / 1000000);
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (left <= 0 || poll(&p, 1, left) <= 0)
+            return -ETIMEDOUT;
+        ssize_t n = read(fd, &c, 1);
+        if (n <= 0)
+            return -EPIPE;
+        if (c == '\n') {
+            *t_ns = st_vmm_now_ns();
+            return 0;
+        }
+    }
+}
+
+static int cmp_ll(const void *a, const void *b)
+{
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return (x > y) - (x < y);
+}
+
+static long long median(long long *v, int n)
+{
+    qsort(v, (size_t)n, sizeof(v[0]), cmp_ll);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+int main(int argc, char **argv)
+{
+    int runs = 5;
+    const char *image = argc > 1 ? argv[1] : "build/image";
+    if (argc > 2)
+        runs = atoi(argv[2]);
+    if (runs < 1 || runs > 50) {
+        fprintf(stderr, "usage: bench_node_boot IMAGE_DIR [RUNS 1..50]\n");
+        return 2;
+    }
+    char kernel[4096], initramfs[4096], dir[] = "/tmp/strata-bench-XXXXXX";
+    snprintf(kernel, sizeof(kernel), "%s/vmlinux", image);
+    snprintf(initramfs, sizeof(initramfs), "%s/initramfs.cpio", image);
+    if (mkdtemp(dir) == NULL || chmod(dir, 0755) < 0) {
+        perror("mkdtemp");
+        return 1;
+    }
+    st_error err = {0};
+    st_vmm *vmm = NULL;
+    st_accel_choice accel;
+    if (st_accel_choose(NULL, ST_ACCEL_AUTO, &accel, &err) < 0 ||
+        st_vmm_open(NULL, &vmm, &err) < 0) {
+        fprintf(stderr, "node_boot: %s\n", err.msg);
+        rmdir(dir);
+        return 1;
+    }
+    fprintf(stderr, "node_boot: accel %s\n", accel.reason);
+    long long strata[50], bare[50];
+    int rc = 0;
+    for (int i = 0; i < runs && rc == 0; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "bench-%d-%d", (int)getpid(), i);
+        st_node_spec spec = {.name = name,
+                             .accel = accel.accel,
+                             .kernel = kernel,
+                             .initramfs = initramfs,
+                             .state_dir = dir};
+        /* strata: the library's start call returns at hello. */
+        int64_t t0 = st_vmm_now_ns();
+        if (st_vmm_node_start(vmm, &spec, NULL, NULL, &err) < 0) {
+            fprintf(stderr, "node_boot: %s\n", err.msg);
+            rc = 1;
+            break;
+        }
+        strata[i] = (st_vmm_now_ns() - t0) / 1000000;
+        st_vmm_node_destroy(vmm, name, NULL);
+        st_vmm_node_undefine(vmm, name, NULL);
+
+        /* bare: virsh create of the same XML (transient), first channel line. */
+        char bname[40], xmlpath[4200], sock[4200], dname[64];
+        snprintf(bname, sizeof(bname), "bare-%d-%d", (int)getpid(), i);
+        spec.name = bname;
+        _cleanup_free_ char *xml = NULL;
+        if (st_domain_xml_build(&spec, &xml, &err) < 0) {
+            fprintf(stderr, "node_boot: %s\n", err.msg);
+            rc = 1;
+            break;
+        }
+        snprintf(xmlpath, sizeof(xmlpath), "%s/%s.xml", dir, bname);
+        snprintf(sock, sizeof(sock), "%s/%s.sock", dir, bname);
+        snprintf(dname, sizeof(dname), "strata-%s", bname);
+        FILE *f = fopen(xmlpath, "w");
+        if (f == NULL || fputs(xml, f) < 0 || fclose(f) != 0) {
+            perror(xmlpath);
+            rc = 1;
+            break;
+        }
+        char *create[] = {"virsh", "-q", "-c", "qemu:///system", "create", xmlpath, NULL};
+        char *destroy[] = {"virsh", "-q", "-c", "qemu:///system", "destroy", dname, NULL};
+        int64_t t1 = st_vmm_now_ns(), t2 = 0;
+        if (run(create) != 0 || first_line(sock, 60000, &t2) < 0) {
+            fprintf(stderr, "node_boot: bare virsh create of %s failed\n", dname);
+            rc = 1;
+        }
+        bare[i] = (t2 - t1) / 1000000;
+        run(destroy);
+        unlink(xmlpath);
+        unlink(sock);
+        snprintf(xmlpath, sizeof(xmlpath), "%s/%s.console.log", dir, bname);
+        unlink(xmlpath);
+        if (rc == 0)
+            fprintf(stderr, "node_boot: run %d: strata %lld ms, bare %lld ms\n", i + 1, strata[i],
+                    bare[i]);
+    }
+    st_vmm_close(vmm);
+    rmdir(dir);
+    if (rc != 0)
+        return rc;
+    long long s = median(strata, runs), b = median(bare, runs);
+    printf("node_boot: strata_ms=%lld bare_ms=%lld ratio=%.2f accel=%s\n", s, b,
+           b > 0 ? (double)s / (double)b : 0.0, st_accel_name(accel.accel));
+    return 0;
+}

@@ -1,0 +1,79 @@
+/* vmm_priv.h: what conn.c, channel.c and node_vm.c share inside the vmm
+ * library: the st_vmm object, the per-node record and the event queue.
+ * Not installed, not for callers: they see only strata/vmm.h. */
+#ifndef STRATA_VMM_PRIV_H
+#define STRATA_VMM_PRIV_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include <libvirt/libvirt.h>
+
+#include "strata/node_proto.h"
+#include "strata/vmm.h"
+
+typedef struct st_vmm_node st_vmm_node;
+
+/* One node started (or being started) by this process. Fields marked
+ * [lock] are guarded by vmm->lock; [loop] are touched only on the event
+ * thread. The record lives while a reference is held (registry, channel
+ * watch). */
+struct st_vmm_node {
+    st_vmm_node *next; /* [lock] registry list */
+    atomic_int refs;
+    st_vmm *vmm;
+    char name[ST_NODE_NAME_MAX + 1];
+    char domain[ST_NODE_NAME_MAX + 16];
+    char *sock_path;
+    char *console_path;
+
+    int chan_fd;                   /* [lock] closed only by the watch's free callback */
+    int watch;                     /* [lock] libvirt event handle, -1 when none */
+    struct st_proto_reader reader; /* [loop] */
+    uint64_t send_seq;             /* [lock] */
+    unsigned bad_lines;            /* [loop] lines that were not protocol messages */
+
+    bool ready;                          /* [lock] hello received */
+    json_t *hello;                       /* [lock] */
+    bool dead;                           /* [lock] */
+    st_node_death cause;                 /* [lock] */
+    int64_t eof_ns, stopped_ns, dead_ns; /* [lock] */
+};
+
+struct st_vmm_qitem;
+
+struct st_vmm {
+    virConnectPtr conn;
+    char *uri;
+    int lifecycle_cb; /* callback id, -1 when none */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;                /* node state changed (ready, dead); CLOCK_MONOTONIC */
+    st_vmm_node *nodes;                 /* [lock] */
+    struct st_vmm_qitem *qhead, *qtail; /* [lock] */
+    int efd;                            /* eventfd: nonzero while the queue is not empty */
+};
+
+/* conn.c: the registry and the queue. */
+st_vmm_node *st_vmm_node_new(st_vmm *vmm, const char *name, const char *sock_path,
+                             const char *console_path);
+void st_vmm_node_unref(st_vmm_node *node);
+/* Adds to the registry (takes a reference). EEXIST when the name is there. */
+int st_vmm_registry_add(st_vmm *vmm, st_vmm_node *node, st_error *err);
+/* Removes from the registry, closes its channel, drops the registry's ref. */
+void st_vmm_registry_remove(st_vmm *vmm, st_vmm_node *node);
+/* A new reference to the registered node, or NULL. */
+st_vmm_node *st_vmm_registry_get(st_vmm *vmm, const char *name);
+/* Records one sign of death at ts; the first one queues DEAD and wakes
+ * waiters. Takes vmm->lock. */
+void st_vmm_node_mark_dead(st_vmm_node *node, st_node_death cause, int64_t ts, const char *detail);
+/* Queues a message (takes the reference to msg). Takes vmm->lock. */
+void st_vmm_queue_message(st_vmm *vmm, const char *node, json_t *msg);
+/* The message of libvirt's last error on this thread. */
+const char *st_vmm_virt_error(void);
+
+/* channel.c */
+int st_vmm_channel_open(st_vmm_node *node, int timeout_ms, st_error *err);
+void st_vmm_channel_close(st_vmm_node *node);
+int st_vmm_channel_send(st_vmm_node *node, json_t *msg, st_error *err);
+
+#endif
