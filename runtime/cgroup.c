@@ -50,9 +50,10 @@ static void init_run(void)
     int r = cgroup_get_controller_begin(&h, &mp);
     while (r == 0 && nmounts < ST_CGROUP_MAX_MOUNTS) {
         struct statfs sfs;
-        if (statfs(mp.path, &sfs) == 0 && strlen(mp.name) < ST_CGROUP_CTRL_NAME) {
+        size_t name_len = strlen(mp.name);
+        if (statfs(mp.path, &sfs) == 0 && name_len < ST_CGROUP_CTRL_NAME) {
             struct st_ctrl_mount *m = &mounts[nmounts++];
-            snprintf(m->name, sizeof(m->name), "%s", mp.name);
+            memcpy(m->name, mp.name, name_len + 1);
             snprintf(m->path, sizeof(m->path), "%s", mp.path);
             m->version =
                 sfs.f_type == CGROUP2_SUPER_MAGIC ? ST_CGROUP_UNIFIED_V2 : ST_CGROUP_HYBRID_V1;
