@@ -436,6 +436,35 @@ int st_vmm_node_list(st_vmm *vmm, st_vmm_node_info **nodes, size_t *count, st_er
     return 0;
 }
 
+int st_vmm_node_adopt(st_vmm *vmm, const char *name, st_error *err)
+{
+    _cleanup_dom_ virDomainPtr dom = NULL;
+    int r = lookup(vmm, name, &dom, err);
+    if (r < 0)
+        return r;
+    st_vmm_node_info info = {0};
+    if (read_metadata(dom, &info) < 0)
+        return st_error_set(err, EINVAL,
+                            "node %s: %s carries no Strata metadata; it was not made by Strata",
+                            name, virDomainGetName(dom));
+    if (!dom_active(dom))
+        return st_error_set(err, ESRCH, "node %s: %s is not running", name, virDomainGetName(dom));
+    st_node_spec spec = {.name = name, .state_dir = info.state_dir[0] ? info.state_dir : NULL};
+    _cleanup_free_ char *sock = NULL, *console = NULL;
+    if ((r = st_node_spec_paths(&spec, &sock, &console, err)) < 0)
+        return r;
+    _cleanup_node_ st_vmm_node *node = st_vmm_node_new(vmm, name, sock, console);
+    if (node == NULL)
+        return st_error_set(err, ENOMEM, "node %s: out of memory", name);
+    if ((r = st_vmm_registry_add(vmm, node, err)) < 0)
+        return r;
+    if ((r = st_vmm_channel_open(node, ST_NODE_CHANNEL_CONNECT_MS, err)) < 0) {
+        st_vmm_registry_remove(vmm, node);
+        return r;
+    }
+    return 0;
+}
+
 int st_vmm_node_undefine(st_vmm *vmm, const char *name, st_error *err)
 {
     _cleanup_dom_ virDomainPtr dom = NULL;

@@ -133,6 +133,13 @@ typedef struct st_vmm_node_info {
  * *nodes is one array, released with free(). */
 int st_vmm_node_list(st_vmm *vmm, st_vmm_node_info **nodes, size_t *count, st_error *err);
 
+/* Takes over a running node that an earlier process started (a restarted
+ * daemon): registers it and connects to its channel; the node greets every
+ * new connection, so its hello (with the pods it runs) arrives as a MESSAGE
+ * event, and its death as DEAD like any node's. -ENOENT: no such domain;
+ * -ESRCH: defined but not running; -EEXIST: already managed here. */
+int st_vmm_node_adopt(st_vmm *vmm, const char *name, st_error *err);
+
 /* CLOCK_MONOTONIC in nanoseconds (the clock of every *_ns above). */
 int64_t st_vmm_now_ns(void);
 
