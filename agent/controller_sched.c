@@ -41,6 +41,34 @@ static char *owner_key(json_t *pod)
     return key;
 }
 
+static bool has_condition(json_t *pod, const char *type)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(json_object_get(pod, "status"), "conditions"), i, c)
+    {
+        const char *t = json_string_value(json_object_get(c, "type"));
+        if (t && strcmp(t, type) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* A pod that waited for room has it now: its PodScheduled says so. Best
+ * effort: the node's first status report rewrites the conditions anyway. */
+static void clear_unschedulable(st_store *s, const char *ns, const char *name)
+{
+    _cleanup_json_ json_t *pod = NULL;
+    if (st_store_get(s, "Pod", ns, name, &pod, NULL) < 0)
+        return;
+    json_t *st = json_object_get(pod, "status");
+    json_object_set_new(st, "conditions",
+                        json_pack("[{s:s, s:s}]", "type", "PodScheduled", "status", "True"));
+    json_t *out = NULL;
+    st_store_update(s, pod, &out, NULL);
+    json_decref(out);
+}
+
 /* Records why pod fits nowhere; writes only when the reason changed. */
 static int mark_unschedulable(st_store *s, json_t *pod, const char *reason, st_error *err)
 {
@@ -96,7 +124,8 @@ int st_ctl_schedule(st_store *s, int *bound, st_error *err)
     _cleanup_free_ struct st_sched_node *nodes = calloc(nn ? nn : 1, sizeof(*nodes));
     _cleanup_free_ size_t *pending = calloc(np ? np : 1, sizeof(*pending));
     _cleanup_free_ st_store_binding *binds = calloc(np ? np : 1, sizeof(*binds));
-    if (!nodes || !pending || !binds)
+    _cleanup_free_ bool *was_unschedulable = calloc(np ? np : 1, sizeof(bool));
+    if (!nodes || !pending || !binds || !was_unschedulable)
         return st_error_set(err, ENOMEM, "scheduler: out of memory");
     for (size_t i = 0; i < nn; i++) {
         json_t *n = json_array_get(nodes_json, i);
@@ -189,6 +218,7 @@ int st_ctl_schedule(st_store *s, int *bound, st_error *err)
         }
         st_sched_assume(&nodes[pick], &sp, true);
         on[pi] = pick;
+        was_unschedulable[nbind] = has_condition(p, "PodScheduled");
         binds[nbind++] = (st_store_binding){
             .namespace = json_string_value(json_object_get(md, "namespace")),
             .name = json_string_value(json_object_get(md, "name")),
@@ -205,10 +235,13 @@ int st_ctl_schedule(st_store *s, int *bound, st_error *err)
         }
         return r;
     }
-    for (size_t b = 0; b < nbind; b++)
+    for (size_t b = 0; b < nbind; b++) {
+        if (was_unschedulable[b])
+            clear_unschedulable(s, binds[b].namespace, binds[b].name);
         st_event_record(s, "Pod", binds[b].namespace, binds[b].name, "Normal", "Scheduled",
                         COMPONENT, "Successfully assigned %s/%s to %s", binds[b].namespace,
                         binds[b].name, binds[b].node_name);
+    }
     if (bound)
         *bound = (int)nbind;
     return 0;
