@@ -69,6 +69,14 @@ static void clear_unschedulable(st_store *s, const char *ns, const char *name)
     json_decref(out);
 }
 
+static void count_siblings(struct st_sched_node *nodes, const int *owner, const int *first,
+                           const int *next, const int *on, size_t pod, int delta)
+{
+    for (int i = owner[pod] >= 0 ? first[owner[pod]] : -1; i >= 0; i = next[i])
+        if ((size_t)i != pod && on[i] >= 0)
+            nodes[on[i]].owner_pods += delta;
+}
+
 /* Records why pod fits nowhere; writes only when the reason changed. */
 static int mark_unschedulable(st_store *s, json_t *pod, const char *reason, st_error *err)
 {
@@ -141,8 +149,12 @@ int st_ctl_schedule(st_store *s, int *bound, st_error *err)
      * on, so spreading is integer work even for thousands of pods. */
     _cleanup_free_ int *owner = calloc(np ? np : 1, sizeof(*owner));
     _cleanup_free_ int *on = calloc(np ? np : 1, sizeof(*on));
+    /* Pods of one owner chained (first[owner], next[pod]): spreading looks
+     * at a pod's siblings only. */
+    _cleanup_free_ int *first = malloc((np ? np : 1) * sizeof(*first));
+    _cleanup_free_ int *next = malloc((np ? np : 1) * sizeof(*next));
     _cleanup_json_ json_t *owners = json_object();
-    if (!owner || !on || !owners)
+    if (!owner || !on || !owners || !first || !next)
         return st_error_set(err, ENOMEM, "scheduler: out of memory");
     size_t npending = 0;
     for (size_t i = 0; i < np; i++) {
@@ -157,6 +169,12 @@ int st_ctl_schedule(st_store *s, int *bound, st_error *err)
             }
             owner[i] = (int)json_integer_value(id);
         }
+        if (i == 0)
+            for (size_t k = 0; k < np; k++)
+                first[k] = -1;
+        next[i] = owner[i] >= 0 ? first[owner[i]] : -1;
+        if (owner[i] >= 0)
+            first[owner[i]] = (int)i;
         const char *node =
             json_string_value(json_object_get(json_object_get(p, "spec"), "nodeName"));
         on[i] = node_index(nodes, nn, node);
@@ -203,20 +221,18 @@ int st_ctl_schedule(st_store *s, int *bound, st_error *err)
                 return r;
             continue;
         }
-        for (size_t i = 0; i < nn; i++)
-            nodes[i].owner_pods = 0;
-        for (size_t i = 0; owner[pi] >= 0 && i < np; i++)
-            if (i != pi && owner[i] == owner[pi] && on[i] >= 0)
-                nodes[on[i]].owner_pods++;
+        /* owner_pods counts this pod's siblings for this decision only. */
+        count_siblings(nodes, owner, first, next, on, pi, 1);
         char reason[256];
         struct st_sched_pod sp = {cpu, mem};
         int pick = st_schedule(&sp, nodes, nn, reason, sizeof(reason));
+        count_siblings(nodes, owner, first, next, on, pi, -1);
         if (pick < 0) {
             if ((r = mark_unschedulable(s, p, reason, err)) < 0)
                 return r;
             continue;
         }
-        st_sched_assume(&nodes[pick], &sp, true);
+        st_sched_assume(&nodes[pick], &sp, false);
         on[pi] = pick;
         was_unschedulable[nbind] = has_condition(p, "PodScheduled");
         binds[nbind++] = (st_store_binding){
@@ -235,13 +251,26 @@ int st_ctl_schedule(st_store *s, int *bound, st_error *err)
         }
         return r;
     }
+    /* One transaction for the pass's Scheduled events too. */
+    _cleanup_free_ st_store_op *evs = calloc(nbind, sizeof(*evs));
+    size_t nev = 0;
     for (size_t b = 0; b < nbind; b++) {
         if (was_unschedulable[b])
             clear_unschedulable(s, binds[b].namespace, binds[b].name);
-        st_event_record(s, "Pod", binds[b].namespace, binds[b].name, "Normal", "Scheduled",
-                        COMPONENT, "Successfully assigned %s/%s to %s", binds[b].namespace,
-                        binds[b].name, binds[b].node_name);
+        char msg[600];
+        snprintf(msg, sizeof(msg), "Successfully assigned %s/%s to %s", binds[b].namespace,
+                 binds[b].name, binds[b].node_name);
+        json_t *ev = evs ? st_event_build("Pod", binds[b].namespace, binds[b].name, "Normal",
+                                          "Scheduled", COMPONENT, msg)
+                         : NULL;
+        if (ev)
+            evs[nev++] = (st_store_op){.op = ST_STORE_CREATE, .object = ev};
     }
+    st_error everr = {0};
+    if (nev > 0 && st_store_apply_batch(s, evs, nev, &everr) == 0)
+        st_store_ops_release(evs, nev);
+    for (size_t i = 0; i < nev; i++)
+        json_decref(evs[i].object);
     if (bound)
         *bound = (int)nbind;
     return 0;

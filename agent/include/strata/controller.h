@@ -23,6 +23,12 @@ int st_event_record(st_store *s, const char *kind, const char *ns, const char *n
                     const char *type, const char *reason, const char *component, const char *fmt,
                     ...) __attribute__((format(printf, 8, 9)));
 
+/* The same Event, ready to store (st_store_apply_batch with
+ * ST_STORE_CREATE), for a pass that records many in one transaction. NULL
+ * when out of memory. */
+json_t *st_event_build(const char *kind, const char *ns, const char *name, const char *type,
+                       const char *reason, const char *component, const char *msg);
+
 /* ---- pods ------------------------------------------------------------- */
 
 /* A pod that ended (Succeeded or Failed) holds no capacity and is not run. */
