@@ -1,0 +1,144 @@
+/* ctl.h: what every stratactl verb shares: the global settings, the one way
+ * to fail (a single "error: ..." line on stderr; exit 1, or 2 for a usage
+ * mistake), the flags every verb takes, and KIND NAME arguments. Verbs parse
+ * their flags, call stratad through client.h and print with ctl_format.h. */
+#ifndef STRATACTL_CTL_H
+#define STRATACTL_CTL_H
+
+#include <getopt.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "client.h"
+#include "strata/ctl_format.h"
+#include "strata/error.h"
+
+#define STCTL_EXIT_FAIL  1
+#define STCTL_EXIT_USAGE 2
+
+#define STCTL_DEFAULT_SOCKET "/run/strata/strata.sock"
+
+struct stctl {
+    const char *socket; /* --socket, $STRATA_SOCKET, or the default */
+    const char *ns;     /* -n, or "default" */
+    bool ns_given;      /* -n was on the command line */
+    stctl_client *client;
+};
+
+/* Cleanup attribute for json_t locals. */
+static inline void stctl_json_decrefp(json_t **j)
+{
+    if (*j)
+        json_decref(*j);
+}
+#define _cleanup_json_ptr_ __attribute__((cleanup(stctl_json_decrefp)))
+
+/* ---- failing ------------------------------------------------------------ */
+
+/* "error: MESSAGE" on stderr; returns STCTL_EXIT_FAIL. */
+int stctl_fail(const st_error *err);
+int stctl_failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "error: MESSAGE; usage: stratactl USAGE" on stderr; returns STCTL_EXIT_USAGE. */
+int stctl_usage(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- flags every verb takes --------------------------------------------- */
+
+#define STCTL_OPT_SOCKET 0x100
+#define STCTL_COMMON_LONGOPTS                                                                      \
+    {"socket", required_argument, NULL, STCTL_OPT_SOCKET},                                         \
+        {"namespace", required_argument, NULL, 'n'},                                               \
+    {                                                                                              \
+        "help", no_argument, NULL, 'h'                                                             \
+    }
+/* getopt short options: ':' first, so a missing value is told apart. */
+#define STCTL_COMMON_SHORTOPTS ":n:h"
+
+/* For a getopt result the verb does not handle itself: --socket and -n are
+ * taken (returns -1: go on); --help prints the verb's usage (returns 0);
+ * anything else is a usage error (returns 2). */
+int stctl_common_option(struct stctl *ctl, int c, char **argv, const char *usage);
+
+/* ---- arguments ---------------------------------------------------------- */
+
+struct stctl_target {
+    const struct st_ctlfmt_kind *kind;
+    const char *name; /* NULL: the whole collection */
+};
+
+/* Positional arguments as "KIND [NAME...]" or "KIND/NAME...": one target a
+ * name, or one without a name for a bare KIND. argv's "KIND/NAME" strings
+ * are split in place. -EINVAL with a message for an unknown kind. */
+int stctl_targets(int argc, char **argv, struct stctl_target **out, size_t *n, st_error *err);
+
+/* The connected client, opened on first use with ctl->socket. */
+stctl_client *stctl_connect(struct stctl *ctl, st_error *err);
+
+/* The namespace for an object read from a manifest: its own, except that
+ * -n replaces the "default" the manifest reader fills in. */
+const char *stctl_object_ns(struct stctl *ctl, json_t *obj);
+
+/* ---- input -------------------------------------------------------------- */
+
+/* Reads a manifest file ("-" is stdin) into a JSON array of objects. Prints
+ * warnings on stderr; on invalid input prints each FILE:LINE:COL error line
+ * and returns -EINVAL with err->code set but nothing more to print
+ * (err->msg empty); other failures (no such file) fill err. */
+int stctl_read_manifest(const char *path, json_t **objects, st_error *err);
+
+/* ---- output shared by verbs --------------------------------------------- */
+
+enum stctl_output {
+    STCTL_OUT_TABLE,
+    STCTL_OUT_WIDE,
+    STCTL_OUT_JSON,
+    STCTL_OUT_YAML,
+    STCTL_OUT_NAME
+};
+
+/* Parses -o's value; false for an unknown one. */
+bool stctl_output_parse(const char *text, enum stctl_output *out);
+
+/* GET kind's collection (name NULL) or one object and prints it as out says;
+ * with watch, then follows the watch stream, a row (or object) an event. */
+int stctl_show(struct stctl *ctl, const struct st_ctlfmt_kind *k, const char *name,
+               enum stctl_output out, bool watch, st_error *err);
+
+/* Follows kind's watch stream after what was already printed: shown is
+ * that List, or single object (NULL: nothing). Each event goes through
+ * filter (may be NULL), then is printed; table (may be NULL) is the one the
+ * listing was printed with, so rows stay aligned. */
+typedef bool (*stctl_watch_filter)(json_t *obj, void *arg);
+int stctl_watch_print(struct stctl *ctl, const struct st_ctlfmt_kind *k, json_t *shown,
+                      st_ctlfmt_table *table, enum stctl_output out, stctl_watch_filter filter,
+                      void *filter_arg, st_error *err);
+
+/* ---- verbs: each takes argv from the verb's name on, returns the exit code */
+
+int stctl_verb_apply(struct stctl *ctl, int argc, char **argv);
+int stctl_verb_get(struct stctl *ctl, int argc, char **argv);
+int stctl_verb_describe(struct stctl *ctl, int argc, char **argv);
+int stctl_verb_delete(struct stctl *ctl, int argc, char **argv);
+int stctl_verb_scale(struct stctl *ctl, int argc, char **argv);
+int stctl_verb_events(struct stctl *ctl, int argc, char **argv);
+int stctl_verb_logs(struct stctl *ctl, int argc, char **argv);
+int stctl_verb_node(struct stctl *ctl, int argc, char **argv);
+int stctl_verb_image(struct stctl *ctl, int argc, char **argv);
+
+/* `node add`, its own file because it waits and reports progress. */
+int stctl_node_add(struct stctl *ctl, int argc, char **argv);
+
+#define STCTL_USAGE_APPLY "apply -f FILE|-"
+#define STCTL_USAGE_GET                                                                            \
+    "get nodes|pods|deployments|secrets [NAME] [-o wide|json|yaml|name] [-w] [-n NS]"
+#define STCTL_USAGE_DESCRIBE "describe KIND [NAME] [-n NS]"
+#define STCTL_USAGE_DELETE   "delete KIND NAME... | delete -f FILE|- [--ignore-not-found] [-n NS]"
+#define STCTL_USAGE_SCALE    "scale deployment NAME --replicas N [-n NS]"
+#define STCTL_USAGE_EVENTS   "events [-A] [--for KIND/NAME] [-w] [-n NS]"
+#define STCTL_USAGE_LOGS     "logs POD [-f] [-n NS]"
+#define STCTL_USAGE_NODE_ADD                                                                       \
+    "node add NAME [--cpus N] [--memory MIB] [--accel auto|kvm|tcg] [--timeout S]"
+#define STCTL_USAGE_NODE  "node add|list|kill|rm ..."
+#define STCTL_USAGE_IMAGE "image import NAME DIR|TARBALL | image list [-o wide|json|yaml]"
+
+#endif

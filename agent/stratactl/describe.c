@@ -1,0 +1,92 @@
+/* describe.c: `stratactl describe KIND [NAME...]`: GET each object and the
+ * event list, then print the object's detailed view with the events about
+ * it. Events are best effort: the object is shown even when they fail. */
+#include <stdio.h>
+#include <time.h>
+
+#include "ctl.h"
+#include "strata/cleanup.h"
+
+/* The events about one object, a new array; NULL when all is NULL. */
+static json_t *events_about(json_t *all, const struct st_ctlfmt_kind *k, const char *ns,
+                            json_t *obj)
+{
+    if (all == NULL)
+        return NULL;
+    const char *name = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
+    json_t *mine = json_array();
+    size_t i;
+    json_t *ev;
+    json_array_foreach(json_object_get(all, "items"), i, ev)
+    {
+        if (st_ctlfmt_event_is_about(ev, k->kind, k->namespaced ? ns : NULL, name))
+            json_array_append(mine, ev);
+    }
+    return mine;
+}
+
+static int describe_one(const struct st_ctlfmt_kind *k, const char *ns, json_t *obj, json_t *all,
+                        bool *first, st_error *err)
+{
+    if (!*first)
+        putchar('\n');
+    *first = false;
+    _cleanup_json_ptr_ json_t *mine = events_about(all, k, ns, obj);
+    int r = st_ctlfmt_describe(stdout, k, obj, mine, time(NULL), err);
+    fflush(stdout);
+    return r;
+}
+
+int stctl_verb_describe(struct stctl *ctl, int argc, char **argv)
+{
+    static const struct option opts[] = {STCTL_COMMON_LONGOPTS, {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, STCTL_COMMON_SHORTOPTS, opts, NULL)) != -1) {
+        int r = stctl_common_option(ctl, c, argv, STCTL_USAGE_DESCRIBE);
+        if (r >= 0)
+            return r;
+    }
+    st_error err = {0};
+    _cleanup_free_ struct stctl_target *t = NULL;
+    size_t n = 0;
+    if (stctl_targets(argc - optind, argv + optind, &t, &n, &err) < 0)
+        return stctl_usage(STCTL_USAGE_DESCRIBE, "%s", err.msg);
+    stctl_client *cl = stctl_connect(ctl, &err);
+    if (cl == NULL)
+        return stctl_fail(&err);
+
+    /* Events of every object, read once; a failure only costs that section. */
+    _cleanup_json_ptr_ json_t *events = NULL;
+    st_error everr = {0};
+    if (stctl_call(cl, "GET", "/api/v1/events", NULL, &events, &everr) < 0)
+        fprintf(stderr, "warning: cannot read events: %s\n", everr.msg);
+
+    int status = 0;
+    bool first = true;
+    for (size_t i = 0; i < n; i++) {
+        const struct st_ctlfmt_kind *k = t[i].kind;
+        _cleanup_free_ char *path = NULL;
+        _cleanup_json_ptr_ json_t *reply = NULL;
+        st_error e = {0};
+        int r = stctl_path(cl, k, ctl->ns, t[i].name, NULL, &path, &e);
+        if (r == 0)
+            r = stctl_call(cl, "GET", path, NULL, &reply, &e);
+        if (r == 0 && t[i].name) {
+            r = describe_one(k, ctl->ns, reply, events, &first, &e);
+        } else if (r == 0) {
+            size_t j;
+            json_t *it;
+            json_array_foreach(json_object_get(reply, "items"), j, it)
+            {
+                if (r == 0)
+                    r = describe_one(k, ctl->ns, it, events, &first, &e);
+            }
+            if (r == 0 && json_array_size(json_object_get(reply, "items")) == 0)
+                fprintf(stderr, "No resources found%s%s%s\n", k->namespaced ? " in " : "",
+                        k->namespaced ? ctl->ns : "", k->namespaced ? " namespace." : "");
+        }
+        if (r < 0)
+            status = stctl_fail(&e);
+    }
+    return status;
+}

@@ -1,0 +1,160 @@
+/* main.c: stratactl, the kubectl-like CLI of Strata. main only reads the
+ * global flags (--socket, -n), dispatches to one file per verb, and owns the
+ * exit codes: 0 done, 1 an error (one "error: ..." line), 2 a usage mistake. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+
+/* ---- failing -------------------------------------------------------------- */
+
+int stctl_fail(const st_error *err)
+{
+    /* An empty message: the failure was already shown (manifest diagnostics). */
+    if (err->msg[0])
+        fprintf(stderr, "error: %s\n", err->msg);
+    else if (err->code == 0)
+        fprintf(stderr, "error: failed\n");
+    return STCTL_EXIT_FAIL;
+}
+
+int stctl_failf(const char *fmt, ...)
+{
+    char msg[ST_ERROR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "error: %s\n", msg);
+    return STCTL_EXIT_FAIL;
+}
+
+int stctl_usage(const char *usage, const char *fmt, ...)
+{
+    char msg[ST_ERROR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "error: %s; usage: stratactl %s\n", msg, usage);
+    return STCTL_EXIT_USAGE;
+}
+
+/* ---- dispatch ------------------------------------------------------------- */
+
+static int verb_version(struct stctl *ctl, int argc, char **argv);
+static int verb_help(struct stctl *ctl, int argc, char **argv);
+
+static const struct {
+    const char *name;
+    int (*fn)(struct stctl *, int, char **);
+    const char *usage;
+    const char *what;
+} verbs[] = {
+    {"apply", stctl_verb_apply, STCTL_USAGE_APPLY, "create or update the objects of a manifest"},
+    {"get", stctl_verb_get, STCTL_USAGE_GET, "list objects, or show one"},
+    {"describe", stctl_verb_describe, STCTL_USAGE_DESCRIBE, "an object in detail, with its events"},
+    {"delete", stctl_verb_delete, STCTL_USAGE_DELETE, "delete objects"},
+    {"scale", stctl_verb_scale, STCTL_USAGE_SCALE, "set a deployment's replicas"},
+    {"events", stctl_verb_events, STCTL_USAGE_EVENTS, "what happened, oldest first"},
+    {"logs", stctl_verb_logs, STCTL_USAGE_LOGS, "a pod's container log (-f follows it)"},
+    {"node", stctl_verb_node, STCTL_USAGE_NODE_ADD, "provision a VM node and wait until Ready"},
+    {"node", stctl_verb_node, "node list", "the VM nodes (as `get nodes`)"},
+    {"node", stctl_verb_node, "node kill NAME", "destroy a node's VM at once (node loss)"},
+    {"node", stctl_verb_node, "node rm NAME", "shut a node down and forget it"},
+    {"image", stctl_verb_image, "image import NAME DIR|TARBALL", "import a container image"},
+    {"image", stctl_verb_image, "image list", "the imported images"},
+    {"version", verb_version, "version", "stratactl's version"},
+    {"help", verb_help, "help", "this text"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "stratactl: control a Strata host agent (stratad) over its unix socket.\n\n"
+               "usage: stratactl [--socket PATH] [-n NAMESPACE] COMMAND ...\n\n");
+    for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+        /* A long usage gets its description on the next line. */
+        if (strlen(verbs[i].usage) > 40)
+            fprintf(f, "  %s\n  %-40s   %s\n", verbs[i].usage, "", verbs[i].what);
+        else
+            fprintf(f, "  %-40s   %s\n", verbs[i].usage, verbs[i].what);
+    }
+    fprintf(f,
+            "\nKinds: nodes (no), pods (po), deployments (deploy), secrets; KIND NAME or "
+            "KIND/NAME.\n"
+            "Every command takes --socket PATH (default $STRATA_SOCKET, else %s)\n"
+            "and -n NAMESPACE (default \"default\"). Exit status: 0 done, 1 error, 2 usage.\n",
+            STCTL_DEFAULT_SOCKET);
+}
+
+static int verb_version(struct stctl *ctl, int argc, char **argv)
+{
+    (void)ctl;
+    if (argc > 1)
+        return stctl_usage("version", "version takes no arguments, got \"%s\"", argv[1]);
+    printf("stratactl %s\n", STCTL_VERSION);
+    return 0;
+}
+
+static int verb_help(struct stctl *ctl, int argc, char **argv)
+{
+    (void)ctl;
+    (void)argc;
+    (void)argv;
+    usage(stdout);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *env = getenv("STRATA_SOCKET");
+    struct stctl ctl = {
+        .socket = env && *env ? env : STCTL_DEFAULT_SOCKET,
+        .ns = "default",
+    };
+    static const struct option opts[] = {
+        {"socket", required_argument, NULL, STCTL_OPT_SOCKET},
+        {"namespace", required_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'v'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    opterr = 0;
+    /* '+': stop at the verb; the verb parses the rest. */
+    while ((c = getopt_long(argc, argv, "+:n:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'v':
+            return verb_version(&ctl, 1, argv);
+        default: {
+            int r = stctl_common_option(&ctl, c, argv, "[--socket PATH] [-n NS] COMMAND ...");
+            if (r >= 0)
+                return r;
+        }
+        }
+    }
+    if (optind >= argc)
+        return stctl_usage("[--socket PATH] [-n NS] COMMAND ...",
+                           "no command given (see stratactl help)");
+    const char *verb = argv[optind];
+    int r = -1;
+    for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]) && r < 0; i++) {
+        if (strcmp(verbs[i].name, verb) == 0) {
+            int vargc = argc - optind;
+            char **vargv = argv + optind;
+            optind = 0; /* the verb parses its own flags from scratch */
+            r = verbs[i].fn(&ctl, vargc, vargv);
+        }
+    }
+    if (r < 0)
+        r = stctl_usage("[--socket PATH] [-n NS] COMMAND ...",
+                        "unknown command \"%s\" (see stratactl help)", verb);
+    stctl_client_free(ctl.client);
+    fflush(stdout);
+    return r;
+}

@@ -1,0 +1,396 @@
+/* itest_stratad.c: stratad + stratactl end to end, as a user drives them:
+ * a private PostgreSQL cluster, three real node VMs (TCG here), a
+ * 3-replica Deployment spread one per node, scaling 3 -> 5 -> 1, a deleted
+ * pod replaced, stratad killed with SIGKILL and restarted without a second
+ * pod for any replica, a killed node whose pods move, and bad input that
+ * changes nothing. Every domain is strata-sd<pid>-*, removed in teardown
+ * with the daemon and its PostgreSQL, pass or fail. */
+#include "testutil.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char *state_dir;
+static char sock[512];
+static char prefix[32]; /* "sd<pid>-" */
+static pid_t daemon_pid = -1;
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static int ctl(char **out, char **err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int ctl(char **out, char **err, const char *fmt, ...)
+{
+    char args[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof(args), fmt, ap);
+    va_end(ap);
+    char *bin = st_test_bin("stratactl");
+    int rc = st_test_sh(out, err, "%s --socket %s %s", bin, sock, args);
+    free(bin);
+    return rc;
+}
+
+static json_t *ctl_json(const char *what)
+{
+    char *out = NULL, *err = NULL;
+    int rc = ctl(&out, &err, "get %s -o json", what);
+    json_t *j = rc == 0 ? json_loads(out, 0, NULL) : NULL;
+    if (j == NULL)
+        print_error("stratactl get %s -o json: rc %d: %s%s\n", what, rc, out ? out : "",
+                    err ? err : "");
+    free(out);
+    free(err);
+    return j;
+}
+
+static bool daemon_up(void *arg)
+{
+    (void)arg;
+    return ctl(NULL, NULL, "get nodes >/dev/null 2>&1") == 0;
+}
+
+static void start_daemon(void)
+{
+    char *bin = st_test_bin("stratad");
+    char log[600];
+    snprintf(log, sizeof(log), "%s/stratad.log", state_dir);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        FILE *f = freopen(log, "a", stderr);
+        (void)f;
+        execl(bin, bin, "--state-dir", state_dir, "--socket", sock, (char *)NULL);
+        _exit(127);
+    }
+    free(bin);
+    daemon_pid = pid;
+    assert_true(st_test_wait_until(daemon_up, NULL, 60000, 100));
+}
+
+static void stop_daemon(int sig)
+{
+    if (daemon_pid <= 0)
+        return;
+    kill(daemon_pid, sig);
+    int st;
+    waitpid(daemon_pid, &st, 0);
+    daemon_pid = -1;
+}
+
+static const char *str_at(json_t *o, const char *a, const char *b)
+{
+    return json_string_value(json_object_get(json_object_get(o, a), b));
+}
+
+/* Pods of the web deployment that are not Failed. */
+static json_t *live_pods(void)
+{
+    json_t *list = ctl_json("pods");
+    if (list == NULL)
+        return NULL;
+    json_t *out = json_array();
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(list, "items"), i, p)
+    {
+        const char *phase = str_at(p, "status", "phase");
+        if (phase && strcmp(phase, "Failed") == 0)
+            continue;
+        json_array_append(out, p);
+    }
+    json_decref(list);
+    return out;
+}
+
+struct want {
+    size_t pods;
+    bool bound;
+    bool distinct_nodes;
+};
+
+static bool pods_settled(void *arg)
+{
+    struct want *w = arg;
+    json_t *pods = live_pods();
+    if (pods == NULL)
+        return false;
+    bool ok = json_array_size(pods) == w->pods;
+    size_t i;
+    json_t *p;
+    json_array_foreach(pods, i, p)
+    {
+        const char *node = str_at(p, "spec", "nodeName");
+        if (w->bound && (node == NULL || *node == 0))
+            ok = false;
+        for (size_t j = 0; w->distinct_nodes && node && j < i; j++) {
+            const char *other = str_at(json_array_get(pods, j), "spec", "nodeName");
+            if (other && strcmp(other, node) == 0)
+                ok = false;
+        }
+    }
+    json_decref(pods);
+    return ok;
+}
+
+static void cleanup_domains(void)
+{
+    st_test_sh(
+        NULL, NULL,
+        "for d in $(timeout 20 virsh -c qemu:///system list --all --name | grep '^strata-%s'); "
+        "do timeout 20 virsh -c qemu:///system destroy $d; "
+        "timeout 20 virsh -c qemu:///system undefine $d; done >/dev/null 2>&1",
+        prefix);
+}
+
+static const char *DEPLOY = "apiVersion: apps/v1\n"
+                            "kind: Deployment\n"
+                            "metadata:\n"
+                            "  name: web\n"
+                            "spec:\n"
+                            "  replicas: 3\n"
+                            "  selector:\n"
+                            "    matchLabels: {app: web}\n"
+                            "  template:\n"
+                            "    metadata:\n"
+                            "      labels: {app: web}\n"
+                            "    spec:\n"
+                            "      containers:\n"
+                            "      - name: httpd\n"
+                            "        image: busybox\n"
+                            "        command: [/bin/busybox, httpd, -f, -p, '8080']\n"
+                            "        resources:\n"
+                            "          requests: {cpu: 100m, memory: 16Mi}\n";
+
+/* ---- fixtures ------------------------------------------------------------ */
+
+static int group_setup(void **state)
+{
+    (void)state;
+    snprintf(prefix, sizeof(prefix), "sd%d-", (int)getpid());
+    state_dir = st_test_mkdtemp("strata-itsd");
+    snprintf(sock, sizeof(sock), "%s/api.sock", state_dir);
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    stop_daemon(SIGTERM);
+    cleanup_domains();
+    /* A daemon killed mid-test leaves its PostgreSQL: stop it too. */
+    st_test_sh(
+        NULL, NULL,
+        "d=%s/pg/data; [ -f $d/postmaster.pid ] && for c in /usr/lib/postgresql/*/bin/pg_ctl; "
+        "do su postgres -s /bin/sh -c \"$c stop -D $d -m immediate\"; done >/dev/null 2>&1",
+        state_dir);
+    st_test_rmrf(state_dir);
+    free(state_dir);
+    return 0;
+}
+
+/* ---- tests ----------------------------------------------------------------- */
+
+static void test_daemon_starts_and_refuses_a_second(void **state)
+{
+    (void)state;
+    start_daemon();
+    char *bin = st_test_bin("stratad");
+    char *err = NULL;
+    int rc = st_test_sh(NULL, &err, "%s --state-dir %s --socket %s.2", bin, state_dir, sock);
+    free(bin);
+    assert_int_not_equal(rc, 0);
+    assert_non_null(strstr(err, "another stratad"));
+    free(err);
+}
+
+static void test_three_nodes_become_ready(void **state)
+{
+    (void)state;
+    char *out = NULL, *err = NULL;
+    /* Three at once, as a user would in three terminals. */
+    int rc = st_test_sh(&out, &err,
+                        "b=%s/stratactl; p=; for n in a b c; do $b --socket %s node add %s$n & "
+                        "p=\"$p $!\"; done; s=0; for x in $p; do wait $x || s=1; done; exit $s",
+                        st_test_env("STRATA_BIN_DIR"), sock, prefix);
+    if (rc != 0)
+        print_error("node add: %s%s\n", out, err);
+    assert_int_equal(rc, 0);
+    free(out);
+    free(err);
+
+    json_t *nodes = ctl_json("nodes");
+    assert_non_null(nodes);
+    json_t *items = json_object_get(nodes, "items");
+    assert_int_equal(json_array_size(items), 3);
+    size_t i;
+    json_t *n;
+    json_array_foreach(items, i, n)
+    {
+        json_t *cond =
+            json_array_get(json_object_get(json_object_get(n, "status"), "conditions"), 0);
+        assert_string_equal(json_string_value(json_object_get(cond, "type")), "Ready");
+        assert_string_equal(json_string_value(json_object_get(cond, "status")), "True");
+        json_t *strata = json_object_get(json_object_get(n, "status"), "strata");
+        assert_true(json_integer_value(json_object_get(strata, "bootMillis")) > 0);
+        assert_non_null(json_string_value(json_object_get(strata, "accel")));
+        assert_true(strncmp(json_string_value(json_object_get(strata, "domain")), "strata-", 7) ==
+                    0);
+        assert_non_null(str_at(json_object_get(n, "status"), "nodeInfo", "kernelVersion"));
+        assert_non_null(str_at(json_object_get(n, "status"), "capacity", "memory"));
+    }
+    json_decref(nodes);
+
+    /* The same name again is refused, and changes nothing. */
+    rc = ctl(NULL, &err, "node add %sa", prefix);
+    assert_int_not_equal(rc, 0);
+    assert_non_null(strstr(err, "already exists"));
+    free(err);
+}
+
+static void test_deployment_spreads_scales_and_heals(void **state)
+{
+    (void)state;
+    char path[600];
+    snprintf(path, sizeof(path), "%s/web.yaml", state_dir);
+    st_test_write_file(path, DEPLOY);
+    char *out = NULL;
+    assert_int_equal(ctl(&out, NULL, "apply -f %s", path), 0);
+    assert_non_null(strstr(out, "web created"));
+    free(out);
+    struct want three = {3, true, true};
+    assert_true(st_test_wait_until(pods_settled, &three, 30000, 200));
+
+    /* Applying the same file again changes nothing. */
+    assert_int_equal(ctl(&out, NULL, "apply -f %s", path), 0);
+    assert_non_null(strstr(out, "unchanged"));
+    free(out);
+
+    assert_int_equal(ctl(NULL, NULL, "scale deployment web --replicas 5"), 0);
+    struct want five = {5, true, false};
+    assert_true(st_test_wait_until(pods_settled, &five, 30000, 200));
+    assert_int_equal(ctl(NULL, NULL, "scale deployment web --replicas 1"), 0);
+    struct want one = {1, true, false};
+    assert_true(st_test_wait_until(pods_settled, &one, 30000, 200));
+    assert_int_equal(ctl(NULL, NULL, "scale deployment web --replicas 3"), 0);
+    assert_true(st_test_wait_until(pods_settled, &three, 30000, 200));
+
+    /* A deleted pod is replaced by the deployment controller. */
+    json_t *pods = live_pods();
+    char victim[256];
+    snprintf(victim, sizeof(victim), "%s", str_at(json_array_get(pods, 0), "metadata", "name"));
+    json_decref(pods);
+    assert_int_equal(ctl(NULL, NULL, "delete pod %s", victim), 0);
+    assert_true(st_test_wait_until(pods_settled, &three, 30000, 200));
+    pods = live_pods();
+    size_t i;
+    json_t *p;
+    json_array_foreach(pods, i, p) assert_string_not_equal(str_at(p, "metadata", "name"), victim);
+    json_decref(pods);
+    char *ev = NULL;
+    assert_int_equal(ctl(&ev, NULL, "events"), 0);
+    assert_non_null(strstr(ev, "SuccessfulCreate"));
+    assert_non_null(strstr(ev, "Deleted"));
+    free(ev);
+}
+
+static void test_bad_manifest_changes_nothing(void **state)
+{
+    (void)state;
+    char path[600];
+    snprintf(path, sizeof(path), "%s/bad.yaml", state_dir);
+    /* A good Secret first, then a Deployment with a field Kubernetes lacks. */
+    st_test_write_file(path, "apiVersion: v1\nkind: Secret\nmetadata: {name: s1}\n"
+                             "stringData: {k: v}\n---\n"
+                             "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: bad}\n"
+                             "spec:\n  replicas: 1\n  bogus: 1\n");
+    char *err = NULL;
+    assert_int_not_equal(ctl(NULL, &err, "apply -f %s", path), 0);
+    assert_non_null(strstr(err, "bad.yaml:"));
+    assert_non_null(strstr(err, "bogus"));
+    free(err);
+    assert_int_not_equal(ctl(NULL, &err, "get secret s1"), 0);
+    free(err);
+}
+
+static void test_sigkill_and_restart_keeps_pods(void **state)
+{
+    (void)state;
+    json_t *before = live_pods();
+    assert_int_equal(json_array_size(before), 3);
+    stop_daemon(SIGKILL);
+    start_daemon();
+    /* Nodes re-adopted, the same three pods, and no fourth at any look. */
+    for (int k = 0; k < 10; k++) {
+        json_t *now = live_pods();
+        assert_non_null(now);
+        assert_int_equal(json_array_size(now), 3);
+        for (size_t i = 0; i < 3; i++)
+            assert_string_equal(str_at(json_array_get(now, i), "metadata", "name"),
+                                str_at(json_array_get(before, i), "metadata", "name"));
+        json_decref(now);
+    }
+    json_decref(before);
+    char *out = NULL;
+    assert_int_equal(ctl(&out, NULL, "get nodes"), 0);
+    assert_null(strstr(out, "NotReady"));
+    free(out);
+}
+
+static bool node_dead(void *arg)
+{
+    char what[128];
+    snprintf(what, sizeof(what), "node %s", (const char *)arg);
+    json_t *n = ctl_json(what);
+    const char *phase = n ? str_at(json_object_get(n, "status"), "strata", "phase") : NULL;
+    bool dead = phase && strcmp(phase, "Dead") == 0;
+    json_decref(n);
+    return dead;
+}
+
+static void test_killed_node_loses_its_pods_to_others(void **state)
+{
+    (void)state;
+    char victim[64];
+    snprintf(victim, sizeof(victim), "%sa", prefix);
+    assert_int_equal(ctl(NULL, NULL, "node kill %s", victim), 0);
+    assert_true(st_test_wait_until(node_dead, victim, 10000, 50));
+    struct want three = {3, true, false};
+    assert_true(st_test_wait_until(pods_settled, &three, 30000, 200));
+    json_t *pods = live_pods();
+    size_t i;
+    json_t *p;
+    json_array_foreach(pods, i, p) assert_string_not_equal(str_at(p, "spec", "nodeName"), victim);
+    json_decref(pods);
+    char *ev = NULL;
+    assert_int_equal(ctl(&ev, NULL, "events"), 0);
+    assert_non_null(strstr(ev, "NodeLost"));
+    free(ev);
+    /* Removing nodes: graceful, then gone from libvirt and the store. */
+    assert_int_equal(ctl(NULL, NULL, "node rm %s", victim), 0);
+    char *out = NULL;
+    st_test_sh(&out, NULL,
+               "virsh -c qemu:///system list --all --name | grep -c '^strata-%s' || true", victim);
+    assert_int_equal(atoi(out), 0);
+    free(out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_daemon_starts_and_refuses_a_second),
+        cmocka_unit_test(test_three_nodes_become_ready),
+        cmocka_unit_test(test_deployment_spreads_scales_and_heals),
+        cmocka_unit_test(test_bad_manifest_changes_nothing),
+        cmocka_unit_test(test_sigkill_and_restart_keeps_pods),
+        cmocka_unit_test(test_killed_node_loses_its_pods_to_others),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
