@@ -214,6 +214,7 @@ static int child_finish(struct child_args *a, st_error *err)
         return st_error_sys(err, errno, "%s: process.noNewPrivileges: prctl failed", c->where);
     if (a->seccomp && c->no_new_privileges && (r = st_seccomp_load(a->seccomp, err)) < 0)
         return r;
+    st_exec_reset_signals();
     st_exec_path(c->args, c->env);
     return st_error_sys(err, errno,
                         "%s: process.args[0] \"%s\": cannot execute it in the container", c->where,
@@ -492,7 +493,17 @@ int st_container_create(const struct st_container_opts *opts, struct st_containe
     while ((n = recv(c->sync_fd, &m, sizeof(m), 0)) < 0 && errno == EINTR)
         ;
     if (n != (ssize_t)sizeof(m)) {
-        r = st_error_set(err, EIO, "container %s: the process died during setup", opts->id);
+        /* A memory limit too small for the setup itself ends here: say so. */
+        bool oom = false;
+        st_error scratch = {0};
+        if (cfg->resources.memory_limit > 0 && st_cgroup_oom_killed(c->cg, &oom, &scratch) == 0 &&
+            oom)
+            r = st_error_set(err, ENOMEM,
+                             "%s: linux.resources.memory.limit %lld bytes: the process was "
+                             "OOM-killed during setup; raise the limit",
+                             cfg->where, (long long)cfg->resources.memory_limit);
+        else
+            r = st_error_set(err, EIO, "container %s: the process died during setup", opts->id);
         goto fail;
     }
     if (m.code != 0) {

@@ -496,7 +496,7 @@ int st_seccomp_build(json_t *spec, const char *where, struct st_seccomp **out, s
     return 0;
 }
 
-int st_seccomp_build_default(struct st_seccomp **out, st_error *err)
+int st_seccomp_default_spec(json_t **out, st_error *err)
 {
     json_error_t jerr;
     json_t *spec = json_loads(st_seccomp_default_json_text, JSON_REJECT_DUPLICATES, &jerr);
@@ -505,7 +505,17 @@ int st_seccomp_build_default(struct st_seccomp **out, st_error *err)
                             "configs/seccomp/default.json (built in): line %d column %d: %s: fix "
                             "the file and rebuild",
                             jerr.line, jerr.column, jerr.text);
-    int r = st_seccomp_build(spec, "configs/seccomp/default.json", out, err);
+    *out = spec;
+    return 0;
+}
+
+int st_seccomp_build_default(struct st_seccomp **out, st_error *err)
+{
+    json_t *spec = NULL;
+    int r = st_seccomp_default_spec(&spec, err);
+    if (r < 0)
+        return r;
+    r = st_seccomp_build(spec, "configs/seccomp/default.json", out, err);
     json_decref(spec);
     return r;
 }

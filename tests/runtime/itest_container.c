@@ -496,6 +496,17 @@ static void test_bad_inputs_leave_nothing(void **state)
     assert_non_null(strstr(err.msg, "process.cwd /no/such/dir"));
     assert_nothing_left(f);
 
+    /* A memory limit too small for the setup itself: the OOM killer ends
+     * the process before it is ready, and the message says why. */
+    st_error_clear(&err);
+    spec = sh_spec("true");
+    json_object_set_new(resources(spec), "memory", json_pack("{s:I}", "limit", (json_int_t)4096));
+    assert_int_equal(create_only(f, spec, &err), -ENOMEM);
+    if (strstr(err.msg, "linux.resources.memory.limit 4096 bytes") == NULL ||
+        strstr(err.msg, "OOM-killed during setup") == NULL)
+        fail_msg("unexpected message \"%s\"", err.msg);
+    assert_nothing_left(f);
+
     /* The same id twice. */
     st_error_clear(&err);
     assert_int_equal(create_only(f, sh_spec("true"), &err), 0);

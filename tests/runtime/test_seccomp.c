@@ -159,6 +159,11 @@ static void test_default_profile_file_builds(void **state)
     st_error err = {0};
     struct st_seccomp *a = NULL, *b = NULL;
     int ra = st_seccomp_build(spec, path, &a, &err);
+    /* the JSON handed to in-memory configs is the file, too */
+    json_t *mem = NULL;
+    assert_int_equal(st_seccomp_default_spec(&mem, &err), 0);
+    assert_true(json_equal(mem, spec));
+    json_decref(mem);
     json_decref(spec);
     int rb = st_seccomp_build_default(&b, &err);
     size_t na = st_seccomp_insn_count(a), nb = st_seccomp_insn_count(b);

@@ -40,6 +40,10 @@ int st_seccomp_build(json_t *spec, const char *where, struct st_seccomp **out, s
  * it denies and why: configs/seccomp/README.md). */
 int st_seccomp_build_default(struct st_seccomp **out, st_error *err);
 
+/* The same RuntimeDefault profile as an OCI `linux.seccomp` object (a new
+ * reference), for configs built in memory (strata-node's pods). */
+int st_seccomp_default_spec(json_t **out, st_error *err);
+
 /* In the container's process, the last step before execve (after capabilities
  * and no_new_privs). The kernel requires no_new_privs or CAP_SYS_ADMIN: EACCES
  * otherwise. Safe after fork in a multi-threaded parent (no allocation). */
