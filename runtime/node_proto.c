@@ -371,8 +371,18 @@ int st_proto_pod_status_build(const struct st_proto_pod_status *ps, json_t **msg
         (rc = set_new(m, "exitCode",
                       ps->has_exit_code ? json_integer((json_int_t)ps->exit_code) : json_null(),
                       err)) < 0 ||
-        (rc = set_str(m, "reason", ps->reason, true, err)) < 0)
+        (rc = set_str(m, "reason", ps->reason, true, err)) < 0 ||
+        (rc = set_str(m, "message", ps->message, true, err)) < 0 ||
+        (rc = set_str(m, "startedAt", ps->started_at, true, err)) < 0 ||
+        (rc = set_new(m, "removed", json_boolean(ps->removed), err)) < 0)
         return rc;
+    if (ps->containers) {
+        if (!json_is_array(ps->containers))
+            return st_error_set(err, EINVAL,
+                                "node protocol: pod_status \"containerStatuses\" must be an array");
+        if ((rc = set_new(m, "containerStatuses", json_incref(ps->containers), err)) < 0)
+            return rc;
+    }
     *msg = st_steal_ptr(&m);
     return 0;
 }
@@ -386,8 +396,20 @@ int st_proto_pod_status_parse(json_t *msg, struct st_proto_pod_status *ps, st_er
         (rc = get_str(msg, "phase", false, &ps->phase, err)) < 0 ||
         (rc = get_bool(msg, "ready", &ps->ready, err)) < 0 ||
         (rc = get_int(msg, "restartCount", &ps->restart_count, err)) < 0 ||
-        (rc = get_str(msg, "reason", true, &ps->reason, err)) < 0)
+        (rc = get_str(msg, "reason", true, &ps->reason, err)) < 0 ||
+        (rc = get_str(msg, "message", true, &ps->message, err)) < 0 ||
+        (rc = get_str(msg, "startedAt", true, &ps->started_at, err)) < 0)
         return rc;
+    ps->removed = false;
+    if (json_object_get(msg, "removed") && (rc = get_bool(msg, "removed", &ps->removed, err)) < 0)
+        return rc;
+    ps->containers = json_object_get(msg, "containerStatuses");
+    if (ps->containers && json_is_null(ps->containers))
+        ps->containers = NULL;
+    if (ps->containers && !json_is_array(ps->containers))
+        return st_error_set(err, EPROTO,
+                            "node protocol: pod_status message: \"containerStatuses\" must be an "
+                            "array");
     json_t *ec = json_object_get(msg, "exitCode");
     ps->has_exit_code = ec != NULL && !json_is_null(ec);
     ps->exit_code = 0;

@@ -1,7 +1,8 @@
 /* agent.c: strata-node's event loop: wait for the host on the transport,
- * greet it (hello), send a heartbeat every interval, answer pings. One
- * thread, poll() with deadlines; it must never block on the host: writes go
- * through an output buffer flushed when the channel is writable. */
+ * greet it (hello), send a heartbeat every interval, answer pings, and hand
+ * pod_run / pod_stop to the pod table, whose fds and timers share the same
+ * poll. One thread, poll() with deadlines; it must never block on the host:
+ * writes go through an output buffer flushed when the channel is writable. */
 #include "node.h"
 #include "strata/cleanup.h"
 #include "strata/node_proto.h"
@@ -34,7 +35,8 @@ struct agent {
     int64_t next_hb;  /* monotonic ms */
     int64_t retry_at; /* monotonic ms */
     int retry_ms;
-    json_t *pods; /* pod states; empty until pods are run here */
+    struct st_node_pods *pods;
+    struct st_node_pollset ps;
 };
 
 static int64_t now_ms(void)
@@ -135,7 +137,7 @@ static void send_hello(struct agent *a)
         .memory_bytes = a->si.memory_bytes,
         .kernel = a->si.kernel,
         .uptime_ms = uptime_or_zero(),
-        .pods = a->pods,
+        .pods = st_node_pods_states(a->pods),
     };
     if (st_proto_hello_build(&h, &msg, &err) < 0)
         st_node_log("cannot build hello: %s", err.msg);
@@ -147,14 +149,15 @@ static void send_heartbeat(struct agent *a)
     st_error err = {0};
     char digest[ST_PROTO_DIGEST_LEN];
     json_t *msg = NULL;
-    if (st_proto_pods_digest(a->pods, digest, &err) < 0) {
+    json_t *states = st_node_pods_states(a->pods);
+    if (st_proto_pods_digest(states, digest, &err) < 0) {
         st_node_log("cannot hash pod states: %s", err.msg);
         return;
     }
     struct st_proto_heartbeat hb = {
         .uptime_ms = uptime_or_zero(),
         .pods_digest = digest,
-        .pods = (int64_t)json_array_size(a->pods),
+        .pods = (int64_t)json_array_size(states),
     };
     if (st_proto_heartbeat_build(&hb, &msg, &err) < 0)
         st_node_log("cannot build heartbeat: %s", err.msg);
@@ -188,8 +191,10 @@ static void handle_line(struct agent *a, const char *line)
             return;
         }
         send_msg(a, pong);
-    } else if (strcmp(type, ST_PROTO_POD_RUN) == 0 || strcmp(type, ST_PROTO_POD_STOP) == 0) {
-        st_node_log("%s is not supported by strata-node %s yet; ignored", type, ST_NODE_VERSION);
+    } else if (strcmp(type, ST_PROTO_POD_RUN) == 0) {
+        st_node_pods_run(a->pods, msg);
+    } else if (strcmp(type, ST_PROTO_POD_STOP) == 0) {
+        st_node_pods_stop(a->pods, msg);
     } else if (strcmp(type, ST_PROTO_PONG) != 0) {
         st_node_log("ignoring a message of unknown type \"%s\"", type);
     }
@@ -256,6 +261,12 @@ static int signals_open(st_error *err)
     return fd;
 }
 
+/* The pod table's messages go to the host like the agent's own. */
+static void emit_to_host(void *ctx, json_t *msg)
+{
+    send_msg(ctx, msg);
+}
+
 static int agent_loop(struct agent *a, st_error *err)
 {
     int fatal = 0;
@@ -276,33 +287,47 @@ static int agent_loop(struct agent *a, st_error *err)
             continue;
         }
 
-        struct pollfd p[2] = {{.fd = a->sigfd, .events = POLLIN}, {.fd = -1}};
-        int64_t deadline = -1;
+        /* The signal fd and the host come first in the set; the pods add
+         * their pidfds, output pipes, probe pipes and timers after them. */
+        struct st_node_pollset *ps = &a->ps;
+        short sig_rev = 0, host_rev = 0;
+        int host_fd = -1;
+        short host_events = POLLIN;
+        st_node_pollset_reset(ps);
         if (a->conn >= 0) {
-            p[1].fd = a->conn;
-            p[1].events = POLLIN | (a->out_len ? POLLOUT : 0);
-            deadline = a->next_hb;
+            host_fd = a->conn;
+            host_events |= a->out_len ? POLLOUT : 0;
+            st_node_pollset_deadline(ps, a->next_hb);
         } else if (wait_fd >= 0) {
-            p[1].fd = wait_fd;
-            p[1].events = POLLIN;
+            host_fd = wait_fd;
         } else {
-            deadline = a->retry_at;
+            st_node_pollset_deadline(ps, a->retry_at);
         }
-        int timeout = deadline < 0 ? -1 : (int)(deadline > now ? deadline - now : 0);
-        int n = poll(p, 2, timeout);
+        if (st_node_pollset_add(ps, a->sigfd, POLLIN, &sig_rev) < 0 ||
+            (host_fd >= 0 && st_node_pollset_add(ps, host_fd, host_events, &host_rev) < 0))
+            return st_error_set(err, ENOMEM, "out of memory");
+        int rc = st_node_pods_watch(a->pods, ps, err);
+        if (rc < 0)
+            return rc;
+        int timeout = ps->deadline < 0 ? -1 : (int)(ps->deadline > now ? ps->deadline - now : 0);
+        int n = poll(ps->fds, (nfds_t)ps->n, timeout);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
             return st_error_sys(err, errno, "poll");
+        st_node_pollset_dispatch(ps);
 
-        if (p[0].revents & POLLIN) {
+        if (sig_rev & POLLIN) {
             struct signalfd_siginfo si;
             if (read(a->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
                 st_node_log("signal %u received; exiting", si.ssi_signo);
                 return 0;
             }
         }
-        if (p[1].fd < 0 || p[1].revents == 0)
+        /* before the host's messages: they may remove a pod whose fds
+         * fired in this turn */
+        st_node_pods_process(a->pods);
+        if (host_fd < 0 || host_rev == 0)
             continue;
         if (a->conn < 0) {
             try_connect(a, err, &fatal);
@@ -310,9 +335,9 @@ static int agent_loop(struct agent *a, st_error *err)
                 return fatal;
             continue;
         }
-        if (p[1].revents & POLLOUT)
+        if (host_rev & POLLOUT)
             out_flush(a);
-        if (a->conn >= 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR)))
+        if (a->conn >= 0 && (host_rev & (POLLIN | POLLHUP | POLLERR)))
             host_read(a);
     }
 }
@@ -323,27 +348,37 @@ int st_node_agent_run(const struct st_node_config *cfg, st_error *err)
     a.t.fd = a.t.conn = -1;
     a.t.ops = cfg->listen_path ? &st_node_transport_unix : &st_node_transport_virtio;
     st_proto_reader_init(&a.rd);
+    struct st_node_pods_opts po = {
+        .images_dir = cfg->images_dir,
+        .state_dir = cfg->state_dir,
+        .backoff_base_ms = cfg->backoff_base_ms,
+        .emit = emit_to_host,
+        .ctx = &a,
+    };
     int rc = st_node_sysinfo_read(&a.si, err);
-    if (rc >= 0 && (a.pods = json_array()) == NULL)
-        rc = st_error_set(err, ENOMEM, "out of memory");
     if (rc >= 0)
         rc = a.sigfd = signals_open(err);
+    if (rc >= 0)
+        rc = st_node_pods_new(&po, &a.pods, err);
     if (rc >= 0)
         rc = a.t.ops->open(&a.t, cfg, err);
     if (rc >= 0) {
         st_node_log("strata-node %s: node %s, %lld millicpu, %lld bytes, kernel %s, heartbeat "
-                    "every %d ms",
+                    "every %d ms, images %s, state %s",
                     ST_NODE_VERSION, cfg->name, (long long)a.si.cpu_millis,
-                    (long long)a.si.memory_bytes, a.si.kernel, cfg->heartbeat_ms);
+                    (long long)a.si.memory_bytes, a.si.kernel, cfg->heartbeat_ms, cfg->images_dir,
+                    cfg->state_dir);
         rc = agent_loop(&a, err);
     }
+    /* pods first: their processes must not outlive the agent */
+    st_node_pods_free(a.pods);
     if (a.conn >= 0)
         a.t.ops->disconnect(&a.t);
     a.t.ops->close(&a.t);
     if (a.sigfd >= 0)
         close(a.sigfd);
     st_proto_reader_free(&a.rd);
-    json_decref(a.pods);
+    st_node_pollset_free(&a.ps);
     free(a.out);
     return rc < 0 ? rc : 0;
 }

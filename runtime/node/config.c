@@ -1,6 +1,7 @@
 /* config.c: where strata-node's settings come from when the command line
  * leaves them out: the kernel cmdline the host wrote into the domain
- * (strata.node=, strata.heartbeat_ms=), then the hostname and defaults. */
+ * (strata.node=, strata.heartbeat_ms=), then the hostname and defaults
+ * (the image store and state dir where the node image puts them). */
 #include "node.h"
 #include "strata/cleanup.h"
 #include "strata/node_proto.h"
@@ -104,6 +105,10 @@ int st_node_config_resolve(struct st_node_config *cfg, st_error *err)
         cfg->heartbeat_ms = ST_NODE_HEARTBEAT_MS_DEFAULT;
     if (cfg->port_name == NULL && (cfg->port_name = strdup(ST_PROTO_PORT_NAME)) == NULL)
         return st_error_set(err, ENOMEM, "out of memory");
+    if (cfg->images_dir == NULL && (cfg->images_dir = strdup(ST_NODE_IMAGES_DIR_DEFAULT)) == NULL)
+        return st_error_set(err, ENOMEM, "out of memory");
+    if (cfg->state_dir == NULL && (cfg->state_dir = strdup(ST_NODE_STATE_DIR_DEFAULT)) == NULL)
+        return st_error_set(err, ENOMEM, "out of memory");
     return 0;
 }
 
@@ -112,5 +117,7 @@ void st_node_config_free(struct st_node_config *cfg)
     free(cfg->name);
     free(cfg->listen_path);
     free(cfg->port_name);
-    cfg->name = cfg->listen_path = cfg->port_name = NULL;
+    free(cfg->images_dir);
+    free(cfg->state_dir);
+    cfg->name = cfg->listen_path = cfg->port_name = cfg->images_dir = cfg->state_dir = NULL;
 }

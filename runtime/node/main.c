@@ -11,23 +11,50 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: strata-node [--name NAME] [--heartbeat-ms N] [--listen unix:PATH]\n"
-               "                   [--port NAME] [--cmdline FILE] | --version | --help\n"
+               "                   [--port NAME] [--cmdline FILE] [--images DIR]\n"
+               "                   [--state-dir DIR] [--backoff-base-ms N] | --version | --help\n"
                "  --name NAME        node name (default: kernel cmdline strata.node=, then "
                "hostname)\n"
                "  --heartbeat-ms N   heartbeat interval (default: strata.heartbeat_ms=, then "
                "1000)\n"
                "  --listen unix:PATH serve the host on a unix socket instead of virtio-serial\n"
                "  --port NAME        virtio-serial port name (default org.strata.node.0)\n"
-               "  --cmdline FILE     read kernel arguments from FILE (default /proc/cmdline)\n");
+               "  --cmdline FILE     read kernel arguments from FILE (default /proc/cmdline)\n"
+               "  --images DIR       the image store, DIR/<image>/rootfs (default "
+               "/var/lib/strata/images)\n"
+               "  --state-dir DIR    per-pod work: overlays, container state; not on overlayfs\n"
+               "                     (default /var/lib/strata)\n"
+               "  --backoff-base-ms N  first restart delay of a crashing container, doubling\n"
+               "                     up to 5 min (default 10000, as Kubernetes)\n");
+}
+
+/* A number in [min, max] for flag, or -1 after saying what is wrong. */
+static long parse_num(const char *flag, const char *arg, long min, long max, const char *unit)
+{
+    char *end = NULL;
+    long v = strtol(arg, &end, 10);
+    if (*arg == '\0' || *end != '\0' || v < min || v > max) {
+        fprintf(stderr, "strata-node: %s %s: give %s between %ld and %ld\n", flag, arg, unit, min,
+                max);
+        return -1;
+    }
+    return v;
 }
 
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"name", required_argument, NULL, 'n'},    {"heartbeat-ms", required_argument, NULL, 'b'},
-        {"listen", required_argument, NULL, 'l'},  {"port", required_argument, NULL, 'p'},
-        {"cmdline", required_argument, NULL, 'c'}, {"version", no_argument, NULL, 'V'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+        {"name", required_argument, NULL, 'n'},
+        {"heartbeat-ms", required_argument, NULL, 'b'},
+        {"listen", required_argument, NULL, 'l'},
+        {"port", required_argument, NULL, 'p'},
+        {"cmdline", required_argument, NULL, 'c'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {"images", required_argument, NULL, 'i'},
+        {"state-dir", required_argument, NULL, 's'},
+        {"backoff-base-ms", required_argument, NULL, 'B'},
+        {NULL, 0, NULL, 0},
     };
     struct st_node_config cfg = {0};
     int c;
@@ -38,18 +65,31 @@ int main(int argc, char **argv)
             cfg.name = strdup(optarg);
             break;
         case 'b': {
-            char *end = NULL;
-            long v = strtol(optarg, &end, 10);
-            if (*optarg == '\0' || *end != '\0' || v < 10 || v > 3600000) {
-                fprintf(stderr,
-                        "strata-node: --heartbeat-ms %s: give milliseconds between 10 "
-                        "and 3600000\n",
-                        optarg);
+            long v = parse_num("--heartbeat-ms", optarg, 10, 3600000, "milliseconds");
+            if (v < 0) {
+                st_node_config_free(&cfg);
                 return 2;
             }
             cfg.heartbeat_ms = (int)v;
             break;
         }
+        case 'B': {
+            long v = parse_num("--backoff-base-ms", optarg, 1, 300000, "milliseconds");
+            if (v < 0) {
+                st_node_config_free(&cfg);
+                return 2;
+            }
+            cfg.backoff_base_ms = v;
+            break;
+        }
+        case 'i':
+            free(cfg.images_dir);
+            cfg.images_dir = strdup(optarg);
+            break;
+        case 's':
+            free(cfg.state_dir);
+            cfg.state_dir = strdup(optarg);
+            break;
         case 'l':
             if (strncmp(optarg, "unix:", 5) != 0 || optarg[5] == '\0') {
                 fprintf(stderr, "strata-node: --listen %s: only unix:PATH is supported\n", optarg);

@@ -1,7 +1,8 @@
 /* transport_unix.c: the host channel as a unix socket strata-node listens
  * on (--listen unix:PATH), for tests on the host and nodes without a VM.
  * One host connection at a time: others wait in the backlog until the
- * current one ends. It removes only a stale socket file, never other files. */
+ * current one ends. The socket file appears only once it accepts
+ * connections. It removes only a stale socket file, never other files. */
 #include "node.h"
 
 #include <errno.h>
@@ -35,11 +36,33 @@ static int unix_open(struct st_node_transport *t, const struct st_node_config *c
     t->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (t->fd < 0)
         return st_error_sys(err, errno, "socket(AF_UNIX)");
-    if (bind(t->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-        return st_error_sys(err, errno, "bind unix:%s", t->path);
-    t->bound = true;
-    if (listen(t->fd, 4) < 0)
-        return st_error_sys(err, errno, "listen unix:%s", t->path);
+    /* Bound under a temporary name and renamed once listening, so the
+     * socket file appears only when a connect can succeed (a host or test
+     * that waits for the file never meets ECONNREFUSED). */
+    struct sockaddr_un tmp = {.sun_family = AF_UNIX};
+    bool renamed = snprintf(tmp.sun_path, sizeof(tmp.sun_path), "%s.%d.tmp", cfg->listen_path,
+                            (int)getpid()) < (int)sizeof(tmp.sun_path);
+    struct sockaddr_un *addr = renamed ? &tmp : &sa;
+    if (renamed)
+        unlink(tmp.sun_path);
+    if (bind(t->fd, (struct sockaddr *)addr, sizeof(*addr)) < 0)
+        return st_error_sys(err, errno, "bind unix:%s", addr->sun_path);
+    if (!renamed)
+        t->bound = true;
+    if (listen(t->fd, 4) < 0) {
+        int e = errno;
+        if (renamed)
+            unlink(tmp.sun_path);
+        return st_error_sys(err, e, "listen unix:%s", t->path);
+    }
+    if (renamed) {
+        if (rename(tmp.sun_path, t->path) < 0) {
+            int e = errno;
+            unlink(tmp.sun_path);
+            return st_error_sys(err, e, "rename %s to %s", tmp.sun_path, t->path);
+        }
+        t->bound = true;
+    }
     st_node_log("listening on unix:%s", t->path);
     return 0;
 }

@@ -281,6 +281,63 @@ static void test_pod_messages(void **state)
     assert_true(g2.ready);
     assert_false(g2.has_exit_code);
     assert_null(g2.reason);
+    assert_null(g2.message);
+    assert_null(g2.started_at);
+    assert_null(g2.containers);
+    assert_true(json_is_null(json_object_get(m2, "message")));
+    assert_null(json_object_get(m2, "containerStatuses"));
+    assert_true(json_is_false(json_object_get(m2, "removed")));
+
+    /* message, startedAt and containerStatuses round-trip */
+    _cleanup_json_ json_t *cs =
+        json_pack("[{s:s, s:s, s:b, s:b, s:i, s:{s:{s:s, s:s}}, s:{s:{s:i, s:s}}}]", "name", "main",
+                  "image", "busybox", "ready", 0, "started", 0, "restartCount", 2, "state",
+                  "waiting", "reason", "CrashLoopBackOff", "message", "back-off 10s", "lastState",
+                  "terminated", "exitCode", 137, "reason", "OOMKilled");
+    struct st_proto_pod_status full = {.pod = "web-3",
+                                       .uid = "u-3",
+                                       .phase = "Running",
+                                       .restart_count = 2,
+                                       .has_exit_code = true,
+                                       .exit_code = 137,
+                                       .reason = "OOMKilled",
+                                       .message = "back-off 10s",
+                                       .started_at = "2026-11-22T10:00:00.000Z",
+                                       .removed = true,
+                                       .containers = cs};
+    _cleanup_json_ json_t *m7 = NULL;
+    assert_int_equal(st_proto_pod_status_build(&full, &m7, &err), 0);
+    _cleanup_json_ json_t *b7 = round_trip(m7, &seq, ST_PROTO_POD_STATUS);
+    struct st_proto_pod_status g7 = {0};
+    assert_int_equal(st_proto_pod_status_parse(b7, &g7, &err), 0);
+    assert_string_equal(g7.message, "back-off 10s");
+    assert_string_equal(g7.started_at, "2026-11-22T10:00:00.000Z");
+    assert_true(json_equal(g7.containers, cs));
+    assert_true(g7.removed);
+    /* an older node's message without the new fields still parses */
+    json_object_del(b7, "message");
+    json_object_del(b7, "startedAt");
+    json_object_del(b7, "containerStatuses");
+    json_object_del(b7, "removed");
+    assert_int_equal(st_proto_pod_status_parse(b7, &g7, &err), 0);
+    assert_null(g7.message);
+    assert_false(g7.removed);
+    assert_null(g7.containers);
+    /* wrong types are refused, naming the field */
+    json_object_set_new(b7, "containerStatuses", json_string("x"));
+    assert_int_equal(st_proto_pod_status_parse(b7, &g7, &err), -EPROTO);
+    assert_non_null(strstr(err.msg, "containerStatuses"));
+    st_error_clear(&err);
+    json_object_del(b7, "containerStatuses");
+    json_object_set_new(b7, "message", json_integer(1));
+    assert_int_equal(st_proto_pod_status_parse(b7, &g7, &err), -EPROTO);
+    assert_non_null(strstr(err.msg, "\"message\""));
+    st_error_clear(&err);
+    full.containers = json_object();
+    _cleanup_json_ json_t *bad7 = NULL;
+    assert_int_equal(st_proto_pod_status_build(&full, &bad7, &err), -EINVAL);
+    json_decref(full.containers);
+    st_error_clear(&err);
 
     struct st_proto_log lg = {.pod = "web-1", .container = "c", .stream = "stderr", .line = "oops"};
     _cleanup_json_ json_t *m3 = NULL;
@@ -327,7 +384,7 @@ static void test_pod_messages(void **state)
     int64_t id = 0;
     assert_int_equal(st_proto_ping_parse(b6, &id, &err), 0);
     assert_int_equal(id, 7);
-    assert_int_equal(seq, 6);
+    assert_int_equal(seq, 7);
 }
 
 static void test_pods_digest(void **state)

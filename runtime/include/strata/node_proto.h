@@ -117,6 +117,17 @@ struct st_proto_pod_status {
     bool has_exit_code; /* false: "exitCode": null */
     int64_t exit_code;
     const char *reason; /* NULL: "reason": null (e.g. "OOMKilled") */
+    /* Added with strata-node running pods; optional when parsing, so a
+     * message from an older node still parses (NULL when absent). */
+    const char *message;    /* NULL: "message": null; what a person should read */
+    const char *started_at; /* NULL: "startedAt": null; RFC 3339 UTC, pod accepted */
+    bool removed;           /* "removed": the last status after pod_stop; the node forgot it */
+    /* "containerStatuses": array of Kubernetes-shaped container statuses
+     * {name, image, ready, started, restartCount, state, lastState}, state
+     * and lastState being {} or one of {"waiting": {reason, message}},
+     * {"running": {startedAt}}, {"terminated": {exitCode, signal, reason,
+     * message, startedAt, finishedAt}}. NULL: omitted when building. */
+    json_t *containers;
 };
 int st_proto_pod_status_build(const struct st_proto_pod_status *ps, json_t **msg, st_error *err);
 int st_proto_pod_status_parse(json_t *msg, struct st_proto_pod_status *ps, st_error *err);
