@@ -2,6 +2,7 @@
  * through the vmm library (define + start + connect + hello) against a bare
  * `virsh create` of the same domain XML, same kernel and initramfs. Boots
  * real VMs one at a time, alternating, and removes every domain it made. */
+#include "strata/bench_stats.h"
 #include "strata/cleanup.h"
 #include "strata/vmm.h"
 
@@ -65,18 +66,6 @@ static int first_line(const char *path, int timeout_ms, int64_t *t_ns)
             return 0;
         }
     }
-}
-
-static int cmp_ll(const void *a, const void *b)
-{
-    long long x = *(const long long *)a, y = *(const long long *)b;
-    return (x > y) - (x < y);
-}
-
-static long long median(long long *v, int n)
-{
-    qsort(v, (size_t)n, sizeof(v[0]), cmp_ll);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 int main(int argc, char **argv)
@@ -167,8 +156,18 @@ int main(int argc, char **argv)
     rmdir(dir);
     if (rc != 0)
         return rc;
-    long long s = median(strata, runs), b = median(bare, runs);
-    printf("node_boot: strata_ms=%lld bare_ms=%lld ratio=%.2f accel=%s\n", s, b,
-           b > 0 ? (double)s / (double)b : 0.0, st_accel_name(accel.accel));
+    double ds[50], db[50];
+    for (int i = 0; i < runs; i++) {
+        ds[i] = (double)strata[i];
+        db[i] = (double)bare[i];
+    }
+    st_bench_stats ss, sb;
+    if (st_bench_stats_compute(ds, (size_t)runs, &ss, &err) < 0 ||
+        st_bench_stats_compute(db, (size_t)runs, &sb, &err) < 0) {
+        fprintf(stderr, "node_boot: %s\n", err.msg);
+        return 1;
+    }
+    printf("node_boot: strata_ms=%.0f bare_ms=%.0f ratio=%.2f accel=%s\n", ss.median, sb.median,
+           st_bench_ratio(ss.median, sb.median), st_accel_name(accel.accel));
     return 0;
 }

@@ -5,6 +5,8 @@
  * exits non-zero aborts the benchmark (a failing runtime is not fast). */
 #include <fcntl.h>
 #include <stdio.h>
+
+#include "strata/bench_stats.h"
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -39,18 +41,6 @@ static int run_once(char **argv, double *ms)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof(double), cmp);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 int main(int argc, char **argv)
 {
     if (argc < 6 || strcmp(argv[2], "--") != 0) {
@@ -78,10 +68,18 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    double ma = median(ta, n), mb = median(tb, n);
-    printf("%s: median %.2f ms (min %.2f, max %.2f, %d runs)\n", a[0], ma, ta[0], ta[n - 1], n);
-    printf("%s: median %.2f ms (min %.2f, max %.2f, %d runs)\n", b[0], mb, tb[0], tb[n - 1], n);
-    printf("medians_ms a=%.2f b=%.2f\n", ma, mb);
+    st_bench_stats sa, sb;
+    st_error err = {0};
+    if (st_bench_stats_compute(ta, (size_t)n, &sa, &err) < 0 ||
+        st_bench_stats_compute(tb, (size_t)n, &sb, &err) < 0) {
+        fprintf(stderr, "bench_runtime_start: %s\n", err.msg);
+        return 1;
+    }
+    printf("%s: median %.2f ms (min %.2f, max %.2f, %d runs)\n", a[0], sa.median, sa.min, sa.max,
+           n);
+    printf("%s: median %.2f ms (min %.2f, max %.2f, %d runs)\n", b[0], sb.median, sb.min, sb.max,
+           n);
+    printf("medians_ms a=%.2f b=%.2f\n", sa.median, sb.median);
     free(ta);
     free(tb);
     return 0;

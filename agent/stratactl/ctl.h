@@ -124,6 +124,9 @@ int stctl_verb_events(struct stctl *ctl, int argc, char **argv);
 int stctl_verb_logs(struct stctl *ctl, int argc, char **argv);
 int stctl_verb_node(struct stctl *ctl, int argc, char **argv);
 int stctl_verb_image(struct stctl *ctl, int argc, char **argv);
+/* `bench startup`: works on this host directly (libvirt, runtimes), not
+ * through stratad. */
+int stctl_verb_bench(struct stctl *ctl, int argc, char **argv);
 
 /* `node add`, its own file because it waits and reports progress. */
 int stctl_node_add(struct stctl *ctl, int argc, char **argv);
@@ -140,5 +143,6 @@ int stctl_node_add(struct stctl *ctl, int argc, char **argv);
     "node add NAME [--cpus N] [--memory MIB] [--accel auto|kvm|tcg] [--timeout S]"
 #define STCTL_USAGE_NODE  "node add|list|kill|rm ..."
 #define STCTL_USAGE_IMAGE "image import NAME DIR|TARBALL | image list [-o wide|json|yaml]"
+#define STCTL_USAGE_BENCH "bench startup [--runs N] [-o json] [--svg FILE]"
 
 #endif

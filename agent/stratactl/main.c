@@ -66,6 +66,8 @@ static const struct {
     {"node", stctl_verb_node, "node rm NAME", "shut a node down and forget it"},
     {"image", stctl_verb_image, "image import NAME DIR|TARBALL", "import a container image"},
     {"image", stctl_verb_image, "image list", "the imported images"},
+    {"bench", stctl_verb_bench, STCTL_USAGE_BENCH,
+     "time VM node, container-in-VM and host container start-up"},
     {"version", verb_version, "version", "stratactl's version"},
     {"help", verb_help, "help", "this text"},
 };

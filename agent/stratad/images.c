@@ -4,6 +4,7 @@
  * the system's cp and tar; nothing here parses an archive. */
 #include "stratad.h"
 #include "strata/cleanup.h"
+#include "strata/fs_tree.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -54,19 +55,6 @@ static int run_quiet(char *const argv[], st_error *err)
         return st_error_set(err, EIO, "%s %s failed (status %d)", argv[0], argv[1],
                             WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
     return 0;
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path) < 0 ? -1 : 0;
-}
-
-static void rmrf(const char *path)
-{
-    nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS);
 }
 
 static _Thread_local long long du_total;
@@ -124,7 +112,7 @@ int stratad_image_import(struct stratad *d, const char *name, const char *source
                             "image %s already exists in %s; pick another name or remove %s", name,
                             d->images_dir, dest);
     }
-    rmrf(tmp);
+    st_fs_rmtree(tmp);
     snprintf(rootfs, sizeof(rootfs), "%s/rootfs", tmp);
     if (mkdir(tmp, 0755) < 0 || mkdir(rootfs, 0755) < 0)
         return *http = 500, st_error_sys(err, errno, "cannot create %s", rootfs);
@@ -141,7 +129,7 @@ int stratad_image_import(struct stratad *d, const char *name, const char *source
     if (r == 0 && rename(tmp, dest) < 0)
         r = st_error_sys(err, errno, "cannot move the image into %s", dest);
     if (r < 0) {
-        rmrf(tmp);
+        st_fs_rmtree(tmp);
         *http = 422;
         st_error_prefix(err, "image %s from %s: ", name, source);
         return r;
