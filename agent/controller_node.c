@@ -318,10 +318,12 @@ int st_ctl_pod_status(st_store *s, const char *node, json_t *msg, st_error *err)
         st_event_record(s, "Pod", ns, name, "Warning", "BackOff", "kubelet",
                         "Container restarted (restart %lld on %s, last ended: %s)",
                         (long long)a.ps.restart_count, node, reason ? reason : "Error");
-    if (a.changed_phase && reason && strcmp(reason, "ImageNotFound") == 0) {
+    bool trouble =
+        reason && (strcmp(a.ps.phase, "Pending") == 0 || strcmp(a.ps.phase, "Failed") == 0);
+    if (a.changed_phase && trouble) {
         const char *m = json_string_value(json_object_get(msg, "message"));
-        st_event_record(s, "Pod", ns, name, "Warning", "Failed", "kubelet", "%s",
-                        m ? m : "ImageNotFound");
+        st_event_record(s, "Pod", ns, name, "Warning", "Failed", "kubelet", "%s: %s", reason,
+                        m ? m : "see stratactl describe");
     } else if (a.changed_phase) {
         st_event_record(s, "Pod", ns, name, "Normal", a.ps.phase, "kubelet", "Pod is %s on %s%s%s",
                         a.ps.phase, node, reason ? ": " : "", reason ? reason : "");

@@ -105,9 +105,9 @@ int st_node_image_rootfs(const char *images_dir, const char *image, char **rootf
     }
     if (!is_dir(path))
         return st_error_set(err, ENOENT,
-                            "image \"%s\" not found: the image store %s has no %s (put the "
-                            "image's root filesystem there)",
-                            image, images_dir, path);
+                            "image \"%s\" not found: the image store %s has no %s; import it "
+                            "on the host with `stratactl image import %s DIR|TARBALL`",
+                            image, images_dir, path, image);
     *rootfs = strdup(path);
     return *rootfs ? 0 : st_error_set(err, ENOMEM, "out of memory");
 }

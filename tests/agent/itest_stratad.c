@@ -5,6 +5,7 @@
  * pod for any replica, a killed node whose pods move, and bad input that
  * changes nothing. Every domain is strata-sd<pid>-*, removed in teardown
  * with the daemon and its PostgreSQL, pass or fail. */
+#include "cluster.h"
 #include "testutil.h"
 
 #include <errno.h>
@@ -17,83 +18,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static char *state_dir;
-static char sock[512];
-static char prefix[32]; /* "sd<pid>-" */
-static pid_t daemon_pid = -1;
+static struct st_cluster cl;
 
-/* ---- helpers ------------------------------------------------------------ */
-
-static int ctl(char **out, char **err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int ctl(char **out, char **err, const char *fmt, ...)
-{
-    char args[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof(args), fmt, ap);
-    va_end(ap);
-    char *bin = st_test_bin("stratactl");
-    int rc = st_test_sh(out, err, "%s --socket %s %s", bin, sock, args);
-    free(bin);
-    return rc;
-}
-
-static json_t *ctl_json(const char *what)
-{
-    char *out = NULL, *err = NULL;
-    int rc = ctl(&out, &err, "get %s -o json", what);
-    json_t *j = rc == 0 ? json_loads(out, 0, NULL) : NULL;
-    if (j == NULL)
-        print_error("stratactl get %s -o json: rc %d: %s%s\n", what, rc, out ? out : "",
-                    err ? err : "");
-    free(out);
-    free(err);
-    return j;
-}
-
-static bool daemon_up(void *arg)
-{
-    (void)arg;
-    return ctl(NULL, NULL, "get nodes >/dev/null 2>&1") == 0;
-}
-
-static void start_daemon(void)
-{
-    char *bin = st_test_bin("stratad");
-    char log[600];
-    snprintf(log, sizeof(log), "%s/stratad.log", state_dir);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        FILE *f = freopen(log, "a", stderr);
-        (void)f;
-        execl(bin, bin, "--state-dir", state_dir, "--socket", sock, (char *)NULL);
-        _exit(127);
-    }
-    free(bin);
-    daemon_pid = pid;
-    assert_true(st_test_wait_until(daemon_up, NULL, 60000, 100));
-}
-
-static void stop_daemon(int sig)
-{
-    if (daemon_pid <= 0)
-        return;
-    kill(daemon_pid, sig);
-    int st;
-    waitpid(daemon_pid, &st, 0);
-    daemon_pid = -1;
-}
-
-static const char *str_at(json_t *o, const char *a, const char *b)
-{
-    return json_string_value(json_object_get(json_object_get(o, a), b));
-}
+#define ctl(out, err, ...) st_cluster_ctl(&cl, out, err, __VA_ARGS__)
+#define str_at             st_json_str
 
 /* Pods of the web deployment that are not Failed. */
 static json_t *live_pods(void)
 {
-    json_t *list = ctl_json("pods");
+    json_t *list = st_cluster_get(&cl, "pods");
     if (list == NULL)
         return NULL;
     json_t *out = json_array();
@@ -140,16 +73,6 @@ static bool pods_settled(void *arg)
     return ok;
 }
 
-static void cleanup_domains(void)
-{
-    st_test_sh(
-        NULL, NULL,
-        "for d in $(timeout 20 virsh -c qemu:///system list --all --name | grep '^strata-%s'); "
-        "do timeout 20 virsh -c qemu:///system destroy $d; "
-        "timeout 20 virsh -c qemu:///system undefine $d; done >/dev/null 2>&1",
-        prefix);
-}
-
 static const char *DEPLOY = "apiVersion: apps/v1\n"
                             "kind: Deployment\n"
                             "metadata:\n"
@@ -174,25 +97,14 @@ static const char *DEPLOY = "apiVersion: apps/v1\n"
 static int group_setup(void **state)
 {
     (void)state;
-    snprintf(prefix, sizeof(prefix), "sd%d-", (int)getpid());
-    state_dir = st_test_mkdtemp("strata-itsd");
-    snprintf(sock, sizeof(sock), "%s/api.sock", state_dir);
+    st_cluster_init(&cl, "sd");
     return 0;
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    stop_daemon(SIGTERM);
-    cleanup_domains();
-    /* A daemon killed mid-test leaves its PostgreSQL: stop it too. */
-    st_test_sh(
-        NULL, NULL,
-        "d=%s/pg/data; [ -f $d/postmaster.pid ] && for c in /usr/lib/postgresql/*/bin/pg_ctl; "
-        "do su postgres -s /bin/sh -c \"$c stop -D $d -m immediate\"; done >/dev/null 2>&1",
-        state_dir);
-    st_test_rmrf(state_dir);
-    free(state_dir);
+    st_cluster_teardown(&cl);
     return 0;
 }
 
@@ -201,10 +113,10 @@ static int group_teardown(void **state)
 static void test_daemon_starts_and_refuses_a_second(void **state)
 {
     (void)state;
-    start_daemon();
+    st_cluster_start(&cl);
     char *bin = st_test_bin("stratad");
     char *err = NULL;
-    int rc = st_test_sh(NULL, &err, "%s --state-dir %s --socket %s.2", bin, state_dir, sock);
+    int rc = st_test_sh(NULL, &err, "%s --state-dir %s --socket %s.2", bin, cl.state_dir, cl.sock);
     free(bin);
     assert_int_not_equal(rc, 0);
     assert_non_null(strstr(err, "another stratad"));
@@ -214,19 +126,11 @@ static void test_daemon_starts_and_refuses_a_second(void **state)
 static void test_three_nodes_become_ready(void **state)
 {
     (void)state;
-    char *out = NULL, *err = NULL;
+    static const char *const abc[] = {"a", "b", "c"};
     /* Three at once, as a user would in three terminals. */
-    int rc = st_test_sh(&out, &err,
-                        "b=%s/stratactl; p=; for n in a b c; do $b --socket %s node add %s$n & "
-                        "p=\"$p $!\"; done; s=0; for x in $p; do wait $x || s=1; done; exit $s",
-                        st_test_env("STRATA_BIN_DIR"), sock, prefix);
-    if (rc != 0)
-        print_error("node add: %s%s\n", out, err);
-    assert_int_equal(rc, 0);
-    free(out);
-    free(err);
+    assert_int_equal(st_cluster_add_nodes(&cl, abc, 3), 0);
 
-    json_t *nodes = ctl_json("nodes");
+    json_t *nodes = st_cluster_get(&cl, "nodes");
     assert_non_null(nodes);
     json_t *items = json_object_get(nodes, "items");
     assert_int_equal(json_array_size(items), 3);
@@ -249,7 +153,8 @@ static void test_three_nodes_become_ready(void **state)
     json_decref(nodes);
 
     /* The same name again is refused, and changes nothing. */
-    rc = ctl(NULL, &err, "node add %sa", prefix);
+    char *err = NULL;
+    int rc = ctl(NULL, &err, "node add %sa", cl.prefix);
     assert_int_not_equal(rc, 0);
     assert_non_null(strstr(err, "already exists"));
     free(err);
@@ -259,7 +164,7 @@ static void test_deployment_spreads_scales_and_heals(void **state)
 {
     (void)state;
     char path[600];
-    snprintf(path, sizeof(path), "%s/web.yaml", state_dir);
+    snprintf(path, sizeof(path), "%s/web.yaml", cl.state_dir);
     st_test_write_file(path, DEPLOY);
     char *out = NULL;
     assert_int_equal(ctl(&out, NULL, "apply -f %s", path), 0);
@@ -305,7 +210,7 @@ static void test_bad_manifest_changes_nothing(void **state)
 {
     (void)state;
     char path[600];
-    snprintf(path, sizeof(path), "%s/bad.yaml", state_dir);
+    snprintf(path, sizeof(path), "%s/bad.yaml", cl.state_dir);
     /* A good Secret first, then a Deployment with a field Kubernetes lacks. */
     st_test_write_file(path, "apiVersion: v1\nkind: Secret\nmetadata: {name: s1}\n"
                              "stringData: {k: v}\n---\n"
@@ -325,8 +230,8 @@ static void test_sigkill_and_restart_keeps_pods(void **state)
     (void)state;
     json_t *before = live_pods();
     assert_int_equal(json_array_size(before), 3);
-    stop_daemon(SIGKILL);
-    start_daemon();
+    st_cluster_stop(&cl, SIGKILL);
+    st_cluster_start(&cl);
     /* Nodes re-adopted, the same three pods, and no fourth at any look. */
     for (int k = 0; k < 10; k++) {
         json_t *now = live_pods();
@@ -348,7 +253,7 @@ static bool node_dead(void *arg)
 {
     char what[128];
     snprintf(what, sizeof(what), "node %s", (const char *)arg);
-    json_t *n = ctl_json(what);
+    json_t *n = st_cluster_get(&cl, what);
     const char *phase = n ? str_at(json_object_get(n, "status"), "strata", "phase") : NULL;
     bool dead = phase && strcmp(phase, "Dead") == 0;
     json_decref(n);
@@ -359,7 +264,7 @@ static void test_killed_node_loses_its_pods_to_others(void **state)
 {
     (void)state;
     char victim[64];
-    snprintf(victim, sizeof(victim), "%sa", prefix);
+    snprintf(victim, sizeof(victim), "%sa", cl.prefix);
     assert_int_equal(ctl(NULL, NULL, "node kill %s", victim), 0);
     assert_true(st_test_wait_until(node_dead, victim, 10000, 50));
     struct want three = {3, true, false};

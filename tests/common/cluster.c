@@ -1,0 +1,137 @@
+/* cluster.c: see cluster.h. */
+#include "cluster.h"
+#include "testutil.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+void st_cluster_init(struct st_cluster *c, const char *tag)
+{
+    memset(c, 0, sizeof(*c));
+    c->daemon = -1;
+    snprintf(c->prefix, sizeof(c->prefix), "%s%d-", tag, (int)getpid());
+    c->state_dir = st_test_mkdtemp("strata-cluster");
+    snprintf(c->sock, sizeof(c->sock), "%s/api.sock", c->state_dir);
+}
+
+int st_cluster_ctl(struct st_cluster *c, char **out, char **err, const char *fmt, ...)
+{
+    char args[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof(args), fmt, ap);
+    va_end(ap);
+    char *bin = st_test_bin("stratactl");
+    int rc = st_test_sh(out, err, "%s --socket %s %s", bin, c->sock, args);
+    free(bin);
+    return rc;
+}
+
+json_t *st_cluster_get(struct st_cluster *c, const char *what)
+{
+    char *out = NULL, *err = NULL;
+    int rc = st_cluster_ctl(c, &out, &err, "get %s -o json", what);
+    json_t *j = rc == 0 ? json_loads(out, 0, NULL) : NULL;
+    if (j == NULL)
+        print_error("stratactl get %s -o json: rc %d: %s%s\n", what, rc, out ? out : "",
+                    err ? err : "");
+    free(out);
+    free(err);
+    return j;
+}
+
+static bool answers(void *arg)
+{
+    return st_cluster_ctl(arg, NULL, NULL, "get nodes >/dev/null 2>&1") == 0;
+}
+
+void st_cluster_start(struct st_cluster *c)
+{
+    char *bin = st_test_bin("stratad");
+    char log[600];
+    snprintf(log, sizeof(log), "%s/stratad.log", c->state_dir);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (freopen(log, "a", stderr) == NULL)
+            _exit(126);
+        execl(bin, bin, "--state-dir", c->state_dir, "--socket", c->sock, (char *)NULL);
+        _exit(127);
+    }
+    free(bin);
+    c->daemon = pid;
+    assert_true(st_test_wait_until(answers, c, 60000, 100));
+}
+
+void st_cluster_stop(struct st_cluster *c, int sig)
+{
+    if (c->daemon <= 0)
+        return;
+    kill(c->daemon, sig);
+    int st;
+    waitpid(c->daemon, &st, 0);
+    c->daemon = -1;
+}
+
+void st_cluster_teardown(struct st_cluster *c)
+{
+    st_cluster_stop(c, SIGTERM);
+    st_test_sh(
+        NULL, NULL,
+        "for d in $(timeout 20 virsh -c qemu:///system list --all --name | grep '^strata-%s'); "
+        "do timeout 20 virsh -c qemu:///system destroy $d; "
+        "timeout 20 virsh -c qemu:///system undefine $d; done >/dev/null 2>&1",
+        c->prefix);
+    /* A daemon killed mid-test leaves its PostgreSQL: stop it too. */
+    st_test_sh(NULL, NULL,
+               "d=%s/pg/data; [ -f $d/postmaster.pid ] && for c in "
+               "/usr/lib/postgresql/*/bin/pg_ctl; "
+               "do su postgres -s /bin/sh -c \"$c stop -D $d -m immediate\"; done >/dev/null 2>&1",
+               c->state_dir);
+    if (getenv("STRATA_TEST_KEEP_LOGS"))
+        st_test_sh(NULL, NULL, "cp %s/stratad.log /tmp/strata-test-%s.log", c->state_dir,
+                   c->prefix);
+    st_test_rmrf(c->state_dir);
+    free(c->state_dir);
+    c->state_dir = NULL;
+}
+
+int st_cluster_add_nodes(struct st_cluster *c, const char *const *suffixes, size_t n)
+{
+    char names[512] = "";
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(names);
+        snprintf(names + len, sizeof(names) - len, " %s%s", c->prefix, suffixes[i]);
+    }
+    char *out = NULL, *err = NULL;
+    int rc = st_test_sh(&out, &err,
+                        "b=%s/stratactl; p=; for n in %s; do $b --socket %s node add $n & "
+                        "p=\"$p $!\"; done; s=0; for x in $p; do wait $x || s=1; done; exit $s",
+                        st_test_env("STRATA_BIN_DIR"), names, c->sock);
+    if (rc != 0)
+        print_error("node add:%s: %s%s\n", names, out ? out : "", err ? err : "");
+    free(out);
+    free(err);
+    return rc;
+}
+
+void st_cluster_import_busybox(struct st_cluster *c)
+{
+    char *err = NULL;
+    int rc =
+        st_cluster_ctl(c, NULL, &err, "image import busybox %s", st_test_env("STRATA_TEST_ROOTFS"));
+    if (rc != 0)
+        print_error("image import: %s\n", err ? err : "");
+    free(err);
+    assert_int_equal(rc, 0);
+}
+
+const char *st_json_str(json_t *obj, const char *a, const char *b)
+{
+    return json_string_value(json_object_get(json_object_get(obj, a), b));
+}

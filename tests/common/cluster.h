@@ -1,0 +1,42 @@
+/* cluster.h: a private Strata cluster for end-to-end tests: stratad on its
+ * own state dir and PostgreSQL, stratactl to drive it, node VMs named
+ * strata-<tag><pid>-*, and a teardown that removes all of it (daemon,
+ * domains, PostgreSQL, files) whether the test passed or not. */
+#ifndef STRATA_TEST_CLUSTER_H
+#define STRATA_TEST_CLUSTER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct st_cluster {
+    char *state_dir;
+    char sock[512];
+    char prefix[32]; /* node names start with it: "<tag><pid>-" */
+    pid_t daemon;
+};
+
+/* Names the cluster; nothing is started. */
+void st_cluster_init(struct st_cluster *c, const char *tag);
+/* Starts stratad and waits (bounded) until it answers; fails the test if not. */
+void st_cluster_start(struct st_cluster *c);
+/* Sends sig to stratad and reaps it. */
+void st_cluster_stop(struct st_cluster *c, int sig);
+/* Stops everything the cluster started and removes its files. */
+void st_cluster_teardown(struct st_cluster *c);
+
+/* Runs `stratactl --socket SOCK ARGS` through sh; returns its exit status. */
+int st_cluster_ctl(struct st_cluster *c, char **out, char **err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* `stratactl get WHAT -o json`, parsed; NULL (and a message) on failure. */
+json_t *st_cluster_get(struct st_cluster *c, const char *what);
+/* Adds nodes PREFIX+suffix for each suffix, all at once; returns 0 when all
+ * became Ready. */
+int st_cluster_add_nodes(struct st_cluster *c, const char *const *suffixes, size_t n);
+/* Imports the test busybox rootfs as image "busybox". */
+void st_cluster_import_busybox(struct st_cluster *c);
+
+/* obj[a][b] as a string, or NULL. */
+const char *st_json_str(json_t *obj, const char *a, const char *b);
+
+#endif
