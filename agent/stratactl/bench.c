@@ -247,15 +247,6 @@ static int copy_file(const char *src, const char *dst, mode_t mode, st_error *er
     return 0;
 }
 
-static int mkdir_mode(const char *path, mode_t mode, st_error *err)
-{
-    if (mkdir(path, mode) < 0 && errno != EEXIST)
-        return st_error_sys(err, errno, "cannot create %s", path);
-    if (chmod(path, mode) < 0)
-        return st_error_sys(err, errno, "cannot chmod %s", path);
-    return 0;
-}
-
 /* A minimal root filesystem at dir: busybox with the two applets the bench
  * runs (sh, true), and the folders a container mounts over. Readable by
  * others: QEMU serves it to the VM over 9p as libvirt-qemu. */
@@ -267,10 +258,10 @@ static int make_rootfs(const char *dir, st_error *err)
     } dirs[] = {{"bin", 0755}, {"dev", 0755},  {"etc", 0755},  {"proc", 0755},
                 {"sys", 0755}, {"tmp", 01777}, {"root", 0700}, {"run", 0755}};
     char path[PATH_MAX];
-    int r = mkdir_mode(dir, 0755, err);
+    int r = st_fs_mkdir_mode(dir, 0755, err);
     for (size_t i = 0; r == 0 && i < sizeof(dirs) / sizeof(dirs[0]); i++)
         if ((r = pathf(path, sizeof(path), err, "%s/%s", dir, dirs[i].name)) == 0)
-            r = mkdir_mode(path, dirs[i].mode, err);
+            r = st_fs_mkdir_mode(path, dirs[i].mode, err);
     if (r == 0 && (r = pathf(path, sizeof(path), err, "%s/bin/busybox", dir)) == 0)
         r = copy_file(BUSYBOX, path, 0755, err);
     static const char *const applets[] = {"sh", "true"};
@@ -384,7 +375,7 @@ static int node_start(struct bench *b, const char *name, const char *images_dir,
 {
     char state_dir[PATH_MAX];
     int r = pathf(state_dir, sizeof(state_dir), err, "%s/state", b->tmp);
-    if (r < 0 || (r = mkdir_mode(state_dir, 0755, err)) < 0)
+    if (r < 0 || (r = st_fs_mkdir_mode(state_dir, 0755, err)) < 0)
         return r;
     st_node_spec spec = {
         .name = name,
@@ -521,9 +512,9 @@ static void bench_pods(struct bench *b)
     snprintf(node, sizeof(node), "bench-%d-pods", (int)getpid());
     double boot_ms;
     if (pathf(images, sizeof(images), &err, "%s/images", b->tmp) < 0 ||
-        mkdir_mode(images, 0755, &err) < 0 ||
+        st_fs_mkdir_mode(images, 0755, &err) < 0 ||
         pathf(rootfs, sizeof(rootfs), &err, "%s/busybox", images) < 0 ||
-        mkdir_mode(rootfs, 0755, &err) < 0 ||
+        st_fs_mkdir_mode(rootfs, 0755, &err) < 0 ||
         pathf(rootfs, sizeof(rootfs), &err, "%s/busybox/rootfs", images) < 0 ||
         make_rootfs(rootfs, &err) < 0) {
         row_fail(row, &err);
@@ -569,7 +560,7 @@ static int make_bundle(struct bench *b, char *bundle, size_t len, st_error *err)
     double ms;
     int r;
     if ((r = pathf(bundle, len, err, "%s/bundle", b->tmp)) < 0 ||
-        (r = mkdir_mode(bundle, 0755, err)) < 0 ||
+        (r = st_fs_mkdir_mode(bundle, 0755, err)) < 0 ||
         (r = pathf(rootfs, sizeof(rootfs), err, "%s/rootfs", bundle)) < 0 ||
         (r = make_rootfs(rootfs, err)) < 0 ||
         (r = pathf(config, sizeof(config), err, "%s/config.json", bundle)) < 0 ||
@@ -892,7 +883,7 @@ static int bench_run(struct bench *b, const char *image_dir, st_error *err)
         b->tmp[0] = '\0';
         return r;
     }
-    if ((r = mkdir_mode(b->tmp, 0755, err)) < 0)
+    if ((r = st_fs_mkdir_mode(b->tmp, 0755, err)) < 0)
         return r;
     fprintf(stderr, "bench: %d run%s each; accel %s; node image %s; scratch %s\n", b->runs,
             b->runs == 1 ? "" : "s", b->accel.reason, b->image_dir, b->tmp);

@@ -2,6 +2,7 @@
  * add waits for the node (node_add.c); list is `get nodes`; kill destroys
  * the VM at once (simulated node loss); rm shuts it down and forgets it. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ctl.h"
@@ -10,39 +11,19 @@
 /* A graceful shutdown may take a while before stratad answers. */
 #define NODE_RM_TIMEOUT_S 300
 
+/* `node list` is `get nodes`, with the same flags. */
 static int node_list(struct stctl *ctl, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"output", required_argument, NULL, 'o'},
-        {"watch", no_argument, NULL, 'w'},
-        STCTL_COMMON_LONGOPTS,
-        {NULL, 0, NULL, 0},
-    };
-    enum stctl_output out = STCTL_OUT_TABLE;
-    bool watch = false;
-    int c;
-    while ((c = getopt_long(argc, argv, STCTL_COMMON_SHORTOPTS "o:w", opts, NULL)) != -1) {
-        if (c == 'o') {
-            if (!stctl_output_parse(optarg, &out))
-                return stctl_usage("node list [-o wide|json|yaml|name] [-w]",
-                                   "unknown output format \"%s\"", optarg);
-            continue;
-        }
-        if (c == 'w') {
-            watch = true;
-            continue;
-        }
-        int r = stctl_common_option(ctl, c, argv, "node list [-o wide|json|yaml|name] [-w]");
-        if (r >= 0)
-            return r;
+    _cleanup_free_ char **v = calloc((size_t)argc + 2, sizeof(*v));
+    if (v == NULL) {
+        fprintf(stderr, "error: out of memory\n");
+        return 1;
     }
-    if (optind < argc)
-        return stctl_usage("node list [-o wide|json|yaml|name] [-w]", "unexpected argument \"%s\"",
-                           argv[optind]);
-    st_error err = {0};
-    if (stctl_show(ctl, st_ctlfmt_kind_lookup("nodes"), NULL, out, watch, &err) < 0)
-        return stctl_fail(&err);
-    return 0;
+    v[0] = (char *)"get";
+    v[1] = (char *)"nodes";
+    for (int i = 1; i < argc; i++)
+        v[i + 1] = argv[i];
+    return stctl_verb_get(ctl, argc + 1, v);
 }
 
 /* kill and rm: one node, one request. */

@@ -5,6 +5,7 @@
  * runs in workers. */
 #include "stratad.h"
 #include "strata/cleanup.h"
+#include "strata/fs_tree.h"
 #include "strata/controller.h"
 #include "strata/statedir.h"
 
@@ -90,16 +91,6 @@ static char *default_node_image(void)
     return out;
 }
 
-static int mkdir_mode(const char *path, mode_t mode, st_error *err)
-{
-    if (mkdir(path, mode) < 0 && errno != EEXIST)
-        return st_error_sys(err, errno, "cannot create %s", path);
-    /* QEMU runs as libvirt-qemu: it must reach the sockets and images. */
-    if (chmod(path, mode) < 0)
-        return st_error_sys(err, errno, "cannot chmod %s", path);
-    return 0;
-}
-
 static int open_store(struct stratad *d, st_error *err)
 {
     int r;
@@ -136,8 +127,8 @@ static int setup(struct stratad *d, st_error *err)
         d->images_dir = NULL;
     if (d->images_dir == NULL)
         return st_error_set(err, ENOMEM, "out of memory");
-    if ((r = mkdir_mode(d->nodes_dir, 0755, err)) < 0 ||
-        (r = mkdir_mode(d->images_dir, 0755, err)) < 0)
+    if ((r = st_fs_mkdir_mode(d->nodes_dir, 0755, err)) < 0 ||
+        (r = st_fs_mkdir_mode(d->images_dir, 0755, err)) < 0)
         return r;
     if ((r = open_store(d, err)) < 0)
         return r;
