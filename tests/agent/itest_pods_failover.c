@@ -30,7 +30,7 @@ static const char *WEB =
     "      - name: httpd\n"
     "        image: busybox\n"
     "        command: [/bin/sh, -c, 'mkdir -p /www && echo ok >/www/index.html "
-    "&& exec httpd -f -p 8080 -h /www']\n"
+    "&& echo serving on 8080 && exec httpd -f -p 8080 -h /www']\n"
     "        resources: {requests: {cpu: 100m, memory: 16Mi}, limits: "
     "{memory: 32Mi}}\n"
     "        readinessProbe: {httpGet: {path: /index.html, port: 8080}, "
@@ -152,6 +152,16 @@ static void test_ready_one_replica_per_node(void **state)
     assert_int_equal(
         json_integer_value(json_object_get(json_object_get(d, "status"), "readyReplicas")), 3);
     json_decref(d);
+    /* The container's stdout came back from the VM as log lines. */
+    int ready = 0, nodes = 0;
+    json_t *pods = web_pods(&ready, &nodes);
+    char *out = NULL;
+    assert_int_equal(st_cluster_ctl(&cl, &out, NULL, "logs %s",
+                                    st_json_str(json_array_get(pods, 0), "metadata", "name")),
+                     0);
+    assert_non_null(strstr(out, "serving on 8080"));
+    free(out);
+    json_decref(pods);
 }
 
 static bool oom_restarted(void *arg)

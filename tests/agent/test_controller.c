@@ -310,6 +310,65 @@ static void test_pod_status_from_node(void **state)
     json_decref(m);
 }
 
+/* Reports every pod on n1 Running and ready, as the node would. */
+static void all_ready(st_store *s)
+{
+    json_t *list = pods(s);
+    size_t i;
+    json_t *p;
+    json_array_foreach(list, i, p)
+    {
+        json_t *m = status_msg(pod_field(p, "uid"), "Running", true, 0, NULL);
+        st_error err = {0};
+        assert_true(st_ctl_pod_status(s, "n1", m, &err) >= 0);
+        json_decref(m);
+    }
+    json_decref(list);
+}
+
+static int count_image(st_store *s, const char *image)
+{
+    json_t *list = pods(s);
+    int n = 0;
+    size_t i;
+    json_t *p;
+    json_array_foreach(list, i, p)
+    {
+        json_t *c = json_array_get(json_object_get(json_object_get(p, "spec"), "containers"), 0);
+        n += strcmp(json_string_value(json_object_get(c, "image")), image) == 0;
+    }
+    json_decref(list);
+    return n;
+}
+
+static void test_template_change_rolls_one_at_a_time(void **state)
+{
+    st_store *s = *state;
+    add_node(s, "n1", true, 1LL << 30);
+    apply_deploy(s, 3, "busybox", "16Mi");
+    reconcile(s, NULL);
+    all_ready(s);
+    apply_deploy(s, 3, "busybox-v2", "16Mi");
+    reconcile(s, NULL);
+    /* maxSurge 1: one new pod, and no old one goes before it is ready. */
+    assert_int_equal(count_image(s, "busybox"), 3);
+    assert_int_equal(count_image(s, "busybox-v2"), 1);
+    reconcile(s, NULL);
+    assert_int_equal(count_image(s, "busybox"), 3);
+    /* Each new pod that turns ready lets one old pod go, until none is left. */
+    for (int round = 0; round < 6 && count_image(s, "busybox") > 0; round++) {
+        all_ready(s);
+        reconcile(s, NULL);
+        json_t *list = pods(s);
+        assert_true(json_array_size(list) <= 4);
+        json_decref(list);
+    }
+    all_ready(s);
+    reconcile(s, NULL);
+    assert_int_equal(count_image(s, "busybox"), 0);
+    assert_int_equal(count_image(s, "busybox-v2"), 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -319,6 +378,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unschedulable_says_why_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_node_lost_replaces_pods_elsewhere, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pod_status_from_node, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_template_change_rolls_one_at_a_time, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
