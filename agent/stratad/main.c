@@ -145,6 +145,7 @@ static int setup(struct stratad *d, st_error *err)
 static void teardown(struct stratad *d)
 {
     stratad_api_stop(d);
+    stratad_nodes_drain(d);
     stratad_nodes_free(d);
     st_vmm_close(d->vmm);
     st_store_close(d->store);

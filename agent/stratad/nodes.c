@@ -47,6 +47,23 @@ static struct node_rt *rt_reset(struct stratad *d, const char *name)
     return n;
 }
 
+void stratad_nodes_drain(struct stratad *d)
+{
+    /* A worker blocks in st_vmm_node_start for at most the ready timeout;
+     * the vmm and the store must outlive it. */
+    int64_t end = st_vmm_now_ns() + (int64_t)(ST_VMM_READY_TIMEOUT_MS_DEFAULT + 5000) * 1000000;
+    bool said = false;
+    while (atomic_load(&d->workers) > 0 && st_vmm_now_ns() < end) {
+        if (!said) {
+            stratad_log("waiting for %d node start%s to finish", atomic_load(&d->workers),
+                        atomic_load(&d->workers) == 1 ? "" : "s");
+            said = true;
+        }
+        struct timespec ts = {0, 50 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 void stratad_nodes_free(struct stratad *d)
 {
     /* Workers still booting a VM hold no pointer into this table: they
@@ -134,6 +151,7 @@ static void *start_worker(void *arg)
     if (asprintf(&kernel, "%s/vmlinux", d->cfg.node_image) < 0 ||
         asprintf(&initrd, "%s/initramfs.cpio", d->cfg.node_image) < 0) {
         free(job);
+        atomic_fetch_sub(&d->workers, 1);
         return NULL;
     }
     st_node_spec spec = {
@@ -184,6 +202,7 @@ static void *start_worker(void *arg)
     }
     stratad_kick(d);
     free(job);
+    atomic_fetch_sub(&d->workers, 1);
     return NULL;
 }
 
@@ -310,9 +329,11 @@ int stratad_node_add(struct stratad *d, json_t *body, json_t **node, int *http, 
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    atomic_fetch_add(&d->workers, 1);
     r = pthread_create(&th, &attr, start_worker, job);
     pthread_attr_destroy(&attr);
     if (r != 0) {
+        atomic_fetch_sub(&d->workers, 1);
         free(job);
         *http = 500;
         return st_error_set(err, r, "cannot start a worker thread for node %s", name);

@@ -70,6 +70,7 @@ struct stratad {
     struct node_rt *nodes;   /* [lock] */
     json_t *logs;            /* [lock] "namespace/name" -> [lines] */
     atomic_ulong generation; /* bumped on every write the API or controllers make */
+    atomic_int workers;      /* node start workers running; teardown waits for them */
 };
 
 /* main.c */
@@ -93,6 +94,8 @@ void stratad_nodes_events(struct stratad *d);
 /* Sends pod_run for pods bound to a live node and not yet sent, pod_stop
  * for pods sent that the store no longer runs there. */
 void stratad_nodes_dispatch(struct stratad *d);
+/* Waits (bounded by the VM ready timeout) for node start workers. */
+void stratad_nodes_drain(struct stratad *d);
 void stratad_nodes_free(struct stratad *d);
 
 /* images.c: the image store (one folder per image, NAME/rootfs). */
