@@ -53,6 +53,10 @@ static void test_tcg_defaults(void **state)
     check_golden("tcg_defaults.xml", xml);
     assert_non_null(strstr(xml, "<domain type=\"qemu\">"));
     assert_non_null(strstr(xml, "<name>strata-n1</name>"));
+    /* RDRAND seeds the guest RNG at boot; no USB, no root-bus hotplug */
+    assert_non_null(strstr(xml, "<feature policy=\"require\" name=\"rdrand\"/>"));
+    assert_non_null(strstr(xml, "<controller type=\"usb\" model=\"none\"/>"));
+    assert_non_null(strstr(xml, "<target hotplug=\"off\"/>"));
     free(xml);
 }
 
@@ -73,6 +77,7 @@ static void test_kvm_images_escaped(void **state)
     check_golden("kvm_images.xml", xml);
     assert_non_null(strstr(xml, "/srv/a&amp;b/&lt;vmlinux&gt;"));
     assert_null(strstr(xml, "<tcg>"));
+    assert_null(strstr(xml, "<cpu")); /* KVM keeps libvirt's default CPU */
     free(xml);
 }
 
