@@ -11,8 +11,6 @@
 #include <string.h>
 
 #define COMPONENT "node-controller"
-/* Retries of a read-modify-write that lost a race with another writer. */
-#define PATCH_RETRIES 8
 
 static void merge(json_t *dst, json_t *patch)
 {
@@ -28,30 +26,6 @@ static void merge(json_t *dst, json_t *patch)
     }
 }
 
-/* Read, change, write; again when another writer came first. */
-typedef int (*mutate_fn)(json_t *obj, void *arg);
-
-static int mutate(st_store *s, const char *kind, const char *ns, const char *name, mutate_fn fn,
-                  void *arg, st_error *err)
-{
-    for (int attempt = 0; attempt < PATCH_RETRIES; attempt++) {
-        _cleanup_json_ json_t *obj = NULL;
-        int r = st_store_get(s, kind, ns, name, &obj, err);
-        if (r < 0)
-            return r;
-        if ((r = fn(obj, arg)) <= 0)
-            return r; /* nothing to write, or an error */
-        json_t *out = NULL;
-        r = st_store_update(s, obj, &out, err);
-        json_decref(out);
-        if (r != -ST_ECONFLICT)
-            return r;
-        st_error_clear(err);
-    }
-    return st_error_set(err, ST_ECONFLICT, "%s %s: kept changing under %d attempts to update it",
-                        kind, name, PATCH_RETRIES);
-}
-
 static int patch_fn(json_t *obj, void *arg)
 {
     merge(obj, arg);
@@ -60,7 +34,7 @@ static int patch_fn(json_t *obj, void *arg)
 
 int st_ctl_node_patch(st_store *s, const char *node, json_t *patch, st_error *err)
 {
-    return mutate(s, "Node", "", node, patch_fn, patch, err);
+    return st_store_mutate(s, "Node", "", node, patch_fn, patch, NULL, err);
 }
 
 struct ready_arg {
@@ -147,7 +121,7 @@ int st_ctl_node_set_ready(st_store *s, const char *node, const char *status, con
                           const char *reason, const char *message, st_error *err)
 {
     struct ready_arg a = {status, phase, reason, message};
-    return mutate(s, "Node", "", node, ready_fn, &a, err);
+    return st_store_mutate(s, "Node", "", node, ready_fn, &a, NULL, err);
 }
 
 /* ---- lost nodes --------------------------------------------------------- */
@@ -186,7 +160,7 @@ int st_ctl_node_lost(st_store *s, const char *node, const char *why, int *lost, 
         json_t *md = json_object_get(p, "metadata");
         const char *ns = json_string_value(json_object_get(md, "namespace"));
         const char *name = json_string_value(json_object_get(md, "name"));
-        r = mutate(s, "Pod", ns, name, lost_fn, msg, err);
+        r = st_store_mutate(s, "Pod", ns, name, lost_fn, msg, NULL, err);
         if (r == -ENOENT) {
             st_error_clear(err);
             continue;
@@ -306,7 +280,7 @@ int st_ctl_pod_status(st_store *s, const char *node, json_t *msg, st_error *err)
     json_t *md = json_object_get(pod, "metadata");
     const char *ns = json_string_value(json_object_get(md, "namespace"));
     const char *name = json_string_value(json_object_get(md, "name"));
-    r = mutate(s, "Pod", ns, name, status_fn, &a, err);
+    r = st_store_mutate(s, "Pod", ns, name, status_fn, &a, NULL, err);
     if (r == -ENOENT) {
         st_error_clear(err);
         return 0;

@@ -247,7 +247,6 @@ static void watch_poll(struct stream *s)
                  json_string_value(json_object_get(md, "namespace")) ?: "",
                  json_string_value(json_object_get(md, "name")) ?: "");
         const char *rv = json_string_value(json_object_get(md, "resourceVersion"));
-        json_object_set_new(now, key, json_string(rv ? rv : ""));
         const char *old = json_string_value(json_object_get(s->seen, key));
         if (old == NULL)
             emit(s, "ADDED", o);
@@ -542,6 +541,20 @@ static enum MHD_Result post_apply(struct req *q)
     return reply_json(q->c, 200, reply);
 }
 
+struct scale_arg {
+    json_t *replicas;
+    json_int_t old;
+};
+
+static int scale_fn(json_t *dep, void *arg)
+{
+    struct scale_arg *a = arg;
+    json_t *spec = json_object_get(dep, "spec");
+    a->old = json_integer_value(json_object_get(spec, "replicas"));
+    json_object_set(spec, "replicas", a->replicas);
+    return 1;
+}
+
 static enum MHD_Result put_scale(struct req *q, const char *ns, const char *name)
 {
     st_error err = {0};
@@ -551,31 +564,17 @@ static enum MHD_Result put_scale(struct req *q, const char *ns, const char *name
     json_t *rep = json_object_get(json_object_get(body, "spec"), "replicas");
     if (!json_is_integer(rep) || json_integer_value(rep) < 0 || json_integer_value(rep) > 10000)
         return reply_status(q->c, 422, "spec.replicas: give a whole number from 0 to 10000");
-    for (int attempt = 0; attempt < 8; attempt++) {
-        _cleanup_json_ json_t *dep = NULL;
-        int r = st_store_get(q->d->store, "Deployment", ns, name, &dep, &err);
-        if (r < 0)
-            return reply_error(q->c, r, &err);
-        json_t *spec = json_object_get(dep, "spec");
-        json_int_t old = json_integer_value(json_object_get(spec, "replicas"));
-        json_object_set(spec, "replicas", rep);
-        json_t *out = NULL;
-        r = st_store_update(q->d->store, dep, &out, &err);
-        if (r == -ST_ECONFLICT) {
-            st_error_clear(&err);
-            continue;
-        }
-        if (r < 0)
-            return reply_error(q->c, r, &err);
-        st_event_record(q->d->store, "Deployment", ns, name, "Normal", "ScalingReplicaSet",
-                        "stratactl", "Scaled from %lld to %lld replicas", (long long)old,
-                        (long long)json_integer_value(rep));
-        stratad_kick(q->d);
-        _cleanup_json_ json_t *reply = out;
-        show("Deployment", reply);
-        return reply_json(q->c, 200, reply);
-    }
-    return reply_status(q->c, 409, "deployment %s kept changing; try again", name);
+    struct scale_arg a = {.replicas = rep};
+    _cleanup_json_ json_t *reply = NULL;
+    int r = st_store_mutate(q->d->store, "Deployment", ns, name, scale_fn, &a, &reply, &err);
+    if (r < 0)
+        return reply_error(q->c, r, &err);
+    st_event_record(q->d->store, "Deployment", ns, name, "Normal", "ScalingReplicaSet", "stratactl",
+                    "Scaled from %lld to %lld replicas", (long long)a.old,
+                    (long long)json_integer_value(rep));
+    stratad_kick(q->d);
+    show("Deployment", reply);
+    return reply_json(q->c, 200, reply);
 }
 
 static enum MHD_Result get_log(struct req *q, const char *ns, const char *name)

@@ -154,6 +154,14 @@ static inline void st_store_close(st_store *s)
     if (s)
         s->ops->close(s);
 }
+/* Read, change, write, and again when another writer came first (up to 8
+ * times, then -ST_ECONFLICT). fn changes the object it is given and returns
+ * 1 to write it, 0 when there is nothing to write (then *out stays NULL), or
+ * a negative error. *out (may be NULL) receives the stored object. */
+typedef int (*st_store_mutate_fn)(json_t *obj, void *arg);
+int st_store_mutate(st_store *s, const char *kind, const char *ns, const char *name,
+                    st_store_mutate_fn fn, void *arg, json_t **out, st_error *err);
+
 /* Releases the results of a batch (after success). */
 void st_store_ops_release(st_store_op *ops, size_t n);
 
