@@ -124,8 +124,8 @@ int stctl_verb_events(struct stctl *ctl, int argc, char **argv);
 int stctl_verb_logs(struct stctl *ctl, int argc, char **argv);
 int stctl_verb_node(struct stctl *ctl, int argc, char **argv);
 int stctl_verb_image(struct stctl *ctl, int argc, char **argv);
-/* `bench startup`: works on this host directly (libvirt, runtimes), not
- * through stratad. */
+/* `bench startup`: runs the program bench_startup from stratactl's folder
+ * (it works on this host directly: libvirt, runtimes; not through stratad). */
 int stctl_verb_bench(struct stctl *ctl, int argc, char **argv);
 
 /* `node add`, its own file because it waits and reports progress. */

@@ -67,7 +67,7 @@ static const struct {
     {"image", stctl_verb_image, "image import NAME DIR|TARBALL", "import a container image"},
     {"image", stctl_verb_image, "image list", "the imported images"},
     {"bench", stctl_verb_bench, STCTL_USAGE_BENCH,
-     "time VM node, container-in-VM and host container start-up"},
+     "time VM node and container start-up (runs bench_startup)"},
     {"version", verb_version, "version", "stratactl's version"},
     {"help", verb_help, "help", "this text"},
 };

@@ -1,12 +1,14 @@
-/* test_bench_stats.c: the median, nearest-rank p90, ratios and number
- * formats of `stratactl bench startup`, and the SVG chart's text: its axis
- * decades, bar widths on the log scale, labels and escaping. */
+/* test_bench_stats.c: the bench library (bench/lib): the median,
+ * nearest-rank p90, ratios and number formats every bench prints, and the
+ * SVG chart's text of bench/startup: its axis decades, bar widths on the
+ * log scale, labels and escaping. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "strata/bench_stats.h"
+#include "strata/bench_svg.h"
 #include "testutil.h"
 
 static void test_stats_odd(void **state)
