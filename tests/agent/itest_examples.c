@@ -1,6 +1,6 @@
 /* itest_examples.c: every manifest shipped in configs/ does what its opening
  * comment promises, on the busybox image and real node VMs (TCG here): one
- * cluster of two nodes, every example applied at once, then one check per
+ * cluster of two nodes, every example applied first, then one check per
  * example, each polling with a bound. The examples are found by globbing
  * the YAML files of configs/ and configs/examples/, and an example without
  * a check (or a check without its example) fails the run: nobody can ship
@@ -20,35 +20,14 @@ static struct st_cluster cl;
 
 /* ---- reading pods ---- */
 
-static json_t *pod(const char *name)
-{
-    char what[300];
-    snprintf(what, sizeof(what), "pod %s", name);
-    return st_cluster_get(&cl, what);
-}
-
-static json_t *container0(json_t *p)
-{
-    return json_array_get(json_object_get(json_object_get(p, "status"), "containerStatuses"), 0);
-}
-
 static long long restarts(json_t *p)
 {
-    return json_integer_value(json_object_get(container0(p), "restartCount"));
+    return json_integer_value(json_object_get(st_pod_container0(p), "restartCount"));
 }
 
 static bool ready(json_t *p)
 {
-    size_t i;
-    json_t *c;
-    json_array_foreach(json_object_get(json_object_get(p, "status"), "conditions"), i, c)
-    {
-        const char *t = json_string_value(json_object_get(c, "type"));
-        const char *s = json_string_value(json_object_get(c, "status"));
-        if (t && s && strcmp(t, "Ready") == 0)
-            return strcmp(s, "True") == 0;
-    }
-    return false;
+    return st_json_condition(p, "Ready");
 }
 
 static bool phase_is(json_t *p, const char *phase)
@@ -175,10 +154,24 @@ static bool every_replica_logged(void *arg)
     bool ok = json_array_size(pods) > 0;
     size_t i;
     json_t *p;
-    json_array_foreach(pods, i, p) ok =
-        ok && logs_have(st_json_str(p, "metadata", "name"), w->text);
+    json_array_foreach(pods, i, p)
+    {
+        ok = ok && logs_have(st_json_str(p, "metadata", "name"), w->text);
+    }
     json_decref(pods);
     return ok;
+}
+
+/* Deployment name's replicas ready and spread, each having logged text. */
+static void replicas_ready_and_logging(const char *name, int n, const char *text)
+{
+    char what[200];
+    struct spread s = {name, n};
+    snprintf(what, sizeof(what), "%d %s replicas ready and spread", n, name);
+    wait_for(what, ready_and_spread, &s, 120000);
+    struct log_wait w = {name, text};
+    snprintf(what, sizeof(what), "\"%s\" in the log of every %s replica", text, name);
+    wait_for(what, every_replica_logged, &w, 30000);
 }
 
 /* examples/deployment.yaml: three httpd replicas ready (the HTTP readiness
@@ -188,10 +181,8 @@ static bool every_replica_logged(void *arg)
 static void check_deployment(void **state)
 {
     (void)state;
-    struct spread s = {"web", 3};
-    wait_for("3 web replicas ready and spread", ready_and_spread, &s, 120000);
-    struct log_wait w = {"web", "hello: API_TOKEN has 12 characters; serving /var/www on :8080"};
-    wait_for("the token length in every web log", every_replica_logged, &w, 30000);
+    replicas_ready_and_logging("web", 3,
+                               "hello: API_TOKEN has 12 characters; serving /var/www on :8080");
     json_t *pods = replicas("web");
     size_t i;
     json_t *p;
@@ -216,9 +207,9 @@ static void check_deployment(void **state)
 static bool oom_restarted(void *arg)
 {
     (void)arg;
-    json_t *p = pod("hog");
+    json_t *p = st_cluster_pod(&cl, "hog");
     const char *why =
-        st_json_str(json_object_get(container0(p), "lastState"), "terminated", "reason");
+        st_json_str(json_object_get(st_pod_container0(p), "lastState"), "terminated", "reason");
     bool ok = why && strcmp(why, "OOMKilled") == 0 && restarts(p) >= 1;
     json_decref(p);
     return ok;
@@ -244,11 +235,11 @@ static int readiness_violations;
 static bool liveness_restarted(void *arg)
 {
     (void)arg;
-    json_t *r = pod("readiness-fails");
+    json_t *r = st_cluster_pod(&cl, "readiness-fails");
     if (r && (ready(r) || restarts(r) != 0))
         readiness_violations++;
     json_decref(r);
-    json_t *l = pod("liveness-fails");
+    json_t *l = st_cluster_pod(&cl, "liveness-fails");
     bool ok = restarts(l) >= 1;
     json_decref(l);
     return ok;
@@ -260,7 +251,7 @@ static void check_probes(void **state)
     readiness_violations = 0;
     wait_for("liveness-fails restarted", liveness_restarted, NULL, 120000);
     assert_int_equal(readiness_violations, 0);
-    json_t *r = pod("readiness-fails");
+    json_t *r = st_cluster_pod(&cl, "readiness-fails");
     assert_non_null(r);
     assert_true(phase_is(r, "Running"));
     assert_false(ready(r));
@@ -292,7 +283,7 @@ static void check_pod(void **state)
 {
     (void)state;
     wait_for("ticker to log a line a second for 25 s", ticker_ran, NULL, 120000);
-    json_t *p = pod("ticker");
+    json_t *p = st_cluster_pod(&cl, "ticker");
     assert_non_null(p);
     assert_true(phase_is(p, "Running"));
     assert_true(ready(p));
@@ -313,10 +304,8 @@ static void check_pod(void **state)
 static void check_quote_app(void **state)
 {
     (void)state;
-    struct spread s = {"quote", 3};
-    wait_for("3 quote replicas ready and spread", ready_and_spread, &s, 120000);
-    struct log_wait w = {"quote", "serving the quote on :8080: Strata says hello from quote-"};
-    wait_for("the greeting in every quote log", every_replica_logged, &w, 30000);
+    replicas_ready_and_logging("quote", 3,
+                               "serving the quote on :8080: Strata says hello from quote-");
     char *row = NULL;
     int rc = st_test_sh(&row, NULL,
                         "psql=$(ls /usr/lib/postgresql/*/bin/psql | sort -V | tail -1); "
@@ -336,9 +325,12 @@ static const struct example {
     const char *file; /* under configs/ */
     CMUnitTestFunction check;
 } examples[] = {
-    {"examples/secret.yaml", check_secret}, {"examples/deployment.yaml", check_deployment},
-    {"examples/oom.yaml", check_oom},       {"examples/probes.yaml", check_probes},
-    {"quote-app.yaml", check_quote_app},    {"examples/pod.yaml", check_pod},
+    {"examples/secret.yaml", check_secret},
+    {"examples/deployment.yaml", check_deployment},
+    {"examples/oom.yaml", check_oom},
+    {"examples/probes.yaml", check_probes},
+    {"quote-app.yaml", check_quote_app},
+    {"examples/pod.yaml", check_pod}, /* last: its check wants 25 s of running */
 };
 #define NEXAMPLES (sizeof(examples) / sizeof(examples[0]))
 
@@ -392,15 +384,8 @@ static void test_apply_every_example(void **state)
 static int group_setup(void **state)
 {
     (void)state;
-    st_cluster_init(&cl, "ex");
-    st_cluster_start(&cl);
-    st_cluster_import_busybox(&cl);
     static const char *const ab[NODES] = {"a", "b"};
-    if (st_cluster_add_nodes(&cl, ab, NODES) != 0) {
-        st_cluster_teardown(&cl);
-        return -1;
-    }
-    return 0;
+    return st_cluster_up(&cl, "ex", ab, NODES);
 }
 
 static int group_teardown(void **state)
