@@ -519,7 +519,8 @@ static json_t *st_mbuild_object(struct st_mctx *c, const struct st_mschema *sche
             st_mctx_error(c, k, "unknown field \"%s\"", c->path);
         } else if (f->type == ST_MT_UNIMPLEMENTED) {
             seen[index] = 1;
-            st_mctx_warn(c, k, "%s is not implemented by Strata and is ignored", c->path);
+            if (!st_node_is_null(v)) /* null is absent: nothing was asked for */
+                st_mctx_warn(c, k, "%s is not implemented by Strata and is ignored", c->path);
         } else if (f->type != ST_MT_DERIVED) {
             int before = c->errors;
             json_t *val = st_mbuild_value(c, f, v);

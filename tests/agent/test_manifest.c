@@ -624,6 +624,12 @@ static void test_null_reads_as_absent(void **state)
     check_values(p.objects, cases, sizeof(cases) / sizeof(cases[0]));
     parsed_free(&p);
 
+    /* A null field Strata does not implement asks for nothing: no warning. */
+    p = parse(POD_HEAD "  nodeSelector: ~\n  tolerations:\n");
+    assert_int_equal(p.r, 0);
+    assert_null(p.diags);
+    parsed_free(&p);
+
     /* A required field given as null is still an error, named as such. */
     p = parse("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n"
               "  selector: {matchLabels: {app: d}}\n  template: null\n");
