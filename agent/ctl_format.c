@@ -281,7 +281,7 @@ void st_ctlfmt_duration(long long seconds, char *buf, size_t len)
 
 void st_ctlfmt_age(const char *timestamp, time_t now, char *buf, size_t len)
 {
-    time_t t;
+    time_t t = 0;
     if (timestamp == NULL || st_ctlfmt_parse_time(timestamp, &t, NULL) < 0) {
         snprintf(buf, len, "<unknown>");
         return;

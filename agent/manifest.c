@@ -1,7 +1,8 @@
 /* manifest.c: the generic half of manifest reading: libyaml documents (with
  * their line/column marks) checked against the tables of manifest_schema.c,
- * typed the way Kubernetes types YAML, defaulted, and turned into jansson
- * objects. Kind-specific rules live in manifest_schema.c, not here. */
+ * typed the way Kubernetes types YAML (manifest_scalar.c), defaulted, and
+ * turned into jansson objects. Kind-specific rules live in manifest_schema.c,
+ * not here. A null value reads as an absent one, as in Kubernetes. */
 #include "strata/manifest.h"
 
 #include <errno.h>
@@ -19,6 +20,8 @@
 
 struct st_mctx {
     const char *name;
+    const unsigned char *text; /* the whole input, to place reader errors */
+    size_t len;
     yaml_document_t *doc;
     unsigned char *visited; /* per node of doc: aliases show up as a second visit */
     size_t nnodes;
@@ -29,101 +32,18 @@ struct st_mctx {
     int errors;
 };
 
-/* ---- scalars, typed like Kubernetes' YAML reader (go-yaml, YAML 1.1) ---- */
-
-static bool st_word_in(const char *s, const char *const *words)
-{
-    for (; *words; words++) {
-        if (strcmp(s, *words) == 0)
-            return true;
-    }
-    return false;
-}
-
-static bool st_yaml_int_value(const char *s, long long *out)
-{
-    const char *p = s;
-    int base = 10;
-    if (*p == '+' || *p == '-')
-        p++;
-    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
-        base = 16;
-        p += 2;
-    } else if (p[0] == '0' && (p[1] == 'b' || p[1] == 'B')) {
-        base = 2;
-        p += 2;
-    } else if (p[0] == '0' && p[1] != '\0') {
-        base = 8;
-        p++;
-    }
-    if (*p == '\0' || *p == '+' || *p == '-')
-        return false;
-    errno = 0;
-    char *end = NULL;
-    long long v = strtoll(p, &end, base);
-    if (errno != 0 || end == p || *end != '\0')
-        return false;
-    if (*s == '-')
-        v = -v;
-    if (out)
-        *out = v;
-    return true;
-}
-
-static bool st_yaml_is_float(const char *s)
-{
-    static const char *const special[] = {".inf",  ".Inf",  ".INF",  "+.inf", "+.Inf",
-                                          "+.INF", "-.inf", "-.Inf", "-.INF", ".nan",
-                                          ".NaN",  ".NAN",  NULL};
-    if (st_word_in(s, special))
-        return true;
-    const char *p = s;
-    if (*p == '+' || *p == '-')
-        p++;
-    size_t intd = strspn(p, "0123456789");
-    p += intd;
-    size_t fracd = 0;
-    if (*p == '.') {
-        p++;
-        fracd = strspn(p, "0123456789");
-        p += fracd;
-    } else if (intd == 0) {
-        return false;
-    }
-    if (intd == 0 && fracd == 0)
-        return false;
-    if (*p == 'e' || *p == 'E') {
-        p++;
-        if (*p == '+' || *p == '-')
-            p++;
-        size_t expd = strspn(p, "0123456789");
-        if (expd == 0)
-            return false;
-        p += expd;
-    }
-    return *p == '\0';
-}
-
-enum st_yaml_scalar st_yaml_scalar_resolve(const char *text)
-{
-    static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
-    static const char *const bools[] = {
-        "y",    "Y",     "yes",   "Yes",   "YES", "n",  "N",  "no",  "No",  "NO",  "true", "True",
-        "TRUE", "false", "False", "FALSE", "on",  "On", "ON", "off", "Off", "OFF", NULL};
-    if (st_word_in(text, nulls))
-        return ST_YAML_NULL;
-    if (st_word_in(text, bools))
-        return ST_YAML_BOOL;
-    if (st_yaml_int_value(text, NULL))
-        return ST_YAML_INT;
-    if (st_yaml_is_float(text))
-        return ST_YAML_FLOAT;
-    return ST_YAML_STRING;
-}
+/* ---- scalars ---- */
 
 static const char *st_scalar_text(const yaml_node_t *n)
 {
     return (const char *)n->data.scalar.value;
+}
+
+/* libyaml keeps a "\0" escape inside the scalar: C string functions would
+ * cut the text there, so such a scalar is refused rather than read short. */
+static bool st_scalar_has_nul(const yaml_node_t *n)
+{
+    return strlen(st_scalar_text(n)) != n->data.scalar.length;
 }
 
 static enum st_yaml_scalar st_scalar_kind(const yaml_node_t *n)
@@ -271,7 +191,9 @@ static yaml_node_pair_t *st_pair_find(const struct st_mctx *c, const yaml_node_t
     for (yaml_node_pair_t *p = mapping->data.mapping.pairs.start;
          p < mapping->data.mapping.pairs.top; p++) {
         yaml_node_t *k = st_node(c, p->key);
-        if (k && k->type == YAML_SCALAR_NODE && strcmp(st_scalar_text(k), key) == 0)
+        /* The length too: a key "kind\0x" is not "kind". */
+        if (k && k->type == YAML_SCALAR_NODE && k->data.scalar.length == strlen(key) &&
+            strcmp(st_scalar_text(k), key) == 0)
             return p;
     }
     return NULL;
@@ -339,11 +261,27 @@ static bool st_expect_scalar(struct st_mctx *c, const yaml_node_t *n, enum st_ya
     return false;
 }
 
+/* The text of a mapping key, or NULL (and an error) when it is not a string
+ * or holds a NUL, which would make "app\0evil" read as "app". */
+static const char *st_key_text(struct st_mctx *c, const yaml_node_t *k, const char *what)
+{
+    const char *sep = c->pathlen ? ": " : "";
+    if (k->type != YAML_SCALAR_NODE) {
+        st_mctx_error(c, k, "%s%s%s must be a string, got %s", c->path, sep, what, st_node_what(k));
+        return NULL;
+    }
+    if (st_scalar_has_nul(k)) {
+        st_mctx_error(c, k, "%s%s%s contains a NUL character", c->path, sep, what);
+        return NULL;
+    }
+    return st_scalar_text(k);
+}
+
 static json_t *st_mbuild_string_value(struct st_mctx *c, const yaml_node_t *n)
 {
     if (!st_expect_scalar(c, n, ST_YAML_STRING, "a string"))
         return NULL;
-    if (strlen(st_scalar_text(n)) != n->data.scalar.length) {
+    if (st_scalar_has_nul(n)) {
         st_mctx_error(c, n, "%s: the string contains a NUL character", c->path);
         return NULL;
     }
@@ -361,7 +299,7 @@ static json_t *st_mbuild_string(struct st_mctx *c, const struct st_mfield *f, co
         json_decref(v);
         return NULL;
     }
-    if (f->values && !st_word_in(s, f->values)) {
+    if (f->values && !st_mword_in(s, f->values)) {
         char allowed[256] = "";
         size_t used = 0;
         for (const char *const *w = f->values; *w && used < sizeof(allowed); w++) {
@@ -380,7 +318,7 @@ static json_t *st_mbuild_int_value(struct st_mctx *c, const struct st_mfield *f,
                                    const yaml_node_t *n)
 {
     long long v = 0;
-    st_yaml_int_value(st_scalar_text(n), &v);
+    st_myaml_int_value(st_scalar_text(n), &v);
     int64_t lo = (f->flags & ST_MF_RANGE) ? f->min : INT32_MIN;
     int64_t hi = (f->flags & ST_MF_RANGE) ? f->max : INT32_MAX;
     if (v < lo || v > hi) {
@@ -423,11 +361,9 @@ static json_t *st_mbuild_string_map(struct st_mctx *c, const yaml_node_t *n)
     json_t *map = json_object();
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
         yaml_node_t *k = st_node(c, p->key), *v = st_node(c, p->value);
-        if (k->type != YAML_SCALAR_NODE) {
-            st_mctx_error(c, k, "%s: a key must be a string, got %s", c->path, st_node_what(k));
+        const char *key = st_key_text(c, k, "a key");
+        if (key == NULL)
             continue;
-        }
-        const char *key = st_scalar_text(k);
         size_t old = st_path_push_key(c, key);
         if (json_object_get(map, key)) {
             st_mctx_error(c, k, "%s: duplicate key", c->path);
@@ -487,9 +423,7 @@ static json_t *st_mbuild_value(struct st_mctx *c, const struct st_mfield *f, yam
         break;
     case ST_MT_BOOL:
         if (st_expect_scalar(c, n, ST_YAML_BOOL, "a boolean (true or false)")) {
-            static const char *const truths[] = {"y",    "Y",    "yes", "Yes", "YES", "true",
-                                                 "True", "TRUE", "on",  "On",  "ON",  NULL};
-            v = json_boolean(st_word_in(st_scalar_text(n), truths));
+            v = json_boolean(st_myaml_bool_value(st_scalar_text(n)));
         }
         break;
     case ST_MT_INT_OR_STRING:
@@ -571,12 +505,9 @@ static json_t *st_mbuild_object(struct st_mctx *c, const struct st_mschema *sche
     yaml_node_pair_t *end = mapping ? mapping->data.mapping.pairs.top : NULL;
     for (yaml_node_pair_t *p = pairs; p < end; p++) {
         yaml_node_t *k = st_node(c, p->key), *v = st_node(c, p->value);
-        if (k->type != YAML_SCALAR_NODE) {
-            st_mctx_error(c, k, "%s: a field name must be a string, got %s", c->path,
-                          st_node_what(k));
+        const char *key = st_key_text(c, k, "a field name");
+        if (key == NULL)
             continue;
-        }
-        const char *key = st_scalar_text(k);
         size_t old = st_path_push_key(c, key);
         yaml_node_pair_t *first = st_pair_find(c, mapping, key);
         size_t index = 0;
@@ -588,15 +519,21 @@ static json_t *st_mbuild_object(struct st_mctx *c, const struct st_mschema *sche
             st_mctx_error(c, k, "unknown field \"%s\"", c->path);
         } else if (f->type == ST_MT_UNIMPLEMENTED) {
             seen[index] = 1;
-            st_mctx_warn(c, k, "%s is not implemented by Strata and is ignored", c->path);
+            if (!st_node_is_null(v)) /* null is absent: nothing was asked for */
+                st_mctx_warn(c, k, "%s is not implemented by Strata and is ignored", c->path);
         } else if (f->type != ST_MT_DERIVED) {
-            seen[index] = 1;
             int before = c->errors;
             json_t *val = st_mbuild_value(c, f, v);
-            if (val)
+            /* A null value reads as absent, as in Kubernetes: the field
+             * stays unseen so its default is filled in below. */
+            if (val || c->errors != before)
+                seen[index] = 1;
+            if (val) {
                 json_object_set_new(obj, key, val);
-            else if ((f->flags & ST_MF_REQUIRED) && c->errors == before)
+            } else if ((f->flags & ST_MF_REQUIRED) && c->errors == before) {
+                seen[index] = 1;
                 st_mctx_error(c, v, "%s is required and must not be null", c->path);
+            }
         }
         st_path_pop(c, old);
     }
@@ -678,12 +615,38 @@ static void st_manifest_document(struct st_mctx *c, yaml_node_t *root, json_t *o
     json_decref(obj);
 }
 
+/* libyaml's reader reports only a byte offset (its marks are not set yet):
+ * count lines and characters up to it, as the marks of later stages do.
+ * UTF-16 input keeps "byte N" only. */
+static void st_offset_position(const struct st_mctx *c, const yaml_parser_t *parser, int *line,
+                               int *col)
+{
+    *line = 1;
+    *col = 1;
+    if (parser->encoding == YAML_UTF16LE_ENCODING || parser->encoding == YAML_UTF16BE_ENCODING)
+        return;
+    size_t end = parser->problem_offset < c->len ? parser->problem_offset : c->len;
+    size_t i = 0;
+    if (end >= 3 && memcmp(c->text, "\xEF\xBB\xBF", 3) == 0)
+        i = 3; /* a byte order mark is no character of line 1 */
+    for (; i < end; i++) {
+        unsigned char ch = c->text[i];
+        if (ch == '\n' || (ch == '\r' && (i + 1 >= c->len || c->text[i + 1] != '\n'))) {
+            (*line)++;
+            *col = 1;
+        } else if ((ch & 0xC0) != 0x80 && ch != '\r') {
+            (*col)++; /* a character starts here, not a UTF-8 continuation byte */
+        }
+    }
+}
+
 static void st_manifest_yaml_error(struct st_mctx *c, const yaml_parser_t *parser)
 {
     const char *problem = parser->problem ? parser->problem : "unreadable YAML";
     int line = (int)parser->problem_mark.line + 1, col = (int)parser->problem_mark.column + 1;
     if (parser->error == YAML_READER_ERROR) {
-        st_mctx_error_line(c, 1, 1, "invalid YAML: %s at byte %zu", problem,
+        st_offset_position(c, parser, &line, &col);
+        st_mctx_error_line(c, line, col, "invalid YAML: %s at byte %zu", problem,
                            parser->problem_offset);
     } else if (parser->context) {
         st_mctx_error_line(c, line, col, "invalid YAML: %s %s (started on line %d)", problem,
@@ -723,7 +686,8 @@ int st_manifest_parse_string(const char *name, const char *text, size_t len, jso
     *objects = NULL;
     if (diags)
         *diags = NULL;
-    struct st_mctx c = {.name = name ? name : "<manifest>"};
+    struct st_mctx c = {
+        .name = name ? name : "<manifest>", .text = (const unsigned char *)text, .len = len};
     c.tail = &c.head;
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser))

@@ -371,13 +371,13 @@ static void st_check_container_names(struct st_mctx *c, yaml_node_t *node, json_
     json_t *list = json_object_get(obj, "containers");
     yaml_node_t *seq = st_mctx_child(c, node, "containers");
     for (size_t i = 1; i < json_array_size(list); i++) {
-        const char *name = json_string_value(json_object_get(json_array_get(list, i), "name"));
-        for (size_t j = 0; j < i; j++) {
+        json_t *name = json_object_get(json_array_get(list, i), "name");
+        for (size_t j = 0; name && j < i; j++) {
             json_t *other = json_object_get(json_array_get(list, j), "name");
-            if (strcmp(json_string_value(other), name) == 0) {
+            if (json_equal(other, name)) {
                 st_mctx_error(c, st_mctx_child(c, st_mctx_item(c, seq, i), "name"),
                               "%s.containers[%zu].name: duplicate container name \"%s\"",
-                              st_mctx_path(c), i, name);
+                              st_mctx_path(c), i, json_string_value(name));
                 break;
             }
         }
@@ -387,8 +387,9 @@ static void st_check_container_names(struct st_mctx *c, yaml_node_t *node, json_
 static void st_check_deployment_pod_spec(struct st_mctx *c, yaml_node_t *node, json_t *obj)
 {
     st_check_container_names(c, node, obj);
+    /* Absent only if defaulting failed, which reported its own error. */
     const char *policy = json_string_value(json_object_get(obj, "restartPolicy"));
-    if (strcmp(policy, "Always") != 0)
+    if (policy && strcmp(policy, "Always") != 0)
         st_mctx_error(c, st_mctx_child(c, node, "restartPolicy"),
                       "%s.restartPolicy: unsupported value \"%s\": a Deployment only allows "
                       "Always",

@@ -1,6 +1,7 @@
 /* manifest_schema.h: private contract between the generic manifest reader
- * (manifest.c: YAML, types, defaults, locations) and the declarative schema
- * tables plus kind-specific rules (manifest_schema.c). Not for other modules. */
+ * (manifest.c: YAML, types, defaults, locations), its scalar typing
+ * (manifest_scalar.c) and the declarative schema tables plus kind-specific
+ * rules (manifest_schema.c). Not for other modules. */
 #ifndef STRATA_MANIFEST_SCHEMA_H
 #define STRATA_MANIFEST_SCHEMA_H
 
@@ -72,5 +73,12 @@ yaml_node_t *st_mctx_child(const struct st_mctx *c, const yaml_node_t *mapping, 
 yaml_node_t *st_mctx_key(const struct st_mctx *c, yaml_node_t *mapping, const char *key);
 /* Node of a sequence entry, NULL when out of range. */
 yaml_node_t *st_mctx_item(const struct st_mctx *c, const yaml_node_t *seq, size_t index);
+
+/* Scalar typing (manifest_scalar.c), beside st_yaml_scalar_resolve. */
+bool st_mword_in(const char *s, const char *const *words); /* words ends with NULL */
+/* A YAML 1.1 integer (sign, 0x, 0b, leading-0 octal); false when s is not. */
+bool st_myaml_int_value(const char *s, long long *out);
+/* Whether a scalar typed ST_YAML_BOOL is true. */
+bool st_myaml_bool_value(const char *text);
 
 #endif

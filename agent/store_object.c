@@ -251,7 +251,7 @@ static int selector_match(const char *sel, bool labels, json_t *obj, st_error *e
     char *save = NULL;
     int all = 1;
     for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        requirement r;
+        requirement r = {0};
         int rc = requirement_parse(t, labels, what, &r, err);
         if (rc < 0)
             return rc;

@@ -572,6 +572,126 @@ static void test_examples(void **state)
     assert_non_null(strstr(err.msg, "/nonexistent/x.yaml"));
 }
 
+/* Fuzzing found these: a null value switched defaulting off (and a null
+ * restartPolicy of a Deployment crashed the reader); a null reads as absent,
+ * as Kubernetes reads it, in YAML and in JSON alike. */
+static void test_null_reads_as_absent(void **state)
+{
+    (void)state;
+    static const char *const texts[] = {
+        DEPLOY_HEAD("d") "      restartPolicy:\n",
+        DEPLOY_HEAD("d") "      restartPolicy: ~\n",
+        "{\"apiVersion\": \"apps/v1\", \"kind\": \"Deployment\", \"metadata\": {\"name\": \"d\"},"
+        " \"spec\": {\"selector\": {\"matchLabels\": {\"app\": \"d\"}}, \"template\": "
+        "{\"metadata\": {\"labels\": {\"app\": \"d\"}}, \"spec\": {\"restartPolicy\": null, "
+        "\"containers\": [{\"name\": \"c\", \"image\": \"busybox\"}]}}}}",
+    };
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        struct parsed p = parse(texts[i]);
+        if (p.r != 0)
+            fail_msg("case %zu: %s", i, p.err.msg);
+        static const struct expect cases[] = {
+            {"0.spec.template.spec.restartPolicy", "\"Always\""},
+        };
+        check_values(p.objects, cases, 1);
+        parsed_free(&p);
+    }
+
+    struct parsed p = parse("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: ~\n"
+                            "  labels: null\nspec:\n  securityContext:\n"
+                            "  terminationGracePeriodSeconds: ~\n  containers:\n"
+                            "    - name: c\n      image: busybox\n      resources: ~\n"
+                            "      livenessProbe:\n        exec: {command: [x]}\n"
+                            "        successThreshold:\n        periodSeconds: ~\n"
+                            "      startupProbe:\n        tcpSocket: {port: 1}\n"
+                            "        successThreshold: null\n      readinessProbe:\n"
+                            "        httpGet: {port: 80, path: ~, scheme: ~}\n");
+    if (p.r != 0)
+        fail_msg("%s", p.err.msg);
+    static const struct expect cases[] = {
+        {"0.metadata.namespace", "\"default\""},
+        {"0.metadata.labels", NULL},
+        {"0.spec.restartPolicy", "\"Always\""},
+        {"0.spec.terminationGracePeriodSeconds", "30"},
+        {"0.spec.securityContext", "{\"seccompProfile\": {\"type\": \"RuntimeDefault\"}}"},
+        {"0.spec.containers.0.resources.strataNormalized.memoryLimitBytes", "0"},
+        {"0.spec.containers.0.livenessProbe.successThreshold", "1"},
+        {"0.spec.containers.0.livenessProbe.periodSeconds", "10"},
+        {"0.spec.containers.0.startupProbe.successThreshold", "1"},
+        {"0.spec.containers.0.readinessProbe.httpGet.path", "\"/\""},
+        {"0.spec.containers.0.readinessProbe.httpGet.scheme", "\"HTTP\""},
+    };
+    check_values(p.objects, cases, sizeof(cases) / sizeof(cases[0]));
+    parsed_free(&p);
+
+    /* A null field Strata does not implement asks for nothing: no warning. */
+    p = parse(POD_HEAD "  nodeSelector: ~\n  tolerations:\n");
+    assert_int_equal(p.r, 0);
+    assert_null(p.diags);
+    parsed_free(&p);
+
+    /* A required field given as null is still an error, named as such. */
+    p = parse("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n"
+              "  selector: {matchLabels: {app: d}}\n  template: null\n");
+    assert_int_equal(p.r, -EINVAL);
+    assert_string_equal(p.err.msg, "t.yaml:6:13: spec.template is required and must not be null");
+    parsed_free(&p);
+}
+
+/* A "\0" escape inside a key: refused, never read as the shorter key. */
+static void test_nul_in_keys(void **state)
+{
+    (void)state;
+    static const struct error_case cases[] = {
+        {"label key",
+         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  labels: "
+         "{\"app\\0evil\": x}\nspec: {containers: [{name: c, image: i}]}\n",
+         "t.yaml:5:12: metadata.labels: a key contains a NUL character"},
+        {"field name", "apiVersion: v1\n\"kind\\0x\": Secret\nkind: Secret\nmetadata: {name: s}\n",
+         "t.yaml:2:1: a field name contains a NUL character"},
+        {"field name first",
+         "\"kind\\0x\": Pod\napiVersion: v1\nkind: Secret\nmetadata: {name: s}\n",
+         "t.yaml:1:1: a field name contains a NUL character"},
+        {"secret key",
+         "{\"apiVersion\": \"v1\", \"kind\": \"Secret\", \"metadata\": {\"name\": "
+         "\"s\"}, \"stringData\": {\"a\\u0000b\": \"x\"}}",
+         "t.yaml:1:82: stringData: a key contains a NUL character"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct parsed p = parse(cases[i].text);
+        if (p.r != -EINVAL || strncmp(p.err.msg, cases[i].first, strlen(cases[i].first)) != 0)
+            fail_msg("%s:\n  want: %s\n  got:  %d %s", cases[i].what, cases[i].first, p.r,
+                     p.err.msg);
+        parsed_free(&p);
+    }
+}
+
+/* The reader's errors (invalid UTF-8, control characters) name the real
+ * line and column, not 1:1. */
+static void test_reader_error_position(void **state)
+{
+    (void)state;
+    static const struct error_case cases[] = {
+        {"invalid UTF-8", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: \xc3\xa9t\xff\n",
+         "t.yaml:4:11: invalid YAML: invalid leading UTF-8 octet at byte 46"},
+        {"CRLF lines", "apiVersion: v1\r\nkind: \x80\r\n",
+         "t.yaml:2:7: invalid YAML: invalid leading UTF-8 octet at byte 22"},
+        {"after a BOM", "\xef\xbb\xbfkind: \xfe\n",
+         "t.yaml:1:7: invalid YAML: invalid leading UTF-8 octet at byte 9"},
+        {"control character", "apiVersion: v1\nkind: P\x01od\n",
+         "t.yaml:2:8: invalid YAML: control characters are not allowed at byte 22"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct parsed p = parse(cases[i].text);
+        if (p.r != -EINVAL || strcmp(p.err.msg, cases[i].first) != 0)
+            fail_msg("%s:\n  want: %s\n  got:  %d %s", cases[i].what, cases[i].first, p.r,
+                     p.err.msg);
+        assert_non_null(p.diags);
+        assert_int_equal(p.diags->line, atoi(cases[i].first + 7));
+        parsed_free(&p);
+    }
+}
+
 static void test_scalar_resolve(void **state)
 {
     (void)state;
@@ -620,6 +740,9 @@ int main(void)
         cmocka_unit_test(test_secret),
         cmocka_unit_test(test_examples),
         cmocka_unit_test(test_scalar_resolve),
+        cmocka_unit_test(test_null_reads_as_absent),
+        cmocka_unit_test(test_nul_in_keys),
+        cmocka_unit_test(test_reader_error_position),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
