@@ -482,13 +482,13 @@ static int pod_wait(struct bench *b, const char *node, const char *uid, enum pod
 static int pod_send_run(struct bench *b, const char *node, const char *pod, const char *uid,
                         st_error *err)
 {
-    _cleanup_json_ptr_ json_t *spec =
+    _cleanup_json_ json_t *spec =
         json_pack("{s:[{s:s, s:s, s:[s]}], s:s}", "containers", "name", "c", "image", "busybox",
                   "command", "/bin/true", "restartPolicy", "Never");
     if (spec == NULL)
         return st_error_set(err, ENOMEM, "out of memory");
     struct st_proto_pod_run pr = {.pod = pod, .uid = uid, .spec = spec};
-    _cleanup_json_ptr_ json_t *msg = NULL;
+    _cleanup_json_ json_t *msg = NULL;
     int r = st_proto_pod_run_build(&pr, &msg, err);
     return r < 0 ? r : st_vmm_node_send(b->vmm, node, msg, err);
 }
@@ -497,7 +497,7 @@ static int pod_send_stop(struct bench *b, const char *node, const char *pod, con
                          st_error *err)
 {
     struct st_proto_pod_stop ps = {.pod = pod, .uid = uid};
-    _cleanup_json_ptr_ json_t *msg = NULL;
+    _cleanup_json_ json_t *msg = NULL;
     int r = st_proto_pod_stop_build(&ps, &msg, err);
     return r < 0 ? r : st_vmm_node_send(b->vmm, node, msg, err);
 }
@@ -570,7 +570,7 @@ static int make_bundle(struct bench *b, char *bundle, size_t len, st_error *err)
     if ((r = run_timed(spec, errlog, &ms, err)) < 0)
         return r;
     json_error_t jerr;
-    _cleanup_json_ptr_ json_t *cfg = json_load_file(config, 0, &jerr);
+    _cleanup_json_ json_t *cfg = json_load_file(config, 0, &jerr);
     if (cfg == NULL)
         return st_error_set(err, EINVAL, "%s: %s (line %d)", config, jerr.text, jerr.line);
     json_t *process = json_object_get(cfg, "process");
@@ -697,7 +697,7 @@ static json_t *json_ms(double ms)
 
 static int print_json(const struct bench *b, st_error *err)
 {
-    _cleanup_json_ptr_ json_t *results = json_array();
+    _cleanup_json_ json_t *results = json_array();
     if (results == NULL)
         return st_error_set(err, ENOMEM, "out of memory");
     for (int i = 0; i < ROW_COUNT; i++) {
@@ -714,8 +714,8 @@ static int print_json(const struct bench *b, st_error *err)
                                             json_ms(row->stats.p90), "runs_ms", runs)) < 0)
             return st_error_set(err, ENOMEM, "out of memory");
     }
-    _cleanup_json_ptr_ json_t *doc = json_pack("{s:O, s:s, s:s}", "results", results, "accel",
-                                               st_accel_name(b->accel.accel), "host", b->host);
+    _cleanup_json_ json_t *doc = json_pack("{s:O, s:s, s:s}", "results", results, "accel",
+                                           st_accel_name(b->accel.accel), "host", b->host);
     if (doc == NULL || json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(12)) < 0)
         return st_error_set(err, EIO, "cannot print the results");
     putchar('\n');
