@@ -32,6 +32,7 @@
 #include "rlimits.h"
 #include "strata/cgroup.h"
 #include "strata/cleanup.h"
+#include "strata/proc.h"
 #include "strata/seccomp.h"
 #include "strata/state.h"
 
@@ -214,7 +215,7 @@ static int child_finish(struct child_args *a, st_error *err)
         return st_error_sys(err, errno, "%s: process.noNewPrivileges: prctl failed", c->where);
     if (a->seccomp && c->no_new_privileges && (r = st_seccomp_load(a->seccomp, err)) < 0)
         return r;
-    st_exec_reset_signals();
+    st_proc_reset_signals();
     st_exec_path(c->args, c->env);
     return st_error_sys(err, errno,
                         "%s: process.args[0] \"%s\": cannot execute it in the container", c->where,
