@@ -28,7 +28,7 @@
 
 #include "ctl.h"
 #include "strata/bench_stats.h"
-#include "strata/fs_tree.h"
+#include "strata/fs.h"
 #include "strata/cleanup.h"
 #include "strata/node_proto.h"
 #include "strata/vmm.h"
@@ -827,7 +827,7 @@ static void bench_cleanup(struct bench *b)
         snprintf(root, sizeof(root), "%s/runc-root", b->tmp);
         if (b->runc[0])
             containers_remove(b->runc, root, errlog);
-        st_fs_rmtree(b->tmp);
+        st_fs_rmtree(b->tmp, NULL);
     }
     st_vmm_close(b->vmm);
     b->vmm = NULL;

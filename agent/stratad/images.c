@@ -4,7 +4,7 @@
  * the system's cp and tar; nothing here parses an archive. */
 #include "stratad.h"
 #include "strata/cleanup.h"
-#include "strata/fs_tree.h"
+#include "strata/fs.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -112,7 +112,7 @@ int stratad_image_import(struct stratad *d, const char *name, const char *source
                             "image %s already exists in %s; pick another name or remove %s", name,
                             d->images_dir, dest);
     }
-    st_fs_rmtree(tmp);
+    st_fs_rmtree(tmp, NULL);
     snprintf(rootfs, sizeof(rootfs), "%s/rootfs", tmp);
     if (mkdir(tmp, 0755) < 0 || mkdir(rootfs, 0755) < 0)
         return *http = 500, st_error_sys(err, errno, "cannot create %s", rootfs);
@@ -129,7 +129,7 @@ int stratad_image_import(struct stratad *d, const char *name, const char *source
     if (r == 0 && rename(tmp, dest) < 0)
         r = st_error_sys(err, errno, "cannot move the image into %s", dest);
     if (r < 0) {
-        st_fs_rmtree(tmp);
+        st_fs_rmtree(tmp, NULL);
         *http = 422;
         st_error_prefix(err, "image %s from %s: ", name, source);
         return r;

@@ -7,10 +7,10 @@
  * deleted below a folder that is still a mount point. */
 #include "node.h"
 #include "strata/cleanup.h"
+#include "strata/fs.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,24 +38,6 @@ static bool is_dir(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-int st_node_mkdirs(const char *path, mode_t mode, st_error *err)
-{
-    char buf[PATH_MAX];
-    if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-        return st_error_set(err, ENAMETOOLONG, "%s: path too long", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, mode) < 0 && errno != EEXIST)
-            return st_error_sys(err, errno, "cannot create %s", buf);
-        *p = '/';
-    }
-    if (mkdir(buf, mode) < 0 && errno != EEXIST)
-        return st_error_sys(err, errno, "cannot create %s", buf);
-    return 0;
 }
 
 /* true when path is a mount point: its device differs from its parent's, or
@@ -130,8 +112,8 @@ int st_node_overlay_mount(const char *dir, const char *lower, const char *source
     if (snprintf(root, sizeof(root), "%s/rootfs", dir) >= (int)sizeof(root))
         return st_error_set(err, ENAMETOOLONG, "%s: path too long", dir);
     int r;
-    if ((r = st_node_mkdirs(upper, 0755, err)) < 0 || (r = st_node_mkdirs(work, 0700, err)) < 0 ||
-        (r = st_node_mkdirs(root, 0755, err)) < 0)
+    if ((r = st_fs_mkdir_p(upper, 0755, err)) < 0 || (r = st_fs_mkdir_p(work, 0700, err)) < 0 ||
+        (r = st_fs_mkdir_p(root, 0755, err)) < 0)
         return r;
     char data[3 * PATH_MAX + 64];
     if (snprintf(data, sizeof(data), "lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, work) >=
@@ -163,40 +145,5 @@ int st_node_overlay_remove(const char *dir, st_error *err)
     }
     if (is_mount_point(root))
         return st_error_set(err, EBUSY, "%s is still mounted; left %s in place", root, dir);
-    return st_node_remove_tree(dir, err);
-}
-
-/* ---- removal ---------------------------------------------------------- */
-
-static dev_t remove_dev;
-static int remove_errno;
-static char remove_path[PATH_MAX];
-
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)ftw;
-    /* nftw with FTW_MOUNT does not enter other file systems, but it still
-     * reports their mount points: leave those alone. */
-    if (st->st_dev != remove_dev)
-        return 0;
-    int r = (flag == FTW_DP || flag == FTW_D) ? rmdir(path) : unlink(path);
-    if (r < 0 && errno != ENOENT && remove_errno == 0) {
-        remove_errno = errno;
-        snprintf(remove_path, sizeof(remove_path), "%s", path);
-    }
-    return 0;
-}
-
-int st_node_remove_tree(const char *dir, st_error *err)
-{
-    struct stat st;
-    if (lstat(dir, &st) < 0)
-        return errno == ENOENT ? 0 : st_error_sys(err, errno, "cannot remove %s", dir);
-    remove_dev = st.st_dev;
-    remove_errno = 0;
-    if (nftw(dir, remove_one, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0 && errno != ENOENT)
-        return st_error_sys(err, errno, "cannot remove %s", dir);
-    if (remove_errno)
-        return st_error_sys(err, remove_errno, "cannot remove %s", remove_path);
-    return 0;
+    return st_fs_rmtree(dir, err);
 }

@@ -132,13 +132,6 @@ int st_node_overlay_mount(const char *dir, const char *lower, const char *source
  * dir is left in place and an error says so. A missing dir is fine. */
 int st_node_overlay_remove(const char *dir, st_error *err);
 
-/* mkdir -p. */
-int st_node_mkdirs(const char *path, mode_t mode, st_error *err);
-
-/* rm -rf of a folder of our own, staying on its file system (a mount point
- * below it, and what is under it, is left alone and reported). */
-int st_node_remove_tree(const char *dir, st_error *err);
-
 /* ---- pod sandbox (sandbox.c) -------------------------------------------
  * A tiny process that holds a pod's shared namespaces (network with lo up,
  * IPC, UTS with the pod's hostname) for as long as the pod lives, so its

@@ -15,6 +15,7 @@
  * by st_probe_finish): no waitpid(-1), so nothing steals another's status. */
 #include "node.h"
 #include "strata/cleanup.h"
+#include "strata/fs.h"
 #include "strata/node_proto.h"
 #include "strata/state.h"
 
@@ -426,7 +427,7 @@ static void pod_free(struct st_node_pod *pod)
     }
     free(pod->ctrs);
     st_node_sandbox_destroy(&pod->sandbox);
-    if (pod->dir && st_node_remove_tree(pod->dir, &err) < 0)
+    if (pod->dir && st_fs_rmtree(pod->dir, &err) < 0)
         st_node_log("pod %s: %s", pod->name, err.msg);
     st_node_pod_spec_free(pod->spec);
     json_decref(pod->status);
@@ -582,7 +583,7 @@ static void clean_leftovers(struct st_node_pods *p)
                 st_node_log("cannot remove %s left by an earlier run: %s", dir, err.msg);
         }
         st_error_clear(&err);
-        if (st_node_remove_tree(pod_dir, &err) < 0)
+        if (st_fs_rmtree(pod_dir, &err) < 0)
             st_node_log("cannot remove %s left by an earlier run: %s", pod_dir, err.msg);
         else
             st_node_log("removed pod folder %s left by an earlier run", pod_dir);
@@ -603,8 +604,8 @@ int st_node_pods_new(const struct st_node_pods_opts *o, struct st_node_pods **ou
         asprintf(&p->pods_dir, "%s/pods", o->state_dir) < 0 ||
         asprintf(&p->run_dir, "%s/run", o->state_dir) < 0)
         r = st_error_set(err, ENOMEM, "out of memory");
-    if (r == 0 && ((r = st_node_mkdirs(p->pods_dir, 0700, err)) < 0 ||
-                   (r = st_node_mkdirs(p->run_dir, 0700, err)) < 0))
+    if (r == 0 && ((r = st_fs_mkdir_p(p->pods_dir, 0700, err)) < 0 ||
+                   (r = st_fs_mkdir_p(p->run_dir, 0700, err)) < 0))
         st_error_prefix(err, "--state-dir %s: ", o->state_dir);
     if (r < 0) {
         st_node_pods_free(p);
@@ -689,7 +690,7 @@ void st_node_pods_run(struct st_node_pods *p, json_t *msg)
         pod_refuse(pod, "CreateContainerConfigError", err.msg);
     } else if (pod_init_ctrs(pod, now, &err) < 0) {
         pod_refuse(pod, "CreateContainerConfigError", err.msg);
-    } else if (st_node_mkdirs(pod->dir, 0700, &err) < 0 ||
+    } else if (st_fs_mkdir_p(pod->dir, 0700, &err) < 0 ||
                st_node_sandbox_create(pod->name, &pod->sandbox, &err) < 0) {
         pod_refuse(pod, "CreatePodSandboxError", err.msg);
     } else {
