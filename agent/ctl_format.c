@@ -13,6 +13,7 @@
 
 #include "strata/cleanup.h"
 #include "strata/quantity.h"
+#include "strata/time.h"
 
 #define NONE "<none>"
 
@@ -198,31 +199,6 @@ const struct st_ctlfmt_kind *st_ctlfmt_kind_by_kind(const char *kind)
 
 /* ---- time ----------------------------------------------------------------- */
 
-int st_ctlfmt_parse_time(const char *text, time_t *out, st_error *err)
-{
-    struct tm tm = {0};
-    const char *rest = text ? strptime(text, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
-    if (rest == NULL)
-        return st_error_set(err, EINVAL, "\"%s\" is not an RFC 3339 time", text ? text : "");
-    if (*rest == '.')
-        for (rest++; *rest >= '0' && *rest <= '9'; rest++)
-            ;
-    long offset = 0;
-    if (*rest == 'Z' || *rest == 'z') {
-        rest++;
-    } else if ((*rest == '+' || *rest == '-') && strlen(rest) >= 6 && rest[3] == ':') {
-        int hh = atoi(rest + 1), mm = atoi(rest + 4);
-        offset = (hh * 3600L + mm * 60L) * (*rest == '-' ? -1 : 1);
-        rest += 6;
-    } else {
-        return st_error_set(err, EINVAL, "\"%s\" is not an RFC 3339 time (no time zone)", text);
-    }
-    if (*rest != '\0')
-        return st_error_set(err, EINVAL, "\"%s\" is not an RFC 3339 time", text);
-    *out = timegm(&tm) - offset;
-    return 0;
-}
-
 void st_ctlfmt_duration(long long seconds, char *buf, size_t len)
 {
     /* kubectl tolerates a second of clock skew as "now". */
@@ -281,8 +257,8 @@ void st_ctlfmt_duration(long long seconds, char *buf, size_t len)
 
 void st_ctlfmt_age(const char *timestamp, time_t now, char *buf, size_t len)
 {
-    time_t t;
-    if (timestamp == NULL || st_ctlfmt_parse_time(timestamp, &t, NULL) < 0) {
+    time_t t = 0;
+    if (timestamp == NULL || st_time_parse_rfc3339(timestamp, &t, NULL) < 0) {
         snprintf(buf, len, "<unknown>");
         return;
     }
@@ -602,7 +578,7 @@ static void pod_restarts(json_t *pod, time_t now, char *buf, size_t len)
         restarts += int_at(cs, "restartCount", 0);
         time_t t;
         const char *fin = str_at(cs, "lastState.terminated.finishedAt");
-        if (fin && st_ctlfmt_parse_time(fin, &t, NULL) == 0 && t > latest)
+        if (fin && st_time_parse_rfc3339(fin, &t, NULL) == 0 && t > latest)
             latest = t;
     }
     snprintf(buf, len, "%lld", restarts);

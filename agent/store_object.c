@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "strata/cleanup.h"
+#include "strata/time.h"
 
 const st_store_kind st_store_kinds[ST_STORE_KIND_COUNT] = {
     {"Pod", "pods", true},    {"Deployment", "deployments", true}, {"Secret", "secrets", true},
@@ -106,14 +107,6 @@ int st_store_uuid4(char out[37], st_error *err)
              b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
              b[14], b[15]);
     return 0;
-}
-
-void st_store_now_rfc3339(char out[32])
-{
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 const char *st_store_object_owner(json_t *obj)
@@ -336,7 +329,7 @@ int st_store_event_prepare(json_t *event, json_t **out, st_error *err)
         json_object_set_new(md, "name", json_string(name));
     }
     char now[32];
-    st_store_now_rfc3339(now);
+    st_time_now_rfc3339(now);
     if (!json_object_get(ev, "count"))
         json_object_set_new(ev, "count", json_integer(1));
     if (!json_object_get(ev, "firstTimestamp"))

@@ -35,6 +35,7 @@
 #include "strata/proc.h"
 #include "strata/seccomp.h"
 #include "strata/state.h"
+#include "strata/time.h"
 
 struct st_container {
     char *root; /* state root */
@@ -275,16 +276,6 @@ static uid_t host_id_of_root(const struct st_oci_idmap *m, size_t n)
     return 0;
 }
 
-static void now_rfc3339(char *buf, size_t size)
-{
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    size_t n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, size - n, ".%09ldZ", ts.tv_nsec);
-}
-
 static int fifo_path(const struct st_container *c, char **out, st_error *err)
 {
     if (asprintf(out, "%s/%s/%s", c->root, c->st.id, ST_STATE_FIFO) < 0)
@@ -418,9 +409,8 @@ int st_container_create(const struct st_container_opts *opts, struct st_containe
     c->st.bundle = cfg->bundle ? strdup(cfg->bundle) : NULL;
     c->st.annotations = json_incref(cfg->annotations);
     c->st.memory_limit = cfg->resources.memory_limit;
-    char created[64];
-    now_rfc3339(created, sizeof(created));
-    c->st.created = strdup(created);
+    char created[ST_TIME_RFC3339_LEN];
+    c->st.created = strdup(st_time_now_rfc3339(created));
     if (cfg->cgroups_path)
         c->st.cgroup = strdup(cfg->cgroups_path);
     else if (asprintf(&c->st.cgroup, "strata-%s", opts->id) < 0)

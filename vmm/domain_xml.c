@@ -4,6 +4,7 @@
 #include "strata/domain_xml.h"
 #include "strata/cleanup.h"
 #include "strata/node_proto.h"
+#include "strata/time.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -315,11 +316,8 @@ int st_domain_xml_build(const st_node_spec *spec, char **xml, st_error *err)
                  spec->cmdline_extra ? spec->cmdline_extra : "") < 0)
         return st_error_set(err, ENOMEM, "node %s: out of memory", spec->name);
 
-    char created[32];
-    time_t t = spec->created ? spec->created : time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char created[ST_TIME_RFC3339_LEN];
+    st_time_rfc3339(spec->created ? spec->created : time(NULL), created);
 
     __attribute__((cleanup(free_buffer))) xmlBufferPtr buf = xmlBufferCreate();
     if (buf == NULL)

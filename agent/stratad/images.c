@@ -5,6 +5,7 @@
 #include "stratad.h"
 #include "strata/cleanup.h"
 #include "strata/fs.h"
+#include "strata/time.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -76,10 +77,8 @@ static json_t *describe(const char *dir, const char *name)
         return NULL;
     du_total = 0;
     nftw(rootfs, du_entry, 32, FTW_PHYS);
-    char created[32];
-    struct tm tm;
-    gmtime_r(&st.st_mtime, &tm);
-    strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char created[ST_TIME_RFC3339_LEN];
+    st_time_rfc3339(st.st_mtime, created);
     return json_pack("{s:s, s:I, s:s}", "name", name, "sizeBytes", (json_int_t)du_total, "created",
                      created);
 }

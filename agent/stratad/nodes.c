@@ -7,6 +7,7 @@
 #include "strata/cleanup.h"
 #include "strata/controller.h"
 #include "strata/node_proto.h"
+#include "strata/time.h"
 
 #include <errno.h>
 #include <openssl/evp.h>
@@ -287,11 +288,8 @@ int stratad_node_add(struct stratad *d, json_t *body, json_t **node, int *http, 
         st_store_delete(d->store, "Node", "", name, NULL, NULL);
     }
 
-    char now[32];
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char now[ST_TIME_RFC3339_LEN];
+    st_time_now_rfc3339(now);
     _cleanup_json_ json_t *obj =
         json_pack("{s:s, s:s, s:{s:s, s:{s:s}}, s:{s:I, s:I, s:s},"
                   " s:{s:[{s:s, s:s, s:s, s:s, s:s}], s:{s:s, s:s, s:s, s:I}}}",

@@ -108,10 +108,8 @@ void st_node_pollset_deadline(struct st_node_pollset *ps, int64_t at);
 void st_node_pollset_dispatch(struct st_node_pollset *ps);
 void st_node_pollset_free(struct st_node_pollset *ps);
 
-/* Milliseconds on the monotonic clock; the wall clock in RFC 3339 (UTC,
- * milliseconds) for status timestamps. */
+/* Milliseconds on the monotonic clock. */
 int64_t st_node_now_ms(void);
-void st_node_rfc3339_now(char buf[40]);
 
 /* ---- image store (images.c) -------------------------------------------- */
 /* The root filesystem of image in the store: <images_dir>/<image>/rootfs

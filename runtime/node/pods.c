@@ -18,6 +18,7 @@
 #include "strata/fs.h"
 #include "strata/node_proto.h"
 #include "strata/state.h"
+#include "strata/time.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -177,7 +178,7 @@ static void term_begin(const struct st_node_ctr *c, struct st_node_term *t)
     memset(t, 0, sizeof(*t));
     t->set = true;
     snprintf(t->started_at, sizeof(t->started_at), "%s", c->started_at);
-    st_node_rfc3339_now(t->finished_at);
+    st_time_now_rfc3339(t->finished_at);
 }
 
 /* The process ended (res from st_container_poll). */
@@ -255,7 +256,7 @@ static void ctr_begin(struct st_node_ctr *c, int64_t now)
         st_backoff_reset(&c->backoff); /* waiting for the image was no crash */
     c->created_once = true;
     c->started_ms = now;
-    st_node_rfc3339_now(c->started_at);
+    st_time_now_rfc3339(c->started_at);
     c->pidfd = pidfd_open(st_container_pid(c->c), 0);
     if (c->pidfd < 0)
         r = st_error_sys(&err, errno, "pidfd_open of container %s", c->id);
@@ -676,7 +677,7 @@ void st_node_pods_run(struct st_node_pods *p, json_t *msg)
     const char *ns = json_string_value(json_object_get(msg, "namespace"));
     if (ns && (pod->ns = strdup(ns)) == NULL)
         st_node_log("pod %s: out of memory keeping its namespace", pod->name);
-    st_node_rfc3339_now(pod->started_at);
+    st_time_now_rfc3339(pod->started_at);
     /* into the table first: whatever fails below is the pod's status */
     struct st_node_pod **tail = &p->head;
     while (*tail)
