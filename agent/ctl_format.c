@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "strata/b64.h"
 #include "strata/cleanup.h"
 #include "strata/quantity.h"
 #include "strata/time.h"
@@ -1178,18 +1179,6 @@ static int describe_node(FILE *out, json_t *node, json_t *events, time_t now, st
     return r < 0 ? r : events_section(out, events, now, err);
 }
 
-/* Bytes a base64 text decodes to, without decoding it. */
-static size_t base64_size(const char *s)
-{
-    size_t len = strlen(s);
-    size_t n = len / 4 * 3;
-    if (len % 4)
-        n += (len % 4) * 3 / 4;
-    for (size_t i = 0; i < 2 && len > i && s[len - 1 - i] == '='; i++)
-        n--;
-    return n;
-}
-
 static int describe_secret(FILE *out, json_t *s, json_t *events, time_t now, st_error *err)
 {
     metadata(out, s, true, now);
@@ -1200,7 +1189,7 @@ static int describe_secret(FILE *out, json_t *s, json_t *events, time_t now, st_
     _cleanup_free_ const char **keys = sorted_keys(data, &n);
     for (size_t i = 0; i < n; i++) {
         const char *v = json_string_value(json_object_get(data, keys[i]));
-        fprintf(out, "%s:  %zu bytes\n", keys[i], v ? base64_size(v) : 0);
+        fprintf(out, "%s:  %zu bytes\n", keys[i], st_b64_decoded_len(v));
     }
     fputc('\n', out);
     return events_section(out, events, now, err);

@@ -4,11 +4,11 @@
  * fields (selector vs labels, limits vs requests, one probe handler). */
 #include <errno.h>
 #include <limits.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "manifest_schema.h"
+#include "strata/b64.h"
 #include "strata/cleanup.h"
 #include "strata/quantity.h"
 
@@ -195,27 +195,6 @@ static void st_check_port_name(struct st_mctx *c, yaml_node_t *node, json_t *val
 
 /* ---- secrets: base64 through OpenSSL, strict like Go's StdEncoding ---- */
 
-static bool st_base64_ok(const char *s)
-{
-    size_t len = strlen(s);
-    if (len % 4 != 0)
-        return false;
-    size_t pad = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '=')
-            pad++;
-        else if (pad > 0)
-            return false;
-    }
-    if (pad > 2 ||
-        strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") != len)
-        return false;
-    if (len == 0)
-        return true;
-    _cleanup_free_ unsigned char *out = malloc(len / 4 * 3 + 1);
-    return out && EVP_DecodeBlock(out, (const unsigned char *)s, (int)len) >= 0;
-}
-
 static void st_check_secret_data(struct st_mctx *c, yaml_node_t *node, json_t *map)
 {
     const char *key;
@@ -227,7 +206,7 @@ static void st_check_secret_data(struct st_mctx *c, yaml_node_t *node, json_t *m
                           "%s: \"%s\" is not a valid secret key: use letters, digits, '-', '_' "
                           "and '.'",
                           st_mctx_path(c), key);
-        else if (!st_base64_ok(json_string_value(v)))
+        else if (!st_b64_valid(json_string_value(v)))
             st_mctx_error(c, st_mctx_child(c, node, key),
                           "%s.%s: the value is not valid base64; put plain text under "
                           "stringData instead",
@@ -262,14 +241,11 @@ static void st_check_secret(struct st_mctx *c, yaml_node_t *node, json_t *obj)
     json_t *v;
     json_object_foreach(sd, key, v)
     {
-        const char *plain = json_string_value(v);
-        size_t len = strlen(plain);
-        _cleanup_free_ char *enc = malloc((len + 2) / 3 * 4 + 1);
-        if (enc == NULL) {
+        _cleanup_free_ char *enc = NULL;
+        if (st_b64_encode(json_string_value(v), json_string_length(v), &enc, NULL) < 0) {
             st_mctx_error(c, node, "stringData.%s: out of memory", key);
             return;
         }
-        EVP_EncodeBlock((unsigned char *)enc, (const unsigned char *)plain, (int)len);
         json_object_set_new(data, key, json_string(enc));
     }
     json_object_del(obj, "stringData");

@@ -4,13 +4,13 @@
  * heartbeats stop before its pods go elsewhere, and keeps each live node
  * running exactly the pods the store binds to it. */
 #include "stratad.h"
+#include "strata/b64.h"
 #include "strata/cleanup.h"
 #include "strata/controller.h"
 #include "strata/node_proto.h"
 #include "strata/time.h"
 
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -640,27 +640,6 @@ void stratad_nodes_events(struct stratad *d)
 
 /* ---- pods to nodes ------------------------------------------------------- */
 
-static int b64_decode(const char *in, char **out)
-{
-    size_t len = strlen(in);
-    unsigned char *buf = malloc(len / 4 * 3 + 4);
-    if (buf == NULL)
-        return -ENOMEM;
-    int n = EVP_DecodeBlock(buf, (const unsigned char *)in, (int)len);
-    if (n < 0) {
-        free(buf);
-        return -EINVAL;
-    }
-    /* EVP_DecodeBlock counts the padding as data. */
-    while (len > 0 && in[len - 1] == '=' && n > 0) {
-        len--;
-        n--;
-    }
-    buf[n] = 0;
-    *out = (char *)buf;
-    return 0;
-}
-
 /* env valueFrom.secretKeyRef becomes a plain value: the node never sees the
  * store, and the secret never rests on the node's disk. */
 static int resolve_env(struct stratad *d, const char *ns, json_t *spec, st_error *err)
@@ -688,7 +667,7 @@ static int resolve_env(struct stratad *d, const char *ns, json_t *spec, st_error
             const char *plain =
                 json_string_value(json_object_get(json_object_get(secret, "stringData"), key));
             _cleanup_free_ char *value = NULL;
-            if (b64 && b64_decode(b64, &value) < 0)
+            if (b64 && st_b64_decode(b64, (void **)&value, NULL, NULL) < 0)
                 return st_error_set(err, EINVAL, "secret \"%s\" key %s is not valid base64", sname,
                                     key);
             if (!b64 && !plain)
