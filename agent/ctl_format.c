@@ -13,6 +13,7 @@
 
 #include "strata/b64.h"
 #include "strata/cleanup.h"
+#include "strata/jsonpath.h"
 #include "strata/quantity.h"
 #include "strata/time.h"
 
@@ -20,21 +21,11 @@
 
 /* ---- JSON helpers --------------------------------------------------------- */
 
-/* The value at a dotted path ("status.strata.phase"), or NULL. */
+/* The value at a dotted path ("status.strata.phase"), or NULL: util's walk
+ * under the short name every row and view here uses. */
 static json_t *at(json_t *obj, const char *path)
 {
-    char key[128];
-    while (obj && *path) {
-        const char *dot = strchr(path, '.');
-        size_t n = dot ? (size_t)(dot - path) : strlen(path);
-        if (n >= sizeof(key) || !json_is_object(obj))
-            return NULL;
-        memcpy(key, path, n);
-        key[n] = '\0';
-        obj = json_object_get(obj, key);
-        path += n + (dot ? 1 : 0);
-    }
-    return obj;
+    return st_json_at(obj, path);
 }
 
 /* A non-empty string at path, or NULL. */

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "strata/cleanup.h"
+#include "strata/jsonpath.h"
 #include "strata/time.h"
 
 const st_store_kind st_store_kinds[ST_STORE_KIND_COUNT] = {
@@ -160,21 +161,7 @@ void st_store_object_stamp(json_t *obj, const char *ns, const char *uid, const c
  * text, anything missing or null as "". Copied into buf. */
 static void field_text(json_t *obj, const char *path, char *buf, size_t len)
 {
-    char seg[256];
-    json_t *cur = obj;
-    const char *p = path;
-    while (cur && *p) {
-        const char *dot = strchr(p, '.');
-        size_t n = dot ? (size_t)(dot - p) : strlen(p);
-        if (n >= sizeof(seg)) {
-            cur = NULL;
-            break;
-        }
-        memcpy(seg, p, n);
-        seg[n] = '\0';
-        cur = json_object_get(cur, seg);
-        p = dot ? dot + 1 : p + n;
-    }
+    json_t *cur = st_json_at(obj, path);
     buf[0] = '\0';
     if (json_is_string(cur))
         snprintf(buf, len, "%s", json_string_value(cur));
