@@ -9,6 +9,7 @@
 
 #include "manifest_schema.h"
 #include "strata/b64.h"
+#include "strata/names.h"
 #include "strata/cleanup.h"
 #include "strata/quantity.h"
 
@@ -22,35 +23,6 @@ static bool st_is_lower_alnum(char ch)
 static bool st_is_alnum(char ch)
 {
     return st_is_lower_alnum(ch) || (ch >= 'A' && ch <= 'Z');
-}
-
-/* RFC 1123 label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most 63. */
-static bool st_dns_label_ok(const char *s, size_t len)
-{
-    if (len == 0 || len > 63 || !st_is_lower_alnum(s[0]) || !st_is_lower_alnum(s[len - 1]))
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        if (!st_is_lower_alnum(s[i]) && s[i] != '-')
-            return false;
-    }
-    return true;
-}
-
-/* RFC 1123 subdomain: labels joined by '.', at most 253. */
-static bool st_dns_subdomain_ok(const char *s)
-{
-    size_t len = strlen(s);
-    if (len == 0 || len > 253)
-        return false;
-    for (const char *p = s;;) {
-        const char *dot = strchr(p, '.');
-        size_t n = dot ? (size_t)(dot - p) : strlen(p);
-        if (!st_dns_label_ok(p, n))
-            return false;
-        if (!dot)
-            return true;
-        p = dot + 1;
-    }
 }
 
 /* Label name part and label value: ([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9], at most 63. */
@@ -77,13 +49,13 @@ static bool st_label_key_ok(const char *key)
         return false;
     memcpy(prefix, key, plen);
     prefix[plen] = '\0';
-    return st_dns_subdomain_ok(prefix) && st_label_name_ok(slash + 1, strlen(slash + 1));
+    return st_name_dns_subdomain_ok(prefix) && st_label_name_ok(slash + 1, strlen(slash + 1));
 }
 
 static void st_check_dns_label(struct st_mctx *c, yaml_node_t *node, json_t *value)
 {
     const char *s = json_string_value(value);
-    if (!st_dns_label_ok(s, strlen(s)))
+    if (!st_name_dns_label_ok(s))
         st_mctx_error(c, node,
                       "%s: \"%s\" is not a valid name: use at most 63 lowercase letters, digits "
                       "and '-', starting and ending with a letter or digit",
@@ -93,7 +65,7 @@ static void st_check_dns_label(struct st_mctx *c, yaml_node_t *node, json_t *val
 static void st_check_dns_subdomain(struct st_mctx *c, yaml_node_t *node, json_t *value)
 {
     const char *s = json_string_value(value);
-    if (!st_dns_subdomain_ok(s))
+    if (!st_name_dns_subdomain_ok(s))
         st_mctx_error(c, node,
                       "%s: \"%s\" is not a valid name: use at most 253 lowercase letters, "
                       "digits, '-' and '.', each part starting and ending with a letter or digit",

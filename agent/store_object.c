@@ -14,6 +14,7 @@
 
 #include "strata/cleanup.h"
 #include "strata/jsonpath.h"
+#include "strata/names.h"
 #include "strata/time.h"
 
 const st_store_kind st_store_kinds[ST_STORE_KIND_COUNT] = {
@@ -40,23 +41,6 @@ const char *st_store_ns_normalize(const st_store_kind *k, const char *ns)
     return ns && *ns ? ns : "default";
 }
 
-/* Kubernetes' DNS subdomain rule (RFC 1123): what names and namespaces may be. */
-static bool dns_subdomain_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 253)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-        if (!alnum && c != '-' && c != '.')
-            return false;
-        if ((i == 0 || i == n - 1) && !alnum)
-            return false;
-    }
-    return true;
-}
-
 int st_store_object_check(json_t *obj, const st_store_kind **kind, const char **ns,
                           const char **name, st_error *err)
 {
@@ -70,7 +54,7 @@ int st_store_object_check(json_t *obj, const st_store_kind **kind, const char **
     if (!json_is_object(md))
         return st_error_set(err, EINVAL, "%s: metadata is missing; give metadata.name", k);
     const char *nm = json_string_value(json_object_get(md, "name"));
-    if (nm == NULL || !dns_subdomain_ok(nm))
+    if (nm == NULL || !st_name_dns_subdomain_ok(nm))
         return st_error_set(err, EINVAL,
                             "%s: metadata.name \"%s\" is invalid: use 1-253 lowercase letters, "
                             "digits, '-' or '.', starting and ending with a letter or digit",
@@ -79,7 +63,7 @@ int st_store_object_check(json_t *obj, const st_store_kind **kind, const char **
     if (jns && !json_is_string(jns))
         return st_error_set(err, EINVAL, "%s %s: metadata.namespace must be a string", k, nm);
     const char *n = st_store_ns_normalize(sk, json_string_value(jns));
-    if (sk->namespaced && !dns_subdomain_ok(n))
+    if (sk->namespaced && !st_name_dns_subdomain_ok(n))
         return st_error_set(err, EINVAL, "%s %s: metadata.namespace \"%s\" is invalid", k, nm, n);
     json_t *labels = json_object_get(md, "labels");
     if (labels && !json_is_object(labels))

@@ -5,6 +5,7 @@
 #include "stratad.h"
 #include "strata/cleanup.h"
 #include "strata/fs.h"
+#include "strata/names.h"
 #include "strata/time.h"
 
 #include <dirent.h>
@@ -21,21 +22,6 @@
 #include <unistd.h>
 
 extern char **environ;
-
-static int valid_image_name(const char *name)
-{
-    size_t n = name ? strlen(name) : 0;
-    if (n == 0 || n > 63)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-              c == '_') ||
-            (i == 0 && (c == '.' || c == '-')))
-            return 0;
-    }
-    return 1;
-}
 
 static int run_quiet(char *const argv[], st_error *err)
 {
@@ -87,11 +73,11 @@ int stratad_image_import(struct stratad *d, const char *name, const char *source
                          int *http, st_error *err)
 {
     *http = 400;
-    if (!valid_image_name(name))
+    if (!st_name_image_ok(name))
         return st_error_set(err, EINVAL,
-                            "image name \"%s\": use lowercase letters, digits, '.', '-', '_' "
-                            "(at most 63)",
-                            name ? name : "");
+                            "image name \"%s\": use lowercase letters and digits joined by '.', "
+                            "'_' or '-' (at most %d; no tag, no '/')",
+                            name ? name : "", ST_NAME_IMAGE_MAX);
     if (source == NULL || source[0] != '/')
         return st_error_set(err, EINVAL,
                             "source \"%s\": give an absolute path to a folder or "

@@ -6,6 +6,7 @@
 #include "stratad.h"
 #include "strata/b64.h"
 #include "strata/cleanup.h"
+#include "strata/names.h"
 #include "strata/controller.h"
 #include "strata/node_proto.h"
 #include "strata/time.h"
@@ -207,19 +208,6 @@ static void *start_worker(void *arg)
     return NULL;
 }
 
-static int valid_name(const char *name)
-{
-    size_t n = name ? strlen(name) : 0;
-    if (n == 0 || n > ST_NODE_NAME_MAX)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c == '-' && i > 0)))
-            return 0;
-    }
-    return 1;
-}
-
 int stratad_node_add(struct stratad *d, json_t *body, json_t **node, int *http, st_error *err)
 {
     const char *name =
@@ -229,10 +217,10 @@ int stratad_node_add(struct stratad *d, json_t *body, json_t **node, int *http, 
     json_int_t mem = json_integer_value(json_object_get(spec, "memoryMiB"));
     const char *accel_text = json_string_value(json_object_get(spec, "accel"));
     *http = 400;
-    if (!valid_name(name))
+    if (!st_name_dns_label_ok(name) || strlen(name) > ST_NODE_NAME_MAX)
         return st_error_set(err, EINVAL,
                             "metadata.name \"%s\": a node name is lowercase letters, digits and "
-                            "'-', at most %d characters",
+                            "'-' (not at either end), at most %d characters",
                             name ? name : "", ST_NODE_NAME_MAX);
     if (cpus == 0)
         cpus = ST_NODE_VCPUS_DEFAULT;

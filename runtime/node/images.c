@@ -8,6 +8,7 @@
 #include "node.h"
 #include "strata/cleanup.h"
 #include "strata/fs.h"
+#include "strata/names.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,19 +21,6 @@
 #include <unistd.h>
 
 /* ---- helpers ---------------------------------------------------------- */
-
-/* A name that is one folder of the store: no '/', not "." or "..". */
-static bool image_name_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 255 || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
-        return false;
-    for (const char *p = s; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-              *p == '-' || *p == '_' || *p == '.' || *p == ':' || *p == '@'))
-            return false;
-    return true;
-}
 
 static bool is_dir(const char *path)
 {
@@ -69,27 +57,24 @@ static bool is_mount_point(const char *path)
 
 int st_node_image_rootfs(const char *images_dir, const char *image, char **rootfs, st_error *err)
 {
-    if (image == NULL || !image_name_ok(image))
+    struct st_image_ref ref;
+    int r = st_name_image_ref_parse(image, &ref, err);
+    if (r < 0)
+        return r;
+    /* The store holds one version of each name: that version is "latest". */
+    if (ref.digest || (ref.tag[0] && strcmp(ref.tag, "latest") != 0))
         return st_error_set(err, EINVAL,
-                            "image \"%s\" cannot name a folder of the image store %s: use the "
-                            "folder name (letters, digits, '.', '_', '-', ':'; no '/')",
-                            image ? image : "", images_dir);
+                            "image \"%s\": the image store %s keeps one version per name (no "
+                            "other tag than latest, no digest); use \"%s\", or import this "
+                            "version under a name of its own",
+                            image, images_dir, ref.name);
     char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/%s/rootfs", images_dir, image);
-    if (!is_dir(path)) {
-        /* "busybox:latest" is the image "busybox" */
-        size_t n = strlen(image);
-        if (n > 7 && strcmp(image + n - 7, ":latest") == 0) {
-            snprintf(path, sizeof(path), "%s/%.*s/rootfs", images_dir, (int)(n - 7), image);
-            if (!is_dir(path))
-                snprintf(path, sizeof(path), "%s/%s/rootfs", images_dir, image);
-        }
-    }
+    snprintf(path, sizeof(path), "%s/%s/rootfs", images_dir, ref.name);
     if (!is_dir(path))
         return st_error_set(err, ENOENT,
                             "image \"%s\" not found: the image store %s has no %s; import it "
                             "on the host with `stratactl image import %s DIR|TARBALL`",
-                            image, images_dir, path, image);
+                            image, images_dir, path, ref.name);
     *rootfs = strdup(path);
     return *rootfs ? 0 : st_error_set(err, ENOMEM, "out of memory");
 }

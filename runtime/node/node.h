@@ -112,10 +112,11 @@ void st_node_pollset_free(struct st_node_pollset *ps);
 int64_t st_node_now_ms(void);
 
 /* ---- image store (images.c) -------------------------------------------- */
-/* The root filesystem of image in the store: <images_dir>/<image>/rootfs
- * (a ":latest" tag may be left out of the folder name). -ENOENT when the
- * store lacks it, -EINVAL for a name that cannot be a folder; the message
- * names the image and the store. *rootfs is malloc'd. */
+/* The root filesystem of the image reference image (NAME or NAME:latest,
+ * strata/names.h) in the store: <images_dir>/<NAME>/rootfs. -ENOENT when
+ * the store lacks it, -EINVAL for a reference that is not well formed or
+ * asks for another tag or a digest (the store keeps one version per name);
+ * the message names the image and the store. *rootfs is malloc'd. */
 int st_node_image_rootfs(const char *images_dir, const char *image, char **rootfs, st_error *err);
 
 /* Creates dir (and its parents) and mounts an overlay at dir/rootfs whose
