@@ -9,8 +9,8 @@
 
 #include "manifest_schema.h"
 #include "strata/b64.h"
-#include "strata/names.h"
 #include "strata/cleanup.h"
+#include "strata/names.h"
 #include "strata/quantity.h"
 
 /* ---- name rules (Kubernetes apimachinery validation) ---- */

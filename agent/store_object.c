@@ -215,7 +215,7 @@ static int selector_match(const char *sel, bool labels, json_t *obj, st_error *e
     char *save = NULL;
     int all = 1;
     for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        requirement r;
+        requirement r = {0};
         int rc = requirement_parse(t, labels, what, &r, err);
         if (rc < 0)
             return rc;
@@ -261,7 +261,7 @@ json_t *st_store_selector_equalities(const char *selector)
     _cleanup_free_ char *copy = strdup(selector);
     char *save = NULL;
     for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save)) {
-        requirement r;
+        requirement r = {0};
         if (requirement_parse(t, true, "label selector", &r, NULL) == 0 && r.value && !r.negate)
             json_object_set_new(eq, r.key, json_string(r.value));
     }

@@ -6,8 +6,8 @@
 #include "stratad.h"
 #include "strata/b64.h"
 #include "strata/cleanup.h"
-#include "strata/names.h"
 #include "strata/controller.h"
+#include "strata/names.h"
 #include "strata/node_proto.h"
 #include "strata/time.h"
 
