@@ -5,6 +5,7 @@
 #include "strata/controller.h"
 #include "strata/cleanup.h"
 #include "strata/deploy_plan.h"
+#include "strata/time.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -17,10 +18,8 @@
 
 static long long rfc3339_ms(const char *ts)
 {
-    struct tm tm = {0};
-    if (ts == NULL || strptime(ts, "%Y-%m-%dT%H:%M:%S", &tm) == NULL)
-        return 0;
-    return (long long)timegm(&tm) * 1000;
+    time_t t = 0;
+    return st_time_parse_rfc3339(ts, &t, NULL) == 0 ? (long long)t * 1000 : 0;
 }
 
 /* DEPLOY-HASH-xxxxx with Kubernetes' alphabet (no vowels: no words). */

@@ -4,6 +4,7 @@
  * manager decides when, this file records what. */
 #include "strata/controller.h"
 #include "strata/cleanup.h"
+#include "strata/time.h"
 #include "store_object.h"
 
 #include <errno.h>
@@ -81,7 +82,7 @@ static bool set_condition(json_t *st, const char *type, const char *status, cons
             c = it;
     }
     char now[32];
-    st_store_now_rfc3339(now);
+    st_time_now_rfc3339(now);
     if (c == NULL) {
         c = json_pack("{s:s, s:s, s:s}", "type", type, "status", status, "lastTransitionTime", now);
         json_array_append_new(conds, c);
@@ -246,7 +247,7 @@ static int status_fn(json_t *pod, void *arg)
         json_object_set_new(st, "lastReason", json_string(ps->reason));
     if (!json_object_get(st, "startTime") && strcmp(ps->phase, "Running") == 0) {
         char now[32];
-        st_store_now_rfc3339(now);
+        st_time_now_rfc3339(now);
         json_object_set_new(st, "startTime", json_string(now));
     }
     int changed = !json_equal(snapshot, st);

@@ -11,28 +11,21 @@
 #include <string.h>
 #include <strings.h>
 
+#include "strata/b64.h"
 #include "strata/cleanup.h"
+#include "strata/jsonpath.h"
 #include "strata/quantity.h"
+#include "strata/time.h"
 
 #define NONE "<none>"
 
 /* ---- JSON helpers --------------------------------------------------------- */
 
-/* The value at a dotted path ("status.strata.phase"), or NULL. */
+/* The value at a dotted path ("status.strata.phase"), or NULL: util's walk
+ * under the short name every row and view here uses. */
 static json_t *at(json_t *obj, const char *path)
 {
-    char key[128];
-    while (obj && *path) {
-        const char *dot = strchr(path, '.');
-        size_t n = dot ? (size_t)(dot - path) : strlen(path);
-        if (n >= sizeof(key) || !json_is_object(obj))
-            return NULL;
-        memcpy(key, path, n);
-        key[n] = '\0';
-        obj = json_object_get(obj, key);
-        path += n + (dot ? 1 : 0);
-    }
-    return obj;
+    return st_json_at(obj, path);
 }
 
 /* A non-empty string at path, or NULL. */
@@ -198,31 +191,6 @@ const struct st_ctlfmt_kind *st_ctlfmt_kind_by_kind(const char *kind)
 
 /* ---- time ----------------------------------------------------------------- */
 
-int st_ctlfmt_parse_time(const char *text, time_t *out, st_error *err)
-{
-    struct tm tm = {0};
-    const char *rest = text ? strptime(text, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
-    if (rest == NULL)
-        return st_error_set(err, EINVAL, "\"%s\" is not an RFC 3339 time", text ? text : "");
-    if (*rest == '.')
-        for (rest++; *rest >= '0' && *rest <= '9'; rest++)
-            ;
-    long offset = 0;
-    if (*rest == 'Z' || *rest == 'z') {
-        rest++;
-    } else if ((*rest == '+' || *rest == '-') && strlen(rest) >= 6 && rest[3] == ':') {
-        int hh = atoi(rest + 1), mm = atoi(rest + 4);
-        offset = (hh * 3600L + mm * 60L) * (*rest == '-' ? -1 : 1);
-        rest += 6;
-    } else {
-        return st_error_set(err, EINVAL, "\"%s\" is not an RFC 3339 time (no time zone)", text);
-    }
-    if (*rest != '\0')
-        return st_error_set(err, EINVAL, "\"%s\" is not an RFC 3339 time", text);
-    *out = timegm(&tm) - offset;
-    return 0;
-}
-
 void st_ctlfmt_duration(long long seconds, char *buf, size_t len)
 {
     /* kubectl tolerates a second of clock skew as "now". */
@@ -282,7 +250,7 @@ void st_ctlfmt_duration(long long seconds, char *buf, size_t len)
 void st_ctlfmt_age(const char *timestamp, time_t now, char *buf, size_t len)
 {
     time_t t = 0;
-    if (timestamp == NULL || st_ctlfmt_parse_time(timestamp, &t, NULL) < 0) {
+    if (timestamp == NULL || st_time_parse_rfc3339(timestamp, &t, NULL) < 0) {
         snprintf(buf, len, "<unknown>");
         return;
     }
@@ -602,7 +570,7 @@ static void pod_restarts(json_t *pod, time_t now, char *buf, size_t len)
         restarts += int_at(cs, "restartCount", 0);
         time_t t;
         const char *fin = str_at(cs, "lastState.terminated.finishedAt");
-        if (fin && st_ctlfmt_parse_time(fin, &t, NULL) == 0 && t > latest)
+        if (fin && st_time_parse_rfc3339(fin, &t, NULL) == 0 && t > latest)
             latest = t;
     }
     snprintf(buf, len, "%lld", restarts);
@@ -1202,18 +1170,6 @@ static int describe_node(FILE *out, json_t *node, json_t *events, time_t now, st
     return r < 0 ? r : events_section(out, events, now, err);
 }
 
-/* Bytes a base64 text decodes to, without decoding it. */
-static size_t base64_size(const char *s)
-{
-    size_t len = strlen(s);
-    size_t n = len / 4 * 3;
-    if (len % 4)
-        n += (len % 4) * 3 / 4;
-    for (size_t i = 0; i < 2 && len > i && s[len - 1 - i] == '='; i++)
-        n--;
-    return n;
-}
-
 static int describe_secret(FILE *out, json_t *s, json_t *events, time_t now, st_error *err)
 {
     metadata(out, s, true, now);
@@ -1224,7 +1180,7 @@ static int describe_secret(FILE *out, json_t *s, json_t *events, time_t now, st_
     _cleanup_free_ const char **keys = sorted_keys(data, &n);
     for (size_t i = 0; i < n; i++) {
         const char *v = json_string_value(json_object_get(data, keys[i]));
-        fprintf(out, "%s:  %zu bytes\n", keys[i], v ? base64_size(v) : 0);
+        fprintf(out, "%s:  %zu bytes\n", keys[i], st_b64_decoded_len(v));
     }
     fputc('\n', out);
     return events_section(out, events, now, err);

@@ -3,6 +3,7 @@
  * the store; it never decides anything. */
 #include "strata/controller.h"
 #include "store_object.h"
+#include "strata/cleanup.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -4,12 +4,13 @@
  * fields (selector vs labels, limits vs requests, one probe handler). */
 #include <errno.h>
 #include <limits.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "manifest_schema.h"
+#include "strata/b64.h"
 #include "strata/cleanup.h"
+#include "strata/names.h"
 #include "strata/quantity.h"
 
 /* ---- name rules (Kubernetes apimachinery validation) ---- */
@@ -22,35 +23,6 @@ static bool st_is_lower_alnum(char ch)
 static bool st_is_alnum(char ch)
 {
     return st_is_lower_alnum(ch) || (ch >= 'A' && ch <= 'Z');
-}
-
-/* RFC 1123 label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most 63. */
-static bool st_dns_label_ok(const char *s, size_t len)
-{
-    if (len == 0 || len > 63 || !st_is_lower_alnum(s[0]) || !st_is_lower_alnum(s[len - 1]))
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        if (!st_is_lower_alnum(s[i]) && s[i] != '-')
-            return false;
-    }
-    return true;
-}
-
-/* RFC 1123 subdomain: labels joined by '.', at most 253. */
-static bool st_dns_subdomain_ok(const char *s)
-{
-    size_t len = strlen(s);
-    if (len == 0 || len > 253)
-        return false;
-    for (const char *p = s;;) {
-        const char *dot = strchr(p, '.');
-        size_t n = dot ? (size_t)(dot - p) : strlen(p);
-        if (!st_dns_label_ok(p, n))
-            return false;
-        if (!dot)
-            return true;
-        p = dot + 1;
-    }
 }
 
 /* Label name part and label value: ([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9], at most 63. */
@@ -77,13 +49,13 @@ static bool st_label_key_ok(const char *key)
         return false;
     memcpy(prefix, key, plen);
     prefix[plen] = '\0';
-    return st_dns_subdomain_ok(prefix) && st_label_name_ok(slash + 1, strlen(slash + 1));
+    return st_name_dns_subdomain_ok(prefix) && st_label_name_ok(slash + 1, strlen(slash + 1));
 }
 
 static void st_check_dns_label(struct st_mctx *c, yaml_node_t *node, json_t *value)
 {
     const char *s = json_string_value(value);
-    if (!st_dns_label_ok(s, strlen(s)))
+    if (!st_name_dns_label_ok(s))
         st_mctx_error(c, node,
                       "%s: \"%s\" is not a valid name: use at most 63 lowercase letters, digits "
                       "and '-', starting and ending with a letter or digit",
@@ -93,7 +65,7 @@ static void st_check_dns_label(struct st_mctx *c, yaml_node_t *node, json_t *val
 static void st_check_dns_subdomain(struct st_mctx *c, yaml_node_t *node, json_t *value)
 {
     const char *s = json_string_value(value);
-    if (!st_dns_subdomain_ok(s))
+    if (!st_name_dns_subdomain_ok(s))
         st_mctx_error(c, node,
                       "%s: \"%s\" is not a valid name: use at most 253 lowercase letters, "
                       "digits, '-' and '.', each part starting and ending with a letter or digit",
@@ -195,27 +167,6 @@ static void st_check_port_name(struct st_mctx *c, yaml_node_t *node, json_t *val
 
 /* ---- secrets: base64 through OpenSSL, strict like Go's StdEncoding ---- */
 
-static bool st_base64_ok(const char *s)
-{
-    size_t len = strlen(s);
-    if (len % 4 != 0)
-        return false;
-    size_t pad = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '=')
-            pad++;
-        else if (pad > 0)
-            return false;
-    }
-    if (pad > 2 ||
-        strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") != len)
-        return false;
-    if (len == 0)
-        return true;
-    _cleanup_free_ unsigned char *out = malloc(len / 4 * 3 + 1);
-    return out && EVP_DecodeBlock(out, (const unsigned char *)s, (int)len) >= 0;
-}
-
 static void st_check_secret_data(struct st_mctx *c, yaml_node_t *node, json_t *map)
 {
     const char *key;
@@ -227,7 +178,7 @@ static void st_check_secret_data(struct st_mctx *c, yaml_node_t *node, json_t *m
                           "%s: \"%s\" is not a valid secret key: use letters, digits, '-', '_' "
                           "and '.'",
                           st_mctx_path(c), key);
-        else if (!st_base64_ok(json_string_value(v)))
+        else if (!st_b64_valid(json_string_value(v)))
             st_mctx_error(c, st_mctx_child(c, node, key),
                           "%s.%s: the value is not valid base64; put plain text under "
                           "stringData instead",
@@ -262,14 +213,11 @@ static void st_check_secret(struct st_mctx *c, yaml_node_t *node, json_t *obj)
     json_t *v;
     json_object_foreach(sd, key, v)
     {
-        const char *plain = json_string_value(v);
-        size_t len = strlen(plain);
-        _cleanup_free_ char *enc = malloc((len + 2) / 3 * 4 + 1);
-        if (enc == NULL) {
+        _cleanup_free_ char *enc = NULL;
+        if (st_b64_encode(json_string_value(v), json_string_length(v), &enc, NULL) < 0) {
             st_mctx_error(c, node, "stringData.%s: out of memory", key);
             return;
         }
-        EVP_EncodeBlock((unsigned char *)enc, (const unsigned char *)plain, (int)len);
         json_object_set_new(data, key, json_string(enc));
     }
     json_object_del(obj, "stringData");

@@ -10,15 +10,10 @@
 #include <string.h>
 
 #include "strata/cleanup.h"
+#include "store_pg_cleanup.h"
 
 /* Any constant both agents agree on: "strata" in ASCII. */
 #define MIGRATE_LOCK_KEY "125780071854177"
-
-static void pgresult_freep(PGresult **r)
-{
-    PQclear(*r);
-}
-#define _cleanup_pgresult_ __attribute__((cleanup(pgresult_freep)))
 
 static int exec_ok(PGconn *conn, const char *sql, const char *what, st_error *err)
 {

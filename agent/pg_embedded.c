@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "strata/cleanup.h"
+#include "store_pg_cleanup.h"
 
 #define PG_TIMEOUT_S  "60"
 #define SOCKET_SUFFIX "/.s.PGSQL.5432"
@@ -263,18 +264,12 @@ static int initdb(const st_pg_embedded *pg, st_error *err)
     return 0;
 }
 
-static void pgconn_freep(PGconn **c)
-{
-    if (*c)
-        PQfinish(*c);
-}
-
 static int create_database(const st_pg_embedded *pg, st_error *err)
 {
     _cleanup_free_ char *dsn = NULL;
     if (asprintf(&dsn, "host=%s dbname=postgres user=postgres", pg->run) < 0)
         return st_error_set(err, ENOMEM, "out of memory");
-    __attribute__((cleanup(pgconn_freep))) PGconn *c = PQconnectdb(dsn);
+    _cleanup_pgconn_ PGconn *c = PQconnectdb(dsn);
     if (PQstatus(c) != CONNECTION_OK)
         return st_error_set(err, EIO, "cannot connect to the embedded PostgreSQL (%s): %s", dsn,
                             PQerrorMessage(c));

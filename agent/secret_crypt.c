@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "strata/b64.h"
 #include "strata/cleanup.h"
 
 #define NONCE_LEN 12
@@ -164,13 +165,12 @@ int st_secret_encrypt(const st_secret_key *key, const char *aad, const void *pla
         EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, TAG_LEN, tag) != 1)
         return st_error_set(err, EIO, "AES-256-GCM encryption failed");
 
-    size_t b64_len = 4 * ((blob_len + 2) / 3);
-    char *text = malloc(strlen(PREFIX) + b64_len + 1);
-    if (text == NULL)
-        return st_error_set(err, ENOMEM, "out of memory encrypting a secret");
-    strcpy(text, PREFIX);
-    EVP_EncodeBlock((unsigned char *)text + strlen(PREFIX), blob, (int)blob_len);
-    *out = text;
+    _cleanup_free_ char *b64 = NULL;
+    int r = st_b64_encode(blob, blob_len, &b64, err);
+    if (r < 0)
+        return r;
+    if (asprintf(out, "%s%s", PREFIX, b64) < 0)
+        return *out = NULL, st_error_set(err, ENOMEM, "out of memory encrypting a secret");
     return 0;
 }
 
@@ -183,20 +183,13 @@ int st_secret_decrypt(const st_secret_key *key, const char *aad, const char *tex
                             "sealed secret does not start with \"%s\": not written by this "
                             "version of Strata",
                             PREFIX);
-    const char *b64 = text + plen;
-    size_t b64_len = strlen(b64);
-    if (b64_len % 4 != 0 || b64_len > (size_t)INT32_MAX)
-        return st_error_set(err, EBADMSG, "sealed secret is not valid base64");
-    _cleanup_free_ unsigned char *blob = malloc(b64_len / 4 * 3 + 1);
-    if (blob == NULL)
+    _cleanup_free_ unsigned char *blob = NULL;
+    size_t blob_len = 0;
+    int r = st_b64_decode(text + plen, (void **)&blob, &blob_len, NULL);
+    if (r == -ENOMEM)
         return st_error_set(err, ENOMEM, "out of memory decrypting a secret");
-    int dec = EVP_DecodeBlock(blob, (const unsigned char *)b64, (int)b64_len);
-    if (dec < 0)
+    if (r < 0)
         return st_error_set(err, EBADMSG, "sealed secret is not valid base64");
-    /* EVP_DecodeBlock counts padding as zero bytes; drop them. */
-    size_t blob_len = (size_t)dec;
-    for (size_t i = b64_len; i > 0 && b64[i - 1] == '='; i--)
-        blob_len--;
     if (blob_len < NONCE_LEN + TAG_LEN)
         return st_error_set(err, EBADMSG, "sealed secret is too short to be AES-256-GCM");
     size_t ct_len = blob_len - NONCE_LEN - TAG_LEN;

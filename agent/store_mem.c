@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "strata/cleanup.h"
+#include "strata/time.h"
 #include "store_object.h"
 
 typedef struct undo_entry {
@@ -130,7 +131,7 @@ static int do_create(mem_store *m, json_t *obj, undo_log *u, json_t **out, st_er
     r = st_store_uuid4(uid, err);
     if (r < 0)
         return r;
-    st_store_now_rfc3339(now);
+    st_time_now_rfc3339(now);
     next_rv(m, rv);
     json_t *stored = st_store_object_content(obj);
     st_store_object_stamp(stored, ns, uid, rv, now);

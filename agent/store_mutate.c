@@ -2,7 +2,7 @@
  * one loop every writer of a shared object (controllers, the API) uses so
  * that a concurrent update is retried, never lost. */
 #include "strata/store.h"
-#include "strata/node_proto.h"
+#include "strata/cleanup.h"
 
 /* Writers race only briefly (a controller pass, one API call). */
 #define MUTATE_RETRIES 8

@@ -13,6 +13,9 @@
 #include <time.h>
 
 #include "strata/cleanup.h"
+#include "strata/jsonpath.h"
+#include "strata/names.h"
+#include "strata/time.h"
 
 const st_store_kind st_store_kinds[ST_STORE_KIND_COUNT] = {
     {"Pod", "pods", true},    {"Deployment", "deployments", true}, {"Secret", "secrets", true},
@@ -38,23 +41,6 @@ const char *st_store_ns_normalize(const st_store_kind *k, const char *ns)
     return ns && *ns ? ns : "default";
 }
 
-/* Kubernetes' DNS subdomain rule (RFC 1123): what names and namespaces may be. */
-static bool dns_subdomain_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 253)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-        if (!alnum && c != '-' && c != '.')
-            return false;
-        if ((i == 0 || i == n - 1) && !alnum)
-            return false;
-    }
-    return true;
-}
-
 int st_store_object_check(json_t *obj, const st_store_kind **kind, const char **ns,
                           const char **name, st_error *err)
 {
@@ -68,7 +54,7 @@ int st_store_object_check(json_t *obj, const st_store_kind **kind, const char **
     if (!json_is_object(md))
         return st_error_set(err, EINVAL, "%s: metadata is missing; give metadata.name", k);
     const char *nm = json_string_value(json_object_get(md, "name"));
-    if (nm == NULL || !dns_subdomain_ok(nm))
+    if (nm == NULL || !st_name_dns_subdomain_ok(nm))
         return st_error_set(err, EINVAL,
                             "%s: metadata.name \"%s\" is invalid: use 1-253 lowercase letters, "
                             "digits, '-' or '.', starting and ending with a letter or digit",
@@ -77,7 +63,7 @@ int st_store_object_check(json_t *obj, const st_store_kind **kind, const char **
     if (jns && !json_is_string(jns))
         return st_error_set(err, EINVAL, "%s %s: metadata.namespace must be a string", k, nm);
     const char *n = st_store_ns_normalize(sk, json_string_value(jns));
-    if (sk->namespaced && !dns_subdomain_ok(n))
+    if (sk->namespaced && !st_name_dns_subdomain_ok(n))
         return st_error_set(err, EINVAL, "%s %s: metadata.namespace \"%s\" is invalid", k, nm, n);
     json_t *labels = json_object_get(md, "labels");
     if (labels && !json_is_object(labels))
@@ -106,14 +92,6 @@ int st_store_uuid4(char out[37], st_error *err)
              b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
              b[14], b[15]);
     return 0;
-}
-
-void st_store_now_rfc3339(char out[32])
-{
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 const char *st_store_object_owner(json_t *obj)
@@ -167,21 +145,7 @@ void st_store_object_stamp(json_t *obj, const char *ns, const char *uid, const c
  * text, anything missing or null as "". Copied into buf. */
 static void field_text(json_t *obj, const char *path, char *buf, size_t len)
 {
-    char seg[256];
-    json_t *cur = obj;
-    const char *p = path;
-    while (cur && *p) {
-        const char *dot = strchr(p, '.');
-        size_t n = dot ? (size_t)(dot - p) : strlen(p);
-        if (n >= sizeof(seg)) {
-            cur = NULL;
-            break;
-        }
-        memcpy(seg, p, n);
-        seg[n] = '\0';
-        cur = json_object_get(cur, seg);
-        p = dot ? dot + 1 : p + n;
-    }
+    json_t *cur = st_json_at(obj, path);
     buf[0] = '\0';
     if (json_is_string(cur))
         snprintf(buf, len, "%s", json_string_value(cur));
@@ -297,7 +261,7 @@ json_t *st_store_selector_equalities(const char *selector)
     _cleanup_free_ char *copy = strdup(selector);
     char *save = NULL;
     for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save)) {
-        requirement r;
+        requirement r = {0};
         if (requirement_parse(t, true, "label selector", &r, NULL) == 0 && r.value && !r.negate)
             json_object_set_new(eq, r.key, json_string(r.value));
     }
@@ -336,7 +300,7 @@ int st_store_event_prepare(json_t *event, json_t **out, st_error *err)
         json_object_set_new(md, "name", json_string(name));
     }
     char now[32];
-    st_store_now_rfc3339(now);
+    st_time_now_rfc3339(now);
     if (!json_object_get(ev, "count"))
         json_object_set_new(ev, "count", json_integer(1));
     if (!json_object_get(ev, "firstTimestamp"))

@@ -33,8 +33,6 @@ const char *st_store_ns_normalize(const st_store_kind *k, const char *ns);
 
 /* A random UUID v4, "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx" (37 bytes). */
 int st_store_uuid4(char out[37], st_error *err);
-/* Now as RFC 3339 UTC, seconds precision (21 bytes). */
-void st_store_now_rfc3339(char out[32]);
 
 /* The name of the controller ownerReference (else the first), or NULL. */
 const char *st_store_object_owner(json_t *obj);

@@ -30,6 +30,7 @@
 #include "strata/cleanup.h"
 #include "strata/migrate.h"
 #include "store_object.h"
+#include "store_pg_cleanup.h"
 
 #define RV_SEQ "nextval('strata_resource_version')"
 #define TS_COL "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
@@ -51,18 +52,6 @@ static const char *const extra_cols[ST_STORE_KIND_COUNT][2] = {
     {NULL, NULL},
     {"involved_kind", "involved_name"},
 };
-
-static void pgresult_freep(PGresult **r)
-{
-    PQclear(*r);
-}
-#define _cleanup_pgresult_ __attribute__((cleanup(pgresult_freep)))
-
-static void jsonp_decref(json_t **j)
-{
-    json_decref(*j);
-}
-#define _cleanup_json_ __attribute__((cleanup(jsonp_decref)))
 
 static pg_store *pg_of(st_store *s)
 {

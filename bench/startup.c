@@ -25,7 +25,7 @@
 #include "startup.h"
 #include "strata/cleanup.h"
 #include "strata/exe_dir.h"
-#include "strata/fs_tree.h"
+#include "strata/fs.h"
 
 #define PROG         "bench_startup"
 #define USAGE_ARGS   "[--runs N] [-o json] [--svg FILE] [--node-image DIR] [--images DIR]"
@@ -208,7 +208,7 @@ static void startup_cleanup(struct startup *b)
     startup_node_remove(b);
     if (b->tmp[0]) {
         startup_host_cleanup(b);
-        st_fs_rmtree(b->tmp);
+        st_fs_rmtree(b->tmp, NULL);
     }
     st_vmm_close(b->vmm);
     b->vmm = NULL;

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "client.h"
+#include "strata/cleanup.h"
 #include "strata/ctl_format.h"
 #include "strata/error.h"
 
@@ -25,14 +26,6 @@ struct stctl {
     bool ns_given;      /* -n was on the command line */
     stctl_client *client;
 };
-
-/* Cleanup attribute for json_t locals. */
-static inline void stctl_json_decrefp(json_t **j)
-{
-    if (*j)
-        json_decref(*j);
-}
-#define _cleanup_json_ptr_ __attribute__((cleanup(stctl_json_decrefp)))
 
 /* ---- failing ------------------------------------------------------------ */
 

@@ -76,7 +76,7 @@ int stctl_verb_delete(struct stctl *ctl, int argc, char **argv)
     if (file) {
         if (optind < argc)
             return stctl_usage(STCTL_USAGE_DELETE, "give either -f FILE or KIND NAME, not both");
-        _cleanup_json_ptr_ json_t *objects = NULL;
+        _cleanup_json_ json_t *objects = NULL;
         if (stctl_read_manifest(file, &objects, &err) < 0)
             return stctl_fail(&err);
         stctl_client *cl = stctl_connect(ctl, &err);

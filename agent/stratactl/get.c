@@ -35,7 +35,7 @@ int stctl_show(struct stctl *ctl, const struct st_ctlfmt_kind *k, const char *na
         return -err->code;
     _cleanup_free_ char *path = NULL;
     int r = stctl_path(cl, k, ctl->ns, name, NULL, &path, err);
-    _cleanup_json_ptr_ json_t *reply = NULL;
+    _cleanup_json_ json_t *reply = NULL;
     if (r == 0)
         r = stctl_call(cl, "GET", path, NULL, &reply, err);
     if (r < 0)

@@ -3,13 +3,13 @@
  * may wait without holding anyone else up. Handlers read and write the
  * store and kick the controller loop; they never reconcile themselves. */
 #include "stratad.h"
+#include "strata/b64.h"
 #include "strata/cleanup.h"
 #include "strata/controller.h"
 #include "strata/manifest.h"
 
 #include <errno.h>
 #include <microhttpd.h>
-#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,17 +124,6 @@ static const char *list_kind(const char *kind)
     return "EventList";
 }
 
-static int b64_encode(const char *plain, char **out)
-{
-    size_t len = strlen(plain);
-    char *buf = malloc(4 * ((len + 2) / 3) + 1);
-    if (buf == NULL)
-        return -ENOMEM;
-    EVP_EncodeBlock((unsigned char *)buf, (const unsigned char *)plain, (int)len);
-    *out = buf;
-    return 0;
-}
-
 /* Secrets read like kubectl's: stringData folded into base64 data. */
 static void show_secret(json_t *secret)
 {
@@ -151,7 +140,8 @@ static void show_secret(json_t *secret)
     json_object_foreach(sd, k, v)
     {
         char *enc = NULL;
-        if (json_is_string(v) && b64_encode(json_string_value(v), &enc) == 0)
+        if (json_is_string(v) &&
+            st_b64_encode(json_string_value(v), json_string_length(v), &enc, NULL) == 0)
             json_object_set_new(data, k, json_string(enc));
         free(enc);
     }

@@ -5,7 +5,7 @@
  * runs in workers. */
 #include "stratad.h"
 #include "strata/cleanup.h"
-#include "strata/fs_tree.h"
+#include "strata/fs.h"
 #include "strata/controller.h"
 #include "strata/statedir.h"
 

@@ -4,12 +4,14 @@
  * heartbeats stop before its pods go elsewhere, and keeps each live node
  * running exactly the pods the store binds to it. */
 #include "stratad.h"
+#include "strata/b64.h"
 #include "strata/cleanup.h"
 #include "strata/controller.h"
+#include "strata/names.h"
 #include "strata/node_proto.h"
+#include "strata/time.h"
 
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,19 +208,6 @@ static void *start_worker(void *arg)
     return NULL;
 }
 
-static int valid_name(const char *name)
-{
-    size_t n = name ? strlen(name) : 0;
-    if (n == 0 || n > ST_NODE_NAME_MAX)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c == '-' && i > 0)))
-            return 0;
-    }
-    return 1;
-}
-
 int stratad_node_add(struct stratad *d, json_t *body, json_t **node, int *http, st_error *err)
 {
     const char *name =
@@ -228,10 +217,10 @@ int stratad_node_add(struct stratad *d, json_t *body, json_t **node, int *http, 
     json_int_t mem = json_integer_value(json_object_get(spec, "memoryMiB"));
     const char *accel_text = json_string_value(json_object_get(spec, "accel"));
     *http = 400;
-    if (!valid_name(name))
+    if (!st_name_dns_label_ok(name) || strlen(name) > ST_NODE_NAME_MAX)
         return st_error_set(err, EINVAL,
                             "metadata.name \"%s\": a node name is lowercase letters, digits and "
-                            "'-', at most %d characters",
+                            "'-' (not at either end), at most %d characters",
                             name ? name : "", ST_NODE_NAME_MAX);
     if (cpus == 0)
         cpus = ST_NODE_VCPUS_DEFAULT;
@@ -287,11 +276,8 @@ int stratad_node_add(struct stratad *d, json_t *body, json_t **node, int *http, 
         st_store_delete(d->store, "Node", "", name, NULL, NULL);
     }
 
-    char now[32];
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char now[ST_TIME_RFC3339_LEN];
+    st_time_now_rfc3339(now);
     _cleanup_json_ json_t *obj =
         json_pack("{s:s, s:s, s:{s:s, s:{s:s}}, s:{s:I, s:I, s:s},"
                   " s:{s:[{s:s, s:s, s:s, s:s, s:s}], s:{s:s, s:s, s:s, s:I}}}",
@@ -642,27 +628,6 @@ void stratad_nodes_events(struct stratad *d)
 
 /* ---- pods to nodes ------------------------------------------------------- */
 
-static int b64_decode(const char *in, char **out)
-{
-    size_t len = strlen(in);
-    unsigned char *buf = malloc(len / 4 * 3 + 4);
-    if (buf == NULL)
-        return -ENOMEM;
-    int n = EVP_DecodeBlock(buf, (const unsigned char *)in, (int)len);
-    if (n < 0) {
-        free(buf);
-        return -EINVAL;
-    }
-    /* EVP_DecodeBlock counts the padding as data. */
-    while (len > 0 && in[len - 1] == '=' && n > 0) {
-        len--;
-        n--;
-    }
-    buf[n] = 0;
-    *out = (char *)buf;
-    return 0;
-}
-
 /* env valueFrom.secretKeyRef becomes a plain value: the node never sees the
  * store, and the secret never rests on the node's disk. */
 static int resolve_env(struct stratad *d, const char *ns, json_t *spec, st_error *err)
@@ -690,7 +655,7 @@ static int resolve_env(struct stratad *d, const char *ns, json_t *spec, st_error
             const char *plain =
                 json_string_value(json_object_get(json_object_get(secret, "stringData"), key));
             _cleanup_free_ char *value = NULL;
-            if (b64 && b64_decode(b64, &value) < 0)
+            if (b64 && st_b64_decode(b64, (void **)&value, NULL, NULL) < 0)
                 return st_error_set(err, EINVAL, "secret \"%s\" key %s is not valid base64", sname,
                                     key);
             if (!b64 && !plain)

@@ -14,7 +14,7 @@
 
 #include "startup.h"
 #include "strata/cleanup.h"
-#include "strata/fs_tree.h"
+#include "strata/fs.h"
 #include "strata/node_proto.h"
 
 extern char **environ;

@@ -8,6 +8,7 @@
 
 #include "startup.h"
 #include "strata/bench_svg.h"
+#include "strata/cleanup.h"
 #include "strata/node_proto.h"
 
 static double fastest_median(const struct startup *b)

@@ -9,7 +9,8 @@
 #include <unistd.h>
 
 #include "startup.h"
-#include "strata/fs_tree.h"
+#include "strata/cleanup.h"
+#include "strata/fs.h"
 #include "strata/node_proto.h"
 
 /* A pod of /bin/true is Running within a second even under TCG; the bound

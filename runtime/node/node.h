@@ -108,16 +108,15 @@ void st_node_pollset_deadline(struct st_node_pollset *ps, int64_t at);
 void st_node_pollset_dispatch(struct st_node_pollset *ps);
 void st_node_pollset_free(struct st_node_pollset *ps);
 
-/* Milliseconds on the monotonic clock; the wall clock in RFC 3339 (UTC,
- * milliseconds) for status timestamps. */
+/* Milliseconds on the monotonic clock. */
 int64_t st_node_now_ms(void);
-void st_node_rfc3339_now(char buf[40]);
 
 /* ---- image store (images.c) -------------------------------------------- */
-/* The root filesystem of image in the store: <images_dir>/<image>/rootfs
- * (a ":latest" tag may be left out of the folder name). -ENOENT when the
- * store lacks it, -EINVAL for a name that cannot be a folder; the message
- * names the image and the store. *rootfs is malloc'd. */
+/* The root filesystem of the image reference image (NAME or NAME:latest,
+ * strata/names.h) in the store: <images_dir>/<NAME>/rootfs. -ENOENT when
+ * the store lacks it, -EINVAL for a reference that is not well formed or
+ * asks for another tag or a digest (the store keeps one version per name);
+ * the message names the image and the store. *rootfs is malloc'd. */
 int st_node_image_rootfs(const char *images_dir, const char *image, char **rootfs, st_error *err);
 
 /* Creates dir (and its parents) and mounts an overlay at dir/rootfs whose
@@ -131,13 +130,6 @@ int st_node_overlay_mount(const char *dir, const char *lower, const char *source
  * layer. It never deletes through a mount point: if rootfs stays mounted,
  * dir is left in place and an error says so. A missing dir is fine. */
 int st_node_overlay_remove(const char *dir, st_error *err);
-
-/* mkdir -p. */
-int st_node_mkdirs(const char *path, mode_t mode, st_error *err);
-
-/* rm -rf of a folder of our own, staying on its file system (a mount point
- * below it, and what is under it, is left alone and reported). */
-int st_node_remove_tree(const char *dir, st_error *err);
 
 /* ---- pod sandbox (sandbox.c) -------------------------------------------
  * A tiny process that holds a pod's shared namespaces (network with lo up,

@@ -15,8 +15,10 @@
  * by st_probe_finish): no waitpid(-1), so nothing steals another's status. */
 #include "node.h"
 #include "strata/cleanup.h"
+#include "strata/fs.h"
 #include "strata/node_proto.h"
 #include "strata/state.h"
+#include "strata/time.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -176,7 +178,7 @@ static void term_begin(const struct st_node_ctr *c, struct st_node_term *t)
     memset(t, 0, sizeof(*t));
     t->set = true;
     snprintf(t->started_at, sizeof(t->started_at), "%s", c->started_at);
-    st_node_rfc3339_now(t->finished_at);
+    st_time_now_rfc3339(t->finished_at);
 }
 
 /* The process ended (res from st_container_poll). */
@@ -254,7 +256,7 @@ static void ctr_begin(struct st_node_ctr *c, int64_t now)
         st_backoff_reset(&c->backoff); /* waiting for the image was no crash */
     c->created_once = true;
     c->started_ms = now;
-    st_node_rfc3339_now(c->started_at);
+    st_time_now_rfc3339(c->started_at);
     c->pidfd = pidfd_open(st_container_pid(c->c), 0);
     if (c->pidfd < 0)
         r = st_error_sys(&err, errno, "pidfd_open of container %s", c->id);
@@ -426,7 +428,7 @@ static void pod_free(struct st_node_pod *pod)
     }
     free(pod->ctrs);
     st_node_sandbox_destroy(&pod->sandbox);
-    if (pod->dir && st_node_remove_tree(pod->dir, &err) < 0)
+    if (pod->dir && st_fs_rmtree(pod->dir, &err) < 0)
         st_node_log("pod %s: %s", pod->name, err.msg);
     st_node_pod_spec_free(pod->spec);
     json_decref(pod->status);
@@ -582,7 +584,7 @@ static void clean_leftovers(struct st_node_pods *p)
                 st_node_log("cannot remove %s left by an earlier run: %s", dir, err.msg);
         }
         st_error_clear(&err);
-        if (st_node_remove_tree(pod_dir, &err) < 0)
+        if (st_fs_rmtree(pod_dir, &err) < 0)
             st_node_log("cannot remove %s left by an earlier run: %s", pod_dir, err.msg);
         else
             st_node_log("removed pod folder %s left by an earlier run", pod_dir);
@@ -603,8 +605,8 @@ int st_node_pods_new(const struct st_node_pods_opts *o, struct st_node_pods **ou
         asprintf(&p->pods_dir, "%s/pods", o->state_dir) < 0 ||
         asprintf(&p->run_dir, "%s/run", o->state_dir) < 0)
         r = st_error_set(err, ENOMEM, "out of memory");
-    if (r == 0 && ((r = st_node_mkdirs(p->pods_dir, 0700, err)) < 0 ||
-                   (r = st_node_mkdirs(p->run_dir, 0700, err)) < 0))
+    if (r == 0 && ((r = st_fs_mkdir_p(p->pods_dir, 0700, err)) < 0 ||
+                   (r = st_fs_mkdir_p(p->run_dir, 0700, err)) < 0))
         st_error_prefix(err, "--state-dir %s: ", o->state_dir);
     if (r < 0) {
         st_node_pods_free(p);
@@ -675,7 +677,7 @@ void st_node_pods_run(struct st_node_pods *p, json_t *msg)
     const char *ns = json_string_value(json_object_get(msg, "namespace"));
     if (ns && (pod->ns = strdup(ns)) == NULL)
         st_node_log("pod %s: out of memory keeping its namespace", pod->name);
-    st_node_rfc3339_now(pod->started_at);
+    st_time_now_rfc3339(pod->started_at);
     /* into the table first: whatever fails below is the pod's status */
     struct st_node_pod **tail = &p->head;
     while (*tail)
@@ -689,7 +691,7 @@ void st_node_pods_run(struct st_node_pods *p, json_t *msg)
         pod_refuse(pod, "CreateContainerConfigError", err.msg);
     } else if (pod_init_ctrs(pod, now, &err) < 0) {
         pod_refuse(pod, "CreateContainerConfigError", err.msg);
-    } else if (st_node_mkdirs(pod->dir, 0700, &err) < 0 ||
+    } else if (st_fs_mkdir_p(pod->dir, 0700, &err) < 0 ||
                st_node_sandbox_create(pod->name, &pod->sandbox, &err) < 0) {
         pod_refuse(pod, "CreatePodSandboxError", err.msg);
     } else {

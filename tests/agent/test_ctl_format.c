@@ -162,21 +162,7 @@ static void test_duration(void **state)
 static void test_parse_time_and_age(void **state)
 {
     (void)state;
-    time_t t = 0;
-    st_error err = {0};
-    assert_int_equal(st_ctlfmt_parse_time("2024-05-01T12:00:00Z", &t, &err), 0);
-    assert_int_equal((long long)t, (long long)NOW);
-    assert_int_equal(st_ctlfmt_parse_time("2024-05-01T11:59:58.123456Z", &t, &err), 0);
-    assert_int_equal((long long)t, (long long)NOW - 2);
-    assert_int_equal(st_ctlfmt_parse_time("2024-05-01T14:00:00+02:00", &t, &err), 0);
-    assert_int_equal((long long)t, (long long)NOW);
-    assert_int_equal(st_ctlfmt_parse_time("2024-05-01T11:30:00-00:30", &t, &err), 0);
-    assert_int_equal((long long)t, (long long)NOW);
-    assert_int_equal(st_ctlfmt_parse_time("yesterday", &t, &err), -EINVAL);
-    assert_non_null(strstr(err.msg, "yesterday"));
-    st_error_clear(&err);
-    assert_int_equal(st_ctlfmt_parse_time("2024-05-01T12:00:00", &t, &err), -EINVAL);
-
+    /* parsing itself is util's (tests/util/test_time.c) */
     char buf[32];
     st_ctlfmt_age("2024-05-01T11:55:00Z", NOW, buf, sizeof(buf));
     assert_string_equal(buf, "5m");

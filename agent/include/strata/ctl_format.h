@@ -41,10 +41,6 @@ const struct st_ctlfmt_kind *st_ctlfmt_kind_by_kind(const char *kind);
 
 /* ---- time --------------------------------------------------------------- */
 
-/* RFC 3339 ("2024-05-01T10:00:00Z", fractions and offsets accepted) to
- * seconds since the epoch. -EINVAL when text is not such a time. */
-int st_ctlfmt_parse_time(const char *text, time_t *out, st_error *err);
-
 /* kubectl's short durations: "0s".."119s", "2m5s", "45m", "3h20m", "15h",
  * "4d6h", "30d", "2y100d", "9y"; "<invalid>" for a time well in the future. */
 void st_ctlfmt_duration(long long seconds, char *buf, size_t len);

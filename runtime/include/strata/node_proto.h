@@ -161,14 +161,4 @@ int st_proto_pod_stop_parse(json_t *msg, struct st_proto_pod_stop *ps, st_error 
  * sorted, then hashed. pods may be NULL or empty. */
 int st_proto_pods_digest(const json_t *pods, char out[ST_PROTO_DIGEST_LEN], st_error *err);
 
-/* Cleanup attribute for json_t locals. */
-static inline void st_proto_json_decrefp(json_t **j)
-{
-    if (*j)
-        json_decref(*j);
-}
-#ifndef _cleanup_json_
-#define _cleanup_json_ __attribute__((cleanup(st_proto_json_decrefp)))
-#endif
-
 #endif
