@@ -12,7 +12,7 @@
 
 #include "client.h"
 #include "strata/cleanup.h"
-#include "strata/ctl_format.h"
+#include "ctl_format.h"
 #include "strata/error.h"
 
 #define STCTL_EXIT_FAIL  1

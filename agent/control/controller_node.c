@@ -5,7 +5,6 @@
 #include "strata/controller.h"
 #include "strata/cleanup.h"
 #include "strata/time.h"
-#include "store_object.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* migrate.h: forward-only schema migrations for the PostgreSQL store,
- * compiled into the binary from agent/migrations/NNN_name.sql. It applies
+ * compiled into the binary from agent/store/migrations/NNN_name.sql. It applies
  * and records versions; it never downgrades or edits an applied migration. */
 #ifndef STRATA_MIGRATE_H
 #define STRATA_MIGRATE_H

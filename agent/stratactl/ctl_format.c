@@ -2,7 +2,7 @@
  * without a server: kind aliases, kubectl's ages, column tables, one table
  * row per object, and the `describe` views. The rules for a pod's STATUS
  * and an object's AGE follow kubectl so people read them the same way. */
-#include "strata/ctl_format.h"
+#include "ctl_format.h"
 
 #include <errno.h>
 #include <stdarg.h>

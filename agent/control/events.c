@@ -2,7 +2,6 @@
  * cluster that `stratactl events` and `describe` show. It only appends to
  * the store; it never decides anything. */
 #include "strata/controller.h"
-#include "store_object.h"
 #include "strata/cleanup.h"
 
 #include <errno.h>

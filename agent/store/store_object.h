@@ -52,11 +52,6 @@ void st_store_object_stamp(json_t *obj, const char *ns, const char *uid, const c
  * selector is -EINVAL; otherwise 1 (match) or 0. */
 int st_store_query_match(const st_store_query *q, json_t *obj, st_error *err);
 
-/* A copy of an Event ready to store: kind/apiVersion, metadata.name
- * (generated from involvedObject.name when missing), namespace (from
- * involvedObject), count 1, first/lastTimestamp now, type Normal. */
-int st_store_event_prepare(json_t *event, json_t **out, st_error *err);
-
 /* Sorts a JSON array of objects in place: by namespace then name, or by
  * resourceVersion (numerically) when by_rv. */
 void st_store_array_sort(json_t *arr, bool by_rv);

@@ -139,6 +139,11 @@ static inline int st_store_bind_pods(st_store *s, const st_store_binding *b, siz
 {
     return s->ops->bind_pods(s, b, n, err);
 }
+/* A copy of an Event ready to store: kind/apiVersion, metadata.name
+ * (generated from involvedObject.name when missing), namespace (from
+ * involvedObject), count 1, first/lastTimestamp now, type Normal. */
+int st_store_event_prepare(json_t *event, json_t **out, st_error *err);
+
 static inline int st_store_append_event(st_store *s, json_t *event, json_t **out, st_error *err)
 {
     return s->ops->append_event(s, event, out, err);

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "strata/ctl_format.h"
+#include "ctl_format.h"
 #include "testutil.h"
 
 /* 2024-05-01T12:00:00Z: the clock every age below is measured against. */
