@@ -73,4 +73,11 @@ yaml_node_t *st_mctx_key(const struct st_mctx *c, yaml_node_t *mapping, const ch
 /* Node of a sequence entry, NULL when out of range. */
 yaml_node_t *st_mctx_item(const struct st_mctx *c, const yaml_node_t *seq, size_t index);
 
+/* manifest_secret.c: the Secret rules (schema checks, see st_mcheck_fn). */
+#define ST_SECRET_MAX_BYTES 1048576 /* Kubernetes' MaxSecretSize */
+void st_check_secret_key(struct st_mctx *c, yaml_node_t *node, json_t *value);
+void st_check_secret_data(struct st_mctx *c, yaml_node_t *node, json_t *map);
+void st_check_secret_string_data(struct st_mctx *c, yaml_node_t *node, json_t *map);
+void st_check_secret(struct st_mctx *c, yaml_node_t *node, json_t *obj);
+
 #endif
