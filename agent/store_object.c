@@ -110,7 +110,11 @@ int st_store_uuid4(char out[37], st_error *err)
 
 void st_store_now_rfc3339(char out[32])
 {
-    time_t t = time(NULL);
+    st_store_time_rfc3339(time(NULL), out);
+}
+
+void st_store_time_rfc3339(time_t t, char out[32])
+{
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);

@@ -6,6 +6,7 @@
 #define STRATA_STORE_OBJECT_H
 
 #include <stdbool.h>
+#include <time.h>
 #include <jansson.h>
 
 #include "strata/error.h"
@@ -35,6 +36,8 @@ const char *st_store_ns_normalize(const st_store_kind *k, const char *ns);
 int st_store_uuid4(char out[37], st_error *err);
 /* Now as RFC 3339 UTC, seconds precision (21 bytes). */
 void st_store_now_rfc3339(char out[32]);
+/* t as RFC 3339 UTC, seconds precision. */
+void st_store_time_rfc3339(time_t t, char out[32]);
 
 /* The name of the controller ownerReference (else the first), or NULL. */
 const char *st_store_object_owner(json_t *obj);
