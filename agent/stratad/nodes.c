@@ -755,6 +755,56 @@ static int send_stop(struct stratad *d, const char *node, const char *uid, const
     return st_vmm_node_send(d->vmm, node, msg, err);
 }
 
+/* Graceful deletion (controller_gc.c): a Terminating pod is stopped like a
+ * pod no longer wanted, but its entry in rt->sent becomes true ("pod_stop
+ * sent") until the node's last pod_status removes the pod from the store;
+ * pod_stop is not sent twice. Returns whether uid needs a pod_stop now. */
+static bool stop_due(struct stratad *d, const char *node, const char *uid, json_t *sent_as,
+                     json_t *leaving)
+{
+    if (!json_is_true(sent_as))
+        return true;
+    if (!json_object_get(leaving, uid)) {
+        /* The store forgot it: nothing is left to wait for. */
+        pthread_mutex_lock(&d->lock);
+        struct node_rt *rt = rt_find(d, node);
+        if (rt)
+            json_object_del(rt->sent, uid);
+        pthread_mutex_unlock(&d->lock);
+    }
+    return false;
+}
+
+static void stop_sent(struct stratad *d, const char *node, const char *uid, json_t *leaving)
+{
+    pthread_mutex_lock(&d->lock);
+    struct node_rt *rt = rt_find(d, node);
+    if (rt && json_object_get(leaving, uid))
+        json_object_set_new(rt->sent, uid, json_true());
+    else if (rt)
+        json_object_del(rt->sent, uid);
+    pthread_mutex_unlock(&d->lock);
+}
+
+/* Terminating pods the node was never sent (or reported gone at hello):
+ * nothing runs them, so their deletion ends now. */
+static void finish_unsent(struct stratad *d, json_t *sent, json_t *leaving)
+{
+    const char *uid;
+    json_t *p;
+    json_object_foreach(leaving, uid, p)
+    {
+        if (json_object_get(sent, uid))
+            continue;
+        json_t *md = json_object_get(p, "metadata");
+        st_error err = {0};
+        if (st_ctl_pod_stopped(d->store, json_string_value(json_object_get(md, "namespace")),
+                               json_string_value(json_object_get(md, "name")), uid, &err) < 0)
+            stratad_log("pod %s: ending its deletion: %s",
+                        json_string_value(json_object_get(md, "name")), err.msg);
+    }
+}
+
 void stratad_nodes_dispatch(struct stratad *d)
 {
     st_store_query q = {.kind = "Pod"};
@@ -779,7 +829,8 @@ void stratad_nodes_dispatch(struct stratad *d)
 
     for (size_t k = 0; k < nn; k++) {
         const char *node = names[k];
-        _cleanup_json_ json_t *want = json_object(); /* uid -> pod, what should run there */
+        _cleanup_json_ json_t *want = json_object();    /* uid -> pod, what should run there */
+        _cleanup_json_ json_t *leaving = json_object(); /* uid -> Terminating pod bound there */
         size_t i;
         json_t *p;
         json_array_foreach(pods, i, p)
@@ -791,7 +842,7 @@ void stratad_nodes_dispatch(struct stratad *d)
             const char *uid =
                 json_string_value(json_object_get(json_object_get(p, "metadata"), "uid"));
             if (uid)
-                json_object_set(want, uid, p);
+                json_object_set(st_pod_is_terminating(p) ? leaving : want, uid, p);
         }
         const char *uid;
         json_t *p2;
@@ -817,19 +868,16 @@ void stratad_nodes_dispatch(struct stratad *d)
         json_t *pname;
         json_object_foreach_safe(sent[k], tmp, uid, pname)
         {
-            if (json_object_get(want, uid))
+            if (json_object_get(want, uid) || !stop_due(d, node, uid, pname, leaving))
                 continue;
             st_error serr = {0};
             if (send_stop(d, node, uid, json_string_value(pname), &serr) < 0) {
                 stratad_log("node %s: pod_stop: %s", node, serr.msg);
                 continue;
             }
-            pthread_mutex_lock(&d->lock);
-            struct node_rt *rt = rt_find(d, node);
-            if (rt)
-                json_object_del(rt->sent, uid);
-            pthread_mutex_unlock(&d->lock);
+            stop_sent(d, node, uid, leaving);
         }
+        finish_unsent(d, sent[k], leaving);
         json_decref(sent[k]);
     }
 }

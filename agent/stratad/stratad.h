@@ -48,7 +48,8 @@ struct node_rt {
     bool dead;         /* death handled; nothing is sent to it any more */
     bool fencing;      /* heartbeats stopped: its domain is being destroyed */
     int64_t last_msg_ns;
-    json_t *sent; /* uid -> "namespace/name" of pods sent with pod_run */
+    json_t *sent; /* uid -> pod name of pods sent with pod_run; true once a
+                   * Terminating pod was sent pod_stop (nodes.c, dispatch) */
 };
 
 struct stratad {
