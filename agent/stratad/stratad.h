@@ -92,8 +92,12 @@ int stratad_node_remove(struct stratad *d, const char *name, int *http, st_error
 /* Drains the vmm events (hello, heartbeats, pod status, logs, deaths) and
  * fences nodes past their heartbeat deadline. */
 void stratad_nodes_events(struct stratad *d);
-/* Sends pod_run for pods bound to a live node and not yet sent, pod_stop
- * for pods sent that the store no longer runs there. */
+/* [lock] held by the caller: the runtime entry of a node, or NULL. */
+struct node_rt *stratad_node_rt(struct stratad *d, const char *name);
+
+/* dispatch.c: sends pod_run for pods bound to a live node and not yet
+ * sent, pod_stop for pods sent that the store no longer runs there or that
+ * are Terminating. */
 void stratad_nodes_dispatch(struct stratad *d);
 /* Waits (bounded by the VM ready timeout) for node start workers. */
 void stratad_nodes_drain(struct stratad *d);
