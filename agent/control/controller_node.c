@@ -5,6 +5,7 @@
 #include "strata/controller.h"
 #include "strata/cleanup.h"
 #include "strata/time.h"
+#include "strata/object_patch.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -12,23 +13,9 @@
 
 #define COMPONENT "node-controller"
 
-static void merge(json_t *dst, json_t *patch)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach(patch, k, v)
-    {
-        json_t *cur = json_object_get(dst, k);
-        if (json_is_object(v) && json_is_object(cur))
-            merge(cur, v);
-        else
-            json_object_set(dst, k, v);
-    }
-}
-
 static int patch_fn(json_t *obj, void *arg)
 {
-    merge(obj, arg);
+    st_json_merge_patch(obj, arg);
     return 1;
 }
 
@@ -254,6 +241,17 @@ static int status_fn(json_t *pod, void *arg)
     return changed;
 }
 
+/* A Terminating pod its node has stopped: graceful deletion ends, the
+ * object goes (kubectl shows the deletion after Terminating). */
+static int stopped_while_terminating(st_store *s, json_t *pod, st_error *err)
+{
+    json_t *md = json_object_get(pod, "metadata");
+    int r = st_ctl_pod_stopped(s, json_string_value(json_object_get(md, "namespace")),
+                               json_string_value(json_object_get(md, "name")),
+                               json_string_value(json_object_get(md, "uid")), err);
+    return r < 0 ? r : 1;
+}
+
 int st_ctl_pod_status(st_store *s, const char *node, json_t *msg, st_error *err)
 {
     struct status_arg a = {.msg = msg};
@@ -275,6 +273,9 @@ int st_ctl_pod_status(st_store *s, const char *node, json_t *msg, st_error *err)
         if (uid && a.ps.uid && strcmp(uid, a.ps.uid) == 0)
             pod = p;
     }
+    if (pod && st_pod_is_terminating(pod) &&
+        (a.ps.removed || strcmp(a.ps.phase, "Succeeded") == 0 || strcmp(a.ps.phase, "Failed") == 0))
+        return stopped_while_terminating(s, pod, err);
     if (pod == NULL || st_pod_is_terminal(pod))
         return pod == NULL ? 0 : 1;
     json_t *md = json_object_get(pod, "metadata");

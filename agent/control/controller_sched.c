@@ -20,6 +20,14 @@ static bool node_ready(json_t *node)
     return st_pod_is_ready(node);
 }
 
+/* Re-adopted after a stratad restart, hello not yet seen (nodes.c). */
+static bool node_adopting(json_t *node)
+{
+    const char *ph = json_string_value(
+        json_object_get(json_object_get(json_object_get(node, "status"), "strata"), "phase"));
+    return ph && strcmp(ph, "Adopting") == 0;
+}
+
 static int node_index(const struct st_sched_node *nodes, size_t n, const char *name)
 {
     for (size_t i = 0; name && i < n; i++)
@@ -28,30 +36,22 @@ static int node_index(const struct st_sched_node *nodes, size_t n, const char *n
     return -1;
 }
 
-/* "namespace/owner" of a pod, or NULL for a pod without an owner. */
+/* "namespace/owner/pod-template-hash" of a pod, or NULL for a pod without
+ * an owner. Replicas of one template spread among themselves, as
+ * kube-scheduler's default spreading counts the pods of one ReplicaSet: a
+ * rolling update then spreads the new pods, whatever the old ones do. */
 static char *owner_key(json_t *pod)
 {
     json_t *md = json_object_get(pod, "metadata");
     json_t *refs = json_object_get(md, "ownerReferences");
     const char *owner = json_string_value(json_object_get(json_array_get(refs, 0), "name"));
     const char *ns = json_string_value(json_object_get(md, "namespace"));
+    const char *hash =
+        json_string_value(json_object_get(json_object_get(md, "labels"), "pod-template-hash"));
     char *key = NULL;
-    if (owner && asprintf(&key, "%s/%s", ns ? ns : "", owner) < 0)
+    if (owner && asprintf(&key, "%s/%s/%s", ns ? ns : "", owner, hash ? hash : "") < 0)
         key = NULL;
     return key;
-}
-
-static bool has_condition(json_t *pod, const char *type)
-{
-    size_t i;
-    json_t *c;
-    json_array_foreach(json_object_get(json_object_get(pod, "status"), "conditions"), i, c)
-    {
-        const char *t = json_string_value(json_object_get(c, "type"));
-        if (t && strcmp(t, type) == 0)
-            return true;
-    }
-    return false;
 }
 
 /* A pod that waited for room has it now: its PodScheduled says so. Best
@@ -141,6 +141,7 @@ int st_ctl_schedule(st_store *s, int *bound, st_error *err)
         nodes[i] = (struct st_sched_node){
             .name = json_string_value(json_object_get(json_object_get(n, "metadata"), "name")),
             .ready = node_ready(n),
+            .adopting = node_adopting(n),
             .cpu_capacity_m = json_integer_value(json_object_get(strata, "cpuMillis")),
             .mem_capacity = json_integer_value(json_object_get(strata, "memoryBytes")),
         };
@@ -182,16 +183,23 @@ int st_ctl_schedule(st_store *s, int *bound, st_error *err)
             on[i] = -1;
             continue;
         }
+        bool leaving = st_pod_is_terminating(p);
         if (node == NULL || *node == 0) {
-            pending[npending++] = i;
+            if (!leaving)
+                pending[npending++] = i;
             continue;
         }
         int64_t cpu = 0, mem = 0;
         st_error perr = {0};
-        if (on[i] < 0 || st_pod_requests(json_object_get(p, "spec"), &cpu, &mem, &perr) < 0)
-            continue;
-        struct st_sched_pod sp = {cpu, mem};
-        st_sched_assume(&nodes[on[i]], &sp, false);
+        if (on[i] >= 0 && st_pod_requests(json_object_get(p, "spec"), &cpu, &mem, &perr) == 0) {
+            struct st_sched_pod sp = {cpu, mem};
+            st_sched_assume(&nodes[on[i]], &sp, false);
+        }
+        /* A Terminating pod holds its requests until it is gone, but it is
+         * no longer a replica to spread around (kube-scheduler's topology
+         * spread skips it too). */
+        if (leaving)
+            on[i] = -1;
     }
     /* Oldest first: the store lists by name, so order by creation here. */
     for (size_t a = 1; a < npending; a++)
@@ -227,6 +235,8 @@ int st_ctl_schedule(st_store *s, int *bound, st_error *err)
         struct st_sched_pod sp = {cpu, mem};
         int pick = st_schedule(&sp, nodes, nn, reason, sizeof(reason));
         count_siblings(nodes, owner, first, next, on, pi, -1);
+        if (pick == ST_SCHED_WAIT)
+            continue; /* bounded: the node says hello or is fenced within the grace */
         if (pick < 0) {
             if ((r = mark_unschedulable(s, p, reason, err)) < 0)
                 return r;
@@ -234,7 +244,7 @@ int st_ctl_schedule(st_store *s, int *bound, st_error *err)
         }
         st_sched_assume(&nodes[pick], &sp, false);
         on[pi] = pick;
-        was_unschedulable[nbind] = has_condition(p, "PodScheduled");
+        was_unschedulable[nbind] = st_condition_status(p, "PodScheduled") != NULL;
         binds[nbind++] = (st_store_binding){
             .namespace = json_string_value(json_object_get(md, "namespace")),
             .name = json_string_value(json_object_get(md, "name")),

@@ -48,15 +48,18 @@ static bool better(const struct st_sched_node *a, const struct st_sched_node *b,
 int st_schedule(const struct st_sched_pod *pod, const struct st_sched_node *nodes, size_t n,
                 char *reason, size_t reason_len)
 {
-    int best = -1;
+    int best = -1, adopting = -1;
     size_t not_ready = 0, cpu_short_n = 0, mem_short_n = 0;
     for (size_t i = 0; i < n; i++) {
         const struct st_sched_node *node = &nodes[i];
+        bool cpu_short, mem_short;
         if (!node->ready) {
             not_ready++;
+            if (node->adopting && node_fits(node, pod, &cpu_short, &mem_short) &&
+                (adopting < 0 || node->owner_pods < nodes[adopting].owner_pods))
+                adopting = (int)i;
             continue;
         }
-        bool cpu_short, mem_short;
         if (!node_fits(node, pod, &cpu_short, &mem_short)) {
             cpu_short_n += cpu_short;
             mem_short_n += mem_short;
@@ -64,6 +67,12 @@ int st_schedule(const struct st_sched_pod *pod, const struct st_sched_node *node
         }
         if (best < 0 || better(node, &nodes[best], pod))
             best = (int)i;
+    }
+    if (adopting >= 0 && (best < 0 || nodes[adopting].owner_pods < nodes[best].owner_pods)) {
+        if (reason && reason_len)
+            snprintf(reason, reason_len, "waiting for node %s to report after a restart",
+                     nodes[adopting].name);
+        return ST_SCHED_WAIT;
     }
     if (best >= 0 || reason == NULL || reason_len == 0)
         return best;

@@ -105,28 +105,6 @@ static void st_check_annotations(struct st_mctx *c, yaml_node_t *node, json_t *m
     st_check_label_keys(c, node, map, false);
 }
 
-static bool st_secret_key_ok(const char *s)
-{
-    size_t len = strlen(s);
-    if (len == 0 || len > 253 || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        if (!st_is_alnum(s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
-            return false;
-    }
-    return true;
-}
-
-static void st_check_secret_key(struct st_mctx *c, yaml_node_t *node, json_t *value)
-{
-    const char *s = json_string_value(value);
-    if (!st_secret_key_ok(s))
-        st_mctx_error(c, node,
-                      "%s: \"%s\" is not a valid secret key: use letters, digits, '-', '_' and "
-                      "'.'",
-                      st_mctx_path(c), s);
-}
-
 static void st_check_env_name(struct st_mctx *c, yaml_node_t *node, json_t *value)
 {
     const char *s = json_string_value(value);
@@ -163,64 +141,6 @@ static void st_check_port_name(struct st_mctx *c, yaml_node_t *node, json_t *val
                       "%s: \"%s\" is not a valid port name: use at most 15 lowercase letters, "
                       "digits and '-', with at least one letter (or give the port number)",
                       st_mctx_path(c), json_string_value(value));
-}
-
-/* ---- secrets: base64 through OpenSSL, strict like Go's StdEncoding ---- */
-
-static void st_check_secret_data(struct st_mctx *c, yaml_node_t *node, json_t *map)
-{
-    const char *key;
-    json_t *v;
-    json_object_foreach(map, key, v)
-    {
-        if (!st_secret_key_ok(key))
-            st_mctx_error(c, st_mctx_key(c, node, key),
-                          "%s: \"%s\" is not a valid secret key: use letters, digits, '-', '_' "
-                          "and '.'",
-                          st_mctx_path(c), key);
-        else if (!st_b64_valid(json_string_value(v)))
-            st_mctx_error(c, st_mctx_child(c, node, key),
-                          "%s.%s: the value is not valid base64; put plain text under "
-                          "stringData instead",
-                          st_mctx_path(c), key);
-    }
-}
-
-static void st_check_secret_string_data(struct st_mctx *c, yaml_node_t *node, json_t *map)
-{
-    const char *key;
-    json_t *v;
-    json_object_foreach(map, key, v)
-    {
-        if (!st_secret_key_ok(key))
-            st_mctx_error(c, st_mctx_key(c, node, key),
-                          "%s: \"%s\" is not a valid secret key: use letters, digits, '-', '_' "
-                          "and '.'",
-                          st_mctx_path(c), key);
-    }
-}
-
-/* stringData is write-only in Kubernetes: merged into data (winning), then gone. */
-static void st_check_secret(struct st_mctx *c, yaml_node_t *node, json_t *obj)
-{
-    json_t *data = json_object_get(obj, "data");
-    if (data == NULL) {
-        data = json_object();
-        json_object_set_new(obj, "data", data);
-    }
-    json_t *sd = json_object_get(obj, "stringData");
-    const char *key;
-    json_t *v;
-    json_object_foreach(sd, key, v)
-    {
-        _cleanup_free_ char *enc = NULL;
-        if (st_b64_encode(json_string_value(v), json_string_length(v), &enc, NULL) < 0) {
-            st_mctx_error(c, node, "stringData.%s: out of memory", key);
-            return;
-        }
-        json_object_set_new(data, key, json_string(enc));
-    }
-    json_object_del(obj, "stringData");
 }
 
 /* ---- resources ---- */

@@ -80,5 +80,11 @@ bool st_mword_in(const char *s, const char *const *words); /* words ends with NU
 bool st_myaml_int_value(const char *s, long long *out);
 /* Whether a scalar typed ST_YAML_BOOL is true. */
 bool st_myaml_bool_value(const char *text);
+/* manifest_secret.c: the Secret rules (schema checks, see st_mcheck_fn). */
+#define ST_SECRET_MAX_BYTES 1048576 /* Kubernetes' MaxSecretSize */
+void st_check_secret_key(struct st_mctx *c, yaml_node_t *node, json_t *value);
+void st_check_secret_data(struct st_mctx *c, yaml_node_t *node, json_t *map);
+void st_check_secret_string_data(struct st_mctx *c, yaml_node_t *node, json_t *map);
+void st_check_secret(struct st_mctx *c, yaml_node_t *node, json_t *obj);
 
 #endif

@@ -6,6 +6,7 @@
 #define STRATA_STORE_OBJECT_H
 
 #include <stdbool.h>
+#include <time.h>
 #include <jansson.h>
 
 #include "strata/error.h"

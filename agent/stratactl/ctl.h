@@ -113,6 +113,7 @@ int stctl_verb_get(struct stctl *ctl, int argc, char **argv);
 int stctl_verb_describe(struct stctl *ctl, int argc, char **argv);
 int stctl_verb_delete(struct stctl *ctl, int argc, char **argv);
 int stctl_verb_scale(struct stctl *ctl, int argc, char **argv);
+int stctl_verb_rollout(struct stctl *ctl, int argc, char **argv);
 int stctl_verb_events(struct stctl *ctl, int argc, char **argv);
 int stctl_verb_logs(struct stctl *ctl, int argc, char **argv);
 int stctl_verb_node(struct stctl *ctl, int argc, char **argv);
@@ -128,10 +129,13 @@ int stctl_node_add(struct stctl *ctl, int argc, char **argv);
 #define STCTL_USAGE_GET                                                                            \
     "get nodes|pods|deployments|secrets [NAME] [-o wide|json|yaml|name] [-w] [-n NS]"
 #define STCTL_USAGE_DESCRIBE "describe KIND [NAME] [-n NS]"
-#define STCTL_USAGE_DELETE   "delete KIND NAME... | delete -f FILE|- [--ignore-not-found] [-n NS]"
-#define STCTL_USAGE_SCALE    "scale deployment NAME --replicas N [-n NS]"
-#define STCTL_USAGE_EVENTS   "events [-A] [--for KIND/NAME] [-w] [-n NS]"
-#define STCTL_USAGE_LOGS     "logs POD [-f] [-n NS]"
+#define STCTL_USAGE_DELETE                                                                         \
+    "delete KIND NAME... | delete -f FILE|- [--cascade=background|foreground|orphan] "             \
+    "[--grace-period S] [--force] [--ignore-not-found] [-n NS]"
+#define STCTL_USAGE_ROLLOUT "rollout restart|status deployment NAME [--timeout 5m] [-n NS]"
+#define STCTL_USAGE_SCALE   "scale deployment NAME --replicas N [-n NS]"
+#define STCTL_USAGE_EVENTS  "events [-A] [--for KIND/NAME] [-w] [-n NS]"
+#define STCTL_USAGE_LOGS    "logs POD [-f] [-n NS]"
 #define STCTL_USAGE_NODE_ADD                                                                       \
     "node add NAME [--cpus N] [--memory MIB] [--accel auto|kvm|tcg] [--timeout S]"
 #define STCTL_USAGE_NODE  "node add|list|kill|rm ..."

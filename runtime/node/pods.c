@@ -714,6 +714,12 @@ void st_node_pods_stop(struct st_node_pods *p, json_t *msg)
         st_node_log("pod_stop for pod %s (uid %s): not here, nothing to stop", ps.pod, ps.uid);
         return;
     }
+    if (pod->stopping) {
+        /* Again (a restarted stratad re-sends it): the SIGKILL deadline of
+         * the first one stands. */
+        st_node_log("pod_stop: pod %s (uid %s) is already stopping", pod->name, pod->uid);
+        return;
+    }
     st_node_log("pod_stop: pod %s (uid %s)", pod->name, pod->uid);
     int64_t now = st_node_now_ms();
     pod->stopping = true;

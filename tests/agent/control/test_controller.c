@@ -1,116 +1,9 @@
 /* test_controller.c: the controllers (deployments, scheduler, node loss, pod
  * status) as passes over the in-memory store: what each pass writes, and
  * that a second pass over a settled store writes nothing. */
-#include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "controller_fixture.h"
 
-#include "testutil.h"
-#include "strata/controller.h"
-#include "strata/manifest.h"
-#include "strata/store.h"
-
-static const char *DEPLOY_YAML = "apiVersion: apps/v1\n"
-                                 "kind: Deployment\n"
-                                 "metadata: {name: web}\n"
-                                 "spec:\n"
-                                 "  replicas: %d\n"
-                                 "  selector: {matchLabels: {app: web}}\n"
-                                 "  template:\n"
-                                 "    metadata: {labels: {app: web}}\n"
-                                 "    spec:\n"
-                                 "      containers:\n"
-                                 "      - name: httpd\n"
-                                 "        image: %s\n"
-                                 "        resources: {requests: {cpu: 100m, memory: %s}}\n";
-
-static void apply_deploy(st_store *s, int replicas, const char *image, const char *mem)
-{
-    char text[1024];
-    snprintf(text, sizeof(text), DEPLOY_YAML, replicas, image, mem);
-    json_t *objs = NULL;
-    st_error err = {0};
-    assert_int_equal(st_manifest_parse_string("t.yaml", text, strlen(text), &objs, NULL, &err), 0);
-    st_store_op op = {.op = ST_STORE_APPLY, .object = json_array_get(objs, 0)};
-    assert_int_equal(st_store_apply_batch(s, &op, 1, &err), 0);
-    st_store_ops_release(&op, 1);
-    json_decref(objs);
-}
-
-static void add_node(st_store *s, const char *name, bool ready, long long mem)
-{
-    json_t *n =
-        json_pack("{s:s, s:s, s:{s:s}, s:{s:[{s:s, s:s}], s:{s:I, s:I, s:s}}}", "apiVersion", "v1",
-                  "kind", "Node", "metadata", "name", name, "status", "conditions", "type", "Ready",
-                  "status", ready ? "True" : "False", "strata", "cpuMillis", (json_int_t)1000,
-                  "memoryBytes", (json_int_t)mem, "phase", ready ? "Ready" : "NotReady");
-    st_error err = {0};
-    json_t *out = NULL;
-    assert_int_equal(st_store_create(s, n, &out, &err), 0);
-    json_decref(out);
-    json_decref(n);
-}
-
-static json_t *pods(st_store *s)
-{
-    st_store_query q = {.kind = "Pod"};
-    json_t *list = NULL;
-    st_error err = {0};
-    assert_int_equal(st_store_list(s, &q, &list, &err), 0);
-    return list;
-}
-
-static const char *pod_node(json_t *p)
-{
-    return json_string_value(json_object_get(json_object_get(p, "spec"), "nodeName"));
-}
-
-static const char *pod_field(json_t *p, const char *f)
-{
-    return json_string_value(json_object_get(json_object_get(p, "metadata"), f));
-}
-
-static int count_events(st_store *s, const char *reason)
-{
-    st_store_query q = {.kind = "Event"};
-    json_t *evs = NULL;
-    st_error err = {0};
-    assert_int_equal(st_store_list_events(s, &q, &evs, &err), 0);
-    int n = 0;
-    size_t i;
-    json_t *e;
-    json_array_foreach(evs, i, e)
-    {
-        const char *r = json_string_value(json_object_get(e, "reason"));
-        n += r && strcmp(r, reason) == 0;
-    }
-    json_decref(evs);
-    return n;
-}
-
-static int setup(void **state)
-{
-    st_store *s = NULL;
-    st_error err = {0};
-    assert_int_equal(st_store_mem_open(&s, &err), 0);
-    *state = s;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    st_store_close(*state);
-    return 0;
-}
-
-static void reconcile(st_store *s, int *bound)
-{
-    st_error err = {0};
-    assert_int_equal(st_ctl_deployments(s, &err), 0);
-    assert_int_equal(st_ctl_schedule(s, bound, &err), 0);
-    assert_int_equal(st_ctl_deployments(s, &err), 0);
-}
+#include "strata/object_patch.h"
 
 static void test_deployment_creates_and_spreads(void **state)
 {
@@ -151,9 +44,7 @@ static void test_deployment_creates_and_spreads(void **state)
     /* Settled: another pass creates, binds and records nothing. */
     reconcile(s, &bound);
     assert_int_equal(bound, 0);
-    list = pods(s);
-    assert_int_equal(json_array_size(list), 3);
-    json_decref(list);
+    assert_int_equal(count_all(s), 3);
     assert_int_equal(count_events(s, "SuccessfulCreate"), 3);
 
     json_t *d = NULL;
@@ -171,14 +62,16 @@ static void test_scale_down_then_up(void **state)
     add_node(s, "n2", true, 1LL << 30);
     apply_deploy(s, 5, "busybox", "16Mi");
     reconcile(s, NULL);
-    json_t *list = pods(s);
-    assert_int_equal(json_array_size(list), 5);
-    json_decref(list);
+    assert_int_equal(count_all(s), 5);
     apply_deploy(s, 1, "busybox", "16Mi");
     reconcile(s, NULL);
-    list = pods(s);
-    assert_int_equal(json_array_size(list), 1);
-    json_decref(list);
+    /* Scaled down gracefully: four Terminating until their nodes stop them. */
+    assert_int_equal(count_live(s), 1);
+    assert_int_equal(count_all(s), 5);
+    assert_int_equal(count_events(s, "SuccessfulDelete"), 4);
+    nodes_stop_terminating(s);
+    reconcile(s, NULL);
+    assert_int_equal(count_all(s), 1);
     assert_int_equal(count_events(s, "SuccessfulDelete"), 4);
 }
 
@@ -250,23 +143,6 @@ static void test_node_lost_replaces_pods_elsewhere(void **state)
     assert_int_equal(lost, 0);
 }
 
-static json_t *status_msg(const char *uid, const char *phase, bool ready, int restarts,
-                          const char *reason)
-{
-    struct st_proto_pod_status ps = {.pod = "x",
-                                     .uid = uid,
-                                     .phase = phase,
-                                     .ready = ready,
-                                     .restart_count = restarts,
-                                     .has_exit_code = reason != NULL,
-                                     .exit_code = 137,
-                                     .reason = reason};
-    json_t *m = NULL;
-    st_error err = {0};
-    assert_int_equal(st_proto_pod_status_build(&ps, &m, &err), 0);
-    return m;
-}
-
 static void test_pod_status_from_node(void **state)
 {
     st_store *s = *state;
@@ -328,7 +204,7 @@ static void all_ready(st_store *s)
 
 static int count_image(st_store *s, const char *image)
 {
-    json_t *list = pods(s);
+    json_t *list = live(s);
     int n = 0;
     size_t i;
     json_t *p;
@@ -359,14 +235,189 @@ static void test_template_change_rolls_one_at_a_time(void **state)
     for (int round = 0; round < 6 && count_image(s, "busybox") > 0; round++) {
         all_ready(s);
         reconcile(s, NULL);
-        json_t *list = pods(s);
-        assert_true(json_array_size(list) <= 4);
-        json_decref(list);
+        assert_true(count_live(s) <= 4);
+        nodes_stop_terminating(s);
     }
     all_ready(s);
     reconcile(s, NULL);
     assert_int_equal(count_image(s, "busybox"), 0);
     assert_int_equal(count_image(s, "busybox-v2"), 3);
+}
+
+/* Four replicas on three nodes: n1 2, n2 1, n3 1 (ties go by name). */
+static void four_on_three(st_store *s)
+{
+    add_node(s, "n1", true, 1LL << 30);
+    add_node(s, "n2", true, 1LL << 30);
+    add_node(s, "n3", true, 1LL << 30);
+    apply_deploy(s, 4, "busybox", "16Mi");
+    reconcile(s, NULL);
+    report_all_ready(s);
+    assert_int_equal(live_on(s, "n1"), 2);
+    assert_int_equal(live_on(s, "n2"), 1);
+    assert_int_equal(live_on(s, "n3"), 1);
+}
+
+static void lose(st_store *s, const char *node)
+{
+    st_error err = {0};
+    assert_int_equal(st_ctl_node_set_ready(s, node, "False", "Dead", "NodeLost", "gone", &err), 0);
+    assert_int_equal(st_ctl_node_lost(s, node, "gone", NULL, &err), 0);
+}
+
+static void test_replacement_goes_where_fewest(void **state)
+{
+    st_store *s = *state;
+    four_on_three(s);
+    lose(s, "n2");
+    reconcile(s, NULL);
+    assert_int_equal(count_live(s), 4);
+    assert_int_equal(live_on(s, "n1"), 2);
+    assert_int_equal(live_on(s, "n3"), 2);
+}
+
+static void test_replacement_waits_for_nodes_being_readopted(void **state)
+{
+    st_store *s = *state;
+    four_on_three(s);
+    /* stratad restarted: its nodes are re-adopted, n1 said hello first,
+     * n3's VM was destroyed meanwhile; n2 (one replica) has not answered. */
+    st_error err = {0};
+    assert_int_equal(st_ctl_node_set_ready(s, "n2", "Unknown", "Adopting", "Adopting",
+                                           "stratad restarted", &err),
+                     0);
+    lose(s, "n3");
+    reconcile(s, NULL);
+    json_t *list = live(s);
+    int unbound = 0;
+    size_t i;
+    json_t *p;
+    json_array_foreach(list, i, p) unbound += pod_node(p) == NULL;
+    json_decref(list);
+    /* Not piled onto n1 (2 already); no FailedScheduling either. */
+    assert_int_equal(unbound, 1);
+    assert_int_equal(live_on(s, "n1"), 2);
+    assert_int_equal(count_events(s, "FailedScheduling"), 0);
+    assert_int_equal(st_ctl_node_set_ready(s, "n2", "True", "Ready", "NodeReady", "hello", &err),
+                     0);
+    reconcile(s, NULL);
+    assert_int_equal(live_on(s, "n1"), 2);
+    assert_int_equal(live_on(s, "n2"), 2);
+}
+
+static void test_terminating_pod_is_not_counted_for_spread(void **state)
+{
+    st_store *s = *state;
+    add_node(s, "n1", true, 1LL << 30);
+    add_node(s, "n2", true, 1LL << 30);
+    apply_deploy(s, 2, "busybox", "16Mi");
+    reconcile(s, NULL);
+    json_t *list = live(s);
+    char victim[256];
+    json_t *v = json_array_get(list, 0);
+    snprintf(victim, sizeof(victim), "%s", pod_field(v, "name"));
+    char node[64];
+    snprintf(node, sizeof(node), "%s", pod_node(v));
+    json_decref(list);
+    st_error err = {0};
+    assert_int_equal(
+        st_ctl_delete(s, "Pod", "default", victim, ST_PROPAGATE_BACKGROUND, -1, NULL, &err), 0);
+    reconcile(s, NULL);
+    /* The replacement takes the place of the pod going away. */
+    assert_int_equal(live_on(s, "n1"), 1);
+    assert_int_equal(live_on(s, "n2"), 1);
+    assert_int_equal(live_on(s, node), 1);
+}
+
+static void test_scale_down_keeps_the_spread(void **state)
+{
+    st_store *s = *state;
+    four_on_three(s);
+    apply_deploy(s, 3, "busybox", "16Mi");
+    reconcile(s, NULL);
+    assert_int_equal(live_on(s, "n1"), 1);
+    assert_int_equal(live_on(s, "n2"), 1);
+    assert_int_equal(live_on(s, "n3"), 1);
+}
+
+static const char *hash_of(json_t *p)
+{
+    return json_string_value(json_object_get(
+        json_object_get(json_object_get(p, "metadata"), "labels"), "pod-template-hash"));
+}
+
+static void test_rollout_restart_replaces_every_pod(void **state)
+{
+    st_store *s = *state;
+    add_node(s, "n1", true, 1LL << 30);
+    add_node(s, "n2", true, 1LL << 30);
+    add_node(s, "n3", true, 1LL << 30);
+    apply_deploy(s, 3, "busybox", "16Mi");
+    reconcile(s, NULL);
+    report_all_ready(s);
+    json_t *list = live(s);
+    char old_hash[16];
+    snprintf(old_hash, sizeof(old_hash), "%s", hash_of(json_array_get(list, 0)));
+    json_decref(list);
+
+    /* What `stratactl rollout restart` sends, as kubectl does. */
+    json_t *patch =
+        json_pack("{s:{s:{s:{s:{s:s}}}}}", "spec", "template", "metadata", "annotations",
+                  "kubectl.kubernetes.io/restartedAt", "2026-12-01T10:00:00Z");
+    st_error err = {0};
+    json_t *d = NULL;
+    assert_int_equal(st_object_patch(s, "Deployment", "default", "web", patch, &d, &err), 0);
+    json_decref(patch);
+    long long gen =
+        json_integer_value(json_object_get(json_object_get(d, "metadata"), "generation"));
+    assert_true(gen >= 1);
+    json_decref(d);
+
+    for (int round = 0; round < 12; round++) {
+        reconcile(s, NULL);
+        assert_true(count_live(s) <= 4); /* maxSurge 1 */
+        report_all_ready(s);
+        nodes_stop_terminating(s);
+    }
+    reconcile(s, NULL);
+    list = pods(s);
+    assert_int_equal(json_array_size(list), 3);
+    size_t i;
+    json_t *p;
+    json_array_foreach(list, i, p) assert_string_not_equal(hash_of(p), old_hash);
+    json_decref(list);
+    assert_int_equal(live_on(s, "n1"), 1);
+    assert_int_equal(live_on(s, "n2"), 1);
+    assert_int_equal(live_on(s, "n3"), 1);
+    assert_int_equal(st_store_get(s, "Deployment", "default", "web", &d, &err), 0);
+    json_t *st = json_object_get(d, "status");
+    assert_int_equal(json_integer_value(json_object_get(st, "updatedReplicas")), 3);
+    assert_int_equal(json_integer_value(json_object_get(st, "observedGeneration")), gen);
+    json_decref(d);
+}
+
+static void test_patch_is_validated_like_apply(void **state)
+{
+    st_store *s = *state;
+    apply_deploy(s, 1, "busybox", "16Mi");
+    st_error err = {0};
+    json_t *bad = json_pack("{s:{s:i}}", "spec", "replicas", -1);
+    assert_int_equal(st_object_patch(s, "Deployment", "default", "web", bad, NULL, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "replicas"));
+    json_decref(bad);
+    json_t *rename = json_pack("{s:{s:s}}", "metadata", "name", "other");
+    assert_int_equal(st_object_patch(s, "Deployment", "default", "web", rename, NULL, &err),
+                     -EINVAL);
+    json_decref(rename);
+    /* null removes a key (RFC 7386); the rest is merged. */
+    json_t *doc = json_pack("{s:{s:i, s:i}, s:i}", "a", "x", 1, "y", 2, "b", 3);
+    json_t *mp = json_pack("{s:{s:n, s:i}, s:n, s:{s:n}}", "a", "x", "z", 4, "b", "c", "k");
+    st_json_merge_patch(doc, mp);
+    json_t *want = json_pack("{s:{s:i, s:i}, s:{}}", "a", "y", 2, "z", 4, "c");
+    assert_true(json_equal(doc, want));
+    json_decref(doc);
+    json_decref(mp);
+    json_decref(want);
 }
 
 int main(void)
@@ -379,6 +430,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_node_lost_replaces_pods_elsewhere, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pod_status_from_node, setup, teardown),
         cmocka_unit_test_setup_teardown(test_template_change_rolls_one_at_a_time, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replacement_goes_where_fewest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replacement_waits_for_nodes_being_readopted, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_terminating_pod_is_not_counted_for_spread, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_scale_down_keeps_the_spread, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rollout_restart_replaces_every_pod, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_patch_is_validated_like_apply, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

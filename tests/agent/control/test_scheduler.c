@@ -115,6 +115,45 @@ static void test_not_ready_nodes_are_skipped(void **state)
     assert_int_equal(st_schedule(&pod, nodes, 2, NULL, 0), 1);
 }
 
+static void test_waits_for_adopting_node_with_fewer_replicas(void **state)
+{
+    (void)state;
+    /* After a stratad restart n1 said hello first; n2 (no replica yet)
+     * has not: placing now would stack a second replica on n1. */
+    struct st_sched_node nodes[] = {node("n1", 1000, 192 * MI), node("n2", 1000, 192 * MI)};
+    nodes[0].owner_pods = 1;
+    nodes[1].ready = false;
+    nodes[1].adopting = true;
+    struct st_sched_pod pod = {.cpu_m = 100, .mem = 16 * MI};
+    char why[128];
+    assert_int_equal(st_schedule(&pod, nodes, 2, why, sizeof(why)), ST_SCHED_WAIT);
+    assert_non_null(strstr(why, "n2"));
+    /* Once it is Ready, it gets the pod. */
+    nodes[1].ready = true;
+    nodes[1].adopting = false;
+    assert_int_equal(st_schedule(&pod, nodes, 2, NULL, 0), 1);
+}
+
+static void test_adopting_node_no_better_does_not_hold_up(void **state)
+{
+    (void)state;
+    /* The adopting node already holds as many replicas, or cannot fit the
+     * pod: waiting for it would gain nothing. */
+    struct st_sched_node nodes[] = {node("n1", 1000, 192 * MI), node("n2", 1000, 192 * MI),
+                                    node("n3", 1000, 8 * MI)};
+    nodes[1].owner_pods = 1;
+    nodes[1].ready = false;
+    nodes[1].adopting = true;
+    nodes[2].ready = false;
+    nodes[2].adopting = true;
+    struct st_sched_pod pod = {.cpu_m = 100, .mem = 16 * MI};
+    nodes[0].owner_pods = 1;
+    assert_int_equal(st_schedule(&pod, nodes, 3, NULL, 0), 0);
+    /* No ready node fits at all, one adopting node would: wait, quietly. */
+    nodes[0].ready = false;
+    assert_int_equal(st_schedule(&pod, nodes, 3, NULL, 0), ST_SCHED_WAIT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -127,6 +166,8 @@ int main(void)
         cmocka_unit_test(test_unschedulable_reason_counts_each_cause),
         cmocka_unit_test(test_no_nodes),
         cmocka_unit_test(test_not_ready_nodes_are_skipped),
+        cmocka_unit_test(test_waits_for_adopting_node_with_fewer_replicas),
+        cmocka_unit_test(test_adopting_node_no_better_does_not_hold_up),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

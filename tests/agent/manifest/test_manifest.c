@@ -533,6 +533,59 @@ static void test_secret(void **state)
     parsed_free(&p);
 }
 
+/* A Secret whose data decodes to n bytes (base64 of zero bytes), plus
+ * stringData (may be NULL). */
+static char *big_secret(size_t n, const char *string_data)
+{
+    size_t quads = n / 3, rest = n % 3;
+    size_t len = 200 + (quads + 1) * 4 + (string_data ? strlen(string_data) : 0);
+    char *text = malloc(len);
+    assert_non_null(text);
+    int off = snprintf(text, len,
+                       "apiVersion: v1\nkind: Secret\nmetadata: {name: big}\n%s%s"
+                       "data:\n  blob: \"",
+                       string_data ? "stringData: " : "", string_data ? string_data : "");
+    for (size_t i = 0; i < quads; i++, off += 4)
+        memcpy(text + off, "AAAA", 4);
+    const char *tail = rest == 1 ? "AA==" : rest == 2 ? "AAA=" : "";
+    snprintf(text + off, len - (size_t)off, "%s\"\n", tail);
+    return text;
+}
+
+static void test_secret_size_limit(void **state)
+{
+    (void)state;
+    /* Exactly 1 MiB is allowed, as in Kubernetes. */
+    char *text = big_secret(1048576, NULL);
+    struct parsed p = parse(text);
+    if (p.r != 0)
+        fail_msg("%s", p.err.msg);
+    parsed_free(&p);
+    free(text);
+    /* One byte more is refused, at the field, with the figures. */
+    text = big_secret(1048577, NULL);
+    p = parse(text);
+    assert_int_equal(p.r, -EINVAL);
+    assert_string_equal(p.err.msg, "t.yaml:4:1: data: the Secret holds 1048577 bytes; a Secret may "
+                                   "hold at most 1048576 bytes (1 MiB), as in Kubernetes: keep "
+                                   "large files out of Secrets (put them in the image)");
+    parsed_free(&p);
+    free(text);
+    /* stringData counts, and wins over data for the same key. */
+    text = big_secret(1048576, "{blob: x}\n");
+    p = parse(text);
+    if (p.r != 0)
+        fail_msg("%s", p.err.msg);
+    parsed_free(&p);
+    free(text);
+    text = big_secret(1048576, "{more: x}\n");
+    p = parse(text);
+    assert_int_equal(p.r, -EINVAL);
+    assert_non_null(strstr(p.err.msg, "1048577 bytes"));
+    parsed_free(&p);
+    free(text);
+}
+
 static void test_examples(void **state)
 {
     (void)state;
@@ -738,6 +791,7 @@ int main(void)
         cmocka_unit_test(test_multi_document),
         cmocka_unit_test(test_many_errors_capped),
         cmocka_unit_test(test_secret),
+        cmocka_unit_test(test_secret_size_limit),
         cmocka_unit_test(test_examples),
         cmocka_unit_test(test_scalar_resolve),
         cmocka_unit_test(test_null_reads_as_absent),

@@ -8,12 +8,21 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* Kubernetes' pod phases as scale-down ranks them: Pending, then Unknown,
+ * then Running go first. */
+enum st_dp_phase { ST_DP_PENDING, ST_DP_UNKNOWN, ST_DP_RUNNING };
+
+/* One pod the deployment owns. Pods being deleted (Terminating) are not
+ * given: they no longer count as replicas. */
 struct st_dp_pod {
     const char *name;
     const char *template_hash; /* the pod-template-hash label */
+    const char *node;          /* spec.nodeName; NULL or "": not scheduled */
+    enum st_dp_phase phase;
     bool ready;
-    bool scheduled; /* has a node */
-    bool gone;      /* Failed, lost with its node, or being deleted: to be replaced */
+    bool gone;          /* Failed, or lost with its node: removed and replaced */
+    int restarts;       /* container restarts, summed */
+    long long ready_ms; /* when it last turned ready; 0: unknown */
     long long created_ms;
 };
 
@@ -27,7 +36,12 @@ struct st_dp_plan {
 };
 
 /* Rolling updates use maxSurge 1 and maxUnavailable 0: one new pod beyond
- * replicas at a time, and an old pod goes only when enough others are ready. */
+ * replicas at a time, and an old pod goes only when enough others are ready.
+ * Pods to delete are ranked as a ReplicaSet ranks them (Kubernetes'
+ * ActivePodsWithRanks): unscheduled first, then Pending before Unknown
+ * before Running, not ready before ready, then the pod whose node holds
+ * more of this deployment's pods, then the one ready most recently, then
+ * more restarts, then the newest. */
 void st_deploy_plan(int replicas, const char *template_hash, const struct st_dp_pod *pods, size_t n,
                     struct st_dp_plan *plan);
 
