@@ -88,7 +88,18 @@ static void note_message(struct st_nodefx *fx, json_t *msg)
 {
     const char *type = json_string_value(json_object_get(msg, "type"));
     st_error err = {0};
-    if (strcmp(type, ST_PROTO_LOG) == 0) {
+    /* one counter for the whole run, whichever thread of the node sent it */
+    int64_t seq = st_proto_seq(msg);
+    if (seq <= fx->last_seq)
+        st_nodefx_fail(fx, "%s message with seq %lld after seq %lld", type, (long long)seq,
+                       (long long)fx->last_seq);
+    fx->last_seq = seq;
+    if (strcmp(type, ST_PROTO_EVENT) == 0) {
+        struct st_proto_event ev;
+        if (st_proto_event_parse(msg, &ev, &err) < 0)
+            st_nodefx_fail(fx, "bad event message: %s", err.msg);
+        json_array_append(fx->events, msg);
+    } else if (strcmp(type, ST_PROTO_LOG) == 0) {
         struct st_proto_log lg;
         if (st_proto_log_parse(msg, &lg, &err) < 0)
             st_nodefx_fail(fx, "bad log message: %s", err.msg);
@@ -107,6 +118,9 @@ static void note_message(struct st_nodefx *fx, json_t *msg)
             st_nodefx_fail(fx, "bad heartbeat: %s", err.msg);
         fx->hb_pods = hb.pods;
         fx->hb_count++;
+        if (fx->hb_uptime >= 0 && hb.uptime_ms - fx->hb_uptime > fx->hb_max_gap)
+            fx->hb_max_gap = hb.uptime_ms - fx->hb_uptime;
+        fx->hb_uptime = hb.uptime_ms;
     }
 }
 
@@ -357,6 +371,8 @@ int st_nodefx_setup(void **state)
         return -1;
     fx->fd = -1;
     fx->hb_pods = -1;
+    fx->hb_uptime = -1;
+    fx->events = json_array();
     st_proto_reader_init(&fx->rd);
     snprintf(fx->uid_prefix, sizeof(fx->uid_prefix), "itp%d", (int)getpid());
     return 0;
@@ -387,9 +403,13 @@ void st_nodefx_start(struct st_nodefx *fx)
     _cleanup_free_ char *bin = st_test_bin("strata-node");
     _cleanup_free_ char *listen = NULL;
     assert_true(asprintf(&listen, "unix:%s", fx->sock) > 0);
+    char hb_ms[16];
+    if (fx->heartbeat_ms <= 0)
+        fx->heartbeat_ms = ST_NODEFX_HEARTBEAT_MS;
+    snprintf(hb_ms, sizeof(hb_ms), "%d", fx->heartbeat_ms);
     char *argv[] = {bin,        "--listen",          listen,        "--name",  "pods1",
                     "--images", fx->images,          "--state-dir", fx->state, "--heartbeat-ms",
-                    "200",      "--backoff-base-ms", "100",         NULL};
+                    hb_ms,      "--backoff-base-ms", "100",         NULL};
     fx->pid = fork();
     assert_true(fx->pid >= 0);
     if (fx->pid == 0) {
@@ -494,6 +514,7 @@ int st_nodefx_teardown(void **state)
     free(fx->sock);
     free(fx->log);
     free(fx->logs);
+    json_decref(fx->events);
     free(fx);
     return 0;
 }

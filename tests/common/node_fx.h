@@ -16,13 +16,16 @@
 #include "strata/node_proto.h"
 
 #define ST_NODEFX_WAIT_MS 20000
+/* --heartbeat-ms of the node, unless a test sets fx->heartbeat_ms */
+#define ST_NODEFX_HEARTBEAT_MS 200
 
 struct st_nodefx {
     char *dir; /* mkdtemp on the ordinary disk: socket and node log */
     char *fs;  /* dir/fs: the tmpfs with images/ and state/ */
     char *images, *state, *sock, *log;
     bool mounted;
-    bool passed; /* set at the end of each test: otherwise teardown shows the log */
+    bool passed;      /* set at the end of each test: otherwise teardown shows the log */
+    int heartbeat_ms; /* set before st_nodefx_start; 0 = ST_NODEFX_HEARTBEAT_MS */
     pid_t pid;
     int fd; /* our connection as the host */
     struct st_proto_reader rd;
@@ -30,6 +33,10 @@ struct st_nodefx {
     char *logs;          /* every log message so far: "pod/container/stream: line\n" */
     int64_t hb_pods;     /* "pods" of the last heartbeat, -1 before one */
     int64_t hb_count;    /* heartbeats seen */
+    int64_t hb_uptime;   /* uptimeMillis of the last heartbeat, -1 before one */
+    int64_t hb_max_gap;  /* longest uptimeMillis gap between heartbeats (a test may reset it) */
+    int64_t last_seq;    /* seq of the last message: each must be greater */
+    json_t *events;      /* every event message so far */
     char uid_prefix[32]; /* pod uids of this process: cgroups and mounts are named after them */
     int n_pods;
 };
@@ -52,7 +59,7 @@ struct st_nodefx_want {
 int st_nodefx_setup(void **state);
 int st_nodefx_teardown(void **state);
 /* Mounts the tmpfs, fills the image store, starts strata-node (heartbeat
- * every ST_NODEFX_HEARTBEAT_MS) and connects as the host (hello, no pods). */
+ * every fx->heartbeat_ms) and connects as the host (hello, no pods). */
 void st_nodefx_start(struct st_nodefx *fx);
 /* Connects to the node's socket again (a restarted host); returns the fd. */
 int st_nodefx_connect(struct st_nodefx *fx);

@@ -316,6 +316,154 @@ static void test_security_defaults(void **state)
     fx->passed = true;
 }
 
+/* Starting many pods at once keeps the node's loop busy (each pod is a
+ * sandbox, an overlay, a cgroup and a clone: some 5 ms each on a host, far
+ * more under TCG), but heartbeats go on at their interval: no gap between
+ * two longer than three intervals. The interval is short here so that the
+ * burst outlasts three of them on a fast host too. Gaps are measured on the
+ * node's own uptimeMillis, so the pace at which this test reads does not
+ * count. */
+#define MANY_PODS  30
+#define MANY_HB_MS 25
+
+static void test_heartbeats_while_starting_many_pods(void **state)
+{
+    struct st_nodefx *fx = *state;
+    fx->heartbeat_ms = MANY_HB_MS;
+    st_nodefx_start(fx);
+    st_nodefx_wait_heartbeat_pods(fx, 0);
+    fx->hb_max_gap = 0;
+    int64_t hb_before = fx->hb_count;
+    char *uids[MANY_PODS];
+    char names[MANY_PODS][32];
+    bool running[MANY_PODS] = {0};
+    long long t0 = st_test_now_ms();
+    /* one write after another: the node reads them in one go */
+    for (int i = 0; i < MANY_PODS; i++) {
+        uids[i] = st_nodefx_new_uid(fx);
+        snprintf(names[i], sizeof(names[i]), "many-%d", i);
+        st_nodefx_pod_run(
+            fx, names[i], uids[i],
+            "{\"terminationGracePeriodSeconds\": 0, \"containers\": [{\"name\":"
+            " \"main\", \"image\": \"busybox\", \"command\": [\"sleep\", \"1000\"]}]}");
+    }
+    int left = MANY_PODS;
+    long long deadline = t0 + 3 * ST_NODEFX_WAIT_MS;
+    while (left > 0) {
+        json_t *msg = st_nodefx_recv_until(fx, deadline);
+        if (msg == NULL)
+            st_nodefx_fail(fx, "%d of %d pods not Running within %d ms", left, MANY_PODS,
+                           3 * ST_NODEFX_WAIT_MS);
+        const char *uid = json_string_value(json_object_get(msg, "uid"));
+        const char *phase = json_string_value(json_object_get(msg, "phase"));
+        if (strcmp(st_nodefx_type(msg), ST_PROTO_POD_STATUS) == 0 && uid && phase &&
+            strcmp(phase, "Running") == 0)
+            for (int i = 0; i < MANY_PODS; i++)
+                if (!running[i] && strcmp(uids[i], uid) == 0) {
+                    running[i] = true;
+                    left--;
+                }
+        json_decref(msg);
+    }
+    long long took = st_test_now_ms() - t0;
+    /* and the heartbeats right after the burst */
+    st_nodefx_wait_heartbeat_pods(fx, MANY_PODS);
+    print_message("%d pods Running in %lld ms; %lld heartbeats meanwhile, longest gap %lld ms "
+                  "(interval %d ms)\n",
+                  MANY_PODS, took, (long long)(fx->hb_count - hb_before), (long long)fx->hb_max_gap,
+                  MANY_HB_MS);
+    if (fx->hb_max_gap > 3 * MANY_HB_MS)
+        st_nodefx_fail(fx,
+                       "a gap of %lld ms between heartbeats while pods started (interval %d ms)",
+                       (long long)fx->hb_max_gap, MANY_HB_MS);
+    for (int i = MANY_PODS - 1; i >= 0; i--) {
+        json_decref(st_nodefx_stop_and_check(fx, names[i], uids[i], i));
+        free(uids[i]);
+    }
+    fx->passed = true;
+}
+
+/* Events of uid with reason, as the node sent them so far. */
+static size_t count_events(struct st_nodefx *fx, const char *uid, const char *reason,
+                           json_t **first)
+{
+    size_t n = 0, i;
+    json_t *ev;
+    json_array_foreach(fx->events, i, ev)
+    {
+        if (strcmp(json_string_value(json_object_get(ev, "uid")), uid) != 0 ||
+            strcmp(json_string_value(json_object_get(ev, "reason")), reason) != 0)
+            continue;
+        if (n++ == 0 && first)
+            *first = ev;
+    }
+    return n;
+}
+
+static size_t count_substr(const char *s, const char *sub)
+{
+    size_t n = 0;
+    for (const char *p = s ? strstr(s, sub) : NULL; p; p = strstr(p + 1, sub))
+        n++;
+    return n;
+}
+
+/* A readiness probe failing every second: the kubelet's Unhealthy event
+ * with the probe's output, once per rate-limit window however often it
+ * fails; Created and Started once the container runs. Each probe run adds
+ * a line the container prints, so the test sees how many ran. */
+static void test_probe_failure_events(void **state)
+{
+    struct st_nodefx *fx = *state;
+    st_nodefx_start(fx);
+    _cleanup_free_ char *uid = st_nodefx_new_uid(fx);
+    st_nodefx_pod_run(
+        fx, "unready", uid,
+        "{\"terminationGracePeriodSeconds\": 0, \"containers\": [{\"name\": \"main\","
+        " \"image\": \"busybox\","
+        " \"command\": [\"sh\", \"-c\", \"touch /tmp/runs; exec tail -f /tmp/runs\"],"
+        " \"readinessProbe\": {\"exec\": {\"command\": [\"sh\", \"-c\","
+        "   \"echo run >> /tmp/runs; echo not ready; exit 1\"]}, \"periodSeconds\": 1}}]}");
+    /* four runs printed: at least three failures were handled */
+    long long deadline = st_test_now_ms() + ST_NODEFX_WAIT_MS, first_at = -1;
+    while (count_substr(fx->logs, "unready/main/stdout: run\n") < 4) {
+        json_t *msg = st_nodefx_recv_until(fx, deadline);
+        if (msg == NULL)
+            st_nodefx_fail(fx, "fewer than 4 probe runs within %d ms; lines:\n%s",
+                           ST_NODEFX_WAIT_MS, fx->logs ? fx->logs : "(none)");
+        if (first_at < 0 && count_events(fx, uid, "Unhealthy", NULL) > 0)
+            first_at = st_test_now_ms();
+        json_decref(msg);
+    }
+    if (first_at < 0)
+        st_nodefx_fail(fx, "no Unhealthy event after 3 failed readiness probes");
+    /* all of it within one window, or a second event would be right */
+    if (st_test_now_ms() - first_at >= 9000)
+        st_nodefx_fail(fx, "probes ran too slowly (%lld ms) to judge the 10 s window",
+                       st_test_now_ms() - first_at);
+    json_t *ev = NULL;
+    size_t n = count_events(fx, uid, "Unhealthy", &ev);
+    if (n != 1)
+        st_nodefx_fail(fx, "%zu Unhealthy events for 3+ identical failures in one window", n);
+    struct st_proto_event e = {0};
+    st_error err = {0};
+    assert_int_equal(st_proto_event_parse(ev, &e, &err), 0);
+    assert_string_equal(e.pod, "unready");
+    assert_string_equal(e.ns, "itest");
+    assert_string_equal(e.event_type, "Warning");
+    if (strncmp(e.message, "Readiness probe failed: ", 24) != 0 ||
+        strstr(e.message, "not ready") == NULL)
+        st_nodefx_fail(fx, "Unhealthy message \"%s\"", e.message);
+    json_t *started = NULL;
+    assert_int_equal(count_events(fx, uid, "Created", NULL), 1);
+    assert_int_equal(count_events(fx, uid, "Started", &started), 1);
+    assert_string_equal(json_string_value(json_object_get(started, "eventType")), "Normal");
+    assert_string_equal(json_string_value(json_object_get(started, "message")),
+                        "Started container main");
+    json_decref(st_nodefx_stop_and_check(fx, "unready", uid, 0));
+    fx->passed = true;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -330,6 +478,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_oom_killed, st_nodefx_setup, st_nodefx_teardown),
         cmocka_unit_test_setup_teardown(test_unrunnable_pods, st_nodefx_setup, st_nodefx_teardown),
         cmocka_unit_test_setup_teardown(test_security_defaults, st_nodefx_setup,
+                                        st_nodefx_teardown),
+        cmocka_unit_test_setup_teardown(test_heartbeats_while_starting_many_pods, st_nodefx_setup,
+                                        st_nodefx_teardown),
+        cmocka_unit_test_setup_teardown(test_probe_failure_events, st_nodefx_setup,
                                         st_nodefx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
