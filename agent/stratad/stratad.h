@@ -49,6 +49,8 @@ struct node_rt {
     bool fencing;      /* heartbeats stopped: its domain is being destroyed */
     int64_t last_msg_ns;
     json_t *sent; /* uid -> "namespace/name" of pods sent with pod_run */
+    /* when it was last sent the host's clock (st_vmm_now_ns) */
+    int64_t clock_sent_ns;
 };
 
 struct stratad {
