@@ -34,6 +34,7 @@ struct agent {
     /* The host's bytes were read by then, or arrived no earlier than this
      * (monotonic ms): how stale a `clock` may be when handled. */
     int64_t host_empty_at, host_fresh_since;
+    bool clock_seen;  /* a clock came on this connection */
     int64_t retry_at; /* monotonic ms */
     int retry_ms;
     struct st_node_pods *pods;
@@ -100,6 +101,7 @@ static void host_attach(struct agent *a, int fd)
         st_node_log("cannot build hello: %s", err.msg);
     a->conn = fd;
     a->host_empty_at = a->host_fresh_since = st_node_now_ms();
+    a->clock_seen = false;
     st_proto_reader_reset(&a->rd);
     st_node_log("host connected over %s; sending hello as %s", a->t.ops->name, a->cfg->name);
     digest_refresh(a);
@@ -118,7 +120,8 @@ static void on_clock(struct agent *a, json_t *msg)
         return;
     }
     st_node_clock_sync(host_ms, st_node_now_ms() - a->host_fresh_since,
-                       a->t.ops == &st_node_transport_virtio);
+                       a->t.ops == &st_node_transport_virtio, !a->clock_seen);
+    a->clock_seen = true;
 }
 
 static void handle_line(struct agent *a, const char *line)

@@ -40,7 +40,7 @@ static int clock_step(int64_t step_ms)
     return clock_settime(CLOCK_REALTIME, &ts) < 0 ? -errno : 0;
 }
 
-void st_node_clock_sync(int64_t host_ms, int64_t age_ms, bool may_step)
+void st_node_clock_sync(int64_t host_ms, int64_t age_ms, bool may_step, bool first)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -57,6 +57,8 @@ void st_node_clock_sync(int64_t host_ms, int64_t age_ms, bool may_step)
             st_node_log("host clock differs by %+lld ms, but its message may have waited %lld "
                         "ms here: not stepping",
                         (long long)offset, (long long)age_ms);
+        else if (first)
+            st_node_log("clock within %+lld ms of the host's", (long long)offset);
         return;
     }
     if (!may_step) {

@@ -125,8 +125,9 @@ void st_node_rfc3339_now(char buf[40]);
  * whenever it is behind the host's time by more than the tolerance (the
  * host's time was at least that), back only by what remains after
  * allowing for age_ms. Only with may_step (strata-node is its VM's agent);
- * otherwise, e.g. --listen on a developer's host, the offset is logged. */
-void st_node_clock_sync(int64_t host_ms, int64_t age_ms, bool may_step);
+ * otherwise, e.g. --listen on a developer's host, the offset is logged.
+ * first: the first of a connection, logged even when nothing is done. */
+void st_node_clock_sync(int64_t host_ms, int64_t age_ms, bool may_step, bool first);
 
 /* ---- the way out to the host (host_out.c) -----------------------------
  * Every message for the host goes through one output queue guarded by a
