@@ -532,6 +532,7 @@ static void pod_refuse(struct st_node_pod *pod, const char *reason, const char *
     free(pod->message);
     pod->reason = strdup(reason);
     pod->message = strdup(message);
+    st_node_pod_event(pod, st_node_now_ms(), "Warning", "Failed", "Error: %s", message);
 }
 
 /* The containers' table entries; the spec is parsed. */

@@ -17,6 +17,31 @@
 
 /* ---- tests ------------------------------------------------------------ */
 
+/* Events of uid with reason, as the node sent them so far. */
+static size_t count_events(struct st_nodefx *fx, const char *uid, const char *reason,
+                           json_t **first)
+{
+    size_t n = 0, i;
+    json_t *ev;
+    json_array_foreach(fx->events, i, ev)
+    {
+        if (strcmp(json_string_value(json_object_get(ev, "uid")), uid) != 0 ||
+            strcmp(json_string_value(json_object_get(ev, "reason")), reason) != 0)
+            continue;
+        if (n++ == 0 && first)
+            *first = ev;
+    }
+    return n;
+}
+
+static size_t count_substr(const char *s, const char *sub)
+{
+    size_t n = 0;
+    for (const char *p = s ? strstr(s, sub) : NULL; p; p = strstr(p + 1, sub))
+        n++;
+    return n;
+}
+
 /* A pod runs, its output arrives as log lines with env expanded, its cgroup
  * has the limits, heartbeats count it; pod_stop's SIGTERM reaches the
  * container (a trap ends it: Succeeded) and nothing is left. */
@@ -180,7 +205,8 @@ static void test_readiness_and_shared_network(void **state)
 }
 
 /* A failing liveness probe gets the container killed and restarted, with
- * the back-off (100 ms base here); restartCount grows. */
+ * the back-off (100 ms base here); restartCount grows; the node reports it
+ * as the kubelet's events. */
 static void test_liveness_restarts(void **state)
 {
     struct st_nodefx *fx = *state;
@@ -202,6 +228,18 @@ static void test_liveness_restarts(void **state)
     if (why == NULL || strstr(why, "Liveness probe failed") == NULL)
         st_nodefx_fail(fx, "lastState.terminated.message \"%s\"", why ? why : "(null)");
     json_decref(st);
+    /* and the kubelet's events for it: the failure, the kill, the back-off */
+    const char *want[][2] = {{"Unhealthy", "Liveness probe failed: "},
+                             {"Killing", "Container main failed liveness probe, will be restarted"},
+                             {"BackOff", "Back-off restarting failed container main in pod sick"}};
+    for (size_t i = 0; i < 3; i++) {
+        json_t *ev = NULL;
+        if (count_events(fx, uid, want[i][0], &ev) == 0)
+            st_nodefx_fail(fx, "no %s event", want[i][0]);
+        const char *text = json_string_value(json_object_get(ev, "message"));
+        if (strncmp(text, want[i][1], strlen(want[i][1])) != 0)
+            st_nodefx_fail(fx, "%s event \"%s\"", want[i][0], text);
+    }
     json_decref(st_nodefx_stop_and_check(fx, "sick", uid, 0));
     fx->passed = true;
 }
@@ -275,6 +313,20 @@ static void test_unrunnable_pods(void **state)
     if (msg == NULL || strstr(msg, "memory.limit 4096 bytes") == NULL)
         st_nodefx_fail(fx, "CreateContainerError message \"%s\"", msg ? msg : "(null)");
     json_decref(st);
+
+    /* each said so as the kubelet does: a Failed event with the message */
+    const char *failed[][2] = {{missing, "no-such-image"},
+                               {bad, "livenessProbe.httpGet.port"},
+                               {tiny, "memory.limit 4096 bytes"}};
+    for (size_t i = 0; i < 3; i++) {
+        json_t *ev = NULL;
+        if (count_events(fx, failed[i][0], "Failed", &ev) == 0)
+            st_nodefx_fail(fx, "pod %s: no Failed event", failed[i][0]);
+        const char *text = json_string_value(json_object_get(ev, "message"));
+        if (strstr(text, failed[i][1]) == NULL ||
+            strcmp(json_string_value(json_object_get(ev, "eventType")), "Warning") != 0)
+            st_nodefx_fail(fx, "pod %s: Failed event \"%s\"", failed[i][0], text);
+    }
 
     /* the node goes on: heartbeats count them, pings are answered */
     st_nodefx_wait_heartbeat_pods(fx, 3);
@@ -381,31 +433,6 @@ static void test_heartbeats_while_starting_many_pods(void **state)
         free(uids[i]);
     }
     fx->passed = true;
-}
-
-/* Events of uid with reason, as the node sent them so far. */
-static size_t count_events(struct st_nodefx *fx, const char *uid, const char *reason,
-                           json_t **first)
-{
-    size_t n = 0, i;
-    json_t *ev;
-    json_array_foreach(fx->events, i, ev)
-    {
-        if (strcmp(json_string_value(json_object_get(ev, "uid")), uid) != 0 ||
-            strcmp(json_string_value(json_object_get(ev, "reason")), reason) != 0)
-            continue;
-        if (n++ == 0 && first)
-            *first = ev;
-    }
-    return n;
-}
-
-static size_t count_substr(const char *s, const char *sub)
-{
-    size_t n = 0;
-    for (const char *p = s ? strstr(s, sub) : NULL; p; p = strstr(p + 1, sub))
-        n++;
-    return n;
 }
 
 /* A readiness probe failing every second: the kubelet's Unhealthy event
