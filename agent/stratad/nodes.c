@@ -445,6 +445,46 @@ int stratad_nodes_readopt(struct stratad *d, st_error *err)
     return 0;
 }
 
+/* ---- the host's clock to nodes ------------------------------------------- */
+
+/* A node's wall clock starts from the RTC (1 s resolution) and drifts
+ * under TCG; the host's goes to it on hello and then at this interval, so
+ * the times a node reports (startedAt) never precede the store's own. */
+#define CLOCK_EVERY_NS (30LL * 1000000000)
+
+static void send_clock(struct stratad *d, const char *name)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    _cleanup_json_ json_t *msg = NULL;
+    st_error err = {0};
+    if (st_proto_clock_build(ms, &msg, &err) < 0 || st_vmm_node_send(d->vmm, name, msg, &err) < 0) {
+        stratad_log("node %s: cannot send the clock: %s", name, err.msg);
+        return;
+    }
+    pthread_mutex_lock(&d->lock);
+    struct node_rt *rt = rt_find(d, name);
+    if (rt)
+        rt->clock_sent_ns = st_vmm_now_ns();
+    pthread_mutex_unlock(&d->lock);
+}
+
+/* Every connected node whose clock is due gets the host's. */
+static void send_clocks(struct stratad *d)
+{
+    int64_t now = st_vmm_now_ns();
+    char due[64][64];
+    size_t n = 0;
+    pthread_mutex_lock(&d->lock);
+    for (struct node_rt *rt = d->nodes; rt && n < 64; rt = rt->next)
+        if (rt->connected && !rt->dead && !rt->fencing && now - rt->clock_sent_ns >= CLOCK_EVERY_NS)
+            snprintf(due[n++], sizeof(due[0]), "%s", rt->name);
+    pthread_mutex_unlock(&d->lock);
+    for (size_t i = 0; i < n; i++)
+        send_clock(d, due[i]);
+}
+
 /* ---- messages from nodes ------------------------------------------------ */
 
 /* The pods a node reports (hello) become what was sent to it: a restarted
@@ -508,6 +548,7 @@ static void on_hello(struct stratad *d, const char *name, json_t *msg)
         st_ctl_pod_status(d->store, name, m, NULL);
         json_decref(m);
     }
+    send_clock(d, name);
 }
 
 static void on_log(struct stratad *d, const char *node, json_t *msg)
@@ -535,6 +576,23 @@ static void on_log(struct stratad *d, const char *node, json_t *msg)
     }
     pthread_cond_broadcast(&d->changed);
     pthread_mutex_unlock(&d->lock);
+}
+
+/* What the node's kubelet-style agent saw happen to a pod (probe failures,
+ * kills, back-off) becomes an Event about the pod, from the kubelet of
+ * that node. The node limits how often it repeats one. */
+static void on_pod_event(struct stratad *d, const char *node, json_t *msg)
+{
+    struct st_proto_event ev;
+    st_error err = {0};
+    if (st_proto_event_parse(msg, &ev, &err) < 0) {
+        stratad_log("node %s: bad event: %s", node, err.msg);
+        return;
+    }
+    char component[96];
+    snprintf(component, sizeof(component), "kubelet/%s", node);
+    st_event_record(d->store, "Pod", ev.ns ? ev.ns : "default", ev.pod, ev.event_type, ev.reason,
+                    component, "%s", ev.message);
 }
 
 static void on_message(struct stratad *d, st_vmm_event *ev)
@@ -565,6 +623,8 @@ static void on_message(struct stratad *d, st_vmm_event *ev)
         stratad_kick(d);
     } else if (strcmp(ev->type, ST_PROTO_LOG) == 0) {
         on_log(d, ev->node, ev->msg);
+    } else if (strcmp(ev->type, ST_PROTO_EVENT) == 0) {
+        on_pod_event(d, ev->node, ev->msg);
     }
 }
 
@@ -628,5 +688,6 @@ void stratad_nodes_events(struct stratad *d)
         }
         st_vmm_event_clear(&ev);
     }
+    send_clocks(d);
     check_deadlines(d);
 }

@@ -50,6 +50,8 @@ struct node_rt {
     int64_t last_msg_ns;
     json_t *sent; /* uid -> pod name of pods sent with pod_run; true once a
                    * Terminating pod was sent pod_stop (nodes.c, dispatch) */
+    /* when it was last sent the host's clock (st_vmm_now_ns) */
+    int64_t clock_sent_ns;
 };
 
 struct stratad {
