@@ -71,6 +71,13 @@ void st_vmm_queue_message(st_vmm *vmm, const char *node, json_t *msg);
 /* The message of libvirt's last error on this thread. */
 const char *st_vmm_virt_error(void);
 
+/* node_fence.c: the process-level fence behind st_vmm_node_fence, for
+ * tests: kills every process whose command line says "-name guest=DOMAIN"
+ * (DOMAIN must start with "strata-"), found through pid_file (may be NULL)
+ * and a scan of /proc. */
+int st_vmm_fence_domain(const char *domain, const char *pid_file, int timeout_ms,
+                        st_vmm_fence_report *rep, st_error *err);
+
 /* channel.c */
 int st_vmm_channel_open(st_vmm_node *node, int timeout_ms, st_error *err);
 void st_vmm_channel_close(st_vmm_node *node);
