@@ -55,12 +55,17 @@ void st_cluster_start(struct st_cluster *c)
     char *bin = st_test_bin("stratad");
     char log[600];
     snprintf(log, sizeof(log), "%s/stratad.log", c->state_dir);
+    const char *argv[32] = {bin, "--state-dir", c->state_dir, "--socket", c->sock};
+    size_t n = 5;
+    for (size_t i = 0; c->daemon_args && c->daemon_args[i] && n < 31; i++)
+        argv[n++] = c->daemon_args[i];
+    argv[n] = NULL;
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         if (freopen(log, "a", stderr) == NULL)
             _exit(126);
-        execl(bin, bin, "--state-dir", c->state_dir, "--socket", c->sock, (char *)NULL);
+        execv(bin, (char *const *)argv);
         _exit(127);
     }
     free(bin);

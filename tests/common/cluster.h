@@ -14,6 +14,9 @@ struct st_cluster {
     char sock[512];
     char prefix[32]; /* node names start with it: "<tag><pid>-" */
     pid_t daemon;
+    /* Extra stratad flags ("--grace-ms", "2000", NULL), NULL-terminated;
+     * set between st_cluster_init and st_cluster_start. */
+    const char *const *daemon_args;
 };
 
 /* Names the cluster; nothing is started. */
