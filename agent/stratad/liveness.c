@@ -66,7 +66,7 @@ static size_t judge(struct stratad *d, int64_t now, struct judged *j, st_livenes
     size_t n = 0;
     pthread_mutex_lock(&d->lock);
     for (struct node_rt *r = d->nodes; r && n < LIVENESS_NODES_MAX; r = r->next) {
-        if (r->dead || r->provisioning)
+        if (r->dead || r->provisioning || r->removing)
             continue;
         snprintf(j[n].name, sizeof(j[n].name), "%s", r->name);
         j[n].n = (st_liveness_node){
@@ -112,14 +112,16 @@ static void restart_grace(struct stratad *d, int64_t now, int64_t gap)
 
 /* ---- silent nodes ---------------------------------------------------------- */
 
-/* Ready Unknown, and its pods not ready: nobody can tell what runs there. */
-static void mark_unknown(struct stratad *d, const char *name, const char *message)
+/* Its pods not ready, and (node_too) the node Ready Unknown: nobody can tell
+ * what runs there. The pods first: they are what users watch. */
+static void mark_unknown(struct stratad *d, const char *name, const char *message, bool node_too)
 {
-    stratad_node_set_ready(d, name, "Unknown", "NotReady", "NodeStatusUnknown", message);
     int changed = 0;
     st_error err = {0};
     if (st_ctl_node_pods_unknown(d->store, name, message, &changed, &err) < 0)
         stratad_log("node %s: marking its pods not ready: %s", name, err.msg);
+    if (node_too)
+        stratad_node_set_ready(d, name, "Unknown", "NotReady", "NodeStatusUnknown", message);
     pthread_mutex_lock(&d->lock);
     struct node_rt *r = stratad_node_rt(d, name);
     if (r && !r->unknown) {
@@ -162,7 +164,7 @@ static void hold(struct stratad *d, struct judged *j, size_t n, const st_livenes
         if (j[i].n.verdict != ST_LIVENESS_HOLD)
             continue;
         if (!j[i].unknown || news)
-            mark_unknown(d, j[i].name, msg);
+            mark_unknown(d, j[i].name, msg, true);
         if (!j[i].held) {
             set_held(d, j[i].name, true, 0);
             st_event_record(d->store, "Node", "", j[i].name, "Warning", "FencingHeld", COMPONENT,
@@ -340,7 +342,8 @@ void stratad_liveness_check(struct stratad *d)
             char msg[128];
             snprintf(msg, sizeof(msg), "no heartbeat for %lld ms",
                      (long long)((now - j[i].n.heard_ns) / 1000000));
-            mark_unknown(d, j[i].name, msg);
+            /* A node fenced now gets its Fencing condition from fence_start. */
+            mark_unknown(d, j[i].name, msg, v != ST_LIVENESS_FENCE);
         }
     }
     if (sum.fence >= 0)

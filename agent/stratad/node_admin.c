@@ -264,6 +264,10 @@ int stratad_node_remove(struct stratad *d, const char *name, int *http, st_error
     pthread_mutex_lock(&d->lock);
     struct node_rt *rt = stratad_node_rt(d, name);
     bool provisioning = rt && rt->provisioning;
+    /* Its channel closing while it powers off is the removal, not a loss;
+     * neither is its silence meanwhile. */
+    if (rt && !provisioning)
+        rt->removing = true;
     pthread_mutex_unlock(&d->lock);
     if (provisioning) {
         *http = 409;

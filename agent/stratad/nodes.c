@@ -48,7 +48,8 @@ struct node_rt *stratad_node_rt_reset(struct stratad *d, const char *name)
     json_decref(n->reported);
     n->sent = json_object();
     n->reported = json_object();
-    n->provisioning = n->connected = n->dead = n->fencing = n->unknown = n->held = false;
+    n->provisioning = n->connected = n->dead = n->fencing = n->removing = false;
+    n->unknown = n->held = false;
     n->last_msg_ns = st_vmm_now_ns();
     n->grace_from_ns = n->unknown_ns = 0;
     return n;
@@ -345,12 +346,12 @@ void stratad_nodes_drain_events(struct stratad *d)
             pthread_mutex_lock(&d->lock);
             struct node_rt *rt = rt_find(d, ev.node);
             bool starting = rt && rt->provisioning;
-            bool fencing = rt && rt->fencing;
+            bool others = rt && (rt->fencing || rt->removing);
             pthread_mutex_unlock(&d->lock);
             /* A VM dying before hello is the start worker's failure; one
              * dying while fenced is the fence worker's to declare, once it
-             * confirmed its QEMU is gone. */
-            if (!starting && !fencing)
+             * confirmed its QEMU is gone; one being removed, node rm's. */
+            if (!starting && !others)
                 stratad_node_dead(d, ev.node, why, false);
         } else if (ev.kind == ST_VMM_EVENT_MESSAGE) {
             on_message(d, &ev);

@@ -48,6 +48,7 @@ struct node_rt {
     bool connected;    /* hello seen on the current channel */
     bool dead;         /* death handled; nothing is sent to it any more */
     bool fencing;      /* heartbeats stopped: its QEMU is being killed */
+    bool removing;     /* `node rm` is shutting it down: its death is expected */
     bool unknown;      /* silent past the grace: Ready Unknown, pods not ready, until heard */
     bool held;         /* one of many nodes silent at once: not fenced (liveness.c) */
     int64_t last_msg_ns;

@@ -125,6 +125,21 @@ int st_cluster_add_nodes(struct st_cluster *c, const char *const *suffixes, size
     return rc;
 }
 
+static bool shut_off(void *arg)
+{
+    char *out = NULL;
+    st_test_sh(&out, NULL, "virsh -c qemu:///system domstate strata-%s", (const char *)arg);
+    bool off = out && strstr(out, "shut off");
+    free(out);
+    return off;
+}
+
+bool st_cluster_domain_shut_off(struct st_cluster *c, const char *node, int timeout_ms)
+{
+    (void)c;
+    return st_test_wait_until(shut_off, (void *)node, timeout_ms, 100);
+}
+
 void st_cluster_import_busybox(struct st_cluster *c)
 {
     char *err = NULL;

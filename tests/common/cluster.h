@@ -36,6 +36,9 @@ json_t *st_cluster_get(struct st_cluster *c, const char *what);
 /* Adds nodes PREFIX+suffix for each suffix, all at once; returns 0 when all
  * became Ready. */
 int st_cluster_add_nodes(struct st_cluster *c, const char *const *suffixes, size_t n);
+/* Polls (bounded by timeout_ms) until libvirt says node's domain is shut
+ * off; returns whether it did. */
+bool st_cluster_domain_shut_off(struct st_cluster *c, const char *node, int timeout_ms);
 /* Imports the test busybox rootfs as image "busybox". */
 void st_cluster_import_busybox(struct st_cluster *c);
 
