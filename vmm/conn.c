@@ -31,6 +31,17 @@ int64_t st_vmm_now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+void st_vmm_deadline(struct timespec *dl, int timeout_ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, dl);
+    dl->tv_sec += timeout_ms / 1000;
+    dl->tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+    if (dl->tv_nsec >= 1000000000) {
+        dl->tv_sec++;
+        dl->tv_nsec -= 1000000000;
+    }
+}
+
 const char *st_node_death_name(st_node_death cause)
 {
     switch (cause) {
@@ -132,13 +143,7 @@ int st_vmm_sync(st_vmm *vmm, int timeout_ms, st_error *err)
         return st_error_set(err, EIO, "vmm: cannot wake the libvirt event thread");
     }
     struct timespec dl;
-    clock_gettime(CLOCK_MONOTONIC, &dl);
-    dl.tv_sec += timeout_ms / 1000;
-    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-    if (dl.tv_nsec >= 1000000000) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000;
-    }
+    st_vmm_deadline(&dl, timeout_ms);
     int r = 0;
     pthread_mutex_lock(&iter_lock);
     while ((long)(iterations - want) < 0 && r != ETIMEDOUT)

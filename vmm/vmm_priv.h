@@ -68,6 +68,9 @@ st_vmm_node *st_vmm_registry_get(st_vmm *vmm, const char *name);
 void st_vmm_node_mark_dead(st_vmm_node *node, st_node_death cause, int64_t ts, const char *detail);
 /* Queues a message (takes the reference to msg). Takes vmm->lock. */
 void st_vmm_queue_message(st_vmm *vmm, const char *node, json_t *msg);
+/* CLOCK_MONOTONIC now + timeout_ms, for pthread_cond_timedwait on
+ * condition variables made with that clock. */
+void st_vmm_deadline(struct timespec *dl, int timeout_ms);
 /* The message of libvirt's last error on this thread. */
 const char *st_vmm_virt_error(void);
 

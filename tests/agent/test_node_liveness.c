@@ -22,14 +22,22 @@ static void nodes_at(st_liveness_node *nodes, const int64_t *heard_ms, size_t n)
         nodes[i] = (st_liveness_node){.heard_ns = heard_ms[i] * MS};
 }
 
+/* Judges nodes last heard at heard_ms, at now_ms, with params(now_ms). */
+static st_liveness_summary judge_at(int64_t now_ms, st_liveness_node *nodes,
+                                    const int64_t *heard_ms, size_t n)
+{
+    nodes_at(nodes, heard_ms, n);
+    st_liveness_params p = params(now_ms);
+    st_liveness_summary s;
+    st_liveness_judge(&p, nodes, n, &s);
+    return s;
+}
+
 static void test_all_alive(void **state)
 {
     (void)state;
     st_liveness_node nodes[3];
-    nodes_at(nodes, (int64_t[]){9000, 9500, 9900}, 3);
-    st_liveness_params p = params(10000);
-    st_liveness_summary s;
-    st_liveness_judge(&p, nodes, 3, &s);
+    st_liveness_summary s = judge_at(10000, nodes, (int64_t[]){9000, 9500, 9900}, 3);
     assert_int_equal(s.judged, 3);
     assert_int_equal(s.late, 0);
     assert_false(s.hold);
@@ -42,10 +50,7 @@ static void test_one_silent_of_three_is_fenced(void **state)
 {
     (void)state;
     st_liveness_node nodes[3];
-    nodes_at(nodes, (int64_t[]){9800, 6900, 9900}, 3);
-    st_liveness_params p = params(10000);
-    st_liveness_summary s;
-    st_liveness_judge(&p, nodes, 3, &s);
+    st_liveness_summary s = judge_at(10000, nodes, (int64_t[]){9800, 6900, 9900}, 3);
     assert_int_equal(s.late, 1);
     assert_int_equal(s.silent, 1);
     assert_false(s.hold);
@@ -58,13 +63,9 @@ static void test_exactly_at_the_grace_is_late(void **state)
 {
     (void)state;
     st_liveness_node nodes[2];
-    nodes_at(nodes, (int64_t[]){7000, 9999}, 2);
-    st_liveness_params p = params(10000);
-    st_liveness_summary s;
-    st_liveness_judge(&p, nodes, 2, &s);
+    st_liveness_summary s = judge_at(10000, nodes, (int64_t[]){7000, 9999}, 2);
     assert_int_equal(s.fence, 0);
-    nodes_at(nodes, (int64_t[]){7001, 9999}, 2);
-    st_liveness_judge(&p, nodes, 2, &s);
+    s = judge_at(10000, nodes, (int64_t[]){7001, 9999}, 2);
     assert_int_equal(s.fence, -1);
 }
 
@@ -72,10 +73,7 @@ static void test_all_silent_fences_none(void **state)
 {
     (void)state;
     st_liveness_node nodes[3];
-    nodes_at(nodes, (int64_t[]){5000, 5100, 5200}, 3);
-    st_liveness_params p = params(10000);
-    st_liveness_summary s;
-    st_liveness_judge(&p, nodes, 3, &s);
+    st_liveness_summary s = judge_at(10000, nodes, (int64_t[]){5000, 5100, 5200}, 3);
     assert_true(s.hold);
     assert_int_equal(s.silent, 3);
     assert_int_equal(s.fence, -1);
@@ -88,16 +86,12 @@ static void test_more_than_half_holds_half_does_not(void **state)
     (void)state;
     /* 2 of 3: more than half. */
     st_liveness_node three[3];
-    nodes_at(three, (int64_t[]){5000, 5000, 9900}, 3);
-    st_liveness_params p = params(10000);
-    st_liveness_summary s;
-    st_liveness_judge(&p, three, 3, &s);
+    st_liveness_summary s = judge_at(10000, three, (int64_t[]){5000, 5000, 9900}, 3);
     assert_true(s.hold);
     assert_int_equal(s.fence, -1);
     /* 2 of 4: half, not more: judged one by one, the longest silent first. */
     st_liveness_node four[4];
-    nodes_at(four, (int64_t[]){5000, 4000, 9900, 9800}, 4);
-    st_liveness_judge(&p, four, 4, &s);
+    s = judge_at(10000, four, (int64_t[]){5000, 4000, 9900, 9800}, 4);
     assert_false(s.hold);
     assert_int_equal(s.late, 2);
     assert_int_equal(s.fence, 1);
@@ -109,10 +103,7 @@ static void test_two_of_two_hold(void **state)
 {
     (void)state;
     st_liveness_node nodes[2];
-    nodes_at(nodes, (int64_t[]){5000, 5000}, 2);
-    st_liveness_params p = params(10000);
-    st_liveness_summary s;
-    st_liveness_judge(&p, nodes, 2, &s);
+    st_liveness_summary s = judge_at(10000, nodes, (int64_t[]){5000, 5000}, 2);
     assert_true(s.hold);
     assert_int_equal(s.fence, -1);
 }
@@ -121,10 +112,7 @@ static void test_only_node_is_judged_alone(void **state)
 {
     (void)state;
     st_liveness_node nodes[1];
-    nodes_at(nodes, (int64_t[]){5000}, 1);
-    st_liveness_params p = params(10000);
-    st_liveness_summary s;
-    st_liveness_judge(&p, nodes, 1, &s);
+    st_liveness_summary s = judge_at(10000, nodes, (int64_t[]){5000}, 1);
     assert_false(s.hold);
     assert_int_equal(s.fence, 0);
 }
@@ -136,17 +124,13 @@ static void test_nodes_stopping_together_are_seen_together(void **state)
      * (heartbeats every 750 ms): when the first crosses the grace, the
      * others are past grace / 2, so none is fenced alone. */
     st_liveness_node nodes[3];
-    nodes_at(nodes, (int64_t[]){6300, 6800, 7000}, 3);
-    st_liveness_params p = params(9300);
-    st_liveness_summary s;
-    st_liveness_judge(&p, nodes, 3, &s);
+    st_liveness_summary s = judge_at(9300, nodes, (int64_t[]){6300, 6800, 7000}, 3);
     assert_int_equal(s.late, 1);
     assert_int_equal(s.silent, 3);
     assert_true(s.hold);
     assert_int_equal(s.fence, -1);
     /* A healthy node heard 750 ms ago is not counted. */
-    nodes_at(nodes, (int64_t[]){6300, 8550, 9000}, 3);
-    st_liveness_judge(&p, nodes, 3, &s);
+    s = judge_at(9300, nodes, (int64_t[]){6300, 8550, 9000}, 3);
     assert_int_equal(s.silent, 1);
     assert_int_equal(s.fence, 0);
 }
@@ -217,21 +201,17 @@ static void test_next_deadline(void **state)
 {
     (void)state;
     st_liveness_node nodes[3];
-    nodes_at(nodes, (int64_t[]){9000, 8000, 9500}, 3);
     st_liveness_params p = params(10000);
-    st_liveness_summary s;
-    st_liveness_judge(&p, nodes, 3, &s);
+    st_liveness_summary s = judge_at(10000, nodes, (int64_t[]){9000, 8000, 9500}, 3);
     /* node 1 reaches the grace at 11000. */
     assert_int_equal(st_liveness_next_ns(&p, nodes, 3, 500 * MS), 500 * MS);
     assert_int_equal(st_liveness_next_ns(&p, nodes, 3, 5000 * MS), 1000 * MS);
     /* Held nodes wait for messages, not for the clock. */
-    nodes_at(nodes, (int64_t[]){5000, 5000, 9500}, 3);
-    st_liveness_judge(&p, nodes, 3, &s);
+    s = judge_at(10000, nodes, (int64_t[]){5000, 5000, 9500}, 3);
     assert_true(s.hold);
     assert_int_equal(st_liveness_next_ns(&p, nodes, 3, 5000 * MS), 2500 * MS);
     /* A fence due now is due now. */
-    nodes_at(nodes, (int64_t[]){5000, 9000, 9500}, 3);
-    st_liveness_judge(&p, nodes, 3, &s);
+    s = judge_at(10000, nodes, (int64_t[]){5000, 9000, 9500}, 3);
     assert_int_equal(st_liveness_next_ns(&p, nodes, 3, 5000 * MS), 0);
 }
 
