@@ -31,6 +31,17 @@ int64_t st_vmm_now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+void st_vmm_deadline(struct timespec *dl, int timeout_ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, dl);
+    dl->tv_sec += timeout_ms / 1000;
+    dl->tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+    if (dl->tv_nsec >= 1000000000) {
+        dl->tv_sec++;
+        dl->tv_nsec -= 1000000000;
+    }
+}
+
 const char *st_node_death_name(st_node_death cause)
 {
     switch (cause) {
@@ -60,6 +71,10 @@ static pthread_mutex_t loop_lock = PTHREAD_MUTEX_INITIALIZER;
 static int loop_users;
 static pthread_t loop_thread;
 static atomic_bool loop_quit;
+/* Iterations the event thread completed; st_vmm_sync waits on it. */
+static pthread_mutex_t iter_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t iter_cond;
+static unsigned long iterations; /* [iter_lock] */
 
 /* libvirt prints every error to stderr by default; ours are returned. */
 static void quiet_errors(void *opaque, virErrorPtr e)
@@ -70,6 +85,11 @@ static void quiet_errors(void *opaque, virErrorPtr e)
 
 static void loop_register(void)
 {
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&iter_cond, &ca);
+    pthread_condattr_destroy(&ca);
     virSetErrorFunc(NULL, quiet_errors);
     if (virInitialize() < 0 || virEventRegisterDefaultImpl() < 0)
         loop_init_rc = -1;
@@ -78,9 +98,14 @@ static void loop_register(void)
 static void *loop_main(void *arg)
 {
     (void)arg;
-    while (!atomic_load(&loop_quit))
+    while (!atomic_load(&loop_quit)) {
         if (virEventRunDefaultImpl() < 0)
             break;
+        pthread_mutex_lock(&iter_lock);
+        iterations++;
+        pthread_cond_broadcast(&iter_cond);
+        pthread_mutex_unlock(&iter_lock);
+    }
     return NULL;
 }
 
@@ -88,6 +113,48 @@ static void loop_wake_cb(int timer, void *opaque)
 {
     (void)opaque;
     virEventRemoveTimeout(timer);
+}
+
+/* st_vmm_sync's timer: due at once, so the loop does not block in poll
+ * while a sync waits; it goes after its second firing. */
+static void sync_timer_cb(int timer, void *opaque)
+{
+    int *fired = opaque;
+    if (++*fired >= 2)
+        virEventRemoveTimeout(timer);
+}
+
+int st_vmm_sync(st_vmm *vmm, int timeout_ms, st_error *err)
+{
+    (void)vmm;
+    if (timeout_ms < 0)
+        return st_error_set(err, EINVAL, "st_vmm_sync: timeout_ms %d: give a bound", timeout_ms);
+    int *fired = calloc(1, sizeof(*fired));
+    if (fired == NULL)
+        return st_error_set(err, ENOMEM, "vmm: out of memory");
+    pthread_mutex_lock(&iter_lock);
+    unsigned long want = iterations + 2;
+    pthread_mutex_unlock(&iter_lock);
+    /* Adding a timer interrupts the loop's poll. The iteration under way may
+     * have polled before what we wait for arrived; the one after it polls
+     * after this call and reads every channel that was readable then. */
+    if (virEventAddTimeout(0, sync_timer_cb, fired, free) < 0) {
+        free(fired);
+        return st_error_set(err, EIO, "vmm: cannot wake the libvirt event thread");
+    }
+    struct timespec dl;
+    st_vmm_deadline(&dl, timeout_ms);
+    int r = 0;
+    pthread_mutex_lock(&iter_lock);
+    while ((long)(iterations - want) < 0 && r != ETIMEDOUT)
+        r = pthread_cond_timedwait(&iter_cond, &iter_lock, &dl);
+    bool done = (long)(iterations - want) >= 0;
+    pthread_mutex_unlock(&iter_lock);
+    if (!done)
+        return st_error_set(err, ETIMEDOUT,
+                            "the libvirt event thread did not complete an iteration within %d ms",
+                            timeout_ms);
+    return 0;
 }
 
 static int loop_start(st_error *err)

@@ -196,13 +196,7 @@ static int lookup(st_vmm *vmm, const char *name, virDomainPtr *out, st_error *er
 static int wait_ready(st_vmm *vmm, st_vmm_node *node, int timeout_ms, json_t **hello)
 {
     struct timespec dl;
-    clock_gettime(CLOCK_MONOTONIC, &dl);
-    dl.tv_sec += timeout_ms / 1000;
-    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-    if (dl.tv_nsec >= 1000000000) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000;
-    }
+    st_vmm_deadline(&dl, timeout_ms);
     int r = 0;
     pthread_mutex_lock(&vmm->lock);
     while (!node->ready && !node->dead && r != ETIMEDOUT)

@@ -68,8 +68,18 @@ st_vmm_node *st_vmm_registry_get(st_vmm *vmm, const char *name);
 void st_vmm_node_mark_dead(st_vmm_node *node, st_node_death cause, int64_t ts, const char *detail);
 /* Queues a message (takes the reference to msg). Takes vmm->lock. */
 void st_vmm_queue_message(st_vmm *vmm, const char *node, json_t *msg);
+/* CLOCK_MONOTONIC now + timeout_ms, for pthread_cond_timedwait on
+ * condition variables made with that clock. */
+void st_vmm_deadline(struct timespec *dl, int timeout_ms);
 /* The message of libvirt's last error on this thread. */
 const char *st_vmm_virt_error(void);
+
+/* node_fence.c: the process-level fence behind st_vmm_node_fence, for
+ * tests: kills every process whose command line says "-name guest=DOMAIN"
+ * (DOMAIN must start with "strata-"), found through pid_file (may be NULL)
+ * and a scan of /proc. */
+int st_vmm_fence_domain(const char *domain, const char *pid_file, int timeout_ms,
+                        st_vmm_fence_report *rep, st_error *err);
 
 /* channel.c */
 int st_vmm_channel_open(st_vmm_node *node, int timeout_ms, st_error *err);

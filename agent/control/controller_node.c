@@ -113,6 +113,16 @@ int st_ctl_node_set_ready(st_store *s, const char *node, const char *status, con
 
 /* ---- lost nodes --------------------------------------------------------- */
 
+/* Nobody can vouch for the containers of a pod whose node is silent or
+ * gone: none is shown ready. */
+static void containers_not_ready(json_t *st)
+{
+    size_t i;
+    json_t *cs;
+    json_array_foreach(json_object_get(st, "containerStatuses"), i, cs)
+        json_object_set_new(cs, "ready", json_false());
+}
+
 static int lost_fn(json_t *pod, void *arg)
 {
     if (st_pod_is_terminal(pod))
@@ -122,13 +132,19 @@ static int lost_fn(json_t *pod, void *arg)
     json_object_set_new(st, "reason", json_string("NodeLost"));
     json_object_set_new(st, "message", json_string(arg));
     set_condition(st, "Ready", "False", "NodeLost", NULL);
+    containers_not_ready(st);
     return 1;
 }
 
-int st_ctl_node_lost(st_store *s, const char *node, const char *why, int *lost, st_error *err)
+/* Runs fn over every pod bound to node; *changed (may be NULL) counts the
+ * pods written, and each gets the event type/reason/event_msg when reason is
+ * not NULL. */
+static int node_pods_mutate(st_store *s, const char *node, st_store_mutate_fn fn, void *arg,
+                            const char *type, const char *reason, const char *event_msg,
+                            int *changed, st_error *err)
 {
-    if (lost)
-        *lost = 0;
+    if (changed)
+        *changed = 0;
     char sel[300];
     snprintf(sel, sizeof(sel), "spec.nodeName=%s", node);
     st_store_query q = {.kind = "Pod", .field_selector = sel};
@@ -136,30 +152,83 @@ int st_ctl_node_lost(st_store *s, const char *node, const char *why, int *lost, 
     int r = st_store_list(s, &q, &pods, err);
     if (r < 0)
         return r;
-    char msg[512];
-    snprintf(msg, sizeof(msg), "node %s was lost (%s)", node, why);
     size_t i;
     json_t *p;
     json_array_foreach(pods, i, p)
     {
-        if (st_pod_is_terminal(p))
-            continue;
         json_t *md = json_object_get(p, "metadata");
         const char *ns = json_string_value(json_object_get(md, "namespace"));
         const char *name = json_string_value(json_object_get(md, "name"));
-        r = st_store_mutate(s, "Pod", ns, name, lost_fn, msg, NULL, err);
+        _cleanup_json_ json_t *out = NULL;
+        r = st_store_mutate(s, "Pod", ns, name, fn, arg, &out, err);
         if (r == -ENOENT) {
             st_error_clear(err);
             continue;
         }
         if (r < 0)
             return r;
-        if (lost)
-            (*lost)++;
-        st_event_record(s, "Pod", ns, name, "Warning", "NodeLost", COMPONENT,
-                        "Marked lost: %s; it will be replaced on a Ready node", msg);
+        if (out == NULL)
+            continue;
+        if (changed)
+            (*changed)++;
+        if (reason)
+            st_event_record(s, "Pod", ns, name, type, reason, COMPONENT, "%s", event_msg);
     }
     return 0;
+}
+
+int st_ctl_node_lost(st_store *s, const char *node, const char *why, int *lost, st_error *err)
+{
+    char msg[512], ev[600];
+    snprintf(msg, sizeof(msg), "node %s was lost (%s)", node, why);
+    snprintf(ev, sizeof(ev), "Marked lost: %s; it will be replaced on a Ready node", msg);
+    return node_pods_mutate(s, node, lost_fn, msg, "Warning", "NodeLost", ev, lost, err);
+}
+
+/* ---- silent nodes --------------------------------------------------------- */
+
+/* As the Kubernetes node lifecycle controller does (MarkPodsNotReady): the
+ * pod may still run, so its phase and binding stay, but it is not ready. */
+static int unknown_fn(json_t *pod, void *arg)
+{
+    if (st_pod_is_terminal(pod))
+        return 0;
+    json_t *st = status_of(pod);
+    json_t *snapshot = json_deep_copy(st);
+    json_object_set_new(st, "reason", json_string("NodeLost"));
+    json_object_set_new(st, "message", json_string(arg));
+    set_condition(st, "Ready", "False", NULL, NULL);
+    containers_not_ready(st);
+    int changed = !json_equal(snapshot, st);
+    json_decref(snapshot);
+    return changed;
+}
+
+/* Undoes what unknown_fn marked and the node did not report again. */
+static int known_fn(json_t *pod, void *arg)
+{
+    (void)arg;
+    json_t *st = json_object_get(pod, "status");
+    const char *reason = json_string_value(json_object_get(st, "reason"));
+    if (st_pod_is_terminal(pod) || reason == NULL || strcmp(reason, "NodeLost") != 0)
+        return 0;
+    json_object_del(st, "reason");
+    json_object_del(st, "message");
+    return 1;
+}
+
+int st_ctl_node_pods_unknown(st_store *s, const char *node, const char *why, int *changed,
+                             st_error *err)
+{
+    char msg[512];
+    snprintf(msg, sizeof(msg), "node %s is unresponsive (%s); the pod may still run there", node,
+             why);
+    return node_pods_mutate(s, node, unknown_fn, msg, "Warning", "NodeNotReady", msg, changed, err);
+}
+
+int st_ctl_node_pods_known(st_store *s, const char *node, int *changed, st_error *err)
+{
+    return node_pods_mutate(s, node, known_fn, NULL, NULL, NULL, NULL, changed, err);
 }
 
 /* ---- pod status from a node ------------------------------------------------ */

@@ -1,7 +1,9 @@
 /* node_add.c: `stratactl node add NAME`: POST the node, then poll it every
  * 100 ms until its Ready condition is True (prints the boot time and the
  * accelerator chosen), its phase is Failed (prints why), or --timeout
- * passes. Progress goes to stderr, a line per change of phase or accel. */
+ * passes. --timeout also bounds stratad's wait for the VM's hello (it then
+ * removes the VM and says why). Progress goes to stderr, a line per change
+ * of phase or accel. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -15,9 +17,13 @@
 
 #define POLL_MS           100
 #define DEFAULT_TIMEOUT_S 120
+/* With --timeout, stratad gives up at the timeout, destroys the VM and
+ * records why; this long is left to read that. */
+#define FAILURE_REPORT_S 15
 
 struct node_opts {
     long cpus, memory_mib, timeout_s;
+    bool timeout_given;
     const char *accel;
 };
 
@@ -125,6 +131,7 @@ static int parse_opts(struct stctl *ctl, int argc, char **argv, struct node_opts
             break;
         case 't':
             o->timeout_s = parse_long(optarg, 1, 86400, &ok);
+            o->timeout_given = true;
             if (!ok)
                 return stctl_usage(STCTL_USAGE_NODE_ADD,
                                    "--timeout needs seconds from 1, got \"%s\"", optarg);
@@ -172,6 +179,9 @@ int stctl_node_add(struct stctl *ctl, int argc, char **argv)
         return stctl_fail(&err);
     const struct st_ctlfmt_kind *k = st_ctlfmt_kind_lookup("nodes");
     _cleanup_free_ char *path = NULL;
+    char post[64] = "/api/v1/nodes";
+    if (o.timeout_given)
+        snprintf(post, sizeof(post), "/api/v1/nodes?timeoutSeconds=%ld", o.timeout_s);
     _cleanup_json_ json_t *body =
         json_pack("{s:{s:s}, s:{s:I, s:I, s:s}}", "metadata", "name", name, "spec", "cpus",
                   (json_int_t)o.cpus, "memoryMiB", (json_int_t)o.memory_mib, "accel", o.accel);
@@ -179,7 +189,7 @@ int stctl_node_add(struct stctl *ctl, int argc, char **argv)
     if (body == NULL)
         return stctl_failf("out of memory");
     long long start = now_ms();
-    if (stctl_call(cl, "POST", "/api/v1/nodes", body, &node, &err) < 0 ||
+    if (stctl_call(cl, "POST", post, body, &node, &err) < 0 ||
         stctl_path(cl, k, NULL, name, NULL, &path, &err) < 0) {
         json_decref(node);
         return stctl_fail(&err);
@@ -210,7 +220,8 @@ int stctl_node_add(struct stctl *ctl, int argc, char **argv)
                 return r;
             }
         }
-        if (now_ms() - start >= o.timeout_s * 1000LL) {
+        long wait_s = o.timeout_s + (o.timeout_given ? FAILURE_REPORT_S : 0);
+        if (now_ms() - start >= wait_s * 1000LL) {
             const char *phase = st_ctlfmt_node_phase(node);
             r = stctl_failf("node/%s is not Ready after %ld s (phase %s): see `stratactl "
                             "describe node %s` and `stratactl events`",

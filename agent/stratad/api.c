@@ -638,8 +638,14 @@ static enum MHD_Result nodes_api(struct req *q)
         _cleanup_json_ json_t *body = parse_body(q, &err);
         if (body == NULL)
             return reply_status(q->c, 400, "%s", err.msg);
+        /* ?timeoutSeconds=N: how long the VM may take to say hello. */
+        const char *t = arg(q, "timeoutSeconds");
+        char *end = NULL;
+        long secs = t ? strtol(t, &end, 10) : 0;
+        if (t && (*t == '\0' || *end != '\0' || secs < 1 || secs > 86400))
+            return reply_status(q->c, 400, "timeoutSeconds=%s: give seconds from 1 to 86400", t);
         _cleanup_json_ json_t *node = NULL;
-        if (stratad_node_add(d, body, &node, &http, &err) < 0)
+        if (stratad_node_add(d, body, (int)secs * 1000, &node, &http, &err) < 0)
             return reply_status(q->c, (unsigned)http, "%s", err.msg);
         stratad_kick(d);
         return reply_json(q->c, 201, node);
@@ -811,46 +817,9 @@ static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
     }
 }
 
-static int listen_unix(const char *path, st_error *err)
-{
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (strlen(path) >= sizeof(sa.sun_path))
-        return st_error_set(err, ENAMETOOLONG, "--socket %s: the path is too long (max %zu)", path,
-                            sizeof(sa.sun_path) - 1);
-    memcpy(sa.sun_path, path, strlen(path) + 1);
-    _cleanup_free_ char *dir = strdup(path);
-    char *slash = dir ? strrchr(dir, '/') : NULL;
-    if (slash && slash != dir) {
-        *slash = 0;
-        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-            return st_error_sys(err, errno, "cannot create the socket folder %s", dir);
-    }
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return st_error_sys(err, errno, "socket");
-    /* The state dir lock is ours: a socket file left at path is stale,
-     * unless another stratad (other state dir) answers on it. */
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-        close(fd);
-        return st_error_set(err, EADDRINUSE,
-                            "another stratad answers on %s; stop it or give --socket another path",
-                            path);
-    }
-    unlink(path);
-    mode_t old = umask(0177);
-    int r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-    umask(old);
-    if (r < 0 || chmod(path, 0600) < 0 || listen(fd, 64) < 0) {
-        int e = errno;
-        close(fd);
-        return st_error_sys(err, e, "cannot listen on %s", path);
-    }
-    return fd;
-}
-
 int stratad_api_start(struct stratad *d, st_error *err)
 {
-    int fd = listen_unix(d->cfg.socket_path, err);
+    int fd = stratad_api_listen(d->cfg.socket_path, err);
     if (fd < 0)
         return fd;
     d->listen_fd = fd;

@@ -71,7 +71,7 @@ static void pod_config_error(struct stratad *d, const char *node, json_t *pod, c
     if (st_proto_pod_status_build(&ps, &m, NULL) == 0) {
         json_object_set_new(m, "message", json_string(msg));
         json_object_set_new(m, "seq", json_integer(0));
-        st_ctl_pod_status(d->store, node, m, NULL);
+        stratad_pod_status(d, node, m, NULL);
         json_decref(m);
     }
     st_event_record(d->store, "Pod", ns, name, "Warning", "Failed", COMPONENT, "%s", msg);

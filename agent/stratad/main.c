@@ -114,7 +114,10 @@ static int open_store(struct stratad *d, st_error *err)
 static int setup(struct stratad *d, st_error *err)
 {
     int r;
-    if ((r = st_statedir_lock(d->cfg.state_dir, &d->lock_fd, err)) < 0)
+    /* A second stratad on a socket in use refuses before it makes a state
+     * dir or runs initdb in it. */
+    if ((r = stratad_api_socket_check(d->cfg.socket_path, err)) < 0 ||
+        (r = st_statedir_lock(d->cfg.state_dir, &d->lock_fd, err)) < 0)
         return r;
     struct stat st;
     if (stat(d->cfg.state_dir, &st) == 0)
@@ -201,7 +204,8 @@ static int run(struct stratad *d)
     while (!atomic_load(&d->stopping)) {
         struct pollfd p[3] = {
             {sfd, POLLIN, 0}, {d->kick_fd, POLLIN, 0}, {st_vmm_event_fd(d->vmm), POLLIN, 0}};
-        int n = poll(p, 3, STRATAD_RESYNC_MS);
+        /* At least every resync period, and when a node's grace ends. */
+        int n = poll(p, 3, stratad_liveness_wait_ms(d, STRATAD_RESYNC_MS));
         if (n < 0 && errno != EINTR) {
             stratad_log("poll: %s", strerror(errno));
             return 1;

@@ -3,6 +3,7 @@
  * it does not account for what pods use. */
 #include "node.h"
 #include "strata/cleanup.h"
+#include "strata/meminfo.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -10,31 +11,17 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-static int meminfo_total(int64_t *bytes, st_error *err)
-{
-    _cleanup_fclose_ FILE *f = fopen("/proc/meminfo", "re");
-    if (f == NULL)
-        return st_error_sys(err, errno, "opening /proc/meminfo (is /proc mounted?)");
-    char line[256];
-    while (fgets(line, sizeof(line), f)) {
-        long long kb;
-        if (sscanf(line, "MemTotal: %lld kB", &kb) == 1) {
-            *bytes = (int64_t)kb * 1024;
-            return 0;
-        }
-    }
-    return st_error_set(err, ENODATA, "/proc/meminfo has no MemTotal line");
-}
-
 int st_node_sysinfo_read(struct st_node_sysinfo *si, st_error *err)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     if (cpus < 1)
         return st_error_sys(err, errno ? errno : EINVAL, "counting online CPUs");
     si->cpu_millis = (int64_t)cpus * 1000;
-    int rc = meminfo_total(&si->memory_bytes, err);
+    int64_t kib = 0;
+    int rc = st_meminfo_kib(NULL, "MemTotal", &kib, err);
     if (rc < 0)
         return rc;
+    si->memory_bytes = kib * 1024;
     struct utsname u;
     if (uname(&u) < 0)
         return st_error_sys(err, errno, "uname");

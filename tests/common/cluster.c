@@ -55,12 +55,17 @@ void st_cluster_start(struct st_cluster *c)
     char *bin = st_test_bin("stratad");
     char log[600];
     snprintf(log, sizeof(log), "%s/stratad.log", c->state_dir);
+    const char *argv[32] = {bin, "--state-dir", c->state_dir, "--socket", c->sock};
+    size_t n = 5;
+    for (size_t i = 0; c->daemon_args && c->daemon_args[i] && n < 31; i++)
+        argv[n++] = c->daemon_args[i];
+    argv[n] = NULL;
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         if (freopen(log, "a", stderr) == NULL)
             _exit(126);
-        execl(bin, bin, "--state-dir", c->state_dir, "--socket", c->sock, (char *)NULL);
+        execv(bin, (char *const *)argv);
         _exit(127);
     }
     free(bin);
@@ -118,6 +123,21 @@ int st_cluster_add_nodes(struct st_cluster *c, const char *const *suffixes, size
     free(out);
     free(err);
     return rc;
+}
+
+static bool shut_off(void *arg)
+{
+    char *out = NULL;
+    st_test_sh(&out, NULL, "virsh -c qemu:///system domstate strata-%s", (const char *)arg);
+    bool off = out && strstr(out, "shut off");
+    free(out);
+    return off;
+}
+
+bool st_cluster_domain_shut_off(struct st_cluster *c, const char *node, int timeout_ms)
+{
+    (void)c;
+    return st_test_wait_until(shut_off, (void *)node, timeout_ms, 100);
 }
 
 void st_cluster_import_busybox(struct st_cluster *c)

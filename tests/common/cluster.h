@@ -14,6 +14,9 @@ struct st_cluster {
     char sock[512];
     char prefix[32]; /* node names start with it: "<tag><pid>-" */
     pid_t daemon;
+    /* Extra stratad flags ("--grace-ms", "2000", NULL), NULL-terminated;
+     * set between st_cluster_init and st_cluster_start. */
+    const char *const *daemon_args;
 };
 
 /* Names the cluster; nothing is started. */
@@ -33,6 +36,9 @@ json_t *st_cluster_get(struct st_cluster *c, const char *what);
 /* Adds nodes PREFIX+suffix for each suffix, all at once; returns 0 when all
  * became Ready. */
 int st_cluster_add_nodes(struct st_cluster *c, const char *const *suffixes, size_t n);
+/* Polls (bounded by timeout_ms) until libvirt says node's domain is shut
+ * off; returns whether it did. */
+bool st_cluster_domain_shut_off(struct st_cluster *c, const char *node, int timeout_ms);
 /* Imports the test busybox rootfs as image "busybox". */
 void st_cluster_import_busybox(struct st_cluster *c);
 

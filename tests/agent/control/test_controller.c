@@ -202,6 +202,102 @@ static void all_ready(st_store *s)
     json_decref(list);
 }
 
+static json_t *pod_on(st_store *s, const char *node)
+{
+    json_t *list = pods(s);
+    json_t *found = NULL;
+    size_t i;
+    json_t *p;
+    json_array_foreach(list, i, p) if (strcmp(pod_node(p), node) == 0) found = json_incref(p);
+    json_decref(list);
+    assert_non_null(found);
+    return found;
+}
+
+static const char *status_str(json_t *p, const char *key)
+{
+    return json_string_value(json_object_get(json_object_get(p, "status"), key));
+}
+
+static bool container_ready(json_t *p)
+{
+    json_t *cs =
+        json_array_get(json_object_get(json_object_get(p, "status"), "containerStatuses"), 0);
+    return json_is_true(json_object_get(cs, "ready"));
+}
+
+static void test_silent_node_pods_not_ready_until_heard(void **state)
+{
+    st_store *s = *state;
+    add_node(s, "n1", true, 1LL << 30);
+    add_node(s, "n2", true, 1LL << 30);
+    apply_deploy(s, 2, "busybox", "16Mi");
+    reconcile(s, NULL);
+    all_ready(s);
+    json_t *p = pod_on(s, "n1");
+    char uid[64];
+    snprintf(uid, sizeof(uid), "%s", pod_field(p, "uid"));
+    assert_true(st_pod_is_ready(p) && container_ready(p));
+    json_decref(p);
+
+    st_error err = {0};
+    int changed = -1;
+    assert_int_equal(st_ctl_node_pods_unknown(s, "n1", "no heartbeat for 3000 ms", &changed, &err),
+                     0);
+    assert_int_equal(changed, 1);
+    p = pod_on(s, "n1");
+    /* Still bound and Running, but nobody vouches for it: READY 0/1. */
+    assert_string_equal(status_str(p, "phase"), "Running");
+    assert_string_equal(status_str(p, "reason"), "NodeLost");
+    assert_non_null(strstr(status_str(p, "message"), "no heartbeat for 3000 ms"));
+    assert_false(st_pod_is_ready(p));
+    assert_false(container_ready(p));
+    json_decref(p);
+    assert_int_equal(count_events(s, "NodeNotReady"), 1);
+    /* Idempotent, and nothing is replaced while the node may still run it. */
+    assert_int_equal(st_ctl_node_pods_unknown(s, "n1", "no heartbeat for 3000 ms", &changed, &err),
+                     0);
+    assert_int_equal(changed, 0);
+    assert_int_equal(count_events(s, "NodeNotReady"), 1);
+    reconcile(s, NULL);
+    json_t *list = pods(s);
+    assert_int_equal(json_array_size(list), 2);
+    json_decref(list);
+
+    /* Heard again: its report (replayed) restores the pod; nothing is left
+     * for st_ctl_node_pods_known to clear. */
+    json_t *m = status_msg(uid, "Running", true, 0, NULL);
+    assert_int_equal(st_ctl_pod_status(s, "n1", m, &err), 1);
+    json_decref(m);
+    assert_int_equal(st_ctl_node_pods_known(s, "n1", &changed, &err), 0);
+    assert_int_equal(changed, 0);
+    p = pod_on(s, "n1");
+    assert_null(status_str(p, "reason"));
+    assert_true(st_pod_is_ready(p) && container_ready(p));
+    json_decref(p);
+
+    /* Without a report, only the NodeLost marks go: readiness waits for
+     * the node. */
+    assert_int_equal(st_ctl_node_pods_unknown(s, "n1", "silent", &changed, &err), 0);
+    assert_int_equal(st_ctl_node_pods_known(s, "n1", &changed, &err), 0);
+    assert_int_equal(changed, 1);
+    p = pod_on(s, "n1");
+    assert_null(status_str(p, "reason"));
+    assert_null(status_str(p, "message"));
+    assert_false(st_pod_is_ready(p));
+    json_decref(p);
+
+    /* Declared dead: Failed, and still no container shown ready. */
+    all_ready(s);
+    int lost = 0;
+    assert_int_equal(st_ctl_node_lost(s, "n1", "fenced", &lost, &err), 0);
+    assert_int_equal(lost, 1);
+    p = pod_on(s, "n1");
+    assert_string_equal(status_str(p, "phase"), "Failed");
+    assert_false(container_ready(p));
+    json_decref(p);
+}
+
 static int count_image(st_store *s, const char *image)
 {
     json_t *list = live(s);
@@ -429,6 +525,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unschedulable_says_why_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_node_lost_replaces_pods_elsewhere, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pod_status_from_node, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_silent_node_pods_not_ready_until_heard, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_template_change_rolls_one_at_a_time, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replacement_goes_where_fewest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replacement_waits_for_nodes_being_readopted, setup,

@@ -74,6 +74,13 @@ int st_vmm_event_fd(st_vmm *vmm);
 int st_vmm_event_next(st_vmm *vmm, int timeout_ms, st_vmm_event *ev, st_error *err);
 void st_vmm_event_clear(st_vmm_event *ev);
 
+/* Waits (up to timeout_ms) until the event thread has completed a full
+ * iteration that began after this call: every node message that had reached
+ * the host by then is in the queue. Call it before judging a node silent,
+ * so what the channels already delivered is not mistaken for silence.
+ * -ETIMEDOUT when the thread did not get there in time. */
+int st_vmm_sync(st_vmm *vmm, int timeout_ms, st_error *err);
+
 /* ---- nodes ------------------------------------------------------------ */
 
 typedef struct st_vmm_start_options {
@@ -102,8 +109,41 @@ int st_vmm_node_send(st_vmm *vmm, const char *name, json_t *msg, st_error *err);
 /* Asks the guest to power off (ACPI), waits up to timeout_ms (0 → default),
  * then destroys it. The domain stays defined. */
 int st_vmm_node_shutdown(st_vmm *vmm, const char *name, int timeout_ms, st_error *err);
-/* Kills the VM at once (simulates node loss). The domain stays defined. */
+/* Kills the VM at once (simulates node loss). The domain stays defined.
+ * libvirt SIGTERMs QEMU and waits up to 10 s before SIGKILL, also for a
+ * stopped QEMU: to fence a hung node, use st_vmm_node_fence first. */
 int st_vmm_node_destroy(st_vmm *vmm, const char *name, st_error *err);
+
+/* Bounds the wait for a killed QEMU to exit. */
+#define ST_VMM_FENCE_TIMEOUT_MS_DEFAULT 2000
+
+typedef struct st_vmm_fence_report {
+    int pid;         /* the QEMU process killed; 0 when none was running */
+    int64_t gone_ns; /* from the call until its exit was confirmed */
+    char how[96];    /* how it was found ("pid file", "/proc") or why none was */
+} st_vmm_fence_report;
+
+/* Fences a node for certain, without libvirt: finds its QEMU process
+ * (libvirt's pid file, its command line checked to name the domain, else a
+ * scan of /proc), sends SIGKILL through a pidfd (a stopped process dies
+ * too, and a reused pid is never hit), and waits up to timeout_ms (0 →
+ * ST_VMM_FENCE_TIMEOUT_MS_DEFAULT) until the process has exited. Returns 0
+ * only when no QEMU of the domain runs any more; otherwise (-ETIMEDOUT,
+ * -EPERM, ...) the guest may still run and must be treated as alive. Tell
+ * libvirt afterwards with st_vmm_node_destroy (quick once QEMU is gone).
+ * Blocks up to timeout_ms: call it from a worker, not an event loop. */
+int st_vmm_node_fence(st_vmm *vmm, const char *name, int timeout_ms, st_vmm_fence_report *rep,
+                      st_error *err);
+
+/* What a running node costs the host beyond its guest memory: QEMU itself
+ * and the TCG translation cache (FACTS-vm: ~240 MiB resident for a
+ * 192 MiB guest). */
+#define ST_VMM_QEMU_OVERHEAD_MIB 64
+
+/* Checks that the host can give a new node memory_mib of guest memory plus
+ * ST_VMM_QEMU_OVERHEAD_MIB: compares with MemAvailable in meminfo_path
+ * (NULL → /proc/meminfo). -ENOMEM with a one-line message when it cannot. */
+int st_vmm_host_memory_check(unsigned memory_mib, const char *meminfo_path, st_error *err);
 /* Removes a stopped node's definition, socket and console log. A running
  * node is refused (EBUSY). */
 int st_vmm_node_undefine(st_vmm *vmm, const char *name, st_error *err);

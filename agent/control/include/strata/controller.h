@@ -108,6 +108,22 @@ int st_ctl_schedule(st_store *s, int *bound, st_error *err);
  * pods' count in *lost (may be NULL). */
 int st_ctl_node_lost(st_store *s, const char *node, const char *why, int *lost, st_error *err);
 
+/* The node is silent or being fenced: nobody knows whether its pods still
+ * run. Every non-terminal pod bound to it keeps its phase and node but gets
+ * Ready=False, every container ready=false, status.reason NodeLost and a
+ * message with why (READY 0/1 and STATUS NodeLost in `get pods`), and a
+ * NodeNotReady event, as Kubernetes marks the pods of an unreachable node.
+ * Nothing is replaced: that waits for st_ctl_node_lost. Idempotent; the
+ * pods written in *changed (may be NULL). */
+int st_ctl_node_pods_unknown(st_store *s, const char *node, const char *why, int *changed,
+                             st_error *err);
+
+/* The node is heard from again: clears the NodeLost reason and message of
+ * its non-terminal pods that st_ctl_node_pods_unknown marked and that no
+ * pod_status has overwritten since (their readiness stays False until the
+ * node reports it). */
+int st_ctl_node_pods_known(st_store *s, const char *node, int *changed, st_error *err);
+
 /* Applies a node's pod_status to the pod bound to that node with that uid:
  * phase, Ready condition, the container's status (ready, restartCount,
  * state, lastState with exitCode and reason) and status.reason/message.

@@ -1,0 +1,298 @@
+/* node_admin.c: what `stratactl node add|kill|rm` asks of stratad: add
+ * checks the request and the host's memory, records the Node and boots its
+ * VM in a worker (which records Ready or why it failed); kill destroys a
+ * VM to simulate node loss; rm shuts a node down and forgets it. */
+#include "stratad.h"
+#include "strata/cleanup.h"
+#include "strata/controller.h"
+#include "strata/names.h"
+#include "strata/time.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define COMPONENT "node-controller"
+
+struct start_job {
+    struct stratad *d;
+    char name[64];
+    unsigned cpus, memory_mib;
+    int ready_timeout_ms; /* 0: the vmm's default */
+    st_accel accel;
+    char accel_reason[ST_ACCEL_REASON_MAX];
+};
+
+static void *start_worker(void *arg)
+{
+    struct start_job *job = arg;
+    struct stratad *d = job->d;
+    _cleanup_free_ char *kernel = NULL, *initrd = NULL, *cmdline = NULL;
+    if (asprintf(&kernel, "%s/vmlinux", d->cfg.node_image) < 0 ||
+        asprintf(&initrd, "%s/initramfs.cpio", d->cfg.node_image) < 0 ||
+        asprintf(&cmdline, "strata.heartbeat_ms=%d", stratad_liveness_heartbeat_ms(d)) < 0) {
+        free(job);
+        atomic_fetch_sub(&d->workers, 1);
+        return NULL;
+    }
+    st_node_spec spec = {
+        .name = job->name,
+        .vcpus = job->cpus,
+        .memory_mib = job->memory_mib,
+        .accel = job->accel,
+        .kernel = kernel,
+        .initramfs = initrd,
+        .cmdline_extra = cmdline,
+        .state_dir = d->nodes_dir,
+        .images_dir = d->images_dir,
+    };
+    st_error err = {0};
+    json_t *hello = NULL;
+    int64_t t0 = st_vmm_now_ns();
+    st_vmm_start_options so = {.ready_timeout_ms = job->ready_timeout_ms};
+    int r = st_vmm_node_start(d->vmm, &spec, &so, &hello, &err);
+    int64_t ms = (st_vmm_now_ns() - t0) / 1000000;
+    json_decref(hello);
+    if (r < 0) {
+        stratad_log("node %s failed to start: %s", job->name, err.msg);
+        _cleanup_json_ json_t *patch = json_pack("{s:{s:s, s:{s:s}}}", "status", "message", err.msg,
+                                                 "strata", "phase", "Failed");
+        st_ctl_node_patch(d->store, job->name, patch, NULL);
+        stratad_node_set_ready(d, job->name, "False", "Failed", "StartFailed", err.msg);
+        st_event_record(d->store, "Node", "", job->name, "Warning", "StartFailed", COMPONENT, "%s",
+                        err.msg);
+        pthread_mutex_lock(&d->lock);
+        struct node_rt *n = stratad_node_rt(d, job->name);
+        if (n) {
+            n->provisioning = false;
+            n->dead = true;
+        }
+        pthread_mutex_unlock(&d->lock);
+    } else {
+        stratad_log("node %s is up in %lld ms (%s)", job->name, (long long)ms,
+                    st_accel_name(job->accel));
+        _cleanup_json_ json_t *patch =
+            json_pack("{s:{s:{s:I}}}", "status", "strata", "bootMillis", (json_int_t)ms);
+        st_ctl_node_patch(d->store, job->name, patch, NULL);
+        st_event_record(d->store, "Node", "", job->name, "Normal", "Started", COMPONENT,
+                        "VM %s%s booted to hello in %lld ms (%s)", ST_NODE_DOMAIN_PREFIX, job->name,
+                        (long long)ms, job->accel_reason);
+        pthread_mutex_lock(&d->lock);
+        struct node_rt *n = stratad_node_rt(d, job->name);
+        if (n)
+            n->provisioning = false;
+        pthread_mutex_unlock(&d->lock);
+    }
+    stratad_kick(d);
+    free(job);
+    atomic_fetch_sub(&d->workers, 1);
+    return NULL;
+}
+
+int stratad_node_add(struct stratad *d, json_t *body, int ready_timeout_ms, json_t **node,
+                     int *http, st_error *err)
+{
+    const char *name =
+        json_string_value(json_object_get(json_object_get(body, "metadata"), "name"));
+    json_t *spec = json_object_get(body, "spec");
+    json_int_t cpus = json_integer_value(json_object_get(spec, "cpus"));
+    json_int_t mem = json_integer_value(json_object_get(spec, "memoryMiB"));
+    const char *accel_text = json_string_value(json_object_get(spec, "accel"));
+    *http = 400;
+    if (!st_name_dns_label_ok(name) || strlen(name) > ST_NODE_NAME_MAX)
+        return st_error_set(err, EINVAL,
+                            "metadata.name \"%s\": a node name is lowercase letters, digits and "
+                            "'-' (not at either end), at most %d characters",
+                            name ? name : "", ST_NODE_NAME_MAX);
+    if (cpus == 0)
+        cpus = ST_NODE_VCPUS_DEFAULT;
+    if (mem == 0)
+        mem = ST_NODE_MEMORY_DEFAULT_MIB;
+    if (cpus < 1 || cpus > ST_NODE_VCPUS_MAX)
+        return st_error_set(err, EINVAL, "spec.cpus %lld: give 1 to %d", (long long)cpus,
+                            ST_NODE_VCPUS_MAX);
+    if (mem < ST_NODE_MEMORY_MIN_MIB)
+        return st_error_set(err, EINVAL,
+                            "spec.memoryMiB %lld: a node needs at least %d MiB (default %d)",
+                            (long long)mem, ST_NODE_MEMORY_MIN_MIB, ST_NODE_MEMORY_DEFAULT_MIB);
+    st_accel accel;
+    int r;
+    if ((r = st_accel_parse(accel_text, &accel, err)) < 0)
+        return r;
+    st_accel_choice choice;
+    if ((r = st_accel_choose(NULL, accel, &choice, err)) < 0)
+        return r;
+    _cleanup_free_ char *kernel = NULL, *initrd = NULL;
+    if (asprintf(&kernel, "%s/vmlinux", d->cfg.node_image) < 0 ||
+        asprintf(&initrd, "%s/initramfs.cpio", d->cfg.node_image) < 0)
+        return st_error_set(err, ENOMEM, "out of memory");
+    if ((r = st_vmm_boot_files_check(kernel, initrd, err)) < 0) {
+        *http = 503;
+        st_error_prefix(err, "node image %s: ", d->cfg.node_image);
+        return r;
+    }
+    /* Before anything is made: a node that cannot fit leaves nothing. */
+    if ((r = st_vmm_host_memory_check((unsigned)mem, NULL, err)) < 0) {
+        *http = r == -ENOMEM ? 422 : 500;
+        st_error_prefix(err, "node %s: ", name);
+        return r;
+    }
+
+    /* A node that died or failed may be added again under its name: its old
+     * domain goes first. A live or starting one may not. */
+    _cleanup_json_ json_t *old = stratad_node_get(d, name);
+    pthread_mutex_lock(&d->lock);
+    struct node_rt *rt = stratad_node_rt(d, name);
+    bool busy = rt && (rt->provisioning || (!rt->dead && old));
+    pthread_mutex_unlock(&d->lock);
+    const char *ph = old ? stratad_node_phase(old) : "";
+    if (busy || (old && strcmp(ph, "Dead") != 0 && strcmp(ph, "Failed") != 0)) {
+        *http = 409;
+        return st_error_set(err, EEXIST,
+                            "node %s already exists (%s); remove it first with `stratactl node rm "
+                            "%s`, or pick another name",
+                            name, *ph ? ph : "starting", name);
+    }
+    if (old) {
+        st_error uerr = {0};
+        st_vmm_node_destroy(d->vmm, name, &uerr);
+        st_error_clear(&uerr);
+        if (st_vmm_node_undefine(d->vmm, name, &uerr) < 0 && uerr.code != ENOENT) {
+            *http = 500;
+            return st_error_set(err, uerr.code, "%s", uerr.msg);
+        }
+        st_store_delete(d->store, "Node", "", name, NULL, NULL);
+    }
+
+    char now[ST_TIME_RFC3339_LEN];
+    st_time_now_rfc3339(now);
+    _cleanup_json_ json_t *obj =
+        json_pack("{s:s, s:s, s:{s:s, s:{s:s}}, s:{s:I, s:I, s:s},"
+                  " s:{s:[{s:s, s:s, s:s, s:s, s:s}], s:{s:s, s:s, s:s, s:I}}}",
+                  "apiVersion", "v1", "kind", "Node", "metadata", "name", name, "labels",
+                  "kubernetes.io/hostname", name, "spec", "cpus", cpus, "memoryMiB", mem, "accel",
+                  st_accel_name(accel), "status", "conditions", "type", "Ready", "status", "False",
+                  "reason", "Provisioning", "message", "the VM is booting", "lastTransitionTime",
+                  now, "strata", "domain", "", "accel", st_accel_name(choice.accel), "accelReason",
+                  choice.reason, "bootMillis", (json_int_t)0);
+    json_object_set_new(json_object_get(json_object_get(obj, "status"), "strata"), "phase",
+                        json_string("Provisioning"));
+    char domain[ST_NODE_NAME_MAX + 16];
+    snprintf(domain, sizeof(domain), "%s%s", ST_NODE_DOMAIN_PREFIX, name);
+    json_object_set_new(json_object_get(json_object_get(obj, "status"), "strata"), "domain",
+                        json_string(domain));
+    if ((r = st_store_create(d->store, obj, node, err)) < 0) {
+        *http = r == -EEXIST ? 409 : 500;
+        return r;
+    }
+    struct start_job *job = calloc(1, sizeof(*job));
+    if (job == NULL)
+        return st_error_set(err, ENOMEM, "out of memory");
+    *job = (struct start_job){.d = d,
+                              .cpus = (unsigned)cpus,
+                              .memory_mib = (unsigned)mem,
+                              .ready_timeout_ms = ready_timeout_ms,
+                              .accel = choice.accel};
+    snprintf(job->name, sizeof(job->name), "%s", name);
+    snprintf(job->accel_reason, sizeof(job->accel_reason), "%s", choice.reason);
+    pthread_mutex_lock(&d->lock);
+    rt = stratad_node_rt_reset(d, name);
+    if (rt)
+        rt->provisioning = true;
+    pthread_mutex_unlock(&d->lock);
+    stratad_log("node %s: starting (%lld vCPU, %lld MiB, %s)", name, (long long)cpus,
+                (long long)mem, choice.reason);
+    pthread_t th;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    atomic_fetch_add(&d->workers, 1);
+    r = pthread_create(&th, &attr, start_worker, job);
+    pthread_attr_destroy(&attr);
+    if (r != 0) {
+        atomic_fetch_sub(&d->workers, 1);
+        free(job);
+        *http = 500;
+        return st_error_set(err, r, "cannot start a worker thread for node %s", name);
+    }
+    *http = 201;
+    return 0;
+}
+
+int stratad_node_kill(struct stratad *d, const char *name, int *http, st_error *err)
+{
+    _cleanup_json_ json_t *obj = stratad_node_get(d, name);
+    if (obj == NULL) {
+        *http = 404;
+        return st_error_set(err, ENOENT, "node %s not found (see `stratactl get nodes`)", name);
+    }
+    int r = st_vmm_node_destroy(d->vmm, name, err);
+    if (r < 0) {
+        *http = r == -ENOENT ? 404 : 500;
+        return r;
+    }
+    st_event_record(d->store, "Node", "", name, "Warning", "Killed", "stratactl",
+                    "VM %s%s destroyed on request (simulated node loss)", ST_NODE_DOMAIN_PREFIX,
+                    name);
+    *http = 200;
+    return 0;
+}
+
+int stratad_node_remove(struct stratad *d, const char *name, int *http, st_error *err)
+{
+    _cleanup_json_ json_t *obj = stratad_node_get(d, name);
+    if (obj == NULL) {
+        *http = 404;
+        return st_error_set(err, ENOENT, "node %s not found (see `stratactl get nodes`)", name);
+    }
+    pthread_mutex_lock(&d->lock);
+    struct node_rt *rt = stratad_node_rt(d, name);
+    bool provisioning = rt && rt->provisioning;
+    /* Its channel closing while it powers off is the removal, not a loss;
+     * neither is its silence meanwhile. */
+    if (rt && !provisioning)
+        rt->removing = true;
+    pthread_mutex_unlock(&d->lock);
+    if (provisioning) {
+        *http = 409;
+        return st_error_set(err, EBUSY,
+                            "node %s is still booting; remove it once `stratactl get nodes` "
+                            "shows it Ready or Failed",
+                            name);
+    }
+    stratad_node_set_ready(d, name, "False", "Removing", "Removing", "graceful shutdown requested");
+    st_error serr = {0};
+    /* The node's init has no ACPI daemon: the power button is a request it
+     * may ignore, so the wait is short before the VM is destroyed. */
+    int r = st_vmm_node_shutdown(d->vmm, name, STRATAD_SHUTDOWN_MS, &serr);
+    if (r < 0 && serr.code != ENOENT)
+        stratad_log("node %s: shutdown: %s", name, serr.msg);
+    stratad_node_dead(d, name, "removed by `stratactl node rm`", true);
+    st_error_clear(&serr);
+    if ((r = st_vmm_node_undefine(d->vmm, name, &serr)) < 0 && serr.code != ENOENT) {
+        *http = 500;
+        return st_error_set(err, serr.code, "%s", serr.msg);
+    }
+    if ((r = st_store_delete(d->store, "Node", "", name, NULL, err)) < 0 && r != -ENOENT) {
+        *http = 500;
+        return r;
+    }
+    pthread_mutex_lock(&d->lock);
+    for (struct node_rt **pp = &d->nodes; *pp; pp = &(*pp)->next)
+        if (strcmp((*pp)->name, name) == 0) {
+            struct node_rt *gone = *pp;
+            *pp = gone->next;
+            json_decref(gone->sent);
+            json_decref(gone->reported);
+            free(gone);
+            break;
+        }
+    pthread_mutex_unlock(&d->lock);
+    st_event_record(d->store, "Node", "", name, "Normal", "Removed", "stratactl",
+                    "Node %s shut down and removed", name);
+    stratad_kick(d);
+    *http = 200;
+    return 0;
+}
