@@ -1,14 +1,13 @@
 /* itest_node_lifecycle.c: only what is dead is fenced, on real node VMs
  * (TCG here) through stratad and stratactl, one 3-node cluster for every
  * case: stratad stopped for twice the grace fences nothing and says it
- * stalled; every QEMU stopped at once fences nothing, says why, and the
- * nodes come back Ready with their pods; one QEMU stopped is fenced within
- * the grace + 1 s, its pod is never shown ready after the grace and runs
- * ready elsewhere; `node add` asking more memory than the host has fails in
- * one line and leaves nothing, and `node add --timeout` bounds the wait for
- * hello; a second stratad on the socket refuses before making anything;
- * `node rm` of a healthy node is a Normal event.
- * Domains are strata-nl<pid>-*, removed in teardown, pass or fail. */
+ * stalled; a deployment scaled 1 -> 30 -> 1 three times fences nothing
+ * (heartbeats never wait behind pod work); every QEMU stopped at once fences nothing, says why, and
+ * the nodes come back Ready with their pods; one QEMU stopped is fenced within the grace + 1 s, its
+ * pod is never shown ready after the grace and runs ready elsewhere; `node add` asking more memory
+ * than the host has fails in one line and leaves nothing, and `node add --timeout` bounds the wait
+ * for hello; a second stratad on the socket refuses before making anything; `node rm` of a healthy
+ * node is a Normal event. Domains are strata-nl<pid>-*, removed in teardown, pass or fail. */
 #include "cluster.h"
 #include "testutil.h"
 
@@ -337,6 +336,78 @@ static void test_stratad_stall_fences_nothing(void **state)
     assert_string_equal(before, after);
 }
 
+/* ---- churn: pod work never makes a node look dead ------------------------ */
+
+static const char *CHURN = "apiVersion: apps/v1\n"
+                           "kind: Deployment\n"
+                           "metadata: {name: churn}\n"
+                           "spec:\n"
+                           "  replicas: 1\n"
+                           "  selector: {matchLabels: {app: churn}}\n"
+                           "  template:\n"
+                           "    metadata: {labels: {app: churn}}\n"
+                           "    spec:\n"
+                           "      terminationGracePeriodSeconds: 1\n"
+                           "      containers:\n"
+                           "      - name: churn\n"
+                           "        image: busybox\n"
+                           "        command: [/bin/sh, -c, 'while true; do sleep 1; done']\n"
+                           "        resources: {requests: {cpu: 10m, memory: 4Mi}}\n";
+
+struct churn_goal {
+    int want;       /* churn pods running and ready, and no other left */
+    bool node_lost; /* set when a node was seen not Ready meanwhile */
+};
+
+static bool churn_reached(void *arg)
+{
+    struct churn_goal *g = arg;
+    if (!all_nodes("True"))
+        g->node_lost = true;
+    json_t *list = st_cluster_get(&cl, "pods");
+    assert_non_null(list);
+    int all = 0, ready = 0;
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(list, "items"), i, p)
+    {
+        if (strncmp(st_json_str(p, "metadata", "name"), "churn-", 6) != 0 || !pod_live(p))
+            continue;
+        all++;
+        if (pod_shown_ready(p) &&
+            !json_object_get(json_object_get(p, "metadata"), "deletionTimestamp"))
+            ready++;
+    }
+    json_decref(list);
+    return all == g->want && ready == g->want;
+}
+
+/* The issue's load that fenced healthy nodes: a deployment scaled 1 -> 30
+ * -> 1, three times, while the nodes' heartbeats must keep arriving. */
+static void test_pod_churn_fences_nothing(void **state)
+{
+    (void)state;
+    char path[600];
+    snprintf(path, sizeof(path), "%s/churn.yaml", cl.state_dir);
+    st_test_write_file(path, CHURN);
+    assert_int_equal(st_cluster_ctl(&cl, NULL, NULL, "apply -f %s", path), 0);
+    struct churn_goal g = {.want = 1};
+    assert_true(st_test_wait_until(churn_reached, &g, 120000, 250));
+    for (int round = 0; round < 3; round++) {
+        static const int sizes[] = {30, 1};
+        for (size_t k = 0; k < 2; k++) {
+            g.want = sizes[k];
+            assert_int_equal(
+                st_cluster_ctl(&cl, NULL, NULL, "scale deployment churn --replicas %d", g.want), 0);
+            assert_true(st_test_wait_until(churn_reached, &g, 240000, 250));
+        }
+    }
+    assert_false(g.node_lost);
+    assert_int_equal(count_events("Fenced", NULL, NULL, NULL), 0);
+    assert_int_equal(count_events("FencingHeld", NULL, NULL, NULL), 0);
+    assert_int_equal(st_cluster_ctl(&cl, NULL, NULL, "delete deployment churn"), 0);
+}
+
 static bool all_held(void *arg)
 {
     (void)arg;
@@ -472,6 +543,7 @@ int main(void)
         cmocka_unit_test(test_node_add_timeout_is_honoured),
         cmocka_unit_test(test_second_stratad_refuses_before_initdb),
         cmocka_unit_test(test_stratad_stall_fences_nothing),
+        cmocka_unit_test(test_pod_churn_fences_nothing),
         cmocka_unit_test(test_all_silent_fences_none),
         cmocka_unit_test(test_one_hung_node_fenced_in_grace_plus_1s),
         cmocka_unit_test(test_node_rm_is_a_normal_event),
