@@ -34,14 +34,17 @@ static char *write_table(st_ctlfmt_table *t)
     return text;
 }
 
-/* objects (a JSON array text) as the table of kind word. */
-static char *kind_table(const char *word, bool wide, const char *objects)
+/* objects (a JSON array text) as the table of kind word, laid out as cols
+ * says, with or without the header line. */
+static char *kind_table_with(const char *word, const struct st_ctlfmt_columns *cols,
+                             bool no_headers, const char *objects)
 {
     const struct st_ctlfmt_kind *k = st_ctlfmt_kind_lookup(word);
     assert_non_null(k);
     st_ctlfmt_table *t = NULL;
     st_error err = {0};
-    assert_int_equal(st_ctlfmt_table_for_kind(k, wide, &t, &err), 0);
+    assert_int_equal(st_ctlfmt_table_for_kind(k, cols, &t, &err), 0);
+    st_ctlfmt_table_set_no_headers(t, no_headers);
     json_t *arr = load(objects);
     size_t i;
     json_t *obj;
@@ -55,20 +58,35 @@ static char *kind_table(const char *word, bool wide, const char *objects)
     return text;
 }
 
-static char *describe(const char *word, const char *object, const char *events)
+static char *kind_table(const char *word, bool wide, const char *objects)
+{
+    struct st_ctlfmt_columns cols = {.wide = wide};
+    return kind_table_with(word, &cols, false, objects);
+}
+
+/* describe of object with its events and (nodes) pods, JSON texts or NULL. */
+static char *describe_with(const char *word, const char *object, const char *events,
+                           const char *pods)
 {
     const struct st_ctlfmt_kind *k = st_ctlfmt_kind_lookup(word);
     json_t *obj = load(object);
-    json_t *evs = events ? load(events) : NULL;
+    struct st_ctlfmt_related rel = {.events = events ? load(events) : NULL,
+                                    .pods = pods ? load(pods) : NULL};
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
     st_error err = {0};
-    assert_int_equal(st_ctlfmt_describe(f, k, obj, evs, NOW, &err), 0);
+    assert_int_equal(st_ctlfmt_describe(f, k, obj, &rel, NOW, &err), 0);
     fclose(f);
     json_decref(obj);
-    json_decref(evs);
+    json_decref(rel.events);
+    json_decref(rel.pods);
     return text;
+}
+
+static char *describe(const char *word, const char *object, const char *events)
+{
+    return describe_with(word, object, events, NULL);
 }
 
 static void assert_has_line(const char *text, const char *line)
@@ -504,7 +522,10 @@ static void test_describe_pod(void **state)
     assert_has_line(text, "  httpd:");
     assert_has_line(text, "    Image:          busybox");
     assert_has_line(text, "    Port:           8080/TCP (http)");
-    assert_has_line(text, "    Command:        /bin/busybox httpd -f");
+    assert_has_line(text, "    Command:");
+    assert_has_line(text, "      /bin/busybox");
+    assert_has_line(text, "      httpd");
+    assert_has_line(text, "      -f");
     assert_has_line(text, "    State:          Running");
     assert_has_line(text, "      Started:      2024-05-01T11:58:00Z");
     assert_has_line(text, "    Last State:     Terminated");
