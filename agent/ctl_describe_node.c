@@ -98,7 +98,7 @@ static int node_pods(FILE *out, json_t *node, json_t *pods, time_t now, st_error
     size_t n = 0, i;
     json_t *p;
     json_array_foreach(pods, i, p) n += !terminated(p);
-    ctlfmt_field(out, 0, 29, "Non-terminated Pods", "(%zu in total)", n);
+    ctlfmt_field(out, 0, 30, "Non-terminated Pods", "(%zu in total)", n);
     static const char *const cols[] = {
         "Namespace",       "Name",          "CPU Requests", "CPU Limits",
         "Memory Requests", "Memory Limits", "Age"};

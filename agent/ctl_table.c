@@ -69,6 +69,10 @@ void st_ctlfmt_table_set_indent(st_ctlfmt_table *t, int indent)
 void st_ctlfmt_table_set_no_headers(st_ctlfmt_table *t, bool no_headers)
 {
     t->no_headers = no_headers;
+    /* libsmartcols sizes columns by their titles too: without a header
+     * line, cells alone decide, as in kubectl --no-headers. */
+    for (size_t i = 0; no_headers && i < t->ncols; i++)
+        scols_column_set_name(scols_table_get_column(t->tb, i), "");
 }
 
 int st_ctlfmt_table_add(st_ctlfmt_table *t, const char *const *cells, st_error *err)
