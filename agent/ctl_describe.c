@@ -277,6 +277,34 @@ int ctlfmt_conditions(FILE *out, json_t *obj, time_t now, bool details, st_error
     return r;
 }
 
+int ctlfmt_ruled_table(size_t ncols, const char *const *headers, st_ctlfmt_table **out,
+                       st_error *err)
+{
+    int r = st_ctlfmt_table_new(ncols, headers, out, err);
+    if (r < 0)
+        return r;
+    st_ctlfmt_table_set_indent(*out, 2);
+    /* The rule: each header's length in dashes ("Type" -> "----"). */
+    char rules[16][32];
+    const char *cells[16];
+    for (size_t i = 0; i < ncols && i < 16; i++) {
+        size_t n =
+            strlen(headers[i]) < sizeof(rules[i]) ? strlen(headers[i]) : sizeof(rules[i]) - 1;
+        memset(rules[i], '-', n);
+        rules[i][n] = '\0';
+        cells[i] = rules[i];
+    }
+    if (ncols > 16)
+        r = st_error_set(err, EINVAL, "a ruled table has at most 16 columns");
+    if (r == 0)
+        r = st_ctlfmt_table_add(*out, cells, err);
+    if (r < 0) {
+        st_ctlfmt_table_free(*out);
+        *out = NULL;
+    }
+    return r;
+}
+
 int ctlfmt_events_section(FILE *out, json_t *events, time_t now, st_error *err)
 {
     if (events == NULL) {
@@ -288,13 +316,10 @@ int ctlfmt_events_section(FILE *out, json_t *events, time_t now, st_error *err)
         return 0;
     }
     static const char *const cols[] = {"Type", "Reason", "Age", "From", "Message"};
-    static const char *const rule[] = {"----", "------", "----", "----", "-------"};
     st_ctlfmt_table *t = NULL;
-    int r = st_ctlfmt_table_new(5, cols, &t, err);
+    int r = ctlfmt_ruled_table(5, cols, &t, err);
     if (r < 0)
         return r;
-    st_ctlfmt_table_set_indent(t, 2);
-    r = st_ctlfmt_table_add(t, rule, err);
     size_t i;
     json_t *ev;
     json_array_foreach(events, i, ev)

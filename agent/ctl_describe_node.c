@@ -102,15 +102,10 @@ static int node_pods(FILE *out, json_t *node, json_t *pods, time_t now, st_error
     static const char *const cols[] = {
         "Namespace",       "Name",          "CPU Requests", "CPU Limits",
         "Memory Requests", "Memory Limits", "Age"};
-    static const char *const rule[] = {
-        "---------",       "----",          "------------", "----------",
-        "---------------", "-------------", "---"};
     st_ctlfmt_table *t = NULL;
-    int r = st_ctlfmt_table_new(7, cols, &t, err);
+    int r = ctlfmt_ruled_table(7, cols, &t, err);
     if (r < 0)
         return r;
-    st_ctlfmt_table_set_indent(t, 2);
-    r = st_ctlfmt_table_add(t, rule, err);
     struct usage total = {0};
     json_array_foreach(pods, i, p)
     {
@@ -141,10 +136,8 @@ static int node_pods(FILE *out, json_t *node, json_t *pods, time_t now, st_error
     fprintf(out, "Allocated resources:\n"
                  "  (Total limits may be over 100 percent, i.e., overcommitted.)\n");
     static const char *const acols[] = {"Resource", "Requests", "Limits"};
-    static const char *const arule[] = {"--------", "--------", "------"};
-    if ((r = st_ctlfmt_table_new(3, acols, &t, err)) < 0)
+    if ((r = ctlfmt_ruled_table(3, acols, &t, err)) < 0)
         return r;
-    st_ctlfmt_table_set_indent(t, 2);
     char b[4][64];
     share(total.cpu_req, cpu_cap, true, b[0], sizeof(b[0]));
     share(total.cpu_lim, cpu_cap, true, b[1], sizeof(b[1]));
@@ -152,9 +145,7 @@ static int node_pods(FILE *out, json_t *node, json_t *pods, time_t now, st_error
     share(total.mem_lim, mem_cap, false, b[3], sizeof(b[3]));
     const char *cpu[] = {"cpu", b[0], b[1]};
     const char *mem[] = {"memory", b[2], b[3]};
-    r = st_ctlfmt_table_add(t, arule, err);
-    if (r == 0)
-        r = st_ctlfmt_table_add(t, cpu, err);
+    r = st_ctlfmt_table_add(t, cpu, err);
     if (r == 0)
         r = st_ctlfmt_table_add(t, mem, err);
     return write_table(out, t, r, err);

@@ -81,6 +81,11 @@ int ctlfmt_conditions(FILE *out, json_t *obj, time_t now, bool details, st_error
 /* The Events table (events NULL: they could not be read). */
 int ctlfmt_events_section(FILE *out, json_t *events, time_t now, st_error *err);
 
+/* A table indented two spaces under a section heading, its first row the
+ * headers' rule ("Type" -> "----"), as kubectl's describe tables. */
+int ctlfmt_ruled_table(size_t ncols, const char *const *headers, st_ctlfmt_table **out,
+                       st_error *err);
+
 /* ---- describe node (ctl_describe_node.c) --------------------------------- */
 
 int ctlfmt_describe_node(FILE *out, json_t *node, const struct st_ctlfmt_related *rel, time_t now,
