@@ -277,8 +277,8 @@ int ctlfmt_conditions(FILE *out, json_t *obj, time_t now, bool details, st_error
     return r;
 }
 
-int ctlfmt_ruled_table(size_t ncols, const char *const *headers, st_ctlfmt_table **out,
-                       st_error *err)
+int ctlfmt_ruled_table(size_t ncols, const char *const *headers, const char *const *rule,
+                       st_ctlfmt_table **out, st_error *err)
 {
     int r = st_ctlfmt_table_new(ncols, headers, out, err);
     if (r < 0)
@@ -292,7 +292,7 @@ int ctlfmt_ruled_table(size_t ncols, const char *const *headers, st_ctlfmt_table
             strlen(headers[i]) < sizeof(rules[i]) ? strlen(headers[i]) : sizeof(rules[i]) - 1;
         memset(rules[i], '-', n);
         rules[i][n] = '\0';
-        cells[i] = rules[i];
+        cells[i] = rule ? rule[i] : rules[i];
     }
     if (ncols > 16)
         r = st_error_set(err, EINVAL, "a ruled table has at most 16 columns");
@@ -316,8 +316,10 @@ int ctlfmt_events_section(FILE *out, json_t *events, time_t now, st_error *err)
         return 0;
     }
     static const char *const cols[] = {"Type", "Reason", "Age", "From", "Message"};
+    /* kubectl draws Age's rule one dash longer here. */
+    static const char *const rule[] = {"----", "------", "----", "----", "-------"};
     st_ctlfmt_table *t = NULL;
-    int r = ctlfmt_ruled_table(5, cols, &t, err);
+    int r = ctlfmt_ruled_table(5, cols, rule, &t, err);
     if (r < 0)
         return r;
     size_t i;

@@ -103,7 +103,7 @@ static int node_pods(FILE *out, json_t *node, json_t *pods, time_t now, st_error
         "Namespace",       "Name",          "CPU Requests", "CPU Limits",
         "Memory Requests", "Memory Limits", "Age"};
     st_ctlfmt_table *t = NULL;
-    int r = ctlfmt_ruled_table(7, cols, &t, err);
+    int r = ctlfmt_ruled_table(7, cols, NULL, &t, err);
     if (r < 0)
         return r;
     struct usage total = {0};
@@ -136,7 +136,7 @@ static int node_pods(FILE *out, json_t *node, json_t *pods, time_t now, st_error
     fprintf(out, "Allocated resources:\n"
                  "  (Total limits may be over 100 percent, i.e., overcommitted.)\n");
     static const char *const acols[] = {"Resource", "Requests", "Limits"};
-    if ((r = ctlfmt_ruled_table(3, acols, &t, err)) < 0)
+    if ((r = ctlfmt_ruled_table(3, acols, NULL, &t, err)) < 0)
         return r;
     char b[4][64];
     share(total.cpu_req, cpu_cap, true, b[0], sizeof(b[0]));

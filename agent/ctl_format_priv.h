@@ -82,9 +82,10 @@ int ctlfmt_conditions(FILE *out, json_t *obj, time_t now, bool details, st_error
 int ctlfmt_events_section(FILE *out, json_t *events, time_t now, st_error *err);
 
 /* A table indented two spaces under a section heading, its first row the
- * headers' rule ("Type" -> "----"), as kubectl's describe tables. */
-int ctlfmt_ruled_table(size_t ncols, const char *const *headers, st_ctlfmt_table **out,
-                       st_error *err);
+ * rule under the headers (rule NULL: each header's length in dashes, "Type"
+ * -> "----"), as kubectl's describe tables. */
+int ctlfmt_ruled_table(size_t ncols, const char *const *headers, const char *const *rule,
+                       st_ctlfmt_table **out, st_error *err);
 
 /* ---- describe node (ctl_describe_node.c) --------------------------------- */
 
