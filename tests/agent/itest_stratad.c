@@ -214,13 +214,14 @@ static void test_deployment_spreads_scales_and_heals(void **state)
 struct watch_file {
     const char *path;
     const char *victim;
+    const char *status; /* a regular expression for the STATUS column */
 };
 
-static bool watch_saw_terminating(void *arg)
+static bool watch_saw(void *arg)
 {
     struct watch_file *w = arg;
     char *out = NULL;
-    st_test_sh(&out, NULL, "grep -E '^%s +[0-9]+/[0-9]+ +Terminating' %s", w->victim, w->path);
+    st_test_sh(&out, NULL, "grep -E '^%s +[0-9]+/[0-9]+ +%s ' %s", w->victim, w->status, w->path);
     bool seen = out && *out;
     free(out);
     return seen;
@@ -300,9 +301,15 @@ static void test_get_flags_shapes_and_watch(void **state)
     pid_t watcher = (pid_t)atoi(pid_text);
     free(pid_text);
     assert_true(watcher > 0);
-    struct watch_file wf = {wpath, victim};
+    /* The listing first, so the deletion is a change the watch sees. */
+    struct watch_file listed = {wpath, victim, "[A-Za-z]+"};
+    if (!st_test_wait_until(watch_saw, &listed, 30000, 200))
+        fail_msg("the watch never listed %s; it printed:\n%s", victim, st_test_read_file(wpath));
     assert_int_equal(ctl(NULL, NULL, "delete pod %s", victim), 0);
-    assert_true(st_test_wait_until(watch_saw_terminating, &wf, 30000, 200));
+    struct watch_file terminating = {wpath, victim, "Terminating"};
+    if (!st_test_wait_until(watch_saw, &terminating, 30000, 200))
+        fail_msg("the watch never showed %s Terminating; it printed:\n%s", victim,
+                 st_test_read_file(wpath));
     char *seen = NULL;
     st_test_sh(&seen, NULL, "grep -E '^%s ' %s | tail -1", victim, wpath);
     assert_null(strstr(seen, "Running"));
