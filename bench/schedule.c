@@ -7,6 +7,7 @@
  * schedule: memory_pods_per_s=X pg_pods_per_s=Y */
 #include "strata/cleanup.h"
 #include "strata/controller.h"
+#include "strata/fs.h"
 #include "strata/pg_embedded.h"
 #include "strata/secret_crypt.h"
 #include "strata/store.h"
@@ -123,10 +124,9 @@ int main(void)
         st_pg_embedded_free(pg);
     }
     st_secret_key_free(key);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "schedule: could not remove %s\n", dir);
+    st_error rerr = {0};
+    if (st_fs_rmtree(dir, &rerr) < 0)
+        fprintf(stderr, "schedule: %s\n", rerr.msg);
     if (rc)
         return rc;
     printf("postgres: %d pods over %d nodes in %.3f s (bindings in one transaction per pass)\n",

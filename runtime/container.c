@@ -32,8 +32,10 @@
 #include "rlimits.h"
 #include "strata/cgroup.h"
 #include "strata/cleanup.h"
+#include "strata/proc.h"
 #include "strata/seccomp.h"
 #include "strata/state.h"
+#include "strata/time.h"
 
 struct st_container {
     char *root; /* state root */
@@ -214,7 +216,7 @@ static int child_finish(struct child_args *a, st_error *err)
         return st_error_sys(err, errno, "%s: process.noNewPrivileges: prctl failed", c->where);
     if (a->seccomp && c->no_new_privileges && (r = st_seccomp_load(a->seccomp, err)) < 0)
         return r;
-    st_exec_reset_signals();
+    st_proc_reset_signals();
     st_exec_path(c->args, c->env);
     return st_error_sys(err, errno,
                         "%s: process.args[0] \"%s\": cannot execute it in the container", c->where,
@@ -272,16 +274,6 @@ static uid_t host_id_of_root(const struct st_oci_idmap *m, size_t n)
         if (m[i].container_id == 0)
             return m[i].host_id;
     return 0;
-}
-
-static void now_rfc3339(char *buf, size_t size)
-{
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    size_t n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, size - n, ".%09ldZ", ts.tv_nsec);
 }
 
 static int fifo_path(const struct st_container *c, char **out, st_error *err)
@@ -417,9 +409,8 @@ int st_container_create(const struct st_container_opts *opts, struct st_containe
     c->st.bundle = cfg->bundle ? strdup(cfg->bundle) : NULL;
     c->st.annotations = json_incref(cfg->annotations);
     c->st.memory_limit = cfg->resources.memory_limit;
-    char created[64];
-    now_rfc3339(created, sizeof(created));
-    c->st.created = strdup(created);
+    char created[ST_TIME_RFC3339_LEN];
+    c->st.created = strdup(st_time_now_rfc3339(created));
     if (cfg->cgroups_path)
         c->st.cgroup = strdup(cfg->cgroups_path);
     else if (asprintf(&c->st.cgroup, "strata-%s", opts->id) < 0)

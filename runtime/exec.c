@@ -23,6 +23,7 @@
 #include "exec_path.h"
 #include "strata/cgroup.h"
 #include "strata/cleanup.h"
+#include "strata/proc.h"
 
 void st_exec_path(char *const *argv, char *const *env)
 {
@@ -53,16 +54,6 @@ void st_exec_path(char *const *argv, char *const *env)
         path += len + (colon ? 1 : 0);
     }
     errno = saved;
-}
-
-void st_exec_reset_signals(void)
-{
-    sigset_t none;
-    sigemptyset(&none);
-    for (int sig = 1; sig < NSIG; sig++)
-        if (sig != SIGKILL && sig != SIGSTOP)
-            signal(sig, SIG_DFL);
-    sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
 /* Joined in this order: user first (it grants the rights for the rest),
@@ -181,7 +172,7 @@ static __attribute__((noreturn)) void joiner_run(const struct st_exec_opts *o, i
         }
         static char *const default_env[] = {
             "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", NULL};
-        st_exec_reset_signals();
+        st_proc_reset_signals();
         st_exec_path(o->argv, o->envp ? o->envp : default_env);
         int e = errno;
         dprintf(2, "strata exec: %s: %s\n", o->argv[0], strerror(e));

@@ -18,31 +18,28 @@
 #include <unistd.h>
 
 #include "strata/cleanup.h"
+#include "strata/fs.h"
 
 /* mkdir -p of an absolute path; the last component as a file when is_file. */
 static int mkpath(const char *path, bool is_file)
 {
+    if (!is_file)
+        return st_fs_mkdir_p(path, 0755, NULL);
     char buf[PATH_MAX];
     if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
         return -ENAMETOOLONG;
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-            return -errno;
-        *p = '/';
+    char *slash = strrchr(buf, '/');
+    if (slash && slash != buf) {
+        *slash = '\0';
+        int r = st_fs_mkdir_p(buf, 0755, NULL);
+        if (r < 0)
+            return r;
     }
-    if (is_file) {
-        int fd = open(buf, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
-        if (fd < 0 && errno != EISDIR)
-            return -errno;
-        if (fd >= 0)
-            close(fd);
-        return 0;
-    }
-    if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+    int fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+    if (fd < 0 && errno != EISDIR)
         return -errno;
+    if (fd >= 0)
+        close(fd);
     return 0;
 }
 

@@ -498,6 +498,80 @@ int st_proto_pod_stop_parse(json_t *msg, struct st_proto_pod_stop *ps, st_error 
     return 0;
 }
 
+int st_proto_clock_build(int64_t unix_millis, json_t **msg, st_error *err)
+{
+    if (unix_millis < 0)
+        return st_error_set(err, EINVAL, "node protocol: clock needs unixMillis >= 0, not %lld",
+                            (long long)unix_millis);
+    _cleanup_json_ json_t *m = NULL;
+    int rc = new_msg(ST_PROTO_CLOCK, &m, err);
+    if (rc < 0 || (rc = set_new(m, "unixMillis", json_integer((json_int_t)unix_millis), err)) < 0)
+        return rc;
+    *msg = st_steal_ptr(&m);
+    return 0;
+}
+
+int st_proto_clock_parse(json_t *msg, int64_t *unix_millis, st_error *err)
+{
+    int rc;
+    if ((rc = check_type(msg, ST_PROTO_CLOCK, err)) < 0 ||
+        (rc = get_int(msg, "unixMillis", unix_millis, err)) < 0)
+        return rc;
+    if (*unix_millis < 0)
+        return st_error_set(err, EPROTO,
+                            "node protocol: clock message: \"unixMillis\" %lld is "
+                            "before 1970",
+                            (long long)*unix_millis);
+    return 0;
+}
+
+static bool event_type_ok(const char *t)
+{
+    return t && (strcmp(t, "Normal") == 0 || strcmp(t, "Warning") == 0);
+}
+
+int st_proto_event_build(const struct st_proto_event *ev, json_t **msg, st_error *err)
+{
+    if (!event_type_ok(ev->event_type))
+        return st_error_set(err, EINVAL,
+                            "node protocol: event \"eventType\" must be Normal or Warning, not %s",
+                            ev->event_type ? ev->event_type : "(none)");
+    if (ev->reason == NULL || ev->reason[0] == '\0')
+        return st_error_set(err, EINVAL, "node protocol: event needs a non-empty \"reason\"");
+    _cleanup_json_ json_t *m = NULL;
+    int rc = new_msg(ST_PROTO_EVENT, &m, err);
+    if (rc < 0 || (rc = set_str(m, "pod", ev->pod, false, err)) < 0 ||
+        (rc = set_str(m, "uid", ev->uid, false, err)) < 0 ||
+        (ev->ns && (rc = set_str(m, "namespace", ev->ns, false, err)) < 0) ||
+        (rc = set_str(m, "eventType", ev->event_type, false, err)) < 0 ||
+        (rc = set_str(m, "reason", ev->reason, false, err)) < 0 ||
+        (rc = set_str(m, "message", ev->message, false, err)) < 0)
+        return rc;
+    *msg = st_steal_ptr(&m);
+    return 0;
+}
+
+int st_proto_event_parse(json_t *msg, struct st_proto_event *ev, st_error *err)
+{
+    int rc;
+    if ((rc = check_type(msg, ST_PROTO_EVENT, err)) < 0 ||
+        (rc = get_str(msg, "pod", false, &ev->pod, err)) < 0 ||
+        (rc = get_str(msg, "uid", false, &ev->uid, err)) < 0 ||
+        (rc = get_str(msg, "namespace", true, &ev->ns, err)) < 0 ||
+        (rc = get_str(msg, "eventType", false, &ev->event_type, err)) < 0 ||
+        (rc = get_str(msg, "reason", false, &ev->reason, err)) < 0 ||
+        (rc = get_str(msg, "message", false, &ev->message, err)) < 0)
+        return rc;
+    if (!event_type_ok(ev->event_type))
+        return st_error_set(err, EPROTO,
+                            "node protocol: event message: \"eventType\" must be Normal or "
+                            "Warning, not \"%s\"",
+                            ev->event_type);
+    if (ev->reason[0] == '\0')
+        return st_error_set(err, EPROTO, "node protocol: event message: \"reason\" is empty");
+    return 0;
+}
+
 /* ---- pods digest ------------------------------------------------------ */
 
 static int cmp_str(const void *a, const void *b)

@@ -3,7 +3,9 @@
  * tests compare the output byte for byte with the golden files in tests/vmm/golden. */
 #include "strata/domain_xml.h"
 #include "strata/cleanup.h"
+#include "strata/names.h"
 #include "strata/node_proto.h"
+#include "strata/time.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -37,16 +39,12 @@ static int check_name(const char *name, st_error *err)
     if (n > ST_NODE_NAME_MAX)
         return st_error_set(err, EINVAL, "node name '%s': longer than %d characters", name,
                             ST_NODE_NAME_MAX);
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c == '-' && i > 0);
-        if (!ok)
-            return st_error_set(err, EINVAL,
-                                "node name '%s': use lowercase letters, digits and '-' (not "
-                                "first); it goes into a domain name, a path and the kernel "
-                                "command line",
-                                name);
-    }
+    if (!st_name_dns_label_ok(name))
+        return st_error_set(err, EINVAL,
+                            "node name '%s': use lowercase letters, digits and '-' (not first "
+                            "or last); it goes into a domain name, a path and the kernel "
+                            "command line",
+                            name);
     return 0;
 }
 
@@ -315,11 +313,8 @@ int st_domain_xml_build(const st_node_spec *spec, char **xml, st_error *err)
                  spec->cmdline_extra ? spec->cmdline_extra : "") < 0)
         return st_error_set(err, ENOMEM, "node %s: out of memory", spec->name);
 
-    char created[32];
-    time_t t = spec->created ? spec->created : time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char created[ST_TIME_RFC3339_LEN];
+    st_time_rfc3339(spec->created ? spec->created : time(NULL), created);
 
     __attribute__((cleanup(free_buffer))) xmlBufferPtr buf = xmlBufferCreate();
     if (buf == NULL)

@@ -5,6 +5,7 @@
  * they run on the caller's thread, never on the event thread. */
 #include "vmm_priv.h"
 #include "strata/cleanup.h"
+#include "strata/fs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -91,25 +92,6 @@ int st_vmm_boot_files_check(const char *kernel, const char *initramfs, st_error 
 }
 
 /* ---- helpers ----------------------------------------------------------- */
-
-static int mkdir_p(const char *dir, st_error *err)
-{
-    char path[4096];
-    snprintf(path, sizeof(path), "%s", dir);
-    for (char *p = path + 1;; p++) {
-        if (*p == '/' || *p == '\0') {
-            char c = *p;
-            *p = '\0';
-            /* 0755: QEMU (libvirt-qemu) must reach the socket inside. */
-            if (mkdir(path, 0755) < 0 && errno != EEXIST)
-                return st_error_sys(err, errno, "state dir %s: mkdir %s", dir, path);
-            *p = c;
-            if (c == '\0')
-                break;
-        }
-    }
-    return 0;
-}
 
 /* The last lines of the console log, one string (malloc'd), or NULL. */
 static char *console_tail(const char *path)
@@ -272,7 +254,9 @@ int st_vmm_node_start(st_vmm *vmm, const st_node_spec *spec_in, const st_vmm_sta
     if ((r = st_node_spec_paths(&spec, &sock, &console, err)) < 0 ||
         (r = st_domain_xml_build(&spec, &xml, err)) < 0)
         return r;
-    if ((r = mkdir_p(spec.state_dir ? spec.state_dir : ST_NODE_STATE_DIR_DEFAULT, err)) < 0)
+    /* 0755: QEMU (libvirt-qemu) must reach the socket inside. */
+    if ((r = st_fs_mkdir_p(spec.state_dir ? spec.state_dir : ST_NODE_STATE_DIR_DEFAULT, 0755,
+                           err)) < 0)
         return r;
     _cleanup_node_ st_vmm_node *node = st_vmm_node_new(vmm, spec.name, sock, console);
     if (node == NULL)

@@ -68,7 +68,7 @@ int stctl_verb_apply(struct stctl *ctl, int argc, char **argv)
         STCTL_COMMON_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
-    _cleanup_json_ptr_ json_t *objects = json_array();
+    _cleanup_json_ json_t *objects = json_array();
     bool any = false;
     int c;
     while ((c = getopt_long(argc, argv, STCTL_COMMON_SHORTOPTS "f:", opts, NULL)) != -1) {
@@ -95,8 +95,8 @@ int stctl_verb_apply(struct stctl *ctl, int argc, char **argv)
     stctl_client *cl = stctl_connect(ctl, &err);
     if (cl == NULL)
         return stctl_fail(&err);
-    _cleanup_json_ptr_ json_t *body = json_pack("{s:O}", "items", objects);
-    _cleanup_json_ptr_ json_t *reply = NULL;
+    _cleanup_json_ json_t *body = json_pack("{s:O}", "items", objects);
+    _cleanup_json_ json_t *reply = NULL;
     if (body == NULL)
         return stctl_failf("out of memory");
     if (stctl_call(cl, "POST", "/apply", body, &reply, &err) < 0)

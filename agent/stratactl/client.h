@@ -8,7 +8,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "strata/ctl_format.h"
+#include "ctl_format.h"
 #include "strata/error.h"
 
 /* What `stratactl version` prints and the User-Agent it sends; keep in step

@@ -11,7 +11,8 @@
 #include <stddef.h>
 
 #include "client.h"
-#include "strata/ctl_format.h"
+#include "strata/cleanup.h"
+#include "ctl_format.h"
 #include "strata/error.h"
 
 #define STCTL_EXIT_FAIL  1
@@ -25,14 +26,6 @@ struct stctl {
     bool ns_given;      /* -n was on the command line */
     stctl_client *client;
 };
-
-/* Cleanup attribute for json_t locals. */
-static inline void stctl_json_decrefp(json_t **j)
-{
-    if (*j)
-        json_decref(*j);
-}
-#define _cleanup_json_ptr_ __attribute__((cleanup(stctl_json_decrefp)))
 
 /* ---- failing ------------------------------------------------------------ */
 
@@ -138,12 +131,13 @@ int stctl_verb_get(struct stctl *ctl, int argc, char **argv);
 int stctl_verb_describe(struct stctl *ctl, int argc, char **argv);
 int stctl_verb_delete(struct stctl *ctl, int argc, char **argv);
 int stctl_verb_scale(struct stctl *ctl, int argc, char **argv);
+int stctl_verb_rollout(struct stctl *ctl, int argc, char **argv);
 int stctl_verb_events(struct stctl *ctl, int argc, char **argv);
 int stctl_verb_logs(struct stctl *ctl, int argc, char **argv);
 int stctl_verb_node(struct stctl *ctl, int argc, char **argv);
 int stctl_verb_image(struct stctl *ctl, int argc, char **argv);
-/* `bench startup`: works on this host directly (libvirt, runtimes), not
- * through stratad. */
+/* `bench startup`: runs the program bench_startup from stratactl's folder
+ * (it works on this host directly: libvirt, runtimes; not through stratad). */
 int stctl_verb_bench(struct stctl *ctl, int argc, char **argv);
 
 /* `node add`, its own file because it waits and reports progress. */
@@ -154,10 +148,13 @@ int stctl_node_add(struct stctl *ctl, int argc, char **argv);
     "get KIND[,KIND...]|all [NAME...] [-o wide|json|yaml|name] [-l SELECTOR] [-A] "                \
     "[--no-headers] [--show-labels] [-w] [-n NS]"
 #define STCTL_USAGE_DESCRIBE "describe KIND [NAME] [-n NS]"
-#define STCTL_USAGE_DELETE   "delete KIND NAME... | delete -f FILE|- [--ignore-not-found] [-n NS]"
-#define STCTL_USAGE_SCALE    "scale deployment NAME --replicas N [-n NS]"
-#define STCTL_USAGE_EVENTS   "events [-A] [--for KIND/NAME] [-w] [-n NS]"
-#define STCTL_USAGE_LOGS     "logs POD [-f] [-n NS]"
+#define STCTL_USAGE_DELETE                                                                         \
+    "delete KIND NAME... | delete -f FILE|- [--cascade=background|foreground|orphan] "             \
+    "[--grace-period S] [--force] [--ignore-not-found] [-n NS]"
+#define STCTL_USAGE_ROLLOUT "rollout restart|status deployment NAME [--timeout 5m] [-n NS]"
+#define STCTL_USAGE_SCALE   "scale deployment NAME --replicas N [-n NS]"
+#define STCTL_USAGE_EVENTS  "events [-A] [--for KIND/NAME] [-w] [-n NS]"
+#define STCTL_USAGE_LOGS    "logs POD [-f] [-n NS]"
 #define STCTL_USAGE_NODE_ADD                                                                       \
     "node add NAME [--cpus N] [--memory MIB] [--accel auto|kvm|tcg] [--timeout S]"
 #define STCTL_USAGE_NODE  "node add|list|kill|rm ..."

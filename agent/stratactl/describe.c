@@ -61,8 +61,8 @@ static int describe_one(struct stctl *ctl, const struct st_ctlfmt_kind *k, json_
     if (!*first)
         putchar('\n');
     *first = false;
-    _cleanup_json_ptr_ json_t *mine = events_about(all, k, ctl->ns, obj);
-    _cleanup_json_ptr_ json_t *pods = k->id == ST_CTLFMT_NODE ? pods_on(ctl, obj) : NULL;
+    _cleanup_json_ json_t *mine = events_about(all, k, ctl->ns, obj);
+    _cleanup_json_ json_t *pods = k->id == ST_CTLFMT_NODE ? pods_on(ctl, obj) : NULL;
     struct st_ctlfmt_related rel = {.events = mine, .pods = pods};
     int r = st_ctlfmt_describe(stdout, k, obj, &rel, time(NULL), err);
     fflush(stdout);
@@ -88,7 +88,7 @@ int stctl_verb_describe(struct stctl *ctl, int argc, char **argv)
         return stctl_fail(&err);
 
     /* Events of every object, read once; a failure only costs that section. */
-    _cleanup_json_ptr_ json_t *events = NULL;
+    _cleanup_json_ json_t *events = NULL;
     st_error everr = {0};
     if (stctl_call(cl, "GET", "/api/v1/events", NULL, &events, &everr) < 0)
         fprintf(stderr, "warning: cannot read events: %s\n", everr.msg);
@@ -98,7 +98,7 @@ int stctl_verb_describe(struct stctl *ctl, int argc, char **argv)
     for (size_t i = 0; i < n; i++) {
         const struct st_ctlfmt_kind *k = t[i].kind;
         _cleanup_free_ char *path = NULL;
-        _cleanup_json_ptr_ json_t *reply = NULL;
+        _cleanup_json_ json_t *reply = NULL;
         st_error e = {0};
         int r = stctl_path(cl, k, ctl->ns, t[i].name, NULL, &path, &e);
         if (r == 0)

@@ -80,12 +80,12 @@ int stctl_verb_events(struct stctl *ctl, int argc, char **argv)
     stctl_client *cl = stctl_connect(ctl, &err);
     if (cl == NULL)
         return stctl_fail(&err);
-    _cleanup_json_ptr_ json_t *reply = NULL;
+    _cleanup_json_ json_t *reply = NULL;
     if (stctl_call(cl, "GET", "/api/v1/events", NULL, &reply, &err) < 0)
         return stctl_fail(&err);
 
     const struct st_ctlfmt_kind *k = st_ctlfmt_kind_lookup("events");
-    _cleanup_json_ptr_ json_t *kept = json_array();
+    _cleanup_json_ json_t *kept = json_array();
     size_t i;
     json_t *ev;
     json_array_foreach(json_object_get(reply, "items"), i, ev)
@@ -96,8 +96,8 @@ int stctl_verb_events(struct stctl *ctl, int argc, char **argv)
     st_ctlfmt_table *table = NULL;
     int r = 0;
     if (out == STCTL_OUT_JSON || out == STCTL_OUT_YAML) {
-        _cleanup_json_ptr_ json_t *list = json_pack("{s:s, s:s, s:{}, s:O}", "apiVersion", "v1",
-                                                    "kind", "EventList", "metadata", "items", kept);
+        _cleanup_json_ json_t *list = json_pack("{s:s, s:s, s:{}, s:O}", "apiVersion", "v1", "kind",
+                                                "EventList", "metadata", "items", kept);
         if (out == STCTL_OUT_JSON) {
             json_dumpf(list, stdout, JSON_INDENT(4));
             putchar('\n');

@@ -142,13 +142,13 @@ static int show_targets(struct stctl *ctl, const struct stctl_target *t, size_t 
                         const struct get_opts *o, st_error *err)
 {
     bool table = o->out == STCTL_OUT_TABLE || o->out == STCTL_OUT_WIDE;
-    _cleanup_json_ptr_ json_t *all_items = json_array();
-    _cleanup_json_ptr_ json_t *only = NULL; /* the reply, when there is one target */
+    _cleanup_json_ json_t *all_items = json_array();
+    _cleanup_json_ json_t *only = NULL; /* the reply, when there is one target */
     st_ctlfmt_table *last_table = NULL;
     size_t shown = 0;
     int r = 0;
     for (size_t i = 0; i < n && r == 0; i++) {
-        _cleanup_json_ptr_ json_t *reply = NULL, *objects = NULL;
+        _cleanup_json_ json_t *reply = NULL, *objects = NULL;
         if ((r = fetch(ctl, t[i].kind, t[i].name, o, &reply, &objects, err)) < 0)
             break;
         json_array_extend(all_items, objects);
@@ -169,7 +169,7 @@ static int show_targets(struct stctl *ctl, const struct stctl_target *t, size_t 
     }
     if (r == 0 && !table && o->out != STCTL_OUT_NAME) {
         /* Several targets read as kubectl's List of whatever was found. */
-        _cleanup_json_ptr_ json_t *list =
+        _cleanup_json_ json_t *list =
             only ? json_incref(only)
                  : json_pack("{s:s, s:s, s:{s:s}, s:O}", "apiVersion", "v1", "kind", "List",
                              "metadata", "resourceVersion", "", "items", all_items);

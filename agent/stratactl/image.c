@@ -36,8 +36,8 @@ static int image_import(struct stctl *ctl, int argc, char **argv)
     if (cl == NULL)
         return stctl_fail(&err);
     stctl_client_set_timeout(cl, IMPORT_TIMEOUT_S);
-    _cleanup_json_ptr_ json_t *body = json_pack("{s:s, s:s}", "name", name, "source", source);
-    _cleanup_json_ptr_ json_t *image = NULL;
+    _cleanup_json_ json_t *body = json_pack("{s:s, s:s}", "name", name, "source", source);
+    _cleanup_json_ json_t *image = NULL;
     if (body == NULL)
         return stctl_failf("out of memory");
     if (stctl_call(cl, "POST", "/api/v1/images", body, &image, &err) < 0)

@@ -58,6 +58,8 @@ static const struct {
     {"describe", stctl_verb_describe, STCTL_USAGE_DESCRIBE, "an object in detail, with its events"},
     {"delete", stctl_verb_delete, STCTL_USAGE_DELETE, "delete objects"},
     {"scale", stctl_verb_scale, STCTL_USAGE_SCALE, "set a deployment's replicas"},
+    {"rollout", stctl_verb_rollout, STCTL_USAGE_ROLLOUT,
+     "restart: replace every pod (rolling); status: wait for the rollout"},
     {"events", stctl_verb_events, STCTL_USAGE_EVENTS, "what happened, oldest first"},
     {"logs", stctl_verb_logs, STCTL_USAGE_LOGS, "a pod's container log (-f follows it)"},
     {"node", stctl_verb_node, STCTL_USAGE_NODE_ADD, "provision a VM node and wait until Ready"},
@@ -67,7 +69,7 @@ static const struct {
     {"image", stctl_verb_image, "image import NAME DIR|TARBALL", "import a container image"},
     {"image", stctl_verb_image, "image list", "the imported images"},
     {"bench", stctl_verb_bench, STCTL_USAGE_BENCH,
-     "time VM node, container-in-VM and host container start-up"},
+     "time VM node and container start-up (runs bench_startup)"},
     {"version", verb_version, "version", "stratactl's version"},
     {"help", verb_help, "help", "this text"},
 };

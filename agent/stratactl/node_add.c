@@ -172,7 +172,7 @@ int stctl_node_add(struct stctl *ctl, int argc, char **argv)
         return stctl_fail(&err);
     const struct st_ctlfmt_kind *k = st_ctlfmt_kind_lookup("nodes");
     _cleanup_free_ char *path = NULL;
-    _cleanup_json_ptr_ json_t *body =
+    _cleanup_json_ json_t *body =
         json_pack("{s:{s:s}, s:{s:I, s:I, s:s}}", "metadata", "name", name, "spec", "cpus",
                   (json_int_t)o.cpus, "memoryMiB", (json_int_t)o.memory_mib, "accel", o.accel);
     json_t *node = NULL;

@@ -47,8 +47,7 @@ int stctl_verb_scale(struct stctl *ctl, int argc, char **argv)
     if (cl == NULL)
         return stctl_fail(&err);
     _cleanup_free_ char *path = NULL;
-    _cleanup_json_ptr_ json_t *body =
-        json_pack("{s:{s:I}}", "spec", "replicas", (json_int_t)replicas);
+    _cleanup_json_ json_t *body = json_pack("{s:{s:I}}", "spec", "replicas", (json_int_t)replicas);
     if (body == NULL)
         return stctl_failf("out of memory");
     if (stctl_path(cl, t[0].kind, ctl->ns, t[0].name, "/scale", &path, &err) < 0 ||

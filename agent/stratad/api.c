@@ -8,6 +8,7 @@
 #include "strata/controller.h"
 #include "strata/label_selector.h"
 #include "strata/manifest.h"
+#include "strata/object_patch.h"
 
 #include <errno.h>
 #include <microhttpd.h>
@@ -21,7 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BODY_MAX      (8u * 1024 * 1024)
+/* kube-apiserver's limit on a request body; a Secret holds at most 1 MiB. */
+#define BODY_MAX      (3u * 1024 * 1024)
 #define KEEPALIVE_MS  5000
 #define WATCH_WAIT_MS 1000
 
@@ -396,19 +398,55 @@ static enum MHD_Result delete_object(struct req *q, const char *kind, const char
                                      const char *name)
 {
     st_error err = {0};
-    int r = st_store_delete(q->d->store, kind, ns, name, NULL, &err);
+    _cleanup_json_ json_t *body = q->body_len ? parse_body(q, &err) : NULL;
+    st_propagation policy;
+    int grace = -1;
+    int r = q->body_len && body == NULL
+                ? -EINVAL
+                : st_delete_options_parse(arg(q, "propagationPolicy"), arg(q, "gracePeriodSeconds"),
+                                          body, &policy, &grace, &err);
     if (r < 0)
+        return reply_status(q->c, 400, "%s", err.msg);
+    _cleanup_json_ json_t *left = NULL;
+    if ((r = st_ctl_delete(q->d->store, kind, ns, name, policy, grace, &left, &err)) < 0)
         return reply_error(q->c, r, &err);
     st_event_record(q->d->store, kind, ns, name, "Normal", "Deleted", "stratactl",
                     "%s %s deleted by request", kind, name);
     stratad_kick(q->d);
+    if (left) {
+        /* Still there (Terminating, or waiting for its dependents): the
+         * object is the answer, as from the Kubernetes API. */
+        st_api_present(kind, &left);
+        return reply_json(q->c, 200, left);
+    }
     _cleanup_json_ json_t *st =
         json_pack("{s:s, s:s, s:s, s:{s:s, s:s}}", "kind", "Status", "apiVersion", "v1", "status",
                   "Success", "details", "name", name, "kind", kind);
     return reply_json(q->c, 200, st);
 }
 
-/* apply keeps what the cluster owns: status, and a pod's node. */
+/* PATCH: a JSON merge patch (kubectl's strategic merge patches of maps,
+ * such as `rollout restart`, read the same), validated as apply validates. */
+static enum MHD_Result patch_object(struct req *q, const char *kind, const char *ns,
+                                    const char *name)
+{
+    st_error err = {0};
+    _cleanup_json_ json_t *body = parse_body(q, &err);
+    if (body == NULL)
+        return reply_status(q->c, 400, "%s", err.msg);
+    _cleanup_json_ json_t *out = NULL;
+    int r = st_object_patch(q->d->store, kind, ns, name, body, &out, &err);
+    if (r < 0)
+        return reply_error(q->c, r, &err);
+    st_event_record(q->d->store, kind, ns, name, "Normal", "Configured", "stratactl",
+                    "%s %s patched", kind, name);
+    stratad_kick(q->d);
+    st_api_present(kind, &out);
+    return reply_json(q->c, 200, out);
+}
+
+/* apply keeps what the cluster owns: status, a pod's node, owners,
+ * deletion, and counts metadata.generation. */
 static void keep_cluster_fields(struct stratad *d, json_t *obj)
 {
     const char *kind = json_string_value(json_object_get(obj, "kind"));
@@ -416,16 +454,9 @@ static void keep_cluster_fields(struct stratad *d, json_t *obj)
     const char *ns = json_string_value(json_object_get(md, "namespace"));
     const char *name = json_string_value(json_object_get(md, "name"));
     _cleanup_json_ json_t *cur = NULL;
-    if (kind == NULL || name == NULL || st_store_get(d->store, kind, ns, name, &cur, NULL) < 0)
-        return;
-    json_t *st = json_object_get(cur, "status");
-    if (st)
-        json_object_set(obj, "status", st);
-    if (strcmp(kind, "Pod") == 0) {
-        json_t *node = json_object_get(json_object_get(cur, "spec"), "nodeName");
-        if (node && json_is_object(json_object_get(obj, "spec")))
-            json_object_set(json_object_get(obj, "spec"), "nodeName", node);
-    }
+    if (kind && name)
+        st_store_get(d->store, kind, ns, name, &cur, NULL);
+    st_object_keep_server_fields(cur, obj);
 }
 
 static const char *action_name(st_store_action a)
@@ -519,6 +550,13 @@ static int scale_fn(json_t *dep, void *arg)
     json_t *spec = json_object_get(dep, "spec");
     a->old = json_integer_value(json_object_get(spec, "replicas"));
     json_object_set(spec, "replicas", a->replicas);
+    if (a->old != json_integer_value(a->replicas)) {
+        /* A change of spec: Kubernetes counts it in metadata.generation. */
+        json_t *md = json_object_get(dep, "metadata");
+        json_object_set_new(
+            md, "generation",
+            json_integer(json_integer_value(json_object_get(md, "generation")) + 1));
+    }
     return 1;
 }
 
@@ -679,6 +717,8 @@ static enum MHD_Result route(struct req *q)
         return get_objects(q, kind, name && !ns ? "default" : ns, name);
     if (method_is(q, "DELETE") && name && strcmp(kind, "Event") != 0)
         return delete_object(q, kind, ns ? ns : "default", name);
+    if (method_is(q, "PATCH") && name && strcmp(kind, "Event") != 0)
+        return patch_object(q, kind, ns ? ns : "default", name);
     return reply_status(q->c, 405, "%s is not allowed here (see agent/API.md)", q->method);
 }
 
@@ -720,7 +760,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (b->too_big)
-        return reply_status(c, 413, "request body over %u bytes", BODY_MAX);
+        return reply_status(c, 413,
+                            "the request body is over %u bytes (3 MiB), the API's limit; apply "
+                            "fewer objects at a time (a Secret holds at most 1 MiB)",
+                            BODY_MAX);
     _cleanup_free_ char *path = strdup(url);
     if (path == NULL)
         return MHD_NO;

@@ -4,7 +4,9 @@
  * the system's cp and tar; nothing here parses an archive. */
 #include "stratad.h"
 #include "strata/cleanup.h"
-#include "strata/fs_tree.h"
+#include "strata/fs.h"
+#include "strata/names.h"
+#include "strata/time.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -20,21 +22,6 @@
 #include <unistd.h>
 
 extern char **environ;
-
-static int valid_image_name(const char *name)
-{
-    size_t n = name ? strlen(name) : 0;
-    if (n == 0 || n > 63)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-              c == '_') ||
-            (i == 0 && (c == '.' || c == '-')))
-            return 0;
-    }
-    return 1;
-}
 
 static int run_quiet(char *const argv[], st_error *err)
 {
@@ -76,10 +63,8 @@ static json_t *describe(const char *dir, const char *name)
         return NULL;
     du_total = 0;
     nftw(rootfs, du_entry, 32, FTW_PHYS);
-    char created[32];
-    struct tm tm;
-    gmtime_r(&st.st_mtime, &tm);
-    strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char created[ST_TIME_RFC3339_LEN];
+    st_time_rfc3339(st.st_mtime, created);
     return json_pack("{s:s, s:I, s:s}", "name", name, "sizeBytes", (json_int_t)du_total, "created",
                      created);
 }
@@ -88,11 +73,11 @@ int stratad_image_import(struct stratad *d, const char *name, const char *source
                          int *http, st_error *err)
 {
     *http = 400;
-    if (!valid_image_name(name))
+    if (!st_name_image_ok(name))
         return st_error_set(err, EINVAL,
-                            "image name \"%s\": use lowercase letters, digits, '.', '-', '_' "
-                            "(at most 63)",
-                            name ? name : "");
+                            "image name \"%s\": use lowercase letters and digits joined by '.', "
+                            "'_' or '-' (at most %d; no tag, no '/')",
+                            name ? name : "", ST_NAME_IMAGE_MAX);
     if (source == NULL || source[0] != '/')
         return st_error_set(err, EINVAL,
                             "source \"%s\": give an absolute path to a folder or "
@@ -112,7 +97,7 @@ int stratad_image_import(struct stratad *d, const char *name, const char *source
                             "image %s already exists in %s; pick another name or remove %s", name,
                             d->images_dir, dest);
     }
-    st_fs_rmtree(tmp);
+    st_fs_rmtree(tmp, NULL);
     snprintf(rootfs, sizeof(rootfs), "%s/rootfs", tmp);
     if (mkdir(tmp, 0755) < 0 || mkdir(rootfs, 0755) < 0)
         return *http = 500, st_error_sys(err, errno, "cannot create %s", rootfs);
@@ -129,7 +114,7 @@ int stratad_image_import(struct stratad *d, const char *name, const char *source
     if (r == 0 && rename(tmp, dest) < 0)
         r = st_error_sys(err, errno, "cannot move the image into %s", dest);
     if (r < 0) {
-        st_fs_rmtree(tmp);
+        st_fs_rmtree(tmp, NULL);
         *http = 422;
         st_error_prefix(err, "image %s from %s: ", name, source);
         return r;

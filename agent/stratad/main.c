@@ -5,7 +5,7 @@
  * runs in workers. */
 #include "stratad.h"
 #include "strata/cleanup.h"
-#include "strata/fs_tree.h"
+#include "strata/fs.h"
 #include "strata/controller.h"
 #include "strata/statedir.h"
 
@@ -171,8 +171,8 @@ static void controller_pass(struct stratad *d)
     stratad_nodes_events(d);
     unsigned long before = atomic_load(&d->generation);
     int bound = 0;
-    if (st_ctl_deployments(d->store, &err) < 0 || st_ctl_schedule(d->store, &bound, &err) < 0 ||
-        st_ctl_deployments(d->store, &err) < 0) {
+    if (st_ctl_gc(d->store, &err) < 0 || st_ctl_deployments(d->store, &err) < 0 ||
+        st_ctl_schedule(d->store, &bound, &err) < 0 || st_ctl_deployments(d->store, &err) < 0) {
         stratad_log("controllers: %s", err.msg);
         st_error_clear(&err);
     }

@@ -1,15 +1,17 @@
 /* nodes.c: stratad's node manager. Starts node VMs in worker threads,
  * re-adopts running ones after a restart, turns vmm events into store
- * writes (hello, heartbeats, pod status, logs, deaths), fences a node whose
- * heartbeats stop before its pods go elsewhere, and keeps each live node
- * running exactly the pods the store binds to it. */
+ * writes (hello, heartbeats, pod status, logs, deaths), and fences a node
+ * whose heartbeats stop before its pods go elsewhere. What each live node
+ * runs is dispatch.c's. */
 #include "stratad.h"
+#include "strata/b64.h"
 #include "strata/cleanup.h"
 #include "strata/controller.h"
+#include "strata/names.h"
 #include "strata/node_proto.h"
+#include "strata/time.h"
 
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,11 @@ static struct node_rt *rt_find(struct stratad *d, const char *name)
         if (strcmp(n->name, name) == 0)
             return n;
     return NULL;
+}
+
+struct node_rt *stratad_node_rt(struct stratad *d, const char *name)
+{
+    return rt_find(d, name);
 }
 
 /* [lock] held by the caller. A fresh entry (or the old one, reset). */
@@ -206,19 +213,6 @@ static void *start_worker(void *arg)
     return NULL;
 }
 
-static int valid_name(const char *name)
-{
-    size_t n = name ? strlen(name) : 0;
-    if (n == 0 || n > ST_NODE_NAME_MAX)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c == '-' && i > 0)))
-            return 0;
-    }
-    return 1;
-}
-
 int stratad_node_add(struct stratad *d, json_t *body, json_t **node, int *http, st_error *err)
 {
     const char *name =
@@ -228,10 +222,10 @@ int stratad_node_add(struct stratad *d, json_t *body, json_t **node, int *http, 
     json_int_t mem = json_integer_value(json_object_get(spec, "memoryMiB"));
     const char *accel_text = json_string_value(json_object_get(spec, "accel"));
     *http = 400;
-    if (!valid_name(name))
+    if (!st_name_dns_label_ok(name) || strlen(name) > ST_NODE_NAME_MAX)
         return st_error_set(err, EINVAL,
                             "metadata.name \"%s\": a node name is lowercase letters, digits and "
-                            "'-', at most %d characters",
+                            "'-' (not at either end), at most %d characters",
                             name ? name : "", ST_NODE_NAME_MAX);
     if (cpus == 0)
         cpus = ST_NODE_VCPUS_DEFAULT;
@@ -287,11 +281,8 @@ int stratad_node_add(struct stratad *d, json_t *body, json_t **node, int *http, 
         st_store_delete(d->store, "Node", "", name, NULL, NULL);
     }
 
-    char now[32];
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char now[ST_TIME_RFC3339_LEN];
+    st_time_now_rfc3339(now);
     _cleanup_json_ json_t *obj =
         json_pack("{s:s, s:s, s:{s:s, s:{s:s}}, s:{s:I, s:I, s:s},"
                   " s:{s:[{s:s, s:s, s:s, s:s, s:s}], s:{s:s, s:s, s:s, s:I}}}",
@@ -454,6 +445,46 @@ int stratad_nodes_readopt(struct stratad *d, st_error *err)
     return 0;
 }
 
+/* ---- the host's clock to nodes ------------------------------------------- */
+
+/* A node's wall clock starts from the RTC (1 s resolution) and drifts
+ * under TCG; the host's goes to it on hello and then at this interval, so
+ * the times a node reports (startedAt) never precede the store's own. */
+#define CLOCK_EVERY_NS (30LL * 1000000000)
+
+static void send_clock(struct stratad *d, const char *name)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    _cleanup_json_ json_t *msg = NULL;
+    st_error err = {0};
+    if (st_proto_clock_build(ms, &msg, &err) < 0 || st_vmm_node_send(d->vmm, name, msg, &err) < 0) {
+        stratad_log("node %s: cannot send the clock: %s", name, err.msg);
+        return;
+    }
+    pthread_mutex_lock(&d->lock);
+    struct node_rt *rt = rt_find(d, name);
+    if (rt)
+        rt->clock_sent_ns = st_vmm_now_ns();
+    pthread_mutex_unlock(&d->lock);
+}
+
+/* Every connected node whose clock is due gets the host's. */
+static void send_clocks(struct stratad *d)
+{
+    int64_t now = st_vmm_now_ns();
+    char due[64][64];
+    size_t n = 0;
+    pthread_mutex_lock(&d->lock);
+    for (struct node_rt *rt = d->nodes; rt && n < 64; rt = rt->next)
+        if (rt->connected && !rt->dead && !rt->fencing && now - rt->clock_sent_ns >= CLOCK_EVERY_NS)
+            snprintf(due[n++], sizeof(due[0]), "%s", rt->name);
+    pthread_mutex_unlock(&d->lock);
+    for (size_t i = 0; i < n; i++)
+        send_clock(d, due[i]);
+}
+
 /* ---- messages from nodes ------------------------------------------------ */
 
 /* The pods a node reports (hello) become what was sent to it: a restarted
@@ -517,6 +548,7 @@ static void on_hello(struct stratad *d, const char *name, json_t *msg)
         st_ctl_pod_status(d->store, name, m, NULL);
         json_decref(m);
     }
+    send_clock(d, name);
 }
 
 static void on_log(struct stratad *d, const char *node, json_t *msg)
@@ -544,6 +576,23 @@ static void on_log(struct stratad *d, const char *node, json_t *msg)
     }
     pthread_cond_broadcast(&d->changed);
     pthread_mutex_unlock(&d->lock);
+}
+
+/* What the node's kubelet-style agent saw happen to a pod (probe failures,
+ * kills, back-off) becomes an Event about the pod, from the kubelet of
+ * that node. The node limits how often it repeats one. */
+static void on_pod_event(struct stratad *d, const char *node, json_t *msg)
+{
+    struct st_proto_event ev;
+    st_error err = {0};
+    if (st_proto_event_parse(msg, &ev, &err) < 0) {
+        stratad_log("node %s: bad event: %s", node, err.msg);
+        return;
+    }
+    char component[96];
+    snprintf(component, sizeof(component), "kubelet/%s", node);
+    st_event_record(d->store, "Pod", ev.ns ? ev.ns : "default", ev.pod, ev.event_type, ev.reason,
+                    component, "%s", ev.message);
 }
 
 static void on_message(struct stratad *d, st_vmm_event *ev)
@@ -574,6 +623,8 @@ static void on_message(struct stratad *d, st_vmm_event *ev)
         stratad_kick(d);
     } else if (strcmp(ev->type, ST_PROTO_LOG) == 0) {
         on_log(d, ev->node, ev->msg);
+    } else if (strcmp(ev->type, ST_PROTO_EVENT) == 0) {
+        on_pod_event(d, ev->node, ev->msg);
     }
 }
 
@@ -637,199 +688,6 @@ void stratad_nodes_events(struct stratad *d)
         }
         st_vmm_event_clear(&ev);
     }
+    send_clocks(d);
     check_deadlines(d);
-}
-
-/* ---- pods to nodes ------------------------------------------------------- */
-
-static int b64_decode(const char *in, char **out)
-{
-    size_t len = strlen(in);
-    unsigned char *buf = malloc(len / 4 * 3 + 4);
-    if (buf == NULL)
-        return -ENOMEM;
-    int n = EVP_DecodeBlock(buf, (const unsigned char *)in, (int)len);
-    if (n < 0) {
-        free(buf);
-        return -EINVAL;
-    }
-    /* EVP_DecodeBlock counts the padding as data. */
-    while (len > 0 && in[len - 1] == '=' && n > 0) {
-        len--;
-        n--;
-    }
-    buf[n] = 0;
-    *out = (char *)buf;
-    return 0;
-}
-
-/* env valueFrom.secretKeyRef becomes a plain value: the node never sees the
- * store, and the secret never rests on the node's disk. */
-static int resolve_env(struct stratad *d, const char *ns, json_t *spec, st_error *err)
-{
-    size_t ci;
-    json_t *c;
-    json_array_foreach(json_object_get(spec, "containers"), ci, c)
-    {
-        size_t ei;
-        json_t *e;
-        json_array_foreach(json_object_get(c, "env"), ei, e)
-        {
-            json_t *ref = json_object_get(json_object_get(e, "valueFrom"), "secretKeyRef");
-            if (ref == NULL)
-                continue;
-            const char *sname = json_string_value(json_object_get(ref, "name"));
-            const char *key = json_string_value(json_object_get(ref, "key"));
-            _cleanup_json_ json_t *secret = NULL;
-            if (st_store_get(d->store, "Secret", ns, sname, &secret, NULL) < 0)
-                return st_error_set(err, ENOENT, "secret \"%s\" not found (env %s)",
-                                    sname ? sname : "",
-                                    json_string_value(json_object_get(e, "name")));
-            const char *b64 =
-                json_string_value(json_object_get(json_object_get(secret, "data"), key));
-            const char *plain =
-                json_string_value(json_object_get(json_object_get(secret, "stringData"), key));
-            _cleanup_free_ char *value = NULL;
-            if (b64 && b64_decode(b64, &value) < 0)
-                return st_error_set(err, EINVAL, "secret \"%s\" key %s is not valid base64", sname,
-                                    key);
-            if (!b64 && !plain)
-                return st_error_set(err, ENOENT, "secret \"%s\" has no key \"%s\" (env %s)", sname,
-                                    key ? key : "", json_string_value(json_object_get(e, "name")));
-            json_object_del(e, "valueFrom");
-            json_object_set_new(e, "value", json_string(value ? value : plain));
-        }
-    }
-    return 0;
-}
-
-static void pod_config_error(struct stratad *d, const char *node, json_t *pod, const char *msg)
-{
-    json_t *md = json_object_get(pod, "metadata");
-    const char *uid = json_string_value(json_object_get(md, "uid"));
-    const char *name = json_string_value(json_object_get(md, "name"));
-    const char *ns = json_string_value(json_object_get(md, "namespace"));
-    const char *old = json_string_value(json_object_get(json_object_get(pod, "status"), "message"));
-    if (old && strcmp(old, msg) == 0)
-        return;
-    struct st_proto_pod_status ps = {
-        .pod = name, .uid = uid, .phase = "Pending", .reason = "CreateContainerConfigError"};
-    json_t *m = NULL;
-    if (st_proto_pod_status_build(&ps, &m, NULL) == 0) {
-        json_object_set_new(m, "message", json_string(msg));
-        json_object_set_new(m, "seq", json_integer(0));
-        st_ctl_pod_status(d->store, node, m, NULL);
-        json_decref(m);
-    }
-    st_event_record(d->store, "Pod", ns, name, "Warning", "Failed", COMPONENT, "%s", msg);
-}
-
-static int send_run(struct stratad *d, const char *node, json_t *pod, st_error *err)
-{
-    json_t *md = json_object_get(pod, "metadata");
-    const char *ns = json_string_value(json_object_get(md, "namespace"));
-    _cleanup_json_ json_t *spec = json_deep_copy(json_object_get(pod, "spec"));
-    int r = resolve_env(d, ns, spec, err);
-    if (r < 0) {
-        pod_config_error(d, node, pod, err->msg);
-        return r;
-    }
-    struct st_proto_pod_run pr = {.pod = json_string_value(json_object_get(md, "name")),
-                                  .uid = json_string_value(json_object_get(md, "uid")),
-                                  .spec = spec};
-    _cleanup_json_ json_t *msg = NULL;
-    if ((r = st_proto_pod_run_build(&pr, &msg, err)) < 0)
-        return r;
-    json_object_set_new(msg, "namespace", json_string(ns));
-    return st_vmm_node_send(d->vmm, node, msg, err);
-}
-
-static int send_stop(struct stratad *d, const char *node, const char *uid, const char *pod,
-                     st_error *err)
-{
-    struct st_proto_pod_stop ps = {.pod = pod, .uid = uid};
-    _cleanup_json_ json_t *msg = NULL;
-    int r = st_proto_pod_stop_build(&ps, &msg, err);
-    if (r < 0)
-        return r;
-    return st_vmm_node_send(d->vmm, node, msg, err);
-}
-
-void stratad_nodes_dispatch(struct stratad *d)
-{
-    st_store_query q = {.kind = "Pod"};
-    _cleanup_json_ json_t *pods = NULL;
-    st_error err = {0};
-    if (st_store_list(d->store, &q, &pods, &err) < 0) {
-        stratad_log("dispatch: %s", err.msg);
-        return;
-    }
-    /* Snapshot the live nodes and what each was sent. */
-    char names[64][64];
-    json_t *sent[64];
-    size_t nn = 0;
-    pthread_mutex_lock(&d->lock);
-    for (struct node_rt *n = d->nodes; n && nn < 64; n = n->next) {
-        if (n->dead || !n->connected || n->fencing)
-            continue;
-        snprintf(names[nn], sizeof(names[0]), "%s", n->name);
-        sent[nn++] = json_deep_copy(n->sent);
-    }
-    pthread_mutex_unlock(&d->lock);
-
-    for (size_t k = 0; k < nn; k++) {
-        const char *node = names[k];
-        _cleanup_json_ json_t *want = json_object(); /* uid -> pod, what should run there */
-        size_t i;
-        json_t *p;
-        json_array_foreach(pods, i, p)
-        {
-            const char *on =
-                json_string_value(json_object_get(json_object_get(p, "spec"), "nodeName"));
-            if (!on || strcmp(on, node) != 0 || st_pod_is_terminal(p))
-                continue;
-            const char *uid =
-                json_string_value(json_object_get(json_object_get(p, "metadata"), "uid"));
-            if (uid)
-                json_object_set(want, uid, p);
-        }
-        const char *uid;
-        json_t *p2;
-        json_object_foreach(want, uid, p2)
-        {
-            if (json_object_get(sent[k], uid))
-                continue;
-            st_error serr = {0};
-            if (send_run(d, node, p2, &serr) < 0) {
-                if (serr.code != ENOENT && serr.code != EINVAL)
-                    stratad_log("node %s: pod_run: %s", node, serr.msg);
-                continue;
-            }
-            const char *pname =
-                json_string_value(json_object_get(json_object_get(p2, "metadata"), "name"));
-            pthread_mutex_lock(&d->lock);
-            struct node_rt *rt = rt_find(d, node);
-            if (rt)
-                json_object_set_new(rt->sent, uid, json_string(pname ? pname : ""));
-            pthread_mutex_unlock(&d->lock);
-        }
-        void *tmp;
-        json_t *pname;
-        json_object_foreach_safe(sent[k], tmp, uid, pname)
-        {
-            if (json_object_get(want, uid))
-                continue;
-            st_error serr = {0};
-            if (send_stop(d, node, uid, json_string_value(pname), &serr) < 0) {
-                stratad_log("node %s: pod_stop: %s", node, serr.msg);
-                continue;
-            }
-            pthread_mutex_lock(&d->lock);
-            struct node_rt *rt = rt_find(d, node);
-            if (rt)
-                json_object_del(rt->sent, uid);
-            pthread_mutex_unlock(&d->lock);
-        }
-        json_decref(sent[k]);
-    }
 }

@@ -48,7 +48,10 @@ struct node_rt {
     bool dead;         /* death handled; nothing is sent to it any more */
     bool fencing;      /* heartbeats stopped: its domain is being destroyed */
     int64_t last_msg_ns;
-    json_t *sent; /* uid -> "namespace/name" of pods sent with pod_run */
+    json_t *sent; /* uid -> pod name of pods sent with pod_run; true once a
+                   * Terminating pod was sent pod_stop (nodes.c, dispatch) */
+    /* when it was last sent the host's clock (st_vmm_now_ns) */
+    int64_t clock_sent_ns;
 };
 
 struct stratad {
@@ -91,8 +94,12 @@ int stratad_node_remove(struct stratad *d, const char *name, int *http, st_error
 /* Drains the vmm events (hello, heartbeats, pod status, logs, deaths) and
  * fences nodes past their heartbeat deadline. */
 void stratad_nodes_events(struct stratad *d);
-/* Sends pod_run for pods bound to a live node and not yet sent, pod_stop
- * for pods sent that the store no longer runs there. */
+/* [lock] held by the caller: the runtime entry of a node, or NULL. */
+struct node_rt *stratad_node_rt(struct stratad *d, const char *name);
+
+/* dispatch.c: sends pod_run for pods bound to a live node and not yet
+ * sent, pod_stop for pods sent that the store no longer runs there or that
+ * are Terminating. */
 void stratad_nodes_dispatch(struct stratad *d);
 /* Waits (bounded by the VM ready timeout) for node start workers. */
 void stratad_nodes_drain(struct stratad *d);

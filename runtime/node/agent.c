@@ -1,8 +1,10 @@
 /* agent.c: strata-node's event loop: wait for the host on the transport,
- * greet it (hello), send a heartbeat every interval, answer pings, and hand
- * pod_run / pod_stop to the pod table, whose fds and timers share the same
- * poll. One thread, poll() with deadlines; it must never block on the host:
- * writes go through an output buffer flushed when the channel is writable. */
+ * greet it (hello), answer pings, follow the host's clock, and hand pod_run
+ * / pod_stop to the pod table, whose fds and timers share the same poll.
+ * One thread owns the connection, the reads and the pod table; poll() with
+ * deadlines. Heartbeats go out from their own thread (host_out.c), so pod
+ * work here never delays them; all writes share its output queue, which
+ * never blocks on the host. */
 #include "node.h"
 #include "strata/cleanup.h"
 #include "strata/node_proto.h"
@@ -16,8 +18,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* A host that reads nothing while this much piles up is dropped. */
-#define OUT_MAX (8u * 1024 * 1024)
 /* Retry delays while waiting for a host on a transport without a wait fd. */
 #define RETRY_MIN_MS 10
 #define RETRY_MAX_MS 100
@@ -29,149 +29,99 @@ struct agent {
     int sigfd;
     int conn; /* connected host stream, -1 when none */
     struct st_proto_reader rd;
-    uint64_t seq; /* monotonic for the whole run, across reconnects */
-    char *out;
-    size_t out_len, out_cap;
-    int64_t next_hb;  /* monotonic ms */
+    struct st_node_host_out *out; /* the queue to the host; seq lives there */
+    uint64_t digest_gen;          /* pod states generation of the heartbeat's digest */
+    /* The host's bytes were read by then, or arrived no earlier than this
+     * (monotonic ms): how stale a `clock` may be when handled. */
+    int64_t host_empty_at, host_fresh_since;
+    bool clock_seen;  /* a clock came on this connection */
     int64_t retry_at; /* monotonic ms */
     int retry_ms;
     struct st_node_pods *pods;
     struct st_node_pollset ps;
 };
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void host_drop(struct agent *a, const char *why)
 {
     if (a->conn < 0)
         return;
     st_node_log("host disconnected (%s)", why);
+    /* the heartbeat thread stops writing before the transport closes it */
+    st_node_host_out_detach(a->out);
     a->t.ops->disconnect(&a->t);
     a->conn = -1;
-    a->out_len = 0;
     st_proto_reader_reset(&a->rd);
     a->retry_ms = RETRY_MIN_MS;
-    a->retry_at = now_ms() + a->retry_ms;
+    a->retry_at = st_node_now_ms() + a->retry_ms;
 }
 
-/* Writes what the channel takes now; the rest waits for POLLOUT. */
-static void out_flush(struct agent *a)
-{
-    size_t done = 0;
-    while (a->conn >= 0 && done < a->out_len) {
-        ssize_t n = write(a->conn, a->out + done, a->out_len - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            break;
-        if (n <= 0) {
-            char why[128];
-            snprintf(why, sizeof(why), "write: %s", n < 0 ? strerror(errno) : "short write");
-            host_drop(a, why);
-            return;
-        }
-        done += (size_t)n;
-    }
-    if (a->conn < 0)
-        return;
-    memmove(a->out, a->out + done, a->out_len - done);
-    a->out_len -= done;
-}
-
-/* Encodes msg (consumed) and queues it for the host. */
+/* Queues msg (consumed) for the host; dropped when none is connected. */
 static void send_msg(struct agent *a, json_t *msg)
 {
-    _cleanup_json_ json_t *m = msg;
-    _cleanup_free_ char *line = NULL;
-    st_error err = {0};
-    if (a->conn < 0 || m == NULL)
-        return;
-    if (st_proto_encode(m, &a->seq, &line, &err) < 0) {
-        st_node_log("cannot send a message: %s", err.msg);
+    if (a->conn < 0) {
+        json_decref(msg);
         return;
     }
-    size_t n = strlen(line);
-    if (a->out_len + n > OUT_MAX) {
-        host_drop(a, "host stopped reading: output buffer full");
-        return;
-    }
-    if (a->out_len + n > a->out_cap) {
-        size_t cap = a->out_cap ? a->out_cap : 4096;
-        while (cap < a->out_len + n)
-            cap *= 2;
-        char *nb = realloc(a->out, cap);
-        if (nb == NULL) {
-            host_drop(a, "out of memory buffering output");
-            return;
-        }
-        a->out = nb;
-        a->out_cap = cap;
-    }
-    memcpy(a->out + a->out_len, line, n);
-    a->out_len += n;
-    out_flush(a);
+    st_node_host_out_send(a->out, msg);
 }
 
-static int64_t uptime_or_zero(void)
+/* The heartbeat thread reports the digest the loop computed last: it must
+ * not read the pod table, and hashing every state for each heartbeat would
+ * cost the loop too. Recomputed only when the states changed. */
+static void digest_refresh(struct agent *a)
 {
-    int64_t ms = 0;
+    uint64_t gen = st_node_pods_generation(a->pods);
+    if (gen == a->digest_gen)
+        return;
     st_error err = {0};
-    if (st_node_uptime_ms(&ms, &err) < 0)
-        st_node_log("%s", err.msg);
-    return ms;
+    char digest[ST_PROTO_DIGEST_LEN];
+    json_t *states = st_node_pods_states(a->pods);
+    if (st_proto_pods_digest(states, digest, &err) < 0) {
+        st_node_log("cannot hash pod states: %s", err.msg);
+        return;
+    }
+    st_node_host_out_set_pods(a->out, digest, (int64_t)json_array_size(states));
+    a->digest_gen = gen;
 }
 
-static void send_hello(struct agent *a)
+static void host_attach(struct agent *a, int fd)
 {
     st_error err = {0};
-    json_t *msg = NULL;
+    json_t *hello = NULL;
     struct st_proto_hello h = {
         .node = a->cfg->name,
         .version = ST_NODE_VERSION,
         .cpu_millis = a->si.cpu_millis,
         .memory_bytes = a->si.memory_bytes,
         .kernel = a->si.kernel,
-        .uptime_ms = uptime_or_zero(),
+        .uptime_ms = st_node_uptime_or_zero(),
         .pods = st_node_pods_states(a->pods),
     };
-    if (st_proto_hello_build(&h, &msg, &err) < 0)
+    if (st_proto_hello_build(&h, &hello, &err) < 0)
         st_node_log("cannot build hello: %s", err.msg);
-    send_msg(a, msg);
-}
-
-static void send_heartbeat(struct agent *a)
-{
-    st_error err = {0};
-    char digest[ST_PROTO_DIGEST_LEN];
-    json_t *msg = NULL;
-    json_t *states = st_node_pods_states(a->pods);
-    if (st_proto_pods_digest(states, digest, &err) < 0) {
-        st_node_log("cannot hash pod states: %s", err.msg);
-        return;
-    }
-    struct st_proto_heartbeat hb = {
-        .uptime_ms = uptime_or_zero(),
-        .pods_digest = digest,
-        .pods = (int64_t)json_array_size(states),
-    };
-    if (st_proto_heartbeat_build(&hb, &msg, &err) < 0)
-        st_node_log("cannot build heartbeat: %s", err.msg);
-    send_msg(a, msg);
-}
-
-static void host_attach(struct agent *a, int fd)
-{
     a->conn = fd;
-    a->out_len = 0;
+    a->host_empty_at = a->host_fresh_since = st_node_now_ms();
+    a->clock_seen = false;
     st_proto_reader_reset(&a->rd);
     st_node_log("host connected over %s; sending hello as %s", a->t.ops->name, a->cfg->name);
-    send_hello(a);
-    a->next_hb = now_ms() + a->cfg->heartbeat_ms;
+    digest_refresh(a);
+    /* hello first: heartbeats follow it in seq and on the wire */
+    st_node_host_out_attach(a->out, fd, hello);
+}
+
+/* Only strata-node as its VM's agent sets the clock; on a host (--listen,
+ * the tests) it must leave the machine's clock alone. */
+static void on_clock(struct agent *a, json_t *msg)
+{
+    st_error err = {0};
+    int64_t host_ms = 0;
+    if (st_proto_clock_parse(msg, &host_ms, &err) < 0) {
+        st_node_log("ignoring a clock message: %s", err.msg);
+        return;
+    }
+    st_node_clock_sync(host_ms, st_node_now_ms() - a->host_fresh_since,
+                       a->t.ops == &st_node_transport_virtio, !a->clock_seen);
+    a->clock_seen = true;
 }
 
 static void handle_line(struct agent *a, const char *line)
@@ -195,6 +145,8 @@ static void handle_line(struct agent *a, const char *line)
         st_node_pods_run(a->pods, msg);
     } else if (strcmp(type, ST_PROTO_POD_STOP) == 0) {
         st_node_pods_stop(a->pods, msg);
+    } else if (strcmp(type, ST_PROTO_CLOCK) == 0) {
+        on_clock(a, msg);
     } else if (strcmp(type, ST_PROTO_PONG) != 0) {
         st_node_log("ignoring a message of unknown type \"%s\"", type);
     }
@@ -206,8 +158,10 @@ static void host_read(struct agent *a)
     st_error err = {0};
     for (;;) {
         int n = st_proto_reader_fill(&a->rd, a->conn, &err);
-        if (n == -EAGAIN)
+        if (n == -EAGAIN) {
+            a->host_empty_at = st_node_now_ms();
             break;
+        }
         if (n <= 0) {
             host_drop(a, n == 0 ? "end of stream" : err.msg);
             return;
@@ -240,7 +194,7 @@ static void try_connect(struct agent *a, st_error *err, int *fatal)
         return;
     }
     /* back off while nobody is there, so a VM without a host stays idle */
-    a->retry_at = now_ms() + a->retry_ms;
+    a->retry_at = st_node_now_ms() + a->retry_ms;
     if (a->retry_ms < RETRY_MAX_MS)
         a->retry_ms = a->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : a->retry_ms * 2;
 }
@@ -271,7 +225,7 @@ static int agent_loop(struct agent *a, st_error *err)
 {
     int fatal = 0;
     for (;;) {
-        int64_t now = now_ms();
+        int64_t now = st_node_now_ms();
         int wait_fd = a->t.ops->wait_fd(&a->t);
         if (a->conn < 0 && wait_fd < 0 && now >= a->retry_at) {
             try_connect(a, err, &fatal);
@@ -279,43 +233,52 @@ static int agent_loop(struct agent *a, st_error *err)
                 return fatal;
             continue;
         }
-        if (a->conn >= 0 && now >= a->next_hb) {
-            send_heartbeat(a);
-            a->next_hb += a->cfg->heartbeat_ms;
-            if (a->next_hb <= now) /* fell behind (suspended VM): no burst */
-                a->next_hb = now + a->cfg->heartbeat_ms;
+        char why[160];
+        if (a->conn >= 0 && st_node_host_out_broken(a->out, why, sizeof(why))) {
+            host_drop(a, why);
             continue;
         }
+        digest_refresh(a);
 
-        /* The signal fd and the host come first in the set; the pods add
-         * their pidfds, output pipes, probe pipes and timers after them. */
+        /* The signal fd, the heartbeat thread's wake-up and the host come
+         * first in the set; the pods add their pidfds, output pipes, probe
+         * pipes and timers after them. */
         struct st_node_pollset *ps = &a->ps;
-        short sig_rev = 0, host_rev = 0;
+        short sig_rev = 0, wake_rev = 0, host_rev = 0;
         int host_fd = -1;
         short host_events = POLLIN;
         st_node_pollset_reset(ps);
         if (a->conn >= 0) {
             host_fd = a->conn;
-            host_events |= a->out_len ? POLLOUT : 0;
-            st_node_pollset_deadline(ps, a->next_hb);
+            host_events |= st_node_host_out_pending(a->out) ? POLLOUT : 0;
         } else if (wait_fd >= 0) {
             host_fd = wait_fd;
         } else {
             st_node_pollset_deadline(ps, a->retry_at);
         }
         if (st_node_pollset_add(ps, a->sigfd, POLLIN, &sig_rev) < 0 ||
+            st_node_pollset_add(ps, st_node_host_out_wake_fd(a->out), POLLIN, &wake_rev) < 0 ||
             (host_fd >= 0 && st_node_pollset_add(ps, host_fd, host_events, &host_rev) < 0))
             return st_error_set(err, ENOMEM, "out of memory");
         int rc = st_node_pods_watch(a->pods, ps, err);
         if (rc < 0)
             return rc;
         int timeout = ps->deadline < 0 ? -1 : (int)(ps->deadline > now ? ps->deadline - now : 0);
+        int64_t entered = st_node_now_ms();
         int n = poll(ps->fds, (nfds_t)ps->n, timeout);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
             return st_error_sys(err, errno, "poll");
         st_node_pollset_dispatch(ps);
+        /* Host bytes that woke a poll that waited arrived just now; after a
+         * poll that returned at once they may have waited since the host
+         * was last read empty (the turn before was busy). */
+        int64_t woke = st_node_now_ms();
+        if (host_rev)
+            a->host_fresh_since = woke > entered ? woke : a->host_empty_at;
+        if (wake_rev & POLLIN)
+            st_node_host_out_wake_clear(a->out);
 
         if (sig_rev & POLLIN) {
             struct signalfd_siginfo si;
@@ -336,7 +299,7 @@ static int agent_loop(struct agent *a, st_error *err)
             continue;
         }
         if (host_rev & POLLOUT)
-            out_flush(a);
+            st_node_host_out_flush(a->out);
         if (a->conn >= 0 && (host_rev & (POLLIN | POLLHUP | POLLERR)))
             host_read(a);
     }
@@ -358,6 +321,9 @@ int st_node_agent_run(const struct st_node_config *cfg, st_error *err)
     int rc = st_node_sysinfo_read(&a.si, err);
     if (rc >= 0)
         rc = a.sigfd = signals_open(err);
+    /* after signals_open: the heartbeat thread inherits the blocked mask */
+    if (rc >= 0)
+        rc = st_node_host_out_new(cfg->heartbeat_ms, &a.out, err);
     if (rc >= 0)
         rc = st_node_pods_new(&po, &a.pods, err);
     if (rc >= 0)
@@ -370,8 +336,10 @@ int st_node_agent_run(const struct st_node_config *cfg, st_error *err)
                     cfg->state_dir);
         rc = agent_loop(&a, err);
     }
-    /* pods first: their processes must not outlive the agent */
+    /* pods first: their processes must not outlive the agent; then the
+     * heartbeat thread, before the transport closes the fd it writes to */
     st_node_pods_free(a.pods);
+    st_node_host_out_free(a.out);
     if (a.conn >= 0)
         a.t.ops->disconnect(&a.t);
     a.t.ops->close(&a.t);
@@ -379,6 +347,5 @@ int st_node_agent_run(const struct st_node_config *cfg, st_error *err)
         close(a.sigfd);
     st_proto_reader_free(&a.rd);
     st_node_pollset_free(&a.ps);
-    free(a.out);
     return rc < 0 ? rc : 0;
 }

@@ -7,10 +7,11 @@
  * deleted below a folder that is still a mount point. */
 #include "node.h"
 #include "strata/cleanup.h"
+#include "strata/fs.h"
+#include "strata/names.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,41 +22,10 @@
 
 /* ---- helpers ---------------------------------------------------------- */
 
-/* A name that is one folder of the store: no '/', not "." or "..". */
-static bool image_name_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 255 || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
-        return false;
-    for (const char *p = s; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-              *p == '-' || *p == '_' || *p == '.' || *p == ':' || *p == '@'))
-            return false;
-    return true;
-}
-
 static bool is_dir(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-int st_node_mkdirs(const char *path, mode_t mode, st_error *err)
-{
-    char buf[PATH_MAX];
-    if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-        return st_error_set(err, ENAMETOOLONG, "%s: path too long", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, mode) < 0 && errno != EEXIST)
-            return st_error_sys(err, errno, "cannot create %s", buf);
-        *p = '/';
-    }
-    if (mkdir(buf, mode) < 0 && errno != EEXIST)
-        return st_error_sys(err, errno, "cannot create %s", buf);
-    return 0;
 }
 
 /* true when path is a mount point: its device differs from its parent's, or
@@ -87,27 +57,24 @@ static bool is_mount_point(const char *path)
 
 int st_node_image_rootfs(const char *images_dir, const char *image, char **rootfs, st_error *err)
 {
-    if (image == NULL || !image_name_ok(image))
+    struct st_image_ref ref;
+    int r = st_name_image_ref_parse(image, &ref, err);
+    if (r < 0)
+        return r;
+    /* The store holds one version of each name: that version is "latest". */
+    if (ref.digest || (ref.tag[0] && strcmp(ref.tag, "latest") != 0))
         return st_error_set(err, EINVAL,
-                            "image \"%s\" cannot name a folder of the image store %s: use the "
-                            "folder name (letters, digits, '.', '_', '-', ':'; no '/')",
-                            image ? image : "", images_dir);
+                            "image \"%s\": the image store %s keeps one version per name (no "
+                            "other tag than latest, no digest); use \"%s\", or import this "
+                            "version under a name of its own",
+                            image, images_dir, ref.name);
     char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/%s/rootfs", images_dir, image);
-    if (!is_dir(path)) {
-        /* "busybox:latest" is the image "busybox" */
-        size_t n = strlen(image);
-        if (n > 7 && strcmp(image + n - 7, ":latest") == 0) {
-            snprintf(path, sizeof(path), "%s/%.*s/rootfs", images_dir, (int)(n - 7), image);
-            if (!is_dir(path))
-                snprintf(path, sizeof(path), "%s/%s/rootfs", images_dir, image);
-        }
-    }
+    snprintf(path, sizeof(path), "%s/%s/rootfs", images_dir, ref.name);
     if (!is_dir(path))
         return st_error_set(err, ENOENT,
                             "image \"%s\" not found: the image store %s has no %s; import it "
                             "on the host with `stratactl image import %s DIR|TARBALL`",
-                            image, images_dir, path, image);
+                            image, images_dir, path, ref.name);
     *rootfs = strdup(path);
     return *rootfs ? 0 : st_error_set(err, ENOMEM, "out of memory");
 }
@@ -130,8 +97,8 @@ int st_node_overlay_mount(const char *dir, const char *lower, const char *source
     if (snprintf(root, sizeof(root), "%s/rootfs", dir) >= (int)sizeof(root))
         return st_error_set(err, ENAMETOOLONG, "%s: path too long", dir);
     int r;
-    if ((r = st_node_mkdirs(upper, 0755, err)) < 0 || (r = st_node_mkdirs(work, 0700, err)) < 0 ||
-        (r = st_node_mkdirs(root, 0755, err)) < 0)
+    if ((r = st_fs_mkdir_p(upper, 0755, err)) < 0 || (r = st_fs_mkdir_p(work, 0700, err)) < 0 ||
+        (r = st_fs_mkdir_p(root, 0755, err)) < 0)
         return r;
     char data[3 * PATH_MAX + 64];
     if (snprintf(data, sizeof(data), "lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, work) >=
@@ -163,40 +130,5 @@ int st_node_overlay_remove(const char *dir, st_error *err)
     }
     if (is_mount_point(root))
         return st_error_set(err, EBUSY, "%s is still mounted; left %s in place", root, dir);
-    return st_node_remove_tree(dir, err);
-}
-
-/* ---- removal ---------------------------------------------------------- */
-
-static dev_t remove_dev;
-static int remove_errno;
-static char remove_path[PATH_MAX];
-
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)ftw;
-    /* nftw with FTW_MOUNT does not enter other file systems, but it still
-     * reports their mount points: leave those alone. */
-    if (st->st_dev != remove_dev)
-        return 0;
-    int r = (flag == FTW_DP || flag == FTW_D) ? rmdir(path) : unlink(path);
-    if (r < 0 && errno != ENOENT && remove_errno == 0) {
-        remove_errno = errno;
-        snprintf(remove_path, sizeof(remove_path), "%s", path);
-    }
-    return 0;
-}
-
-int st_node_remove_tree(const char *dir, st_error *err)
-{
-    struct stat st;
-    if (lstat(dir, &st) < 0)
-        return errno == ENOENT ? 0 : st_error_sys(err, errno, "cannot remove %s", dir);
-    remove_dev = st.st_dev;
-    remove_errno = 0;
-    if (nftw(dir, remove_one, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0 && errno != ENOENT)
-        return st_error_sys(err, errno, "cannot remove %s", dir);
-    if (remove_errno)
-        return st_error_sys(err, remove_errno, "cannot remove %s", remove_path);
-    return 0;
+    return st_fs_rmtree(dir, err);
 }

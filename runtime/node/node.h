@@ -55,6 +55,8 @@ struct st_node_sysinfo {
 int st_node_sysinfo_read(struct st_node_sysinfo *si, st_error *err);
 /* Milliseconds since boot, from /proc/uptime. */
 int st_node_uptime_ms(int64_t *ms, st_error *err);
+/* The same, or 0 after logging why it could not be read (hello, heartbeat). */
+int64_t st_node_uptime_or_zero(void);
 
 /* ---- transports -------------------------------------------------------
  * A transport yields one connected byte stream to the host at a time. The
@@ -108,16 +110,69 @@ void st_node_pollset_deadline(struct st_node_pollset *ps, int64_t at);
 void st_node_pollset_dispatch(struct st_node_pollset *ps);
 void st_node_pollset_free(struct st_node_pollset *ps);
 
-/* Milliseconds on the monotonic clock; the wall clock in RFC 3339 (UTC,
- * milliseconds) for status timestamps. */
+/* Milliseconds on the monotonic clock. */
 int64_t st_node_now_ms(void);
-void st_node_rfc3339_now(char buf[40]);
+
+/* Differences below this are noise (the host's message took a while to
+ * arrive) and are left alone. */
+#define ST_NODE_CLOCK_TOLERANCE_MS 20
+
+/* The host's `clock` (its wall clock host_ms when it sent the message) is
+ * compared with ours. age_ms bounds how long the message may have waited
+ * in this node before being read (busy loop): our clock is set forward
+ * whenever it is behind the host's time by more than the tolerance (the
+ * host's time was at least that), back only by what remains after
+ * allowing for age_ms. Only with may_step (strata-node is its VM's agent);
+ * otherwise, e.g. --listen on a developer's host, the offset is logged.
+ * first: the first of a connection, logged even when nothing is done. */
+void st_node_clock_sync(int64_t host_ms, int64_t age_ms, bool may_step, bool first);
+
+/* ---- the way out to the host (host_out.c) -----------------------------
+ * Every message for the host goes through one output queue guarded by a
+ * mutex: the loop appends pod statuses, logs and answers; a heartbeat
+ * thread appends a heartbeat every interval on its own monotonic timer, so
+ * heartbeats never wait behind pod work (starting many pods under TCG
+ * keeps the loop busy for seconds). seq is taken under the same mutex, in
+ * the order of the bytes on the wire. Writes are non-blocking: what the
+ * channel does not take now stays queued until the loop sees POLLOUT. A
+ * write error (in either thread) only marks the connection broken; the
+ * loop, which owns connecting, reading and disconnecting, then drops it. */
+struct st_node_host_out;
+
+/* Starts the heartbeat thread (signals to the loop's signalfd must be
+ * blocked already: the thread inherits the mask). */
+int st_node_host_out_new(int heartbeat_ms, struct st_node_host_out **out, st_error *err);
+/* Stops the thread and frees the queue. NULL is fine. */
+void st_node_host_out_free(struct st_node_host_out *o);
+/* An eventfd the loop polls for POLLIN: the heartbeat thread left bytes
+ * queued or broke the connection. The loop reads it to rearm. */
+int st_node_host_out_wake_fd(const struct st_node_host_out *o);
+void st_node_host_out_wake_clear(struct st_node_host_out *o);
+/* A host connected on fd: hello (consumed) goes first, heartbeats follow. */
+void st_node_host_out_attach(struct st_node_host_out *o, int fd, json_t *hello);
+/* No more writes to the fd (call before the transport closes it); the
+ * queue is dropped. */
+void st_node_host_out_detach(struct st_node_host_out *o);
+/* Queues msg (consumed) and writes what the channel takes. Nothing happens
+ * without a host, or once the connection broke. */
+void st_node_host_out_send(struct st_node_host_out *o, json_t *msg);
+/* Writes what is queued (the loop, on POLLOUT). */
+void st_node_host_out_flush(struct st_node_host_out *o);
+/* Bytes wait for the channel: the loop polls for POLLOUT. */
+bool st_node_host_out_pending(struct st_node_host_out *o);
+/* true and why (a person's sentence) once a write failed. */
+bool st_node_host_out_broken(struct st_node_host_out *o, char *why, size_t len);
+/* What the next heartbeats say about the pods: the digest and count as
+ * the loop last computed them (a cached value: the heartbeat thread never
+ * touches the pod table, which only the loop may read). */
+void st_node_host_out_set_pods(struct st_node_host_out *o, const char *digest, int64_t pods);
 
 /* ---- image store (images.c) -------------------------------------------- */
-/* The root filesystem of image in the store: <images_dir>/<image>/rootfs
- * (a ":latest" tag may be left out of the folder name). -ENOENT when the
- * store lacks it, -EINVAL for a name that cannot be a folder; the message
- * names the image and the store. *rootfs is malloc'd. */
+/* The root filesystem of the image reference image (NAME or NAME:latest,
+ * strata/names.h) in the store: <images_dir>/<NAME>/rootfs. -ENOENT when
+ * the store lacks it, -EINVAL for a reference that is not well formed or
+ * asks for another tag or a digest (the store keeps one version per name);
+ * the message names the image and the store. *rootfs is malloc'd. */
 int st_node_image_rootfs(const char *images_dir, const char *image, char **rootfs, st_error *err);
 
 /* Creates dir (and its parents) and mounts an overlay at dir/rootfs whose
@@ -131,13 +186,6 @@ int st_node_overlay_mount(const char *dir, const char *lower, const char *source
  * layer. It never deletes through a mount point: if rootfs stays mounted,
  * dir is left in place and an error says so. A missing dir is fine. */
 int st_node_overlay_remove(const char *dir, st_error *err);
-
-/* mkdir -p. */
-int st_node_mkdirs(const char *path, mode_t mode, st_error *err);
-
-/* rm -rf of a folder of our own, staying on its file system (a mount point
- * below it, and what is under it, is left alone and reported). */
-int st_node_remove_tree(const char *dir, st_error *err);
 
 /* ---- pod sandbox (sandbox.c) -------------------------------------------
  * A tiny process that holds a pod's shared namespaces (network with lo up,
@@ -242,6 +290,38 @@ struct st_node_term {
 struct st_node_pod;
 struct st_node_pods;
 
+/* ---- kubelet-style events (pod_events.c) --------------------------------
+ * What the kubelet records about a pod (Created, Started, Killing,
+ * Unhealthy, BackOff, Failed) goes to the host as `event` messages. A probe
+ * failing every second must not flood the host's store: an identical event
+ * (type, reason, message) goes out at most once per window per pod, and a
+ * pod has a budget (a burst, then one per refill period) whatever they say,
+ * like the kubelet's event correlator and spam filter. */
+#define ST_NODE_EVENT_WINDOW_MS 10000
+#define ST_NODE_EVENT_SEEN      16
+#define ST_NODE_EVENT_BURST     25
+#define ST_NODE_EVENT_REFILL_MS 2000
+
+struct st_node_event_limit {
+    struct {
+        uint64_t key; /* hash of type, reason and message; 0 = free */
+        int64_t at;   /* when it last went out (monotonic ms) */
+    } seen[ST_NODE_EVENT_SEEN];
+    int tokens;        /* events the pod may still send now */
+    int64_t refill_at; /* when the next token comes, -1 = not started */
+};
+
+void st_node_event_limit_init(struct st_node_event_limit *l);
+/* true when this event may go out now (and counts it); false when an
+ * identical one went out less than ST_NODE_EVENT_WINDOW_MS ago or the pod's
+ * budget is spent. */
+bool st_node_event_allow(struct st_node_event_limit *l, int64_t now, const char *type,
+                         const char *reason, const char *message);
+/* Sends an event about pod (type "Normal" or "Warning") unless the limit
+ * holds it back. */
+void st_node_pod_event(struct st_node_pod *pod, int64_t now, const char *type, const char *reason,
+                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
 struct st_node_ctr {
     struct st_node_pod *pod;
     const struct st_node_container_spec *spec;
@@ -287,6 +367,7 @@ struct st_node_pod {
     char *reason, *message; /* a pod-level failure (bad spec, no sandbox), or NULL */
     bool stopping;
     json_t *status; /* the pod_status last reported (without seq) */
+    struct st_node_event_limit events;
     struct st_node_pod *next;
 };
 
@@ -322,6 +403,11 @@ void st_node_pods_stop(struct st_node_pods *p, json_t *msg);
 /* The pod_status objects of all pods (borrowed array): hello's "pods" and
  * the heartbeat's digest. */
 json_t *st_node_pods_states(struct st_node_pods *p);
+/* Changes whenever those states may have changed, so the loop recomputes
+ * the heartbeat's digest only then. */
+uint64_t st_node_pods_generation(const struct st_node_pods *p);
+/* Hands msg (consumed) to the host, as the pod table's own messages. */
+void st_node_pods_emit(struct st_node_pods *p, json_t *msg);
 
 /* Adds the fds and the next deadline the pods wait on; after poll and
  * st_node_pollset_dispatch, st_node_pods_process acts on what fired and on

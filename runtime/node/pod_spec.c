@@ -8,6 +8,7 @@
  * made. Every message names the field. */
 #include "node.h"
 #include "strata/cleanup.h"
+#include "strata/names.h"
 #include "strata/node_proto.h"
 #include "strata/seccomp.h"
 
@@ -39,17 +40,6 @@ static const char *const default_caps[] = {"CAP_CHOWN",
 #define CPU_QUOTA_MIN_US 1000   /* the kernel refuses less; the kubelet rounds up */
 
 /* ---- helpers ---------------------------------------------------------- */
-
-static bool dns_label_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
-        return false;
-    for (const char *p = s; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
-            return false;
-    return true;
-}
 
 /* Optional integer member in [min, max]; *out keeps its value when absent. */
 static int get_int(json_t *obj, const char *key, long long min, long long max, long long *out,
@@ -449,7 +439,7 @@ static int parse_container(json_t *c, size_t idx, const char *pod, const char *p
     if ((r = get_str(c, "name", &cs->name, where, err)) < 0 ||
         (r = get_str(c, "image", &cs->image, where, err)) < 0)
         return r;
-    if (cs->name == NULL || !dns_label_ok(cs->name))
+    if (cs->name == NULL || !st_name_dns_label_ok(cs->name))
         return st_error_set(err, EINVAL,
                             "%s.name: \"%s\" is not a DNS label (1-63 of a-z 0-9 -, no '-' at "
                             "either end)",

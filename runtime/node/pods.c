@@ -4,7 +4,8 @@
  * fired: a container's pidfd (it ended), its output pipes (log lines), a
  * probe's result pipe; and the timers: probes due, restarts after the
  * back-off, SIGKILL after the grace period. Restarts follow restartPolicy
- * with Kubernetes' back-off; every change of a pod's status is reported.
+ * with Kubernetes' back-off; every change of a pod's status is reported,
+ * and what the kubelet would record as an event (pod_events.c).
  *
  * Nothing here blocks for long: a container start is a clone and a few
  * mounts (milliseconds), probes run in children (st_probe_start), and
@@ -15,8 +16,10 @@
  * by st_probe_finish): no waitpid(-1), so nothing steals another's status. */
 #include "node.h"
 #include "strata/cleanup.h"
+#include "strata/fs.h"
 #include "strata/node_proto.h"
 #include "strata/state.h"
+#include "strata/time.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -44,6 +47,7 @@ struct st_node_pods {
     struct st_node_pod *head;
     json_t *states;
     bool states_dirty;
+    uint64_t generation; /* bumped with states_dirty: the heartbeat's digest is stale */
 };
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -64,6 +68,12 @@ static void emit(struct st_node_pods *p, json_t *msg)
 {
     if (msg)
         p->emit(p->ctx, msg);
+}
+
+static void states_changed(struct st_node_pods *p)
+{
+    p->states_dirty = true;
+    p->generation++;
 }
 
 static void on_line(void *ctx, const char *stream, const char *line)
@@ -169,6 +179,9 @@ static void ctr_after_end(struct st_node_ctr *c, const struct st_node_term *t, i
     snprintf(c->waiting_message, sizeof(c->waiting_message), "%s", msg);
     c->retry = true;
     c->restart_at = now + delay;
+    st_node_pod_event(pod, now, "Warning", "BackOff",
+                      "Back-off restarting failed container %s in pod %s", c->spec->name,
+                      pod->name);
 }
 
 static void term_begin(const struct st_node_ctr *c, struct st_node_term *t)
@@ -176,7 +189,7 @@ static void term_begin(const struct st_node_ctr *c, struct st_node_term *t)
     memset(t, 0, sizeof(*t));
     t->set = true;
     snprintf(t->started_at, sizeof(t->started_at), "%s", c->started_at);
-    st_node_rfc3339_now(t->finished_at);
+    st_time_now_rfc3339(t->finished_at);
 }
 
 /* The process ended (res from st_container_poll). */
@@ -213,6 +226,7 @@ static void ctr_begin(struct st_node_ctr *c, int64_t now)
     if (r < 0) {
         st_node_log("pod %s: container %s: %s", pod->name, c->spec->name, err.msg);
         ctr_wait(c, r == -ENOENT ? "ImageNotFound" : "InvalidImageName", err.msg, true, now);
+        st_node_pod_event(pod, now, "Warning", "Failed", "%s", err.msg);
         return;
     }
     char source[256], rootfs[PATH_MAX];
@@ -248,13 +262,14 @@ static void ctr_begin(struct st_node_ctr *c, int64_t now)
         goto fail;
 
     /* a run exists from here: it counts, and it ends through ctr_ended */
+    st_node_pod_event(pod, now, "Normal", "Created", "Created container %s", c->spec->name);
     if (c->created_once)
         c->restart_count++;
     else
         st_backoff_reset(&c->backoff); /* waiting for the image was no crash */
     c->created_once = true;
     c->started_ms = now;
-    st_node_rfc3339_now(c->started_at);
+    st_time_now_rfc3339(c->started_at);
     c->pidfd = pidfd_open(st_container_pid(c->c), 0);
     if (c->pidfd < 0)
         r = st_error_sys(&err, errno, "pidfd_open of container %s", c->id);
@@ -269,6 +284,7 @@ static void ctr_begin(struct st_node_ctr *c, int64_t now)
         t.exit_code = 128;
         snprintf(t.reason, sizeof(t.reason), "StartError");
         snprintf(t.message, sizeof(t.message), "%s", err.msg);
+        st_node_pod_event(pod, now, "Warning", "Failed", "Error: %s", err.msg);
         ctr_teardown(c);
         ctr_after_end(c, &t, now);
         return;
@@ -279,6 +295,7 @@ static void ctr_begin(struct st_node_ctr *c, int64_t now)
     c->kill_at = -1;
     st_node_log("pod %s: container %s started (pid %d, restarts %d)", pod->name, c->spec->name,
                 (int)st_container_pid(c->c), c->restart_count);
+    st_node_pod_event(pod, now, "Normal", "Started", "Started container %s", c->spec->name);
     return;
 
 fail:
@@ -289,6 +306,7 @@ fail:
     st_node_log("pod %s: container %s: %s", pod->name, c->spec->name, err.msg);
     ctr_teardown(c);
     ctr_wait(c, reason, err.msg, retry, now);
+    st_node_pod_event(pod, now, "Warning", "Failed", "Error: %s", err.msg);
 }
 
 /* SIGTERM now and SIGKILL after the grace period (at once when 0). */
@@ -306,13 +324,23 @@ static void ctr_kill(struct st_node_ctr *c, int grace, const char *message, int6
     c->kill_at = grace > 0 ? deadline : now + KILL_REPEAT_MS;
 }
 
-static void ctr_probe_events(struct st_node_ctr *c, unsigned ev, int64_t now)
+/* A probe's result: the kubelet's Unhealthy event when it failed, then
+ * what the prober makes of it. */
+static void ctr_probe_result(struct st_node_ctr *c, enum st_probe_kind k, bool ok, const char *msg,
+                             int64_t now)
 {
+    if (!ok)
+        st_node_pod_event(c->pod, now, "Warning", "Unhealthy", "%s probe failed%s%s",
+                          st_probe_kind_name(k), msg[0] ? ": " : "", msg);
+    unsigned ev = st_prober_report(c->prober, k, ok, msg, now);
     if (!(ev & ST_PROBE_EV_RESTART_NEEDED))
         return;
     const char *why = st_prober_restart_reason(c->prober);
     st_node_log("pod %s: container %s: %s; killing it", c->pod->name, c->spec->name,
                 why ? why : "probe failed");
+    st_node_pod_event(c->pod, now, "Normal", "Killing",
+                      "Container %s failed %s probe, will be restarted", c->spec->name,
+                      k == ST_PROBE_STARTUP ? "startup" : "liveness");
     ctr_kill(c, grace_s(c->pod), why, now);
 }
 
@@ -331,7 +359,7 @@ static void ctr_probes(struct st_node_ctr *c, int64_t now)
         c->runs[k] = NULL;
         c->run_fds[k] = -1;
         c->run_revents[k] = 0;
-        ctr_probe_events(c, st_prober_report(c->prober, (enum st_probe_kind)k, ok, msg, now), now);
+        ctr_probe_result(c, (enum st_probe_kind)k, ok, msg, now);
     }
     if (c->c == NULL || c->kill_at >= 0)
         return;
@@ -345,8 +373,7 @@ static void ctr_probes(struct st_node_ctr *c, int64_t now)
                            &c->runs[k], &c->run_fds[k], &err) < 0) {
             c->runs[k] = NULL;
             c->run_fds[k] = -1;
-            ctr_probe_events(
-                c, st_prober_report(c->prober, (enum st_probe_kind)k, false, err.msg, now), now);
+            ctr_probe_result(c, (enum st_probe_kind)k, false, err.msg, now);
         }
     }
 }
@@ -426,7 +453,7 @@ static void pod_free(struct st_node_pod *pod)
     }
     free(pod->ctrs);
     st_node_sandbox_destroy(&pod->sandbox);
-    if (pod->dir && st_node_remove_tree(pod->dir, &err) < 0)
+    if (pod->dir && st_fs_rmtree(pod->dir, &err) < 0)
         st_node_log("pod %s: %s", pod->name, err.msg);
     st_node_pod_spec_free(pod->spec);
     json_decref(pod->status);
@@ -454,7 +481,7 @@ static void pod_report(struct st_node_pod *pod, bool final)
     }
     json_decref(pod->status);
     pod->status = st;
-    pod->pods->states_dirty = true;
+    states_changed(pod->pods);
     emit(pod->pods, json_deep_copy(st));
 }
 
@@ -473,7 +500,7 @@ static void pod_unlink(struct st_node_pods *p, struct st_node_pod *pod)
             *pp = pod->next;
             break;
         }
-    p->states_dirty = true;
+    states_changed(p);
 }
 
 /* After any change: report it, and once a stopping pod has no process
@@ -507,6 +534,7 @@ static void pod_refuse(struct st_node_pod *pod, const char *reason, const char *
     free(pod->message);
     pod->reason = strdup(reason);
     pod->message = strdup(message);
+    st_node_pod_event(pod, st_node_now_ms(), "Warning", "Failed", "Error: %s", message);
 }
 
 /* The containers' table entries; the spec is parsed. */
@@ -582,7 +610,7 @@ static void clean_leftovers(struct st_node_pods *p)
                 st_node_log("cannot remove %s left by an earlier run: %s", dir, err.msg);
         }
         st_error_clear(&err);
-        if (st_node_remove_tree(pod_dir, &err) < 0)
+        if (st_fs_rmtree(pod_dir, &err) < 0)
             st_node_log("cannot remove %s left by an earlier run: %s", pod_dir, err.msg);
         else
             st_node_log("removed pod folder %s left by an earlier run", pod_dir);
@@ -603,8 +631,8 @@ int st_node_pods_new(const struct st_node_pods_opts *o, struct st_node_pods **ou
         asprintf(&p->pods_dir, "%s/pods", o->state_dir) < 0 ||
         asprintf(&p->run_dir, "%s/run", o->state_dir) < 0)
         r = st_error_set(err, ENOMEM, "out of memory");
-    if (r == 0 && ((r = st_node_mkdirs(p->pods_dir, 0700, err)) < 0 ||
-                   (r = st_node_mkdirs(p->run_dir, 0700, err)) < 0))
+    if (r == 0 && ((r = st_fs_mkdir_p(p->pods_dir, 0700, err)) < 0 ||
+                   (r = st_fs_mkdir_p(p->run_dir, 0700, err)) < 0))
         st_error_prefix(err, "--state-dir %s: ", o->state_dir);
     if (r < 0) {
         st_node_pods_free(p);
@@ -672,16 +700,17 @@ void st_node_pods_run(struct st_node_pods *p, json_t *msg)
         return;
     }
     pod->pods = p;
+    st_node_event_limit_init(&pod->events);
     const char *ns = json_string_value(json_object_get(msg, "namespace"));
     if (ns && (pod->ns = strdup(ns)) == NULL)
         st_node_log("pod %s: out of memory keeping its namespace", pod->name);
-    st_node_rfc3339_now(pod->started_at);
+    st_time_now_rfc3339(pod->started_at);
     /* into the table first: whatever fails below is the pod's status */
     struct st_node_pod **tail = &p->head;
     while (*tail)
         tail = &(*tail)->next;
     *tail = pod;
-    p->states_dirty = true;
+    states_changed(p);
     st_node_log("pod_run: pod %s (uid %s)", pod->name, pod->uid);
 
     int64_t now = st_node_now_ms();
@@ -689,7 +718,7 @@ void st_node_pods_run(struct st_node_pods *p, json_t *msg)
         pod_refuse(pod, "CreateContainerConfigError", err.msg);
     } else if (pod_init_ctrs(pod, now, &err) < 0) {
         pod_refuse(pod, "CreateContainerConfigError", err.msg);
-    } else if (st_node_mkdirs(pod->dir, 0700, &err) < 0 ||
+    } else if (st_fs_mkdir_p(pod->dir, 0700, &err) < 0 ||
                st_node_sandbox_create(pod->name, &pod->sandbox, &err) < 0) {
         pod_refuse(pod, "CreatePodSandboxError", err.msg);
     } else {
@@ -712,6 +741,12 @@ void st_node_pods_stop(struct st_node_pods *p, json_t *msg)
         st_node_log("pod_stop for pod %s (uid %s): not here, nothing to stop", ps.pod, ps.uid);
         return;
     }
+    if (pod->stopping) {
+        /* Again (a restarted stratad re-sends it): the SIGKILL deadline of
+         * the first one stands. */
+        st_node_log("pod_stop: pod %s (uid %s) is already stopping", pod->name, pod->uid);
+        return;
+    }
     st_node_log("pod_stop: pod %s (uid %s)", pod->name, pod->uid);
     int64_t now = st_node_now_ms();
     pod->stopping = true;
@@ -721,6 +756,16 @@ void st_node_pods_stop(struct st_node_pods *p, json_t *msg)
         ctr_kill(c, grace_s(pod), NULL, now);
     }
     pod_settle(pod);
+}
+
+uint64_t st_node_pods_generation(const struct st_node_pods *p)
+{
+    return p->generation;
+}
+
+void st_node_pods_emit(struct st_node_pods *p, json_t *msg)
+{
+    emit(p, msg);
 }
 
 json_t *st_node_pods_states(struct st_node_pods *p)

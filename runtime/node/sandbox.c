@@ -6,6 +6,7 @@
  * it closes every inherited fd (the host connection must not outlive
  * strata-node's own end) and dies with strata-node (PDEATHSIG). */
 #include "node.h"
+#include "strata/proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -43,12 +44,7 @@ static int loopback_up(void)
 /* The child: reports 0 or an errno on fd, then sleeps until killed. */
 static __attribute__((noreturn)) void sandbox_child(const char *hostname, int fd, pid_t parent)
 {
-    sigset_t none;
-    sigemptyset(&none);
-    for (int sig = 1; sig < NSIG; sig++)
-        if (sig != SIGKILL && sig != SIGSTOP)
-            signal(sig, SIG_DFL);
-    sigprocmask(SIG_SETMASK, &none, NULL);
+    st_proc_reset_signals();
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent)
         _exit(1);

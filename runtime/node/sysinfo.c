@@ -55,3 +55,12 @@ int st_node_uptime_ms(int64_t *ms, st_error *err)
     *ms = (int64_t)sec * 1000 + (dot == '.' ? frac * 10 : 0);
     return 0;
 }
+
+int64_t st_node_uptime_or_zero(void)
+{
+    int64_t ms = 0;
+    st_error err = {0};
+    if (st_node_uptime_ms(&ms, &err) < 0)
+        st_node_log("%s", err.msg);
+    return ms;
+}

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "strata/container.h"
+#include "strata/time.h"
 #include "verbs.h"
 
 static void log_line(const struct st_run_globals *g, const char *msg)
@@ -18,11 +19,8 @@ static void log_line(const struct st_run_globals *g, const char *msg)
     FILE *f = fopen(g->log, "ae");
     if (f == NULL)
         return;
-    time_t now = time(NULL);
-    struct tm tm;
-    char ts[32];
-    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
-    fprintf(f, "%s error strata-run: %s\n", ts, msg);
+    char ts[ST_TIME_RFC3339_LEN];
+    fprintf(f, "%s error strata-run: %s\n", st_time_now_rfc3339(ts), msg);
     fclose(f);
 }
 

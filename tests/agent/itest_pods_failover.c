@@ -49,20 +49,6 @@ static void apply_text(const char *name, const char *text)
     assert_int_equal(rc, 0);
 }
 
-static bool cond_true(json_t *obj, const char *type)
-{
-    size_t i;
-    json_t *c;
-    json_array_foreach(json_object_get(json_object_get(obj, "status"), "conditions"), i, c)
-    {
-        const char *t = json_string_value(json_object_get(c, "type"));
-        const char *s = json_string_value(json_object_get(c, "status"));
-        if (t && s && strcmp(t, type) == 0)
-            return strcmp(s, "True") == 0;
-    }
-    return false;
-}
-
 /* The web pods that are not Failed; *ready counts the Ready ones, *nodes
  * the distinct nodes of those. */
 static json_t *web_pods(int *ready, int *nodes)
@@ -83,7 +69,7 @@ static json_t *web_pods(int *ready, int *nodes)
         if (strncmp(name, "web-", 4) != 0 || (phase && strcmp(phase, "Failed") == 0))
             continue;
         json_array_append(out, p);
-        if (!cond_true(p, "Ready"))
+        if (!st_json_condition(p, "Ready"))
             continue;
         (*ready)++;
         const char *node = st_json_str(p, "spec", "nodeName");
@@ -109,30 +95,11 @@ static bool web_ready_spread(void *arg)
     return ok;
 }
 
-static json_t *pod(const char *name)
-{
-    char what[300];
-    snprintf(what, sizeof(what), "pod %s", name);
-    return st_cluster_get(&cl, what);
-}
-
-static json_t *container0(json_t *p)
-{
-    return json_array_get(json_object_get(json_object_get(p, "status"), "containerStatuses"), 0);
-}
-
 static int group_setup(void **state)
 {
     (void)state;
-    st_cluster_init(&cl, "pf");
-    st_cluster_start(&cl);
-    st_cluster_import_busybox(&cl);
     static const char *const abc[] = {"a", "b", "c"};
-    if (st_cluster_add_nodes(&cl, abc, 3) != 0) {
-        st_cluster_teardown(&cl);
-        return -1;
-    }
-    return 0;
+    return st_cluster_up(&cl, "pf", abc, 3);
 }
 
 static int group_teardown(void **state)
@@ -167,8 +134,8 @@ static void test_ready_one_replica_per_node(void **state)
 static bool oom_restarted(void *arg)
 {
     (void)arg;
-    json_t *p = pod("hog");
-    json_t *cs = container0(p);
+    json_t *p = st_cluster_pod(&cl, "hog");
+    json_t *cs = st_pod_container0(p);
     const char *why = st_json_str(json_object_get(cs, "lastState"), "terminated", "reason");
     bool ok = why && strcmp(why, "OOMKilled") == 0 &&
               json_integer_value(json_object_get(cs, "restartCount")) >= 1;
@@ -196,8 +163,8 @@ static void test_oom_killed_and_restarted(void **state)
 static bool liveness_restarted(void *arg)
 {
     (void)arg;
-    json_t *p = pod("liveness-fails");
-    bool ok = json_integer_value(json_object_get(container0(p), "restartCount")) >= 1;
+    json_t *p = st_cluster_pod(&cl, "liveness-fails");
+    bool ok = json_integer_value(json_object_get(st_pod_container0(p), "restartCount")) >= 1;
     json_decref(p);
     return ok;
 }
@@ -210,11 +177,11 @@ static void test_liveness_restarts_readiness_only_unreadies(void **state)
              st_test_env("STRATA_SOURCE_DIR"));
     assert_int_equal(st_cluster_ctl(&cl, NULL, NULL, "apply -f %s", path), 0);
     assert_true(st_test_wait_until(liveness_restarted, NULL, 90000, 500));
-    json_t *p = pod("readiness-fails");
+    json_t *p = st_cluster_pod(&cl, "readiness-fails");
     assert_non_null(p);
     assert_string_equal(st_json_str(p, "status", "phase"), "Running");
-    assert_false(cond_true(p, "Ready"));
-    assert_int_equal(json_integer_value(json_object_get(container0(p), "restartCount")), 0);
+    assert_false(st_json_condition(p, "Ready"));
+    assert_int_equal(json_integer_value(json_object_get(st_pod_container0(p), "restartCount")), 0);
     json_decref(p);
     assert_int_equal(st_cluster_ctl(&cl, NULL, NULL, "delete -f %s", path), 0);
 }
@@ -222,8 +189,9 @@ static void test_liveness_restarts_readiness_only_unreadies(void **state)
 static bool image_not_found(void *arg)
 {
     (void)arg;
-    json_t *p = pod("ghost");
-    const char *why = st_json_str(json_object_get(container0(p), "state"), "waiting", "reason");
+    json_t *p = st_cluster_pod(&cl, "ghost");
+    const char *why =
+        st_json_str(json_object_get(st_pod_container0(p), "state"), "waiting", "reason");
     bool ok = why && strcmp(why, "ImageNotFound") == 0 &&
               strcmp(st_json_str(p, "status", "phase"), "Pending") == 0;
     json_decref(p);

@@ -1,10 +1,13 @@
 /* itest_stratad.c: stratad + stratactl end to end, as a user drives them:
  * a private PostgreSQL cluster, three real node VMs (TCG here), a
  * 3-replica Deployment spread one per node, scaling 3 -> 5 -> 1, a deleted
- * pod replaced, stratad killed with SIGKILL and restarted without a second
- * pod for any replica, a killed node whose pods move, and bad input that
- * changes nothing. Every domain is strata-sd<pid>-*, removed in teardown
- * with the daemon and its PostgreSQL, pass or fail. */
+ * pod Terminating then replaced, stratad killed with SIGKILL and restarted
+ * without a second pod for any replica, a killed node whose replicas go
+ * where the deployment has the fewest (also when stratad was down as the
+ * node died), a rollout restart, a deleted deployment taking its pods
+ * along (and one orphaning them), and bad input that changes nothing.
+ * Every domain is strata-sd<pid>-*, removed in teardown with the daemon
+ * and its PostgreSQL, pass or fail. */
 #include "cluster.h"
 #include "strata/cleanup.h"
 #include "testutil.h"
@@ -24,7 +27,12 @@ static struct st_cluster cl;
 #define ctl(out, err, ...) st_cluster_ctl(&cl, out, err, __VA_ARGS__)
 #define str_at             st_json_str
 
-/* Pods of the web deployment that are not Failed. */
+static bool is_terminating(json_t *p)
+{
+    return json_object_get(json_object_get(p, "metadata"), "deletionTimestamp") != NULL;
+}
+
+/* Pods that are replicas: not Failed, not Terminating. */
 static json_t *live_pods(void)
 {
     json_t *list = st_cluster_get(&cl, "pods");
@@ -36,12 +44,28 @@ static json_t *live_pods(void)
     json_array_foreach(json_object_get(list, "items"), i, p)
     {
         const char *phase = str_at(p, "status", "phase");
-        if (phase && strcmp(phase, "Failed") == 0)
+        if ((phase && strcmp(phase, "Failed") == 0) || is_terminating(p))
             continue;
         json_array_append(out, p);
     }
     json_decref(list);
     return out;
+}
+
+/* Live pods bound to node. */
+static int live_on(const char *node)
+{
+    json_t *pods = live_pods();
+    int n = 0;
+    size_t i;
+    json_t *p;
+    json_array_foreach(pods, i, p)
+    {
+        const char *on = str_at(p, "spec", "nodeName");
+        n += on && strcmp(on, node) == 0;
+    }
+    json_decref(pods);
+    return n;
 }
 
 struct want {
@@ -91,7 +115,9 @@ static const char *DEPLOY = "apiVersion: apps/v1\n"
                             "        image: busybox\n"
                             "        command: [/bin/busybox, httpd, -f, -p, '8080']\n"
                             "        resources:\n"
-                            "          requests: {cpu: 100m, memory: 16Mi}\n";
+                            "          requests: {cpu: 100m, memory: 16Mi}\n"
+                            /* httpd as PID 1 ignores SIGTERM: deletions take the grace. */
+                            "      terminationGracePeriodSeconds: 3\n";
 
 /* ---- fixtures ------------------------------------------------------------ */
 
@@ -127,6 +153,7 @@ static void test_daemon_starts_and_refuses_a_second(void **state)
 static void test_three_nodes_become_ready(void **state)
 {
     (void)state;
+    st_cluster_import_busybox(&cl);
     static const char *const abc[] = {"a", "b", "c"};
     /* Three at once, as a user would in three terminals. */
     assert_int_equal(st_cluster_add_nodes(&cl, abc, 3), 0);
@@ -159,6 +186,15 @@ static void test_three_nodes_become_ready(void **state)
     assert_int_not_equal(rc, 0);
     assert_non_null(strstr(err, "already exists"));
     free(err);
+}
+
+static bool pod_gone(void *arg)
+{
+    char *err = NULL;
+    int rc = ctl(NULL, &err, "get pod %s", (const char *)arg);
+    bool gone = rc != 0 && err && strstr(err, "not found");
+    free(err);
+    return gone;
 }
 
 static void test_deployment_spreads_scales_and_heals(void **state)
@@ -194,7 +230,16 @@ static void test_deployment_spreads_scales_and_heals(void **state)
     snprintf(victim, sizeof(victim), "%s", str_at(json_array_get(pods, 0), "metadata", "name"));
     json_decref(pods);
     assert_int_equal(ctl(NULL, NULL, "delete pod %s", victim), 0);
+    /* Graceful, as in Kubernetes: Terminating (unless its node was already
+     * done stopping it), a replacement at once, then gone. */
+    char what[300];
+    snprintf(what, sizeof(what), "pod %s", victim);
+    json_t *v = st_cluster_get(&cl, what);
+    if (v)
+        assert_true(is_terminating(v));
+    json_decref(v);
     assert_true(st_test_wait_until(pods_settled, &three, 30000, 200));
+    assert_true(st_test_wait_until(pod_gone, victim, 30000, 200));
     pods = live_pods();
     size_t i;
     json_t *p;
@@ -336,6 +381,40 @@ static void test_bad_manifest_changes_nothing(void **state)
     free(err);
     assert_int_not_equal(ctl(NULL, &err, "get secret s1"), 0);
     free(err);
+
+    /* Sizes, as Kubernetes limits them: a Secret over 1 MiB is refused
+     * where it is written; four of 900 kB each are each fine, but together
+     * over the API's 3 MiB request limit (413), and none is stored. */
+    size_t big = 900000;
+    char *text = malloc(4 * (big + 200) + 1);
+    assert_non_null(text);
+    size_t off = 0;
+    for (int i = 0; i < 4; i++) {
+        off += (size_t)sprintf(text + off,
+                               "---\napiVersion: v1\nkind: Secret\nmetadata: {name: big%d}\n"
+                               "stringData:\n  v: ",
+                               i);
+        memset(text + off, 'x', big);
+        off += big;
+        text[off++] = '\n';
+    }
+    text[off] = 0;
+    st_test_write_file(path, text);
+    assert_int_not_equal(ctl(NULL, &err, "apply -f %s", path), 0);
+    assert_non_null(strstr(err, "3 MiB"));
+    free(err);
+    assert_int_not_equal(ctl(NULL, &err, "get secret big0"), 0);
+    free(err);
+    /* One of 1 MiB + 1 byte. */
+    off = (size_t)sprintf(text, "apiVersion: v1\nkind: Secret\nmetadata: {name: huge}\n"
+                                "stringData:\n  v: ");
+    memset(text + off, 'x', 1048577);
+    text[off + 1048577] = 0;
+    st_test_write_file(path, text);
+    free(text);
+    assert_int_not_equal(ctl(NULL, &err, "apply -f %s", path), 0);
+    assert_non_null(strstr(err, "bad.yaml:4:1: stringData: the Secret holds 1048577 bytes"));
+    free(err);
 }
 
 static void test_sigkill_and_restart_keeps_pods(void **state)
@@ -373,20 +452,58 @@ static bool node_dead(void *arg)
     return dead;
 }
 
-static void test_killed_node_loses_its_pods_to_others(void **state)
+struct spread {
+    const char *nodes[3];
+    int want[3];
+};
+
+/* 4 live, bound pods, want[i] of them on nodes[i]. */
+static bool spread_is(void *arg)
+{
+    struct spread *sp = arg;
+    json_t *pods = live_pods();
+    size_t n = json_array_size(pods);
+    json_decref(pods);
+    if (n != 4)
+        return false;
+    for (size_t i = 0; i < 3 && sp->nodes[i]; i++)
+        if (live_on(sp->nodes[i]) != sp->want[i])
+            return false;
+    return true;
+}
+
+static char node_names[3][64];
+
+/* Scales web to 4 on three nodes: 2/1/1. nodes_by_count[0] gets the node
+ * with 2, [1] and [2] those with 1. */
+static void four_on_three(char nodes_by_count[3][64])
+{
+    assert_int_equal(ctl(NULL, NULL, "scale deployment web --replicas 4"), 0);
+    struct want four = {4, true, false};
+    assert_true(st_test_wait_until(pods_settled, &four, 30000, 200));
+    int ones = 1;
+    for (int i = 0; i < 3; i++) {
+        int n = live_on(node_names[i]);
+        assert_true(n == 2 || (n == 1 && ones < 3));
+        memcpy(nodes_by_count[n == 2 ? 0 : ones++], node_names[i], sizeof(node_names[i]));
+    }
+    assert_int_equal(ones, 3);
+}
+
+static void test_killed_node_replicas_go_where_fewest(void **state)
 {
     (void)state;
-    char victim[64];
-    snprintf(victim, sizeof(victim), "%sa", cl.prefix);
+    for (int i = 0; i < 3; i++)
+        snprintf(node_names[i], sizeof(node_names[i]), "%s%c", cl.prefix, 'a' + i);
+    char by_count[3][64];
+    four_on_three(by_count);
+    /* Kill a node with one replica: its replacement joins the other node
+     * with one, not the one that already has two. */
+    const char *victim = by_count[1];
     assert_int_equal(ctl(NULL, NULL, "node kill %s", victim), 0);
-    assert_true(st_test_wait_until(node_dead, victim, 10000, 50));
-    struct want three = {3, true, false};
-    assert_true(st_test_wait_until(pods_settled, &three, 30000, 200));
-    json_t *pods = live_pods();
-    size_t i;
-    json_t *p;
-    json_array_foreach(pods, i, p) assert_string_not_equal(str_at(p, "spec", "nodeName"), victim);
-    json_decref(pods);
+    assert_true(st_test_wait_until(node_dead, (void *)victim, 10000, 50));
+    struct spread even = {{by_count[0], by_count[2], victim}, {2, 2, 0}};
+    assert_true(st_test_wait_until(spread_is, &even, 30000, 200));
     char *ev = NULL;
     assert_int_equal(ctl(&ev, NULL, "events"), 0);
     assert_non_null(strstr(ev, "NodeLost"));
@@ -398,6 +515,129 @@ static void test_killed_node_loses_its_pods_to_others(void **state)
                "virsh -c qemu:///system list --all --name | grep -c '^strata-%s' || true", victim);
     assert_int_equal(atoi(out), 0);
     free(out);
+    snprintf(node_names[2], sizeof(node_names[2]), "%s", victim);
+    snprintf(node_names[0], sizeof(node_names[0]), "%s", by_count[0]);
+    snprintf(node_names[1], sizeof(node_names[1]), "%s", by_count[2]);
+}
+
+static void test_node_lost_while_stratad_was_down_keeps_the_spread(void **state)
+{
+    (void)state;
+    /* The reproduced bug: stratad killed, a node destroyed meanwhile; on
+     * restart the replacements went to the node that said hello first.
+     * Two nodes hold 2 each; a fresh one (the removed name, added again)
+     * holds none. */
+    const char *fresh = node_names[2];
+    const char *suffix = fresh + strlen(cl.prefix);
+    assert_int_equal(st_cluster_add_nodes(&cl, &suffix, 1), 0);
+    st_cluster_stop(&cl, SIGKILL);
+    assert_int_equal(
+        st_test_sh(NULL, NULL, "virsh -c qemu:///system destroy strata-%s", node_names[0]), 0);
+    st_cluster_start(&cl);
+    assert_true(st_test_wait_until(node_dead, node_names[0], 15000, 100));
+    struct spread even = {{node_names[1], fresh, node_names[0]}, {2, 2, 0}};
+    assert_true(st_test_wait_until(spread_is, &even, 30000, 200));
+}
+
+static bool all_ready_with_hash(void *arg)
+{
+    const char *old = arg;
+    json_t *pods = live_pods();
+    bool ok = json_array_size(pods) == 4;
+    size_t i;
+    json_t *p;
+    json_array_foreach(pods, i, p)
+    {
+        json_t *labels = json_object_get(json_object_get(p, "metadata"), "labels");
+        const char *h = json_string_value(json_object_get(labels, "pod-template-hash"));
+        if (!h || strcmp(h, old) == 0)
+            ok = false;
+    }
+    json_decref(pods);
+    return ok;
+}
+
+static void test_rollout_restart_replaces_and_spreads(void **state)
+{
+    (void)state;
+    json_t *pods = live_pods();
+    json_t *labels =
+        json_object_get(json_object_get(json_array_get(pods, 0), "metadata"), "labels");
+    char old_hash[32];
+    snprintf(old_hash, sizeof(old_hash), "%s",
+             json_string_value(json_object_get(labels, "pod-template-hash")));
+    json_decref(pods);
+    char *out = NULL;
+    assert_int_equal(ctl(&out, NULL, "rollout restart deployment web"), 0);
+    assert_non_null(strstr(out, "restarted"));
+    free(out);
+    assert_int_equal(ctl(&out, NULL, "rollout status deployment web --timeout 180s"), 0);
+    assert_non_null(strstr(out, "successfully rolled out"));
+    free(out);
+    assert_true(st_test_wait_until(all_ready_with_hash, old_hash, 10000, 200));
+    /* The new pods are spread as the first ones were: 2 and 2. */
+    assert_int_equal(live_on(node_names[1]), 2);
+    assert_int_equal(live_on(node_names[2]), 2);
+}
+
+static bool no_pods(void *arg)
+{
+    (void)arg;
+    json_t *list = st_cluster_get(&cl, "pods");
+    bool none = list && json_array_size(json_object_get(list, "items")) == 0;
+    json_decref(list);
+    return none;
+}
+
+/* The deployment is gone and its one pod stays, running, without owner. */
+static bool orphaned(void *arg)
+{
+    char *err = NULL;
+    bool gone = ctl(NULL, &err, "get deployment %s", (const char *)arg) != 0;
+    free(err);
+    json_t *pods = live_pods();
+    json_t *p = json_array_get(pods, 0);
+    bool ok = gone && json_array_size(pods) == 1 &&
+              !json_object_get(json_object_get(p, "metadata"), "ownerReferences");
+    json_decref(pods);
+    return ok;
+}
+
+static void test_delete_deployment_removes_its_pods(void **state)
+{
+    (void)state;
+    char *out = NULL;
+    assert_int_equal(ctl(&out, NULL, "delete deployment web"), 0);
+    assert_non_null(strstr(out, "deleted"));
+    free(out);
+    char *err = NULL;
+    assert_int_not_equal(ctl(NULL, &err, "get deployment web"), 0);
+    free(err);
+    /* Every pod Terminating, then gone (3 s grace, then SIGKILL). */
+    assert_true(st_test_wait_until(no_pods, NULL, 60000, 200));
+
+    /* --cascade=orphan: the pod stays, without its owner. */
+    char path[600];
+    snprintf(path, sizeof(path), "%s/keep.yaml", cl.state_dir);
+    char text[2048];
+    snprintf(text, sizeof(text), "%s", DEPLOY);
+    char *at = strstr(text, "name: web");
+    memcpy(at, "name: kee", 9);
+    at = strstr(text, "replicas: 3");
+    memcpy(at, "replicas: 1", 11);
+    st_test_write_file(path, text);
+    assert_int_equal(ctl(NULL, NULL, "apply -f %s", path), 0);
+    struct want one = {1, true, false};
+    assert_true(st_test_wait_until(pods_settled, &one, 30000, 200));
+    assert_int_equal(ctl(NULL, NULL, "delete deployment kee --cascade=orphan"), 0);
+    assert_true(st_test_wait_until(orphaned, "kee", 10000, 200));
+    json_t *pods = live_pods();
+    assert_int_equal(json_array_size(pods), 1);
+    char name[256];
+    snprintf(name, sizeof(name), "%s", str_at(json_array_get(pods, 0), "metadata", "name"));
+    json_decref(pods);
+    assert_int_equal(ctl(NULL, NULL, "delete pod %s", name), 0);
+    assert_true(st_test_wait_until(no_pods, NULL, 30000, 200));
 }
 
 int main(void)
@@ -409,7 +649,10 @@ int main(void)
         cmocka_unit_test(test_get_flags_shapes_and_watch),
         cmocka_unit_test(test_bad_manifest_changes_nothing),
         cmocka_unit_test(test_sigkill_and_restart_keeps_pods),
-        cmocka_unit_test(test_killed_node_loses_its_pods_to_others),
+        cmocka_unit_test(test_killed_node_replicas_go_where_fewest),
+        cmocka_unit_test(test_node_lost_while_stratad_was_down_keeps_the_spread),
+        cmocka_unit_test(test_rollout_restart_replaces_and_spreads),
+        cmocka_unit_test(test_delete_deployment_removes_its_pods),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -131,6 +131,44 @@ void st_cluster_import_busybox(struct st_cluster *c)
     assert_int_equal(rc, 0);
 }
 
+int st_cluster_up(struct st_cluster *c, const char *tag, const char *const *suffixes, size_t n)
+{
+    st_cluster_init(c, tag);
+    st_cluster_start(c);
+    st_cluster_import_busybox(c);
+    if (st_cluster_add_nodes(c, suffixes, n) != 0) {
+        st_cluster_teardown(c);
+        return -1;
+    }
+    return 0;
+}
+
+json_t *st_cluster_pod(struct st_cluster *c, const char *name)
+{
+    char what[300];
+    snprintf(what, sizeof(what), "pod %s", name);
+    return st_cluster_get(c, what);
+}
+
+json_t *st_pod_container0(json_t *pod)
+{
+    return json_array_get(json_object_get(json_object_get(pod, "status"), "containerStatuses"), 0);
+}
+
+bool st_json_condition(json_t *obj, const char *type)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(json_object_get(obj, "status"), "conditions"), i, c)
+    {
+        const char *t = json_string_value(json_object_get(c, "type"));
+        const char *s = json_string_value(json_object_get(c, "status"));
+        if (t && s && strcmp(t, type) == 0)
+            return strcmp(s, "True") == 0;
+    }
+    return false;
+}
+
 const char *st_json_str(json_t *obj, const char *a, const char *b)
 {
     return json_string_value(json_object_get(json_object_get(obj, a), b));

@@ -36,6 +36,17 @@ int st_cluster_add_nodes(struct st_cluster *c, const char *const *suffixes, size
 /* Imports the test busybox rootfs as image "busybox". */
 void st_cluster_import_busybox(struct st_cluster *c);
 
+/* A test group's setup: init, start, import busybox and add the nodes
+ * (tag names the cluster, suffixes the nodes). Returns 0, or -1 after
+ * tearing down what it started. */
+int st_cluster_up(struct st_cluster *c, const char *tag, const char *const *suffixes, size_t n);
+/* `stratactl get pod NAME -o json`, parsed; NULL on failure. */
+json_t *st_cluster_pod(struct st_cluster *c, const char *name);
+
+/* A pod's status.containerStatuses[0], or NULL. */
+json_t *st_pod_container0(json_t *pod);
+/* Whether obj's status.conditions has type with status "True". */
+bool st_json_condition(json_t *obj, const char *type);
 /* obj[a][b] as a string, or NULL. */
 const char *st_json_str(json_t *obj, const char *a, const char *b);
 

@@ -1,9 +1,9 @@
 /* testutil.c: see testutil.h. */
 #include "testutil.h"
+#include "strata/fs.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -39,19 +39,10 @@ char *st_test_mkdtemp(const char *prefix)
     return p;
 }
 
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
 void st_test_rmrf(const char *path)
 {
     if (path)
-        nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+        st_fs_rmtree(path, NULL);
 }
 
 static char *drain(int fd)

@@ -19,6 +19,7 @@
 #include <sys/un.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 struct fixture {
@@ -273,12 +274,68 @@ static void test_name_from_cmdline(void **state)
     assert_non_null(strstr(log, "signal 15 received"));
 }
 
+/* The host's wall clock minus ours, as the kernel keeps it against the
+ * monotonic clock (ms). */
+static long long realtime_offset_ms(void)
+{
+    struct timespec r, m;
+    clock_gettime(CLOCK_REALTIME, &r);
+    clock_gettime(CLOCK_MONOTONIC, &m);
+    return ((long long)r.tv_sec - m.tv_sec) * 1000 + (r.tv_nsec - m.tv_nsec) / 1000000;
+}
+
+static void send_line(int fd, json_t *msg, uint64_t *seq)
+{
+    st_error err = {0};
+    _cleanup_free_ char *line = NULL;
+    assert_int_equal(st_proto_encode(msg, seq, &line, &err), 0);
+    assert_int_equal(write(fd, line, strlen(line)), (ssize_t)strlen(line));
+}
+
+/* A `clock` ten seconds off: strata-node on --listen says so but leaves the
+ * machine's clock alone (only the agent of a VM sets it). */
+static void test_clock_not_stepped_on_host(void **state)
+{
+    struct fixture *fx = *state;
+    _cleanup_close_ int fd = connect_node(fx->sock);
+    struct st_proto_reader rd;
+    st_proto_reader_init(&rd);
+    _cleanup_json_ json_t *hello = recv_msg(fd, &rd, 10000);
+    long long before = realtime_offset_ms();
+    st_error err = {0};
+    uint64_t seq = 0;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    long long ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    for (int sign = 1; sign >= -1; sign -= 2) {
+        _cleanup_json_ json_t *clk = NULL;
+        assert_int_equal(st_proto_clock_build(ms + sign * 10000, &clk, &err), 0);
+        send_line(fd, clk, &seq);
+    }
+    /* the pong comes after both were handled */
+    _cleanup_json_ json_t *ping = NULL;
+    assert_int_equal(st_proto_ping_build(7, &ping, &err), 0);
+    send_line(fd, ping, &seq);
+    _cleanup_json_ json_t *pong = recv_type(fd, &rd, ST_PROTO_PONG);
+    st_proto_reader_free(&rd);
+    long long drift = realtime_offset_ms() - before;
+    if (drift > 1000 || drift < -1000)
+        fail_msg("the host's clock moved by %lld ms", drift);
+    stop_node(fx);
+    _cleanup_free_ char *log = st_test_read_file(fx->log);
+    assert_non_null(log);
+    if (strstr(log, "host clock differs by +") == NULL ||
+        strstr(log, "host clock differs by -") == NULL || strstr(log, "not stepping") == NULL)
+        fail_msg("strata-node did not log the clock offsets; its log:\n%s", log);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_hello_heartbeat_ping, setup, teardown),
         cmocka_unit_test(test_version_and_usage),
         cmocka_unit_test_setup_teardown(test_name_from_cmdline, setup_cmdline, teardown),
+        cmocka_unit_test_setup_teardown(test_clock_not_stepped_on_host, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -417,13 +417,117 @@ static void test_pods_digest(void **state)
     assert_int_equal(st_proto_pods_digest(obj, d1, &err), -EINVAL);
 }
 
+/* clock carries the host's wall clock in ms; a time before 1970 is refused
+ * both ways. */
+static void test_clock(void **state)
+{
+    (void)state;
+    uint64_t seq = 4;
+    st_error err = {0};
+    _cleanup_json_ json_t *m = NULL;
+    assert_int_equal(st_proto_clock_build(1767225600123LL, &m, &err), 0);
+    _cleanup_json_ json_t *back = round_trip(m, &seq, ST_PROTO_CLOCK);
+    int64_t ms = 0;
+    assert_int_equal(st_proto_clock_parse(back, &ms, &err), 0);
+    assert_int_equal(ms, 1767225600123LL);
+
+    _cleanup_json_ json_t *bad = NULL;
+    assert_int_equal(st_proto_clock_build(-1, &bad, &err), -EINVAL);
+    assert_null(bad);
+    st_error_clear(&err);
+    json_object_set_new(back, "unixMillis", json_integer(-5));
+    assert_int_equal(st_proto_clock_parse(back, &ms, &err), -EPROTO);
+    assert_non_null(strstr(err.msg, "unixMillis"));
+    st_error_clear(&err);
+    json_object_set_new(back, "unixMillis", json_string("now"));
+    assert_int_equal(st_proto_clock_parse(back, &ms, &err), -EPROTO);
+    assert_non_null(strstr(err.msg, "must be an integer"));
+    st_error_clear(&err);
+    assert_int_equal(st_proto_event_parse(back, &(struct st_proto_event){0}, &err), -EPROTO);
+    assert_non_null(strstr(err.msg, "expected a event"));
+}
+
+/* event: every field round-trips; namespace is optional; the type must be
+ * Normal or Warning and the reason non-empty. */
+static void test_event(void **state)
+{
+    (void)state;
+    uint64_t seq = 0;
+    st_error err = {0};
+    struct st_proto_event ev = {.pod = "web-1",
+                                .uid = "u-1",
+                                .ns = "shop",
+                                .event_type = "Warning",
+                                .reason = "Unhealthy",
+                                .message = "Readiness probe failed: HTTP probe failed with "
+                                           "statuscode: 500"};
+    _cleanup_json_ json_t *m = NULL;
+    assert_int_equal(st_proto_event_build(&ev, &m, &err), 0);
+    _cleanup_json_ json_t *back = round_trip(m, &seq, ST_PROTO_EVENT);
+    struct st_proto_event got = {0};
+    assert_int_equal(st_proto_event_parse(back, &got, &err), 0);
+    assert_string_equal(got.pod, "web-1");
+    assert_string_equal(got.uid, "u-1");
+    assert_string_equal(got.ns, "shop");
+    assert_string_equal(got.event_type, "Warning");
+    assert_string_equal(got.reason, "Unhealthy");
+    assert_string_equal(got.message, ev.message);
+
+    ev.ns = NULL;
+    ev.event_type = "Normal";
+    ev.reason = "Started";
+    ev.message = "Started container main";
+    _cleanup_json_ json_t *m2 = NULL;
+    assert_int_equal(st_proto_event_build(&ev, &m2, &err), 0);
+    assert_null(json_object_get(m2, "namespace"));
+    _cleanup_json_ json_t *b2 = round_trip(m2, &seq, ST_PROTO_EVENT);
+    assert_int_equal(st_proto_event_parse(b2, &got, &err), 0);
+    assert_null(got.ns);
+    assert_string_equal(got.event_type, "Normal");
+
+    _cleanup_json_ json_t *bad = NULL;
+    ev.event_type = "Error";
+    assert_int_equal(st_proto_event_build(&ev, &bad, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "Normal or Warning"));
+    ev.event_type = "Normal";
+    ev.reason = "";
+    st_error_clear(&err);
+    assert_int_equal(st_proto_event_build(&ev, &bad, &err), -EINVAL);
+    ev.reason = "Started";
+    ev.message = NULL;
+    st_error_clear(&err);
+    assert_int_equal(st_proto_event_build(&ev, &bad, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "\"message\""));
+    assert_null(bad);
+
+    st_error_clear(&err);
+    json_object_set_new(b2, "eventType", json_string("Fatal"));
+    assert_int_equal(st_proto_event_parse(b2, &got, &err), -EPROTO);
+    assert_non_null(strstr(err.msg, "Fatal"));
+    st_error_clear(&err);
+    json_object_set_new(b2, "eventType", json_string("Normal"));
+    json_object_set_new(b2, "reason", json_string(""));
+    assert_int_equal(st_proto_event_parse(b2, &got, &err), -EPROTO);
+    st_error_clear(&err);
+    json_object_del(b2, "message");
+    json_object_set_new(b2, "reason", json_string("Started"));
+    assert_int_equal(st_proto_event_parse(b2, &got, &err), -EPROTO);
+    assert_non_null(strstr(err.msg, "\"message\""));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_reader_partial_lines), cmocka_unit_test(test_reader_too_long),
-        cmocka_unit_test(test_reader_fill),          cmocka_unit_test(test_decode_bad_lines),
-        cmocka_unit_test(test_encode_seq_monotonic), cmocka_unit_test(test_hello_heartbeat),
-        cmocka_unit_test(test_pod_messages),         cmocka_unit_test(test_pods_digest),
+        cmocka_unit_test(test_reader_partial_lines),
+        cmocka_unit_test(test_reader_too_long),
+        cmocka_unit_test(test_reader_fill),
+        cmocka_unit_test(test_decode_bad_lines),
+        cmocka_unit_test(test_encode_seq_monotonic),
+        cmocka_unit_test(test_hello_heartbeat),
+        cmocka_unit_test(test_pod_messages),
+        cmocka_unit_test(test_pods_digest),
+        cmocka_unit_test(test_clock),
+        cmocka_unit_test(test_event),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,6 +27,8 @@
 #define ST_PROTO_LOG        "log"
 #define ST_PROTO_POD_RUN    "pod_run"
 #define ST_PROTO_POD_STOP   "pod_stop"
+#define ST_PROTO_CLOCK      "clock"
+#define ST_PROTO_EVENT      "event"
 
 /* Hex digest length of st_proto_pods_digest (64-bit hash), plus NUL. */
 #define ST_PROTO_DIGEST_LEN 17
@@ -156,19 +158,28 @@ struct st_proto_pod_stop {
 int st_proto_pod_stop_build(const struct st_proto_pod_stop *ps, json_t **msg, st_error *err);
 int st_proto_pod_stop_parse(json_t *msg, struct st_proto_pod_stop *ps, st_error *err);
 
+/* clock {unixMillis} from the host: its CLOCK_REALTIME in milliseconds when
+ * it built the message, so a node whose RTC has 1 s resolution can keep its
+ * timestamps in step with the host's (unixMillis >= 0). */
+int st_proto_clock_build(int64_t unix_millis, json_t **msg, st_error *err);
+int st_proto_clock_parse(json_t *msg, int64_t *unix_millis, st_error *err);
+
+/* event from the node: what the kubelet would record about a pod (Killing,
+ * Unhealthy, BackOff, ...), for the host to store as a core/v1 Event. */
+struct st_proto_event {
+    const char *pod;
+    const char *uid;
+    const char *ns;         /* "namespace": NULL = omitted (the node does not know it) */
+    const char *event_type; /* "eventType": "Normal" or "Warning" */
+    const char *reason;     /* CamelCase, non-empty */
+    const char *message;
+};
+int st_proto_event_build(const struct st_proto_event *ev, json_t **msg, st_error *err);
+int st_proto_event_parse(json_t *msg, struct st_proto_event *ev, st_error *err);
+
 /* Hex digest (FNV-1a 64) of pod states, independent of their order: each
  * object of the array is serialized with sorted keys, the strings are
  * sorted, then hashed. pods may be NULL or empty. */
 int st_proto_pods_digest(const json_t *pods, char out[ST_PROTO_DIGEST_LEN], st_error *err);
-
-/* Cleanup attribute for json_t locals. */
-static inline void st_proto_json_decrefp(json_t **j)
-{
-    if (*j)
-        json_decref(*j);
-}
-#ifndef _cleanup_json_
-#define _cleanup_json_ __attribute__((cleanup(st_proto_json_decrefp)))
-#endif
 
 #endif

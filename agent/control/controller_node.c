@@ -1,0 +1,307 @@
+/* controller_node.c: what the node controller writes: Node status (Ready
+ * condition, phase, capacity), pods lost with their node, and pod status as
+ * nodes report it. It never fences or talks to a node: stratad's node
+ * manager decides when, this file records what. */
+#include "strata/controller.h"
+#include "strata/cleanup.h"
+#include "strata/time.h"
+#include "strata/object_patch.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#define COMPONENT "node-controller"
+
+static int patch_fn(json_t *obj, void *arg)
+{
+    st_json_merge_patch(obj, arg);
+    return 1;
+}
+
+int st_ctl_node_patch(st_store *s, const char *node, json_t *patch, st_error *err)
+{
+    return st_store_mutate(s, "Node", "", node, patch_fn, patch, NULL, err);
+}
+
+struct ready_arg {
+    const char *status, *phase, *reason, *message;
+};
+
+static json_t *status_of(json_t *obj)
+{
+    json_t *st = json_object_get(obj, "status");
+    if (!json_is_object(st)) {
+        st = json_object();
+        json_object_set_new(obj, "status", st);
+    }
+    return st;
+}
+
+static json_t *child(json_t *obj, const char *key)
+{
+    json_t *c = json_object_get(obj, key);
+    if (!json_is_object(c)) {
+        c = json_object();
+        json_object_set_new(obj, key, c);
+    }
+    return c;
+}
+
+/* Sets condition type in status.conditions; the transition time moves only
+ * when the status does. Returns whether anything changed. */
+static bool set_condition(json_t *st, const char *type, const char *status, const char *reason,
+                          const char *message)
+{
+    json_t *conds = json_object_get(st, "conditions");
+    if (!json_is_array(conds)) {
+        conds = json_array();
+        json_object_set_new(st, "conditions", conds);
+    }
+    json_t *c = NULL;
+    size_t i;
+    json_t *it;
+    json_array_foreach(conds, i, it)
+    {
+        const char *t = json_string_value(json_object_get(it, "type"));
+        if (t && strcmp(t, type) == 0)
+            c = it;
+    }
+    char now[32];
+    st_time_now_rfc3339(now);
+    if (c == NULL) {
+        c = json_pack("{s:s, s:s, s:s}", "type", type, "status", status, "lastTransitionTime", now);
+        json_array_append_new(conds, c);
+    } else {
+        const char *old = json_string_value(json_object_get(c, "status"));
+        const char * or = json_string_value(json_object_get(c, "reason"));
+        const char *om = json_string_value(json_object_get(c, "message"));
+        if (old && strcmp(old, status) == 0 && (reason == NULL || (or &&strcmp(or, reason) == 0)) &&
+            (message == NULL || (om && strcmp(om, message) == 0)))
+            return false;
+        if (!old || strcmp(old, status) != 0)
+            json_object_set_new(c, "lastTransitionTime", json_string(now));
+        json_object_set_new(c, "status", json_string(status));
+    }
+    if (reason)
+        json_object_set_new(c, "reason", json_string(reason));
+    if (message)
+        json_object_set_new(c, "message", json_string(message));
+    return true;
+}
+
+static int ready_fn(json_t *obj, void *arg)
+{
+    struct ready_arg *a = arg;
+    json_t *st = status_of(obj);
+    bool changed = set_condition(st, "Ready", a->status, a->reason, a->message);
+    json_t *strata = child(st, "strata");
+    const char *ph = json_string_value(json_object_get(strata, "phase"));
+    if (a->phase && (!ph || strcmp(ph, a->phase) != 0)) {
+        json_object_set_new(strata, "phase", json_string(a->phase));
+        changed = true;
+    }
+    return changed;
+}
+
+int st_ctl_node_set_ready(st_store *s, const char *node, const char *status, const char *phase,
+                          const char *reason, const char *message, st_error *err)
+{
+    struct ready_arg a = {status, phase, reason, message};
+    return st_store_mutate(s, "Node", "", node, ready_fn, &a, NULL, err);
+}
+
+/* ---- lost nodes --------------------------------------------------------- */
+
+static int lost_fn(json_t *pod, void *arg)
+{
+    if (st_pod_is_terminal(pod))
+        return 0;
+    json_t *st = status_of(pod);
+    json_object_set_new(st, "phase", json_string("Failed"));
+    json_object_set_new(st, "reason", json_string("NodeLost"));
+    json_object_set_new(st, "message", json_string(arg));
+    set_condition(st, "Ready", "False", "NodeLost", NULL);
+    return 1;
+}
+
+int st_ctl_node_lost(st_store *s, const char *node, const char *why, int *lost, st_error *err)
+{
+    if (lost)
+        *lost = 0;
+    char sel[300];
+    snprintf(sel, sizeof(sel), "spec.nodeName=%s", node);
+    st_store_query q = {.kind = "Pod", .field_selector = sel};
+    _cleanup_json_ json_t *pods = NULL;
+    int r = st_store_list(s, &q, &pods, err);
+    if (r < 0)
+        return r;
+    char msg[512];
+    snprintf(msg, sizeof(msg), "node %s was lost (%s)", node, why);
+    size_t i;
+    json_t *p;
+    json_array_foreach(pods, i, p)
+    {
+        if (st_pod_is_terminal(p))
+            continue;
+        json_t *md = json_object_get(p, "metadata");
+        const char *ns = json_string_value(json_object_get(md, "namespace"));
+        const char *name = json_string_value(json_object_get(md, "name"));
+        r = st_store_mutate(s, "Pod", ns, name, lost_fn, msg, NULL, err);
+        if (r == -ENOENT) {
+            st_error_clear(err);
+            continue;
+        }
+        if (r < 0)
+            return r;
+        if (lost)
+            (*lost)++;
+        st_event_record(s, "Pod", ns, name, "Warning", "NodeLost", COMPONENT,
+                        "Marked lost: %s; it will be replaced on a Ready node", msg);
+    }
+    return 0;
+}
+
+/* ---- pod status from a node ------------------------------------------------ */
+
+struct status_arg {
+    json_t *msg;
+    struct st_proto_pod_status ps;
+    int64_t old_restarts;
+    const char *old_reason;
+    bool changed_phase;
+};
+
+static json_t *container_status(json_t *pod, const struct st_proto_pod_status *ps, json_t *msg)
+{
+    json_t *c0 = json_array_get(json_object_get(json_object_get(pod, "spec"), "containers"), 0);
+    const char *cname = json_string_value(json_object_get(c0, "name"));
+    const char *image = json_string_value(json_object_get(c0, "image"));
+    const char *message = json_string_value(json_object_get(msg, "message"));
+    json_t *state;
+    if (strcmp(ps->phase, "Running") == 0)
+        state = json_pack("{s:{}}", "running");
+    else if (strcmp(ps->phase, "Pending") == 0)
+        state = json_pack("{s:{s:s, s:s}}", "waiting", "reason",
+                          ps->reason ? ps->reason : "ContainerCreating", "message",
+                          message ? message : "");
+    else
+        state = json_pack("{s:{s:I, s:s}}", "terminated", "exitCode",
+                          (json_int_t)(ps->has_exit_code ? ps->exit_code : 0), "reason",
+                          ps->reason ? ps->reason : (ps->exit_code == 0 ? "Completed" : "Error"));
+    json_t *cs = json_pack("{s:s, s:s, s:b, s:I, s:o}", "name", cname ? cname : "main", "image",
+                           image ? image : "", "ready", ps->ready, "restartCount",
+                           (json_int_t)ps->restart_count, "state", state);
+    /* A running container that restarted: why the last one ended. */
+    if (strcmp(ps->phase, "Running") == 0 && ps->restart_count > 0 && ps->reason)
+        json_object_set_new(cs, "lastState",
+                            json_pack("{s:{s:I, s:s}}", "terminated", "exitCode",
+                                      (json_int_t)(ps->has_exit_code ? ps->exit_code : 0), "reason",
+                                      ps->reason));
+    return cs;
+}
+
+static int status_fn(json_t *pod, void *arg)
+{
+    struct status_arg *a = arg;
+    const struct st_proto_pod_status *ps = &a->ps;
+    json_t *st = status_of(pod);
+    json_t *old_cs = json_array_get(json_object_get(st, "containerStatuses"), 0);
+    a->old_restarts = json_integer_value(json_object_get(old_cs, "restartCount"));
+    const char *old_phase = json_string_value(json_object_get(st, "phase"));
+    a->changed_phase = !old_phase || strcmp(old_phase, ps->phase) != 0;
+    json_t *snapshot = json_deep_copy(st);
+    json_object_set_new(st, "phase", json_string(ps->phase));
+    set_condition(st, "PodScheduled", "True", NULL, NULL);
+    set_condition(st, "Ready", ps->ready ? "True" : "False", NULL, NULL);
+    json_t *given = json_object_get(a->msg, "containerStatuses");
+    if (json_is_array(given) && json_array_size(given) > 0)
+        json_object_set(st, "containerStatuses", given);
+    else
+        json_object_set_new(st, "containerStatuses",
+                            json_pack("[o]", container_status(pod, ps, a->msg)));
+    const char *message = json_string_value(json_object_get(a->msg, "message"));
+    if (strcmp(ps->phase, "Running") != 0 && ps->reason)
+        json_object_set_new(st, "reason", json_string(ps->reason));
+    else
+        json_object_del(st, "reason");
+    if (message && *message)
+        json_object_set_new(st, "message", json_string(message));
+    else
+        json_object_del(st, "message");
+    if (ps->reason)
+        json_object_set_new(st, "lastReason", json_string(ps->reason));
+    if (!json_object_get(st, "startTime") && strcmp(ps->phase, "Running") == 0) {
+        char now[32];
+        st_time_now_rfc3339(now);
+        json_object_set_new(st, "startTime", json_string(now));
+    }
+    int changed = !json_equal(snapshot, st);
+    json_decref(snapshot);
+    return changed;
+}
+
+/* A Terminating pod its node has stopped: graceful deletion ends, the
+ * object goes (kubectl shows the deletion after Terminating). */
+static int stopped_while_terminating(st_store *s, json_t *pod, st_error *err)
+{
+    json_t *md = json_object_get(pod, "metadata");
+    int r = st_ctl_pod_stopped(s, json_string_value(json_object_get(md, "namespace")),
+                               json_string_value(json_object_get(md, "name")),
+                               json_string_value(json_object_get(md, "uid")), err);
+    return r < 0 ? r : 1;
+}
+
+int st_ctl_pod_status(st_store *s, const char *node, json_t *msg, st_error *err)
+{
+    struct status_arg a = {.msg = msg};
+    int r = st_proto_pod_status_parse(msg, &a.ps, err);
+    if (r < 0)
+        return r;
+    char sel[300];
+    snprintf(sel, sizeof(sel), "spec.nodeName=%s", node);
+    st_store_query q = {.kind = "Pod", .field_selector = sel};
+    _cleanup_json_ json_t *pods = NULL;
+    if ((r = st_store_list(s, &q, &pods, err)) < 0)
+        return r;
+    json_t *pod = NULL;
+    size_t i;
+    json_t *p;
+    json_array_foreach(pods, i, p)
+    {
+        const char *uid = json_string_value(json_object_get(json_object_get(p, "metadata"), "uid"));
+        if (uid && a.ps.uid && strcmp(uid, a.ps.uid) == 0)
+            pod = p;
+    }
+    if (pod && st_pod_is_terminating(pod) &&
+        (a.ps.removed || strcmp(a.ps.phase, "Succeeded") == 0 || strcmp(a.ps.phase, "Failed") == 0))
+        return stopped_while_terminating(s, pod, err);
+    if (pod == NULL || st_pod_is_terminal(pod))
+        return pod == NULL ? 0 : 1;
+    json_t *md = json_object_get(pod, "metadata");
+    const char *ns = json_string_value(json_object_get(md, "namespace"));
+    const char *name = json_string_value(json_object_get(md, "name"));
+    r = st_store_mutate(s, "Pod", ns, name, status_fn, &a, NULL, err);
+    if (r == -ENOENT) {
+        st_error_clear(err);
+        return 0;
+    }
+    if (r < 0)
+        return r;
+    const char *reason = a.ps.reason;
+    if (a.ps.restart_count > a.old_restarts)
+        st_event_record(s, "Pod", ns, name, "Warning", "BackOff", "kubelet",
+                        "Container restarted (restart %lld on %s, last ended: %s)",
+                        (long long)a.ps.restart_count, node, reason ? reason : "Error");
+    bool trouble =
+        reason && (strcmp(a.ps.phase, "Pending") == 0 || strcmp(a.ps.phase, "Failed") == 0);
+    if (a.changed_phase && trouble) {
+        const char *m = json_string_value(json_object_get(msg, "message"));
+        st_event_record(s, "Pod", ns, name, "Warning", "Failed", "kubelet", "%s: %s", reason,
+                        m ? m : "see stratactl describe");
+    } else if (a.changed_phase) {
+        st_event_record(s, "Pod", ns, name, "Normal", a.ps.phase, "kubelet", "Pod is %s on %s%s%s",
+                        a.ps.phase, node, reason ? ": " : "", reason ? reason : "");
+    }
+    return 1;
+}

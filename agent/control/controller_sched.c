@@ -1,0 +1,287 @@
+/* controller_sched.c: the scheduling pass. Reads Ready nodes and what the
+ * bound pods already request, asks st_schedule for each pending pod (oldest
+ * first, each decision seen by the next through st_sched_assume) and binds
+ * them all in one transaction. Unschedulable pods say why, once per reason. */
+#include "strata/controller.h"
+#include "strata/cleanup.h"
+#include "strata/podspec.h"
+#include "strata/scheduler.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define COMPONENT "scheduler"
+
+static bool node_ready(json_t *node)
+{
+    /* A pod never goes to a node the controller has not seen say hello. */
+    return st_pod_is_ready(node);
+}
+
+/* Re-adopted after a stratad restart, hello not yet seen (nodes.c). */
+static bool node_adopting(json_t *node)
+{
+    const char *ph = json_string_value(
+        json_object_get(json_object_get(json_object_get(node, "status"), "strata"), "phase"));
+    return ph && strcmp(ph, "Adopting") == 0;
+}
+
+static int node_index(const struct st_sched_node *nodes, size_t n, const char *name)
+{
+    for (size_t i = 0; name && i < n; i++)
+        if (strcmp(nodes[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* "namespace/owner/pod-template-hash" of a pod, or NULL for a pod without
+ * an owner. Replicas of one template spread among themselves, as
+ * kube-scheduler's default spreading counts the pods of one ReplicaSet: a
+ * rolling update then spreads the new pods, whatever the old ones do. */
+static char *owner_key(json_t *pod)
+{
+    json_t *md = json_object_get(pod, "metadata");
+    json_t *refs = json_object_get(md, "ownerReferences");
+    const char *owner = json_string_value(json_object_get(json_array_get(refs, 0), "name"));
+    const char *ns = json_string_value(json_object_get(md, "namespace"));
+    const char *hash =
+        json_string_value(json_object_get(json_object_get(md, "labels"), "pod-template-hash"));
+    char *key = NULL;
+    if (owner && asprintf(&key, "%s/%s/%s", ns ? ns : "", owner, hash ? hash : "") < 0)
+        key = NULL;
+    return key;
+}
+
+/* A pod that waited for room has it now: its PodScheduled says so. Best
+ * effort: the node's first status report rewrites the conditions anyway. */
+static void clear_unschedulable(st_store *s, const char *ns, const char *name)
+{
+    _cleanup_json_ json_t *pod = NULL;
+    if (st_store_get(s, "Pod", ns, name, &pod, NULL) < 0)
+        return;
+    json_t *st = json_object_get(pod, "status");
+    json_object_set_new(st, "conditions",
+                        json_pack("[{s:s, s:s}]", "type", "PodScheduled", "status", "True"));
+    json_t *out = NULL;
+    st_store_update(s, pod, &out, NULL);
+    json_decref(out);
+}
+
+static void count_siblings(struct st_sched_node *nodes, const int *owner, const int *first,
+                           const int *next, const int *on, size_t pod, int delta)
+{
+    for (int i = owner[pod] >= 0 ? first[owner[pod]] : -1; i >= 0; i = next[i])
+        if ((size_t)i != pod && on[i] >= 0)
+            nodes[on[i]].owner_pods += delta;
+}
+
+/* Records why pod fits nowhere; writes only when the reason changed. */
+static int mark_unschedulable(st_store *s, json_t *pod, const char *reason, st_error *err)
+{
+    json_t *md = json_object_get(pod, "metadata");
+    const char *ns = json_string_value(json_object_get(md, "namespace"));
+    const char *name = json_string_value(json_object_get(md, "name"));
+    json_t *st = json_object_get(pod, "status");
+    json_t *conds = json_object_get(st, "conditions");
+    size_t i;
+    json_t *c;
+    json_array_foreach(conds, i, c)
+    {
+        const char *type = json_string_value(json_object_get(c, "type"));
+        const char *msg = json_string_value(json_object_get(c, "message"));
+        if (type && strcmp(type, "PodScheduled") == 0 && msg && strcmp(msg, reason) == 0)
+            return 0;
+    }
+    _cleanup_json_ json_t *copy = json_deep_copy(pod);
+    json_t *cst = json_object_get(copy, "status");
+    if (!json_is_object(cst)) {
+        cst = json_object();
+        json_object_set_new(copy, "status", cst);
+    }
+    json_object_set_new(cst, "phase", json_string("Pending"));
+    json_object_set_new(cst, "conditions",
+                        json_pack("[{s:s, s:s, s:s, s:s}]", "type", "PodScheduled", "status",
+                                  "False", "reason", "Unschedulable", "message", reason));
+    json_t *out = NULL;
+    int r = st_store_update(s, copy, &out, err);
+    json_decref(out);
+    if (r == -ST_ECONFLICT || r == -ENOENT) {
+        st_error_clear(err);
+        return 0;
+    }
+    if (r < 0)
+        return r;
+    st_event_record(s, "Pod", ns, name, "Warning", "FailedScheduling", COMPONENT, "%s", reason);
+    return 0;
+}
+
+int st_ctl_schedule(st_store *s, int *bound, st_error *err)
+{
+    if (bound)
+        *bound = 0;
+    _cleanup_json_ json_t *nodes_json = NULL, *pods = NULL;
+    st_store_query nq = {.kind = "Node"};
+    st_store_query pq = {.kind = "Pod"};
+    int r;
+    if ((r = st_store_list(s, &nq, &nodes_json, err)) < 0 ||
+        (r = st_store_list(s, &pq, &pods, err)) < 0)
+        return r;
+    size_t nn = json_array_size(nodes_json), np = json_array_size(pods);
+    _cleanup_free_ struct st_sched_node *nodes = calloc(nn ? nn : 1, sizeof(*nodes));
+    _cleanup_free_ size_t *pending = calloc(np ? np : 1, sizeof(*pending));
+    _cleanup_free_ st_store_binding *binds = calloc(np ? np : 1, sizeof(*binds));
+    _cleanup_free_ bool *was_unschedulable = calloc(np ? np : 1, sizeof(bool));
+    if (!nodes || !pending || !binds || !was_unschedulable)
+        return st_error_set(err, ENOMEM, "scheduler: out of memory");
+    for (size_t i = 0; i < nn; i++) {
+        json_t *n = json_array_get(nodes_json, i);
+        json_t *strata = json_object_get(json_object_get(n, "status"), "strata");
+        nodes[i] = (struct st_sched_node){
+            .name = json_string_value(json_object_get(json_object_get(n, "metadata"), "name")),
+            .ready = node_ready(n),
+            .adopting = node_adopting(n),
+            .cpu_capacity_m = json_integer_value(json_object_get(strata, "cpuMillis")),
+            .mem_capacity = json_integer_value(json_object_get(strata, "memoryBytes")),
+        };
+    }
+    /* Per pod: its owner as a small integer (-1: none) and the node it is
+     * on, so spreading is integer work even for thousands of pods. */
+    _cleanup_free_ int *owner = calloc(np ? np : 1, sizeof(*owner));
+    _cleanup_free_ int *on = calloc(np ? np : 1, sizeof(*on));
+    /* Pods of one owner chained (first[owner], next[pod]): spreading looks
+     * at a pod's siblings only. */
+    _cleanup_free_ int *first = malloc((np ? np : 1) * sizeof(*first));
+    _cleanup_free_ int *next = malloc((np ? np : 1) * sizeof(*next));
+    _cleanup_json_ json_t *owners = json_object();
+    if (!owner || !on || !owners || !first || !next)
+        return st_error_set(err, ENOMEM, "scheduler: out of memory");
+    size_t npending = 0;
+    for (size_t i = 0; i < np; i++) {
+        json_t *p = json_array_get(pods, i);
+        _cleanup_free_ char *key = owner_key(p);
+        owner[i] = -1;
+        if (key) {
+            json_t *id = json_object_get(owners, key);
+            if (id == NULL) {
+                id = json_integer((json_int_t)json_object_size(owners));
+                json_object_set_new(owners, key, id);
+            }
+            owner[i] = (int)json_integer_value(id);
+        }
+        if (i == 0)
+            for (size_t k = 0; k < np; k++)
+                first[k] = -1;
+        next[i] = owner[i] >= 0 ? first[owner[i]] : -1;
+        if (owner[i] >= 0)
+            first[owner[i]] = (int)i;
+        const char *node =
+            json_string_value(json_object_get(json_object_get(p, "spec"), "nodeName"));
+        on[i] = node_index(nodes, nn, node);
+        if (st_pod_is_terminal(p)) {
+            on[i] = -1;
+            continue;
+        }
+        bool leaving = st_pod_is_terminating(p);
+        if (node == NULL || *node == 0) {
+            if (!leaving)
+                pending[npending++] = i;
+            continue;
+        }
+        int64_t cpu = 0, mem = 0;
+        st_error perr = {0};
+        if (on[i] >= 0 && st_pod_requests(json_object_get(p, "spec"), &cpu, &mem, &perr) == 0) {
+            struct st_sched_pod sp = {cpu, mem};
+            st_sched_assume(&nodes[on[i]], &sp, false);
+        }
+        /* A Terminating pod holds its requests until it is gone, but it is
+         * no longer a replica to spread around (kube-scheduler's topology
+         * spread skips it too). */
+        if (leaving)
+            on[i] = -1;
+    }
+    /* Oldest first: the store lists by name, so order by creation here. */
+    for (size_t a = 1; a < npending; a++)
+        for (size_t b = a; b > 0; b--) {
+            json_t *pa = json_array_get(pods, pending[b - 1]),
+                   *pb = json_array_get(pods, pending[b]);
+            const char *ta = json_string_value(
+                json_object_get(json_object_get(pa, "metadata"), "creationTimestamp"));
+            const char *tb = json_string_value(
+                json_object_get(json_object_get(pb, "metadata"), "creationTimestamp"));
+            if (!(ta && tb && strcmp(ta, tb) > 0))
+                break;
+            size_t t = pending[b - 1];
+            pending[b - 1] = pending[b];
+            pending[b] = t;
+        }
+
+    size_t nbind = 0;
+    for (size_t k = 0; k < npending; k++) {
+        size_t pi = pending[k];
+        json_t *p = json_array_get(pods, pi);
+        json_t *md = json_object_get(p, "metadata");
+        int64_t cpu = 0, mem = 0;
+        st_error perr = {0};
+        if (st_pod_requests(json_object_get(p, "spec"), &cpu, &mem, &perr) < 0) {
+            if ((r = mark_unschedulable(s, p, perr.msg, err)) < 0)
+                return r;
+            continue;
+        }
+        /* owner_pods counts this pod's siblings for this decision only. */
+        count_siblings(nodes, owner, first, next, on, pi, 1);
+        char reason[256];
+        struct st_sched_pod sp = {cpu, mem};
+        int pick = st_schedule(&sp, nodes, nn, reason, sizeof(reason));
+        count_siblings(nodes, owner, first, next, on, pi, -1);
+        if (pick == ST_SCHED_WAIT)
+            continue; /* bounded: the node says hello or is fenced within the grace */
+        if (pick < 0) {
+            if ((r = mark_unschedulable(s, p, reason, err)) < 0)
+                return r;
+            continue;
+        }
+        st_sched_assume(&nodes[pick], &sp, false);
+        on[pi] = pick;
+        was_unschedulable[nbind] = st_condition_status(p, "PodScheduled") != NULL;
+        binds[nbind++] = (st_store_binding){
+            .namespace = json_string_value(json_object_get(md, "namespace")),
+            .name = json_string_value(json_object_get(md, "name")),
+            .node_name = nodes[pick].name,
+        };
+    }
+    if (nbind == 0)
+        return 0;
+    if ((r = st_store_bind_pods(s, binds, nbind, err)) < 0) {
+        /* A pod deleted or bound meanwhile: the next pass starts afresh. */
+        if (r == -ENOENT || r == -ST_ECONFLICT || r == -EEXIST) {
+            st_error_clear(err);
+            return 0;
+        }
+        return r;
+    }
+    /* One transaction for the pass's Scheduled events too. */
+    _cleanup_free_ st_store_op *evs = calloc(nbind, sizeof(*evs));
+    size_t nev = 0;
+    for (size_t b = 0; b < nbind; b++) {
+        if (was_unschedulable[b])
+            clear_unschedulable(s, binds[b].namespace, binds[b].name);
+        char msg[600];
+        snprintf(msg, sizeof(msg), "Successfully assigned %s/%s to %s", binds[b].namespace,
+                 binds[b].name, binds[b].node_name);
+        json_t *ev = evs ? st_event_build("Pod", binds[b].namespace, binds[b].name, "Normal",
+                                          "Scheduled", COMPONENT, msg)
+                         : NULL;
+        if (ev)
+            evs[nev++] = (st_store_op){.op = ST_STORE_CREATE, .object = ev};
+    }
+    st_error everr = {0};
+    if (nev > 0 && st_store_apply_batch(s, evs, nev, &everr) == 0)
+        st_store_ops_release(evs, nev);
+    for (size_t i = 0; i < nev; i++)
+        json_decref(evs[i].object);
+    if (bound)
+        *bound = (int)nbind;
+    return 0;
+}

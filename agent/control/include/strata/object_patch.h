@@ -1,0 +1,33 @@
+/* object_patch.h: changing a stored object the way the Kubernetes API does
+ * besides apply: a JSON merge patch (RFC 7386, which is what kubectl's
+ * strategic merge patches amount to on maps), validated as a manifest again
+ * so a patch can never store what apply would refuse; and the fields the
+ * cluster owns (status, uid, owners, deletion, metadata.generation), which
+ * a client's write keeps rather than replaces. */
+#ifndef STRATA_OBJECT_PATCH_H
+#define STRATA_OBJECT_PATCH_H
+
+#include <jansson.h>
+
+#include "strata/error.h"
+#include "strata/store.h"
+
+/* RFC 7386 on dst in place: objects merge key by key, null removes a key,
+ * anything else (arrays too) replaces. */
+void st_json_merge_patch(json_t *dst, json_t *patch);
+
+/* next is what a client wrote over stored (NULL: a new object). Keeps from
+ * stored what the cluster owns: status, a Pod's spec.nodeName, and
+ * metadata.ownerReferences, finalizers, deletionTimestamp and
+ * deletionGracePeriodSeconds. Sets metadata.generation as Kubernetes counts
+ * it for objects with a spec: 1 when new, one more whenever spec changes. */
+void st_object_keep_server_fields(json_t *stored, json_t *next);
+
+/* Reads kind ns/name, applies patch, validates the result with the
+ * manifest reader (its first error in err, -EINVAL; the name, namespace and
+ * kind cannot change) and writes it, again when another writer came first.
+ * *out (may be NULL): the stored result. */
+int st_object_patch(st_store *s, const char *kind, const char *ns, const char *name, json_t *patch,
+                    json_t **out, st_error *err);
+
+#endif

@@ -1,0 +1,136 @@
+/* object_patch.c: merge patches and the fields the cluster owns (see
+ * object_patch.h). The manifest reader is the one validator: a patched
+ * object is read again as if applied, so defaults and rules are the same. */
+#include "strata/object_patch.h"
+#include "strata/cleanup.h"
+#include "strata/manifest.h"
+#include "strata/cleanup.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Optimistic concurrency: re-read and retry when another writer came first. */
+#define ATTEMPTS 8
+
+void st_json_merge_patch(json_t *dst, json_t *patch)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(patch, k, v)
+    {
+        json_t *cur = json_object_get(dst, k);
+        if (json_is_null(v))
+            json_object_del(dst, k);
+        else if (json_is_object(v) && json_is_object(cur))
+            st_json_merge_patch(cur, v);
+        else if (json_is_object(v)) {
+            /* A new map is the patch without its nulls (RFC 7386). */
+            json_t *fresh = json_object();
+            st_json_merge_patch(fresh, v);
+            json_object_set_new(dst, k, fresh);
+        } else
+            json_object_set(dst, k, v);
+    }
+}
+
+void st_object_keep_server_fields(json_t *stored, json_t *next)
+{
+    json_t *md = json_object_get(next, "metadata");
+    json_t *smd = json_object_get(stored, "metadata");
+    if (!json_is_object(md))
+        return;
+    static const char *const kept[] = {"ownerReferences", "finalizers", "deletionTimestamp",
+                                       "deletionGracePeriodSeconds"};
+    for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+        json_t *v = json_object_get(smd, kept[i]);
+        if (v)
+            json_object_set(md, kept[i], v);
+        else
+            json_object_del(md, kept[i]);
+    }
+    json_t *st = json_object_get(stored, "status");
+    if (st)
+        json_object_set(next, "status", st);
+    const char *kind = json_string_value(json_object_get(next, "kind"));
+    json_t *spec = json_object_get(next, "spec");
+    if (kind && strcmp(kind, "Pod") == 0 && json_is_object(spec)) {
+        json_t *node = json_object_get(json_object_get(stored, "spec"), "nodeName");
+        if (node)
+            json_object_set(spec, "nodeName", node);
+    }
+    if (spec == NULL) {
+        json_object_del(md, "generation");
+        return;
+    }
+    json_int_t gen = json_integer_value(json_object_get(smd, "generation"));
+    if (stored == NULL || !json_equal(json_object_get(stored, "spec"), spec))
+        gen++;
+    if (gen > 0)
+        json_object_set_new(md, "generation", json_integer(gen));
+    else
+        json_object_del(md, "generation"); /* stored before generations were counted */
+}
+
+/* The patched object as the manifest reader reads it, or NULL (err set). */
+static json_t *validated(const char *kind, json_t *patched, st_error *err)
+{
+    _cleanup_free_ char *text = json_dumps(patched, JSON_COMPACT);
+    if (text == NULL) {
+        st_error_set(err, ENOMEM, "out of memory");
+        return NULL;
+    }
+    json_t *objects = NULL;
+    if (st_manifest_parse_string("<patch>", text, strlen(text), &objects, NULL, err) < 0)
+        return NULL;
+    json_t *obj = json_incref(json_array_get(objects, 0));
+    json_decref(objects);
+    const char *k = json_string_value(json_object_get(obj, "kind"));
+    if (obj == NULL || !k || strcmp(k, kind) != 0) {
+        json_decref(obj);
+        st_error_set(err, EINVAL, "a patch cannot change the kind of a %s", kind);
+        return NULL;
+    }
+    return obj;
+}
+
+static bool same_str(json_t *a, json_t *b, const char *key)
+{
+    const char *x = json_string_value(json_object_get(json_object_get(a, "metadata"), key));
+    const char *y = json_string_value(json_object_get(json_object_get(b, "metadata"), key));
+    return (!x && !y) || (x && y && strcmp(x, y) == 0);
+}
+
+int st_object_patch(st_store *s, const char *kind, const char *ns, const char *name, json_t *patch,
+                    json_t **out, st_error *err)
+{
+    if (!json_is_object(patch))
+        return st_error_set(err, EINVAL,
+                            "a merge patch is a JSON object, such as "
+                            "{\"spec\":{\"replicas\":2}}");
+    for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
+        _cleanup_json_ json_t *stored = NULL;
+        int r = st_store_get(s, kind, ns, name, &stored, err);
+        if (r < 0)
+            return r;
+        _cleanup_json_ json_t *patched = json_deep_copy(stored);
+        st_json_merge_patch(patched, patch);
+        _cleanup_json_ json_t *next = validated(kind, patched, err);
+        if (next == NULL)
+            return -err->code;
+        if (!same_str(next, stored, "name") || !same_str(next, stored, "namespace"))
+            return st_error_set(err, EINVAL,
+                                "a patch cannot change metadata.name or metadata.namespace of %s "
+                                "%s; create a new object instead",
+                                kind, name);
+        st_object_keep_server_fields(stored, next);
+        json_object_set(json_object_get(next, "metadata"), "resourceVersion",
+                        json_object_get(json_object_get(stored, "metadata"), "resourceVersion"));
+        r = st_store_update(s, next, out, err);
+        if (r != -ST_ECONFLICT)
+            return r;
+        st_error_clear(err);
+    }
+    return st_error_set(err, ST_ECONFLICT, "%s %s/%s: changed by others %d times in a row; retry",
+                        kind, ns, name, ATTEMPTS);
+}

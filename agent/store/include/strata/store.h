@@ -1,0 +1,173 @@
+/* store.h: the agent's state store: Kubernetes-shaped JSON objects (Pod,
+ * Deployment, Secret, Node, Event) behind an ops table, so PostgreSQL and the
+ * in-memory backend differ without #ifdefs. It keeps objects; it never
+ * reconciles, schedules or talks to libvirt. */
+#ifndef STRATA_STORE_H
+#define STRATA_STORE_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <jansson.h>
+
+#include "strata/error.h"
+#include "strata/secret_crypt.h"
+
+/* An update or delete whose expected metadata.resourceVersion is not the
+ * stored one returns -ST_ECONFLICT ("the object has been modified; please
+ * apply your changes to the latest version"): optimistic concurrency, two
+ * writers never lose each other's update. Missing objects: -ENOENT; create
+ * of an existing one: -EEXIST; an invalid object: -EINVAL. */
+#define ST_ECONFLICT ESTALE
+
+/* Kinds the store keeps: "Pod", "Deployment", "Secret", "Event" are
+ * namespaced (metadata.namespace defaults to "default"); "Node" is
+ * cluster-scoped (namespace ""). The store assigns metadata.uid (UUID v4),
+ * metadata.resourceVersion (a number as a string, increasing across all
+ * kinds) and metadata.creationTimestamp (RFC 3339 UTC); what a caller puts
+ * there is ignored, except the resourceVersion an update expects. */
+
+typedef struct st_store_query {
+    const char *kind;           /* required */
+    const char *namespace;      /* NULL or "": every namespace */
+    const char *label_selector; /* NULL: any; "app=web,tier!=db,canary,!legacy" */
+    /* NULL: any; dotted JSON paths, = or !=, comma-separated:
+     * "spec.nodeName=n1", "spec.nodeName=" (unscheduled), "status.phase!=Failed" */
+    const char *field_selector;
+    const char *owner; /* NULL: any; name of the controller ownerReference (Pods) */
+} st_store_query;
+
+typedef enum st_store_op_kind {
+    ST_STORE_CREATE, /* fails -EEXIST */
+    ST_STORE_UPDATE, /* needs metadata.resourceVersion; -ST_ECONFLICT, -ENOENT */
+    ST_STORE_DELETE, /* kind + metadata.name/namespace; resourceVersion checked if set */
+    ST_STORE_APPLY,  /* create, or replace whatever is stored (kubectl apply) */
+} st_store_op_kind;
+
+typedef enum st_store_action {
+    ST_STORE_NONE,
+    ST_STORE_CREATED,
+    ST_STORE_CONFIGURED, /* updated or deleted */
+    ST_STORE_UNCHANGED,  /* APPLY of what was already stored: nothing written */
+} st_store_action;
+
+typedef struct st_store_op {
+    st_store_op_kind op;
+    json_t *object;         /* borrowed; never modified */
+    json_t *result;         /* out: the stored object (new reference), NULL for DELETE */
+    st_store_action action; /* out */
+} st_store_op;
+
+/* Scheduling many pods at once: sets spec.nodeName of each pod, which must
+ * exist and be unbound (spec.nodeName unset or ""), all in one transaction. */
+typedef struct st_store_binding {
+    const char *namespace;
+    const char *name;
+    const char *node_name;
+} st_store_binding;
+
+typedef struct st_store st_store;
+
+typedef struct st_store_ops {
+    /* *out: a new reference the caller owns and may modify. */
+    int (*get)(st_store *s, const char *kind, const char *ns, const char *name, json_t **out,
+               st_error *err);
+    /* *out: a new JSON array, sorted by namespace then name. */
+    int (*list)(st_store *s, const st_store_query *q, json_t **out, st_error *err);
+    /* obj is not modified; *out (optional) is the stored object. */
+    int (*create)(st_store *s, json_t *obj, json_t **out, st_error *err);
+    /* obj carries the resourceVersion it was read at; uid and
+     * creationTimestamp are kept from the stored object. */
+    int (*update)(st_store *s, json_t *obj, json_t **out, st_error *err);
+    /* expected_rv NULL: delete whatever is stored. */
+    int (*remove)(st_store *s, const char *kind, const char *ns, const char *name,
+                  const char *expected_rv, st_error *err);
+    /* All ops or none; on failure every result is NULL and err names the op. */
+    int (*apply_batch)(st_store *s, st_store_op *ops, size_t n, st_error *err);
+    int (*bind_pods)(st_store *s, const st_store_binding *b, size_t n, st_error *err);
+    /* A core/v1 Event; metadata.name is generated when missing, count
+     * defaults to 1, firstTimestamp/lastTimestamp to now. */
+    int (*append_event)(st_store *s, json_t *event, json_t **out, st_error *err);
+    /* q->kind is ignored; oldest first (by resourceVersion). */
+    int (*list_events)(st_store *s, const st_store_query *q, json_t **out, st_error *err);
+    void (*close)(st_store *s);
+} st_store_ops;
+
+struct st_store {
+    const st_store_ops *ops;
+};
+
+/* The in-memory backend (unit tests, benchmarks): same semantics, nothing
+ * persisted. Thread-safe. */
+int st_store_mem_open(st_store **out, st_error *err);
+
+/* The PostgreSQL backend. Applies pending migrations (their count in
+ * *migrations_applied, may be NULL). Secrets are sealed with key (borrowed;
+ * it must outlive the store); key NULL: writing a Secret fails. A connection
+ * lost (server restart) is re-established and the operation re-run once.
+ * Thread-safe (one connection, operations serialized). */
+int st_store_pg_open(const char *dsn, const st_secret_key *key, int *migrations_applied,
+                     st_store **out, st_error *err);
+
+static inline int st_store_get(st_store *s, const char *kind, const char *ns, const char *name,
+                               json_t **out, st_error *err)
+{
+    return s->ops->get(s, kind, ns, name, out, err);
+}
+static inline int st_store_list(st_store *s, const st_store_query *q, json_t **out, st_error *err)
+{
+    return s->ops->list(s, q, out, err);
+}
+static inline int st_store_create(st_store *s, json_t *obj, json_t **out, st_error *err)
+{
+    return s->ops->create(s, obj, out, err);
+}
+static inline int st_store_update(st_store *s, json_t *obj, json_t **out, st_error *err)
+{
+    return s->ops->update(s, obj, out, err);
+}
+static inline int st_store_delete(st_store *s, const char *kind, const char *ns, const char *name,
+                                  const char *expected_rv, st_error *err)
+{
+    return s->ops->remove(s, kind, ns, name, expected_rv, err);
+}
+static inline int st_store_apply_batch(st_store *s, st_store_op *ops, size_t n, st_error *err)
+{
+    return s->ops->apply_batch(s, ops, n, err);
+}
+static inline int st_store_bind_pods(st_store *s, const st_store_binding *b, size_t n,
+                                     st_error *err)
+{
+    return s->ops->bind_pods(s, b, n, err);
+}
+/* A copy of an Event ready to store: kind/apiVersion, metadata.name
+ * (generated from involvedObject.name when missing), namespace (from
+ * involvedObject), count 1, first/lastTimestamp now, type Normal. */
+int st_store_event_prepare(json_t *event, json_t **out, st_error *err);
+
+static inline int st_store_append_event(st_store *s, json_t *event, json_t **out, st_error *err)
+{
+    return s->ops->append_event(s, event, out, err);
+}
+static inline int st_store_list_events(st_store *s, const st_store_query *q, json_t **out,
+                                       st_error *err)
+{
+    return s->ops->list_events(s, q, out, err);
+}
+/* NULL-safe. */
+static inline void st_store_close(st_store *s)
+{
+    if (s)
+        s->ops->close(s);
+}
+/* Read, change, write, and again when another writer came first (up to 8
+ * times, then -ST_ECONFLICT). fn changes the object it is given and returns
+ * 1 to write it, 0 when there is nothing to write (then *out stays NULL), or
+ * a negative error. *out (may be NULL) receives the stored object. */
+typedef int (*st_store_mutate_fn)(json_t *obj, void *arg);
+int st_store_mutate(st_store *s, const char *kind, const char *ns, const char *name,
+                    st_store_mutate_fn fn, void *arg, json_t **out, st_error *err);
+
+/* Releases the results of a batch (after success). */
+void st_store_ops_release(st_store_op *ops, size_t n);
+
+#endif

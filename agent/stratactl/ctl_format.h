@@ -1,0 +1,134 @@
+/* ctl_format.h: what stratactl shows, as pure functions over Kubernetes-shaped
+ * JSON: resource-name aliases, kubectl-style ages ("5s", "3m", "2h", "4d"),
+ * objects turned into aligned table rows, and `describe` views. It never
+ * talks HTTP, never reads the store, and writes only to the FILE it is given. */
+#ifndef STRATA_CTL_FORMAT_H
+#define STRATA_CTL_FORMAT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "strata/error.h"
+
+/* ---- resource kinds ----------------------------------------------------- */
+
+enum st_ctlfmt_kind_id {
+    ST_CTLFMT_NODE,
+    ST_CTLFMT_POD,
+    ST_CTLFMT_DEPLOYMENT,
+    ST_CTLFMT_SECRET,
+    ST_CTLFMT_EVENT,
+    ST_CTLFMT_IMAGE,
+};
+
+struct st_ctlfmt_kind {
+    enum st_ctlfmt_kind_id id;
+    const char *kind;     /* the API's kind: "Deployment" */
+    const char *resource; /* the path segment: "deployments" */
+    const char *ref;      /* how kubectl names it in messages: "deployment.apps" */
+    const char *api;      /* path prefix: "/apis/apps/v1" or "/api/v1" */
+    bool namespaced;      /* its API path has /namespaces/NS */
+};
+
+/* What a person typed ("pods", "pod", "po", "deploy", "no", case-insensitive),
+ * or NULL when it names no kind stratactl knows. */
+const struct st_ctlfmt_kind *st_ctlfmt_kind_lookup(const char *word);
+/* By the API's kind ("Pod"); NULL when unknown. */
+const struct st_ctlfmt_kind *st_ctlfmt_kind_by_kind(const char *kind);
+
+/* ---- time --------------------------------------------------------------- */
+
+/* kubectl's short durations: "0s".."119s", "2m5s", "45m", "3h20m", "15h",
+ * "4d6h", "30d", "2y100d", "9y"; "<invalid>" for a time well in the future. */
+void st_ctlfmt_duration(long long seconds, char *buf, size_t len);
+
+/* The age of an RFC 3339 timestamp at now; "<unknown>" when missing or bad. */
+void st_ctlfmt_age(const char *timestamp, time_t now, char *buf, size_t len);
+
+/* ---- tables ------------------------------------------------------------- */
+
+/* Left-aligned columns like kubectl's (each column as wide as its widest
+ * cell plus three spaces, at least six; the last column unpadded; widths
+ * are display columns, so UTF-8 text lines up). Rows
+ * can be added after a write (watch): later writes keep the widths already
+ * used, growing a column only when a new cell is wider. */
+typedef struct st_ctlfmt_table st_ctlfmt_table;
+
+/* headers: ncols column titles; NULL for a table without a header line. */
+int st_ctlfmt_table_new(size_t ncols, const char *const *headers, st_ctlfmt_table **out,
+                        st_error *err);
+void st_ctlfmt_table_free(st_ctlfmt_table *t);
+/* Spaces before every line (tables inside `describe`). */
+void st_ctlfmt_table_set_indent(st_ctlfmt_table *t, int indent);
+/* --no-headers: never write the header line. */
+void st_ctlfmt_table_set_no_headers(st_ctlfmt_table *t, bool no_headers);
+/* Copies ncols cells (NULL is an empty cell); newlines and tabs in a cell
+ * become spaces, so a row stays one line. */
+int st_ctlfmt_table_add(st_ctlfmt_table *t, const char *const *cells, st_error *err);
+size_t st_ctlfmt_table_rows(const st_ctlfmt_table *t);
+/* Writes the header (first time only) and every row added since the last
+ * write. Nothing at all while no row was ever added. */
+int st_ctlfmt_table_write(FILE *out, st_ctlfmt_table *t, st_error *err);
+
+/* kubectl's flags that change a kind's columns. */
+struct st_ctlfmt_columns {
+    bool wide;        /* -o wide: the extra columns below */
+    bool namespace;   /* -A: NAMESPACE first */
+    bool show_labels; /* --show-labels: LABELS last ("k=v,k2=v2" or <none>) */
+    bool kind_prefix; /* several kinds at once: NAME as "pod/web-1" */
+};
+
+/* The table for objects of kind k (cols NULL: the defaults). Columns:
+ *   Node:       NAME STATUS ACCEL CPU MEMORY BOOT AGE   (wide: + DOMAIN KERNEL-VERSION)
+ *   Pod:        NAME READY STATUS RESTARTS AGE          (wide: + NODE REASON)
+ *   Deployment: NAME READY UP-TO-DATE AVAILABLE AGE     (wide: + CONTAINERS IMAGES SELECTOR)
+ *   Secret:     NAME TYPE DATA AGE
+ *   Event:      LAST SEEN TYPE REASON OBJECT MESSAGE
+ *   Image:      NAME SIZE AGE */
+int st_ctlfmt_table_for_kind(const struct st_ctlfmt_kind *k, const struct st_ctlfmt_columns *cols,
+                             st_ctlfmt_table **out, st_error *err);
+/* One row for obj, in a table made by st_ctlfmt_table_for_kind; now is the
+ * clock the AGE columns are measured against. */
+int st_ctlfmt_table_add_object(st_ctlfmt_table *t, json_t *obj, time_t now, st_error *err);
+
+/* ---- single values ------------------------------------------------------ */
+
+/* The STATUS column of a pod, as kubectl computes it: the phase, unless a
+ * container is waiting or terminated with a reason (CrashLoopBackOff,
+ * OOMKilled, ExitCode:1), or the pod is being deleted (Terminating). */
+void st_ctlfmt_pod_status(json_t *pod, char *buf, size_t len);
+/* The STATUS column of a node: "Ready", "NotReady", "Unknown", or the
+ * provisioning phase while it is not Ready ("Provisioning", "Failed"). */
+void st_ctlfmt_node_status(json_t *node, char *buf, size_t len);
+/* status.strata.phase, or status.phase; NULL when neither is set. */
+const char *st_ctlfmt_node_phase(json_t *node);
+/* Byte counts as a person reads them: "512B", "1.5KiB", "12.3MiB", "2.0GiB". */
+void st_ctlfmt_size(long long bytes, char *buf, size_t len);
+
+/* ---- describe ----------------------------------------------------------- */
+
+/* Whether event (a core/v1 Event) is about kind/name in namespace ns (ns
+ * NULL or "": any namespace). */
+bool st_ctlfmt_event_is_about(json_t *event, const char *kind, const char *ns, const char *name);
+
+/* What describe shows beside an object, each NULL when it could not be
+ * read: events, a JSON array of the Events about it, oldest first; pods (for
+ * a Node), the JSON array of the pods bound to it. */
+struct st_ctlfmt_related {
+    json_t *events;
+    json_t *pods;
+};
+
+/* The multi-line view of obj (of kind k), as kubectl describe shows it:
+ * metadata, labels, status, conditions; for pods the phase and each
+ * container's state (with its reason), restarts and probes; for nodes the
+ * requests and limits of its non-terminated pods ("Non-terminated Pods",
+ * "Allocated resources", with percentages of capacity); then the events.
+ * rel may be NULL (nothing related could be read). */
+int st_ctlfmt_describe(FILE *out, const struct st_ctlfmt_kind *k, json_t *obj,
+                       const struct st_ctlfmt_related *rel, time_t now, st_error *err);
+
+#endif
