@@ -10,46 +10,17 @@
 #include "manifest_schema.h"
 #include "strata/b64.h"
 #include "strata/cleanup.h"
+#include "strata/label_selector.h"
 #include "strata/names.h"
 #include "strata/quantity.h"
 
-/* ---- name rules (Kubernetes apimachinery validation) ---- */
+/* ---- name rules (Kubernetes apimachinery validation; DNS names are
+ * strata/names.h's, label keys and values label_selector.c's, shared with
+ * the selectors) ---- */
 
 static bool st_is_lower_alnum(char ch)
 {
     return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
-}
-
-static bool st_is_alnum(char ch)
-{
-    return st_is_lower_alnum(ch) || (ch >= 'A' && ch <= 'Z');
-}
-
-/* Label name part and label value: ([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9], at most 63. */
-static bool st_label_name_ok(const char *s, size_t len)
-{
-    if (len == 0 || len > 63 || !st_is_alnum(s[0]) || !st_is_alnum(s[len - 1]))
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        if (!st_is_alnum(s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
-            return false;
-    }
-    return true;
-}
-
-/* Qualified name: [prefix/]name, prefix a DNS subdomain. */
-static bool st_label_key_ok(const char *key)
-{
-    const char *slash = strchr(key, '/');
-    if (slash == NULL)
-        return st_label_name_ok(key, strlen(key));
-    char prefix[254];
-    size_t plen = (size_t)(slash - key);
-    if (plen == 0 || plen >= sizeof(prefix))
-        return false;
-    memcpy(prefix, key, plen);
-    prefix[plen] = '\0';
-    return st_name_dns_subdomain_ok(prefix) && st_label_name_ok(slash + 1, strlen(slash + 1));
 }
 
 static void st_check_dns_label(struct st_mctx *c, yaml_node_t *node, json_t *value)
@@ -87,7 +58,7 @@ static void st_check_label_keys(struct st_mctx *c, yaml_node_t *node, json_t *ma
             continue;
         }
         const char *s = json_string_value(v);
-        if (values && *s && !st_label_name_ok(s, strlen(s)))
+        if (values && *s && !st_label_value_ok(s, strlen(s)))
             st_mctx_error(c, st_mctx_child(c, node, key),
                           "%s.%s: value \"%s\" is not valid: use at most 63 letters, digits, "
                           "'-', '_' or '.', starting and ending with a letter or digit",

@@ -3,9 +3,10 @@
  * may wait without holding anyone else up. Handlers read and write the
  * store and kick the controller loop; they never reconcile themselves. */
 #include "stratad.h"
-#include "strata/b64.h"
+#include "strata/api_present.h"
 #include "strata/cleanup.h"
 #include "strata/controller.h"
+#include "strata/label_selector.h"
 #include "strata/manifest.h"
 #include "strata/object_patch.h"
 
@@ -113,54 +114,6 @@ static enum MHD_Result reply_error(struct MHD_Connection *c, int r, const st_err
 
 /* ---- objects as shown ---------------------------------------------------------- */
 
-static const char *list_kind(const char *kind)
-{
-    if (strcmp(kind, "Pod") == 0)
-        return "PodList";
-    if (strcmp(kind, "Deployment") == 0)
-        return "DeploymentList";
-    if (strcmp(kind, "Secret") == 0)
-        return "SecretList";
-    if (strcmp(kind, "Node") == 0)
-        return "NodeList";
-    return "EventList";
-}
-
-/* Secrets read like kubectl's: stringData folded into base64 data. */
-static void show_secret(json_t *secret)
-{
-    json_t *sd = json_object_get(secret, "stringData");
-    if (!json_is_object(sd))
-        return;
-    json_t *data = json_object_get(secret, "data");
-    if (!json_is_object(data)) {
-        data = json_object();
-        json_object_set_new(secret, "data", data);
-    }
-    const char *k;
-    json_t *v;
-    json_object_foreach(sd, k, v)
-    {
-        char *enc = NULL;
-        if (json_is_string(v) &&
-            st_b64_encode(json_string_value(v), json_string_length(v), &enc, NULL) == 0)
-            json_object_set_new(data, k, json_string(enc));
-        free(enc);
-    }
-    json_object_del(secret, "stringData");
-}
-
-static void show(const char *kind, json_t *obj)
-{
-    if (strcmp(kind, "Secret") == 0)
-        show_secret(obj);
-    if (!json_object_get(obj, "apiVersion"))
-        json_object_set_new(obj, "apiVersion",
-                            json_string(strcmp(kind, "Deployment") == 0 ? "apps/v1" : "v1"));
-    if (!json_object_get(obj, "kind"))
-        json_object_set_new(obj, "kind", json_string(kind));
-}
-
 static int list_objects(struct stratad *d, const st_store_query *q, json_t **items, st_error *err)
 {
     int r = strcmp(q->kind, "Event") == 0 ? st_store_list_events(d->store, q, items, err)
@@ -169,7 +122,11 @@ static int list_objects(struct stratad *d, const st_store_query *q, json_t **ite
         return r;
     size_t i;
     json_t *o;
-    json_array_foreach(*items, i, o) show(q->kind, o);
+    json_array_foreach(*items, i, o)
+    {
+        st_api_present(q->kind, &o);
+        json_array_set_new(*items, i, o);
+    }
     return 0;
 }
 
@@ -181,7 +138,8 @@ struct stream {
     char kind[32];
     char ns[256];
     bool all_ns;
-    json_t *seen; /* key -> resourceVersion */
+    char *label_selector; /* ?labelSelector=, already checked; NULL: any */
+    json_t *seen;         /* key -> the object as last shown */
     /* logs */
     char log_key[512];
     size_t log_next; /* index in the whole history (dropped + lines) */
@@ -197,6 +155,7 @@ static void stream_free(void *cls)
 {
     struct stream *s = cls;
     json_decref(s->seen);
+    free(s->label_selector);
     free(s->buf);
     free(s);
 }
@@ -224,7 +183,9 @@ static void emit(struct stream *s, const char *type, json_t *obj)
 
 static void watch_poll(struct stream *s)
 {
-    st_store_query q = {.kind = s->kind, .namespace = s->all_ns ? NULL : s->ns};
+    st_store_query q = {.kind = s->kind,
+                        .namespace = s->all_ns ? NULL : s->ns,
+                        .label_selector = s->label_selector};
     _cleanup_json_ json_t *items = NULL;
     if (list_objects(s->d, &q, &items, NULL) < 0)
         return;
@@ -239,25 +200,24 @@ static void watch_poll(struct stream *s)
                  json_string_value(json_object_get(md, "namespace")) ?: "",
                  json_string_value(json_object_get(md, "name")) ?: "");
         const char *rv = json_string_value(json_object_get(md, "resourceVersion"));
-        const char *old = json_string_value(json_object_get(s->seen, key));
+        json_t *old = json_object_get(s->seen, key);
+        const char *old_rv =
+            json_string_value(json_object_get(json_object_get(old, "metadata"), "resourceVersion"));
         if (old == NULL)
             emit(s, "ADDED", o);
-        else if (rv && strcmp(old, rv) != 0)
+        else if (rv && (old_rv == NULL || strcmp(old_rv, rv) != 0))
             emit(s, "MODIFIED", o);
-        json_object_set_new(now, key, json_string(rv ? rv : ""));
+        json_object_set(now, key, o);
     }
-    /* Gone since the last look: DELETED with the last name we knew. */
+    /* Gone since the last look (or no longer selected): DELETED with the
+     * object as it was last shown, as Kubernetes sends it. */
     const char *key;
-    json_t *rv;
-    json_object_foreach(s->seen, key, rv)
+    json_t *last;
+    json_object_foreach(s->seen, key, last)
     {
         if (json_object_get(now, key))
             continue;
-        const char *slash = strchr(key, '/');
-        _cleanup_free_ char *ns = strndup(key, slash ? (size_t)(slash - key) : 0);
-        _cleanup_json_ json_t *gone =
-            json_pack("{s:s, s:{s:s, s:s}}", "kind", s->kind, "metadata", "name",
-                      slash ? slash + 1 : key, "namespace", ns ? ns : "");
+        _cleanup_json_ json_t *gone = st_api_present_deleted(s->kind, last);
         emit(s, "DELETED", gone);
     }
     json_decref(s->seen);
@@ -381,6 +341,17 @@ static json_t *parse_body(const struct req *q, st_error *err)
     return j;
 }
 
+/* ?labelSelector= checked before any work: a mistake is a 400 that says
+ * how to write one, as the apiserver answers. */
+static bool label_selector_ok(const struct req *q, st_error *err)
+{
+    st_label_selector *ls = NULL;
+    if (st_label_selector_parse(arg(q, "labelSelector"), &ls, err) < 0)
+        return false;
+    st_label_selector_free(ls);
+    return true;
+}
+
 static enum MHD_Result get_objects(struct req *q, const char *kind, const char *ns,
                                    const char *name)
 {
@@ -390,9 +361,12 @@ static enum MHD_Result get_objects(struct req *q, const char *kind, const char *
         _cleanup_json_ json_t *obj = NULL;
         if ((r = st_store_get(q->d->store, kind, ns, name, &obj, &err)) < 0)
             return reply_error(q->c, r, &err);
-        show(kind, obj);
+        st_api_present(kind, &obj);
         return reply_json(q->c, 200, obj);
     }
+    if (!label_selector_ok(q, &err))
+        return reply_status(q->c, 400, "%s", err.msg);
+    const char *selector = arg(q, "labelSelector");
     if (arg_true(q, "watch")) {
         struct stream *s = calloc(1, sizeof(*s));
         if (s == NULL)
@@ -403,17 +377,20 @@ static enum MHD_Result get_objects(struct req *q, const char *kind, const char *
         s->all_ns = ns == NULL;
         s->seen = json_object();
         s->gen = (unsigned long)-1;
+        if (selector && *selector && (s->label_selector = strdup(selector)) == NULL) {
+            stream_free(s);
+            return MHD_NO;
+        }
         return reply_stream(q->c, s, "application/json");
     }
     st_store_query sq = {.kind = kind,
                          .namespace = ns,
-                         .label_selector = arg(q, "labelSelector"),
+                         .label_selector = selector,
                          .field_selector = arg(q, "fieldSelector")};
     _cleanup_json_ json_t *items = NULL;
     if ((r = list_objects(q->d, &sq, &items, &err)) < 0)
         return reply_error(q->c, r, &err);
-    _cleanup_json_ json_t *list = json_pack("{s:s, s:s, s:{}, s:O}", "kind", list_kind(kind),
-                                            "apiVersion", "v1", "metadata", "items", items);
+    _cleanup_json_ json_t *list = st_api_present_list(kind, items, NULL);
     return reply_json(q->c, 200, list);
 }
 
@@ -439,7 +416,7 @@ static enum MHD_Result delete_object(struct req *q, const char *kind, const char
     if (left) {
         /* Still there (Terminating, or waiting for its dependents): the
          * object is the answer, as from the Kubernetes API. */
-        show(kind, left);
+        st_api_present(kind, &left);
         return reply_json(q->c, 200, left);
     }
     _cleanup_json_ json_t *st =
@@ -464,7 +441,7 @@ static enum MHD_Result patch_object(struct req *q, const char *kind, const char 
     st_event_record(q->d->store, kind, ns, name, "Normal", "Configured", "stratactl",
                     "%s %s patched", kind, name);
     stratad_kick(q->d);
-    show(kind, out);
+    st_api_present(kind, &out);
     return reply_json(q->c, 200, out);
 }
 
@@ -601,7 +578,7 @@ static enum MHD_Result put_scale(struct req *q, const char *ns, const char *name
                     "Scaled from %lld to %lld replicas", (long long)a.old,
                     (long long)json_integer_value(rep));
     stratad_kick(q->d);
-    show("Deployment", reply);
+    st_api_present("Deployment", &reply);
     return reply_json(q->c, 200, reply);
 }
 

@@ -14,6 +14,7 @@
 
 #include "strata/cleanup.h"
 #include "strata/jsonpath.h"
+#include "strata/label_selector.h"
 #include "strata/names.h"
 #include "strata/time.h"
 
@@ -167,15 +168,14 @@ static char *trim(char *s)
     return s;
 }
 
-/* One requirement "k=v", "k==v", "k!=v", "k", "!k" split in place. */
+/* One field selector term "k=v", "k==v", "k!=v" split in place. */
 typedef struct requirement {
     char *key;
-    char *value; /* NULL: existence test */
+    char *value;
     bool negate;
 } requirement;
 
-static int requirement_parse(char *term, bool allow_exists, const char *what, requirement *r,
-                             st_error *err)
+static int requirement_parse(char *term, const char *what, requirement *r, st_error *err)
 {
     term = trim(term);
     r->negate = false;
@@ -188,50 +188,54 @@ static int requirement_parse(char *term, bool allow_exists, const char *what, re
     } else if ((op = strchr(term, '=')) != NULL) {
         *op = '\0';
         r->value = trim(op + (op[1] == '=' ? 2 : 1));
-    } else if (!allow_exists) {
+    } else {
         return st_error_set(err, EINVAL, "%s term \"%s\" needs = or !=", what, term);
-    } else if (term[0] == '!') {
-        r->negate = true;
-        term++;
     }
     r->key = trim(term);
-    if (*r->key == '\0' || strpbrk(r->key, " ()!=") || (r->value && strpbrk(r->value, " ()!=")))
+    if (*r->key == '\0' || strpbrk(r->key, " ()!=") || strpbrk(r->value, " ()!="))
         return st_error_set(err, EINVAL,
-                            "%s term \"%s\" is not supported: use key=value, key!=value%s", what,
-                            r->key, allow_exists ? ", key or !key" : "");
+                            "%s term \"%s\" is not supported: use key=value or "
+                            "key!=value",
+                            what, r->key);
     return 0;
 }
 
-/* Walks the comma-separated terms; 1 when all hold. */
-static int selector_match(const char *sel, bool labels, json_t *obj, st_error *err)
+/* A field selector's comma-separated terms; 1 when all hold. */
+static int field_selector_match(const char *sel, json_t *obj, st_error *err)
 {
     if (sel == NULL || *sel == '\0')
         return 1;
     _cleanup_free_ char *copy = strdup(sel);
     if (copy == NULL)
         return st_error_set(err, ENOMEM, "out of memory");
-    json_t *lab = json_object_get(json_object_get(obj, "metadata"), "labels");
-    const char *what = labels ? "label selector" : "field selector";
     char *save = NULL;
     int all = 1;
     for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         requirement r = {0};
-        int rc = requirement_parse(t, labels, what, &r, err);
+        int rc = requirement_parse(t, "field selector", &r, err);
         if (rc < 0)
             return rc;
-        bool holds;
-        if (labels) {
-            const char *v = json_string_value(json_object_get(lab, r.key));
-            holds = r.value ? (v && strcmp(v, r.value) == 0) : v != NULL;
-        } else {
-            char buf[512];
-            field_text(obj, r.key, buf, sizeof(buf));
-            holds = strcmp(buf, r.value) == 0;
-        }
-        if (holds == r.negate)
+        char buf[512];
+        field_text(obj, r.key, buf, sizeof(buf));
+        if ((strcmp(buf, r.value) == 0) == r.negate)
             all = 0;
     }
     return all;
+}
+
+/* Labels follow Kubernetes' whole grammar (label_selector.c). */
+static int label_selector_match(const char *sel, json_t *obj, st_error *err)
+{
+    if (sel == NULL || *sel == '\0')
+        return 1;
+    st_label_selector *ls = NULL;
+    int r = st_label_selector_parse(sel, &ls, err);
+    if (r < 0)
+        return r;
+    bool ok =
+        st_label_selector_matches(ls, json_object_get(json_object_get(obj, "metadata"), "labels"));
+    st_label_selector_free(ls);
+    return ok;
 }
 
 int st_store_query_match(const st_store_query *q, json_t *obj, st_error *err)
@@ -247,24 +251,19 @@ int st_store_query_match(const st_store_query *q, json_t *obj, st_error *err)
         if (o == NULL || strcmp(o, q->owner) != 0)
             return 0;
     }
-    int r = selector_match(q->label_selector, true, obj, err);
+    int r = label_selector_match(q->label_selector, obj, err);
     if (r <= 0)
         return r;
-    return selector_match(q->field_selector, false, obj, err);
+    return field_selector_match(q->field_selector, obj, err);
 }
 
 json_t *st_store_selector_equalities(const char *selector)
 {
-    json_t *eq = json_object();
-    if (selector == NULL)
-        return eq;
-    _cleanup_free_ char *copy = strdup(selector);
-    char *save = NULL;
-    for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save)) {
-        requirement r = {0};
-        if (requirement_parse(t, true, "label selector", &r, NULL) == 0 && r.value && !r.negate)
-            json_object_set_new(eq, r.key, json_string(r.value));
-    }
+    st_label_selector *ls = NULL;
+    if (st_label_selector_parse(selector, &ls, NULL) < 0)
+        return json_object();
+    json_t *eq = st_label_selector_equalities(ls);
+    st_label_selector_free(ls);
     return eq;
 }
 

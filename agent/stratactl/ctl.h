@@ -97,14 +97,32 @@ bool stctl_output_parse(const char *text, enum stctl_output *out);
 int stctl_show(struct stctl *ctl, const struct st_ctlfmt_kind *k, const char *name,
                enum stctl_output out, bool watch, st_error *err);
 
+/* What a listing selects and how its rows look (get's flags). */
+struct stctl_listing {
+    bool all_ns;                   /* -A: every namespace */
+    const char *selector;          /* -l, checked; NULL: every object */
+    struct st_ctlfmt_columns cols; /* -A's NAMESPACE, --show-labels, kind/name */
+    bool no_headers;               /* --no-headers */
+};
+
+/* The API path of kind's collection (name NULL) or object in ctl's
+ * namespace, or every namespace (listing->all_ns), with ?labelSelector=
+ * and then extra (may be NULL; "watch=1") as the query. listing may be
+ * NULL. */
+int stctl_list_path(struct stctl *ctl, const struct st_ctlfmt_kind *k,
+                    const struct stctl_listing *listing, const char *name, const char *extra,
+                    char **out, st_error *err);
+
 /* Follows kind's watch stream after what was already printed: shown is
  * that List, or single object (NULL: nothing). Each event goes through
  * filter (may be NULL), then is printed; table (may be NULL) is the one the
- * listing was printed with, so rows stay aligned. */
+ * listing was printed with, so rows stay aligned; listing (may be NULL)
+ * says which objects and which columns. */
 typedef bool (*stctl_watch_filter)(json_t *obj, void *arg);
-int stctl_watch_print(struct stctl *ctl, const struct st_ctlfmt_kind *k, json_t *shown,
-                      st_ctlfmt_table *table, enum stctl_output out, stctl_watch_filter filter,
-                      void *filter_arg, st_error *err);
+int stctl_watch_print(struct stctl *ctl, const struct st_ctlfmt_kind *k,
+                      const struct stctl_listing *listing, json_t *shown, st_ctlfmt_table *table,
+                      enum stctl_output out, stctl_watch_filter filter, void *filter_arg,
+                      st_error *err);
 
 /* ---- verbs: each takes argv from the verb's name on, returns the exit code */
 
@@ -127,7 +145,8 @@ int stctl_node_add(struct stctl *ctl, int argc, char **argv);
 
 #define STCTL_USAGE_APPLY "apply -f FILE|-"
 #define STCTL_USAGE_GET                                                                            \
-    "get nodes|pods|deployments|secrets [NAME] [-o wide|json|yaml|name] [-w] [-n NS]"
+    "get KIND[,KIND...]|all [NAME...] [-o wide|json|yaml|name] [-l SELECTOR] [-A] "                \
+    "[--no-headers] [--show-labels] [-w] [-n NS]"
 #define STCTL_USAGE_DESCRIBE "describe KIND [NAME] [-n NS]"
 #define STCTL_USAGE_DELETE                                                                         \
     "delete KIND NAME... | delete -f FILE|- [--cascade=background|foreground|orphan] "             \

@@ -51,7 +51,8 @@ void st_ctlfmt_age(const char *timestamp, time_t now, char *buf, size_t len);
 /* ---- tables ------------------------------------------------------------- */
 
 /* Left-aligned columns like kubectl's (each column as wide as its widest
- * cell plus three spaces, at least six; the last column unpadded). Rows
+ * cell plus three spaces, at least six; the last column unpadded; widths
+ * are display columns, so UTF-8 text lines up). Rows
  * can be added after a write (watch): later writes keep the widths already
  * used, growing a column only when a new cell is wider. */
 typedef struct st_ctlfmt_table st_ctlfmt_table;
@@ -62,6 +63,8 @@ int st_ctlfmt_table_new(size_t ncols, const char *const *headers, st_ctlfmt_tabl
 void st_ctlfmt_table_free(st_ctlfmt_table *t);
 /* Spaces before every line (tables inside `describe`). */
 void st_ctlfmt_table_set_indent(st_ctlfmt_table *t, int indent);
+/* --no-headers: never write the header line. */
+void st_ctlfmt_table_set_no_headers(st_ctlfmt_table *t, bool no_headers);
 /* Copies ncols cells (NULL is an empty cell); newlines and tabs in a cell
  * become spaces, so a row stays one line. */
 int st_ctlfmt_table_add(st_ctlfmt_table *t, const char *const *cells, st_error *err);
@@ -70,15 +73,23 @@ size_t st_ctlfmt_table_rows(const st_ctlfmt_table *t);
  * write. Nothing at all while no row was ever added. */
 int st_ctlfmt_table_write(FILE *out, st_ctlfmt_table *t, st_error *err);
 
-/* The table for objects of kind k. Columns:
+/* kubectl's flags that change a kind's columns. */
+struct st_ctlfmt_columns {
+    bool wide;        /* -o wide: the extra columns below */
+    bool namespace;   /* -A: NAMESPACE first */
+    bool show_labels; /* --show-labels: LABELS last ("k=v,k2=v2" or <none>) */
+    bool kind_prefix; /* several kinds at once: NAME as "pod/web-1" */
+};
+
+/* The table for objects of kind k (cols NULL: the defaults). Columns:
  *   Node:       NAME STATUS ACCEL CPU MEMORY BOOT AGE   (wide: + DOMAIN KERNEL-VERSION)
  *   Pod:        NAME READY STATUS RESTARTS AGE          (wide: + NODE REASON)
  *   Deployment: NAME READY UP-TO-DATE AVAILABLE AGE     (wide: + CONTAINERS IMAGES SELECTOR)
  *   Secret:     NAME TYPE DATA AGE
  *   Event:      LAST SEEN TYPE REASON OBJECT MESSAGE
  *   Image:      NAME SIZE AGE */
-int st_ctlfmt_table_for_kind(const struct st_ctlfmt_kind *k, bool wide, st_ctlfmt_table **out,
-                             st_error *err);
+int st_ctlfmt_table_for_kind(const struct st_ctlfmt_kind *k, const struct st_ctlfmt_columns *cols,
+                             st_ctlfmt_table **out, st_error *err);
 /* One row for obj, in a table made by st_ctlfmt_table_for_kind; now is the
  * clock the AGE columns are measured against. */
 int st_ctlfmt_table_add_object(st_ctlfmt_table *t, json_t *obj, time_t now, st_error *err);
@@ -103,11 +114,21 @@ void st_ctlfmt_size(long long bytes, char *buf, size_t len);
  * NULL or "": any namespace). */
 bool st_ctlfmt_event_is_about(json_t *event, const char *kind, const char *ns, const char *name);
 
-/* The multi-line view of obj (of kind k): metadata, labels, status,
- * conditions, and for pods each container's state, restarts and probes;
- * then events (a JSON array of the Events about it, oldest first; NULL
- * when they could not be read). */
-int st_ctlfmt_describe(FILE *out, const struct st_ctlfmt_kind *k, json_t *obj, json_t *events,
-                       time_t now, st_error *err);
+/* What describe shows beside an object, each NULL when it could not be
+ * read: events, a JSON array of the Events about it, oldest first; pods (for
+ * a Node), the JSON array of the pods bound to it. */
+struct st_ctlfmt_related {
+    json_t *events;
+    json_t *pods;
+};
+
+/* The multi-line view of obj (of kind k), as kubectl describe shows it:
+ * metadata, labels, status, conditions; for pods the phase and each
+ * container's state (with its reason), restarts and probes; for nodes the
+ * requests and limits of its non-terminated pods ("Non-terminated Pods",
+ * "Allocated resources", with percentages of capacity); then the events.
+ * rel may be NULL (nothing related could be read). */
+int st_ctlfmt_describe(FILE *out, const struct st_ctlfmt_kind *k, json_t *obj,
+                       const struct st_ctlfmt_related *rel, time_t now, st_error *err);
 
 #endif

@@ -1,7 +1,10 @@
 /* describe.c: `stratactl describe KIND [NAME...]`: GET each object and the
- * event list, then print the object's detailed view with the events about
- * it. Events are best effort: the object is shown even when they fail. */
+ * event list (and for a node the pods bound to it), then print the object's
+ * detailed view with the events about it. What is related is best effort:
+ * the object is shown even when it cannot be read. */
+#include <curl/curl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "ctl.h"
@@ -25,14 +28,43 @@ static json_t *events_about(json_t *all, const struct st_ctlfmt_kind *k, const c
     return mine;
 }
 
-static int describe_one(const struct st_ctlfmt_kind *k, const char *ns, json_t *obj, json_t *all,
+/* The pods bound to a node, in every namespace; NULL when they cannot be
+ * read (said on stderr). */
+static json_t *pods_on(struct stctl *ctl, json_t *node)
+{
+    const char *name =
+        json_string_value(json_object_get(json_object_get(node, "metadata"), "name"));
+    st_error err = {0};
+    _cleanup_free_ char *extra = NULL, *path = NULL;
+    char *esc = curl_easy_escape(NULL, name ? name : "", 0);
+    int r = esc && asprintf(&extra, "fieldSelector=spec.nodeName%%3D%s", esc) >= 0 ? 0 : -1;
+    curl_free(esc);
+    struct stctl_listing every = {.all_ns = true};
+    json_t *reply = NULL;
+    stctl_client *cl = stctl_connect(ctl, &err);
+    if (r == 0 && cl &&
+        stctl_list_path(ctl, st_ctlfmt_kind_lookup("pods"), &every, NULL, extra, &path, &err) ==
+            0 &&
+        stctl_call(cl, "GET", path, NULL, &reply, &err) == 0) {
+        json_t *items = json_incref(json_object_get(reply, "items"));
+        json_decref(reply);
+        return items;
+    }
+    fprintf(stderr, "warning: cannot read the pods of node %s: %s\n", name ? name : "?",
+            err.msg[0] ? err.msg : "out of memory");
+    return NULL;
+}
+
+static int describe_one(struct stctl *ctl, const struct st_ctlfmt_kind *k, json_t *obj, json_t *all,
                         bool *first, st_error *err)
 {
     if (!*first)
         putchar('\n');
     *first = false;
-    _cleanup_json_ json_t *mine = events_about(all, k, ns, obj);
-    int r = st_ctlfmt_describe(stdout, k, obj, mine, time(NULL), err);
+    _cleanup_json_ json_t *mine = events_about(all, k, ctl->ns, obj);
+    _cleanup_json_ json_t *pods = k->id == ST_CTLFMT_NODE ? pods_on(ctl, obj) : NULL;
+    struct st_ctlfmt_related rel = {.events = mine, .pods = pods};
+    int r = st_ctlfmt_describe(stdout, k, obj, &rel, time(NULL), err);
     fflush(stdout);
     return r;
 }
@@ -72,14 +104,14 @@ int stctl_verb_describe(struct stctl *ctl, int argc, char **argv)
         if (r == 0)
             r = stctl_call(cl, "GET", path, NULL, &reply, &e);
         if (r == 0 && t[i].name) {
-            r = describe_one(k, ctl->ns, reply, events, &first, &e);
+            r = describe_one(ctl, k, reply, events, &first, &e);
         } else if (r == 0) {
             size_t j;
             json_t *it;
             json_array_foreach(json_object_get(reply, "items"), j, it)
             {
                 if (r == 0)
-                    r = describe_one(k, ctl->ns, it, events, &first, &e);
+                    r = describe_one(ctl, k, it, events, &first, &e);
             }
             if (r == 0 && json_array_size(json_object_get(reply, "items")) == 0)
                 fprintf(stderr, "No resources found%s%s%s\n", k->namespaced ? " in " : "",

@@ -96,8 +96,8 @@ int stctl_verb_events(struct stctl *ctl, int argc, char **argv)
     st_ctlfmt_table *table = NULL;
     int r = 0;
     if (out == STCTL_OUT_JSON || out == STCTL_OUT_YAML) {
-        _cleanup_json_ json_t *list =
-            json_pack("{s:s, s:s, s:O}", "kind", "EventList", "apiVersion", "v1", "items", kept);
+        _cleanup_json_ json_t *list = json_pack("{s:s, s:s, s:{}, s:O}", "apiVersion", "v1", "kind",
+                                                "EventList", "metadata", "items", kept);
         if (out == STCTL_OUT_JSON) {
             json_dumpf(list, stdout, JSON_INDENT(4));
             putchar('\n');
@@ -105,7 +105,7 @@ int stctl_verb_events(struct stctl *ctl, int argc, char **argv)
             r = st_yaml_write(stdout, list, false, &err);
         }
     } else {
-        r = st_ctlfmt_table_for_kind(k, false, &table, &err);
+        r = st_ctlfmt_table_for_kind(k, NULL, &table, &err);
         json_array_foreach(kept, i, ev)
         {
             if (r == 0)
@@ -122,7 +122,7 @@ int stctl_verb_events(struct stctl *ctl, int argc, char **argv)
     }
     fflush(stdout);
     if (r == 0 && watch)
-        r = stctl_watch_print(ctl, k, reply, table, out, keep_event, &f, &err);
+        r = stctl_watch_print(ctl, k, NULL, reply, table, out, keep_event, &f, &err);
     st_ctlfmt_table_free(table);
     return r < 0 ? stctl_fail(&err) : 0;
 }

@@ -87,7 +87,7 @@ static void usage(FILE *f)
     }
     fprintf(f,
             "\nKinds: nodes (no), pods (po), deployments (deploy), secrets; KIND NAME or "
-            "KIND/NAME.\n"
+            "KIND/NAME;\nget also takes several (pods,deployments) or all.\n"
             "Every command takes --socket PATH (default $STRATA_SOCKET, else %s)\n"
             "and -n NAMESPACE (default \"default\"). Exit status: 0 done, 1 error, 2 usage.\n",
             STCTL_DEFAULT_SOCKET);

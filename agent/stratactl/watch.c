@@ -123,9 +123,10 @@ static int on_event(const char *type, json_t *obj, void *arg, st_error *err)
 
 /* ---- API ------------------------------------------------------------------ */
 
-int stctl_watch_print(struct stctl *ctl, const struct st_ctlfmt_kind *k, json_t *shown,
-                      st_ctlfmt_table *table, enum stctl_output out, stctl_watch_filter filter,
-                      void *filter_arg, st_error *err)
+int stctl_watch_print(struct stctl *ctl, const struct st_ctlfmt_kind *k,
+                      const struct stctl_listing *listing, json_t *shown, st_ctlfmt_table *table,
+                      enum stctl_output out, stctl_watch_filter filter, void *filter_arg,
+                      st_error *err)
 {
     stctl_client *cl = stctl_connect(ctl, err);
     if (cl == NULL)
@@ -137,9 +138,9 @@ int stctl_watch_print(struct stctl *ctl, const struct st_ctlfmt_kind *k, json_t 
                             .filter_arg = filter_arg,
                             .shown_rv = shown_version(shown),
                             .last = json_object()};
-    char suffix[64] = "?watch=1";
+    char query[64] = "watch=1";
     if (w.shown_rv)
-        snprintf(suffix, sizeof(suffix), "?watch=1&resourceVersion=%llu", w.shown_rv);
+        snprintf(query, sizeof(query), "watch=1&resourceVersion=%llu", w.shown_rv);
     json_t *items = json_object_get(shown, "items");
     if (shown && !json_is_array(items))
         remember(&w, shown);
@@ -151,9 +152,15 @@ int stctl_watch_print(struct stctl *ctl, const struct st_ctlfmt_kind *k, json_t 
     }
     _cleanup_free_ char *path = NULL;
     st_ctlfmt_table *own = NULL;
-    int r = stctl_path(cl, k, ctl->ns, NULL, suffix, &path, err);
+    int r = stctl_list_path(ctl, k, listing, NULL, query, &path, err);
     if (r == 0 && table == NULL && (out == STCTL_OUT_TABLE || out == STCTL_OUT_WIDE)) {
-        r = st_ctlfmt_table_for_kind(k, out == STCTL_OUT_WIDE, &own, err);
+        struct st_ctlfmt_columns cols = {0};
+        if (listing)
+            cols = listing->cols;
+        cols.wide = out == STCTL_OUT_WIDE;
+        r = st_ctlfmt_table_for_kind(k, &cols, &own, err);
+        if (r == 0 && listing)
+            st_ctlfmt_table_set_no_headers(own, listing->no_headers);
         w.table = own;
     }
     if (r == 0)

@@ -9,6 +9,7 @@
  * Every domain is strata-sd<pid>-*, removed in teardown with the daemon
  * and its PostgreSQL, pass or fail. */
 #include "cluster.h"
+#include "strata/cleanup.h"
 #include "testutil.h"
 
 #include <errno.h>
@@ -249,6 +250,118 @@ static void test_deployment_spreads_scales_and_heals(void **state)
     assert_non_null(strstr(ev, "SuccessfulCreate"));
     assert_non_null(strstr(ev, "Deleted"));
     free(ev);
+}
+
+/* What a kubectl user types against the running deployment: selectors
+ * filtered by stratad, every namespace, several kinds, Kubernetes-shaped
+ * JSON, a node's pods and allocated resources, and a deleted pod that a
+ * watch shows Terminating (never running) before it goes. */
+struct watch_file {
+    const char *path;
+    const char *victim;
+    const char *status; /* a regular expression for the STATUS column */
+};
+
+static bool watch_saw(void *arg)
+{
+    struct watch_file *w = arg;
+    char *out = NULL;
+    st_test_sh(&out, NULL, "grep -E '^%s +[0-9]+/[0-9]+ +%s ' %s", w->victim, w->status, w->path);
+    bool seen = out && *out;
+    free(out);
+    return seen;
+}
+
+static size_t lines(const char *text)
+{
+    size_t n = 0;
+    for (const char *p = text; p && *p; p++)
+        n += *p == '\n';
+    return n;
+}
+
+static void test_get_flags_shapes_and_watch(void **state)
+{
+    (void)state;
+    char *out = NULL, *err = NULL;
+    assert_int_equal(ctl(&out, NULL, "get pods -l app=web --no-headers"), 0);
+    assert_int_equal(lines(out), 3);
+    assert_null(strstr(out, "NAME"));
+    free(out);
+    assert_int_equal(ctl(&out, &err, "get pods -l 'app notin (web),!x'"), 0);
+    assert_int_equal(lines(out), 0);
+    assert_non_null(strstr(err, "No resources found in default namespace."));
+    free(out);
+    free(err);
+    assert_int_equal(ctl(NULL, &err, "get pods -l 'app in web'"), 1);
+    assert_non_null(strstr(err, "needs its values in parentheses"));
+    free(err);
+    assert_int_equal(ctl(&out, NULL, "get pods -A --show-labels"), 0);
+    assert_true(strncmp(out, "NAMESPACE   NAME", 16) == 0);
+    assert_non_null(strstr(out, "app=web,pod-template-hash="));
+    free(out);
+    assert_int_equal(ctl(&out, NULL, "get pods,deployments"), 0);
+    assert_non_null(strstr(out, "\npod/web-"));
+    assert_non_null(strstr(out, "\n\nNAME"));
+    assert_non_null(strstr(out, "\ndeployment.apps/web "));
+    free(out);
+
+    /* Kubernetes' shape: order, no nulls, nothing derived. */
+    assert_int_equal(ctl(&out, NULL, "get deployment web -o json"), 0);
+    assert_true(strncmp(out,
+                        "{\n    \"apiVersion\": \"apps/v1\",\n    \"kind\": \"Deployment\",\n"
+                        "    \"metadata\": {",
+                        strlen("{\n    \"apiVersion\": \"apps/v1\",\n    \"kind\": "
+                               "\"Deployment\",\n    \"metadata\": {")) == 0);
+    assert_null(strstr(out, "strataNormalized"));
+    assert_null(strstr(out, "null"));
+    free(out);
+    json_t *pods = live_pods();
+    char victim[256], node[256];
+    snprintf(victim, sizeof(victim), "%s", str_at(json_array_get(pods, 0), "metadata", "name"));
+    snprintf(node, sizeof(node), "%s", str_at(json_array_get(pods, 0), "spec", "nodeName"));
+    json_decref(pods);
+    assert_int_equal(ctl(&out, NULL, "get pod %s -o yaml", victim), 0);
+    assert_true(strncmp(out, "apiVersion: v1\nkind: Pod\nmetadata:\n", 35) == 0);
+    assert_null(strstr(out, "lastReason"));
+    assert_null(strstr(out, "strataNormalized"));
+    free(out);
+
+    assert_int_equal(ctl(&out, NULL, "describe node %s", node), 0);
+    assert_non_null(strstr(out, "Non-terminated Pods:"));
+    assert_non_null(strstr(out, victim));
+    assert_non_null(strstr(out, "Allocated resources:"));
+    assert_non_null(strstr(out, "  cpu        100m ("));
+    free(out);
+
+    /* A watch sees the deleted pod as Terminating. */
+    char wpath[600];
+    snprintf(wpath, sizeof(wpath), "%s/watch.txt", cl.state_dir);
+    _cleanup_free_ char *bin = st_test_bin("stratactl");
+    char *pid_text = NULL;
+    assert_int_equal(st_test_sh(&pid_text, NULL,
+                                "timeout 60 %s --socket %s get pods -w > %s 2>&1 & echo $!", bin,
+                                cl.sock, wpath),
+                     0);
+    pid_t watcher = (pid_t)atoi(pid_text);
+    free(pid_text);
+    assert_true(watcher > 0);
+    /* The listing first, so the deletion is a change the watch sees. */
+    struct watch_file listed = {wpath, victim, "[A-Za-z]+"};
+    if (!st_test_wait_until(watch_saw, &listed, 30000, 200))
+        fail_msg("the watch never listed %s; it printed:\n%s", victim, st_test_read_file(wpath));
+    assert_int_equal(ctl(NULL, NULL, "delete pod %s", victim), 0);
+    struct watch_file terminating = {wpath, victim, "Terminating"};
+    if (!st_test_wait_until(watch_saw, &terminating, 30000, 200))
+        fail_msg("the watch never showed %s Terminating; it printed:\n%s", victim,
+                 st_test_read_file(wpath));
+    char *seen = NULL;
+    st_test_sh(&seen, NULL, "grep -E '^%s ' %s | tail -1", victim, wpath);
+    assert_null(strstr(seen, "Running"));
+    free(seen);
+    kill(watcher, SIGTERM); /* timeout passes it on to stratactl */
+    struct want three = {3, true, false};
+    assert_true(st_test_wait_until(pods_settled, &three, 30000, 200));
 }
 
 static void test_bad_manifest_changes_nothing(void **state)
@@ -533,6 +646,7 @@ int main(void)
         cmocka_unit_test(test_daemon_starts_and_refuses_a_second),
         cmocka_unit_test(test_three_nodes_become_ready),
         cmocka_unit_test(test_deployment_spreads_scales_and_heals),
+        cmocka_unit_test(test_get_flags_shapes_and_watch),
         cmocka_unit_test(test_bad_manifest_changes_nothing),
         cmocka_unit_test(test_sigkill_and_restart_keeps_pods),
         cmocka_unit_test(test_killed_node_replicas_go_where_fewest),

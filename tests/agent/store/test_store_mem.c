@@ -191,6 +191,10 @@ static void test_list_selectors(void **state)
     assert_int_equal(count(s, (st_store_query){.kind = "Pod", .label_selector = "app!=web"}), 2);
     assert_int_equal(count(s, (st_store_query){.kind = "Pod", .label_selector = "app"}), 4);
     assert_int_equal(count(s, (st_store_query){.kind = "Pod", .label_selector = "!app"}), 0);
+    assert_int_equal(count(s, (st_store_query){.kind = "Pod", .label_selector = "app in (web,x)"}),
+                     2);
+    assert_int_equal(count(s, (st_store_query){.kind = "Pod", .label_selector = "app notin (web)"}),
+                     2);
     assert_int_equal(
         count(s, (st_store_query){.kind = "Pod", .field_selector = "spec.nodeName=n1"}), 2);
     assert_int_equal(count(s, (st_store_query){.kind = "Pod", .field_selector = "spec.nodeName="}),
@@ -204,7 +208,7 @@ static void test_list_selectors(void **state)
 
     st_error e2 = {0};
     json_t *arr = NULL;
-    st_store_query bad = {.kind = "Pod", .label_selector = "app in (web)"};
+    st_store_query bad = {.kind = "Pod", .label_selector = "app in web"};
     assert_int_equal(st_store_list(s, &bad, &arr, &e2), -EINVAL);
     assert_null(arr);
 }

@@ -1,6 +1,9 @@
 /* test_ctl_format.c: what stratactl prints, byte for byte: kind aliases,
  * kubectl's ages, column alignment (also when a watch adds rows later), the
- * table row of each kind, pod and node STATUS rules, and describe views. */
+ * table row of each kind, get's -A, --show-labels, --no-headers and
+ * several-kinds forms, pod and node STATUS rules (Terminating), and describe
+ * views (the pod's phase with reasons under containers, Warning events, a
+ * node's pods and allocated resources). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,14 +37,17 @@ static char *write_table(st_ctlfmt_table *t)
     return text;
 }
 
-/* objects (a JSON array text) as the table of kind word. */
-static char *kind_table(const char *word, bool wide, const char *objects)
+/* objects (a JSON array text) as the table of kind word, laid out as cols
+ * says, with or without the header line. */
+static char *kind_table_with(const char *word, const struct st_ctlfmt_columns *cols,
+                             bool no_headers, const char *objects)
 {
     const struct st_ctlfmt_kind *k = st_ctlfmt_kind_lookup(word);
     assert_non_null(k);
     st_ctlfmt_table *t = NULL;
     st_error err = {0};
-    assert_int_equal(st_ctlfmt_table_for_kind(k, wide, &t, &err), 0);
+    assert_int_equal(st_ctlfmt_table_for_kind(k, cols, &t, &err), 0);
+    st_ctlfmt_table_set_no_headers(t, no_headers);
     json_t *arr = load(objects);
     size_t i;
     json_t *obj;
@@ -55,20 +61,35 @@ static char *kind_table(const char *word, bool wide, const char *objects)
     return text;
 }
 
-static char *describe(const char *word, const char *object, const char *events)
+static char *kind_table(const char *word, bool wide, const char *objects)
+{
+    struct st_ctlfmt_columns cols = {.wide = wide};
+    return kind_table_with(word, &cols, false, objects);
+}
+
+/* describe of object with its events and (nodes) pods, JSON texts or NULL. */
+static char *describe_with(const char *word, const char *object, const char *events,
+                           const char *pods)
 {
     const struct st_ctlfmt_kind *k = st_ctlfmt_kind_lookup(word);
     json_t *obj = load(object);
-    json_t *evs = events ? load(events) : NULL;
+    struct st_ctlfmt_related rel = {.events = events ? load(events) : NULL,
+                                    .pods = pods ? load(pods) : NULL};
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
     st_error err = {0};
-    assert_int_equal(st_ctlfmt_describe(f, k, obj, evs, NOW, &err), 0);
+    assert_int_equal(st_ctlfmt_describe(f, k, obj, &rel, NOW, &err), 0);
     fclose(f);
     json_decref(obj);
-    json_decref(evs);
+    json_decref(rel.events);
+    json_decref(rel.pods);
     return text;
+}
+
+static char *describe(const char *word, const char *object, const char *events)
+{
+    return describe_with(word, object, events, NULL);
 }
 
 static void assert_has_line(const char *text, const char *line)
@@ -490,7 +511,10 @@ static void test_describe_pod(void **state)
     assert_has_line(text, "  httpd:");
     assert_has_line(text, "    Image:          busybox");
     assert_has_line(text, "    Port:           8080/TCP (http)");
-    assert_has_line(text, "    Command:        /bin/busybox httpd -f");
+    assert_has_line(text, "    Command:");
+    assert_has_line(text, "      /bin/busybox");
+    assert_has_line(text, "      httpd");
+    assert_has_line(text, "      -f");
     assert_has_line(text, "    State:          Running");
     assert_has_line(text, "      Started:      2024-05-01T11:58:00Z");
     assert_has_line(text, "    Last State:     Terminated");
@@ -596,17 +620,198 @@ static void test_event_is_about(void **state)
     json_decref(ev);
 }
 
+/* ---- get's flags: -A, --show-labels, --no-headers, several kinds ---------- */
+
+static const char two_ns_pods[] =
+    "[{\"metadata\":{\"name\":\"web-1\",\"namespace\":\"default\","
+    "  "
+    "\"creationTimestamp\":\"2024-05-01T11:55:00Z\",\"labels\":{\"tier\":\"fe\",\"app\":\"web\"}},"
+    " \"spec\":{\"containers\":[{\"name\":\"c\"}]},\"status\":{\"phase\":\"Pending\"}},"
+    " {\"metadata\":{\"name\":\"db-0\",\"namespace\":\"prod\","
+    "  \"creationTimestamp\":\"2024-05-01T11:00:00Z\"},"
+    " \"spec\":{\"containers\":[{\"name\":\"c\"}]},\"status\":{\"phase\":\"Pending\"}}]";
+
+static void test_get_columns(void **state)
+{
+    (void)state;
+    struct st_ctlfmt_columns cols = {.namespace = true};
+    char *text = kind_table_with("pods", &cols, false, two_ns_pods);
+    assert_string_equal(text, "NAMESPACE   NAME    READY   STATUS    RESTARTS   AGE\n"
+                              "default     web-1   0/1     Pending   0          5m\n"
+                              "prod        db-0    0/1     Pending   0          60m\n");
+    free(text);
+
+    cols = (struct st_ctlfmt_columns){.show_labels = true};
+    text = kind_table_with("pods", &cols, true, two_ns_pods);
+    assert_string_equal(text, "web-1   0/1   Pending   0     5m    app=web,tier=fe\n"
+                              "db-0    0/1   Pending   0     60m   <none>\n");
+    free(text);
+
+    /* Several kinds: kind/name as kubectl; a cluster-scoped kind gets no
+     * NAMESPACE column even with -A. */
+    cols = (struct st_ctlfmt_columns){.kind_prefix = true, .namespace = true};
+    text = kind_table_with("deploy", &cols, false,
+                           "[{\"metadata\":{\"name\":\"web\",\"namespace\":\"default\","
+                           "\"creationTimestamp\":\"2024-05-01T11:00:00Z\"},"
+                           "\"spec\":{\"replicas\":1},\"status\":{\"readyReplicas\":1}}]");
+    assert_string_equal(text,
+                        "NAMESPACE   NAME                  READY   UP-TO-DATE   AVAILABLE   AGE\n"
+                        "default     deployment.apps/web   1/1     0            0           60m\n");
+    free(text);
+    text = kind_table_with("nodes", &cols, false,
+                           "[{\"metadata\":{\"name\":\"n1\",\"creationTimestamp\":"
+                           "\"2024-05-01T11:00:00Z\"}}]");
+    assert_string_equal(text, "NAME      STATUS    ACCEL    CPU      MEMORY   BOOT     AGE\n"
+                              "node/n1   Unknown   <none>   <none>   <none>   <none>   60m\n");
+    free(text);
+}
+
+static void test_terminating(void **state)
+{
+    (void)state;
+    /* A pod being deleted reads Terminating in get (never Running), and its
+     * describe says so with how long the deletion has left. */
+    const char *pod =
+        "{\"metadata\":{\"name\":\"web-1\",\"namespace\":\"default\","
+        " \"creationTimestamp\":\"2024-05-01T11:55:00Z\","
+        " \"deletionTimestamp\":\"2024-05-01T12:00:30Z\",\"deletionGracePeriodSeconds\":30},"
+        " \"spec\":{\"containers\":[{\"name\":\"c\"}]},"
+        " \"status\":{\"phase\":\"Running\",\"containerStatuses\":[{\"name\":\"c\",\"ready\":true,"
+        "  \"state\":{\"running\":{}}}]}}";
+    char rows[1024];
+    snprintf(rows, sizeof(rows), "[%s]", pod);
+    char *text = kind_table("pods", false, rows);
+    assert_string_equal(text, "NAME    READY   STATUS        RESTARTS   AGE\n"
+                              "web-1   1/1     Terminating   0          5m\n");
+    free(text);
+    text = describe("pod", pod, "[]");
+    assert_has_line(text, "Status:        Terminating (lasts 30s)");
+    assert_has_line(text, "Termination Grace Period: 30s");
+    free(text);
+}
+
+/* ---- describe: the phase, reasons under containers, warnings -------------- */
+
+static void test_describe_pod_phase_and_warnings(void **state)
+{
+    (void)state;
+    const char *pod = "{\"metadata\":{\"name\":\"bad\",\"namespace\":\"default\"},"
+                      " \"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"nope\","
+                      "  \"args\":[\"-c\",\"echo one\\necho two\"]}]},"
+                      " \"status\":{\"phase\":\"Pending\",\"reason\":\"ImageNotFound\","
+                      "  \"message\":\"image nope is not in the image store\","
+                      "  \"containerStatuses\":[{\"name\":\"c\",\"ready\":false,\"restartCount\":0,"
+                      "   \"state\":{\"waiting\":{\"reason\":\"ImageNotFound\","
+                      "    \"message\":\"image nope is not in the image store\"}}}]}}";
+    char *text = describe(
+        "pod", pod,
+        "[{\"type\":\"Warning\",\"reason\":\"Failed\",\"message\":\"ImageNotFound: no image\","
+        "  \"lastTimestamp\":\"2024-05-01T11:59:50Z\",\"source\":{\"component\":\"kubelet\"}},"
+        " {\"type\":\"Warning\",\"reason\":\"Unhealthy\",\"message\":\"Liveness probe failed: "
+        "refused\",\"count\":3,\"firstTimestamp\":\"2024-05-01T11:58:00Z\","
+        "  \"lastTimestamp\":\"2024-05-01T11:59:58Z\",\"source\":{\"component\":\"kubelet\"}}]");
+    /* The phase, as Kubernetes; the reason once, under the container. */
+    assert_has_line(text, "Status:        Pending");
+    assert_null(strstr(text, "Reason:        ImageNotFound"));
+    assert_has_line(text, "Message:       image nope is not in the image store");
+    assert_has_line(text, "    State:          Waiting");
+    assert_has_line(text, "      Reason:       ImageNotFound");
+    /* Multi-line args, one line each, indented under Args: as kubectl. */
+    assert_non_null(strstr(text, "    Args:\n      -c\n      echo one\n      echo two\n"));
+    assert_has_line(text, "  Warning   Failed      10s               kubelet   ImageNotFound: "
+                          "no image");
+    assert_has_line(text, "  Warning   Unhealthy   2s (x3 over 2m)   kubelet   Liveness probe "
+                          "failed: refused");
+    free(text);
+
+    /* A pod-level reason no container shows (NodeLost) is printed. */
+    text = describe("pod",
+                    "{\"metadata\":{\"name\":\"p\"},\"status\":{\"phase\":\"Failed\","
+                    "\"reason\":\"NodeLost\",\"message\":\"node n1 was lost\"}}",
+                    "[]");
+    assert_has_line(text, "Status:        Failed");
+    assert_has_line(text, "Reason:        NodeLost");
+    free(text);
+
+    /* OOMKilled shows under Last State. */
+    text = describe("pod", describe_pod_json, "[]");
+    assert_has_line(text, "    Last State:     Terminated");
+    assert_has_line(text, "      Reason:       OOMKilled");
+    free(text);
+}
+
+static void test_describe_node_pods(void **state)
+{
+    (void)state;
+    const char *node =
+        "{\"metadata\":{\"name\":\"n1\",\"creationTimestamp\":\"2024-05-01T11:00:00Z\"},"
+        " \"status\":{\"capacity\":{\"cpu\":\"1000m\",\"memory\":\"196608Ki\"},"
+        "  \"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}";
+    const char *pods =
+        "[{\"metadata\":{\"name\":\"web-1\",\"namespace\":\"default\","
+        "  \"creationTimestamp\":\"2024-05-01T11:55:00Z\"},"
+        "  \"spec\":{\"containers\":[{\"name\":\"a\",\"resources\":{"
+        "   \"requests\":{\"cpu\":\"100m\",\"memory\":\"32Mi\"},"
+        "   \"limits\":{\"cpu\":\"250m\",\"memory\":\"64Mi\"}}},"
+        "   {\"name\":\"b\",\"resources\":{\"requests\":{\"cpu\":\"0.05\"}}}]},"
+        "  \"status\":{\"phase\":\"Running\"}},"
+        " {\"metadata\":{\"name\":\"done\",\"namespace\":\"default\"},"
+        "  "
+        "\"spec\":{\"containers\":[{\"name\":\"a\",\"resources\":{\"requests\":{\"cpu\":\"1\"}}}]},"
+        "  \"status\":{\"phase\":\"Succeeded\"}},"
+        " {\"metadata\":{\"name\":\"db-0\",\"namespace\":\"prod\","
+        "  \"creationTimestamp\":\"2024-05-01T11:00:00Z\"},"
+        "  \"spec\":{\"containers\":[{\"name\":\"a\"}]},\"status\":{\"phase\":\"Pending\"}}]";
+    char *text = describe_with("node", node, "[]", pods);
+    /* The finished pod is left out, as kubectl's field selector does. */
+    assert_has_line(text, "Non-terminated Pods:          (2 in total)");
+    assert_has_line(text, "  Namespace   Name    CPU Requests   CPU Limits   Memory Requests   "
+                          "Memory Limits   Age");
+    assert_has_line(text, "  ---------   ----    ------------   ----------   ---------------   "
+                          "-------------   ---");
+    assert_has_line(text, "  default     web-1   150m (15%)     250m (25%)   32Mi (16%)        "
+                          "64Mi (33%)      5m");
+    assert_has_line(text, "  prod        db-0    0 (0%)         0 (0%)       0 (0%)            "
+                          "0 (0%)          60m");
+    assert_null(strstr(text, "done"));
+    assert_has_line(text, "Allocated resources:");
+    assert_has_line(text, "  (Total limits may be over 100 percent, i.e., overcommitted.)");
+    assert_has_line(text, "  Resource   Requests     Limits");
+    assert_has_line(text, "  --------   --------     ------");
+    assert_has_line(text, "  cpu        150m (15%)   250m (25%)");
+    assert_has_line(text, "  memory     32Mi (16%)   64Mi (33%)");
+    /* kubectl's order: conditions, pods, allocated, events. */
+    assert_true(strstr(text, "Conditions:") < strstr(text, "Non-terminated Pods:"));
+    assert_true(strstr(text, "Allocated resources:") < strstr(text, "Events:"));
+    free(text);
+
+    text = describe_with("node", node, "[]", NULL);
+    assert_has_line(text, "Non-terminated Pods: <unknown: the pods could not be read>");
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_kind_aliases),       cmocka_unit_test(test_duration),
-        cmocka_unit_test(test_parse_time_and_age), cmocka_unit_test(test_size),
-        cmocka_unit_test(test_table_alignment),    cmocka_unit_test(test_table_cells),
-        cmocka_unit_test(test_pod_rows),           cmocka_unit_test(test_pod_status_rules),
-        cmocka_unit_test(test_node_rows),          cmocka_unit_test(test_node_status_rules),
-        cmocka_unit_test(test_deployment_rows),    cmocka_unit_test(test_secret_event_image_rows),
-        cmocka_unit_test(test_describe_pod),       cmocka_unit_test(test_describe_others),
+        cmocka_unit_test(test_kind_aliases),
+        cmocka_unit_test(test_duration),
+        cmocka_unit_test(test_parse_time_and_age),
+        cmocka_unit_test(test_size),
+        cmocka_unit_test(test_table_alignment),
+        cmocka_unit_test(test_table_cells),
+        cmocka_unit_test(test_pod_rows),
+        cmocka_unit_test(test_pod_status_rules),
+        cmocka_unit_test(test_node_rows),
+        cmocka_unit_test(test_node_status_rules),
+        cmocka_unit_test(test_deployment_rows),
+        cmocka_unit_test(test_secret_event_image_rows),
+        cmocka_unit_test(test_describe_pod),
+        cmocka_unit_test(test_describe_others),
         cmocka_unit_test(test_event_is_about),
+        cmocka_unit_test(test_get_columns),
+        cmocka_unit_test(test_terminating),
+        cmocka_unit_test(test_describe_pod_phase_and_warnings),
+        cmocka_unit_test(test_describe_node_pods),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

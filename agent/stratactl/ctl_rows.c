@@ -1,0 +1,290 @@
+/* ctl_rows.c: one table row per object, with kubectl's columns for each
+ * kind and its rules for the cells people read first: a pod's READY,
+ * STATUS (Terminating, CrashLoopBackOff, ...), RESTARTS, and a node's
+ * STATUS; plus the NAMESPACE, LABELS and kind/name forms of `get -A`,
+ * `--show-labels` and several kinds at once. */
+#include "ctl_format_priv.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "strata/cleanup.h"
+#include "strata/time.h"
+
+const char *st_ctlfmt_node_phase(json_t *node)
+{
+    const char *p = ctlfmt_str_at(node, "status.strata.phase");
+    return p ? p : ctlfmt_str_at(node, "status.phase");
+}
+
+void st_ctlfmt_node_status(json_t *node, char *buf, size_t len)
+{
+    const char *ready = ctlfmt_str_at(ctlfmt_condition(node, "Ready"), "status");
+    const char *phase = st_ctlfmt_node_phase(node);
+    if (ready && strcmp(ready, "True") == 0)
+        snprintf(buf, len, "Ready");
+    else if (phase && strcmp(phase, "Ready") != 0 && strcmp(phase, "Running") != 0)
+        snprintf(buf, len, "%s", phase);
+    else if (ready && strcmp(ready, "False") == 0)
+        snprintf(buf, len, "NotReady");
+    else
+        snprintf(buf, len, "Unknown");
+}
+
+void st_ctlfmt_pod_status(json_t *pod, char *buf, size_t len)
+{
+    const char *reason = ctlfmt_str_or(pod, "status.phase", "Pending");
+    if (ctlfmt_str_at(pod, "status.reason"))
+        reason = ctlfmt_str_at(pod, "status.reason");
+    char tmp[32];
+    bool running_ready = false;
+    json_t *statuses = ctlfmt_at(pod, "status.containerStatuses");
+    /* From the last container to the first, so the first one's reason wins. */
+    for (size_t i = json_array_size(statuses); i-- > 0;) {
+        json_t *cs = json_array_get(statuses, i);
+        json_t *term = ctlfmt_at(cs, "state.terminated");
+        if (ctlfmt_str_at(cs, "state.waiting.reason")) {
+            reason = ctlfmt_str_at(cs, "state.waiting.reason");
+        } else if (term) {
+            if (ctlfmt_str_at(term, "reason"))
+                reason = ctlfmt_str_at(term, "reason");
+            else if (ctlfmt_int_at(term, "signal", 0) != 0) {
+                snprintf(tmp, sizeof(tmp), "Signal:%lld", ctlfmt_int_at(term, "signal", 0));
+                reason = tmp;
+            } else {
+                snprintf(tmp, sizeof(tmp), "ExitCode:%lld", ctlfmt_int_at(term, "exitCode", 0));
+                reason = tmp;
+            }
+        } else if (json_is_true(json_object_get(cs, "ready")) && ctlfmt_at(cs, "state.running")) {
+            running_ready = true;
+        }
+    }
+    /* A finished container beside a running one: the pod is still running. */
+    if (strcmp(reason, "Completed") == 0 && running_ready) {
+        const char *r = ctlfmt_str_at(ctlfmt_condition(pod, "Ready"), "status");
+        reason = r && strcmp(r, "True") == 0 ? "Running" : "NotReady";
+    }
+    if (ctlfmt_str_at(pod, "metadata.deletionTimestamp"))
+        reason = strcmp(ctlfmt_str_or(pod, "status.reason", ""), "NodeLost") == 0 ? "Unknown"
+                                                                                  : "Terminating";
+    snprintf(buf, len, "%s", reason);
+}
+
+/* "READY" of a pod: ready containers / containers. */
+static void pod_ready(json_t *pod, char *buf, size_t len)
+{
+    json_t *statuses = ctlfmt_at(pod, "status.containerStatuses");
+    size_t total = json_array_size(ctlfmt_at(pod, "spec.containers"));
+    if (total == 0)
+        total = json_array_size(statuses);
+    size_t ready = 0, i;
+    json_t *cs;
+    json_array_foreach(statuses, i, cs)
+    {
+        if (json_is_true(json_object_get(cs, "ready")))
+            ready++;
+    }
+    snprintf(buf, len, "%zu/%zu", ready, total);
+}
+
+/* "RESTARTS": the sum, and how long ago the latest one ended ("2 (5m ago)"). */
+static void pod_restarts(json_t *pod, time_t now, char *buf, size_t len)
+{
+    long long restarts = 0;
+    time_t latest = 0;
+    size_t i;
+    json_t *cs;
+    json_array_foreach(ctlfmt_at(pod, "status.containerStatuses"), i, cs)
+    {
+        restarts += ctlfmt_int_at(cs, "restartCount", 0);
+        time_t t = 0;
+        const char *fin = ctlfmt_str_at(cs, "lastState.terminated.finishedAt");
+        if (fin && st_time_parse_rfc3339(fin, &t, NULL) == 0 && t > latest)
+            latest = t;
+    }
+    snprintf(buf, len, "%lld", restarts);
+    if (restarts > 0 && latest > 0) {
+        char age[32];
+        st_ctlfmt_duration((long long)now - (long long)latest, age, sizeof(age));
+        ctlfmt_appendf(buf, len, " (%s ago)", age);
+    }
+}
+
+/* The last reason a container stopped for, else the pod's reason. */
+static const char *pod_last_reason(json_t *pod)
+{
+    size_t i;
+    json_t *cs;
+    json_array_foreach(ctlfmt_at(pod, "status.containerStatuses"), i, cs)
+    {
+        const char *r = ctlfmt_str_at(cs, "lastState.terminated.reason");
+        if (r == NULL)
+            r = ctlfmt_str_at(cs, "state.terminated.reason");
+        if (r)
+            return r;
+    }
+    return ctlfmt_str_or(pod, "status.reason", NONE);
+}
+
+/* ---- rows ----------------------------------------------------------------- */
+
+#define MAX_COLS 8
+
+static const char *const node_cols[] = {"NAME", "STATUS", "ACCEL",  "CPU",           "MEMORY",
+                                        "BOOT", "AGE",    "DOMAIN", "KERNEL-VERSION"};
+static const char *const pod_cols[] = {"NAME", "READY", "STATUS", "RESTARTS",
+                                       "AGE",  "NODE",  "REASON"};
+static const char *const deploy_cols[] = {"NAME", "READY",      "UP-TO-DATE", "AVAILABLE",
+                                          "AGE",  "CONTAINERS", "IMAGES",     "SELECTOR"};
+static const char *const secret_cols[] = {"NAME", "TYPE", "DATA", "AGE"};
+static const char *const event_cols[] = {"LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"};
+static const char *const image_cols[] = {"NAME", "SIZE", "AGE"};
+
+static void kind_columns(enum st_ctlfmt_kind_id id, bool wide, const char *const **cols, size_t *n)
+{
+    switch (id) {
+    case ST_CTLFMT_NODE:
+        *cols = node_cols, *n = wide ? 9 : 7;
+        break;
+    case ST_CTLFMT_POD:
+        *cols = pod_cols, *n = wide ? 7 : 5;
+        break;
+    case ST_CTLFMT_DEPLOYMENT:
+        *cols = deploy_cols, *n = wide ? 8 : 5;
+        break;
+    case ST_CTLFMT_SECRET:
+        *cols = secret_cols, *n = 4;
+        break;
+    case ST_CTLFMT_EVENT:
+        *cols = event_cols, *n = 5;
+        break;
+    case ST_CTLFMT_IMAGE:
+        *cols = image_cols, *n = 3;
+        break;
+    }
+}
+
+int st_ctlfmt_table_for_kind(const struct st_ctlfmt_kind *k, const struct st_ctlfmt_columns *cols,
+                             st_ctlfmt_table **out, st_error *err)
+{
+    static const struct st_ctlfmt_columns defaults = {0};
+    if (cols == NULL)
+        cols = &defaults;
+    const char *const *kc = NULL;
+    size_t n = 0;
+    kind_columns(k->id, cols->wide, &kc, &n);
+    const char *headers[MAX_COLS + 3];
+    size_t h = 0;
+    if (cols->namespace && k->namespaced)
+        headers[h++] = "NAMESPACE";
+    for (size_t i = 0; i < n; i++)
+        headers[h++] = kc[i];
+    if (cols->show_labels)
+        headers[h++] = "LABELS";
+    int r = st_ctlfmt_table_new(h, headers, out, err);
+    if (r == 0) {
+        (*out)->kind = k;
+        (*out)->cols = *cols;
+        (*out)->cols.namespace = cols->namespace && k->namespaced;
+    }
+    return r;
+}
+
+int st_ctlfmt_table_add_object(st_ctlfmt_table *t, json_t *obj, time_t now, st_error *err)
+{
+    if (t->kind == NULL)
+        return st_error_set(err, EINVAL, "the table was not made for a kind of object");
+    char b[MAX_COLS + 1][256];
+    const char *cell[MAX_COLS + 1] = {0};
+    const char *created = ctlfmt_str_at(obj, "metadata.creationTimestamp");
+    cell[0] = ctlfmt_obj_name(obj);
+    switch (t->kind->id) {
+    case ST_CTLFMT_NODE:
+        st_ctlfmt_node_status(obj, b[1], sizeof(b[1]));
+        cell[1] = b[1];
+        cell[2] = ctlfmt_str_or(obj, "status.strata.accel", NONE);
+        cell[3] =
+            ctlfmt_scalar_text(ctlfmt_at(obj, "status.capacity.cpu"), b[3], sizeof(b[3]), NONE);
+        ctlfmt_memory_text(ctlfmt_at(obj, "status.capacity.memory"), b[4], sizeof(b[4]));
+        cell[4] = b[4];
+        ctlfmt_millis_text(ctlfmt_int_at(obj, "status.strata.bootMillis", 0), b[5], sizeof(b[5]));
+        cell[5] = b[5];
+        st_ctlfmt_age(created, now, b[6], sizeof(b[6]));
+        cell[6] = b[6];
+        cell[7] = ctlfmt_str_or(obj, "status.strata.domain", NONE);
+        cell[8] = ctlfmt_str_or(obj, "status.nodeInfo.kernelVersion", NONE);
+        break;
+    case ST_CTLFMT_POD:
+        pod_ready(obj, b[1], sizeof(b[1]));
+        cell[1] = b[1];
+        st_ctlfmt_pod_status(obj, b[2], sizeof(b[2]));
+        cell[2] = b[2];
+        pod_restarts(obj, now, b[3], sizeof(b[3]));
+        cell[3] = b[3];
+        st_ctlfmt_age(created, now, b[4], sizeof(b[4]));
+        cell[4] = b[4];
+        cell[5] = ctlfmt_str_or(obj, "spec.nodeName", NONE);
+        cell[6] = pod_last_reason(obj);
+        break;
+    case ST_CTLFMT_DEPLOYMENT:
+        snprintf(b[1], sizeof(b[1]), "%lld/%lld", ctlfmt_int_at(obj, "status.readyReplicas", 0),
+                 ctlfmt_int_at(obj, "spec.replicas", 1));
+        cell[1] = b[1];
+        snprintf(b[2], sizeof(b[2]), "%lld", ctlfmt_int_at(obj, "status.updatedReplicas", 0));
+        cell[2] = b[2];
+        snprintf(b[3], sizeof(b[3]), "%lld", ctlfmt_int_at(obj, "status.availableReplicas", 0));
+        cell[3] = b[3];
+        st_ctlfmt_age(created, now, b[4], sizeof(b[4]));
+        cell[4] = b[4];
+        ctlfmt_containers_text(ctlfmt_at(obj, "spec.template.spec"), "name", b[5], sizeof(b[5]));
+        cell[5] = b[5];
+        ctlfmt_containers_text(ctlfmt_at(obj, "spec.template.spec"), "image", b[6], sizeof(b[6]));
+        cell[6] = b[6];
+        ctlfmt_map_text(ctlfmt_at(obj, "spec.selector.matchLabels"), b[7], sizeof(b[7]));
+        cell[7] = b[7];
+        break;
+    case ST_CTLFMT_SECRET:
+        cell[1] = ctlfmt_str_or(obj, "type", "Opaque");
+        snprintf(b[2], sizeof(b[2]), "%zu", json_object_size(ctlfmt_at(obj, "data")));
+        cell[2] = b[2];
+        st_ctlfmt_age(created, now, b[3], sizeof(b[3]));
+        cell[3] = b[3];
+        break;
+    case ST_CTLFMT_EVENT:
+        ctlfmt_event_seen(obj, now, b[0], sizeof(b[0]));
+        cell[0] = b[0];
+        cell[1] = ctlfmt_str_or(obj, "type", "Normal");
+        cell[2] = ctlfmt_str_or(obj, "reason", "");
+        ctlfmt_event_object(obj, b[3], sizeof(b[3]));
+        cell[3] = b[3];
+        cell[4] = ctlfmt_str_or(obj, "message", "");
+        break;
+    case ST_CTLFMT_IMAGE:
+        st_ctlfmt_size(ctlfmt_int_at(obj, "sizeBytes", 0), b[1], sizeof(b[1]));
+        cell[1] = b[1];
+        st_ctlfmt_age(ctlfmt_str_at(obj, "created"), now, b[2], sizeof(b[2]));
+        cell[2] = b[2];
+        break;
+    }
+    /* kubectl's additions around the kind's own columns. */
+    char name[320], labels[1024];
+    if (t->cols.kind_prefix && t->kind->id != ST_CTLFMT_EVENT) {
+        snprintf(name, sizeof(name), "%s/%s", t->kind->ref, cell[0]);
+        cell[0] = name;
+    }
+    const char *row[MAX_COLS + 3];
+    size_t n = 0;
+    if (t->cols.namespace)
+        row[n++] = ctlfmt_str_or(obj, "metadata.namespace", "");
+    for (size_t i = 0; n < t->ncols && i <= MAX_COLS; i++)
+        row[n++] = cell[i];
+    if (t->cols.show_labels) {
+        ctlfmt_map_text(ctlfmt_at(obj, "metadata.labels"), labels, sizeof(labels));
+        row[t->ncols - 1] = labels;
+    }
+    return st_ctlfmt_table_add(t, row, err);
+}

@@ -1,0 +1,258 @@
+/* ctl_values.c: the small pieces every stratactl view is made of: JSON read
+ * by dotted path, cells built in fixed buffers, Kubernetes' way of printing
+ * quantities, sizes and durations, and an event's "seen" and "object". */
+#include "ctl_format_priv.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "strata/cleanup.h"
+#include "strata/jsonpath.h"
+#include "strata/quantity.h"
+
+/* ---- JSON helpers --------------------------------------------------------- */
+
+/* The value at a dotted path ("status.strata.phase"), or NULL: util's walk
+ * under the short name every row and view here uses. */
+json_t *ctlfmt_at(json_t *obj, const char *path)
+{
+    return st_json_at(obj, path);
+}
+
+/* A non-empty string at path, or NULL. */
+const char *ctlfmt_str_at(json_t *obj, const char *path)
+{
+    const char *s = json_string_value(ctlfmt_at(obj, path));
+    return s && *s ? s : NULL;
+}
+
+const char *ctlfmt_str_or(json_t *obj, const char *path, const char *def)
+{
+    const char *s = ctlfmt_str_at(obj, path);
+    return s ? s : def;
+}
+
+long long ctlfmt_int_at(json_t *obj, const char *path, long long def)
+{
+    json_t *v = ctlfmt_at(obj, path);
+    if (json_is_integer(v))
+        return (long long)json_integer_value(v);
+    if (json_is_real(v))
+        return (long long)json_real_value(v);
+    return def;
+}
+
+/* A scalar as text (strings as they are, numbers printed), or def. */
+const char *ctlfmt_scalar_text(json_t *v, char *buf, size_t len, const char *def)
+{
+    if (json_is_string(v))
+        return json_string_value(v);
+    if (json_is_integer(v)) {
+        snprintf(buf, len, "%lld", (long long)json_integer_value(v));
+        return buf;
+    }
+    if (json_is_real(v)) {
+        snprintf(buf, len, "%g", json_real_value(v));
+        return buf;
+    }
+    if (json_is_boolean(v))
+        return json_is_true(v) ? "true" : "false";
+    return def;
+}
+
+const char *ctlfmt_obj_name(json_t *obj)
+{
+    const char *n = ctlfmt_str_at(obj, "metadata.name");
+    return n ? n : ctlfmt_str_or(obj, "name", "");
+}
+
+/* Appends to a fixed buffer, truncating quietly (cells are for people). */
+void ctlfmt_appendf(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void ctlfmt_appendf(char *buf, size_t len, const char *fmt, ...)
+{
+    size_t used = strnlen(buf, len);
+    if (used + 1 >= len)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + used, len - used, fmt, ap);
+    va_end(ap);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The keys of a JSON object, sorted (kubectl sorts labels and data keys);
+ * malloc'd, *n set; NULL when there are none. */
+const char **ctlfmt_sorted_keys(json_t *obj, size_t *n)
+{
+    *n = json_is_object(obj) ? json_object_size(obj) : 0;
+    if (*n == 0)
+        return NULL;
+    const char **keys = calloc(*n, sizeof(*keys));
+    if (keys == NULL) {
+        *n = 0;
+        return NULL;
+    }
+    size_t i = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(obj, k, v)
+    {
+        (void)v;
+        keys[i++] = k;
+    }
+    qsort(keys, *n, sizeof(*keys), cmp_str);
+    return keys;
+}
+
+/* "k=v,k2=v2" from a string map, sorted by key. */
+void ctlfmt_map_text(json_t *map, char *buf, size_t len)
+{
+    size_t n;
+    _cleanup_free_ const char **keys = ctlfmt_sorted_keys(map, &n);
+    buf[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        char tmp[64];
+        ctlfmt_appendf(buf, len, "%s%s=%s", i ? "," : "", keys[i],
+                       ctlfmt_scalar_text(json_object_get(map, keys[i]), tmp, sizeof(tmp), ""));
+    }
+    if (n == 0)
+        snprintf(buf, len, "%s", NONE);
+}
+
+/* ---- single values -------------------------------------------------------- */
+
+void st_ctlfmt_size(long long bytes, char *buf, size_t len)
+{
+    static const char *const units[] = {"KiB", "MiB", "GiB", "TiB"};
+    if (bytes < 1024) {
+        snprintf(buf, len, "%lldB", bytes < 0 ? 0 : bytes);
+        return;
+    }
+    double v = (double)bytes / 1024.0;
+    size_t u = 0;
+    while (v >= 1024.0 && u + 1 < sizeof(units) / sizeof(units[0])) {
+        v /= 1024.0;
+        u++;
+    }
+    snprintf(buf, len, "%.1f%s", v, units[u]);
+}
+
+/* A memory capacity (quantity text or a byte count) in Kubernetes units. */
+void ctlfmt_memory_text(json_t *v, char *buf, size_t len)
+{
+    int64_t bytes = 0;
+    if (json_is_integer(v))
+        bytes = (int64_t)json_integer_value(v);
+    else if (!json_is_string(v) ||
+             st_quantity_parse_bytes(json_string_value(v), &bytes, NULL) < 0) {
+        snprintf(buf, len, "%s", json_is_string(v) ? json_string_value(v) : NONE);
+        return;
+    }
+    const int64_t ki = 1024, mi = ki * 1024, gi = mi * 1024;
+    if (bytes >= gi && bytes % gi == 0)
+        snprintf(buf, len, "%lldGi", (long long)(bytes / gi));
+    else if (bytes >= mi)
+        snprintf(buf, len, "%lldMi", (long long)((bytes + mi / 2) / mi));
+    else if (bytes >= ki)
+        snprintf(buf, len, "%lldKi", (long long)((bytes + ki / 2) / ki));
+    else
+        snprintf(buf, len, "%lld", (long long)bytes);
+}
+
+void ctlfmt_millis_text(long long ms, char *buf, size_t len)
+{
+    if (ms <= 0)
+        snprintf(buf, len, "%s", NONE);
+    else if (ms < 1000)
+        snprintf(buf, len, "%lldms", ms);
+    else
+        snprintf(buf, len, "%.1fs", (double)ms / 1000.0);
+}
+
+json_t *ctlfmt_condition(json_t *obj, const char *type)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(ctlfmt_at(obj, "status.conditions"), i, c)
+    {
+        const char *t = ctlfmt_str_at(c, "type");
+        if (t && strcmp(t, type) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+/* "5s" or, for a repeated event, "5s (x3 over 10m)". */
+void ctlfmt_event_seen(json_t *ev, time_t now, char *buf, size_t len)
+{
+    const char *last = ctlfmt_str_at(ev, "lastTimestamp");
+    if (last == NULL)
+        last = ctlfmt_str_at(ev, "eventTime");
+    if (last == NULL)
+        last = ctlfmt_str_at(ev, "firstTimestamp");
+    if (last == NULL)
+        last = ctlfmt_str_at(ev, "metadata.creationTimestamp");
+    st_ctlfmt_age(last, now, buf, len);
+    long long count = ctlfmt_int_at(ev, "count", 1);
+    const char *first = ctlfmt_str_at(ev, "firstTimestamp");
+    if (count > 1 && first) {
+        char over[32];
+        st_ctlfmt_age(first, now, over, sizeof(over));
+        ctlfmt_appendf(buf, len, " (x%lld over %s)", count, over);
+    }
+}
+
+/* "pod/web-1": the kind in lower case, like `kubectl get events`. */
+void ctlfmt_event_object(json_t *ev, char *buf, size_t len)
+{
+    const char *kind = ctlfmt_str_or(ev, "involvedObject.kind", "");
+    size_t i = 0;
+    for (; kind[i] && i + 1 < len; i++)
+        buf[i] = (char)(kind[i] >= 'A' && kind[i] <= 'Z' ? kind[i] - 'A' + 'a' : kind[i]);
+    buf[i] = '\0';
+    ctlfmt_appendf(buf, len, "/%s", ctlfmt_str_or(ev, "involvedObject.name", ""));
+}
+
+/* Names, or images, of a pod template's containers, comma-separated. */
+void ctlfmt_containers_text(json_t *spec, const char *field, char *buf, size_t len)
+{
+    size_t i;
+    json_t *c;
+    buf[0] = '\0';
+    json_array_foreach(json_object_get(spec, "containers"), i, c)
+    {
+        ctlfmt_appendf(buf, len, "%s%s", i ? "," : "", ctlfmt_str_or(c, field, ""));
+    }
+    if (buf[0] == '\0')
+        snprintf(buf, len, "%s", NONE);
+}
+
+void ctlfmt_bytes_text(long long bytes, char *buf, size_t len)
+{
+    const long long ki = 1024, mi = ki * 1024, gi = mi * 1024;
+    if (bytes != 0 && bytes % gi == 0)
+        snprintf(buf, len, "%lldGi", bytes / gi);
+    else if (bytes != 0 && bytes % mi == 0)
+        snprintf(buf, len, "%lldMi", bytes / mi);
+    else if (bytes != 0 && bytes % ki == 0)
+        snprintf(buf, len, "%lldKi", bytes / ki);
+    else
+        snprintf(buf, len, "%lld", bytes);
+}
+
+void ctlfmt_cpu_text(long long millis, char *buf, size_t len)
+{
+    if (millis % 1000 == 0)
+        snprintf(buf, len, "%lld", millis / 1000);
+    else
+        snprintf(buf, len, "%lldm", millis);
+}
