@@ -10,7 +10,7 @@
 /* "deployment.apps", or the kind in lower case for one stratactl does not know. */
 static void kind_ref(const char *kind, char *buf, size_t len)
 {
-    const struct st_ctlfmt_kind *k = st_ctlfmt_kind_by_kind(kind);
+    const struct stctl_fmt_kind *k = stctl_fmt_kind_by_kind(kind);
     if (k) {
         snprintf(buf, len, "%s", k->ref);
         return;
@@ -28,8 +28,8 @@ static void apply_namespace(struct stctl *ctl, json_t *objects)
     json_t *obj;
     json_array_foreach(objects, i, obj)
     {
-        const struct st_ctlfmt_kind *k =
-            st_ctlfmt_kind_by_kind(json_string_value(json_object_get(obj, "kind")));
+        const struct stctl_fmt_kind *k =
+            stctl_fmt_kind_by_kind(json_string_value(json_object_get(obj, "kind")));
         json_t *meta = json_object_get(obj, "metadata");
         if (ctl->ns_given && k && k->namespaced && json_is_object(meta))
             json_object_set_new(meta, "namespace", json_string(stctl_object_ns(ctl, obj)));

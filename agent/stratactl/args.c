@@ -59,7 +59,7 @@ int stctl_targets(int argc, char **argv, struct stctl_target **out, size_t *n, s
                                     argv[i]);
             }
             *slash = '\0';
-            t[i].kind = st_ctlfmt_kind_lookup(argv[i]);
+            t[i].kind = stctl_fmt_kind_lookup(argv[i]);
             if (t[i].kind == NULL) {
                 free(t);
                 return unknown_kind(argv[i], err);
@@ -69,7 +69,7 @@ int stctl_targets(int argc, char **argv, struct stctl_target **out, size_t *n, s
         *n = (size_t)argc;
     } else {
         /* KIND [NAME...] */
-        const struct st_ctlfmt_kind *k = st_ctlfmt_kind_lookup(argv[0]);
+        const struct stctl_fmt_kind *k = stctl_fmt_kind_lookup(argv[0]);
         if (k == NULL) {
             free(t);
             return unknown_kind(argv[0], err);

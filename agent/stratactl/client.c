@@ -374,7 +374,7 @@ int stctl_watch(stctl_client *c, const char *path, stctl_event_fn fn, void *arg,
     return r < 0 ? r : 0;
 }
 
-int stctl_path(stctl_client *c, const struct st_ctlfmt_kind *k, const char *ns, const char *name,
+int stctl_path(stctl_client *c, const struct stctl_fmt_kind *k, const char *ns, const char *name,
                const char *suffix, char **out, st_error *err)
 {
     *out = NULL;

@@ -48,7 +48,7 @@ int stctl_watch(stctl_client *c, const char *path, stctl_event_fn fn, void *arg,
 /* The path of kind k's collection (name NULL) or object, then suffix (may
  * be NULL, e.g. "/scale", "?watch=1"): "/apis/apps/v1/namespaces/NS/
  * deployments/NAME/scale". ns and name are URL-escaped. malloc'd in *out. */
-int stctl_path(stctl_client *c, const struct st_ctlfmt_kind *k, const char *ns, const char *name,
+int stctl_path(stctl_client *c, const struct stctl_fmt_kind *k, const char *ns, const char *name,
                const char *suffix, char **out, st_error *err);
 
 #endif

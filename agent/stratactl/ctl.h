@@ -55,7 +55,7 @@ int stctl_common_option(struct stctl *ctl, int c, char **argv, const char *usage
 /* ---- arguments ---------------------------------------------------------- */
 
 struct stctl_target {
-    const struct st_ctlfmt_kind *kind;
+    const struct stctl_fmt_kind *kind;
     const char *name; /* NULL: the whole collection */
 };
 
@@ -94,14 +94,14 @@ bool stctl_output_parse(const char *text, enum stctl_output *out);
 
 /* GET kind's collection (name NULL) or one object and prints it as out says;
  * with watch, then follows the watch stream, a row (or object) an event. */
-int stctl_show(struct stctl *ctl, const struct st_ctlfmt_kind *k, const char *name,
+int stctl_show(struct stctl *ctl, const struct stctl_fmt_kind *k, const char *name,
                enum stctl_output out, bool watch, st_error *err);
 
 /* What a listing selects and how its rows look (get's flags). */
 struct stctl_listing {
     bool all_ns;                   /* -A: every namespace */
     const char *selector;          /* -l, checked; NULL: every object */
-    struct st_ctlfmt_columns cols; /* -A's NAMESPACE, --show-labels, kind/name */
+    struct stctl_fmt_columns cols; /* -A's NAMESPACE, --show-labels, kind/name */
     bool no_headers;               /* --no-headers */
 };
 
@@ -109,7 +109,7 @@ struct stctl_listing {
  * namespace, or every namespace (listing->all_ns), with ?labelSelector=
  * and then extra (may be NULL; "watch=1") as the query. listing may be
  * NULL. */
-int stctl_list_path(struct stctl *ctl, const struct st_ctlfmt_kind *k,
+int stctl_list_path(struct stctl *ctl, const struct stctl_fmt_kind *k,
                     const struct stctl_listing *listing, const char *name, const char *extra,
                     char **out, st_error *err);
 
@@ -119,8 +119,8 @@ int stctl_list_path(struct stctl *ctl, const struct st_ctlfmt_kind *k,
  * listing was printed with, so rows stay aligned; listing (may be NULL)
  * says which objects and which columns. */
 typedef bool (*stctl_watch_filter)(json_t *obj, void *arg);
-int stctl_watch_print(struct stctl *ctl, const struct st_ctlfmt_kind *k,
-                      const struct stctl_listing *listing, json_t *shown, st_ctlfmt_table *table,
+int stctl_watch_print(struct stctl *ctl, const struct stctl_fmt_kind *k,
+                      const struct stctl_listing *listing, json_t *shown, stctl_fmt_table *table,
                       enum stctl_output out, stctl_watch_filter filter, void *filter_arg,
                       st_error *err);
 

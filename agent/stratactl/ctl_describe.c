@@ -62,7 +62,7 @@ void ctlfmt_field_time(FILE *out, int indent, int width, const char *key, const 
         return;
     }
     char age[32];
-    st_ctlfmt_age(ts, now, age, sizeof(age));
+    stctl_fmt_age(ts, now, age, sizeof(age));
     ctlfmt_field(out, indent, width, key, "%s (%s ago)", ts, age);
 }
 
@@ -254,38 +254,38 @@ int ctlfmt_conditions(FILE *out, json_t *obj, time_t now, bool details, st_error
         return 0;
     }
     static const char *const cols[] = {"Type", "Status", "Reason", "Last Transition", "Message"};
-    st_ctlfmt_table *t = NULL;
-    int r = st_ctlfmt_table_new(details ? 5 : 2, cols, &t, err);
+    stctl_fmt_table *t = NULL;
+    int r = stctl_fmt_table_new(details ? 5 : 2, cols, &t, err);
     if (r < 0)
         return r;
-    st_ctlfmt_table_set_indent(t, 2);
+    stctl_fmt_table_set_indent(t, 2);
     size_t i;
     json_t *c;
     json_array_foreach(conds, i, c)
     {
         char age[32];
-        st_ctlfmt_age(ctlfmt_str_at(c, "lastTransitionTime"), now, age, sizeof(age));
+        stctl_fmt_age(ctlfmt_str_at(c, "lastTransitionTime"), now, age, sizeof(age));
         const char *cells[] = {ctlfmt_str_or(c, "type", "?"), ctlfmt_str_or(c, "status", "Unknown"),
                                ctlfmt_str_or(c, "reason", ""),
                                ctlfmt_str_at(c, "lastTransitionTime") ? age : "",
                                ctlfmt_str_or(c, "message", "")};
         if (r == 0)
-            r = st_ctlfmt_table_add(t, cells, err);
+            r = stctl_fmt_table_add(t, cells, err);
     }
     fprintf(out, "Conditions:\n");
     if (r == 0)
-        r = st_ctlfmt_table_write(out, t, err);
-    st_ctlfmt_table_free(t);
+        r = stctl_fmt_table_write(out, t, err);
+    stctl_fmt_table_free(t);
     return r;
 }
 
 int ctlfmt_ruled_table(size_t ncols, const char *const *headers, const char *const *rule,
-                       st_ctlfmt_table **out, st_error *err)
+                       stctl_fmt_table **out, st_error *err)
 {
-    int r = st_ctlfmt_table_new(ncols, headers, out, err);
+    int r = stctl_fmt_table_new(ncols, headers, out, err);
     if (r < 0)
         return r;
-    st_ctlfmt_table_set_indent(*out, 2);
+    stctl_fmt_table_set_indent(*out, 2);
     /* The rule: each header's length in dashes ("Type" -> "----"). */
     char rules[16][32];
     const char *cells[16];
@@ -299,9 +299,9 @@ int ctlfmt_ruled_table(size_t ncols, const char *const *headers, const char *con
     if (ncols > 16)
         r = st_error_set(err, EINVAL, "a ruled table has at most 16 columns");
     if (r == 0)
-        r = st_ctlfmt_table_add(*out, cells, err);
+        r = stctl_fmt_table_add(*out, cells, err);
     if (r < 0) {
-        st_ctlfmt_table_free(*out);
+        stctl_fmt_table_free(*out);
         *out = NULL;
     }
     return r;
@@ -320,7 +320,7 @@ int ctlfmt_events_section(FILE *out, json_t *events, time_t now, st_error *err)
     static const char *const cols[] = {"Type", "Reason", "Age", "From", "Message"};
     /* kubectl draws Age's rule one dash longer here. */
     static const char *const rule[] = {"----", "------", "----", "----", "-------"};
-    st_ctlfmt_table *t = NULL;
+    stctl_fmt_table *t = NULL;
     int r = ctlfmt_ruled_table(5, cols, rule, &t, err);
     if (r < 0)
         return r;
@@ -334,12 +334,12 @@ int ctlfmt_events_section(FILE *out, json_t *events, time_t now, st_error *err)
                                seen, ctlfmt_str_or(ev, "source.component", ""),
                                ctlfmt_str_or(ev, "message", "")};
         if (r == 0)
-            r = st_ctlfmt_table_add(t, cells, err);
+            r = stctl_fmt_table_add(t, cells, err);
     }
     fprintf(out, "Events:\n");
     if (r == 0)
-        r = st_ctlfmt_table_write(out, t, err);
-    st_ctlfmt_table_free(t);
+        r = stctl_fmt_table_write(out, t, err);
+    stctl_fmt_table_free(t);
     return r;
 }
 
@@ -411,7 +411,7 @@ static void pod_status_fields(FILE *out, json_t *pod, time_t now)
     if (deleting && strcmp(phase, "Failed") != 0 && strcmp(phase, "Succeeded") != 0) {
         char lasts[32];
         if (st_time_parse_rfc3339(deleting, &until, NULL) == 0 && until > now) {
-            st_ctlfmt_duration((long long)(until - now), lasts, sizeof(lasts));
+            stctl_fmt_duration((long long)(until - now), lasts, sizeof(lasts));
             ctlfmt_field(out, 0, 15, "Status", "Terminating (lasts %s)", lasts);
         } else {
             ctlfmt_field(out, 0, 15, "Status", "Terminating");
@@ -501,7 +501,7 @@ static int describe_image(FILE *out, json_t *img)
 {
     char buf[64];
     ctlfmt_field(out, 0, 15, "Name", "%s", ctlfmt_obj_name(img));
-    st_ctlfmt_size(ctlfmt_int_at(img, "sizeBytes", 0), buf, sizeof(buf));
+    stctl_fmt_size(ctlfmt_int_at(img, "sizeBytes", 0), buf, sizeof(buf));
     ctlfmt_field(out, 0, 15, "Size", "%s (%lld bytes)", buf, ctlfmt_int_at(img, "sizeBytes", 0));
     ctlfmt_field(out, 0, 15, "Created", "%s", ctlfmt_str_or(img, "created", NONE));
     return 0;
@@ -522,7 +522,7 @@ static int describe_event(FILE *out, json_t *ev, time_t now)
     return 0;
 }
 
-bool st_ctlfmt_event_is_about(json_t *event, const char *kind, const char *ns, const char *name)
+bool stctl_fmt_event_is_about(json_t *event, const char *kind, const char *ns, const char *name)
 {
     const char *k = ctlfmt_str_at(event, "involvedObject.kind");
     const char *n = ctlfmt_str_at(event, "involvedObject.name");
@@ -534,30 +534,30 @@ bool st_ctlfmt_event_is_about(json_t *event, const char *kind, const char *ns, c
     return ns == NULL || *ns == '\0' || ens == NULL || strcmp(ens, ns) == 0;
 }
 
-int st_ctlfmt_describe(FILE *out, const struct st_ctlfmt_kind *k, json_t *obj,
-                       const struct st_ctlfmt_related *rel, time_t now, st_error *err)
+int stctl_fmt_describe(FILE *out, const struct stctl_fmt_kind *k, json_t *obj,
+                       const struct stctl_fmt_related *rel, time_t now, st_error *err)
 {
     json_t *events = rel ? rel->events : NULL;
     if (!json_is_object(obj))
         return st_error_set(err, EINVAL, "stratad sent a %s that is not a JSON object", k->kind);
     int r = 0;
     switch (k->id) {
-    case ST_CTLFMT_POD:
+    case STCTL_FMT_POD:
         r = describe_pod(out, obj, events, now, err);
         break;
-    case ST_CTLFMT_DEPLOYMENT:
+    case STCTL_FMT_DEPLOYMENT:
         r = describe_deployment(out, obj, events, now, err);
         break;
-    case ST_CTLFMT_NODE:
+    case STCTL_FMT_NODE:
         r = ctlfmt_describe_node(out, obj, rel, now, err);
         break;
-    case ST_CTLFMT_SECRET:
+    case STCTL_FMT_SECRET:
         r = describe_secret(out, obj, events, now, err);
         break;
-    case ST_CTLFMT_EVENT:
+    case STCTL_FMT_EVENT:
         r = describe_event(out, obj, now);
         break;
-    case ST_CTLFMT_IMAGE:
+    case STCTL_FMT_IMAGE:
         r = describe_image(out, obj);
         break;
     }

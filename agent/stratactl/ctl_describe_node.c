@@ -78,11 +78,11 @@ static bool terminated(json_t *pod)
     return strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0;
 }
 
-static int write_table(FILE *out, st_ctlfmt_table *t, int r, st_error *err)
+static int write_table(FILE *out, stctl_fmt_table *t, int r, st_error *err)
 {
     if (r == 0)
-        r = st_ctlfmt_table_write(out, t, err);
-    st_ctlfmt_table_free(t);
+        r = stctl_fmt_table_write(out, t, err);
+    stctl_fmt_table_free(t);
     return r;
 }
 
@@ -102,7 +102,7 @@ static int node_pods(FILE *out, json_t *node, json_t *pods, time_t now, st_error
     static const char *const cols[] = {
         "Namespace",       "Name",          "CPU Requests", "CPU Limits",
         "Memory Requests", "Memory Limits", "Age"};
-    st_ctlfmt_table *t = NULL;
+    stctl_fmt_table *t = NULL;
     int r = ctlfmt_ruled_table(7, cols, NULL, &t, err);
     if (r < 0)
         return r;
@@ -119,7 +119,7 @@ static int node_pods(FILE *out, json_t *node, json_t *pods, time_t now, st_error
         share(u.cpu_lim, cpu_cap, true, b[1], sizeof(b[1]));
         share(u.mem_req, mem_cap, false, b[2], sizeof(b[2]));
         share(u.mem_lim, mem_cap, false, b[3], sizeof(b[3]));
-        st_ctlfmt_age(ctlfmt_str_at(p, "metadata.creationTimestamp"), now, b[4], sizeof(b[4]));
+        stctl_fmt_age(ctlfmt_str_at(p, "metadata.creationTimestamp"), now, b[4], sizeof(b[4]));
         const char *cells[] = {ctlfmt_str_or(p, "metadata.namespace", "default"),
                                ctlfmt_obj_name(p),
                                b[0],
@@ -128,7 +128,7 @@ static int node_pods(FILE *out, json_t *node, json_t *pods, time_t now, st_error
                                b[3],
                                b[4]};
         if (r == 0)
-            r = st_ctlfmt_table_add(t, cells, err);
+            r = stctl_fmt_table_add(t, cells, err);
     }
     if ((r = write_table(out, t, r, err)) < 0)
         return r;
@@ -145,23 +145,23 @@ static int node_pods(FILE *out, json_t *node, json_t *pods, time_t now, st_error
     share(total.mem_lim, mem_cap, false, b[3], sizeof(b[3]));
     const char *cpu[] = {"cpu", b[0], b[1]};
     const char *mem[] = {"memory", b[2], b[3]};
-    r = st_ctlfmt_table_add(t, cpu, err);
+    r = stctl_fmt_table_add(t, cpu, err);
     if (r == 0)
-        r = st_ctlfmt_table_add(t, mem, err);
+        r = stctl_fmt_table_add(t, mem, err);
     return write_table(out, t, r, err);
 }
 
 /* ---- the view ------------------------------------------------------------- */
 
-int ctlfmt_describe_node(FILE *out, json_t *node, const struct st_ctlfmt_related *rel, time_t now,
+int ctlfmt_describe_node(FILE *out, json_t *node, const struct stctl_fmt_related *rel, time_t now,
                          st_error *err)
 {
     char buf[256];
     ctlfmt_metadata(out, node, false, now);
-    st_ctlfmt_node_status(node, buf, sizeof(buf));
+    stctl_fmt_node_status(node, buf, sizeof(buf));
     ctlfmt_field(out, 0, 15, "Status", "%s", buf);
     ctlfmt_field(out, 0, 15, "Phase", "%s",
-                 st_ctlfmt_node_phase(node) ? st_ctlfmt_node_phase(node) : NONE);
+                 stctl_fmt_node_phase(node) ? stctl_fmt_node_phase(node) : NONE);
     if (ctlfmt_str_at(node, "status.message"))
         ctlfmt_field(out, 0, 15, "Message", "%s", ctlfmt_str_at(node, "status.message"));
     if (ctlfmt_str_at(node, "status.strata.accelReason"))

@@ -15,17 +15,17 @@
 
 /* ---- resource kinds ----------------------------------------------------- */
 
-enum st_ctlfmt_kind_id {
-    ST_CTLFMT_NODE,
-    ST_CTLFMT_POD,
-    ST_CTLFMT_DEPLOYMENT,
-    ST_CTLFMT_SECRET,
-    ST_CTLFMT_EVENT,
-    ST_CTLFMT_IMAGE,
+enum stctl_fmt_kind_id {
+    STCTL_FMT_NODE,
+    STCTL_FMT_POD,
+    STCTL_FMT_DEPLOYMENT,
+    STCTL_FMT_SECRET,
+    STCTL_FMT_EVENT,
+    STCTL_FMT_IMAGE,
 };
 
-struct st_ctlfmt_kind {
-    enum st_ctlfmt_kind_id id;
+struct stctl_fmt_kind {
+    enum stctl_fmt_kind_id id;
     const char *kind;     /* the API's kind: "Deployment" */
     const char *resource; /* the path segment: "deployments" */
     const char *ref;      /* how kubectl names it in messages: "deployment.apps" */
@@ -35,18 +35,18 @@ struct st_ctlfmt_kind {
 
 /* What a person typed ("pods", "pod", "po", "deploy", "no", case-insensitive),
  * or NULL when it names no kind stratactl knows. */
-const struct st_ctlfmt_kind *st_ctlfmt_kind_lookup(const char *word);
+const struct stctl_fmt_kind *stctl_fmt_kind_lookup(const char *word);
 /* By the API's kind ("Pod"); NULL when unknown. */
-const struct st_ctlfmt_kind *st_ctlfmt_kind_by_kind(const char *kind);
+const struct stctl_fmt_kind *stctl_fmt_kind_by_kind(const char *kind);
 
 /* ---- time --------------------------------------------------------------- */
 
 /* kubectl's short durations: "0s".."119s", "2m5s", "45m", "3h20m", "15h",
  * "4d6h", "30d", "2y100d", "9y"; "<invalid>" for a time well in the future. */
-void st_ctlfmt_duration(long long seconds, char *buf, size_t len);
+void stctl_fmt_duration(long long seconds, char *buf, size_t len);
 
 /* The age of an RFC 3339 timestamp at now; "<unknown>" when missing or bad. */
-void st_ctlfmt_age(const char *timestamp, time_t now, char *buf, size_t len);
+void stctl_fmt_age(const char *timestamp, time_t now, char *buf, size_t len);
 
 /* ---- tables ------------------------------------------------------------- */
 
@@ -55,26 +55,26 @@ void st_ctlfmt_age(const char *timestamp, time_t now, char *buf, size_t len);
  * are display columns, so UTF-8 text lines up). Rows
  * can be added after a write (watch): later writes keep the widths already
  * used, growing a column only when a new cell is wider. */
-typedef struct st_ctlfmt_table st_ctlfmt_table;
+typedef struct stctl_fmt_table stctl_fmt_table;
 
 /* headers: ncols column titles; NULL for a table without a header line. */
-int st_ctlfmt_table_new(size_t ncols, const char *const *headers, st_ctlfmt_table **out,
+int stctl_fmt_table_new(size_t ncols, const char *const *headers, stctl_fmt_table **out,
                         st_error *err);
-void st_ctlfmt_table_free(st_ctlfmt_table *t);
+void stctl_fmt_table_free(stctl_fmt_table *t);
 /* Spaces before every line (tables inside `describe`). */
-void st_ctlfmt_table_set_indent(st_ctlfmt_table *t, int indent);
+void stctl_fmt_table_set_indent(stctl_fmt_table *t, int indent);
 /* --no-headers: never write the header line. */
-void st_ctlfmt_table_set_no_headers(st_ctlfmt_table *t, bool no_headers);
+void stctl_fmt_table_set_no_headers(stctl_fmt_table *t, bool no_headers);
 /* Copies ncols cells (NULL is an empty cell); newlines and tabs in a cell
  * become spaces, so a row stays one line. */
-int st_ctlfmt_table_add(st_ctlfmt_table *t, const char *const *cells, st_error *err);
-size_t st_ctlfmt_table_rows(const st_ctlfmt_table *t);
+int stctl_fmt_table_add(stctl_fmt_table *t, const char *const *cells, st_error *err);
+size_t stctl_fmt_table_rows(const stctl_fmt_table *t);
 /* Writes the header (first time only) and every row added since the last
  * write. Nothing at all while no row was ever added. */
-int st_ctlfmt_table_write(FILE *out, st_ctlfmt_table *t, st_error *err);
+int stctl_fmt_table_write(FILE *out, stctl_fmt_table *t, st_error *err);
 
 /* kubectl's flags that change a kind's columns. */
-struct st_ctlfmt_columns {
+struct stctl_fmt_columns {
     bool wide;        /* -o wide: the extra columns below */
     bool namespace;   /* -A: NAMESPACE first */
     bool show_labels; /* --show-labels: LABELS last ("k=v,k2=v2" or <none>) */
@@ -88,36 +88,36 @@ struct st_ctlfmt_columns {
  *   Secret:     NAME TYPE DATA AGE
  *   Event:      LAST SEEN TYPE REASON OBJECT MESSAGE
  *   Image:      NAME SIZE AGE */
-int st_ctlfmt_table_for_kind(const struct st_ctlfmt_kind *k, const struct st_ctlfmt_columns *cols,
-                             st_ctlfmt_table **out, st_error *err);
-/* One row for obj, in a table made by st_ctlfmt_table_for_kind; now is the
+int stctl_fmt_table_for_kind(const struct stctl_fmt_kind *k, const struct stctl_fmt_columns *cols,
+                             stctl_fmt_table **out, st_error *err);
+/* One row for obj, in a table made by stctl_fmt_table_for_kind; now is the
  * clock the AGE columns are measured against. */
-int st_ctlfmt_table_add_object(st_ctlfmt_table *t, json_t *obj, time_t now, st_error *err);
+int stctl_fmt_table_add_object(stctl_fmt_table *t, json_t *obj, time_t now, st_error *err);
 
 /* ---- single values ------------------------------------------------------ */
 
 /* The STATUS column of a pod, as kubectl computes it: the phase, unless a
  * container is waiting or terminated with a reason (CrashLoopBackOff,
  * OOMKilled, ExitCode:1), or the pod is being deleted (Terminating). */
-void st_ctlfmt_pod_status(json_t *pod, char *buf, size_t len);
+void stctl_fmt_pod_status(json_t *pod, char *buf, size_t len);
 /* The STATUS column of a node: "Ready", "NotReady", "Unknown", or the
  * provisioning phase while it is not Ready ("Provisioning", "Failed"). */
-void st_ctlfmt_node_status(json_t *node, char *buf, size_t len);
+void stctl_fmt_node_status(json_t *node, char *buf, size_t len);
 /* status.strata.phase, or status.phase; NULL when neither is set. */
-const char *st_ctlfmt_node_phase(json_t *node);
+const char *stctl_fmt_node_phase(json_t *node);
 /* Byte counts as a person reads them: "512B", "1.5KiB", "12.3MiB", "2.0GiB". */
-void st_ctlfmt_size(long long bytes, char *buf, size_t len);
+void stctl_fmt_size(long long bytes, char *buf, size_t len);
 
 /* ---- describe ----------------------------------------------------------- */
 
 /* Whether event (a core/v1 Event) is about kind/name in namespace ns (ns
  * NULL or "": any namespace). */
-bool st_ctlfmt_event_is_about(json_t *event, const char *kind, const char *ns, const char *name);
+bool stctl_fmt_event_is_about(json_t *event, const char *kind, const char *ns, const char *name);
 
 /* What describe shows beside an object, each NULL when it could not be
  * read: events, a JSON array of the Events about it, oldest first; pods (for
  * a Node), the JSON array of the pods bound to it. */
-struct st_ctlfmt_related {
+struct stctl_fmt_related {
     json_t *events;
     json_t *pods;
 };
@@ -128,7 +128,7 @@ struct st_ctlfmt_related {
  * requests and limits of its non-terminated pods ("Non-terminated Pods",
  * "Allocated resources", with percentages of capacity); then the events.
  * rel may be NULL (nothing related could be read). */
-int st_ctlfmt_describe(FILE *out, const struct st_ctlfmt_kind *k, json_t *obj,
-                       const struct st_ctlfmt_related *rel, time_t now, st_error *err);
+int stctl_fmt_describe(FILE *out, const struct stctl_fmt_kind *k, json_t *obj,
+                       const struct stctl_fmt_related *rel, time_t now, st_error *err);
 
 #endif

@@ -50,7 +50,7 @@ void ctlfmt_containers_text(json_t *spec, const char *field, char *buf, size_t l
 
 /* ---- tables (ctl_table.c) ------------------------------------------------ */
 
-struct st_ctlfmt_table {
+struct stctl_fmt_table {
     size_t ncols;
     struct libscols_table *tb;
     size_t *widths; /* widest cell of each column so far (rows only grow it) */
@@ -58,10 +58,10 @@ struct st_ctlfmt_table {
     size_t written; /* rows already written */
     bool headers;   /* has a header line */
     bool header_written;
-    bool no_headers; /* st_ctlfmt_table_set_no_headers */
+    bool no_headers; /* stctl_fmt_table_set_no_headers */
     int indent;
-    const struct st_ctlfmt_kind *kind; /* set by st_ctlfmt_table_for_kind */
-    struct st_ctlfmt_columns cols;
+    const struct stctl_fmt_kind *kind; /* set by stctl_fmt_table_for_kind */
+    struct stctl_fmt_columns cols;
 };
 
 /* ---- describe (ctl_describe.c) ------------------------------------------- */
@@ -85,11 +85,11 @@ int ctlfmt_events_section(FILE *out, json_t *events, time_t now, st_error *err);
  * rule under the headers (rule NULL: each header's length in dashes, "Type"
  * -> "----"), as kubectl's describe tables. */
 int ctlfmt_ruled_table(size_t ncols, const char *const *headers, const char *const *rule,
-                       st_ctlfmt_table **out, st_error *err);
+                       stctl_fmt_table **out, st_error *err);
 
 /* ---- describe node (ctl_describe_node.c) --------------------------------- */
 
-int ctlfmt_describe_node(FILE *out, json_t *node, const struct st_ctlfmt_related *rel, time_t now,
+int ctlfmt_describe_node(FILE *out, json_t *node, const struct stctl_fmt_related *rel, time_t now,
                          st_error *err);
 
 #endif

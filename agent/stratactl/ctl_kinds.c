@@ -15,41 +15,41 @@
 
 /* ---- kinds ---------------------------------------------------------------- */
 
-static const struct st_ctlfmt_kind kinds[] = {
-    {ST_CTLFMT_NODE, "Node", "nodes", "node", "/api/v1", false},
-    {ST_CTLFMT_POD, "Pod", "pods", "pod", "/api/v1", true},
-    {ST_CTLFMT_DEPLOYMENT, "Deployment", "deployments", "deployment.apps", "/apis/apps/v1", true},
-    {ST_CTLFMT_SECRET, "Secret", "secrets", "secret", "/api/v1", true},
+static const struct stctl_fmt_kind kinds[] = {
+    {STCTL_FMT_NODE, "Node", "nodes", "node", "/api/v1", false},
+    {STCTL_FMT_POD, "Pod", "pods", "pod", "/api/v1", true},
+    {STCTL_FMT_DEPLOYMENT, "Deployment", "deployments", "deployment.apps", "/apis/apps/v1", true},
+    {STCTL_FMT_SECRET, "Secret", "secrets", "secret", "/api/v1", true},
     /* stratad serves every namespace's events at /api/v1/events. */
-    {ST_CTLFMT_EVENT, "Event", "events", "event", "/api/v1", false},
-    {ST_CTLFMT_IMAGE, "Image", "images", "image", "/api/v1", false},
+    {STCTL_FMT_EVENT, "Event", "events", "event", "/api/v1", false},
+    {STCTL_FMT_IMAGE, "Image", "images", "image", "/api/v1", false},
 };
 
 static const struct {
     const char *word;
-    enum st_ctlfmt_kind_id id;
+    enum stctl_fmt_kind_id id;
 } aliases[] = {
-    {"nodes", ST_CTLFMT_NODE},
-    {"node", ST_CTLFMT_NODE},
-    {"no", ST_CTLFMT_NODE},
-    {"pods", ST_CTLFMT_POD},
-    {"pod", ST_CTLFMT_POD},
-    {"po", ST_CTLFMT_POD},
-    {"deployments", ST_CTLFMT_DEPLOYMENT},
-    {"deployment", ST_CTLFMT_DEPLOYMENT},
-    {"deploy", ST_CTLFMT_DEPLOYMENT},
-    {"deployments.apps", ST_CTLFMT_DEPLOYMENT},
-    {"deployment.apps", ST_CTLFMT_DEPLOYMENT},
-    {"secrets", ST_CTLFMT_SECRET},
-    {"secret", ST_CTLFMT_SECRET},
-    {"events", ST_CTLFMT_EVENT},
-    {"event", ST_CTLFMT_EVENT},
-    {"ev", ST_CTLFMT_EVENT},
-    {"images", ST_CTLFMT_IMAGE},
-    {"image", ST_CTLFMT_IMAGE},
+    {"nodes", STCTL_FMT_NODE},
+    {"node", STCTL_FMT_NODE},
+    {"no", STCTL_FMT_NODE},
+    {"pods", STCTL_FMT_POD},
+    {"pod", STCTL_FMT_POD},
+    {"po", STCTL_FMT_POD},
+    {"deployments", STCTL_FMT_DEPLOYMENT},
+    {"deployment", STCTL_FMT_DEPLOYMENT},
+    {"deploy", STCTL_FMT_DEPLOYMENT},
+    {"deployments.apps", STCTL_FMT_DEPLOYMENT},
+    {"deployment.apps", STCTL_FMT_DEPLOYMENT},
+    {"secrets", STCTL_FMT_SECRET},
+    {"secret", STCTL_FMT_SECRET},
+    {"events", STCTL_FMT_EVENT},
+    {"event", STCTL_FMT_EVENT},
+    {"ev", STCTL_FMT_EVENT},
+    {"images", STCTL_FMT_IMAGE},
+    {"image", STCTL_FMT_IMAGE},
 };
 
-const struct st_ctlfmt_kind *st_ctlfmt_kind_lookup(const char *word)
+const struct stctl_fmt_kind *stctl_fmt_kind_lookup(const char *word)
 {
     if (word == NULL)
         return NULL;
@@ -59,7 +59,7 @@ const struct st_ctlfmt_kind *st_ctlfmt_kind_lookup(const char *word)
     return NULL;
 }
 
-const struct st_ctlfmt_kind *st_ctlfmt_kind_by_kind(const char *kind)
+const struct stctl_fmt_kind *stctl_fmt_kind_by_kind(const char *kind)
 {
     if (kind == NULL)
         return NULL;
@@ -71,7 +71,7 @@ const struct st_ctlfmt_kind *st_ctlfmt_kind_by_kind(const char *kind)
 
 /* ---- time ----------------------------------------------------------------- */
 
-void st_ctlfmt_duration(long long seconds, char *buf, size_t len)
+void stctl_fmt_duration(long long seconds, char *buf, size_t len)
 {
     /* kubectl tolerates a second of clock skew as "now". */
     if (seconds < -1) {
@@ -127,12 +127,12 @@ void st_ctlfmt_duration(long long seconds, char *buf, size_t len)
         snprintf(buf, len, "%lldy", years);
 }
 
-void st_ctlfmt_age(const char *timestamp, time_t now, char *buf, size_t len)
+void stctl_fmt_age(const char *timestamp, time_t now, char *buf, size_t len)
 {
     time_t t = 0;
     if (timestamp == NULL || st_time_parse_rfc3339(timestamp, &t, NULL) < 0) {
         snprintf(buf, len, "<unknown>");
         return;
     }
-    st_ctlfmt_duration((long long)now - (long long)t, buf, len);
+    stctl_fmt_duration((long long)now - (long long)t, buf, len);
 }

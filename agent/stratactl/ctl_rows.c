@@ -15,16 +15,16 @@
 #include "strata/cleanup.h"
 #include "strata/time.h"
 
-const char *st_ctlfmt_node_phase(json_t *node)
+const char *stctl_fmt_node_phase(json_t *node)
 {
     const char *p = ctlfmt_str_at(node, "status.strata.phase");
     return p ? p : ctlfmt_str_at(node, "status.phase");
 }
 
-void st_ctlfmt_node_status(json_t *node, char *buf, size_t len)
+void stctl_fmt_node_status(json_t *node, char *buf, size_t len)
 {
     const char *ready = ctlfmt_str_at(ctlfmt_condition(node, "Ready"), "status");
-    const char *phase = st_ctlfmt_node_phase(node);
+    const char *phase = stctl_fmt_node_phase(node);
     if (ready && strcmp(ready, "True") == 0)
         snprintf(buf, len, "Ready");
     else if (phase && strcmp(phase, "Ready") != 0 && strcmp(phase, "Running") != 0)
@@ -35,7 +35,7 @@ void st_ctlfmt_node_status(json_t *node, char *buf, size_t len)
         snprintf(buf, len, "Unknown");
 }
 
-void st_ctlfmt_pod_status(json_t *pod, char *buf, size_t len)
+void stctl_fmt_pod_status(json_t *pod, char *buf, size_t len)
 {
     const char *reason = ctlfmt_str_or(pod, "status.phase", "Pending");
     if (ctlfmt_str_at(pod, "status.reason"))
@@ -109,7 +109,7 @@ static void pod_restarts(json_t *pod, time_t now, char *buf, size_t len)
     snprintf(buf, len, "%lld", restarts);
     if (restarts > 0 && latest > 0) {
         char age[32];
-        st_ctlfmt_duration((long long)now - (long long)latest, age, sizeof(age));
+        stctl_fmt_duration((long long)now - (long long)latest, age, sizeof(age));
         ctlfmt_appendf(buf, len, " (%s ago)", age);
     }
 }
@@ -144,34 +144,34 @@ static const char *const secret_cols[] = {"NAME", "TYPE", "DATA", "AGE"};
 static const char *const event_cols[] = {"LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"};
 static const char *const image_cols[] = {"NAME", "SIZE", "AGE"};
 
-static void kind_columns(enum st_ctlfmt_kind_id id, bool wide, const char *const **cols, size_t *n)
+static void kind_columns(enum stctl_fmt_kind_id id, bool wide, const char *const **cols, size_t *n)
 {
     switch (id) {
-    case ST_CTLFMT_NODE:
+    case STCTL_FMT_NODE:
         *cols = node_cols, *n = wide ? 9 : 7;
         break;
-    case ST_CTLFMT_POD:
+    case STCTL_FMT_POD:
         *cols = pod_cols, *n = wide ? 7 : 5;
         break;
-    case ST_CTLFMT_DEPLOYMENT:
+    case STCTL_FMT_DEPLOYMENT:
         *cols = deploy_cols, *n = wide ? 8 : 5;
         break;
-    case ST_CTLFMT_SECRET:
+    case STCTL_FMT_SECRET:
         *cols = secret_cols, *n = 4;
         break;
-    case ST_CTLFMT_EVENT:
+    case STCTL_FMT_EVENT:
         *cols = event_cols, *n = 5;
         break;
-    case ST_CTLFMT_IMAGE:
+    case STCTL_FMT_IMAGE:
         *cols = image_cols, *n = 3;
         break;
     }
 }
 
-int st_ctlfmt_table_for_kind(const struct st_ctlfmt_kind *k, const struct st_ctlfmt_columns *cols,
-                             st_ctlfmt_table **out, st_error *err)
+int stctl_fmt_table_for_kind(const struct stctl_fmt_kind *k, const struct stctl_fmt_columns *cols,
+                             stctl_fmt_table **out, st_error *err)
 {
-    static const struct st_ctlfmt_columns defaults = {0};
+    static const struct stctl_fmt_columns defaults = {0};
     if (cols == NULL)
         cols = &defaults;
     const char *const *kc = NULL;
@@ -185,7 +185,7 @@ int st_ctlfmt_table_for_kind(const struct st_ctlfmt_kind *k, const struct st_ctl
         headers[h++] = kc[i];
     if (cols->show_labels)
         headers[h++] = "LABELS";
-    int r = st_ctlfmt_table_new(h, headers, out, err);
+    int r = stctl_fmt_table_new(h, headers, out, err);
     if (r == 0) {
         (*out)->kind = k;
         (*out)->cols = *cols;
@@ -194,7 +194,7 @@ int st_ctlfmt_table_for_kind(const struct st_ctlfmt_kind *k, const struct st_ctl
     return r;
 }
 
-int st_ctlfmt_table_add_object(st_ctlfmt_table *t, json_t *obj, time_t now, st_error *err)
+int stctl_fmt_table_add_object(stctl_fmt_table *t, json_t *obj, time_t now, st_error *err)
 {
     if (t->kind == NULL)
         return st_error_set(err, EINVAL, "the table was not made for a kind of object");
@@ -203,8 +203,8 @@ int st_ctlfmt_table_add_object(st_ctlfmt_table *t, json_t *obj, time_t now, st_e
     const char *created = ctlfmt_str_at(obj, "metadata.creationTimestamp");
     cell[0] = ctlfmt_obj_name(obj);
     switch (t->kind->id) {
-    case ST_CTLFMT_NODE:
-        st_ctlfmt_node_status(obj, b[1], sizeof(b[1]));
+    case STCTL_FMT_NODE:
+        stctl_fmt_node_status(obj, b[1], sizeof(b[1]));
         cell[1] = b[1];
         cell[2] = ctlfmt_str_or(obj, "status.strata.accel", NONE);
         cell[3] =
@@ -213,24 +213,24 @@ int st_ctlfmt_table_add_object(st_ctlfmt_table *t, json_t *obj, time_t now, st_e
         cell[4] = b[4];
         ctlfmt_millis_text(ctlfmt_int_at(obj, "status.strata.bootMillis", 0), b[5], sizeof(b[5]));
         cell[5] = b[5];
-        st_ctlfmt_age(created, now, b[6], sizeof(b[6]));
+        stctl_fmt_age(created, now, b[6], sizeof(b[6]));
         cell[6] = b[6];
         cell[7] = ctlfmt_str_or(obj, "status.strata.domain", NONE);
         cell[8] = ctlfmt_str_or(obj, "status.nodeInfo.kernelVersion", NONE);
         break;
-    case ST_CTLFMT_POD:
+    case STCTL_FMT_POD:
         pod_ready(obj, b[1], sizeof(b[1]));
         cell[1] = b[1];
-        st_ctlfmt_pod_status(obj, b[2], sizeof(b[2]));
+        stctl_fmt_pod_status(obj, b[2], sizeof(b[2]));
         cell[2] = b[2];
         pod_restarts(obj, now, b[3], sizeof(b[3]));
         cell[3] = b[3];
-        st_ctlfmt_age(created, now, b[4], sizeof(b[4]));
+        stctl_fmt_age(created, now, b[4], sizeof(b[4]));
         cell[4] = b[4];
         cell[5] = ctlfmt_str_or(obj, "spec.nodeName", NONE);
         cell[6] = pod_last_reason(obj);
         break;
-    case ST_CTLFMT_DEPLOYMENT:
+    case STCTL_FMT_DEPLOYMENT:
         snprintf(b[1], sizeof(b[1]), "%lld/%lld", ctlfmt_int_at(obj, "status.readyReplicas", 0),
                  ctlfmt_int_at(obj, "spec.replicas", 1));
         cell[1] = b[1];
@@ -238,7 +238,7 @@ int st_ctlfmt_table_add_object(st_ctlfmt_table *t, json_t *obj, time_t now, st_e
         cell[2] = b[2];
         snprintf(b[3], sizeof(b[3]), "%lld", ctlfmt_int_at(obj, "status.availableReplicas", 0));
         cell[3] = b[3];
-        st_ctlfmt_age(created, now, b[4], sizeof(b[4]));
+        stctl_fmt_age(created, now, b[4], sizeof(b[4]));
         cell[4] = b[4];
         ctlfmt_containers_text(ctlfmt_at(obj, "spec.template.spec"), "name", b[5], sizeof(b[5]));
         cell[5] = b[5];
@@ -247,14 +247,14 @@ int st_ctlfmt_table_add_object(st_ctlfmt_table *t, json_t *obj, time_t now, st_e
         ctlfmt_map_text(ctlfmt_at(obj, "spec.selector.matchLabels"), b[7], sizeof(b[7]));
         cell[7] = b[7];
         break;
-    case ST_CTLFMT_SECRET:
+    case STCTL_FMT_SECRET:
         cell[1] = ctlfmt_str_or(obj, "type", "Opaque");
         snprintf(b[2], sizeof(b[2]), "%zu", json_object_size(ctlfmt_at(obj, "data")));
         cell[2] = b[2];
-        st_ctlfmt_age(created, now, b[3], sizeof(b[3]));
+        stctl_fmt_age(created, now, b[3], sizeof(b[3]));
         cell[3] = b[3];
         break;
-    case ST_CTLFMT_EVENT:
+    case STCTL_FMT_EVENT:
         ctlfmt_event_seen(obj, now, b[0], sizeof(b[0]));
         cell[0] = b[0];
         cell[1] = ctlfmt_str_or(obj, "type", "Normal");
@@ -263,16 +263,16 @@ int st_ctlfmt_table_add_object(st_ctlfmt_table *t, json_t *obj, time_t now, st_e
         cell[3] = b[3];
         cell[4] = ctlfmt_str_or(obj, "message", "");
         break;
-    case ST_CTLFMT_IMAGE:
-        st_ctlfmt_size(ctlfmt_int_at(obj, "sizeBytes", 0), b[1], sizeof(b[1]));
+    case STCTL_FMT_IMAGE:
+        stctl_fmt_size(ctlfmt_int_at(obj, "sizeBytes", 0), b[1], sizeof(b[1]));
         cell[1] = b[1];
-        st_ctlfmt_age(ctlfmt_str_at(obj, "created"), now, b[2], sizeof(b[2]));
+        stctl_fmt_age(ctlfmt_str_at(obj, "created"), now, b[2], sizeof(b[2]));
         cell[2] = b[2];
         break;
     }
     /* kubectl's additions around the kind's own columns. */
     char name[320], labels[1024];
-    if (t->cols.kind_prefix && t->kind->id != ST_CTLFMT_EVENT) {
+    if (t->cols.kind_prefix && t->kind->id != STCTL_FMT_EVENT) {
         snprintf(name, sizeof(name), "%s/%s", t->kind->ref, cell[0]);
         cell[0] = name;
     }
@@ -286,5 +286,5 @@ int st_ctlfmt_table_add_object(st_ctlfmt_table *t, json_t *obj, time_t now, st_e
         ctlfmt_map_text(ctlfmt_at(obj, "metadata.labels"), labels, sizeof(labels));
         row[t->ncols - 1] = labels;
     }
-    return st_ctlfmt_table_add(t, row, err);
+    return stctl_fmt_table_add(t, row, err);
 }

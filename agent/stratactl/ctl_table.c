@@ -21,13 +21,13 @@
  * three-space separator a column takes at least six. */
 #define MIN_WIDTH 3
 
-int st_ctlfmt_table_new(size_t ncols, const char *const *headers, st_ctlfmt_table **out,
+int stctl_fmt_table_new(size_t ncols, const char *const *headers, stctl_fmt_table **out,
                         st_error *err)
 {
     *out = NULL;
     if (ncols == 0)
         return st_error_set(err, EINVAL, "a table needs at least one column");
-    st_ctlfmt_table *t = calloc(1, sizeof(*t));
+    stctl_fmt_table *t = calloc(1, sizeof(*t));
     if (t == NULL)
         return st_error_set(err, ENOMEM, "out of memory");
     t->ncols = ncols;
@@ -35,7 +35,7 @@ int st_ctlfmt_table_new(size_t ncols, const char *const *headers, st_ctlfmt_tabl
     t->widths = calloc(ncols, sizeof(*t->widths));
     t->tb = scols_new_table();
     if (t->widths == NULL || t->tb == NULL) {
-        st_ctlfmt_table_free(t);
+        stctl_fmt_table_free(t);
         return st_error_set(err, ENOMEM, "out of memory");
     }
     scols_table_set_column_separator(t->tb, "   ");
@@ -44,7 +44,7 @@ int st_ctlfmt_table_new(size_t ncols, const char *const *headers, st_ctlfmt_tabl
     scols_table_set_termforce(t->tb, SCOLS_TERMFORCE_NEVER);
     for (size_t i = 0; i < ncols; i++) {
         if (scols_table_new_column(t->tb, headers ? headers[i] : "", MIN_WIDTH, 0) == NULL) {
-            st_ctlfmt_table_free(t);
+            stctl_fmt_table_free(t);
             return st_error_set(err, ENOMEM, "out of memory");
         }
     }
@@ -52,7 +52,7 @@ int st_ctlfmt_table_new(size_t ncols, const char *const *headers, st_ctlfmt_tabl
     return 0;
 }
 
-void st_ctlfmt_table_free(st_ctlfmt_table *t)
+void stctl_fmt_table_free(stctl_fmt_table *t)
 {
     if (t == NULL)
         return;
@@ -61,12 +61,12 @@ void st_ctlfmt_table_free(st_ctlfmt_table *t)
     free(t);
 }
 
-void st_ctlfmt_table_set_indent(st_ctlfmt_table *t, int indent)
+void stctl_fmt_table_set_indent(stctl_fmt_table *t, int indent)
 {
     t->indent = indent < 0 ? 0 : indent;
 }
 
-void st_ctlfmt_table_set_no_headers(st_ctlfmt_table *t, bool no_headers)
+void stctl_fmt_table_set_no_headers(stctl_fmt_table *t, bool no_headers)
 {
     t->no_headers = no_headers;
     /* libsmartcols sizes columns by their titles too: without a header
@@ -75,7 +75,7 @@ void st_ctlfmt_table_set_no_headers(st_ctlfmt_table *t, bool no_headers)
         scols_column_set_name(scols_table_get_column(t->tb, i), "");
 }
 
-int st_ctlfmt_table_add(st_ctlfmt_table *t, const char *const *cells, st_error *err)
+int stctl_fmt_table_add(stctl_fmt_table *t, const char *const *cells, st_error *err)
 {
     struct libscols_line *ln = scols_table_new_line(t->tb, NULL);
     if (ln == NULL)
@@ -97,14 +97,14 @@ int st_ctlfmt_table_add(st_ctlfmt_table *t, const char *const *cells, st_error *
     return 0;
 }
 
-size_t st_ctlfmt_table_rows(const st_ctlfmt_table *t)
+size_t stctl_fmt_table_rows(const stctl_fmt_table *t)
 {
     return t->nrows;
 }
 
 /* Prints lines [written, nrows) to a string, under C.UTF-8 when the C
  * library has it (glibc since 2.35 always does). */
-static int print_new_rows(st_ctlfmt_table *t, char **text, st_error *err)
+static int print_new_rows(stctl_fmt_table *t, char **text, st_error *err)
 {
     bool header = t->headers && !t->no_headers && !t->header_written;
     scols_table_enable_noheadings(t->tb, !header);
@@ -129,7 +129,7 @@ static int print_new_rows(st_ctlfmt_table *t, char **text, st_error *err)
     return 0;
 }
 
-int st_ctlfmt_table_write(FILE *out, st_ctlfmt_table *t, st_error *err)
+int stctl_fmt_table_write(FILE *out, stctl_fmt_table *t, st_error *err)
 {
     if (t->nrows == t->written)
         return 0;

@@ -130,7 +130,7 @@ void ctlfmt_map_text(json_t *map, char *buf, size_t len)
 
 /* ---- single values -------------------------------------------------------- */
 
-void st_ctlfmt_size(long long bytes, char *buf, size_t len)
+void stctl_fmt_size(long long bytes, char *buf, size_t len)
 {
     static const char *const units[] = {"KiB", "MiB", "GiB", "TiB"};
     if (bytes < 1024) {
@@ -201,12 +201,12 @@ void ctlfmt_event_seen(json_t *ev, time_t now, char *buf, size_t len)
         last = ctlfmt_str_at(ev, "firstTimestamp");
     if (last == NULL)
         last = ctlfmt_str_at(ev, "metadata.creationTimestamp");
-    st_ctlfmt_age(last, now, buf, len);
+    stctl_fmt_age(last, now, buf, len);
     long long count = ctlfmt_int_at(ev, "count", 1);
     const char *first = ctlfmt_str_at(ev, "firstTimestamp");
     if (count > 1 && first) {
         char over[32];
-        st_ctlfmt_age(first, now, over, sizeof(over));
+        stctl_fmt_age(first, now, over, sizeof(over));
         ctlfmt_appendf(buf, len, " (x%lld over %s)", count, over);
     }
 }

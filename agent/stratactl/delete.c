@@ -18,7 +18,7 @@ struct delete_opts {
     long grace_s;       /* -1: the pod's own */
 };
 
-static int delete_one(stctl_client *cl, const struct st_ctlfmt_kind *k, const char *ns,
+static int delete_one(stctl_client *cl, const struct stctl_fmt_kind *k, const char *ns,
                       const char *name, const struct delete_opts *o)
 {
     st_error err = {0};
@@ -50,7 +50,7 @@ static int delete_file(struct stctl *ctl, stctl_client *cl, json_t *objects,
         const char *kind = json_string_value(json_object_get(obj, "kind"));
         const char *name =
             json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
-        const struct st_ctlfmt_kind *k = st_ctlfmt_kind_by_kind(kind);
+        const struct stctl_fmt_kind *k = stctl_fmt_kind_by_kind(kind);
         if (k == NULL || name == NULL) {
             status = stctl_failf("cannot delete a %s without a name", kind ? kind : "object");
             continue;
@@ -141,7 +141,7 @@ int stctl_verb_delete(struct stctl *ctl, int argc, char **argv)
     if (t[0].name == NULL)
         return stctl_usage(STCTL_USAGE_DELETE, "name the %s to delete", t[0].kind->resource);
     for (size_t i = 0; i < n; i++)
-        if (t[i].kind->id == ST_CTLFMT_EVENT || t[i].kind->id == ST_CTLFMT_IMAGE)
+        if (t[i].kind->id == STCTL_FMT_EVENT || t[i].kind->id == STCTL_FMT_IMAGE)
             return stctl_usage(STCTL_USAGE_DELETE, "%s cannot be deleted", t[i].kind->resource);
     stctl_client *cl = stctl_connect(ctl, &err);
     if (cl == NULL)

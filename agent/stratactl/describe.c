@@ -11,7 +11,7 @@
 #include "strata/cleanup.h"
 
 /* The events about one object, a new array; NULL when all is NULL. */
-static json_t *events_about(json_t *all, const struct st_ctlfmt_kind *k, const char *ns,
+static json_t *events_about(json_t *all, const struct stctl_fmt_kind *k, const char *ns,
                             json_t *obj)
 {
     if (all == NULL)
@@ -22,7 +22,7 @@ static json_t *events_about(json_t *all, const struct st_ctlfmt_kind *k, const c
     json_t *ev;
     json_array_foreach(json_object_get(all, "items"), i, ev)
     {
-        if (st_ctlfmt_event_is_about(ev, k->kind, k->namespaced ? ns : NULL, name))
+        if (stctl_fmt_event_is_about(ev, k->kind, k->namespaced ? ns : NULL, name))
             json_array_append(mine, ev);
     }
     return mine;
@@ -43,7 +43,7 @@ static json_t *pods_on(struct stctl *ctl, json_t *node)
     json_t *reply = NULL;
     stctl_client *cl = stctl_connect(ctl, &err);
     if (r == 0 && cl &&
-        stctl_list_path(ctl, st_ctlfmt_kind_lookup("pods"), &every, NULL, extra, &path, &err) ==
+        stctl_list_path(ctl, stctl_fmt_kind_lookup("pods"), &every, NULL, extra, &path, &err) ==
             0 &&
         stctl_call(cl, "GET", path, NULL, &reply, &err) == 0) {
         json_t *items = json_incref(json_object_get(reply, "items"));
@@ -55,16 +55,16 @@ static json_t *pods_on(struct stctl *ctl, json_t *node)
     return NULL;
 }
 
-static int describe_one(struct stctl *ctl, const struct st_ctlfmt_kind *k, json_t *obj, json_t *all,
+static int describe_one(struct stctl *ctl, const struct stctl_fmt_kind *k, json_t *obj, json_t *all,
                         bool *first, st_error *err)
 {
     if (!*first)
         putchar('\n');
     *first = false;
     _cleanup_json_ json_t *mine = events_about(all, k, ctl->ns, obj);
-    _cleanup_json_ json_t *pods = k->id == ST_CTLFMT_NODE ? pods_on(ctl, obj) : NULL;
-    struct st_ctlfmt_related rel = {.events = mine, .pods = pods};
-    int r = st_ctlfmt_describe(stdout, k, obj, &rel, time(NULL), err);
+    _cleanup_json_ json_t *pods = k->id == STCTL_FMT_NODE ? pods_on(ctl, obj) : NULL;
+    struct stctl_fmt_related rel = {.events = mine, .pods = pods};
+    int r = stctl_fmt_describe(stdout, k, obj, &rel, time(NULL), err);
     fflush(stdout);
     return r;
 }
@@ -96,7 +96,7 @@ int stctl_verb_describe(struct stctl *ctl, int argc, char **argv)
     int status = 0;
     bool first = true;
     for (size_t i = 0; i < n; i++) {
-        const struct st_ctlfmt_kind *k = t[i].kind;
+        const struct stctl_fmt_kind *k = t[i].kind;
         _cleanup_free_ char *path = NULL;
         _cleanup_json_ json_t *reply = NULL;
         st_error e = {0};

@@ -12,7 +12,7 @@
 
 struct event_filter {
     const char *ns; /* NULL: every namespace */
-    const struct st_ctlfmt_kind *kind;
+    const struct stctl_fmt_kind *kind;
     const char *name; /* --for */
 };
 
@@ -20,7 +20,7 @@ static bool keep_event(json_t *ev, void *arg)
 {
     const struct event_filter *f = arg;
     if (f->kind)
-        return st_ctlfmt_event_is_about(ev, f->kind->kind, f->kind->namespaced ? f->ns : NULL,
+        return stctl_fmt_event_is_about(ev, f->kind->kind, f->kind->namespaced ? f->ns : NULL,
                                         f->name);
     if (f->ns == NULL)
         return true;
@@ -84,7 +84,7 @@ int stctl_verb_events(struct stctl *ctl, int argc, char **argv)
     if (stctl_call(cl, "GET", "/api/v1/events", NULL, &reply, &err) < 0)
         return stctl_fail(&err);
 
-    const struct st_ctlfmt_kind *k = st_ctlfmt_kind_lookup("events");
+    const struct stctl_fmt_kind *k = stctl_fmt_kind_lookup("events");
     _cleanup_json_ json_t *kept = json_array();
     size_t i;
     json_t *ev;
@@ -93,7 +93,7 @@ int stctl_verb_events(struct stctl *ctl, int argc, char **argv)
         if (keep_event(ev, &f))
             json_array_append(kept, ev);
     }
-    st_ctlfmt_table *table = NULL;
+    stctl_fmt_table *table = NULL;
     int r = 0;
     if (out == STCTL_OUT_JSON || out == STCTL_OUT_YAML) {
         _cleanup_json_ json_t *list = json_pack("{s:s, s:s, s:{}, s:O}", "apiVersion", "v1", "kind",
@@ -105,14 +105,14 @@ int stctl_verb_events(struct stctl *ctl, int argc, char **argv)
             r = st_yaml_write(stdout, list, false, &err);
         }
     } else {
-        r = st_ctlfmt_table_for_kind(k, NULL, &table, &err);
+        r = stctl_fmt_table_for_kind(k, NULL, &table, &err);
         json_array_foreach(kept, i, ev)
         {
             if (r == 0)
-                r = st_ctlfmt_table_add_object(table, ev, time(NULL), &err);
+                r = stctl_fmt_table_add_object(table, ev, time(NULL), &err);
         }
         if (r == 0)
-            r = st_ctlfmt_table_write(stdout, table, &err);
+            r = stctl_fmt_table_write(stdout, table, &err);
         if (r == 0 && json_array_size(kept) == 0 && !watch) {
             if (all || f.kind)
                 fprintf(stderr, "No events found.\n");
@@ -123,6 +123,6 @@ int stctl_verb_events(struct stctl *ctl, int argc, char **argv)
     fflush(stdout);
     if (r == 0 && watch)
         r = stctl_watch_print(ctl, k, NULL, reply, table, out, keep_event, &f, &err);
-    st_ctlfmt_table_free(table);
+    stctl_fmt_table_free(table);
     return r < 0 ? stctl_fail(&err) : 0;
 }

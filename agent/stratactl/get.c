@@ -38,13 +38,13 @@ static bool same_name(json_t *obj, void *arg)
     return name && strcmp(name, (const char *)arg) == 0;
 }
 
-static void print_name(const struct st_ctlfmt_kind *k, json_t *obj)
+static void print_name(const struct stctl_fmt_kind *k, json_t *obj)
 {
     const char *name = name_of(obj);
     printf("%s/%s\n", k->ref, name ? name : "?");
 }
 
-int stctl_list_path(struct stctl *ctl, const struct st_ctlfmt_kind *k,
+int stctl_list_path(struct stctl *ctl, const struct stctl_fmt_kind *k,
                     const struct stctl_listing *scope, const char *name, const char *extra,
                     char **out, st_error *err)
 {
@@ -53,7 +53,7 @@ int stctl_list_path(struct stctl *ctl, const struct st_ctlfmt_kind *k,
     if (cl == NULL)
         return -err->code;
     /* Every namespace: the collection's path without /namespaces/NS. */
-    struct st_ctlfmt_kind where = *k;
+    struct stctl_fmt_kind where = *k;
     if (scope && scope->all_ns)
         where.namespaced = false;
     _cleanup_free_ char *sel = NULL;
@@ -72,7 +72,7 @@ int stctl_list_path(struct stctl *ctl, const struct st_ctlfmt_kind *k,
 /* ---- one kind ------------------------------------------------------------- */
 
 /* The objects of one target: the list's items, or the one object. */
-static int fetch(struct stctl *ctl, const struct st_ctlfmt_kind *k, const char *name,
+static int fetch(struct stctl *ctl, const struct stctl_fmt_kind *k, const char *name,
                  const struct get_opts *o, json_t **reply, json_t **objects, st_error *err)
 {
     stctl_client *cl = stctl_connect(ctl, err);
@@ -108,27 +108,27 @@ static int write_json(json_t *v, enum stctl_output out, st_error *err)
 }
 
 /* Rows of objects in a new table for k; *table keeps it (for a watch). */
-static int print_rows(const struct st_ctlfmt_kind *k, json_t *objects, const struct get_opts *o,
-                      st_ctlfmt_table **table, st_error *err)
+static int print_rows(const struct stctl_fmt_kind *k, json_t *objects, const struct get_opts *o,
+                      stctl_fmt_table **table, st_error *err)
 {
-    struct st_ctlfmt_columns cols = o->scope.cols;
+    struct stctl_fmt_columns cols = o->scope.cols;
     cols.wide = o->out == STCTL_OUT_WIDE;
-    int r = st_ctlfmt_table_for_kind(k, &cols, table, err);
+    int r = stctl_fmt_table_for_kind(k, &cols, table, err);
     if (r < 0)
         return r;
-    st_ctlfmt_table_set_no_headers(*table, o->scope.no_headers);
+    stctl_fmt_table_set_no_headers(*table, o->scope.no_headers);
     time_t now = time(NULL);
     size_t i;
     json_t *it;
     json_array_foreach(objects, i, it)
     {
         if (r == 0)
-            r = st_ctlfmt_table_add_object(*table, it, now, err);
+            r = stctl_fmt_table_add_object(*table, it, now, err);
     }
-    return r < 0 ? r : st_ctlfmt_table_write(stdout, *table, err);
+    return r < 0 ? r : stctl_fmt_table_write(stdout, *table, err);
 }
 
-static void none_found(struct stctl *ctl, const struct st_ctlfmt_kind *k, const struct get_opts *o)
+static void none_found(struct stctl *ctl, const struct stctl_fmt_kind *k, const struct get_opts *o)
 {
     if (k && k->namespaced && !o->scope.all_ns)
         fprintf(stderr, "No resources found in %s namespace.\n", ctl->ns);
@@ -144,7 +144,7 @@ static int show_targets(struct stctl *ctl, const struct stctl_target *t, size_t 
     bool table = o->out == STCTL_OUT_TABLE || o->out == STCTL_OUT_WIDE;
     _cleanup_json_ json_t *all_items = json_array();
     _cleanup_json_ json_t *only = NULL; /* the reply, when there is one target */
-    st_ctlfmt_table *last_table = NULL;
+    stctl_fmt_table *last_table = NULL;
     size_t shown = 0;
     int r = 0;
     for (size_t i = 0; i < n && r == 0; i++) {
@@ -162,7 +162,7 @@ static int show_targets(struct stctl *ctl, const struct stctl_target *t, size_t 
             /* One table per kind: a blank line between them, as kubectl. */
             if (shown++ > 0)
                 putchar('\n');
-            st_ctlfmt_table_free(last_table);
+            stctl_fmt_table_free(last_table);
             last_table = NULL;
             r = print_rows(t[i].kind, objects, o, &last_table, err);
         }
@@ -181,11 +181,11 @@ static int show_targets(struct stctl *ctl, const struct stctl_target *t, size_t 
     if (r == 0 && o->watch)
         r = stctl_watch_print(ctl, t[0].kind, &o->scope, only, last_table, o->out,
                               t[0].name ? same_name : NULL, (void *)t[0].name, err);
-    st_ctlfmt_table_free(last_table);
+    stctl_fmt_table_free(last_table);
     return r;
 }
 
-int stctl_show(struct stctl *ctl, const struct st_ctlfmt_kind *k, const char *name,
+int stctl_show(struct stctl *ctl, const struct stctl_fmt_kind *k, const char *name,
                enum stctl_output out, bool watch, st_error *err)
 {
     struct get_opts o = {.out = out, .watch = watch};
@@ -211,7 +211,7 @@ static int kind_list(const char *word, struct stctl_target **out, size_t *n, st_
     }
     char *save = NULL;
     for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
-        t[*n].kind = st_ctlfmt_kind_lookup(w);
+        t[*n].kind = stctl_fmt_kind_lookup(w);
         if (t[*n].kind == NULL) {
             free(t);
             return st_error_set(err, EINVAL,
@@ -293,9 +293,9 @@ int stctl_verb_get(struct stctl *ctl, int argc, char **argv)
     for (size_t i = 0; i < n; i++) {
         named |= t[i].name != NULL;
         mixed |= t[i].kind != t[0].kind;
-        if (t[i].kind->id == ST_CTLFMT_EVENT)
+        if (t[i].kind->id == STCTL_FMT_EVENT)
             return stctl_usage(STCTL_USAGE_GET, "for events use `stratactl events`");
-        if (o.watch && t[i].kind->id == ST_CTLFMT_IMAGE)
+        if (o.watch && t[i].kind->id == STCTL_FMT_IMAGE)
             return stctl_usage(STCTL_USAGE_GET, "images cannot be watched");
     }
     if (mixed)

@@ -45,7 +45,7 @@ static int image_import(struct stctl *ctl, int argc, char **argv)
     json_t *size = json_object_get(image, "sizeBytes");
     if (json_is_integer(size)) {
         char text[32];
-        st_ctlfmt_size((long long)json_integer_value(size), text, sizeof(text));
+        stctl_fmt_size((long long)json_integer_value(size), text, sizeof(text));
         printf("image/%s imported (%s)\n", name, text);
     } else {
         printf("image/%s imported\n", name);
@@ -75,7 +75,7 @@ static int image_list(struct stctl *ctl, int argc, char **argv)
     if (optind < argc)
         return stctl_usage(USAGE_LIST, "unexpected argument \"%s\"", argv[optind]);
     st_error err = {0};
-    if (stctl_show(ctl, st_ctlfmt_kind_lookup("images"), NULL, out, false, &err) < 0)
+    if (stctl_show(ctl, stctl_fmt_kind_lookup("images"), NULL, out, false, &err) < 0)
         return stctl_fail(&err);
     return 0;
 }

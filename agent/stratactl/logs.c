@@ -42,8 +42,8 @@ int stctl_verb_logs(struct stctl *ctl, int argc, char **argv)
     if (slash) {
         char kind[32];
         snprintf(kind, sizeof(kind), "%.*s", (int)(slash - name), name);
-        const struct st_ctlfmt_kind *k = st_ctlfmt_kind_lookup(kind);
-        if (k == NULL || k->id != ST_CTLFMT_POD || slash[1] == '\0')
+        const struct stctl_fmt_kind *k = stctl_fmt_kind_lookup(kind);
+        if (k == NULL || k->id != STCTL_FMT_POD || slash[1] == '\0')
             return stctl_usage(STCTL_USAGE_LOGS,
                                "logs are read from pods: \"%s\" is not POD or "
                                "pod/POD",
@@ -55,7 +55,7 @@ int stctl_verb_logs(struct stctl *ctl, int argc, char **argv)
     if (cl == NULL)
         return stctl_fail(&err);
     _cleanup_free_ char *path = NULL;
-    if (stctl_path(cl, st_ctlfmt_kind_lookup("pods"), ctl->ns, name,
+    if (stctl_path(cl, stctl_fmt_kind_lookup("pods"), ctl->ns, name,
                    follow ? "/log?follow=true" : "/log", &path, &err) < 0 ||
         stctl_stream(cl, path, copy_out, NULL, &err) < 0)
         return stctl_fail(&err);

@@ -48,7 +48,7 @@ static int node_act(struct stctl *ctl, int argc, char **argv, const char *usage,
     if (!kill)
         stctl_client_set_timeout(cl, NODE_RM_TIMEOUT_S);
     _cleanup_free_ char *path = NULL;
-    if (stctl_path(cl, st_ctlfmt_kind_lookup("nodes"), NULL, name, kill ? "/kill" : NULL, &path,
+    if (stctl_path(cl, stctl_fmt_kind_lookup("nodes"), NULL, name, kill ? "/kill" : NULL, &path,
                    &err) < 0 ||
         stctl_call(cl, kill ? "POST" : "DELETE", path, NULL, NULL, &err) < 0)
         return stctl_fail(&err);

@@ -149,7 +149,7 @@ static int parse_opts(struct stctl *ctl, int argc, char **argv, struct node_opts
 /* One progress line when the phase or the accelerator changes. */
 static void progress(const char *name, json_t *node, char *last, size_t len)
 {
-    const char *phase = st_ctlfmt_node_phase(node);
+    const char *phase = stctl_fmt_node_phase(node);
     const char *accel = str_in(node, "status", "strata", "accel");
     const char *why = str_in(node, "status", "strata", "accelReason");
     char line[1024];
@@ -177,7 +177,7 @@ int stctl_node_add(struct stctl *ctl, int argc, char **argv)
     stctl_client *cl = stctl_connect(ctl, &err);
     if (cl == NULL)
         return stctl_fail(&err);
-    const struct st_ctlfmt_kind *k = st_ctlfmt_kind_lookup("nodes");
+    const struct stctl_fmt_kind *k = stctl_fmt_kind_lookup("nodes");
     _cleanup_free_ char *path = NULL;
     char post[64] = "/api/v1/nodes";
     if (o.timeout_given)
@@ -197,7 +197,7 @@ int stctl_node_add(struct stctl *ctl, int argc, char **argv)
     char last[1024] = "";
     for (;;) {
         if (json_is_object(node)) {
-            const char *phase = st_ctlfmt_node_phase(node);
+            const char *phase = stctl_fmt_node_phase(node);
             if (is_ready(node)) {
                 json_t *boot = json_object_get(
                     json_object_get(json_object_get(node, "status"), "strata"), "bootMillis");
@@ -222,7 +222,7 @@ int stctl_node_add(struct stctl *ctl, int argc, char **argv)
         }
         long wait_s = o.timeout_s + (o.timeout_given ? FAILURE_REPORT_S : 0);
         if (now_ms() - start >= wait_s * 1000LL) {
-            const char *phase = st_ctlfmt_node_phase(node);
+            const char *phase = stctl_fmt_node_phase(node);
             r = stctl_failf("node/%s is not Ready after %ld s (phase %s): see `stratactl "
                             "describe node %s` and `stratactl events`",
                             name, o.timeout_s, phase ? phase : "unknown", name);

@@ -167,7 +167,7 @@ int stctl_verb_rollout(struct stctl *ctl, int argc, char **argv)
     size_t n = 0;
     if (stctl_targets(argc - optind, argv + optind, &t, &n, &err) < 0)
         return stctl_usage(STCTL_USAGE_ROLLOUT, "%s", err.msg);
-    if (t[0].kind->id != ST_CTLFMT_DEPLOYMENT)
+    if (t[0].kind->id != STCTL_FMT_DEPLOYMENT)
         return stctl_usage(STCTL_USAGE_ROLLOUT, "only deployments are rolled out");
     if (t[0].name == NULL || (!is_restart && n != 1))
         return stctl_usage(STCTL_USAGE_ROLLOUT, "name %s deployment", is_restart ? "the" : "one");

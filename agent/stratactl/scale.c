@@ -37,7 +37,7 @@ int stctl_verb_scale(struct stctl *ctl, int argc, char **argv)
     size_t n = 0;
     if (stctl_targets(argc - optind, argv + optind, &t, &n, &err) < 0)
         return stctl_usage(STCTL_USAGE_SCALE, "%s", err.msg);
-    if (t[0].kind->id != ST_CTLFMT_DEPLOYMENT)
+    if (t[0].kind->id != STCTL_FMT_DEPLOYMENT)
         return stctl_usage(STCTL_USAGE_SCALE, "only deployments can be scaled");
     if (n != 1 || t[0].name == NULL)
         return stctl_usage(STCTL_USAGE_SCALE, "name one deployment");

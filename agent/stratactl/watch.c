@@ -15,8 +15,8 @@
 #include "strata/yaml_out.h"
 
 struct watch_print {
-    const struct st_ctlfmt_kind *kind;
-    st_ctlfmt_table *table;
+    const struct stctl_fmt_kind *kind;
+    stctl_fmt_table *table;
     enum stctl_output out;
     stctl_watch_filter filter;
     void *filter_arg;
@@ -91,9 +91,9 @@ static int print_object(struct watch_print *w, json_t *obj, st_error *err)
     }
     case STCTL_OUT_TABLE:
     case STCTL_OUT_WIDE:
-        r = st_ctlfmt_table_add_object(w->table, obj, time(NULL), err);
+        r = stctl_fmt_table_add_object(w->table, obj, time(NULL), err);
         if (r == 0)
-            r = st_ctlfmt_table_write(stdout, w->table, err);
+            r = stctl_fmt_table_write(stdout, w->table, err);
         break;
     }
     fflush(stdout);
@@ -123,8 +123,8 @@ static int on_event(const char *type, json_t *obj, void *arg, st_error *err)
 
 /* ---- API ------------------------------------------------------------------ */
 
-int stctl_watch_print(struct stctl *ctl, const struct st_ctlfmt_kind *k,
-                      const struct stctl_listing *listing, json_t *shown, st_ctlfmt_table *table,
+int stctl_watch_print(struct stctl *ctl, const struct stctl_fmt_kind *k,
+                      const struct stctl_listing *listing, json_t *shown, stctl_fmt_table *table,
                       enum stctl_output out, stctl_watch_filter filter, void *filter_arg,
                       st_error *err)
 {
@@ -151,21 +151,21 @@ int stctl_watch_print(struct stctl *ctl, const struct st_ctlfmt_kind *k,
         remember(&w, it);
     }
     _cleanup_free_ char *path = NULL;
-    st_ctlfmt_table *own = NULL;
+    stctl_fmt_table *own = NULL;
     int r = stctl_list_path(ctl, k, listing, NULL, query, &path, err);
     if (r == 0 && table == NULL && (out == STCTL_OUT_TABLE || out == STCTL_OUT_WIDE)) {
-        struct st_ctlfmt_columns cols = {0};
+        struct stctl_fmt_columns cols = {0};
         if (listing)
             cols = listing->cols;
         cols.wide = out == STCTL_OUT_WIDE;
-        r = st_ctlfmt_table_for_kind(k, &cols, &own, err);
+        r = stctl_fmt_table_for_kind(k, &cols, &own, err);
         if (r == 0 && listing)
-            st_ctlfmt_table_set_no_headers(own, listing->no_headers);
+            stctl_fmt_table_set_no_headers(own, listing->no_headers);
         w.table = own;
     }
     if (r == 0)
         r = stctl_watch(cl, path, on_event, &w, err);
-    st_ctlfmt_table_free(own);
+    stctl_fmt_table_free(own);
     json_decref(w.last);
     return r;
 }

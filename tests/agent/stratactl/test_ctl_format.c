@@ -25,45 +25,45 @@ static json_t *load(const char *text)
 }
 
 /* The whole table (every row added so far) as text. */
-static char *write_table(st_ctlfmt_table *t)
+static char *write_table(stctl_fmt_table *t)
 {
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
     assert_non_null(f);
     st_error err = {0};
-    assert_int_equal(st_ctlfmt_table_write(f, t, &err), 0);
+    assert_int_equal(stctl_fmt_table_write(f, t, &err), 0);
     fclose(f);
     return text;
 }
 
 /* objects (a JSON array text) as the table of kind word, laid out as cols
  * says, with or without the header line. */
-static char *kind_table_with(const char *word, const struct st_ctlfmt_columns *cols,
+static char *kind_table_with(const char *word, const struct stctl_fmt_columns *cols,
                              bool no_headers, const char *objects)
 {
-    const struct st_ctlfmt_kind *k = st_ctlfmt_kind_lookup(word);
+    const struct stctl_fmt_kind *k = stctl_fmt_kind_lookup(word);
     assert_non_null(k);
-    st_ctlfmt_table *t = NULL;
+    stctl_fmt_table *t = NULL;
     st_error err = {0};
-    assert_int_equal(st_ctlfmt_table_for_kind(k, cols, &t, &err), 0);
-    st_ctlfmt_table_set_no_headers(t, no_headers);
+    assert_int_equal(stctl_fmt_table_for_kind(k, cols, &t, &err), 0);
+    stctl_fmt_table_set_no_headers(t, no_headers);
     json_t *arr = load(objects);
     size_t i;
     json_t *obj;
     json_array_foreach(arr, i, obj)
     {
-        assert_int_equal(st_ctlfmt_table_add_object(t, obj, NOW, &err), 0);
+        assert_int_equal(stctl_fmt_table_add_object(t, obj, NOW, &err), 0);
     }
     char *text = write_table(t);
-    st_ctlfmt_table_free(t);
+    stctl_fmt_table_free(t);
     json_decref(arr);
     return text;
 }
 
 static char *kind_table(const char *word, bool wide, const char *objects)
 {
-    struct st_ctlfmt_columns cols = {.wide = wide};
+    struct stctl_fmt_columns cols = {.wide = wide};
     return kind_table_with(word, &cols, false, objects);
 }
 
@@ -71,15 +71,15 @@ static char *kind_table(const char *word, bool wide, const char *objects)
 static char *describe_with(const char *word, const char *object, const char *events,
                            const char *pods)
 {
-    const struct st_ctlfmt_kind *k = st_ctlfmt_kind_lookup(word);
+    const struct stctl_fmt_kind *k = stctl_fmt_kind_lookup(word);
     json_t *obj = load(object);
-    struct st_ctlfmt_related rel = {.events = events ? load(events) : NULL,
+    struct stctl_fmt_related rel = {.events = events ? load(events) : NULL,
                                     .pods = pods ? load(pods) : NULL};
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
     st_error err = {0};
-    assert_int_equal(st_ctlfmt_describe(f, k, obj, &rel, NOW, &err), 0);
+    assert_int_equal(stctl_fmt_describe(f, k, obj, &rel, NOW, &err), 0);
     fclose(f);
     json_decref(obj);
     json_decref(rel.events);
@@ -124,24 +124,24 @@ static void test_kind_aliases(void **state)
         {"images", "Image"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        const struct st_ctlfmt_kind *k = st_ctlfmt_kind_lookup(cases[i].word);
+        const struct stctl_fmt_kind *k = stctl_fmt_kind_lookup(cases[i].word);
         if (k == NULL || strcmp(k->kind, cases[i].kind) != 0)
             fail_msg("%s: got %s, want %s", cases[i].word, k ? k->kind : "NULL", cases[i].kind);
     }
-    assert_null(st_ctlfmt_kind_lookup("services"));
-    assert_null(st_ctlfmt_kind_lookup("p"));
-    assert_null(st_ctlfmt_kind_lookup(""));
+    assert_null(stctl_fmt_kind_lookup("services"));
+    assert_null(stctl_fmt_kind_lookup("p"));
+    assert_null(stctl_fmt_kind_lookup(""));
 
-    const struct st_ctlfmt_kind *d = st_ctlfmt_kind_by_kind("Deployment");
+    const struct stctl_fmt_kind *d = stctl_fmt_kind_by_kind("Deployment");
     assert_non_null(d);
     assert_string_equal(d->ref, "deployment.apps");
     assert_string_equal(d->api, "/apis/apps/v1");
     assert_string_equal(d->resource, "deployments");
     assert_true(d->namespaced);
-    const struct st_ctlfmt_kind *n = st_ctlfmt_kind_by_kind("Node");
+    const struct stctl_fmt_kind *n = stctl_fmt_kind_by_kind("Node");
     assert_string_equal(n->api, "/api/v1");
     assert_false(n->namespaced);
-    assert_null(st_ctlfmt_kind_by_kind("pod")); /* the API's kinds are exact */
+    assert_null(stctl_fmt_kind_by_kind("pod")); /* the API's kinds are exact */
 }
 
 static void test_duration(void **state)
@@ -174,7 +174,7 @@ static void test_duration(void **state)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char buf[32];
-        st_ctlfmt_duration(cases[i].seconds, buf, sizeof(buf));
+        stctl_fmt_duration(cases[i].seconds, buf, sizeof(buf));
         if (strcmp(buf, cases[i].text) != 0)
             fail_msg("%lld s: got \"%s\", want \"%s\"", cases[i].seconds, buf, cases[i].text);
     }
@@ -185,13 +185,13 @@ static void test_parse_time_and_age(void **state)
     (void)state;
     /* parsing itself is util's (tests/util/test_time.c) */
     char buf[32];
-    st_ctlfmt_age("2024-05-01T11:55:00Z", NOW, buf, sizeof(buf));
+    stctl_fmt_age("2024-05-01T11:55:00Z", NOW, buf, sizeof(buf));
     assert_string_equal(buf, "5m");
-    st_ctlfmt_age("2024-04-27T06:00:00Z", NOW, buf, sizeof(buf));
+    stctl_fmt_age("2024-04-27T06:00:00Z", NOW, buf, sizeof(buf));
     assert_string_equal(buf, "4d6h");
-    st_ctlfmt_age(NULL, NOW, buf, sizeof(buf));
+    stctl_fmt_age(NULL, NOW, buf, sizeof(buf));
     assert_string_equal(buf, "<unknown>");
-    st_ctlfmt_age("not a time", NOW, buf, sizeof(buf));
+    stctl_fmt_age("not a time", NOW, buf, sizeof(buf));
     assert_string_equal(buf, "<unknown>");
 }
 
@@ -199,13 +199,13 @@ static void test_size(void **state)
 {
     (void)state;
     char buf[32];
-    st_ctlfmt_size(512, buf, sizeof(buf));
+    stctl_fmt_size(512, buf, sizeof(buf));
     assert_string_equal(buf, "512B");
-    st_ctlfmt_size(1536, buf, sizeof(buf));
+    stctl_fmt_size(1536, buf, sizeof(buf));
     assert_string_equal(buf, "1.5KiB");
-    st_ctlfmt_size(12897484, buf, sizeof(buf));
+    stctl_fmt_size(12897484, buf, sizeof(buf));
     assert_string_equal(buf, "12.3MiB");
-    st_ctlfmt_size(2LL << 30, buf, sizeof(buf));
+    stctl_fmt_size(2LL << 30, buf, sizeof(buf));
     assert_string_equal(buf, "2.0GiB");
 }
 
@@ -215,14 +215,14 @@ static void test_table_alignment(void **state)
 {
     (void)state;
     static const char *const headers[] = {"NAME", "READY", "STATUS"};
-    st_ctlfmt_table *t = NULL;
+    stctl_fmt_table *t = NULL;
     st_error err = {0};
-    assert_int_equal(st_ctlfmt_table_new(3, headers, &t, &err), 0);
+    assert_int_equal(stctl_fmt_table_new(3, headers, &t, &err), 0);
     const char *r1[] = {"web-1", "1/1", "Running"};
     const char *r2[] = {"a", "0/1", "CrashLoopBackOff"};
-    assert_int_equal(st_ctlfmt_table_add(t, r1, &err), 0);
-    assert_int_equal(st_ctlfmt_table_add(t, r2, &err), 0);
-    assert_int_equal(st_ctlfmt_table_rows(t), 2);
+    assert_int_equal(stctl_fmt_table_add(t, r1, &err), 0);
+    assert_int_equal(stctl_fmt_table_add(t, r2, &err), 0);
+    assert_int_equal(stctl_fmt_table_rows(t), 2);
     char *text = write_table(t);
     assert_string_equal(text, "NAME    READY   STATUS\n"
                               "web-1   1/1     Running\n"
@@ -232,45 +232,45 @@ static void test_table_alignment(void **state)
     /* A watch: only the new row is written, in the widths already used,
      * unless it is wider; nothing when no row was added. */
     const char *r3[] = {"b", "1/1", "Running"};
-    assert_int_equal(st_ctlfmt_table_add(t, r3, &err), 0);
+    assert_int_equal(stctl_fmt_table_add(t, r3, &err), 0);
     text = write_table(t);
     assert_string_equal(text, "b       1/1     Running\n");
     free(text);
     const char *r4[] = {"a-much-longer-name", "1/1", "Running"};
-    assert_int_equal(st_ctlfmt_table_add(t, r4, &err), 0);
+    assert_int_equal(stctl_fmt_table_add(t, r4, &err), 0);
     text = write_table(t);
     assert_string_equal(text, "a-much-longer-name   1/1     Running\n");
     free(text);
     text = write_table(t);
     assert_string_equal(text, "");
     free(text);
-    st_ctlfmt_table_free(t);
+    stctl_fmt_table_free(t);
 }
 
 static void test_table_cells(void **state)
 {
     (void)state;
-    st_ctlfmt_table *t = NULL;
+    stctl_fmt_table *t = NULL;
     st_error err = {0};
     /* No header; cells narrower than 3 still get 6 columns; empty trailing
      * cells leave no trailing spaces; newlines and tabs become spaces; é is
      * one column wide; indent prefixes every line. */
-    assert_int_equal(st_ctlfmt_table_new(3, NULL, &t, &err), 0);
-    st_ctlfmt_table_set_indent(t, 2);
+    assert_int_equal(stctl_fmt_table_new(3, NULL, &t, &err), 0);
+    stctl_fmt_table_set_indent(t, 2);
     const char *r1[] = {"x", "y", "two\nlines\there"};
     const char *r2[] = {"é", NULL, ""};
     const char *r3[] = {"z", "", "last"};
-    assert_int_equal(st_ctlfmt_table_add(t, r1, &err), 0);
-    assert_int_equal(st_ctlfmt_table_add(t, r2, &err), 0);
-    assert_int_equal(st_ctlfmt_table_add(t, r3, &err), 0);
+    assert_int_equal(stctl_fmt_table_add(t, r1, &err), 0);
+    assert_int_equal(stctl_fmt_table_add(t, r2, &err), 0);
+    assert_int_equal(stctl_fmt_table_add(t, r3, &err), 0);
     char *text = write_table(t);
     assert_string_equal(text, "  x     y     two lines here\n"
                               "  é\n"
                               "  z           last\n");
     free(text);
-    st_ctlfmt_table_free(t);
+    stctl_fmt_table_free(t);
 
-    assert_int_equal(st_ctlfmt_table_new(0, NULL, &t, &err), -EINVAL);
+    assert_int_equal(stctl_fmt_table_new(0, NULL, &t, &err), -EINVAL);
     assert_null(t);
 }
 
@@ -349,7 +349,7 @@ static void test_pod_status_rules(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         json_t *pod = load(cases[i].pod);
         char buf[64];
-        st_ctlfmt_pod_status(pod, buf, sizeof(buf));
+        stctl_fmt_pod_status(pod, buf, sizeof(buf));
         if (strcmp(buf, cases[i].want) != 0)
             fail_msg("case %zu: got \"%s\", want \"%s\"", i, buf, cases[i].want);
         json_decref(pod);
@@ -406,7 +406,7 @@ static void test_node_status_rules(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         json_t *node = load(cases[i].node);
         char buf[64];
-        st_ctlfmt_node_status(node, buf, sizeof(buf));
+        stctl_fmt_node_status(node, buf, sizeof(buf));
         if (strcmp(buf, cases[i].want) != 0)
             fail_msg("case %zu: got \"%s\", want \"%s\"", i, buf, cases[i].want);
         json_decref(node);
@@ -604,19 +604,19 @@ static void test_event_is_about(void **state)
     (void)state;
     json_t *ev = load("{\"involvedObject\":{\"kind\":\"Pod\",\"name\":\"web-1\","
                       "\"namespace\":\"default\"}}");
-    assert_true(st_ctlfmt_event_is_about(ev, "Pod", "default", "web-1"));
-    assert_true(st_ctlfmt_event_is_about(ev, "Pod", NULL, "web-1"));
-    assert_false(st_ctlfmt_event_is_about(ev, "Pod", "prod", "web-1"));
-    assert_false(st_ctlfmt_event_is_about(ev, "Pod", "default", "web-2"));
-    assert_false(st_ctlfmt_event_is_about(ev, "Deployment", "default", "web-1"));
+    assert_true(stctl_fmt_event_is_about(ev, "Pod", "default", "web-1"));
+    assert_true(stctl_fmt_event_is_about(ev, "Pod", NULL, "web-1"));
+    assert_false(stctl_fmt_event_is_about(ev, "Pod", "prod", "web-1"));
+    assert_false(stctl_fmt_event_is_about(ev, "Pod", "default", "web-2"));
+    assert_false(stctl_fmt_event_is_about(ev, "Deployment", "default", "web-1"));
     json_decref(ev);
     /* a node's events carry no namespace */
     ev = load("{\"involvedObject\":{\"kind\":\"Node\",\"name\":\"n1\"}}");
-    assert_true(st_ctlfmt_event_is_about(ev, "Node", NULL, "n1"));
-    assert_true(st_ctlfmt_event_is_about(ev, "Node", "default", "n1"));
+    assert_true(stctl_fmt_event_is_about(ev, "Node", NULL, "n1"));
+    assert_true(stctl_fmt_event_is_about(ev, "Node", "default", "n1"));
     json_decref(ev);
     ev = load("{\"reason\":\"x\"}");
-    assert_false(st_ctlfmt_event_is_about(ev, "Pod", NULL, "web-1"));
+    assert_false(stctl_fmt_event_is_about(ev, "Pod", NULL, "web-1"));
     json_decref(ev);
 }
 
@@ -634,14 +634,14 @@ static const char two_ns_pods[] =
 static void test_get_columns(void **state)
 {
     (void)state;
-    struct st_ctlfmt_columns cols = {.namespace = true};
+    struct stctl_fmt_columns cols = {.namespace = true};
     char *text = kind_table_with("pods", &cols, false, two_ns_pods);
     assert_string_equal(text, "NAMESPACE   NAME    READY   STATUS    RESTARTS   AGE\n"
                               "default     web-1   0/1     Pending   0          5m\n"
                               "prod        db-0    0/1     Pending   0          60m\n");
     free(text);
 
-    cols = (struct st_ctlfmt_columns){.show_labels = true};
+    cols = (struct stctl_fmt_columns){.show_labels = true};
     text = kind_table_with("pods", &cols, true, two_ns_pods);
     assert_string_equal(text, "web-1   0/1   Pending   0     5m    app=web,tier=fe\n"
                               "db-0    0/1   Pending   0     60m   <none>\n");
@@ -649,7 +649,7 @@ static void test_get_columns(void **state)
 
     /* Several kinds: kind/name as kubectl; a cluster-scoped kind gets no
      * NAMESPACE column even with -A. */
-    cols = (struct st_ctlfmt_columns){.kind_prefix = true, .namespace = true};
+    cols = (struct stctl_fmt_columns){.kind_prefix = true, .namespace = true};
     text = kind_table_with("deploy", &cols, false,
                            "[{\"metadata\":{\"name\":\"web\",\"namespace\":\"default\","
                            "\"creationTimestamp\":\"2024-05-01T11:00:00Z\"},"
