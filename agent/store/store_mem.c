@@ -2,10 +2,9 @@
  * scheduler unit tests and the in-memory benchmark. Same semantics as
  * PostgreSQL (store_object.c holds the shared rules); batches are all or
  * none through an undo log. Nothing is persisted; Secrets stay plaintext. */
-#include "strata/store.h"
+#include "store_backend.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +26,6 @@ typedef struct undo_log {
 
 typedef struct mem_store {
     st_store base;
-    pthread_mutex_t lock;
     /* per kind: "namespace/name" -> stored object (jansson's hash table) */
     json_t *maps[ST_STORE_KIND_COUNT];
     long long rv;
@@ -112,7 +110,7 @@ static int not_found(st_error *err, const char *kind, const char *ns, const char
     return st_error_set(err, ENOENT, "%s %s%s%s not found", kind, ns, *ns ? "/" : "", name);
 }
 
-/* ---- the operations, lock held ---- */
+/* ---- the operations ---- */
 
 static int do_create(mem_store *m, json_t *obj, undo_log *u, json_t **out, st_error *err)
 {
@@ -269,17 +267,14 @@ static int mem_get(st_store *s, const char *kind, const char *ns, const char *na
     ns = st_store_ns_normalize(k, ns);
     char key[600];
     key_of(key, sizeof(key), ns, name ? name : "");
-    pthread_mutex_lock(&m->lock);
     json_t *cur = json_object_get(map_of(m, k), key);
-    json_t *copy = cur ? json_deep_copy(cur) : NULL;
-    pthread_mutex_unlock(&m->lock);
-    if (copy == NULL)
+    if (cur == NULL)
         return not_found(err, k->kind, ns, name ? name : "");
-    *out = copy;
+    *out = json_deep_copy(cur);
     return 0;
 }
 
-static int list_locked(mem_store *m, const st_store_query *q, json_t *arr, st_error *err)
+static int list_into(mem_store *m, const st_store_query *q, json_t *arr, st_error *err)
 {
     const st_store_kind *k = st_store_kind_find(q->kind, err);
     if (k == NULL)
@@ -301,9 +296,7 @@ static int mem_list(st_store *s, const st_store_query *q, json_t **out, st_error
 {
     mem_store *m = mem_of(s);
     json_t *arr = json_array();
-    pthread_mutex_lock(&m->lock);
-    int r = list_locked(m, q, arr, err);
-    pthread_mutex_unlock(&m->lock);
+    int r = list_into(m, q, arr, err);
     if (r < 0) {
         json_decref(arr);
         return r;
@@ -316,29 +309,20 @@ static int mem_list(st_store *s, const st_store_query *q, json_t **out, st_error
 static int mem_create(st_store *s, json_t *obj, json_t **out, st_error *err)
 {
     mem_store *m = mem_of(s);
-    pthread_mutex_lock(&m->lock);
-    int r = do_create(m, obj, NULL, out, err);
-    pthread_mutex_unlock(&m->lock);
-    return r;
+    return do_create(m, obj, NULL, out, err);
 }
 
 static int mem_update(st_store *s, json_t *obj, json_t **out, st_error *err)
 {
     mem_store *m = mem_of(s);
-    pthread_mutex_lock(&m->lock);
-    int r = do_update(m, obj, NULL, out, err);
-    pthread_mutex_unlock(&m->lock);
-    return r;
+    return do_update(m, obj, NULL, out, err);
 }
 
 static int mem_remove(st_store *s, const char *kind, const char *ns, const char *name,
                       const char *expected_rv, st_error *err)
 {
     mem_store *m = mem_of(s);
-    pthread_mutex_lock(&m->lock);
-    int r = do_delete(m, kind, ns, name, expected_rv, NULL, err);
-    pthread_mutex_unlock(&m->lock);
-    return r;
+    return do_delete(m, kind, ns, name, expected_rv, NULL, err);
 }
 
 static int batch_one(mem_store *m, st_store_op *op, undo_log *u, st_error *err)
@@ -373,7 +357,6 @@ static int mem_apply_batch(st_store *s, st_store_op *ops, size_t n, st_error *er
         ops[i].result = NULL;
         ops[i].action = ST_STORE_NONE;
     }
-    pthread_mutex_lock(&m->lock);
     for (size_t i = 0; i < n && r == 0; i++) {
         r = batch_one(m, &ops[i], &u, err);
         if (r < 0)
@@ -381,7 +364,6 @@ static int mem_apply_batch(st_store *s, st_store_op *ops, size_t n, st_error *er
     }
     if (r < 0)
         undo_rollback(&u);
-    pthread_mutex_unlock(&m->lock);
     undo_free(&u);
     if (r < 0)
         st_store_ops_release(ops, n);
@@ -429,12 +411,10 @@ static int mem_bind_pods(st_store *s, const st_store_binding *b, size_t n, st_er
     mem_store *m = mem_of(s);
     undo_log u = {0};
     int r = 0;
-    pthread_mutex_lock(&m->lock);
     for (size_t i = 0; i < n && r == 0; i++)
         r = bind_one(m, &b[i], &u, err);
     if (r < 0)
         undo_rollback(&u);
-    pthread_mutex_unlock(&m->lock);
     undo_free(&u);
     return r;
 }
@@ -465,7 +445,6 @@ static void mem_close(st_store *s)
     mem_store *m = mem_of(s);
     for (size_t i = 0; i < ST_STORE_KIND_COUNT; i++)
         json_decref(m->maps[i]);
-    pthread_mutex_destroy(&m->lock);
     free(m);
 }
 
@@ -487,8 +466,7 @@ int st_store_mem_open(st_store **out, st_error *err)
     mem_store *m = calloc(1, sizeof(*m));
     if (m == NULL)
         return st_error_set(err, ENOMEM, "out of memory opening the in-memory store");
-    m->base.ops = &mem_ops;
-    pthread_mutex_init(&m->lock, NULL);
+    st_store_init(&m->base, &mem_ops);
     for (size_t i = 0; i < ST_STORE_KIND_COUNT; i++)
         m->maps[i] = json_object();
     *out = &m->base;

@@ -16,10 +16,9 @@
  *   when COMMIT's answer is lost, the marker tells whether it committed,
  *   and only a transaction that did not commit is re-run.
  * A COMMIT is never blindly re-sent. */
-#include "strata/store.h"
+#include "store_backend.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +37,6 @@
 
 typedef struct pg_store {
     st_store base;
-    pthread_mutex_t lock;
     PGconn *conn;
     const st_secret_key *key;
 } pg_store;
@@ -298,7 +296,7 @@ static bool same_content(json_t *stored, json_t *plain)
     return json_equal(c, plain);
 }
 
-/* ---- the writes (lock held) ---- */
+/* ---- the writes ---- */
 
 static int do_create(pg_store *s, json_t *obj, bool may_retry, json_t **out, st_error *err)
 {
@@ -636,10 +634,8 @@ static int pgs_get(st_store *st, const char *kind, const char *ns, const char *n
     if (k == NULL)
         return -EINVAL;
     ns = st_store_ns_normalize(k, ns);
-    pthread_mutex_lock(&s->lock);
     json_t *o = NULL;
     int r = fetch(s, k, ns, name ? name : "", false, true, &o, err);
-    pthread_mutex_unlock(&s->lock);
     if (r < 0)
         return r;
     if (o == NULL)
@@ -729,38 +725,26 @@ static int list_query(pg_store *s, const st_store_query *q, bool by_rv, json_t *
 static int pgs_list(st_store *st, const st_store_query *q, json_t **out, st_error *err)
 {
     pg_store *s = pg_of(st);
-    pthread_mutex_lock(&s->lock);
-    int r = list_query(s, q, false, out, err);
-    pthread_mutex_unlock(&s->lock);
-    return r;
+    return list_query(s, q, false, out, err);
 }
 
 static int pgs_create(st_store *st, json_t *obj, json_t **out, st_error *err)
 {
     pg_store *s = pg_of(st);
-    pthread_mutex_lock(&s->lock);
-    int r = do_create(s, obj, true, out, err);
-    pthread_mutex_unlock(&s->lock);
-    return r;
+    return do_create(s, obj, true, out, err);
 }
 
 static int pgs_update(st_store *st, json_t *obj, json_t **out, st_error *err)
 {
     pg_store *s = pg_of(st);
-    pthread_mutex_lock(&s->lock);
-    int r = do_update(s, obj, true, out, err);
-    pthread_mutex_unlock(&s->lock);
-    return r;
+    return do_update(s, obj, true, out, err);
 }
 
 static int pgs_remove(st_store *st, const char *kind, const char *ns, const char *name,
                       const char *expected_rv, st_error *err)
 {
     pg_store *s = pg_of(st);
-    pthread_mutex_lock(&s->lock);
-    int r = do_delete(s, kind, ns, name, expected_rv, true, err);
-    pthread_mutex_unlock(&s->lock);
-    return r;
+    return do_delete(s, kind, ns, name, expected_rv, true, err);
 }
 
 static int pgs_apply_batch(st_store *st, st_store_op *ops, size_t n, st_error *err)
@@ -768,9 +752,7 @@ static int pgs_apply_batch(st_store *st, st_store_op *ops, size_t n, st_error *e
     pg_store *s = pg_of(st);
     batch_ctx b = {ops, n};
     batch_reset(&b);
-    pthread_mutex_lock(&s->lock);
     int r = run_txn(s, batch_txn, batch_reset, &b, err);
-    pthread_mutex_unlock(&s->lock);
     if (r < 0)
         batch_reset(&b);
     return r;
@@ -794,10 +776,7 @@ static int pgs_bind_pods(st_store *st, const st_store_binding *b, size_t n, st_e
     if (text == NULL)
         return st_error_set(err, ENOMEM, "out of memory");
     bind_ctx c = {b, n, text};
-    pthread_mutex_lock(&s->lock);
-    int r = run_txn(s, bind_txn, bind_reset, &c, err);
-    pthread_mutex_unlock(&s->lock);
-    return r;
+    return run_txn(s, bind_txn, bind_reset, &c, err);
 }
 
 static int pgs_append_event(st_store *st, json_t *event, json_t **out, st_error *err)
@@ -814,10 +793,7 @@ static int pgs_list_events(st_store *st, const st_store_query *q, json_t **out, 
     pg_store *s = pg_of(st);
     st_store_query eq = *q;
     eq.kind = "Event";
-    pthread_mutex_lock(&s->lock);
-    int r = list_query(s, &eq, true, out, err);
-    pthread_mutex_unlock(&s->lock);
-    return r;
+    return list_query(s, &eq, true, out, err);
 }
 
 static void pgs_close(st_store *st)
@@ -825,7 +801,6 @@ static void pgs_close(st_store *st)
     pg_store *s = pg_of(st);
     if (s->conn)
         PQfinish(s->conn);
-    pthread_mutex_destroy(&s->lock);
     free(s);
 }
 
@@ -848,9 +823,8 @@ int st_store_pg_open(const char *dsn, const st_secret_key *key, int *migrations_
     pg_store *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return st_error_set(err, ENOMEM, "out of memory opening the store");
-    s->base.ops = &pg_ops;
+    st_store_init(&s->base, &pg_ops);
     s->key = key;
-    pthread_mutex_init(&s->lock, NULL);
     s->conn = PQconnectdb(dsn);
     int r = 0;
     if (PQstatus(s->conn) != CONNECTION_OK) {
@@ -863,7 +837,7 @@ int st_store_pg_open(const char *dsn, const st_secret_key *key, int *migrations_
         r = exec_simple(s, "DELETE FROM strata_txn WHERE at < now() - interval '1 hour'", err);
     }
     if (r < 0) {
-        pgs_close(&s->base);
+        st_store_close(&s->base);
         return r;
     }
     *out = &s->base;
