@@ -49,6 +49,24 @@ json_t *st_store_object_content(json_t *obj);
 void st_store_object_stamp(json_t *obj, const char *ns, const char *uid, const char *rv,
                            const char *created);
 
+/* What kubectl apply writes over cur (NULL: nothing stored): obj's content
+ * with metadata.namespace ns (none for a cluster-scoped kind), and cur's
+ * status when obj has none: status belongs to the controllers. */
+json_t *st_store_apply_content(json_t *obj, json_t *cur, const st_store_kind *k, const char *ns);
+
+/* *want: the metadata.resourceVersion an update of obj expects; -EINVAL
+ * when there is none (an update needs the version it was read at). */
+int st_store_update_rv(json_t *obj, const st_store_kind *k, const char *name, const char **want,
+                       st_error *err);
+
+/* The errors both backends report, in the same words; each returns the
+ * negative code. */
+int st_store_err_conflict(st_error *err, const char *kind, const char *ns, const char *name);
+int st_store_err_not_found(st_error *err, const char *kind, const char *ns, const char *name);
+int st_store_err_exists(st_error *err, const char *kind, const char *ns, const char *name);
+/* A binding of a pod already bound: -ST_ECONFLICT. */
+int st_store_err_bound(st_error *err, const char *ns, const char *name, const char *node);
+
 /* Does obj match the query's namespace, labels, fields and owner? A bad
  * selector is -EINVAL; otherwise 1 (match) or 0. */
 int st_store_query_match(const st_store_query *q, json_t *obj, st_error *err);
