@@ -174,9 +174,8 @@ static int mem_create(st_store *s, json_t *obj, json_t **out, st_error *err)
         return r;
     if (sl.cur)
         return st_store_err_exists(err, sl.k->kind, sl.ns, sl.name);
-    char uid[37], now[32];
-    if ((r = st_store_uuid4(uid, err)) < 0)
-        return r;
+    char uid[ST_STORE_UID_LEN], now[32];
+    st_store_uid_new(uid);
     st_time_now_rfc3339(now);
     return put(mem_of(s), &sl, st_store_object_content(obj), uid, now, out, err);
 }

@@ -1,7 +1,7 @@
 /* store_object.c: the rules both store backends share, so the in-memory
  * store the unit tests use cannot drift from PostgreSQL: kinds, validation,
  * assigned metadata, selectors. No storage and no I/O except the random
- * bytes of UIDs and Event names. */
+ * bytes of UIDs (libuuid) and Event names. */
 #include "store_object.h"
 
 #include <ctype.h>
@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+
+#include <uuid/uuid.h>
 
 #include "strata/cleanup.h"
 #include "strata/jsonpath.h"
@@ -74,24 +76,11 @@ int st_store_object_check(json_t *obj, const st_store_kind **kind, const char **
     return 0;
 }
 
-int st_store_uuid4(char out[37], st_error *err)
+void st_store_uid_new(char out[ST_STORE_UID_LEN])
 {
-    unsigned char b[16];
-    size_t got = 0;
-    while (got < sizeof(b)) {
-        ssize_t r = getrandom(b + got, sizeof(b) - got, 0);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return st_error_sys(err, errno, "getrandom for a uid");
-        got += (size_t)r;
-    }
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-             b[14], b[15]);
-    return 0;
+    uuid_t u;
+    uuid_generate_random(u);
+    uuid_unparse_lower(u, out);
 }
 
 const char *st_store_object_owner(json_t *obj)

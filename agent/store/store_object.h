@@ -32,8 +32,10 @@ int st_store_object_check(json_t *obj, const st_store_kind **kind, const char **
 /* The namespace a kind keeps: "" for cluster-scoped, "default" when unset. */
 const char *st_store_ns_normalize(const st_store_kind *k, const char *ns);
 
-/* A random UUID v4, "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx" (37 bytes). */
-int st_store_uuid4(char out[37], st_error *err);
+/* A new metadata.uid: a random (version 4) UUID from libuuid, lowercase,
+ * "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx". */
+#define ST_STORE_UID_LEN 37
+void st_store_uid_new(char out[ST_STORE_UID_LEN]);
 
 /* The name of the controller ownerReference (else the first), or NULL. */
 const char *st_store_object_owner(json_t *obj);

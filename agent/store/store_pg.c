@@ -155,9 +155,8 @@ static int pgs_create(st_store *st, json_t *obj, json_t **out, st_error *err)
     int r = st_store_object_check(obj, &k, &ns, &name, err);
     if (r < 0)
         return r;
-    char uid[37];
-    if ((r = st_store_uuid4(uid, err)) < 0)
-        return r;
+    char uid[ST_STORE_UID_LEN];
+    st_store_uid_new(uid);
     _cleanup_json_ json_t *plain = NULL;
     _cleanup_pgresult_ PGresult *res = NULL;
     bool retried = false;

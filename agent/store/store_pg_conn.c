@@ -150,12 +150,10 @@ int st_store_pg_txn(st_store_pg *s, st_store_pg_txn_fn fn, void (*reset)(void *)
     for (int attempt = 0;; attempt++) {
         if (conn_lost(s) && reconnect(s, err) < 0)
             return -EIO;
-        char marker[37];
-        int r = st_store_uuid4(marker, err);
-        if (r < 0)
-            return r;
+        char marker[ST_STORE_UID_LEN];
+        st_store_uid_new(marker);
         st_error local = {0};
-        r = st_store_pg_exec_simple(s, "BEGIN", &local);
+        int r = st_store_pg_exec_simple(s, "BEGIN", &local);
         if (r == 0) {
             s->in_txn = true;
             r = fn(s, ctx, &local);

@@ -22,7 +22,7 @@
 /* Kinds the store keeps: "Pod", "Deployment", "Secret", "Event" are
  * namespaced (metadata.namespace defaults to "default"); "Node" is
  * cluster-scoped (namespace ""). The store assigns metadata.uid (a random
- * UUID v4), metadata.resourceVersion (a number as a string,
+ * UUID from libuuid), metadata.resourceVersion (a number as a string,
  * increasing across all kinds) and metadata.creationTimestamp (RFC 3339
  * UTC); what a caller puts there is ignored, except the resourceVersion an
  * update expects. */
