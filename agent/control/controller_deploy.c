@@ -265,7 +265,7 @@ static int reconcile_one(st_store *s, json_t *deploy, st_error *err)
         st_error derr = {0};
         /* Gracefully, as Kubernetes' ReplicaSet controller deletes: a
          * running pod is stopped by its node first; a failed one goes now. */
-        int dr = st_ctl_delete(s, "Pod", ns, pname, ST_PROPAGATE_BACKGROUND, -1, NULL, &derr);
+        int dr = st_control_delete(s, "Pod", ns, pname, ST_PROPAGATE_BACKGROUND, -1, NULL, &derr);
         if (dr < 0 && dr != -ENOENT && dr != -ST_ECONFLICT)
             return st_error_set(err, -dr, "deployment %s: %s", name, derr.msg);
         if (dp[plan.delete_idx[j]].gone) {
@@ -298,7 +298,7 @@ static int reconcile_one(st_store *s, json_t *deploy, st_error *err)
     return set_status(s, deploy, live, ready, updated, err);
 }
 
-int st_ctl_deployments(st_store *s, st_error *err)
+int st_control_deployments(st_store *s, st_error *err)
 {
     st_store_query q = {.kind = "Deployment"};
     _cleanup_json_ json_t *list = NULL;

@@ -137,8 +137,8 @@ static int delete_pod(st_store *s, const char *ns, const char *name, int grace_s
                         ns, name, ATTEMPTS);
 }
 
-int st_ctl_pod_stopped(st_store *s, const char *ns, const char *name, const char *uid,
-                       st_error *err)
+int st_control_pod_stopped(st_store *s, const char *ns, const char *name, const char *uid,
+                           st_error *err)
 {
     for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
         _cleanup_json_ json_t *pod = NULL;
@@ -227,8 +227,8 @@ static int delete_owner(st_store *s, const char *kind, const char *ns, const cha
                         kind, ns, name, ATTEMPTS);
 }
 
-int st_ctl_delete(st_store *s, const char *kind, const char *ns, const char *name,
-                  st_propagation policy, int grace_s, json_t **out, st_error *err)
+int st_control_delete(st_store *s, const char *kind, const char *ns, const char *name,
+                      st_propagation policy, int grace_s, json_t **out, st_error *err)
 {
     if (out)
         *out = NULL;
@@ -397,7 +397,7 @@ static int collect_dependent(st_store *s, json_t *index, json_t *pod, st_error *
     return gc_delete(s, pod, -1, err);
 }
 
-int st_ctl_gc(st_store *s, st_error *err)
+int st_control_gc(st_store *s, st_error *err)
 {
     /* Dependents are listed before owners: an owner created after the pod
      * list was read has no pod in it, so none is taken for an orphan. */
@@ -425,8 +425,8 @@ int st_ctl_gc(st_store *s, st_error *err)
         if ((r = collect_dependent(s, index, p, err)) < 0)
             return r;
         if (st_pod_is_terminating(p) && pod_done(s, p, now) &&
-            (r = st_ctl_pod_stopped(s, meta_str(p, "namespace"), meta_str(p, "name"),
-                                    meta_str(p, "uid"), err)) < 0)
+            (r = st_control_pod_stopped(s, meta_str(p, "namespace"), meta_str(p, "name"),
+                                        meta_str(p, "uid"), err)) < 0)
             return r;
     }
     return 0;

@@ -19,7 +19,7 @@ static int patch_fn(json_t *obj, void *arg)
     return 1;
 }
 
-int st_ctl_node_patch(st_store *s, const char *node, json_t *patch, st_error *err)
+int st_control_node_patch(st_store *s, const char *node, json_t *patch, st_error *err)
 {
     return st_store_mutate(s, "Node", "", node, patch_fn, patch, NULL, err);
 }
@@ -104,8 +104,8 @@ static int ready_fn(json_t *obj, void *arg)
     return changed;
 }
 
-int st_ctl_node_set_ready(st_store *s, const char *node, const char *status, const char *phase,
-                          const char *reason, const char *message, st_error *err)
+int st_control_node_set_ready(st_store *s, const char *node, const char *status, const char *phase,
+                              const char *reason, const char *message, st_error *err)
 {
     struct ready_arg a = {status, phase, reason, message};
     return st_store_mutate(s, "Node", "", node, ready_fn, &a, NULL, err);
@@ -177,7 +177,7 @@ static int node_pods_mutate(st_store *s, const char *node, st_store_mutate_fn fn
     return 0;
 }
 
-int st_ctl_node_lost(st_store *s, const char *node, const char *why, int *lost, st_error *err)
+int st_control_node_lost(st_store *s, const char *node, const char *why, int *lost, st_error *err)
 {
     char msg[512], ev[600];
     snprintf(msg, sizeof(msg), "node %s was lost (%s)", node, why);
@@ -217,8 +217,8 @@ static int known_fn(json_t *pod, void *arg)
     return 1;
 }
 
-int st_ctl_node_pods_unknown(st_store *s, const char *node, const char *why, int *changed,
-                             st_error *err)
+int st_control_node_pods_unknown(st_store *s, const char *node, const char *why, int *changed,
+                                 st_error *err)
 {
     char msg[512];
     snprintf(msg, sizeof(msg), "node %s is unresponsive (%s); the pod may still run there", node,
@@ -226,7 +226,7 @@ int st_ctl_node_pods_unknown(st_store *s, const char *node, const char *why, int
     return node_pods_mutate(s, node, unknown_fn, msg, "Warning", "NodeNotReady", msg, changed, err);
 }
 
-int st_ctl_node_pods_known(st_store *s, const char *node, int *changed, st_error *err)
+int st_control_node_pods_known(st_store *s, const char *node, int *changed, st_error *err)
 {
     return node_pods_mutate(s, node, known_fn, NULL, NULL, NULL, NULL, changed, err);
 }
@@ -315,13 +315,13 @@ static int status_fn(json_t *pod, void *arg)
 static int stopped_while_terminating(st_store *s, json_t *pod, st_error *err)
 {
     json_t *md = json_object_get(pod, "metadata");
-    int r = st_ctl_pod_stopped(s, json_string_value(json_object_get(md, "namespace")),
-                               json_string_value(json_object_get(md, "name")),
-                               json_string_value(json_object_get(md, "uid")), err);
+    int r = st_control_pod_stopped(s, json_string_value(json_object_get(md, "namespace")),
+                                   json_string_value(json_object_get(md, "name")),
+                                   json_string_value(json_object_get(md, "uid")), err);
     return r < 0 ? r : 1;
 }
 
-int st_ctl_pod_status(st_store *s, const char *node, json_t *msg, st_error *err)
+int st_control_pod_status(st_store *s, const char *node, json_t *msg, st_error *err)
 {
     struct status_arg a = {.msg = msg};
     int r = st_proto_pod_status_parse(msg, &a.ps, err);

@@ -117,7 +117,7 @@ static int mark_unschedulable(st_store *s, json_t *pod, const char *reason, st_e
     return 0;
 }
 
-int st_ctl_schedule(st_store *s, int *bound, st_error *err)
+int st_control_schedule(st_store *s, int *bound, st_error *err)
 {
     if (bound)
         *bound = 0;

@@ -112,10 +112,10 @@ static inline int teardown(void **state)
 static inline void reconcile(st_store *s, int *bound)
 {
     st_error err = {0};
-    assert_int_equal(st_ctl_gc(s, &err), 0);
-    assert_int_equal(st_ctl_deployments(s, &err), 0);
-    assert_int_equal(st_ctl_schedule(s, bound, &err), 0);
-    assert_int_equal(st_ctl_deployments(s, &err), 0);
+    assert_int_equal(st_control_gc(s, &err), 0);
+    assert_int_equal(st_control_deployments(s, &err), 0);
+    assert_int_equal(st_control_schedule(s, bound, &err), 0);
+    assert_int_equal(st_control_deployments(s, &err), 0);
 }
 
 static inline bool terminating(json_t *p)
@@ -182,7 +182,7 @@ static inline void nodes_stop_terminating(st_store *s)
         json_t *m = status_msg(pod_field(p, "uid"), "Succeeded", false, 0, NULL);
         json_object_set_new(m, "removed", json_true());
         st_error err = {0};
-        assert_int_equal(st_ctl_pod_status(s, pod_node(p), m, &err), 1);
+        assert_int_equal(st_control_pod_status(s, pod_node(p), m, &err), 1);
         json_decref(m);
     }
     json_decref(list);
@@ -200,7 +200,7 @@ static inline void report_all_ready(st_store *s)
             continue;
         json_t *m = status_msg(pod_field(p, "uid"), "Running", true, 0, NULL);
         st_error err = {0};
-        assert_true(st_ctl_pod_status(s, pod_node(p), m, &err) >= 0);
+        assert_true(st_control_pod_status(s, pod_node(p), m, &err) >= 0);
         json_decref(m);
     }
     json_decref(list);
