@@ -13,15 +13,17 @@
 
 #define COMPONENT "node-controller"
 
-static int patch_fn(json_t *obj, void *arg)
+static int patch_fn(json_t *obj, void *arg, st_error *err)
 {
+    (void)err;
     st_json_merge_patch(obj, arg);
     return 1;
 }
 
 int st_control_node_patch(st_store *s, const char *node, json_t *patch, st_error *err)
 {
-    return st_store_mutate(s, "Node", "", node, patch_fn, patch, NULL, err);
+    int r = st_store_mutate(s, "Node", "", node, patch_fn, patch, NULL, err);
+    return r < 0 ? r : 0;
 }
 
 struct ready_arg {
@@ -90,8 +92,9 @@ static bool set_condition(json_t *st, const char *type, const char *status, cons
     return true;
 }
 
-static int ready_fn(json_t *obj, void *arg)
+static int ready_fn(json_t *obj, void *arg, st_error *err)
 {
+    (void)err;
     struct ready_arg *a = arg;
     json_t *st = status_of(obj);
     bool changed = set_condition(st, "Ready", a->status, a->reason, a->message);
@@ -108,7 +111,8 @@ int st_control_node_set_ready(st_store *s, const char *node, const char *status,
                               const char *reason, const char *message, st_error *err)
 {
     struct ready_arg a = {status, phase, reason, message};
-    return st_store_mutate(s, "Node", "", node, ready_fn, &a, NULL, err);
+    int r = st_store_mutate(s, "Node", "", node, ready_fn, &a, NULL, err);
+    return r < 0 ? r : 0;
 }
 
 /* ---- lost nodes --------------------------------------------------------- */
@@ -123,8 +127,9 @@ static void containers_not_ready(json_t *st)
         json_object_set_new(cs, "ready", json_false());
 }
 
-static int lost_fn(json_t *pod, void *arg)
+static int lost_fn(json_t *pod, void *arg, st_error *err)
 {
+    (void)err;
     if (st_pod_is_terminal(pod))
         return 0;
     json_t *st = status_of(pod);
@@ -159,15 +164,14 @@ static int node_pods_mutate(st_store *s, const char *node, st_store_mutate_fn fn
         json_t *md = json_object_get(p, "metadata");
         const char *ns = json_string_value(json_object_get(md, "namespace"));
         const char *name = json_string_value(json_object_get(md, "name"));
-        _cleanup_json_ json_t *out = NULL;
-        r = st_store_mutate(s, "Pod", ns, name, fn, arg, &out, err);
+        r = st_store_mutate(s, "Pod", ns, name, fn, arg, NULL, err);
         if (r == -ENOENT) {
             st_error_clear(err);
             continue;
         }
         if (r < 0)
             return r;
-        if (out == NULL)
+        if (r != ST_STORE_WRITE)
             continue;
         if (changed)
             (*changed)++;
@@ -189,8 +193,9 @@ int st_control_node_lost(st_store *s, const char *node, const char *why, int *lo
 
 /* As the Kubernetes node lifecycle controller does (MarkPodsNotReady): the
  * pod may still run, so its phase and binding stay, but it is not ready. */
-static int unknown_fn(json_t *pod, void *arg)
+static int unknown_fn(json_t *pod, void *arg, st_error *err)
 {
+    (void)err;
     if (st_pod_is_terminal(pod))
         return 0;
     json_t *st = status_of(pod);
@@ -205,9 +210,10 @@ static int unknown_fn(json_t *pod, void *arg)
 }
 
 /* Undoes what unknown_fn marked and the node did not report again. */
-static int known_fn(json_t *pod, void *arg)
+static int known_fn(json_t *pod, void *arg, st_error *err)
 {
     (void)arg;
+    (void)err;
     json_t *st = json_object_get(pod, "status");
     const char *reason = json_string_value(json_object_get(st, "reason"));
     if (st_pod_is_terminal(pod) || reason == NULL || strcmp(reason, "NodeLost") != 0)
@@ -270,8 +276,9 @@ static json_t *container_status(json_t *pod, const struct st_proto_pod_status *p
     return cs;
 }
 
-static int status_fn(json_t *pod, void *arg)
+static int status_fn(json_t *pod, void *arg, st_error *err)
 {
+    (void)err;
     struct status_arg *a = arg;
     const struct st_proto_pod_status *ps = &a->ps;
     json_t *st = status_of(pod);

@@ -567,8 +567,9 @@ struct scale_arg {
     json_int_t old;
 };
 
-static int scale_fn(json_t *dep, void *arg)
+static int scale_fn(json_t *dep, void *arg, st_error *err)
 {
+    (void)err;
     struct scale_arg *a = arg;
     json_t *spec = json_object_get(dep, "spec");
     a->old = json_integer_value(json_object_get(spec, "replicas"));

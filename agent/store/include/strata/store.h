@@ -112,11 +112,24 @@ void st_store_close(st_store *s);
  * involvedObject), count 1, first/lastTimestamp now, type Normal. */
 int st_store_event_prepare(json_t *event, json_t **out, st_error *err);
 
-/* Read, change, write, and again when another writer came first (up to 8
- * times, then -ST_ECONFLICT). fn changes the object it is given and returns
- * 1 to write it, 0 when there is nothing to write (then *out stays NULL), or
- * a negative error. *out (may be NULL) receives the stored object. */
-typedef int (*st_store_mutate_fn)(json_t *obj, void *arg);
+/* What a mutate function decided about the object it was given. */
+typedef enum st_store_verdict {
+    ST_STORE_KEEP = 0,   /* nothing to write */
+    ST_STORE_WRITE = 1,  /* write the object as changed */
+    ST_STORE_REMOVE = 2, /* delete it (at the version read) */
+} st_store_verdict;
+
+/* Changes obj in place and returns a verdict, or a negative error it put
+ * in err (then nothing is written). It may be called again on a fresh
+ * copy, so it decides from obj alone, not from what an earlier call saw. */
+typedef int (*st_store_mutate_fn)(json_t *obj, void *arg, st_error *err);
+
+/* The one read-modify-write loop: reads kind ns/name, lets fn decide, and
+ * writes (or deletes) at the version read; when another writer came first,
+ * reads and decides again, up to 8 times, then -ST_ECONFLICT (reported,
+ * never dropped). -ENOENT: there is no such object (any more). Returns the
+ * verdict carried out. *out (may be NULL): the object as stored afterwards:
+ * the one written, the one read when fn kept it, NULL when removed. */
 int st_store_mutate(st_store *s, const char *kind, const char *ns, const char *name,
                     st_store_mutate_fn fn, void *arg, json_t **out, st_error *err);
 
