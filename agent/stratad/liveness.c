@@ -15,6 +15,7 @@
 #include "stratad.h"
 #include "strata/controller.h"
 #include "strata/node_liveness.h"
+#include "strata/node_report.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -386,7 +387,7 @@ void stratad_liveness_heard(struct stratad *d, const char *name)
      * status after a partition. */
     const char *uid;
     json_t *msg;
-    json_object_foreach(reports, uid, msg) st_control_pod_status(d->store, name, msg, NULL);
+    json_object_foreach(reports, uid, msg) st_server_pod_status(d->store, name, msg, NULL);
     json_decref(reports);
     st_error err = {0};
     if (st_control_node_pods_known(d->store, name, NULL, &err) < 0)

@@ -9,6 +9,7 @@
 #include "strata/controller.h"
 #include "strata/names.h"
 #include "strata/node_proto.h"
+#include "strata/node_report.h"
 #include "strata/time.h"
 
 #include <errno.h>
@@ -378,7 +379,7 @@ static void on_message(struct stratad *d, st_vmm_event *ev)
 
 int stratad_pod_status(struct stratad *d, const char *node, json_t *msg, st_error *err)
 {
-    int r = st_control_pod_status(d->store, node, msg, err);
+    int r = st_server_pod_status(d->store, node, msg, err);
     const char *uid = json_string_value(json_object_get(msg, "uid"));
     pthread_mutex_lock(&d->lock);
     struct node_rt *rt = rt_find(d, node);

@@ -155,9 +155,8 @@ static void test_pod_status_from_node(void **state)
     snprintf(name, sizeof(name), "%s", pod_field(json_array_get(list, 0), "name"));
     json_decref(list);
     st_error err = {0};
-    json_t *m = status_msg(uid, "Running", true, 0, NULL);
-    assert_int_equal(st_control_pod_status(s, "n1", m, &err), 1);
-    json_decref(m);
+    st_control_pod_report m = report(uid, "Running", true, 0, NULL);
+    assert_int_equal(st_control_pod_status(s, "n1", &m, &err), 1);
     reconcile(s, NULL);
     json_t *d = NULL;
     assert_int_equal(st_store_get(s, "Deployment", "default", "web", &d, &err), 0);
@@ -165,9 +164,8 @@ static void test_pod_status_from_node(void **state)
         json_integer_value(json_object_get(json_object_get(d, "status"), "readyReplicas")), 1);
     json_decref(d);
 
-    m = status_msg(uid, "Running", false, 1, "OOMKilled");
-    assert_int_equal(st_control_pod_status(s, "n1", m, &err), 1);
-    json_decref(m);
+    m = report(uid, "Running", false, 1, "OOMKilled");
+    assert_int_equal(st_control_pod_status(s, "n1", &m, &err), 1);
     json_t *p = NULL;
     assert_int_equal(st_store_get(s, "Pod", "default", name, &p, &err), 0);
     json_t *cs =
@@ -181,9 +179,8 @@ static void test_pod_status_from_node(void **state)
     assert_int_equal(count_events(s, "BackOff"), 1);
 
     /* A pod the store does not know (deleted, or from before a restart). */
-    m = status_msg("00000000-0000-4000-8000-000000000000", "Running", true, 0, NULL);
-    assert_int_equal(st_control_pod_status(s, "n1", m, &err), 0);
-    json_decref(m);
+    m = report("00000000-0000-4000-8000-000000000000", "Running", true, 0, NULL);
+    assert_int_equal(st_control_pod_status(s, "n1", &m, &err), 0);
 }
 
 /* Reports every pod on n1 Running and ready, as the node would. */
@@ -194,10 +191,9 @@ static void all_ready(st_store *s)
     json_t *p;
     json_array_foreach(list, i, p)
     {
-        json_t *m = status_msg(pod_field(p, "uid"), "Running", true, 0, NULL);
+        st_control_pod_report m = report(pod_field(p, "uid"), "Running", true, 0, NULL);
         st_error err = {0};
-        assert_true(st_control_pod_status(s, "n1", m, &err) >= 0);
-        json_decref(m);
+        assert_true(st_control_pod_status(s, "n1", &m, &err) >= 0);
     }
     json_decref(list);
 }
@@ -266,9 +262,8 @@ static void test_silent_node_pods_not_ready_until_heard(void **state)
 
     /* Heard again: its report (replayed) restores the pod; nothing is left
      * for st_control_node_pods_known to clear. */
-    json_t *m = status_msg(uid, "Running", true, 0, NULL);
-    assert_int_equal(st_control_pod_status(s, "n1", m, &err), 1);
-    json_decref(m);
+    st_control_pod_report m = report(uid, "Running", true, 0, NULL);
+    assert_int_equal(st_control_pod_status(s, "n1", &m, &err), 1);
     assert_int_equal(st_control_node_pods_known(s, "n1", &changed, &err), 0);
     assert_int_equal(changed, 0);
     p = pod_on(s, "n1");

@@ -232,9 +232,8 @@ static void test_graceful_pod_deletion(void **state)
     json_decref(left);
 
     /* While it stops the node still reports it: it stays Terminating. */
-    json_t *m = status_msg(uid, "Running", false, 0, NULL);
-    assert_int_equal(st_control_pod_status(s, node, m, &err), 1);
-    json_decref(m);
+    st_control_pod_report m = report(uid, "Running", false, 0, NULL);
+    assert_int_equal(st_control_pod_status(s, node, &m, &err), 1);
     reconcile(s, NULL);
     json_t *p = get(s, "Pod", victim);
     assert_non_null(p);
@@ -242,10 +241,9 @@ static void test_graceful_pod_deletion(void **state)
     json_decref(p);
 
     /* Its last report: stopped and forgotten. The object goes. */
-    m = status_msg(uid, "Succeeded", false, 0, NULL);
-    json_object_set_new(m, "removed", json_true());
-    assert_int_equal(st_control_pod_status(s, node, m, &err), 1);
-    json_decref(m);
+    m = report(uid, "Succeeded", false, 0, NULL);
+    m.removed = true;
+    assert_int_equal(st_control_pod_status(s, node, &m, &err), 1);
     assert_null(get(s, "Pod", victim));
     assert_int_equal(st_control_pod_stopped(s, "default", victim, uid, &err), 0);
 }

@@ -7,10 +7,10 @@
 #define STRATA_CONTROLLER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <jansson.h>
 
 #include "strata/error.h"
-#include "strata/node_proto.h"
 #include "strata/store.h"
 #include "strata/delete_options.h"
 
@@ -124,13 +124,34 @@ int st_control_node_pods_unknown(st_store *s, const char *node, const char *why,
  * node reports it). */
 int st_control_node_pods_known(st_store *s, const char *node, int *changed, st_error *err);
 
-/* Applies a node's pod_status to the pod bound to that node with that uid:
- * phase, Ready condition, the container's status (ready, restartCount,
+/* What a node reports about one pod it runs, in the control plane's
+ * terms: the server turns the node protocol's message into this, so no
+ * wire type reaches the controllers. Strings and containers are borrowed. */
+typedef struct st_control_pod_report {
+    const char *pod;   /* metadata.name */
+    const char *uid;   /* metadata.uid: the incarnation the node runs; required */
+    const char *ns;    /* metadata.namespace; NULL: not said */
+    const char *phase; /* Pending, Running, Succeeded or Failed; required */
+    bool ready;
+    int64_t restarts;   /* of all its containers */
+    bool has_exit_code; /* exit_code is the last container's end */
+    int64_t exit_code;
+    const char *reason;  /* NULL: none ("OOMKilled", "ErrImagePull", "CrashLoopBackOff") */
+    const char *message; /* NULL: none; what a person should read */
+    bool removed;        /* the node stopped it and forgot it */
+    /* core/v1 ContainerStatus objects as the pod's status shows them; NULL
+     * or empty: one is made up from the fields above. */
+    json_t *containers;
+} st_control_pod_report;
+
+/* Applies a node's report to the pod bound to that node with that uid:
+ * phase, Ready condition, the containers' status (ready, restartCount,
  * state, lastState with exitCode and reason) and status.reason/message.
  * Events for restarts, OOMKilled and image errors. Returns 1 when a pod was
- * updated, 0 when the node reports a pod the store no longer has (the caller
- * should stop it), negative on error. */
-int st_control_pod_status(st_store *s, const char *node, json_t *msg, st_error *err);
+ * updated (or its deletion ended), 0 when the node reports a pod the store
+ * no longer has (the caller should stop it), negative on error. */
+int st_control_pod_status(st_store *s, const char *node, const st_control_pod_report *rep,
+                          st_error *err);
 
 /* Sets Node status fields under retry-on-conflict: merges patch (an object
  * with the same shape as the Node, only the keys to change) into the stored
