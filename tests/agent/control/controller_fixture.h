@@ -75,6 +75,16 @@ static inline const char *pod_field(json_t *p, const char *f)
     return json_string_value(json_object_get(json_object_get(p, "metadata"), f));
 }
 
+/* The name and uid of the first pod listed. */
+static inline void first_pod(st_store *s, char name[256], char uid[64])
+{
+    json_t *list = pods(s);
+    assert_true(json_array_size(list) > 0);
+    snprintf(name, 256, "%s", pod_field(json_array_get(list, 0), "name"));
+    snprintf(uid, 64, "%s", pod_field(json_array_get(list, 0), "uid"));
+    json_decref(list);
+}
+
 static inline int count_events(st_store *s, const char *reason)
 {
     st_store_query q = {.kind = "Event"};

@@ -149,11 +149,8 @@ static void test_pod_status_from_node(void **state)
     add_node(s, "n1", true, 1LL << 30);
     apply_deploy(s, 1, "busybox", "16Mi");
     reconcile(s, NULL);
-    json_t *list = pods(s);
     char uid[64], name[256];
-    snprintf(uid, sizeof(uid), "%s", pod_field(json_array_get(list, 0), "uid"));
-    snprintf(name, sizeof(name), "%s", pod_field(json_array_get(list, 0), "name"));
-    json_decref(list);
+    first_pod(s, name, uid);
     st_error err = {0};
     st_control_pod_report m = report(uid, "Running", true, 0, NULL);
     assert_int_equal(st_control_pod_status(s, "n1", &m, &err), 1);

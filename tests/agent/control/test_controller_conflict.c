@@ -137,11 +137,8 @@ static void test_pod_stopped_conflict_is_reported_then_retried(void **state)
     add_node(s, "n1", true, 1LL << 30);
     apply_deploy(s, 1, "busybox", "16Mi");
     reconcile(s, NULL);
-    json_t *list = pods(s);
     char name[256], uid[64];
-    snprintf(name, sizeof(name), "%s", pod_field(json_array_get(list, 0), "name"));
-    snprintf(uid, sizeof(uid), "%s", pod_field(json_array_get(list, 0), "uid"));
-    json_decref(list);
+    first_pod(s, name, uid);
     st_error err = {0};
     assert_int_equal(
         st_control_delete(s, "Pod", "default", name, ST_PROPAGATE_BACKGROUND, 30, NULL, &err), 0);
