@@ -87,7 +87,8 @@ int st_control_gc(st_store *s, st_error *err);
 
 /* The node no longer runs pod ns/name with uid (it reported it stopped, or
  * never started it): a Terminating pod with that uid is removed. Returns 1
- * when removed, 0 when there was nothing to remove, negative on error. */
+ * when removed, 0 when there was nothing to remove, negative on error
+ * (-ST_ECONFLICT: the pod kept changing under every attempt). */
 int st_control_pod_stopped(st_store *s, const char *ns, const char *name, const char *uid,
                            st_error *err);
 
@@ -97,7 +98,9 @@ int st_control_pod_stopped(st_store *s, const char *ns, const char *name, const 
  * the pass). A pod that fits nowhere gets condition PodScheduled=False with
  * kube-scheduler's reason ("0/3 nodes: 3 insufficient memory") and one
  * FailedScheduling event per distinct reason. Nodes count when their Ready
- * condition is True; capacity is status.strata.cpuMillis/memoryBytes. */
+ * condition is True; capacity is status.strata.cpuMillis/memoryBytes. A
+ * binding that lost a race (a pod deleted or bound meanwhile) makes the
+ * pass run again on a fresh read, a few times, then -ST_ECONFLICT. */
 int st_control_schedule(st_store *s, int *bound, st_error *err);
 
 /* ---- nodes ------------------------------------------------------------ */
