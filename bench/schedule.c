@@ -1,6 +1,6 @@
 /* schedule.c: the scheduler's throughput, 10 000 pending pods (100
  * deployments of 100) over 1 000 Ready nodes: the scheduling pass
- * (st_ctl_schedule: decisions, spreading, one binding transaction) against
+ * (st_control_schedule: decisions, spreading, one binding transaction) against
  * the in-memory store and against PostgreSQL (a private cluster in a temp
  * folder, removed after). kube-scheduler is the named peer (~100 pods/s at
  * 5 000 nodes, its published figure). Last line:
@@ -78,7 +78,7 @@ static int measure(st_store *s, double *secs, st_error *err)
     int total = 0, bound = 0;
     double t0 = now_s();
     do {
-        if ((r = st_ctl_schedule(s, &bound, err)) < 0)
+        if ((r = st_control_schedule(s, &bound, err)) < 0)
             return r;
         total += bound;
     } while (bound > 0 && total < OWNERS * PER_OWNER);

@@ -1,10 +1,12 @@
 /* cgroup.c: the layout-independent half of the cgroup facility: libcgroup
  * initialisation, create/open with rollback, attach, listing, kill, destroy.
  * Everything goes through libcgroup; what differs between v1 and v2 (which
- * controllers, which files, OOM counters) lives in cgroup_v1.c / cgroup_v2.c. */
+ * controllers, which files, where the OOM counter is) lives in cgroup_v1.c /
+ * cgroup_v2.c, what is the same for both here. */
 #include "cgroup_backend.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <linux/magic.h>
 #include <pthread.h>
 #include <signal.h>
@@ -336,6 +338,39 @@ static int delete_one(const struct st_cgroup *cg, const char *path, st_error *er
                         lcg_strerror(r));
 }
 
+/* Every limit res sets needs its controller, on v1 and v2 alike: a limit
+ * the cgroup cannot enforce fails here, naming its OCI field, rather than
+ * being dropped. */
+static int check_controllers(struct st_cgroup *cg, const struct st_resources *res, st_error *err)
+{
+    const struct {
+        bool wanted;
+        const char *ctrl, *field;
+    } needs[] = {
+        {res->memory_limit >= 0, "memory", "linux.resources.memory.limit"},
+        {res->memory_swap >= 0, "memory", "linux.resources.memory.swap"},
+        {res->cpu_shares > 0, "cpu", "linux.resources.cpu.shares"},
+        {res->cpu_quota > 0 || res->cpu_period > 0, "cpu", "linux.resources.cpu.quota"},
+        {res->pids_limit >= 0, "pids", "linux.resources.pids.limit"},
+    };
+    for (size_t i = 0; i < sizeof(needs) / sizeof(needs[0]); i++)
+        if (needs[i].wanted && !st_cgroup_has_ctrl(cg, needs[i].ctrl))
+            return cg->ops->missing(cg, needs[i].ctrl, needs[i].field, err);
+    return 0;
+}
+
+/* The backend's limits, then what is the same file on both layouts. */
+static int apply_resources(struct st_cgroup *cg, const struct st_resources *res, st_error *err)
+{
+    int r = cg->ops->apply(cg, res, err);
+    if (r < 0 || res->pids_limit < 0)
+        return r;
+    char v[32];
+    snprintf(v, sizeof(v), "%" PRId64, res->pids_limit);
+    return st_cgroup_set_value(cg, "pids", "pids.max", v, "linux.resources.pids.limit", false, NULL,
+                               err);
+}
+
 static int cg_new(const char *path, const struct st_resources *res, struct st_cgroup **out,
                   st_error *err)
 {
@@ -353,7 +388,9 @@ static int cg_new(const char *path, const struct st_resources *res, struct st_cg
     cg->path = st_steal_ptr(&norm);
     cg->layout = layout;
     cg->ops = layout == ST_CGROUP_UNIFIED_V2 ? &st_cgroup_v2_ops : &st_cgroup_v1_ops;
-    r = cg->ops->controllers(cg, res, err);
+    r = cg->ops->controllers(cg, err);
+    if (r == 0 && res)
+        r = check_controllers(cg, res, err);
     if (r < 0) {
         st_cgroup_free(cg);
         return r;
@@ -449,7 +486,7 @@ int st_cgroup_create(const char *path, const struct st_resources *res, struct st
         level[end] = cg->path[end];
     }
     if (r == 0)
-        r = cg->ops->apply(cg, res, err);
+        r = apply_resources(cg, res, err);
     if (r < 0) {
         while (nmade > 0) {
             size_t end = made[--nmade];
@@ -615,9 +652,29 @@ int st_cgroup_destroy(struct st_cgroup *cg, st_error *err)
     }
 }
 
+/* Both layouts count OOM kills as "oom_kill N" (since Linux 4.13), only in
+ * another file. Older kernels count limit hits, not kills: judging those
+ * against the exit signal is left to the caller (-EOPNOTSUPP here). */
 int st_cgroup_oom_killed(struct st_cgroup *cg, bool *killed, st_error *err)
 {
-    return cg->ops->oom_killed(cg, killed, err);
+    *killed = false;
+    const char *file = cg->ops->oom_events;
+    if (!st_cgroup_has_ctrl(cg, "memory"))
+        return st_error_set(err, EOPNOTSUPP,
+                            "cgroup %s: not in the memory controller, so there is no %s to read",
+                            cg->path, file);
+    int64_t n = 0;
+    bool found = false;
+    int r = st_cgroup_read_counter(cg, "memory", file, "oom_kill", &n, &found, err);
+    if (r < 0)
+        return r;
+    if (!found)
+        return st_error_set(err, EOPNOTSUPP,
+                            "cgroup %s: %s has no oom_kill counter (kernel older than 4.13); "
+                            "judge an OOM kill by the exit signal instead",
+                            cg->path, file);
+    *killed = n > 0;
+    return 0;
 }
 
 void st_cgroup_free(struct st_cgroup *cg)

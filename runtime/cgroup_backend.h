@@ -1,6 +1,9 @@
 /* cgroup_backend.h: what cgroup.c shares with its two backends (cgroup_v1.c,
  * cgroup_v2.c): the st_cgroup object, the ops table, and the libcgroup helpers
- * every backend uses. Internal to runtime/; not for other layers. */
+ * every backend uses. A backend holds only what differs between the layouts;
+ * what is the same (which limit needs which controller, pids.max, reading the
+ * OOM counter) is kept once, beside the table, in cgroup.c. Internal to
+ * runtime/; not for other layers. */
 #ifndef STRATA_CGROUP_BACKEND_H
 #define STRATA_CGROUP_BACKEND_H
 
@@ -25,13 +28,17 @@ struct st_cgroup {
 };
 
 struct st_cgroup_ops {
-    /* Fills cg->ctrl/nctrl/nhier from the mounted controllers. res may be
-     * NULL (open); when set, a field whose controller is missing fails. */
-    int (*controllers)(struct st_cgroup *cg, const struct st_resources *res, st_error *err);
+    /* Fills cg->ctrl/nctrl/nhier from the mounted controllers. */
+    int (*controllers)(struct st_cgroup *cg, st_error *err);
+    /* The error for a limit (OCI field) whose controller ctrl the cgroup is
+     * not in, saying what to do on this layout. Which limit needs which
+     * controller is the same on both: cgroup.c checks that, once. */
+    int (*missing)(struct st_cgroup *cg, const char *ctrl, const char *field, st_error *err);
     /* Writes res into the existing cgroup, one value at a time, so a refusal
-     * names its OCI field. */
+     * names its OCI field; pids.max, the same file on both, is cgroup.c's. */
     int (*apply)(struct st_cgroup *cg, const struct st_resources *res, st_error *err);
-    int (*oom_killed)(struct st_cgroup *cg, bool *killed, st_error *err);
+    /* The memory controller's file with the "oom_kill N" counter. */
+    const char *oom_events;
 };
 
 extern const struct st_cgroup_ops st_cgroup_v1_ops;

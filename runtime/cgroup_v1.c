@@ -11,18 +11,16 @@
 /* freezer is optional (pausing); the others are created wherever mounted. */
 static const char *const v1_ctrls[] = {"memory", "cpu", "cpuacct", "pids", "freezer"};
 
-static int need(struct st_cgroup *cg, bool wanted, const char *ctrl, const char *field,
-                st_error *err)
+static int v1_missing(struct st_cgroup *cg, const char *ctrl, const char *field, st_error *err)
 {
-    if (!wanted || st_cgroup_has_ctrl(cg, ctrl))
-        return 0;
+    (void)cg;
     return st_error_set(err, ENODEV,
                         "%s: the %s controller is not mounted (cgroup v1); mount it under "
                         "/sys/fs/cgroup/%s or drop the limit",
                         field, ctrl, ctrl);
 }
 
-static int v1_controllers(struct st_cgroup *cg, const struct st_resources *res, st_error *err)
+static int v1_controllers(struct st_cgroup *cg, st_error *err)
 {
     for (size_t i = 0; i < sizeof(v1_ctrls) / sizeof(v1_ctrls[0]); i++) {
         enum st_cgroup_layout v;
@@ -38,19 +36,7 @@ static int v1_controllers(struct st_cgroup *cg, const struct st_resources *res, 
                             "cgroup %s: none of memory, cpu, cpuacct, pids, freezer is mounted "
                             "as cgroup v1",
                             cg->path);
-    if (res == NULL)
-        return 0;
-    int r = need(cg, res->memory_limit >= 0, "memory", "linux.resources.memory.limit", err);
-    if (r == 0)
-        r = need(cg, res->memory_swap >= 0, "memory", "linux.resources.memory.swap", err);
-    if (r == 0)
-        r = need(cg, res->cpu_shares > 0, "cpu", "linux.resources.cpu.shares", err);
-    if (r == 0)
-        r = need(cg, res->cpu_quota > 0 || res->cpu_period > 0, "cpu", "linux.resources.cpu.quota",
-                 err);
-    if (r == 0)
-        r = need(cg, res->pids_limit >= 0, "pids", "linux.resources.pids.limit", err);
-    return r;
+    return 0;
 }
 
 static int v1_apply(struct st_cgroup *cg, const struct st_resources *res, st_error *err)
@@ -96,41 +82,12 @@ static int v1_apply(struct st_cgroup *cg, const struct st_resources *res, st_err
         if (r < 0)
             return r;
     }
-    if (res->pids_limit >= 0) {
-        snprintf(v, sizeof(v), "%" PRId64, res->pids_limit);
-        r = st_cgroup_set_value(cg, "pids", "pids.max", v, "linux.resources.pids.limit", false,
-                                NULL, err);
-        if (r < 0)
-            return r;
-    }
-    return 0;
-}
-
-/* memory.oom_control carries "oom_kill N" since Linux 4.13. Older kernels only
- * offer memory.failcnt, which counts limit hits, not kills: judging those
- * against the exit signal is left to the caller (-EOPNOTSUPP here). */
-static int v1_oom_killed(struct st_cgroup *cg, bool *killed, st_error *err)
-{
-    *killed = false;
-    if (!st_cgroup_has_ctrl(cg, "memory"))
-        return st_error_set(err, EOPNOTSUPP,
-                            "cgroup %s: not in the memory controller, no OOM record", cg->path);
-    int64_t n = 0;
-    bool found = false;
-    int r = st_cgroup_read_counter(cg, "memory", "memory.oom_control", "oom_kill", &n, &found, err);
-    if (r < 0)
-        return r;
-    if (!found)
-        return st_error_set(err, EOPNOTSUPP,
-                            "cgroup %s: memory.oom_control has no oom_kill counter (kernel older "
-                            "than 4.13); check memory.failcnt and the exit signal instead",
-                            cg->path);
-    *killed = n > 0;
     return 0;
 }
 
 const struct st_cgroup_ops st_cgroup_v1_ops = {
     .controllers = v1_controllers,
+    .missing = v1_missing,
     .apply = v1_apply,
-    .oom_killed = v1_oom_killed,
+    .oom_events = "memory.oom_control",
 };

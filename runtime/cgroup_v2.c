@@ -1,6 +1,6 @@
 /* cgroup_v2.c: the cgroup v2 backend (what the node VMs mount): one unified
  * directory, controllers handed down through cgroup.subtree_control, limits in
- * memory.max, memory.swap.max, cpu.max, cpu.weight, pids.max, OOM kills from
+ * memory.max, memory.swap.max, cpu.max, cpu.weight, OOM kills counted in
  * memory.events. It writes only through cgroup.c's libcgroup helpers. */
 #include "cgroup_backend.h"
 
@@ -10,11 +10,8 @@
 
 static const char *const v2_ctrls[] = {"memory", "cpu", "pids"};
 
-static int need(struct st_cgroup *cg, bool wanted, const char *ctrl, const char *field,
-                st_error *err)
+static int v2_missing(struct st_cgroup *cg, const char *ctrl, const char *field, st_error *err)
 {
-    if (!wanted || st_cgroup_has_ctrl(cg, ctrl))
-        return 0;
     const char *mnt = st_cgroup_ctrl_mount(cg->ctrl[0], NULL);
     return st_error_set(err, ENODEV,
                         "%s: the %s controller is not available in cgroup v2 at %s (not in its "
@@ -22,7 +19,7 @@ static int need(struct st_cgroup *cg, bool wanted, const char *ctrl, const char 
                         field, ctrl, mnt ? mnt : "?");
 }
 
-static int v2_controllers(struct st_cgroup *cg, const struct st_resources *res, st_error *err)
+static int v2_controllers(struct st_cgroup *cg, st_error *err)
 {
     for (size_t i = 0; i < sizeof(v2_ctrls) / sizeof(v2_ctrls[0]); i++) {
         enum st_cgroup_layout v;
@@ -47,19 +44,7 @@ static int v2_controllers(struct st_cgroup *cg, const struct st_resources *res, 
             return r;
     }
     cg->nhier = 1; /* one directory for all controllers */
-    if (res == NULL)
-        return 0;
-    int r = need(cg, res->memory_limit >= 0, "memory", "linux.resources.memory.limit", err);
-    if (r == 0)
-        r = need(cg, res->memory_swap >= 0, "memory", "linux.resources.memory.swap", err);
-    if (r == 0)
-        r = need(cg, res->cpu_shares > 0, "cpu", "linux.resources.cpu.shares", err);
-    if (r == 0)
-        r = need(cg, res->cpu_quota > 0 || res->cpu_period > 0, "cpu", "linux.resources.cpu.quota",
-                 err);
-    if (r == 0)
-        r = need(cg, res->pids_limit >= 0, "pids", "linux.resources.pids.limit", err);
-    return r;
+    return 0;
 }
 
 static int v2_apply(struct st_cgroup *cg, const struct st_resources *res, st_error *err)
@@ -103,41 +88,12 @@ static int v2_apply(struct st_cgroup *cg, const struct st_resources *res, st_err
         if (r < 0)
             return r;
     }
-    if (res->pids_limit >= 0) {
-        snprintf(v, sizeof(v), "%" PRId64, res->pids_limit);
-        r = st_cgroup_set_value(cg, "pids", "pids.max", v, "linux.resources.pids.limit", false,
-                                NULL, err);
-        if (r < 0)
-            return r;
-    }
-    return 0;
-}
-
-/* memory.events counts for the cgroup and everything below it; oom_kill is
- * there since Linux 4.13, like the v1 counter. */
-static int v2_oom_killed(struct st_cgroup *cg, bool *killed, st_error *err)
-{
-    *killed = false;
-    if (!st_cgroup_has_ctrl(cg, "memory"))
-        return st_error_set(err, EOPNOTSUPP,
-                            "cgroup %s: the memory controller is not enabled for it, so there is "
-                            "no memory.events to read",
-                            cg->path);
-    int64_t n = 0;
-    bool found = false;
-    int r = st_cgroup_read_counter(cg, "memory", "memory.events", "oom_kill", &n, &found, err);
-    if (r < 0)
-        return r;
-    if (!found)
-        return st_error_set(err, EOPNOTSUPP,
-                            "cgroup %s: memory.events has no oom_kill counter (kernel too old)",
-                            cg->path);
-    *killed = n > 0;
     return 0;
 }
 
 const struct st_cgroup_ops st_cgroup_v2_ops = {
     .controllers = v2_controllers,
+    .missing = v2_missing,
     .apply = v2_apply,
-    .oom_killed = v2_oom_killed,
+    .oom_events = "memory.events",
 };

@@ -155,35 +155,57 @@ static bool owned_by(json_t *pod, const char *uid)
     return false;
 }
 
+static const char *const status_keys[] = {"replicas", "readyReplicas", "updatedReplicas",
+                                          "availableReplicas", "observedGeneration"};
+
+struct deploy_status {
+    const char *uid;    /* of the Deployment the counts are for */
+    json_int_t want[5]; /* per status_keys */
+    size_t nkeys;       /* 4 without a metadata.generation to observe */
+};
+
+/* Writes the counts when they differ from what is stored. */
+static int status_fn(json_t *deploy, void *arg, st_error *err)
+{
+    (void)err;
+    const struct deploy_status *a = arg;
+    const char *uid =
+        json_string_value(json_object_get(json_object_get(deploy, "metadata"), "uid"));
+    if (a->uid && (!uid || strcmp(uid, a->uid) != 0))
+        return ST_STORE_KEEP; /* replaced by a new one of the same name: not ours */
+    json_t *st = json_object_get(deploy, "status");
+    bool same = json_is_object(st);
+    for (size_t i = 0; same && i < a->nkeys; i++)
+        same = json_object_get(st, status_keys[i]) != NULL &&
+               json_integer_value(json_object_get(st, status_keys[i])) == a->want[i];
+    if (same)
+        return ST_STORE_KEEP;
+    json_t *nst = json_object();
+    for (size_t i = 0; i < a->nkeys; i++)
+        json_object_set_new(nst, status_keys[i], json_integer(a->want[i]));
+    json_object_set_new(deploy, "status", nst);
+    return ST_STORE_WRITE;
+}
+
+/* The counts of this pass, and the generation it acted on, even when
+ * someone (scale, apply) wrote the Deployment meanwhile: that write is
+ * kept, and the next pass acts on it. */
 static int set_status(st_store *s, json_t *deploy, int replicas, int ready, int updated,
                       st_error *err)
 {
-    json_t *st = json_object_get(deploy, "status");
-    json_t *gen = json_object_get(json_object_get(deploy, "metadata"), "generation");
-    json_int_t want[5] = {replicas, ready, updated, ready, json_integer_value(gen)};
-    const char *keys[5] = {"replicas", "readyReplicas", "updatedReplicas", "availableReplicas",
-                           "observedGeneration"};
-    size_t nkeys = gen ? 5 : 4;
-    bool same = json_is_object(st);
-    for (size_t i = 0; same && i < nkeys; i++)
-        same = json_integer_value(json_object_get(st, keys[i])) == want[i] &&
-               json_object_get(st, keys[i]) != NULL;
-    if (same)
-        return 0;
-    _cleanup_json_ json_t *copy = json_deep_copy(deploy);
-    json_t *nst = json_object();
-    for (size_t i = 0; i < nkeys; i++)
-        json_object_set_new(nst, keys[i], json_integer(want[i]));
-    json_object_set_new(copy, "status", nst);
-    json_t *out = NULL;
-    int r = st_store_update(s, copy, &out, err);
-    json_decref(out);
-    /* Someone (scale, apply) wrote meanwhile: the next pass sees both. */
-    if (r == -ST_ECONFLICT || r == -ENOENT) {
+    json_t *md = json_object_get(deploy, "metadata");
+    json_t *gen = json_object_get(md, "generation");
+    struct deploy_status a = {json_string_value(json_object_get(md, "uid")),
+                              {replicas, ready, updated, ready, json_integer_value(gen)},
+                              gen ? 5 : 4};
+    int r =
+        st_store_mutate(s, "Deployment", json_string_value(json_object_get(md, "namespace")),
+                        json_string_value(json_object_get(md, "name")), status_fn, &a, NULL, err);
+    if (r == -ENOENT) { /* deleted meanwhile: nothing to report on */
         st_error_clear(err);
         return 0;
     }
-    return r;
+    return r < 0 ? r : 0;
 }
 
 static int reconcile_one(st_store *s, json_t *deploy, st_error *err)
@@ -265,8 +287,8 @@ static int reconcile_one(st_store *s, json_t *deploy, st_error *err)
         st_error derr = {0};
         /* Gracefully, as Kubernetes' ReplicaSet controller deletes: a
          * running pod is stopped by its node first; a failed one goes now. */
-        int dr = st_ctl_delete(s, "Pod", ns, pname, ST_PROPAGATE_BACKGROUND, -1, NULL, &derr);
-        if (dr < 0 && dr != -ENOENT && dr != -ST_ECONFLICT)
+        int dr = st_control_delete(s, "Pod", ns, pname, ST_PROPAGATE_BACKGROUND, -1, NULL, &derr);
+        if (dr < 0 && dr != -ENOENT)
             return st_error_set(err, -dr, "deployment %s: %s", name, derr.msg);
         if (dp[plan.delete_idx[j]].gone) {
             json_t *pst = json_object_get(p, "status");
@@ -298,7 +320,7 @@ static int reconcile_one(st_store *s, json_t *deploy, st_error *err)
     return set_status(s, deploy, live, ready, updated, err);
 }
 
-int st_ctl_deployments(st_store *s, st_error *err)
+int st_control_deployments(st_store *s, st_error *err)
 {
     st_store_query q = {.kind = "Deployment"};
     _cleanup_json_ json_t *list = NULL;

@@ -20,8 +20,6 @@
 #define COMPONENT            "garbage-collector"
 #define FINALIZER_FOREGROUND "foregroundDeletion"
 #define FINALIZER_ORPHAN     "orphan"
-/* Optimistic concurrency: re-read and retry when another writer came first. */
-#define ATTEMPTS 8
 
 /* ---- helpers -------------------------------------------------------------- */
 
@@ -99,71 +97,63 @@ static bool pod_stops_at_once(st_store *s, json_t *pod)
     return st_pod_is_terminal(pod) || !pod_node_live(s, pod);
 }
 
+struct pod_delete {
+    st_store *s;
+    int grace_s;
+};
+
+/* Removes the pod, or marks it Terminating for its grace period. */
+static int delete_pod_fn(json_t *pod, void *arg, st_error *err)
+{
+    (void)err;
+    struct pod_delete *a = arg;
+    int grace = pod_grace(pod, a->grace_s);
+    if (grace == 0 || pod_stops_at_once(a->s, pod))
+        return ST_STORE_REMOVE;
+    time_t deadline = time(NULL) + grace;
+    time_t set = 0;
+    /* Deleting again may shorten the grace, never lengthen it. */
+    if (st_pod_is_terminating(pod) &&
+        (st_time_parse_rfc3339(meta_str(pod, "deletionTimestamp"), &set, NULL) < 0 ||
+         set <= deadline))
+        return ST_STORE_KEEP;
+    char ts[ST_TIME_RFC3339_LEN];
+    st_time_rfc3339(deadline, ts);
+    json_t *md = json_object_get(pod, "metadata");
+    json_object_set_new(md, "deletionTimestamp", json_string(ts));
+    json_object_set_new(md, "deletionGracePeriodSeconds", json_integer(grace));
+    return ST_STORE_WRITE;
+}
+
 static int delete_pod(st_store *s, const char *ns, const char *name, int grace_s, json_t **out,
                       st_error *err)
 {
-    for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
-        _cleanup_json_ json_t *pod = NULL;
-        int r = st_store_get(s, "Pod", ns, name, &pod, err);
-        if (r < 0)
-            return r;
-        const char *rv = meta_str(pod, "resourceVersion");
-        int grace = pod_grace(pod, grace_s);
-        if (grace == 0 || pod_stops_at_once(s, pod)) {
-            r = st_store_delete(s, "Pod", ns, name, rv, err);
-        } else {
-            time_t deadline = time(NULL) + grace;
-            json_t *md = json_object_get(pod, "metadata");
-            time_t set = 0;
-            /* Deleting again may shorten the grace, never lengthen it. */
-            if (st_pod_is_terminating(pod) &&
-                (st_time_parse_rfc3339(meta_str(pod, "deletionTimestamp"), &set, NULL) < 0 ||
-                 set <= deadline)) {
-                if (out)
-                    *out = json_incref(pod);
-                return 0;
-            }
-            char ts[ST_TIME_RFC3339_LEN];
-            st_time_rfc3339(deadline, ts);
-            json_object_set_new(md, "deletionTimestamp", json_string(ts));
-            json_object_set_new(md, "deletionGracePeriodSeconds", json_integer(grace));
-            r = st_store_update(s, pod, out, err);
-        }
-        if (r != -ST_ECONFLICT)
-            return r;
-        st_error_clear(err);
-    }
-    return st_error_set(err, ST_ECONFLICT, "pod %s/%s: changed by others %d times in a row; retry",
-                        ns, name, ATTEMPTS);
+    struct pod_delete a = {s, grace_s};
+    int r = st_store_mutate(s, "Pod", ns, name, delete_pod_fn, &a, out, err);
+    return r < 0 ? r : 0;
 }
 
-int st_ctl_pod_stopped(st_store *s, const char *ns, const char *name, const char *uid,
-                       st_error *err)
+/* The Terminating pod with this uid goes; anything else stays. */
+static int stopped_fn(json_t *pod, void *uid, st_error *err)
 {
-    for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
-        _cleanup_json_ json_t *pod = NULL;
-        int r = st_store_get(s, "Pod", ns, name, &pod, err);
-        if (r == -ENOENT) {
-            st_error_clear(err);
-            return 0;
-        }
-        if (r < 0)
-            return r;
-        const char *have = meta_str(pod, "uid");
-        if (!st_pod_is_terminating(pod) || !have || !uid || strcmp(have, uid) != 0)
-            return 0;
-        r = st_store_delete(s, "Pod", ns, name, meta_str(pod, "resourceVersion"), err);
-        if (r == 0)
-            return 1;
-        if (r == -ENOENT) {
-            st_error_clear(err);
-            return 0;
-        }
-        if (r != -ST_ECONFLICT)
-            return r;
+    (void)err;
+    const char *have = meta_str(pod, "uid");
+    if (!st_pod_is_terminating(pod) || !have || !uid || strcmp(have, uid) != 0)
+        return ST_STORE_KEEP;
+    return ST_STORE_REMOVE;
+}
+
+int st_control_pod_stopped(st_store *s, const char *ns, const char *name, const char *uid,
+                           st_error *err)
+{
+    int r = st_store_mutate(s, "Pod", ns, name, stopped_fn, (void *)uid, NULL, err);
+    if (r == -ENOENT) {
         st_error_clear(err);
+        return 0;
     }
-    return 0; /* still changing: the next pass looks again */
+    if (r < 0)
+        return r;
+    return r == ST_STORE_REMOVE;
 }
 
 /* ---- owners --------------------------------------------------------------- */
@@ -187,48 +177,53 @@ static int dependents(st_store *s, const char *ns, const char *uid, json_t **out
     return 0;
 }
 
+struct owner_delete {
+    st_store *s;
+    const char *ns, *finalizer;
+};
+
+/* An owner with dependents waits for them: deletionTimestamp and the
+ * policy's finalizer; one without goes at once. */
+static int delete_owner_fn(json_t *obj, void *arg, st_error *err)
+{
+    struct owner_delete *a = arg;
+    _cleanup_json_ json_t *deps = NULL;
+    int r = dependents(a->s, a->ns, meta_str(obj, "uid"), &deps, err);
+    if (r < 0)
+        return r;
+    if (json_array_size(deps) == 0)
+        return ST_STORE_REMOVE;
+    json_t *md = json_object_get(obj, "metadata");
+    if (!json_object_get(md, "deletionTimestamp")) {
+        char now[ST_TIME_RFC3339_LEN];
+        st_time_now_rfc3339(now);
+        json_object_set_new(md, "deletionTimestamp", json_string(now));
+        json_object_set_new(md, "deletionGracePeriodSeconds", json_integer(0));
+    }
+    if (!has_finalizer(obj, a->finalizer)) {
+        json_t *fins = json_object_get(md, "finalizers");
+        if (!json_is_array(fins)) {
+            fins = json_array();
+            json_object_set_new(md, "finalizers", fins);
+        }
+        json_array_append_new(fins, json_string(a->finalizer));
+    }
+    return ST_STORE_WRITE;
+}
+
 static int delete_owner(st_store *s, const char *kind, const char *ns, const char *name,
                         st_propagation policy, json_t **out, st_error *err)
 {
     if (policy == ST_PROPAGATE_BACKGROUND)
         return st_store_delete(s, kind, ns, name, NULL, err);
-    const char *fin = policy == ST_PROPAGATE_ORPHAN ? FINALIZER_ORPHAN : FINALIZER_FOREGROUND;
-    for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
-        _cleanup_json_ json_t *obj = NULL, *deps = NULL;
-        int r = st_store_get(s, kind, ns, name, &obj, err);
-        if (r < 0 || (r = dependents(s, ns, meta_str(obj, "uid"), &deps, err)) < 0)
-            return r;
-        const char *rv = meta_str(obj, "resourceVersion");
-        if (json_array_size(deps) == 0) {
-            r = st_store_delete(s, kind, ns, name, rv, err);
-        } else {
-            json_t *md = json_object_get(obj, "metadata");
-            if (!json_object_get(md, "deletionTimestamp")) {
-                char now[ST_TIME_RFC3339_LEN];
-                st_time_now_rfc3339(now);
-                json_object_set_new(md, "deletionTimestamp", json_string(now));
-                json_object_set_new(md, "deletionGracePeriodSeconds", json_integer(0));
-            }
-            if (!has_finalizer(obj, fin)) {
-                json_t *fins = json_object_get(md, "finalizers");
-                if (!json_is_array(fins)) {
-                    fins = json_array();
-                    json_object_set_new(md, "finalizers", fins);
-                }
-                json_array_append_new(fins, json_string(fin));
-            }
-            r = st_store_update(s, obj, out, err);
-        }
-        if (r != -ST_ECONFLICT)
-            return r;
-        st_error_clear(err);
-    }
-    return st_error_set(err, ST_ECONFLICT, "%s %s/%s: changed by others %d times in a row; retry",
-                        kind, ns, name, ATTEMPTS);
+    struct owner_delete a = {
+        s, ns, policy == ST_PROPAGATE_ORPHAN ? FINALIZER_ORPHAN : FINALIZER_FOREGROUND};
+    int r = st_store_mutate(s, kind, ns, name, delete_owner_fn, &a, out, err);
+    return r < 0 ? r : 0;
 }
 
-int st_ctl_delete(st_store *s, const char *kind, const char *ns, const char *name,
-                  st_propagation policy, int grace_s, json_t **out, st_error *err)
+int st_control_delete(st_store *s, const char *kind, const char *ns, const char *name,
+                      st_propagation policy, int grace_s, json_t **out, st_error *err)
 {
     if (out)
         *out = NULL;
@@ -240,8 +235,9 @@ int st_ctl_delete(st_store *s, const char *kind, const char *ns, const char *nam
 /* ---- the collector pass ------------------------------------------------------ */
 
 /* Drops the ownerReferences whose uid is in gone (an object of uid -> true). */
-static int drop_refs_fn(json_t *pod, void *arg)
+static int drop_refs_fn(json_t *pod, void *arg, st_error *err)
 {
+    (void)err;
     json_t *gone = arg;
     json_t *refs = json_object_get(json_object_get(pod, "metadata"), "ownerReferences");
     int changed = 0;
@@ -265,7 +261,7 @@ static int drop_refs(st_store *s, json_t *pod, json_t *gone, st_error *err)
         st_error_clear(err);
         return 0;
     }
-    return r;
+    return r < 0 ? r : 0;
 }
 
 /* The Terminating pod can be let go: nothing runs it any more, or its node
@@ -288,6 +284,19 @@ static int gc_delete(st_store *s, json_t *pod, int grace_s, st_error *err)
         return 0;
     }
     return r;
+}
+
+/* The owner with this uid, still waiting on one of our finalizers, goes:
+ * its dependents are released or gone. Changed meanwhile (another writer):
+ * read again and decided again, not skipped. */
+static int finalized_fn(json_t *owner, void *uid, st_error *err)
+{
+    (void)err;
+    const char *have = meta_str(owner, "uid");
+    if (!have || !uid || strcmp(have, uid) != 0 || !meta_str(owner, "deletionTimestamp") ||
+        !(has_finalizer(owner, FINALIZER_ORPHAN) || has_finalizer(owner, FINALIZER_FOREGROUND)))
+        return ST_STORE_KEEP;
+    return ST_STORE_REMOVE;
 }
 
 /* An owner waiting on a finalizer: release or delete its dependents, then
@@ -324,16 +333,16 @@ static int finish_owner(st_store *s, const char *kind, json_t *owner, json_t *po
     }
     if (left > 0)
         return 0; /* foreground: the owner stays until its dependents are gone */
-    int r = st_store_delete(s, kind, ns, name, meta_str(owner, "resourceVersion"), err);
-    if (r == -ST_ECONFLICT || r == -ENOENT) {
+    int r = st_store_mutate(s, kind, ns, name, finalized_fn, (void *)uid, NULL, err);
+    if (r == -ENOENT) {
         st_error_clear(err);
         return 0;
     }
-    if (r == 0 && orphan && released > 0)
+    if (r == ST_STORE_REMOVE && orphan && released > 0)
         st_event_record(s, kind, ns, name, "Normal", "Orphaned", COMPONENT,
                         "%zu pod%s kept without their owner %s %s", released,
                         released == 1 ? "" : "s", kind, name);
-    return r;
+    return r < 0 ? r : 0;
 }
 
 /* Owners as "KIND/NAMESPACE/NAME" -> object (borrowed from the lists). */
@@ -397,7 +406,7 @@ static int collect_dependent(st_store *s, json_t *index, json_t *pod, st_error *
     return gc_delete(s, pod, -1, err);
 }
 
-int st_ctl_gc(st_store *s, st_error *err)
+int st_control_gc(st_store *s, st_error *err)
 {
     /* Dependents are listed before owners: an owner created after the pod
      * list was read has no pod in it, so none is taken for an orphan. */
@@ -425,8 +434,8 @@ int st_ctl_gc(st_store *s, st_error *err)
         if ((r = collect_dependent(s, index, p, err)) < 0)
             return r;
         if (st_pod_is_terminating(p) && pod_done(s, p, now) &&
-            (r = st_ctl_pod_stopped(s, meta_str(p, "namespace"), meta_str(p, "name"),
-                                    meta_str(p, "uid"), err)) < 0)
+            (r = st_control_pod_stopped(s, meta_str(p, "namespace"), meta_str(p, "name"),
+                                        meta_str(p, "uid"), err)) < 0)
             return r;
     }
     return 0;

@@ -13,15 +13,17 @@
 
 #define COMPONENT "node-controller"
 
-static int patch_fn(json_t *obj, void *arg)
+static int patch_fn(json_t *obj, void *arg, st_error *err)
 {
+    (void)err;
     st_json_merge_patch(obj, arg);
     return 1;
 }
 
-int st_ctl_node_patch(st_store *s, const char *node, json_t *patch, st_error *err)
+int st_control_node_patch(st_store *s, const char *node, json_t *patch, st_error *err)
 {
-    return st_store_mutate(s, "Node", "", node, patch_fn, patch, NULL, err);
+    int r = st_store_mutate(s, "Node", "", node, patch_fn, patch, NULL, err);
+    return r < 0 ? r : 0;
 }
 
 struct ready_arg {
@@ -90,8 +92,9 @@ static bool set_condition(json_t *st, const char *type, const char *status, cons
     return true;
 }
 
-static int ready_fn(json_t *obj, void *arg)
+static int ready_fn(json_t *obj, void *arg, st_error *err)
 {
+    (void)err;
     struct ready_arg *a = arg;
     json_t *st = status_of(obj);
     bool changed = set_condition(st, "Ready", a->status, a->reason, a->message);
@@ -104,11 +107,12 @@ static int ready_fn(json_t *obj, void *arg)
     return changed;
 }
 
-int st_ctl_node_set_ready(st_store *s, const char *node, const char *status, const char *phase,
-                          const char *reason, const char *message, st_error *err)
+int st_control_node_set_ready(st_store *s, const char *node, const char *status, const char *phase,
+                              const char *reason, const char *message, st_error *err)
 {
     struct ready_arg a = {status, phase, reason, message};
-    return st_store_mutate(s, "Node", "", node, ready_fn, &a, NULL, err);
+    int r = st_store_mutate(s, "Node", "", node, ready_fn, &a, NULL, err);
+    return r < 0 ? r : 0;
 }
 
 /* ---- lost nodes --------------------------------------------------------- */
@@ -123,8 +127,9 @@ static void containers_not_ready(json_t *st)
         json_object_set_new(cs, "ready", json_false());
 }
 
-static int lost_fn(json_t *pod, void *arg)
+static int lost_fn(json_t *pod, void *arg, st_error *err)
 {
+    (void)err;
     if (st_pod_is_terminal(pod))
         return 0;
     json_t *st = status_of(pod);
@@ -136,6 +141,15 @@ static int lost_fn(json_t *pod, void *arg)
     return 1;
 }
 
+/* The pods bound to node (of namespace ns; NULL: any). */
+static int pods_on(st_store *s, const char *node, const char *ns, json_t **out, st_error *err)
+{
+    char sel[300];
+    snprintf(sel, sizeof(sel), "spec.nodeName=%s", node);
+    st_store_query q = {.kind = "Pod", .namespace = ns, .field_selector = sel};
+    return st_store_list(s, &q, out, err);
+}
+
 /* Runs fn over every pod bound to node; *changed (may be NULL) counts the
  * pods written, and each gets the event type/reason/event_msg when reason is
  * not NULL. */
@@ -145,11 +159,8 @@ static int node_pods_mutate(st_store *s, const char *node, st_store_mutate_fn fn
 {
     if (changed)
         *changed = 0;
-    char sel[300];
-    snprintf(sel, sizeof(sel), "spec.nodeName=%s", node);
-    st_store_query q = {.kind = "Pod", .field_selector = sel};
     _cleanup_json_ json_t *pods = NULL;
-    int r = st_store_list(s, &q, &pods, err);
+    int r = pods_on(s, node, NULL, &pods, err);
     if (r < 0)
         return r;
     size_t i;
@@ -159,15 +170,14 @@ static int node_pods_mutate(st_store *s, const char *node, st_store_mutate_fn fn
         json_t *md = json_object_get(p, "metadata");
         const char *ns = json_string_value(json_object_get(md, "namespace"));
         const char *name = json_string_value(json_object_get(md, "name"));
-        _cleanup_json_ json_t *out = NULL;
-        r = st_store_mutate(s, "Pod", ns, name, fn, arg, &out, err);
+        r = st_store_mutate(s, "Pod", ns, name, fn, arg, NULL, err);
         if (r == -ENOENT) {
             st_error_clear(err);
             continue;
         }
         if (r < 0)
             return r;
-        if (out == NULL)
+        if (r != ST_STORE_WRITE)
             continue;
         if (changed)
             (*changed)++;
@@ -177,7 +187,7 @@ static int node_pods_mutate(st_store *s, const char *node, st_store_mutate_fn fn
     return 0;
 }
 
-int st_ctl_node_lost(st_store *s, const char *node, const char *why, int *lost, st_error *err)
+int st_control_node_lost(st_store *s, const char *node, const char *why, int *lost, st_error *err)
 {
     char msg[512], ev[600];
     snprintf(msg, sizeof(msg), "node %s was lost (%s)", node, why);
@@ -189,8 +199,9 @@ int st_ctl_node_lost(st_store *s, const char *node, const char *why, int *lost, 
 
 /* As the Kubernetes node lifecycle controller does (MarkPodsNotReady): the
  * pod may still run, so its phase and binding stay, but it is not ready. */
-static int unknown_fn(json_t *pod, void *arg)
+static int unknown_fn(json_t *pod, void *arg, st_error *err)
 {
+    (void)err;
     if (st_pod_is_terminal(pod))
         return 0;
     json_t *st = status_of(pod);
@@ -205,9 +216,10 @@ static int unknown_fn(json_t *pod, void *arg)
 }
 
 /* Undoes what unknown_fn marked and the node did not report again. */
-static int known_fn(json_t *pod, void *arg)
+static int known_fn(json_t *pod, void *arg, st_error *err)
 {
     (void)arg;
+    (void)err;
     json_t *st = json_object_get(pod, "status");
     const char *reason = json_string_value(json_object_get(st, "reason"));
     if (st_pod_is_terminal(pod) || reason == NULL || strcmp(reason, "NodeLost") != 0)
@@ -217,8 +229,8 @@ static int known_fn(json_t *pod, void *arg)
     return 1;
 }
 
-int st_ctl_node_pods_unknown(st_store *s, const char *node, const char *why, int *changed,
-                             st_error *err)
+int st_control_node_pods_unknown(st_store *s, const char *node, const char *why, int *changed,
+                                 st_error *err)
 {
     char msg[512];
     snprintf(msg, sizeof(msg), "node %s is unresponsive (%s); the pod may still run there", node,
@@ -226,7 +238,7 @@ int st_ctl_node_pods_unknown(st_store *s, const char *node, const char *why, int
     return node_pods_mutate(s, node, unknown_fn, msg, "Warning", "NodeNotReady", msg, changed, err);
 }
 
-int st_ctl_node_pods_known(st_store *s, const char *node, int *changed, st_error *err)
+int st_control_node_pods_known(st_store *s, const char *node, int *changed, st_error *err)
 {
     return node_pods_mutate(s, node, known_fn, NULL, NULL, NULL, NULL, changed, err);
 }
@@ -234,80 +246,73 @@ int st_ctl_node_pods_known(st_store *s, const char *node, int *changed, st_error
 /* ---- pod status from a node ------------------------------------------------ */
 
 struct status_arg {
-    json_t *msg;
-    struct st_proto_pod_status ps;
+    const st_control_pod_report *rep;
     int64_t old_restarts;
-    const char *old_reason;
     bool changed_phase;
 };
 
-static json_t *container_status(json_t *pod, const struct st_proto_pod_status *ps, json_t *msg)
+/* The one container status a report without any stands for. */
+static json_t *container_status(json_t *pod, const st_control_pod_report *rep)
 {
     json_t *c0 = json_array_get(json_object_get(json_object_get(pod, "spec"), "containers"), 0);
     const char *cname = json_string_value(json_object_get(c0, "name"));
     const char *image = json_string_value(json_object_get(c0, "image"));
-    const char *message = json_string_value(json_object_get(msg, "message"));
+    json_int_t code = rep->has_exit_code ? rep->exit_code : 0;
     json_t *state;
-    if (strcmp(ps->phase, "Running") == 0)
+    if (strcmp(rep->phase, "Running") == 0)
         state = json_pack("{s:{}}", "running");
-    else if (strcmp(ps->phase, "Pending") == 0)
+    else if (strcmp(rep->phase, "Pending") == 0)
         state = json_pack("{s:{s:s, s:s}}", "waiting", "reason",
-                          ps->reason ? ps->reason : "ContainerCreating", "message",
-                          message ? message : "");
+                          rep->reason ? rep->reason : "ContainerCreating", "message",
+                          rep->message ? rep->message : "");
     else
-        state = json_pack("{s:{s:I, s:s}}", "terminated", "exitCode",
-                          (json_int_t)(ps->has_exit_code ? ps->exit_code : 0), "reason",
-                          ps->reason ? ps->reason : (ps->exit_code == 0 ? "Completed" : "Error"));
+        state = json_pack("{s:{s:I, s:s}}", "terminated", "exitCode", code, "reason",
+                          rep->reason ? rep->reason : (code == 0 ? "Completed" : "Error"));
     json_t *cs = json_pack("{s:s, s:s, s:b, s:I, s:o}", "name", cname ? cname : "main", "image",
-                           image ? image : "", "ready", ps->ready, "restartCount",
-                           (json_int_t)ps->restart_count, "state", state);
+                           image ? image : "", "ready", rep->ready, "restartCount",
+                           (json_int_t)rep->restarts, "state", state);
     /* A running container that restarted: why the last one ended. */
-    if (strcmp(ps->phase, "Running") == 0 && ps->restart_count > 0 && ps->reason)
-        json_object_set_new(cs, "lastState",
-                            json_pack("{s:{s:I, s:s}}", "terminated", "exitCode",
-                                      (json_int_t)(ps->has_exit_code ? ps->exit_code : 0), "reason",
-                                      ps->reason));
+    if (strcmp(rep->phase, "Running") == 0 && rep->restarts > 0 && rep->reason)
+        json_object_set_new(
+            cs, "lastState",
+            json_pack("{s:{s:I, s:s}}", "terminated", "exitCode", code, "reason", rep->reason));
     return cs;
 }
 
-static int status_fn(json_t *pod, void *arg)
+static int status_fn(json_t *pod, void *arg, st_error *err)
 {
+    (void)err;
     struct status_arg *a = arg;
-    const struct st_proto_pod_status *ps = &a->ps;
+    const st_control_pod_report *rep = a->rep;
     json_t *st = status_of(pod);
     json_t *old_cs = json_array_get(json_object_get(st, "containerStatuses"), 0);
     a->old_restarts = json_integer_value(json_object_get(old_cs, "restartCount"));
     const char *old_phase = json_string_value(json_object_get(st, "phase"));
-    a->changed_phase = !old_phase || strcmp(old_phase, ps->phase) != 0;
-    json_t *snapshot = json_deep_copy(st);
-    json_object_set_new(st, "phase", json_string(ps->phase));
+    a->changed_phase = !old_phase || strcmp(old_phase, rep->phase) != 0;
+    _cleanup_json_ json_t *snapshot = json_deep_copy(st);
+    json_object_set_new(st, "phase", json_string(rep->phase));
     set_condition(st, "PodScheduled", "True", NULL, NULL);
-    set_condition(st, "Ready", ps->ready ? "True" : "False", NULL, NULL);
-    json_t *given = json_object_get(a->msg, "containerStatuses");
-    if (json_is_array(given) && json_array_size(given) > 0)
-        json_object_set(st, "containerStatuses", given);
+    set_condition(st, "Ready", rep->ready ? "True" : "False", NULL, NULL);
+    if (json_array_size(rep->containers) > 0)
+        json_object_set(st, "containerStatuses", rep->containers);
     else
-        json_object_set_new(st, "containerStatuses",
-                            json_pack("[o]", container_status(pod, ps, a->msg)));
-    const char *message = json_string_value(json_object_get(a->msg, "message"));
-    if (strcmp(ps->phase, "Running") != 0 && ps->reason)
-        json_object_set_new(st, "reason", json_string(ps->reason));
+        json_object_set_new(st, "containerStatuses", json_pack("[o]", container_status(pod, rep)));
+    if (strcmp(rep->phase, "Running") != 0 && rep->reason)
+        json_object_set_new(st, "reason", json_string(rep->reason));
     else
         json_object_del(st, "reason");
-    if (message && *message)
-        json_object_set_new(st, "message", json_string(message));
+    if (rep->message && *rep->message)
+        json_object_set_new(st, "message", json_string(rep->message));
     else
         json_object_del(st, "message");
-    if (ps->reason)
-        json_object_set_new(st, "lastReason", json_string(ps->reason));
-    if (!json_object_get(st, "startTime") && strcmp(ps->phase, "Running") == 0) {
+    if (rep->reason)
+        json_object_set_new(st, "lastReason", json_string(rep->reason));
+    if (!json_object_get(st, "startTime") && strcmp(rep->phase, "Running") == 0) {
         char now[32];
         st_time_now_rfc3339(now);
         json_object_set_new(st, "startTime", json_string(now));
     }
-    int changed = !json_equal(snapshot, st);
-    json_decref(snapshot);
-    return changed;
+    return !json_equal(snapshot, st);
 }
 
 /* A Terminating pod its node has stopped: graceful deletion ends, the
@@ -315,23 +320,41 @@ static int status_fn(json_t *pod, void *arg)
 static int stopped_while_terminating(st_store *s, json_t *pod, st_error *err)
 {
     json_t *md = json_object_get(pod, "metadata");
-    int r = st_ctl_pod_stopped(s, json_string_value(json_object_get(md, "namespace")),
-                               json_string_value(json_object_get(md, "name")),
-                               json_string_value(json_object_get(md, "uid")), err);
+    int r = st_control_pod_stopped(s, json_string_value(json_object_get(md, "namespace")),
+                                   json_string_value(json_object_get(md, "name")),
+                                   json_string_value(json_object_get(md, "uid")), err);
     return r < 0 ? r : 1;
 }
 
-int st_ctl_pod_status(st_store *s, const char *node, json_t *msg, st_error *err)
+/* The events a report is worth: restarts, trouble, a new phase. */
+static void status_events(st_store *s, const char *node, const char *ns, const char *name,
+                          const struct status_arg *a)
 {
-    struct status_arg a = {.msg = msg};
-    int r = st_proto_pod_status_parse(msg, &a.ps, err);
-    if (r < 0)
-        return r;
-    char sel[300];
-    snprintf(sel, sizeof(sel), "spec.nodeName=%s", node);
-    st_store_query q = {.kind = "Pod", .field_selector = sel};
+    const st_control_pod_report *rep = a->rep;
+    const char *reason = rep->reason;
+    if (rep->restarts > a->old_restarts)
+        st_event_record(s, "Pod", ns, name, "Warning", "BackOff", "kubelet",
+                        "Container restarted (restart %lld on %s, last ended: %s)",
+                        (long long)rep->restarts, node, reason ? reason : "Error");
+    bool trouble =
+        reason && (strcmp(rep->phase, "Pending") == 0 || strcmp(rep->phase, "Failed") == 0);
+    if (a->changed_phase && trouble)
+        st_event_record(s, "Pod", ns, name, "Warning", "Failed", "kubelet", "%s: %s", reason,
+                        rep->message ? rep->message : "see stratactl describe");
+    else if (a->changed_phase)
+        st_event_record(s, "Pod", ns, name, "Normal", rep->phase, "kubelet", "Pod is %s on %s%s%s",
+                        rep->phase, node, reason ? ": " : "", reason ? reason : "");
+}
+
+int st_control_pod_status(st_store *s, const char *node, const st_control_pod_report *rep,
+                          st_error *err)
+{
+    if (rep->uid == NULL || rep->phase == NULL)
+        return st_error_set(err, EINVAL, "node %s: a pod report needs the pod's uid and phase",
+                            node);
     _cleanup_json_ json_t *pods = NULL;
-    if ((r = st_store_list(s, &q, &pods, err)) < 0)
+    int r = pods_on(s, node, rep->ns, &pods, err);
+    if (r < 0)
         return r;
     json_t *pod = NULL;
     size_t i;
@@ -339,17 +362,18 @@ int st_ctl_pod_status(st_store *s, const char *node, json_t *msg, st_error *err)
     json_array_foreach(pods, i, p)
     {
         const char *uid = json_string_value(json_object_get(json_object_get(p, "metadata"), "uid"));
-        if (uid && a.ps.uid && strcmp(uid, a.ps.uid) == 0)
+        if (uid && strcmp(uid, rep->uid) == 0)
             pod = p;
     }
     if (pod && st_pod_is_terminating(pod) &&
-        (a.ps.removed || strcmp(a.ps.phase, "Succeeded") == 0 || strcmp(a.ps.phase, "Failed") == 0))
+        (rep->removed || strcmp(rep->phase, "Succeeded") == 0 || strcmp(rep->phase, "Failed") == 0))
         return stopped_while_terminating(s, pod, err);
     if (pod == NULL || st_pod_is_terminal(pod))
         return pod == NULL ? 0 : 1;
     json_t *md = json_object_get(pod, "metadata");
     const char *ns = json_string_value(json_object_get(md, "namespace"));
     const char *name = json_string_value(json_object_get(md, "name"));
+    struct status_arg a = {.rep = rep};
     r = st_store_mutate(s, "Pod", ns, name, status_fn, &a, NULL, err);
     if (r == -ENOENT) {
         st_error_clear(err);
@@ -357,20 +381,6 @@ int st_ctl_pod_status(st_store *s, const char *node, json_t *msg, st_error *err)
     }
     if (r < 0)
         return r;
-    const char *reason = a.ps.reason;
-    if (a.ps.restart_count > a.old_restarts)
-        st_event_record(s, "Pod", ns, name, "Warning", "BackOff", "kubelet",
-                        "Container restarted (restart %lld on %s, last ended: %s)",
-                        (long long)a.ps.restart_count, node, reason ? reason : "Error");
-    bool trouble =
-        reason && (strcmp(a.ps.phase, "Pending") == 0 || strcmp(a.ps.phase, "Failed") == 0);
-    if (a.changed_phase && trouble) {
-        const char *m = json_string_value(json_object_get(msg, "message"));
-        st_event_record(s, "Pod", ns, name, "Warning", "Failed", "kubelet", "%s: %s", reason,
-                        m ? m : "see stratactl describe");
-    } else if (a.changed_phase) {
-        st_event_record(s, "Pod", ns, name, "Normal", a.ps.phase, "kubelet", "Pod is %s on %s%s%s",
-                        a.ps.phase, node, reason ? ": " : "", reason ? reason : "");
-    }
+    status_events(s, node, ns, name, &a);
     return 1;
 }

@@ -54,19 +54,28 @@ static char *owner_key(json_t *pod)
     return key;
 }
 
-/* A pod that waited for room has it now: its PodScheduled says so. Best
- * effort: the node's first status report rewrites the conditions anyway. */
-static void clear_unschedulable(st_store *s, const char *ns, const char *name)
+/* A pod that waited for room has it now: its PodScheduled says so (the
+ * node's first status report rewrites the conditions anyway). */
+static int scheduled_fn(json_t *pod, void *arg, st_error *err)
 {
-    _cleanup_json_ json_t *pod = NULL;
-    if (st_store_get(s, "Pod", ns, name, &pod, NULL) < 0)
-        return;
+    (void)arg;
+    (void)err;
     json_t *st = json_object_get(pod, "status");
+    if (!json_is_object(st))
+        return ST_STORE_KEEP;
     json_object_set_new(st, "conditions",
                         json_pack("[{s:s, s:s}]", "type", "PodScheduled", "status", "True"));
-    json_t *out = NULL;
-    st_store_update(s, pod, &out, NULL);
-    json_decref(out);
+    return ST_STORE_WRITE;
+}
+
+static int clear_unschedulable(st_store *s, const char *ns, const char *name, st_error *err)
+{
+    int r = st_store_mutate(s, "Pod", ns, name, scheduled_fn, NULL, NULL, err);
+    if (r == -ENOENT) { /* deleted since it was bound: nothing to say */
+        st_error_clear(err);
+        return 0;
+    }
+    return r < 0 ? r : 0;
 }
 
 static void count_siblings(struct st_sched_node *nodes, const int *owner, const int *first,
@@ -77,48 +86,56 @@ static void count_siblings(struct st_sched_node *nodes, const int *owner, const 
             nodes[on[i]].owner_pods += delta;
 }
 
-/* Records why pod fits nowhere; writes only when the reason changed. */
+/* Records why the pod fits nowhere; writes only when the reason changed,
+ * and leaves a pod alone that was bound or deleted meanwhile. */
+static int unschedulable_fn(json_t *pod, void *reason, st_error *err)
+{
+    (void)err;
+    const char *node = json_string_value(json_object_get(json_object_get(pod, "spec"), "nodeName"));
+    if ((node && *node) || st_pod_is_terminating(pod) || st_pod_is_terminal(pod))
+        return ST_STORE_KEEP;
+    json_t *st = json_object_get(pod, "status");
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(st, "conditions"), i, c)
+    {
+        const char *type = json_string_value(json_object_get(c, "type"));
+        const char *msg = json_string_value(json_object_get(c, "message"));
+        if (type && strcmp(type, "PodScheduled") == 0 && msg && strcmp(msg, reason) == 0)
+            return ST_STORE_KEEP;
+    }
+    if (!json_is_object(st)) {
+        st = json_object();
+        json_object_set_new(pod, "status", st);
+    }
+    json_object_set_new(st, "phase", json_string("Pending"));
+    json_object_set_new(st, "conditions",
+                        json_pack("[{s:s, s:s, s:s, s:s}]", "type", "PodScheduled", "status",
+                                  "False", "reason", "Unschedulable", "message", reason));
+    return ST_STORE_WRITE;
+}
+
 static int mark_unschedulable(st_store *s, json_t *pod, const char *reason, st_error *err)
 {
     json_t *md = json_object_get(pod, "metadata");
     const char *ns = json_string_value(json_object_get(md, "namespace"));
     const char *name = json_string_value(json_object_get(md, "name"));
-    json_t *st = json_object_get(pod, "status");
-    json_t *conds = json_object_get(st, "conditions");
-    size_t i;
-    json_t *c;
-    json_array_foreach(conds, i, c)
-    {
-        const char *type = json_string_value(json_object_get(c, "type"));
-        const char *msg = json_string_value(json_object_get(c, "message"));
-        if (type && strcmp(type, "PodScheduled") == 0 && msg && strcmp(msg, reason) == 0)
-            return 0;
-    }
-    _cleanup_json_ json_t *copy = json_deep_copy(pod);
-    json_t *cst = json_object_get(copy, "status");
-    if (!json_is_object(cst)) {
-        cst = json_object();
-        json_object_set_new(copy, "status", cst);
-    }
-    json_object_set_new(cst, "phase", json_string("Pending"));
-    json_object_set_new(cst, "conditions",
-                        json_pack("[{s:s, s:s, s:s, s:s}]", "type", "PodScheduled", "status",
-                                  "False", "reason", "Unschedulable", "message", reason));
-    json_t *out = NULL;
-    int r = st_store_update(s, copy, &out, err);
-    json_decref(out);
-    if (r == -ST_ECONFLICT || r == -ENOENT) {
+    int r = st_store_mutate(s, "Pod", ns, name, unschedulable_fn, (void *)reason, NULL, err);
+    if (r == -ENOENT) {
         st_error_clear(err);
         return 0;
     }
-    if (r < 0)
-        return r;
-    st_event_record(s, "Pod", ns, name, "Warning", "FailedScheduling", COMPONENT, "%s", reason);
-    return 0;
+    if (r == ST_STORE_WRITE)
+        st_event_record(s, "Pod", ns, name, "Warning", "FailedScheduling", COMPONENT, "%s", reason);
+    return r < 0 ? r : 0;
 }
 
-int st_ctl_schedule(st_store *s, int *bound, st_error *err)
+/* One pass: read, decide every pending pod, bind them in one transaction.
+ * *raced: the binding failed because a pod was deleted or bound meanwhile
+ * (-ENOENT, -ST_ECONFLICT), so nothing of it was written. */
+static int schedule_pass(st_store *s, int *bound, bool *raced, st_error *err)
 {
+    *raced = false;
     if (bound)
         *bound = 0;
     _cleanup_json_ json_t *nodes_json = NULL, *pods = NULL;
@@ -254,19 +271,16 @@ int st_ctl_schedule(st_store *s, int *bound, st_error *err)
     if (nbind == 0)
         return 0;
     if ((r = st_store_bind_pods(s, binds, nbind, err)) < 0) {
-        /* A pod deleted or bound meanwhile: the next pass starts afresh. */
-        if (r == -ENOENT || r == -ST_ECONFLICT || r == -EEXIST) {
-            st_error_clear(err);
-            return 0;
-        }
+        *raced = r == -ENOENT || r == -ST_ECONFLICT;
         return r;
     }
     /* One transaction for the pass's Scheduled events too. */
     _cleanup_free_ st_store_op *evs = calloc(nbind, sizeof(*evs));
     size_t nev = 0;
+    int cleared = 0; /* below 0: a PodScheduled condition could not be cleared */
     for (size_t b = 0; b < nbind; b++) {
-        if (was_unschedulable[b])
-            clear_unschedulable(s, binds[b].namespace, binds[b].name);
+        if (was_unschedulable[b] && cleared == 0)
+            cleared = clear_unschedulable(s, binds[b].namespace, binds[b].name, err);
         char msg[600];
         snprintf(msg, sizeof(msg), "Successfully assigned %s/%s to %s", binds[b].namespace,
                  binds[b].name, binds[b].node_name);
@@ -283,5 +297,20 @@ int st_ctl_schedule(st_store *s, int *bound, st_error *err)
         json_decref(evs[i].object);
     if (bound)
         *bound = (int)nbind;
-    return 0;
+    return cleared;
+}
+
+/* A pass whose binding lost a race (a pod deleted or bound meanwhile) is
+ * run again on a fresh read; after SCHED_PASSES the race is reported. */
+#define SCHED_PASSES 3
+
+int st_control_schedule(st_store *s, int *bound, st_error *err)
+{
+    for (int pass = 1;; pass++) {
+        bool raced = false;
+        int r = schedule_pass(s, bound, &raced, err);
+        if (!raced || pass == SCHED_PASSES)
+            return r;
+        st_error_clear(err);
+    }
 }

@@ -4,14 +4,10 @@
 #include "strata/object_patch.h"
 #include "strata/cleanup.h"
 #include "strata/manifest.h"
-#include "strata/cleanup.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-
-/* Optimistic concurrency: re-read and retry when another writer came first. */
-#define ATTEMPTS 8
 
 void st_json_merge_patch(json_t *dst, json_t *patch)
 {
@@ -72,26 +68,22 @@ void st_object_keep_server_fields(json_t *stored, json_t *next)
         json_object_del(md, "generation"); /* stored before generations were counted */
 }
 
-/* The patched object as the manifest reader reads it, or NULL (err set). */
-static json_t *validated(const char *kind, json_t *patched, st_error *err)
+/* *out: the patched object as the manifest reader reads it. */
+static int validated(const char *kind, json_t *patched, json_t **out, st_error *err)
 {
     _cleanup_free_ char *text = json_dumps(patched, JSON_COMPACT);
-    if (text == NULL) {
-        st_error_set(err, ENOMEM, "out of memory");
-        return NULL;
-    }
-    json_t *objects = NULL;
-    if (st_manifest_parse_string("<patch>", text, strlen(text), &objects, NULL, err) < 0)
-        return NULL;
-    json_t *obj = json_incref(json_array_get(objects, 0));
-    json_decref(objects);
+    if (text == NULL)
+        return st_error_set(err, ENOMEM, "out of memory");
+    _cleanup_json_ json_t *objects = NULL;
+    int r = st_manifest_parse_string("<patch>", text, strlen(text), &objects, NULL, err);
+    if (r < 0)
+        return r;
+    json_t *obj = json_array_get(objects, 0);
     const char *k = json_string_value(json_object_get(obj, "kind"));
-    if (obj == NULL || !k || strcmp(k, kind) != 0) {
-        json_decref(obj);
-        st_error_set(err, EINVAL, "a patch cannot change the kind of a %s", kind);
-        return NULL;
-    }
-    return obj;
+    if (obj == NULL || !k || strcmp(k, kind) != 0)
+        return st_error_set(err, EINVAL, "a patch cannot change the kind of a %s", kind);
+    *out = json_incref(obj);
+    return 0;
 }
 
 static bool same_str(json_t *a, json_t *b, const char *key)
@@ -101,6 +93,34 @@ static bool same_str(json_t *a, json_t *b, const char *key)
     return (!x && !y) || (x && y && strcmp(x, y) == 0);
 }
 
+struct patch_arg {
+    const char *kind, *name;
+    json_t *patch;
+};
+
+/* Turns the stored object into the patched, validated one. */
+static int patch_fn(json_t *stored, void *arg, st_error *err)
+{
+    const struct patch_arg *a = arg;
+    _cleanup_json_ json_t *patched = json_deep_copy(stored);
+    st_json_merge_patch(patched, a->patch);
+    _cleanup_json_ json_t *next = NULL;
+    int r = validated(a->kind, patched, &next, err);
+    if (r < 0)
+        return r;
+    if (!same_str(next, stored, "name") || !same_str(next, stored, "namespace"))
+        return st_error_set(err, EINVAL,
+                            "a patch cannot change metadata.name or metadata.namespace of %s "
+                            "%s; create a new object instead",
+                            a->kind, a->name);
+    st_object_keep_server_fields(stored, next);
+    json_object_set(json_object_get(next, "metadata"), "resourceVersion",
+                    json_object_get(json_object_get(stored, "metadata"), "resourceVersion"));
+    json_object_clear(stored);
+    json_object_update(stored, next);
+    return ST_STORE_WRITE;
+}
+
 int st_object_patch(st_store *s, const char *kind, const char *ns, const char *name, json_t *patch,
                     json_t **out, st_error *err)
 {
@@ -108,29 +128,7 @@ int st_object_patch(st_store *s, const char *kind, const char *ns, const char *n
         return st_error_set(err, EINVAL,
                             "a merge patch is a JSON object, such as "
                             "{\"spec\":{\"replicas\":2}}");
-    for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
-        _cleanup_json_ json_t *stored = NULL;
-        int r = st_store_get(s, kind, ns, name, &stored, err);
-        if (r < 0)
-            return r;
-        _cleanup_json_ json_t *patched = json_deep_copy(stored);
-        st_json_merge_patch(patched, patch);
-        _cleanup_json_ json_t *next = validated(kind, patched, err);
-        if (next == NULL)
-            return -err->code;
-        if (!same_str(next, stored, "name") || !same_str(next, stored, "namespace"))
-            return st_error_set(err, EINVAL,
-                                "a patch cannot change metadata.name or metadata.namespace of %s "
-                                "%s; create a new object instead",
-                                kind, name);
-        st_object_keep_server_fields(stored, next);
-        json_object_set(json_object_get(next, "metadata"), "resourceVersion",
-                        json_object_get(json_object_get(stored, "metadata"), "resourceVersion"));
-        r = st_store_update(s, next, out, err);
-        if (r != -ST_ECONFLICT)
-            return r;
-        st_error_clear(err);
-    }
-    return st_error_set(err, ST_ECONFLICT, "%s %s/%s: changed by others %d times in a row; retry",
-                        kind, ns, name, ATTEMPTS);
+    struct patch_arg a = {kind, name, patch};
+    int r = st_store_mutate(s, kind, ns, name, patch_fn, &a, out, err);
+    return r < 0 ? r : 0;
 }

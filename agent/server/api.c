@@ -408,7 +408,7 @@ static enum MHD_Result delete_object(struct req *q, const char *kind, const char
     if (r < 0)
         return reply_status(q->c, 400, "%s", err.msg);
     _cleanup_json_ json_t *left = NULL;
-    if ((r = st_ctl_delete(q->d->store, kind, ns, name, policy, grace, &left, &err)) < 0)
+    if ((r = st_control_delete(q->d->store, kind, ns, name, policy, grace, &left, &err)) < 0)
         return reply_error(q->c, r, &err);
     st_event_record(q->d->store, kind, ns, name, "Normal", "Deleted", "stratactl",
                     "%s %s deleted by request", kind, name);
@@ -544,8 +544,9 @@ struct scale_arg {
     json_int_t old;
 };
 
-static int scale_fn(json_t *dep, void *arg)
+static int scale_fn(json_t *dep, void *arg, st_error *err)
 {
+    (void)err;
     struct scale_arg *a = arg;
     json_t *spec = json_object_get(dep, "spec");
     a->old = json_integer_value(json_object_get(spec, "replicas"));

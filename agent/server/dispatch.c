@@ -151,8 +151,8 @@ static void finish_unsent(struct stratad *d, json_t *sent, json_t *leaving)
             continue;
         json_t *md = json_object_get(p, "metadata");
         st_error err = {0};
-        if (st_ctl_pod_stopped(d->store, json_string_value(json_object_get(md, "namespace")),
-                               json_string_value(json_object_get(md, "name")), uid, &err) < 0)
+        if (st_control_pod_stopped(d->store, json_string_value(json_object_get(md, "namespace")),
+                                   json_string_value(json_object_get(md, "name")), uid, &err) < 0)
             stratad_log("pod %s: ending its deletion: %s",
                         json_string_value(json_object_get(md, "name")), err.msg);
     }

@@ -15,6 +15,7 @@
 #include "stratad.h"
 #include "strata/controller.h"
 #include "strata/node_liveness.h"
+#include "strata/node_report.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -118,7 +119,7 @@ static void mark_unknown(struct stratad *d, const char *name, const char *messag
 {
     int changed = 0;
     st_error err = {0};
-    if (st_ctl_node_pods_unknown(d->store, name, message, &changed, &err) < 0)
+    if (st_control_node_pods_unknown(d->store, name, message, &changed, &err) < 0)
         stratad_log("node %s: marking its pods not ready: %s", name, err.msg);
     if (node_too)
         stratad_node_set_ready(d, name, "Unknown", "NotReady", "NodeStatusUnknown", message);
@@ -386,10 +387,10 @@ void stratad_liveness_heard(struct stratad *d, const char *name)
      * status after a partition. */
     const char *uid;
     json_t *msg;
-    json_object_foreach(reports, uid, msg) st_ctl_pod_status(d->store, name, msg, NULL);
+    json_object_foreach(reports, uid, msg) st_server_pod_status(d->store, name, msg, NULL);
     json_decref(reports);
     st_error err = {0};
-    if (st_ctl_node_pods_known(d->store, name, NULL, &err) < 0)
+    if (st_control_node_pods_known(d->store, name, NULL, &err) < 0)
         stratad_log("node %s: clearing its pods' NodeLost marks: %s", name, err.msg);
     stratad_kick(d);
 }

@@ -59,7 +59,7 @@ static void *start_worker(void *arg)
         stratad_log("node %s failed to start: %s", job->name, err.msg);
         _cleanup_json_ json_t *patch = json_pack("{s:{s:s, s:{s:s}}}", "status", "message", err.msg,
                                                  "strata", "phase", "Failed");
-        st_ctl_node_patch(d->store, job->name, patch, NULL);
+        st_control_node_patch(d->store, job->name, patch, NULL);
         stratad_node_set_ready(d, job->name, "False", "Failed", "StartFailed", err.msg);
         st_event_record(d->store, "Node", "", job->name, "Warning", "StartFailed", COMPONENT, "%s",
                         err.msg);
@@ -75,7 +75,7 @@ static void *start_worker(void *arg)
                     st_accel_name(job->accel));
         _cleanup_json_ json_t *patch =
             json_pack("{s:{s:{s:I}}}", "status", "strata", "bootMillis", (json_int_t)ms);
-        st_ctl_node_patch(d->store, job->name, patch, NULL);
+        st_control_node_patch(d->store, job->name, patch, NULL);
         st_event_record(d->store, "Node", "", job->name, "Normal", "Started", COMPONENT,
                         "VM %s%s booted to hello in %lld ms (%s)", ST_NODE_DOMAIN_PREFIX, job->name,
                         (long long)ms, job->accel_reason);

@@ -9,6 +9,7 @@
 #include "strata/controller.h"
 #include "strata/names.h"
 #include "strata/node_proto.h"
+#include "strata/node_report.h"
 #include "strata/time.h"
 
 #include <errno.h>
@@ -110,7 +111,7 @@ static void set_ready(struct stratad *d, const char *name, const char *status, c
                       const char *reason, const char *message)
 {
     st_error err = {0};
-    if (st_ctl_node_set_ready(d->store, name, status, phase, reason, message, &err) < 0 &&
+    if (st_control_node_set_ready(d->store, name, status, phase, reason, message, &err) < 0 &&
         err.code != ENOENT)
         stratad_log("node %s: cannot record %s: %s", name, phase, err.msg);
     stratad_kick(d);
@@ -144,7 +145,7 @@ void stratad_node_dead(struct stratad *d, const char *name, const char *why, boo
                         name, why);
     int lost = 0;
     st_error err = {0};
-    if (st_ctl_node_lost(d->store, name, why, &lost, &err) < 0)
+    if (st_control_node_lost(d->store, name, why, &lost, &err) < 0)
         stratad_log("node %s: marking its pods lost: %s", name, err.msg);
     else if (lost)
         stratad_log("node %s: %d pod%s lost, to be replaced", name, lost, lost == 1 ? "" : "s");
@@ -279,7 +280,7 @@ static void on_hello(struct stratad *d, const char *name, json_t *msg)
                   cpu, "memory", mem, "nodeInfo", "kernelVersion", h.kernel ? h.kernel : "",
                   "strata", "cpuMillis", (json_int_t)h.cpu_millis, "memoryBytes",
                   (json_int_t)h.memory_bytes, "agentVersion", h.version ? h.version : "");
-    st_ctl_node_patch(d->store, name, patch, NULL);
+    st_control_node_patch(d->store, name, patch, NULL);
     set_ready(d, name, "True", "Ready", "NodeReady", "strata-node said hello");
     stratad_log("node %s: hello (%lld mCPU, %lld MiB, kernel %s, %zu pods)", name,
                 (long long)h.cpu_millis, (long long)(h.memory_bytes >> 20), h.kernel,
@@ -378,7 +379,7 @@ static void on_message(struct stratad *d, st_vmm_event *ev)
 
 int stratad_pod_status(struct stratad *d, const char *node, json_t *msg, st_error *err)
 {
-    int r = st_ctl_pod_status(d->store, node, msg, err);
+    int r = st_server_pod_status(d->store, node, msg, err);
     const char *uid = json_string_value(json_object_get(msg, "uid"));
     pthread_mutex_lock(&d->lock);
     struct node_rt *rt = rt_find(d, node);

@@ -140,7 +140,7 @@ void stratad_node_set_ready(struct stratad *d, const char *name, const char *sta
  * them) and forgets what was sent to it. removal: `node rm` asked for it, so
  * no Warning NodeLost is recorded on the Node. Once per node. */
 void stratad_node_dead(struct stratad *d, const char *name, const char *why, bool removal);
-/* st_ctl_pod_status, remembering the report for stratad_liveness_heard. */
+/* st_server_pod_status, remembering the report for stratad_liveness_heard. */
 int stratad_pod_status(struct stratad *d, const char *node, json_t *msg, st_error *err);
 
 /* node_admin.c: `stratactl node add|kill|rm`. */

@@ -2,10 +2,9 @@
  * scheduler unit tests and the in-memory benchmark. Same semantics as
  * PostgreSQL (store_object.c holds the shared rules); batches are all or
  * none through an undo log. Nothing is persisted; Secrets stay plaintext. */
-#include "strata/store.h"
+#include "store_backend.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,9 +26,9 @@ typedef struct undo_log {
 
 typedef struct mem_store {
     st_store base;
-    pthread_mutex_t lock;
     /* per kind: "namespace/name" -> stored object (jansson's hash table) */
     json_t *maps[ST_STORE_KIND_COUNT];
+    undo_log *undo; /* the running batch's log; NULL outside a batch */
     long long rv;
 } mem_store;
 
@@ -52,7 +51,7 @@ static void key_of(char *buf, size_t len, const char *ns, const char *name)
 
 static int undo_record(undo_log *u, json_t *map, const char *key, st_error *err)
 {
-    if (u == NULL)
+    if (u == NULL) /* not in a batch: nothing to undo */
         return 0;
     if (u->n == u->cap) {
         size_t cap = u->cap ? u->cap * 2 : 16;
@@ -83,15 +82,25 @@ static void undo_rollback(undo_log *u)
     }
 }
 
-static void undo_free(undo_log *u)
+/* A batch: every write between begin and end is undone when r < 0. */
+static void undo_begin(mem_store *m, undo_log *u)
 {
+    *u = (undo_log){0};
+    m->undo = u;
+}
+
+static int undo_end(mem_store *m, int r)
+{
+    undo_log *u = m->undo;
+    if (r < 0)
+        undo_rollback(u);
     for (size_t i = 0; i < u->n; i++) {
         free(u->v[i].key);
         json_decref(u->v[i].prev);
     }
     free(u->v);
-    u->v = NULL;
-    u->n = u->cap = 0;
+    m->undo = NULL;
+    return r;
 }
 
 static void next_rv(mem_store *m, char buf[32])
@@ -99,162 +108,147 @@ static void next_rv(mem_store *m, char buf[32])
     snprintf(buf, 32, "%lld", ++m->rv);
 }
 
-static int conflict(st_error *err, const char *kind, const char *ns, const char *name)
-{
-    return st_error_set(err, ST_ECONFLICT,
-                        "%s %s%s%s: the object has been modified; please apply your changes to "
-                        "the latest version and try again",
-                        kind, ns, *ns ? "/" : "", name);
-}
+/* ---- the operations ---- */
 
-static int not_found(st_error *err, const char *kind, const char *ns, const char *name)
-{
-    return st_error_set(err, ENOENT, "%s %s%s%s not found", kind, ns, *ns ? "/" : "", name);
-}
-
-/* ---- the operations, lock held ---- */
-
-static int do_create(mem_store *m, json_t *obj, undo_log *u, json_t **out, st_error *err)
-{
+/* Where an object lives: its kind's map, and its key there. */
+typedef struct slot {
     const st_store_kind *k;
     const char *ns, *name;
-    int r = st_store_object_check(obj, &k, &ns, &name, err);
-    if (r < 0)
-        return r;
+    json_t *map;
+    json_t *cur; /* what is stored there; NULL: nothing */
     char key[600];
-    key_of(key, sizeof(key), ns, name);
-    json_t *map = map_of(m, k);
-    if (json_object_get(map, key))
-        return st_error_set(err, EEXIST, "%s %s%s%s already exists", k->kind, ns, *ns ? "/" : "",
-                            name);
-    char uid[37], rv[32], now[32];
-    r = st_store_uuid4(uid, err);
-    if (r < 0)
-        return r;
-    st_time_now_rfc3339(now);
-    next_rv(m, rv);
-    json_t *stored = st_store_object_content(obj);
-    st_store_object_stamp(stored, ns, uid, rv, now);
-    r = undo_record(u, map, key, err);
-    if (r < 0) {
-        json_decref(stored);
-        return r;
-    }
-    json_object_set_new(map, key, stored);
-    if (out)
-        *out = json_deep_copy(stored);
+} slot;
+
+static void slot_fill(mem_store *m, slot *sl)
+{
+    key_of(sl->key, sizeof(sl->key), sl->ns, sl->name);
+    sl->map = map_of(m, sl->k);
+    sl->cur = json_object_get(sl->map, sl->key);
+}
+
+/* The slot of an object to write (checked as the store checks objects). */
+static int slot_of(mem_store *m, json_t *obj, slot *sl, st_error *err)
+{
+    int r = st_store_object_check(obj, &sl->k, &sl->ns, &sl->name, err);
+    if (r == 0)
+        slot_fill(m, sl);
+    return r;
+}
+
+/* The slot of kind ns/name, to read or delete. */
+static int slot_at(mem_store *m, const char *kind, const char *ns, const char *name, slot *sl,
+                   st_error *err)
+{
+    if ((sl->k = st_store_kind_find(kind, err)) == NULL)
+        return -EINVAL;
+    sl->ns = st_store_ns_normalize(sl->k, ns);
+    sl->name = name ? name : "";
+    slot_fill(m, sl);
     return 0;
 }
 
-/* Replaces the stored object under key with obj's content, keeping the uid
- * and creationTimestamp. */
-static int replace(mem_store *m, json_t *map, const char *key, json_t *cur, json_t *content,
-                   const char *ns, undo_log *u, json_t **out, st_error *err)
+/* Stores obj (taking the reference) in the slot, with uid and creation
+ * time, and a new resourceVersion. */
+static int put(mem_store *m, slot *sl, json_t *obj, const char *uid, const char *created,
+               json_t **out, st_error *err)
 {
-    json_t *cmd = json_object_get(cur, "metadata");
     char rv[32];
     next_rv(m, rv);
-    st_store_object_stamp(content, ns, json_string_value(json_object_get(cmd, "uid")), rv,
-                          json_string_value(json_object_get(cmd, "creationTimestamp")));
-    int r = undo_record(u, map, key, err);
+    st_store_object_stamp(obj, sl->ns, uid, rv, created);
+    int r = undo_record(m->undo, sl->map, sl->key, err);
     if (r < 0) {
-        json_decref(content);
+        json_decref(obj);
         return r;
     }
-    json_object_set_new(map, key, content);
+    json_object_set_new(sl->map, sl->key, obj);
     if (out)
-        *out = json_deep_copy(content);
+        *out = json_deep_copy(obj);
     return 0;
 }
 
-static int do_update(mem_store *m, json_t *obj, undo_log *u, json_t **out, st_error *err)
+static int mem_create(st_store *s, json_t *obj, json_t **out, st_error *err)
 {
-    const st_store_kind *k;
-    const char *ns, *name;
-    int r = st_store_object_check(obj, &k, &ns, &name, err);
+    slot sl;
+    int r = slot_of(mem_of(s), obj, &sl, err);
     if (r < 0)
         return r;
-    const char *want =
-        json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
-    if (want == NULL)
-        return st_error_set(err, EINVAL,
-                            "%s %s: metadata.resourceVersion is required to update; get the "
-                            "object, change it and update that",
-                            k->kind, name);
-    char key[600];
-    key_of(key, sizeof(key), ns, name);
-    json_t *map = map_of(m, k);
-    json_t *cur = json_object_get(map, key);
-    if (cur == NULL)
-        return not_found(err, k->kind, ns, name);
-    const char *have =
-        json_string_value(json_object_get(json_object_get(cur, "metadata"), "resourceVersion"));
-    if (strcmp(have, want) != 0)
-        return conflict(err, k->kind, ns, name);
-    return replace(m, map, key, cur, st_store_object_content(obj), ns, u, out, err);
+    if (sl.cur)
+        return st_store_err_exists(err, sl.k->kind, sl.ns, sl.name);
+    char uid[ST_STORE_UID_LEN], now[32];
+    st_store_uid_new(uid);
+    st_time_now_rfc3339(now);
+    return put(mem_of(s), &sl, st_store_object_content(obj), uid, now, out, err);
 }
 
-static int do_delete(mem_store *m, const char *kind, const char *ns_in, const char *name,
-                     const char *expected_rv, undo_log *u, st_error *err)
+/* Replaces what the slot holds with content, keeping the uid and
+ * creationTimestamp. */
+static int replace(mem_store *m, slot *sl, json_t *content, json_t **out, st_error *err)
 {
-    const st_store_kind *k = st_store_kind_find(kind, err);
-    if (k == NULL)
-        return -EINVAL;
-    const char *ns = st_store_ns_normalize(k, ns_in);
-    char key[600];
-    key_of(key, sizeof(key), ns, name ? name : "");
-    json_t *map = map_of(m, k);
-    json_t *cur = json_object_get(map, key);
-    if (cur == NULL)
-        return not_found(err, k->kind, ns, name ? name : "");
-    const char *have =
-        json_string_value(json_object_get(json_object_get(cur, "metadata"), "resourceVersion"));
-    if (expected_rv && strcmp(have, expected_rv) != 0)
-        return conflict(err, k->kind, ns, name);
-    int r = undo_record(u, map, key, err);
+    json_t *cmd = json_object_get(sl->cur, "metadata");
+    return put(m, sl, content, json_string_value(json_object_get(cmd, "uid")),
+               json_string_value(json_object_get(cmd, "creationTimestamp")), out, err);
+}
+
+static const char *rv_of(json_t *obj)
+{
+    return json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+}
+
+static int mem_update(st_store *s, json_t *obj, json_t **out, st_error *err)
+{
+    slot sl;
+    const char *want;
+    int r = slot_of(mem_of(s), obj, &sl, err);
+    if (r < 0 || (r = st_store_update_rv(obj, sl.k, sl.name, &want, err)) < 0)
+        return r;
+    if (sl.cur == NULL)
+        return st_store_err_not_found(err, sl.k->kind, sl.ns, sl.name);
+    if (strcmp(rv_of(sl.cur), want) != 0)
+        return st_store_err_conflict(err, sl.k->kind, sl.ns, sl.name);
+    return replace(mem_of(s), &sl, st_store_object_content(obj), out, err);
+}
+
+static int mem_remove(st_store *s, const char *kind, const char *ns, const char *name,
+                      const char *expected_rv, st_error *err)
+{
+    mem_store *m = mem_of(s);
+    slot sl;
+    int r = slot_at(m, kind, ns, name, &sl, err);
     if (r < 0)
         return r;
-    json_object_del(map, key);
+    if (sl.cur == NULL)
+        return st_store_err_not_found(err, sl.k->kind, sl.ns, sl.name);
+    if (expected_rv && strcmp(rv_of(sl.cur), expected_rv) != 0)
+        return st_store_err_conflict(err, sl.k->kind, sl.ns, sl.name);
+    if ((r = undo_record(m->undo, sl.map, sl.key, err)) < 0)
+        return r;
+    json_object_del(sl.map, sl.key);
     return 0;
 }
 
 /* kubectl apply: create, or replace the stored content. Status belongs to
  * the controllers: an applied object without status keeps the stored one. */
-static int do_apply(mem_store *m, json_t *obj, undo_log *u, json_t **out, st_store_action *action,
-                    st_error *err)
+static int mem_apply(st_store *s, json_t *obj, json_t **out, st_store_action *action, st_error *err)
 {
-    const st_store_kind *k;
-    const char *ns, *name;
-    int r = st_store_object_check(obj, &k, &ns, &name, err);
+    slot sl;
+    int r = slot_of(mem_of(s), obj, &sl, err);
     if (r < 0)
         return r;
-    char key[600];
-    key_of(key, sizeof(key), ns, name);
-    json_t *map = map_of(m, k);
-    json_t *cur = json_object_get(map, key);
-    if (cur == NULL) {
+    if (sl.cur == NULL) {
         *action = ST_STORE_CREATED;
-        return do_create(m, obj, u, out, err);
+        return mem_create(s, obj, out, err);
     }
-    json_t *content = st_store_object_content(obj);
-    json_t *md = json_object_get(content, "metadata");
-    json_object_set_new(md, "namespace", json_string(ns));
-    if (!k->namespaced)
-        json_object_del(md, "namespace");
-    if (!json_object_get(content, "status") && json_object_get(cur, "status"))
-        json_object_set(content, "status", json_object_get(cur, "status"));
-    json_t *old = st_store_object_content(cur);
-    int same = json_equal(old, content);
-    json_decref(old);
-    if (same) {
+    json_t *content = st_store_apply_content(obj, sl.cur, sl.k, sl.ns);
+    _cleanup_json_ json_t *old = st_store_object_content(sl.cur);
+    if (json_equal(old, content)) {
         json_decref(content);
         *action = ST_STORE_UNCHANGED;
         if (out)
-            *out = json_deep_copy(cur);
+            *out = json_deep_copy(sl.cur);
         return 0;
     }
     *action = ST_STORE_CONFIGURED;
-    return replace(m, map, key, cur, content, ns, u, out, err);
+    return replace(mem_of(s), &sl, content, out, err);
 }
 
 /* ---- the ops table ---- */
@@ -262,24 +256,17 @@ static int do_apply(mem_store *m, json_t *obj, undo_log *u, json_t **out, st_sto
 static int mem_get(st_store *s, const char *kind, const char *ns, const char *name, json_t **out,
                    st_error *err)
 {
-    mem_store *m = mem_of(s);
-    const st_store_kind *k = st_store_kind_find(kind, err);
-    if (k == NULL)
-        return -EINVAL;
-    ns = st_store_ns_normalize(k, ns);
-    char key[600];
-    key_of(key, sizeof(key), ns, name ? name : "");
-    pthread_mutex_lock(&m->lock);
-    json_t *cur = json_object_get(map_of(m, k), key);
-    json_t *copy = cur ? json_deep_copy(cur) : NULL;
-    pthread_mutex_unlock(&m->lock);
-    if (copy == NULL)
-        return not_found(err, k->kind, ns, name ? name : "");
-    *out = copy;
+    slot sl;
+    int r = slot_at(mem_of(s), kind, ns, name, &sl, err);
+    if (r < 0)
+        return r;
+    if (sl.cur == NULL)
+        return st_store_err_not_found(err, sl.k->kind, sl.ns, sl.name);
+    *out = json_deep_copy(sl.cur);
     return 0;
 }
 
-static int list_locked(mem_store *m, const st_store_query *q, json_t *arr, st_error *err)
+static int list_into(mem_store *m, const st_store_query *q, json_t *arr, st_error *err)
 {
     const st_store_kind *k = st_store_kind_find(q->kind, err);
     if (k == NULL)
@@ -297,167 +284,58 @@ static int list_locked(mem_store *m, const st_store_query *q, json_t *arr, st_er
     return 0;
 }
 
-static int mem_list(st_store *s, const st_store_query *q, json_t **out, st_error *err)
+static int mem_list(st_store *s, const st_store_query *q, bool by_rv, json_t **out, st_error *err)
 {
     mem_store *m = mem_of(s);
     json_t *arr = json_array();
-    pthread_mutex_lock(&m->lock);
-    int r = list_locked(m, q, arr, err);
-    pthread_mutex_unlock(&m->lock);
+    int r = list_into(m, q, arr, err);
     if (r < 0) {
         json_decref(arr);
         return r;
     }
-    st_store_array_sort(arr, false);
+    st_store_array_sort(arr, by_rv);
     *out = arr;
     return 0;
 }
 
-static int mem_create(st_store *s, json_t *obj, json_t **out, st_error *err)
+static int mem_batch(st_store *s, st_store_op *ops, size_t n, st_error *err)
 {
     mem_store *m = mem_of(s);
-    pthread_mutex_lock(&m->lock);
-    int r = do_create(m, obj, NULL, out, err);
-    pthread_mutex_unlock(&m->lock);
-    return r;
+    undo_log u;
+    undo_begin(m, &u);
+    return undo_end(m, st_store_batch_run(s, ops, n, err));
 }
 
-static int mem_update(st_store *s, json_t *obj, json_t **out, st_error *err)
+static int bind_one(mem_store *m, const st_store_binding *b, st_error *err)
 {
-    mem_store *m = mem_of(s);
-    pthread_mutex_lock(&m->lock);
-    int r = do_update(m, obj, NULL, out, err);
-    pthread_mutex_unlock(&m->lock);
-    return r;
-}
-
-static int mem_remove(st_store *s, const char *kind, const char *ns, const char *name,
-                      const char *expected_rv, st_error *err)
-{
-    mem_store *m = mem_of(s);
-    pthread_mutex_lock(&m->lock);
-    int r = do_delete(m, kind, ns, name, expected_rv, NULL, err);
-    pthread_mutex_unlock(&m->lock);
-    return r;
-}
-
-static int batch_one(mem_store *m, st_store_op *op, undo_log *u, st_error *err)
-{
-    switch (op->op) {
-    case ST_STORE_CREATE:
-        op->action = ST_STORE_CREATED;
-        return do_create(m, op->object, u, &op->result, err);
-    case ST_STORE_UPDATE:
-        op->action = ST_STORE_CONFIGURED;
-        return do_update(m, op->object, u, &op->result, err);
-    case ST_STORE_DELETE: {
-        json_t *md = json_object_get(op->object, "metadata");
-        op->action = ST_STORE_CONFIGURED;
-        return do_delete(m, json_string_value(json_object_get(op->object, "kind")),
-                         json_string_value(json_object_get(md, "namespace")),
-                         json_string_value(json_object_get(md, "name")),
-                         json_string_value(json_object_get(md, "resourceVersion")), u, err);
-    }
-    case ST_STORE_APPLY:
-        return do_apply(m, op->object, u, &op->result, &op->action, err);
-    }
-    return st_error_set(err, EINVAL, "unknown batch operation %d", (int)op->op);
-}
-
-static int mem_apply_batch(st_store *s, st_store_op *ops, size_t n, st_error *err)
-{
-    mem_store *m = mem_of(s);
-    undo_log u = {0};
-    int r = 0;
-    for (size_t i = 0; i < n; i++) {
-        ops[i].result = NULL;
-        ops[i].action = ST_STORE_NONE;
-    }
-    pthread_mutex_lock(&m->lock);
-    for (size_t i = 0; i < n && r == 0; i++) {
-        r = batch_one(m, &ops[i], &u, err);
-        if (r < 0)
-            st_error_prefix(err, "batch item %zu: ", i + 1);
-    }
+    slot sl;
+    int r = slot_at(m, "Pod", b->namespace, b->name, &sl, err);
     if (r < 0)
-        undo_rollback(&u);
-    pthread_mutex_unlock(&m->lock);
-    undo_free(&u);
-    if (r < 0)
-        st_store_ops_release(ops, n);
-    return r;
-}
-
-static int bind_one(mem_store *m, const st_store_binding *b, undo_log *u, st_error *err)
-{
-    const char *ns = b->namespace && *b->namespace ? b->namespace : "default";
-    if (b->name == NULL || b->node_name == NULL || *b->node_name == '\0')
-        return st_error_set(err, EINVAL, "binding of pod %s/%s needs a pod name and a node name",
-                            ns, b->name ? b->name : "");
-    char key[600];
-    key_of(key, sizeof(key), ns, b->name);
-    json_t *map = map_of(m, st_store_kind_find("Pod", NULL));
-    json_t *cur = json_object_get(map, key);
-    if (cur == NULL)
-        return not_found(err, "Pod", ns, b->name);
-    const char *node = st_store_object_node(cur);
+        return r;
+    if (sl.cur == NULL)
+        return st_store_err_not_found(err, "Pod", sl.ns, sl.name);
+    const char *node = st_store_object_node(sl.cur);
     if (node && *node)
-        return st_error_set(err, ST_ECONFLICT,
-                            "pod %s/%s is already bound to node %s; a pod is bound once", ns,
-                            b->name, node);
-    json_t *next = json_deep_copy(cur);
+        return st_store_err_bound(err, sl.ns, sl.name, node);
+    json_t *next = json_deep_copy(sl.cur);
     json_t *spec = json_object_get(next, "spec");
     if (!json_is_object(spec)) {
         spec = json_object();
         json_object_set_new(next, "spec", spec);
     }
     json_object_set_new(spec, "nodeName", json_string(b->node_name));
-    char rv[32];
-    next_rv(m, rv);
-    json_object_set_new(json_object_get(next, "metadata"), "resourceVersion", json_string(rv));
-    int r = undo_record(u, map, key, err);
-    if (r < 0) {
-        json_decref(next);
-        return r;
-    }
-    json_object_set_new(map, key, next);
-    return 0;
+    return replace(m, &sl, next, NULL, err);
 }
 
 static int mem_bind_pods(st_store *s, const st_store_binding *b, size_t n, st_error *err)
 {
     mem_store *m = mem_of(s);
-    undo_log u = {0};
+    undo_log u;
+    undo_begin(m, &u);
     int r = 0;
-    pthread_mutex_lock(&m->lock);
     for (size_t i = 0; i < n && r == 0; i++)
-        r = bind_one(m, &b[i], &u, err);
-    if (r < 0)
-        undo_rollback(&u);
-    pthread_mutex_unlock(&m->lock);
-    undo_free(&u);
-    return r;
-}
-
-static int mem_append_event(st_store *s, json_t *event, json_t **out, st_error *err)
-{
-    json_t *ev = NULL;
-    int r = st_store_event_prepare(event, &ev, err);
-    if (r < 0)
-        return r;
-    r = mem_create(s, ev, out, err);
-    json_decref(ev);
-    return r;
-}
-
-static int mem_list_events(st_store *s, const st_store_query *q, json_t **out, st_error *err)
-{
-    st_store_query eq = *q;
-    eq.kind = "Event";
-    int r = mem_list(s, &eq, out, err);
-    if (r == 0)
-        st_store_array_sort(*out, true);
-    return r;
+        r = bind_one(m, &b[i], err);
+    return undo_end(m, r);
 }
 
 static void mem_close(st_store *s)
@@ -465,7 +343,6 @@ static void mem_close(st_store *s)
     mem_store *m = mem_of(s);
     for (size_t i = 0; i < ST_STORE_KIND_COUNT; i++)
         json_decref(m->maps[i]);
-    pthread_mutex_destroy(&m->lock);
     free(m);
 }
 
@@ -475,10 +352,9 @@ static const st_store_ops mem_ops = {
     .create = mem_create,
     .update = mem_update,
     .remove = mem_remove,
-    .apply_batch = mem_apply_batch,
+    .apply = mem_apply,
+    .batch = mem_batch,
     .bind_pods = mem_bind_pods,
-    .append_event = mem_append_event,
-    .list_events = mem_list_events,
     .close = mem_close,
 };
 
@@ -487,8 +363,7 @@ int st_store_mem_open(st_store **out, st_error *err)
     mem_store *m = calloc(1, sizeof(*m));
     if (m == NULL)
         return st_error_set(err, ENOMEM, "out of memory opening the in-memory store");
-    m->base.ops = &mem_ops;
-    pthread_mutex_init(&m->lock, NULL);
+    st_store_init(&m->base, &mem_ops);
     for (size_t i = 0; i < ST_STORE_KIND_COUNT; i++)
         m->maps[i] = json_object();
     *out = &m->base;

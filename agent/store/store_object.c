@@ -1,7 +1,7 @@
 /* store_object.c: the rules both store backends share, so the in-memory
  * store the unit tests use cannot drift from PostgreSQL: kinds, validation,
  * assigned metadata, selectors. No storage and no I/O except the random
- * bytes of a UUID. */
+ * bytes of UIDs (libuuid) and Event names. */
 #include "store_object.h"
 
 #include <ctype.h>
@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+
+#include <uuid/uuid.h>
 
 #include "strata/cleanup.h"
 #include "strata/jsonpath.h"
@@ -75,24 +77,11 @@ int st_store_object_check(json_t *obj, const st_store_kind **kind, const char **
     return 0;
 }
 
-int st_store_uuid4(char out[37], st_error *err)
+void st_store_uid_new(char out[ST_STORE_UID_LEN])
 {
-    unsigned char b[16];
-    size_t got = 0;
-    while (got < sizeof(b)) {
-        ssize_t r = getrandom(b + got, sizeof(b) - got, 0);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return st_error_sys(err, errno, "getrandom for a uid");
-        got += (size_t)r;
-    }
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-             b[14], b[15]);
-    return 0;
+    uuid_t u;
+    uuid_generate_random(u);
+    uuid_unparse_lower(u, out);
 }
 
 const char *st_store_object_owner(json_t *obj)
@@ -138,6 +127,56 @@ void st_store_object_stamp(json_t *obj, const char *ns, const char *uid, const c
     json_object_set_new(md, "uid", json_string(uid));
     json_object_set_new(md, "resourceVersion", json_string(rv));
     json_object_set_new(md, "creationTimestamp", json_string(created));
+}
+
+json_t *st_store_apply_content(json_t *obj, json_t *cur, const st_store_kind *k, const char *ns)
+{
+    json_t *c = st_store_object_content(obj);
+    json_t *md = json_object_get(c, "metadata");
+    if (k->namespaced)
+        json_object_set_new(md, "namespace", json_string(ns));
+    else
+        json_object_del(md, "namespace");
+    if (cur && !json_object_get(c, "status") && json_object_get(cur, "status"))
+        json_object_set(c, "status", json_object_get(cur, "status"));
+    return c;
+}
+
+int st_store_update_rv(json_t *obj, const st_store_kind *k, const char *name, const char **want,
+                       st_error *err)
+{
+    *want = json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+    if (*want == NULL)
+        return st_error_set(err, EINVAL,
+                            "%s %s: metadata.resourceVersion is required to update; get the "
+                            "object, change it and update that",
+                            k->kind, name);
+    return 0;
+}
+
+int st_store_err_conflict(st_error *err, const char *kind, const char *ns, const char *name)
+{
+    return st_error_set(err, ST_ECONFLICT,
+                        "%s %s%s%s: the object has been modified; please apply your changes to "
+                        "the latest version and try again",
+                        kind, ns, *ns ? "/" : "", name);
+}
+
+int st_store_err_not_found(st_error *err, const char *kind, const char *ns, const char *name)
+{
+    return st_error_set(err, ENOENT, "%s %s%s%s not found", kind, ns, *ns ? "/" : "", name);
+}
+
+int st_store_err_exists(st_error *err, const char *kind, const char *ns, const char *name)
+{
+    return st_error_set(err, EEXIST, "%s %s%s%s already exists", kind, ns, *ns ? "/" : "", name);
+}
+
+int st_store_err_bound(st_error *err, const char *ns, const char *name, const char *node)
+{
+    return st_error_set(err, ST_ECONFLICT,
+                        "pod %s/%s is already bound to node %s; a pod is bound once", ns, name,
+                        node);
 }
 
 /* ---- selectors ---- */
@@ -347,12 +386,4 @@ void st_store_array_sort(json_t *arr, bool by_rv)
     for (size_t i = 0; i < n; i++)
         json_array_append_new(arr, v[i]);
     free(v);
-}
-
-void st_store_ops_release(st_store_op *ops, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        json_decref(ops[i].result);
-        ops[i].result = NULL;
-    }
 }

@@ -32,8 +32,10 @@ int st_store_object_check(json_t *obj, const st_store_kind **kind, const char **
 /* The namespace a kind keeps: "" for cluster-scoped, "default" when unset. */
 const char *st_store_ns_normalize(const st_store_kind *k, const char *ns);
 
-/* A random UUID v4, "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx" (37 bytes). */
-int st_store_uuid4(char out[37], st_error *err);
+/* A new metadata.uid: a random (version 4) UUID from libuuid, lowercase,
+ * "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx". */
+#define ST_STORE_UID_LEN 37
+void st_store_uid_new(char out[ST_STORE_UID_LEN]);
 
 /* The name of the controller ownerReference (else the first), or NULL. */
 const char *st_store_object_owner(json_t *obj);
@@ -48,6 +50,24 @@ json_t *st_store_object_content(json_t *obj);
  * (removed when ns is NULL or "": cluster-scoped). */
 void st_store_object_stamp(json_t *obj, const char *ns, const char *uid, const char *rv,
                            const char *created);
+
+/* What kubectl apply writes over cur (NULL: nothing stored): obj's content
+ * with metadata.namespace ns (none for a cluster-scoped kind), and cur's
+ * status when obj has none: status belongs to the controllers. */
+json_t *st_store_apply_content(json_t *obj, json_t *cur, const st_store_kind *k, const char *ns);
+
+/* *want: the metadata.resourceVersion an update of obj expects; -EINVAL
+ * when there is none (an update needs the version it was read at). */
+int st_store_update_rv(json_t *obj, const st_store_kind *k, const char *name, const char **want,
+                       st_error *err);
+
+/* The errors both backends report, in the same words; each returns the
+ * negative code. */
+int st_store_err_conflict(st_error *err, const char *kind, const char *ns, const char *name);
+int st_store_err_not_found(st_error *err, const char *kind, const char *ns, const char *name);
+int st_store_err_exists(st_error *err, const char *kind, const char *ns, const char *name);
+/* A binding of a pod already bound: -ST_ECONFLICT. */
+int st_store_err_bound(st_error *err, const char *ns, const char *name, const char *node);
 
 /* Does obj match the query's namespace, labels, fields and owner? A bad
  * selector is -EINVAL; otherwise 1 (match) or 0. */

@@ -144,8 +144,9 @@ static void controller_pass(struct stratad *d)
     stratad_nodes_events(d);
     unsigned long before = atomic_load(&d->generation);
     int bound = 0;
-    if (st_ctl_gc(d->store, &err) < 0 || st_ctl_deployments(d->store, &err) < 0 ||
-        st_ctl_schedule(d->store, &bound, &err) < 0 || st_ctl_deployments(d->store, &err) < 0) {
+    if (st_control_gc(d->store, &err) < 0 || st_control_deployments(d->store, &err) < 0 ||
+        st_control_schedule(d->store, &bound, &err) < 0 ||
+        st_control_deployments(d->store, &err) < 0) {
         stratad_log("controllers: %s", err.msg);
         st_error_clear(&err);
     }

@@ -75,6 +75,16 @@ static inline const char *pod_field(json_t *p, const char *f)
     return json_string_value(json_object_get(json_object_get(p, "metadata"), f));
 }
 
+/* The name and uid of the first pod listed. */
+static inline void first_pod(st_store *s, char name[256], char uid[64])
+{
+    json_t *list = pods(s);
+    assert_true(json_array_size(list) > 0);
+    snprintf(name, 256, "%s", pod_field(json_array_get(list, 0), "name"));
+    snprintf(uid, 64, "%s", pod_field(json_array_get(list, 0), "uid"));
+    json_decref(list);
+}
+
 static inline int count_events(st_store *s, const char *reason)
 {
     st_store_query q = {.kind = "Event"};
@@ -112,10 +122,10 @@ static inline int teardown(void **state)
 static inline void reconcile(st_store *s, int *bound)
 {
     st_error err = {0};
-    assert_int_equal(st_ctl_gc(s, &err), 0);
-    assert_int_equal(st_ctl_deployments(s, &err), 0);
-    assert_int_equal(st_ctl_schedule(s, bound, &err), 0);
-    assert_int_equal(st_ctl_deployments(s, &err), 0);
+    assert_int_equal(st_control_gc(s, &err), 0);
+    assert_int_equal(st_control_deployments(s, &err), 0);
+    assert_int_equal(st_control_schedule(s, bound, &err), 0);
+    assert_int_equal(st_control_deployments(s, &err), 0);
 }
 
 static inline bool terminating(json_t *p)
@@ -151,21 +161,18 @@ static inline size_t count_live(st_store *s)
     return n;
 }
 
-static inline json_t *status_msg(const char *uid, const char *phase, bool ready, int restarts,
-                                 const char *reason)
+/* What a node reports about the pod with uid (a single container). */
+static inline st_control_pod_report report(const char *uid, const char *phase, bool ready,
+                                           int restarts, const char *reason)
 {
-    struct st_proto_pod_status ps = {.pod = "x",
-                                     .uid = uid,
-                                     .phase = phase,
-                                     .ready = ready,
-                                     .restart_count = restarts,
-                                     .has_exit_code = reason != NULL,
-                                     .exit_code = 137,
-                                     .reason = reason};
-    json_t *m = NULL;
-    st_error err = {0};
-    assert_int_equal(st_proto_pod_status_build(&ps, &m, &err), 0);
-    return m;
+    return (st_control_pod_report){.pod = "x",
+                                   .uid = uid,
+                                   .phase = phase,
+                                   .ready = ready,
+                                   .restarts = restarts,
+                                   .has_exit_code = reason != NULL,
+                                   .exit_code = 137,
+                                   .reason = reason};
 }
 
 /* Each node stops its Terminating pods and says so, as strata-node does
@@ -179,11 +186,10 @@ static inline void nodes_stop_terminating(st_store *s)
     {
         if (!terminating(p) || !pod_node(p))
             continue;
-        json_t *m = status_msg(pod_field(p, "uid"), "Succeeded", false, 0, NULL);
-        json_object_set_new(m, "removed", json_true());
+        st_control_pod_report m = report(pod_field(p, "uid"), "Succeeded", false, 0, NULL);
+        m.removed = true;
         st_error err = {0};
-        assert_int_equal(st_ctl_pod_status(s, pod_node(p), m, &err), 1);
-        json_decref(m);
+        assert_int_equal(st_control_pod_status(s, pod_node(p), &m, &err), 1);
     }
     json_decref(list);
 }
@@ -198,10 +204,9 @@ static inline void report_all_ready(st_store *s)
     {
         if (!pod_node(p))
             continue;
-        json_t *m = status_msg(pod_field(p, "uid"), "Running", true, 0, NULL);
+        st_control_pod_report m = report(pod_field(p, "uid"), "Running", true, 0, NULL);
         st_error err = {0};
-        assert_true(st_ctl_pod_status(s, pod_node(p), m, &err) >= 0);
-        json_decref(m);
+        assert_true(st_control_pod_status(s, pod_node(p), &m, &err) >= 0);
     }
     json_decref(list);
 }

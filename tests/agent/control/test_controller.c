@@ -126,9 +126,9 @@ static void test_node_lost_replaces_pods_elsewhere(void **state)
     reconcile(s, NULL);
     st_error err = {0};
     assert_int_equal(
-        st_ctl_node_set_ready(s, "n1", "False", "Dead", "NodeLost", "VM stopped", &err), 0);
+        st_control_node_set_ready(s, "n1", "False", "Dead", "NodeLost", "VM stopped", &err), 0);
     int lost = 0;
-    assert_int_equal(st_ctl_node_lost(s, "n1", "VM stopped", &lost, &err), 0);
+    assert_int_equal(st_control_node_lost(s, "n1", "VM stopped", &lost, &err), 0);
     assert_int_equal(lost, 1);
     assert_int_equal(count_events(s, "NodeLost"), 1);
     reconcile(s, NULL);
@@ -139,7 +139,7 @@ static void test_node_lost_replaces_pods_elsewhere(void **state)
     json_array_foreach(list, i, p) assert_string_equal(pod_node(p), "n2");
     json_decref(list);
     /* Losing it again finds nothing left to lose. */
-    assert_int_equal(st_ctl_node_lost(s, "n1", "again", &lost, &err), 0);
+    assert_int_equal(st_control_node_lost(s, "n1", "again", &lost, &err), 0);
     assert_int_equal(lost, 0);
 }
 
@@ -149,15 +149,11 @@ static void test_pod_status_from_node(void **state)
     add_node(s, "n1", true, 1LL << 30);
     apply_deploy(s, 1, "busybox", "16Mi");
     reconcile(s, NULL);
-    json_t *list = pods(s);
     char uid[64], name[256];
-    snprintf(uid, sizeof(uid), "%s", pod_field(json_array_get(list, 0), "uid"));
-    snprintf(name, sizeof(name), "%s", pod_field(json_array_get(list, 0), "name"));
-    json_decref(list);
+    first_pod(s, name, uid);
     st_error err = {0};
-    json_t *m = status_msg(uid, "Running", true, 0, NULL);
-    assert_int_equal(st_ctl_pod_status(s, "n1", m, &err), 1);
-    json_decref(m);
+    st_control_pod_report m = report(uid, "Running", true, 0, NULL);
+    assert_int_equal(st_control_pod_status(s, "n1", &m, &err), 1);
     reconcile(s, NULL);
     json_t *d = NULL;
     assert_int_equal(st_store_get(s, "Deployment", "default", "web", &d, &err), 0);
@@ -165,9 +161,8 @@ static void test_pod_status_from_node(void **state)
         json_integer_value(json_object_get(json_object_get(d, "status"), "readyReplicas")), 1);
     json_decref(d);
 
-    m = status_msg(uid, "Running", false, 1, "OOMKilled");
-    assert_int_equal(st_ctl_pod_status(s, "n1", m, &err), 1);
-    json_decref(m);
+    m = report(uid, "Running", false, 1, "OOMKilled");
+    assert_int_equal(st_control_pod_status(s, "n1", &m, &err), 1);
     json_t *p = NULL;
     assert_int_equal(st_store_get(s, "Pod", "default", name, &p, &err), 0);
     json_t *cs =
@@ -181,9 +176,8 @@ static void test_pod_status_from_node(void **state)
     assert_int_equal(count_events(s, "BackOff"), 1);
 
     /* A pod the store does not know (deleted, or from before a restart). */
-    m = status_msg("00000000-0000-4000-8000-000000000000", "Running", true, 0, NULL);
-    assert_int_equal(st_ctl_pod_status(s, "n1", m, &err), 0);
-    json_decref(m);
+    m = report("00000000-0000-4000-8000-000000000000", "Running", true, 0, NULL);
+    assert_int_equal(st_control_pod_status(s, "n1", &m, &err), 0);
 }
 
 /* Reports every pod on n1 Running and ready, as the node would. */
@@ -194,10 +188,9 @@ static void all_ready(st_store *s)
     json_t *p;
     json_array_foreach(list, i, p)
     {
-        json_t *m = status_msg(pod_field(p, "uid"), "Running", true, 0, NULL);
+        st_control_pod_report m = report(pod_field(p, "uid"), "Running", true, 0, NULL);
         st_error err = {0};
-        assert_true(st_ctl_pod_status(s, "n1", m, &err) >= 0);
-        json_decref(m);
+        assert_true(st_control_pod_status(s, "n1", &m, &err) >= 0);
     }
     json_decref(list);
 }
@@ -242,8 +235,8 @@ static void test_silent_node_pods_not_ready_until_heard(void **state)
 
     st_error err = {0};
     int changed = -1;
-    assert_int_equal(st_ctl_node_pods_unknown(s, "n1", "no heartbeat for 3000 ms", &changed, &err),
-                     0);
+    assert_int_equal(
+        st_control_node_pods_unknown(s, "n1", "no heartbeat for 3000 ms", &changed, &err), 0);
     assert_int_equal(changed, 1);
     p = pod_on(s, "n1");
     /* Still bound and Running, but nobody vouches for it: READY 0/1. */
@@ -255,8 +248,8 @@ static void test_silent_node_pods_not_ready_until_heard(void **state)
     json_decref(p);
     assert_int_equal(count_events(s, "NodeNotReady"), 1);
     /* Idempotent, and nothing is replaced while the node may still run it. */
-    assert_int_equal(st_ctl_node_pods_unknown(s, "n1", "no heartbeat for 3000 ms", &changed, &err),
-                     0);
+    assert_int_equal(
+        st_control_node_pods_unknown(s, "n1", "no heartbeat for 3000 ms", &changed, &err), 0);
     assert_int_equal(changed, 0);
     assert_int_equal(count_events(s, "NodeNotReady"), 1);
     reconcile(s, NULL);
@@ -265,11 +258,10 @@ static void test_silent_node_pods_not_ready_until_heard(void **state)
     json_decref(list);
 
     /* Heard again: its report (replayed) restores the pod; nothing is left
-     * for st_ctl_node_pods_known to clear. */
-    json_t *m = status_msg(uid, "Running", true, 0, NULL);
-    assert_int_equal(st_ctl_pod_status(s, "n1", m, &err), 1);
-    json_decref(m);
-    assert_int_equal(st_ctl_node_pods_known(s, "n1", &changed, &err), 0);
+     * for st_control_node_pods_known to clear. */
+    st_control_pod_report m = report(uid, "Running", true, 0, NULL);
+    assert_int_equal(st_control_pod_status(s, "n1", &m, &err), 1);
+    assert_int_equal(st_control_node_pods_known(s, "n1", &changed, &err), 0);
     assert_int_equal(changed, 0);
     p = pod_on(s, "n1");
     assert_null(status_str(p, "reason"));
@@ -278,8 +270,8 @@ static void test_silent_node_pods_not_ready_until_heard(void **state)
 
     /* Without a report, only the NodeLost marks go: readiness waits for
      * the node. */
-    assert_int_equal(st_ctl_node_pods_unknown(s, "n1", "silent", &changed, &err), 0);
-    assert_int_equal(st_ctl_node_pods_known(s, "n1", &changed, &err), 0);
+    assert_int_equal(st_control_node_pods_unknown(s, "n1", "silent", &changed, &err), 0);
+    assert_int_equal(st_control_node_pods_known(s, "n1", &changed, &err), 0);
     assert_int_equal(changed, 1);
     p = pod_on(s, "n1");
     assert_null(status_str(p, "reason"));
@@ -290,7 +282,7 @@ static void test_silent_node_pods_not_ready_until_heard(void **state)
     /* Declared dead: Failed, and still no container shown ready. */
     all_ready(s);
     int lost = 0;
-    assert_int_equal(st_ctl_node_lost(s, "n1", "fenced", &lost, &err), 0);
+    assert_int_equal(st_control_node_lost(s, "n1", "fenced", &lost, &err), 0);
     assert_int_equal(lost, 1);
     p = pod_on(s, "n1");
     assert_string_equal(status_str(p, "phase"), "Failed");
@@ -357,8 +349,9 @@ static void four_on_three(st_store *s)
 static void lose(st_store *s, const char *node)
 {
     st_error err = {0};
-    assert_int_equal(st_ctl_node_set_ready(s, node, "False", "Dead", "NodeLost", "gone", &err), 0);
-    assert_int_equal(st_ctl_node_lost(s, node, "gone", NULL, &err), 0);
+    assert_int_equal(st_control_node_set_ready(s, node, "False", "Dead", "NodeLost", "gone", &err),
+                     0);
+    assert_int_equal(st_control_node_lost(s, node, "gone", NULL, &err), 0);
 }
 
 static void test_replacement_goes_where_fewest(void **state)
@@ -379,8 +372,8 @@ static void test_replacement_waits_for_nodes_being_readopted(void **state)
     /* stratad restarted: its nodes are re-adopted, n1 said hello first,
      * n3's VM was destroyed meanwhile; n2 (one replica) has not answered. */
     st_error err = {0};
-    assert_int_equal(st_ctl_node_set_ready(s, "n2", "Unknown", "Adopting", "Adopting",
-                                           "stratad restarted", &err),
+    assert_int_equal(st_control_node_set_ready(s, "n2", "Unknown", "Adopting", "Adopting",
+                                               "stratad restarted", &err),
                      0);
     lose(s, "n3");
     reconcile(s, NULL);
@@ -394,8 +387,8 @@ static void test_replacement_waits_for_nodes_being_readopted(void **state)
     assert_int_equal(unbound, 1);
     assert_int_equal(live_on(s, "n1"), 2);
     assert_int_equal(count_events(s, "FailedScheduling"), 0);
-    assert_int_equal(st_ctl_node_set_ready(s, "n2", "True", "Ready", "NodeReady", "hello", &err),
-                     0);
+    assert_int_equal(
+        st_control_node_set_ready(s, "n2", "True", "Ready", "NodeReady", "hello", &err), 0);
     reconcile(s, NULL);
     assert_int_equal(live_on(s, "n1"), 2);
     assert_int_equal(live_on(s, "n2"), 2);
@@ -417,7 +410,7 @@ static void test_terminating_pod_is_not_counted_for_spread(void **state)
     json_decref(list);
     st_error err = {0};
     assert_int_equal(
-        st_ctl_delete(s, "Pod", "default", victim, ST_PROPAGATE_BACKGROUND, -1, NULL, &err), 0);
+        st_control_delete(s, "Pod", "default", victim, ST_PROPAGATE_BACKGROUND, -1, NULL, &err), 0);
     reconcile(s, NULL);
     /* The replacement takes the place of the pod going away. */
     assert_int_equal(live_on(s, "n1"), 1);

@@ -56,7 +56,8 @@ static json_t *delete_web(st_store *s, st_propagation policy)
 {
     st_error err = {0};
     json_t *left = NULL;
-    assert_int_equal(st_ctl_delete(s, "Deployment", "default", "web", policy, -1, &left, &err), 0);
+    assert_int_equal(st_control_delete(s, "Deployment", "default", "web", policy, -1, &left, &err),
+                     0);
     return left;
 }
 
@@ -175,7 +176,7 @@ static void test_owner_without_dependents_goes_at_once(void **state)
     assert_null(get(s, "Deployment", "web"));
     st_error err = {0};
     assert_int_equal(
-        st_ctl_delete(s, "Deployment", "default", "web", ST_PROPAGATE_ORPHAN, -1, &left, &err),
+        st_control_delete(s, "Deployment", "default", "web", ST_PROPAGATE_ORPHAN, -1, &left, &err),
         -ENOENT);
 }
 
@@ -195,7 +196,8 @@ static void test_graceful_pod_deletion(void **state)
     json_t *left = NULL;
     time_t before = time(NULL);
     assert_int_equal(
-        st_ctl_delete(s, "Pod", "default", victim, ST_PROPAGATE_BACKGROUND, -1, &left, &err), 0);
+        st_control_delete(s, "Pod", "default", victim, ST_PROPAGATE_BACKGROUND, -1, &left, &err),
+        0);
     /* Marked, not removed: deletionTimestamp is when the grace ends. */
     assert_non_null(left);
     json_t *md = json_object_get(left, "metadata");
@@ -222,16 +224,16 @@ static void test_graceful_pod_deletion(void **state)
 
     /* Deleting again does not push the deadline out. */
     assert_int_equal(
-        st_ctl_delete(s, "Pod", "default", victim, ST_PROPAGATE_BACKGROUND, -1, &left, &err), 0);
+        st_control_delete(s, "Pod", "default", victim, ST_PROPAGATE_BACKGROUND, -1, &left, &err),
+        0);
     assert_string_equal(
         json_string_value(json_object_get(json_object_get(left, "metadata"), "deletionTimestamp")),
         first);
     json_decref(left);
 
     /* While it stops the node still reports it: it stays Terminating. */
-    json_t *m = status_msg(uid, "Running", false, 0, NULL);
-    assert_int_equal(st_ctl_pod_status(s, node, m, &err), 1);
-    json_decref(m);
+    st_control_pod_report m = report(uid, "Running", false, 0, NULL);
+    assert_int_equal(st_control_pod_status(s, node, &m, &err), 1);
     reconcile(s, NULL);
     json_t *p = get(s, "Pod", victim);
     assert_non_null(p);
@@ -239,12 +241,11 @@ static void test_graceful_pod_deletion(void **state)
     json_decref(p);
 
     /* Its last report: stopped and forgotten. The object goes. */
-    m = status_msg(uid, "Succeeded", false, 0, NULL);
-    json_object_set_new(m, "removed", json_true());
-    assert_int_equal(st_ctl_pod_status(s, node, m, &err), 1);
-    json_decref(m);
+    m = report(uid, "Succeeded", false, 0, NULL);
+    m.removed = true;
+    assert_int_equal(st_control_pod_status(s, node, &m, &err), 1);
     assert_null(get(s, "Pod", victim));
-    assert_int_equal(st_ctl_pod_stopped(s, "default", victim, uid, &err), 0);
+    assert_int_equal(st_control_pod_stopped(s, "default", victim, uid, &err), 0);
 }
 
 static void test_pod_nothing_runs_goes_at_once(void **state)
@@ -262,7 +263,7 @@ static void test_pod_nothing_runs_goes_at_once(void **state)
     st_error err = {0};
     json_t *left = NULL;
     assert_int_equal(
-        st_ctl_delete(s, "Pod", "default", name, ST_PROPAGATE_BACKGROUND, -1, &left, &err), 0);
+        st_control_delete(s, "Pod", "default", name, ST_PROPAGATE_BACKGROUND, -1, &left, &err), 0);
     assert_null(left);
     assert_null(get(s, "Pod", name));
 }
@@ -275,10 +276,10 @@ static void test_terminating_pod_removed_when_its_node_cannot_report(void **stat
     first_on(s, "n1", a, sizeof(a));
     first_on(s, "n2", b, sizeof(b));
     st_error err = {0};
-    assert_int_equal(st_ctl_delete(s, "Pod", "default", a, ST_PROPAGATE_BACKGROUND, -1, NULL, &err),
-                     0);
-    assert_int_equal(st_ctl_delete(s, "Pod", "default", b, ST_PROPAGATE_BACKGROUND, -1, NULL, &err),
-                     0);
+    assert_int_equal(
+        st_control_delete(s, "Pod", "default", a, ST_PROPAGATE_BACKGROUND, -1, NULL, &err), 0);
+    assert_int_equal(
+        st_control_delete(s, "Pod", "default", b, ST_PROPAGATE_BACKGROUND, -1, NULL, &err), 0);
     /* a: its grace and the slack have long passed without a report. */
     json_t *p = get(s, "Pod", a);
     json_object_set_new(json_object_get(p, "metadata"), "deletionTimestamp",
@@ -289,15 +290,16 @@ static void test_terminating_pod_removed_when_its_node_cannot_report(void **stat
     json_decref(out);
     json_decref(p);
     /* b: its node died. */
-    assert_int_equal(st_ctl_node_set_ready(s, "n2", "False", "Dead", "NodeLost", "gone", &err), 0);
-    assert_int_equal(st_ctl_gc(s, &err), 0);
+    assert_int_equal(st_control_node_set_ready(s, "n2", "False", "Dead", "NodeLost", "gone", &err),
+                     0);
+    assert_int_equal(st_control_gc(s, &err), 0);
     assert_null(get(s, "Pod", a));
     assert_null(get(s, "Pod", b));
     /* A grace period of 0 removes at once (kubectl --force). */
     char c[256];
     first_on(s, "n1", c, sizeof(c));
-    assert_int_equal(st_ctl_delete(s, "Pod", "default", c, ST_PROPAGATE_BACKGROUND, 0, NULL, &err),
-                     0);
+    assert_int_equal(
+        st_control_delete(s, "Pod", "default", c, ST_PROPAGATE_BACKGROUND, 0, NULL, &err), 0);
     assert_null(get(s, "Pod", c));
 }
 

@@ -7,10 +7,10 @@
 #define STRATA_CONTROLLER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <jansson.h>
 
 #include "strata/error.h"
-#include "strata/node_proto.h"
 #include "strata/store.h"
 #include "strata/delete_options.h"
 
@@ -48,12 +48,12 @@ bool st_pod_is_terminating(json_t *pod);
 /* For every Deployment not being deleted: creates pods of the current
  * template (name DEPLOY-HASH-XXXXX, labels + pod-template-hash, a
  * controller ownerReference with the deployment's uid), deletes extras
- * (gracefully, st_ctl_delete), failed and lost pods (st_deploy_plan), and
+ * (gracefully, st_control_delete), failed and lost pods (st_deploy_plan), and
  * writes status.replicas/readyReplicas/updatedReplicas/availableReplicas
  * and observedGeneration when they changed. Terminating pods are not
  * replicas: their replacements are created at once. Events say who did
  * what. */
-int st_ctl_deployments(st_store *s, st_error *err);
+int st_control_deployments(st_store *s, st_error *err);
 
 /* ---- deletion and the garbage collector (controller_gc.c) ------------- */
 
@@ -64,32 +64,33 @@ int st_ctl_deployments(st_store *s, st_error *err);
  * live node (Ready not False) is marked, not removed: metadata.
  * deletionTimestamp (now + grace) and deletionGracePeriodSeconds; its node
  * is told to stop it and the object goes once the node reports it stopped
- * (st_ctl_pod_stopped) or the collector finds nothing can run it any more.
+ * (st_control_pod_stopped) or the collector finds nothing can run it any more.
  * grace_s < 0: the pod's terminationGracePeriodSeconds; 0: removed at once.
  * A Pod that is not bound, has ended, or whose node is gone is removed at
  * once. Any other object is removed at once with Background or when nothing
  * depends on it; otherwise it gets a deletionTimestamp and the policy's
  * finalizer and waits for the collector. *out (may be NULL): the object as it
  * stays, or NULL when it was removed. -ENOENT when there is none. */
-int st_ctl_delete(st_store *s, const char *kind, const char *ns, const char *name,
-                  st_propagation policy, int grace_s, json_t **out, st_error *err);
+int st_control_delete(st_store *s, const char *kind, const char *ns, const char *name,
+                      st_propagation policy, int grace_s, json_t **out, st_error *err);
 
 /* The garbage collector, a level-triggered pass over the store: owners
  * matched by uid, so what a crash or restart interrupted is finished by the
  * next pass. Dependents whose owners are all gone are deleted (as
- * st_ctl_delete), references to gone owners are dropped; owners waiting on
+ * st_control_delete), references to gone owners are dropped; owners waiting on
  * a finalizer get their dependents deleted (foregroundDeletion) or released
  * (orphan) and then go; Terminating pods are removed once unbound, ended,
  * on a node that is gone or not Ready, or ST_GC_STOP_SLACK_S past their
  * deletionTimestamp (their node had its grace and more to report). */
 #define ST_GC_STOP_SLACK_S 15
-int st_ctl_gc(st_store *s, st_error *err);
+int st_control_gc(st_store *s, st_error *err);
 
 /* The node no longer runs pod ns/name with uid (it reported it stopped, or
  * never started it): a Terminating pod with that uid is removed. Returns 1
- * when removed, 0 when there was nothing to remove, negative on error. */
-int st_ctl_pod_stopped(st_store *s, const char *ns, const char *name, const char *uid,
-                       st_error *err);
+ * when removed, 0 when there was nothing to remove, negative on error
+ * (-ST_ECONFLICT: the pod kept changing under every attempt). */
+int st_control_pod_stopped(st_store *s, const char *ns, const char *name, const char *uid,
+                           st_error *err);
 
 /* ---- scheduler -------------------------------------------------------- */
 
@@ -97,8 +98,10 @@ int st_ctl_pod_stopped(st_store *s, const char *ns, const char *name, const char
  * the pass). A pod that fits nowhere gets condition PodScheduled=False with
  * kube-scheduler's reason ("0/3 nodes: 3 insufficient memory") and one
  * FailedScheduling event per distinct reason. Nodes count when their Ready
- * condition is True; capacity is status.strata.cpuMillis/memoryBytes. */
-int st_ctl_schedule(st_store *s, int *bound, st_error *err);
+ * condition is True; capacity is status.strata.cpuMillis/memoryBytes. A
+ * binding that lost a race (a pod deleted or bound meanwhile) makes the
+ * pass run again on a fresh read, a few times, then -ST_ECONFLICT. */
+int st_control_schedule(st_store *s, int *bound, st_error *err);
 
 /* ---- nodes ------------------------------------------------------------ */
 
@@ -106,41 +109,62 @@ int st_ctl_schedule(st_store *s, int *bound, st_error *err);
  * bound to it becomes Failed with reason NodeLost and the message why, with
  * a NodeLost event each; the deployment controller then replaces them. The
  * pods' count in *lost (may be NULL). */
-int st_ctl_node_lost(st_store *s, const char *node, const char *why, int *lost, st_error *err);
+int st_control_node_lost(st_store *s, const char *node, const char *why, int *lost, st_error *err);
 
 /* The node is silent or being fenced: nobody knows whether its pods still
  * run. Every non-terminal pod bound to it keeps its phase and node but gets
  * Ready=False, every container ready=false, status.reason NodeLost and a
  * message with why (READY 0/1 and STATUS NodeLost in `get pods`), and a
  * NodeNotReady event, as Kubernetes marks the pods of an unreachable node.
- * Nothing is replaced: that waits for st_ctl_node_lost. Idempotent; the
+ * Nothing is replaced: that waits for st_control_node_lost. Idempotent; the
  * pods written in *changed (may be NULL). */
-int st_ctl_node_pods_unknown(st_store *s, const char *node, const char *why, int *changed,
-                             st_error *err);
+int st_control_node_pods_unknown(st_store *s, const char *node, const char *why, int *changed,
+                                 st_error *err);
 
 /* The node is heard from again: clears the NodeLost reason and message of
- * its non-terminal pods that st_ctl_node_pods_unknown marked and that no
+ * its non-terminal pods that st_control_node_pods_unknown marked and that no
  * pod_status has overwritten since (their readiness stays False until the
  * node reports it). */
-int st_ctl_node_pods_known(st_store *s, const char *node, int *changed, st_error *err);
+int st_control_node_pods_known(st_store *s, const char *node, int *changed, st_error *err);
 
-/* Applies a node's pod_status to the pod bound to that node with that uid:
- * phase, Ready condition, the container's status (ready, restartCount,
+/* What a node reports about one pod it runs, in the control plane's
+ * terms: the server turns the node protocol's message into this, so no
+ * wire type reaches the controllers. Strings and containers are borrowed. */
+typedef struct st_control_pod_report {
+    const char *pod;   /* metadata.name */
+    const char *uid;   /* metadata.uid: the incarnation the node runs; required */
+    const char *ns;    /* metadata.namespace; NULL: not said */
+    const char *phase; /* Pending, Running, Succeeded or Failed; required */
+    bool ready;
+    int64_t restarts;   /* of all its containers */
+    bool has_exit_code; /* exit_code is the last container's end */
+    int64_t exit_code;
+    const char *reason;  /* NULL: none ("OOMKilled", "ErrImagePull", "CrashLoopBackOff") */
+    const char *message; /* NULL: none; what a person should read */
+    bool removed;        /* the node stopped it and forgot it */
+    /* core/v1 ContainerStatus objects as the pod's status shows them; NULL
+     * or empty: one is made up from the fields above. */
+    json_t *containers;
+} st_control_pod_report;
+
+/* Applies a node's report to the pod bound to that node with that uid:
+ * phase, Ready condition, the containers' status (ready, restartCount,
  * state, lastState with exitCode and reason) and status.reason/message.
  * Events for restarts, OOMKilled and image errors. Returns 1 when a pod was
- * updated, 0 when the node reports a pod the store no longer has (the caller
- * should stop it), negative on error. */
-int st_ctl_pod_status(st_store *s, const char *node, json_t *msg, st_error *err);
+ * updated (or its deletion ended), 0 when the node reports a pod the store
+ * no longer has (the caller should stop it), negative on error. */
+int st_control_pod_status(st_store *s, const char *node, const st_control_pod_report *rep,
+                          st_error *err);
 
 /* Sets Node status fields under retry-on-conflict: merges patch (an object
  * with the same shape as the Node, only the keys to change) into the stored
  * Node. -ENOENT when the node is not stored. */
-int st_ctl_node_patch(st_store *s, const char *node, json_t *patch, st_error *err);
+int st_control_node_patch(st_store *s, const char *node, json_t *patch, st_error *err);
 
 /* Sets the Ready condition of a Node (True/False/Unknown) with reason and
  * message, and status.strata.phase; lastTransitionTime changes only when the
  * status does. */
-int st_ctl_node_set_ready(st_store *s, const char *node, const char *status, const char *phase,
-                          const char *reason, const char *message, st_error *err);
+int st_control_node_set_ready(st_store *s, const char *node, const char *status, const char *phase,
+                              const char *reason, const char *message, st_error *err);
 
 #endif

@@ -21,10 +21,11 @@
 
 /* Kinds the store keeps: "Pod", "Deployment", "Secret", "Event" are
  * namespaced (metadata.namespace defaults to "default"); "Node" is
- * cluster-scoped (namespace ""). The store assigns metadata.uid (UUID v4),
- * metadata.resourceVersion (a number as a string, increasing across all
- * kinds) and metadata.creationTimestamp (RFC 3339 UTC); what a caller puts
- * there is ignored, except the resourceVersion an update expects. */
+ * cluster-scoped (namespace ""). The store assigns metadata.uid (a random
+ * UUID from libuuid), metadata.resourceVersion (a number as a string,
+ * increasing across all kinds) and metadata.creationTimestamp (RFC 3339
+ * UTC); what a caller puts there is ignored, except the resourceVersion an
+ * update expects. */
 
 typedef struct st_store_query {
     const char *kind;           /* required */
@@ -65,105 +66,70 @@ typedef struct st_store_binding {
     const char *node_name;
 } st_store_binding;
 
+/* A store: an in-memory or a PostgreSQL backend behind the functions
+ * below (store_backend.h is the backends' contract). Every store is
+ * thread-safe: the calls on one store are serialized (store_lock.c). */
 typedef struct st_store st_store;
 
-typedef struct st_store_ops {
-    /* *out: a new reference the caller owns and may modify. */
-    int (*get)(st_store *s, const char *kind, const char *ns, const char *name, json_t **out,
-               st_error *err);
-    /* *out: a new JSON array, sorted by namespace then name. */
-    int (*list)(st_store *s, const st_store_query *q, json_t **out, st_error *err);
-    /* obj is not modified; *out (optional) is the stored object. */
-    int (*create)(st_store *s, json_t *obj, json_t **out, st_error *err);
-    /* obj carries the resourceVersion it was read at; uid and
-     * creationTimestamp are kept from the stored object. */
-    int (*update)(st_store *s, json_t *obj, json_t **out, st_error *err);
-    /* expected_rv NULL: delete whatever is stored. */
-    int (*remove)(st_store *s, const char *kind, const char *ns, const char *name,
-                  const char *expected_rv, st_error *err);
-    /* All ops or none; on failure every result is NULL and err names the op. */
-    int (*apply_batch)(st_store *s, st_store_op *ops, size_t n, st_error *err);
-    int (*bind_pods)(st_store *s, const st_store_binding *b, size_t n, st_error *err);
-    /* A core/v1 Event; metadata.name is generated when missing, count
-     * defaults to 1, firstTimestamp/lastTimestamp to now. */
-    int (*append_event)(st_store *s, json_t *event, json_t **out, st_error *err);
-    /* q->kind is ignored; oldest first (by resourceVersion). */
-    int (*list_events)(st_store *s, const st_store_query *q, json_t **out, st_error *err);
-    void (*close)(st_store *s);
-} st_store_ops;
-
-struct st_store {
-    const st_store_ops *ops;
-};
-
 /* The in-memory backend (unit tests, benchmarks): same semantics, nothing
- * persisted. Thread-safe. */
+ * persisted. */
 int st_store_mem_open(st_store **out, st_error *err);
 
 /* The PostgreSQL backend. Applies pending migrations (their count in
  * *migrations_applied, may be NULL). Secrets are sealed with key (borrowed;
  * it must outlive the store); key NULL: writing a Secret fails. A connection
  * lost (server restart) is re-established and the operation re-run once.
- * Thread-safe (one connection, operations serialized). */
+ * One connection: the store's calls are serialized anyway. */
 int st_store_pg_open(const char *dsn, const st_secret_key *key, int *migrations_applied,
                      st_store **out, st_error *err);
 
-static inline int st_store_get(st_store *s, const char *kind, const char *ns, const char *name,
-                               json_t **out, st_error *err)
-{
-    return s->ops->get(s, kind, ns, name, out, err);
-}
-static inline int st_store_list(st_store *s, const st_store_query *q, json_t **out, st_error *err)
-{
-    return s->ops->list(s, q, out, err);
-}
-static inline int st_store_create(st_store *s, json_t *obj, json_t **out, st_error *err)
-{
-    return s->ops->create(s, obj, out, err);
-}
-static inline int st_store_update(st_store *s, json_t *obj, json_t **out, st_error *err)
-{
-    return s->ops->update(s, obj, out, err);
-}
-static inline int st_store_delete(st_store *s, const char *kind, const char *ns, const char *name,
-                                  const char *expected_rv, st_error *err)
-{
-    return s->ops->remove(s, kind, ns, name, expected_rv, err);
-}
-static inline int st_store_apply_batch(st_store *s, st_store_op *ops, size_t n, st_error *err)
-{
-    return s->ops->apply_batch(s, ops, n, err);
-}
-static inline int st_store_bind_pods(st_store *s, const st_store_binding *b, size_t n,
-                                     st_error *err)
-{
-    return s->ops->bind_pods(s, b, n, err);
-}
+/* *out: a new reference the caller owns and may modify. */
+int st_store_get(st_store *s, const char *kind, const char *ns, const char *name, json_t **out,
+                 st_error *err);
+/* *out: a new JSON array, sorted by namespace then name. */
+int st_store_list(st_store *s, const st_store_query *q, json_t **out, st_error *err);
+/* obj is not modified; *out (optional) is the stored object. */
+int st_store_create(st_store *s, json_t *obj, json_t **out, st_error *err);
+/* obj carries the resourceVersion it was read at; uid and
+ * creationTimestamp are kept from the stored object. */
+int st_store_update(st_store *s, json_t *obj, json_t **out, st_error *err);
+/* expected_rv NULL: delete whatever is stored. */
+int st_store_delete(st_store *s, const char *kind, const char *ns, const char *name,
+                    const char *expected_rv, st_error *err);
+/* All ops or none; on failure every result is NULL and err names the op. */
+int st_store_apply_batch(st_store *s, st_store_op *ops, size_t n, st_error *err);
+int st_store_bind_pods(st_store *s, const st_store_binding *b, size_t n, st_error *err);
+/* A core/v1 Event; metadata.name is generated when missing, count
+ * defaults to 1, firstTimestamp/lastTimestamp to now. */
+int st_store_append_event(st_store *s, json_t *event, json_t **out, st_error *err);
+/* q->kind is ignored; oldest first (by resourceVersion). */
+int st_store_list_events(st_store *s, const st_store_query *q, json_t **out, st_error *err);
+/* NULL-safe. */
+void st_store_close(st_store *s);
+
 /* A copy of an Event ready to store: kind/apiVersion, metadata.name
  * (generated from involvedObject.name when missing), namespace (from
  * involvedObject), count 1, first/lastTimestamp now, type Normal. */
 int st_store_event_prepare(json_t *event, json_t **out, st_error *err);
 
-static inline int st_store_append_event(st_store *s, json_t *event, json_t **out, st_error *err)
-{
-    return s->ops->append_event(s, event, out, err);
-}
-static inline int st_store_list_events(st_store *s, const st_store_query *q, json_t **out,
-                                       st_error *err)
-{
-    return s->ops->list_events(s, q, out, err);
-}
-/* NULL-safe. */
-static inline void st_store_close(st_store *s)
-{
-    if (s)
-        s->ops->close(s);
-}
-/* Read, change, write, and again when another writer came first (up to 8
- * times, then -ST_ECONFLICT). fn changes the object it is given and returns
- * 1 to write it, 0 when there is nothing to write (then *out stays NULL), or
- * a negative error. *out (may be NULL) receives the stored object. */
-typedef int (*st_store_mutate_fn)(json_t *obj, void *arg);
+/* What a mutate function decided about the object it was given. */
+typedef enum st_store_verdict {
+    ST_STORE_KEEP = 0,   /* nothing to write */
+    ST_STORE_WRITE = 1,  /* write the object as changed */
+    ST_STORE_REMOVE = 2, /* delete it (at the version read) */
+} st_store_verdict;
+
+/* Changes obj in place and returns a verdict, or a negative error it put
+ * in err (then nothing is written). It may be called again on a fresh
+ * copy, so it decides from obj alone, not from what an earlier call saw. */
+typedef int (*st_store_mutate_fn)(json_t *obj, void *arg, st_error *err);
+
+/* The one read-modify-write loop: reads kind ns/name, lets fn decide, and
+ * writes (or deletes) at the version read; when another writer came first,
+ * reads and decides again, up to 8 times, then -ST_ECONFLICT (reported,
+ * never dropped). -ENOENT: there is no such object (any more). Returns the
+ * verdict carried out. *out (may be NULL): the object as stored afterwards:
+ * the one written, the one read when fn kept it, NULL when removed. */
 int st_store_mutate(st_store *s, const char *kind, const char *ns, const char *name,
                     st_store_mutate_fn fn, void *arg, json_t **out, st_error *err);
 

@@ -1,0 +1,53 @@
+/* store_backend.h (private to the store and its tests): the contract a
+ * store backend fills. A backend is a table of operations; the public
+ * st_store_* functions (store_lock.c) call them with the store's lock held,
+ * so a backend never locks, and never calls the public functions on its own
+ * store (they would wait on the lock it runs under). */
+#ifndef STRATA_STORE_BACKEND_H
+#define STRATA_STORE_BACKEND_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <jansson.h>
+
+#include "strata/error.h"
+#include "strata/store.h"
+
+/* Each operation has the meaning of its st_store_* function in
+ * strata/store.h, except where said. */
+typedef struct st_store_ops {
+    int (*get)(st_store *s, const char *kind, const char *ns, const char *name, json_t **out,
+               st_error *err);
+    /* by_rv: oldest first (events); else by namespace, then name. */
+    int (*list)(st_store *s, const st_store_query *q, bool by_rv, json_t **out, st_error *err);
+    int (*create)(st_store *s, json_t *obj, json_t **out, st_error *err);
+    int (*update)(st_store *s, json_t *obj, json_t **out, st_error *err);
+    int (*remove)(st_store *s, const char *kind, const char *ns, const char *name,
+                  const char *expected_rv, st_error *err);
+    /* kubectl apply of one object: create it, or replace what is stored
+     * (st_store_apply_content). Only ever called inside batch. */
+    int (*apply)(st_store *s, json_t *obj, json_t **out, st_store_action *action, st_error *err);
+    /* Runs st_store_batch_run(s, ops, n, err) all or nothing. Results and
+     * actions come in reset; on failure the caller releases them. */
+    int (*batch)(st_store *s, st_store_op *ops, size_t n, st_error *err);
+    /* n > 0 bindings, each with a name and a node name. */
+    int (*bind_pods)(st_store *s, const st_store_binding *b, size_t n, st_error *err);
+    /* Frees the backend; the lock is already destroyed. */
+    void (*close)(st_store *s);
+} st_store_ops;
+
+/* The head of every backend's own struct. */
+struct st_store {
+    const st_store_ops *ops;
+    pthread_mutex_t lock; /* held around every operation (store_lock.c) */
+};
+
+/* Fills the head of a new backend; undone by st_store_close. */
+void st_store_init(st_store *s, const st_store_ops *ops);
+
+/* The items of a batch in order, through s's own ops (store_batch.c): what
+ * a backend's batch runs inside its transaction. Stops at the first
+ * failure, naming its item in err. */
+int st_store_batch_run(st_store *s, st_store_op *ops, size_t n, st_error *err);
+
+#endif
