@@ -2,7 +2,7 @@
  * libmicrohttpd with a thread per connection, so a watch or a log follow
  * may wait without holding anyone else up. Handlers read and write the
  * store and kick the controller loop; they never reconcile themselves. */
-#include "stratad.h"
+#include "server_priv.h"
 #include "strata/api_present.h"
 #include "strata/cleanup.h"
 #include "strata/controller.h"
@@ -114,7 +114,7 @@ static enum MHD_Result reply_error(struct MHD_Connection *c, int r, const st_err
 
 /* ---- objects as shown ---------------------------------------------------------- */
 
-static int list_objects(struct stratad *d, const st_store_query *q, json_t **items, st_error *err)
+static int list_objects(struct st_server *d, const st_store_query *q, json_t **items, st_error *err)
 {
     int r = strcmp(q->kind, "Event") == 0 ? st_store_list_events(d->store, q, items, err)
                                           : st_store_list(d->store, q, items, err);
@@ -133,7 +133,7 @@ static int list_objects(struct stratad *d, const st_store_query *q, json_t **ite
 /* ---- watch streams ----------------------------------------------------------- */
 
 struct stream {
-    struct stratad *d;
+    struct st_server *d;
     /* watch */
     char kind[32];
     char ns[256];
@@ -226,7 +226,7 @@ static void watch_poll(struct stream *s)
 
 static void log_poll(struct stream *s)
 {
-    struct stratad *d = s->d;
+    struct st_server *d = s->d;
     pthread_mutex_lock(&d->lock);
     json_t *entry = json_object_get(d->logs, s->log_key);
     size_t dropped = (size_t)json_integer_value(json_object_get(entry, "dropped"));
@@ -245,7 +245,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
 {
     (void)pos;
     struct stream *s = cls;
-    struct stratad *d = s->d;
+    struct st_server *d = s->d;
     while (s->pos >= s->len) {
         s->pos = s->len = 0;
         if (atomic_load(&d->stopping))
@@ -302,7 +302,7 @@ static enum MHD_Result reply_stream(struct MHD_Connection *c, struct stream *s, 
 /* ---- handlers ------------------------------------------------------------------ */
 
 struct req {
-    struct stratad *d;
+    struct st_server *d;
     struct MHD_Connection *c;
     const char *method;
     char *seg[10];
@@ -412,7 +412,7 @@ static enum MHD_Result delete_object(struct req *q, const char *kind, const char
         return reply_error(q->c, r, &err);
     st_event_record(q->d->store, kind, ns, name, "Normal", "Deleted", "stratactl",
                     "%s %s deleted by request", kind, name);
-    stratad_kick(q->d);
+    st_server_kick(q->d);
     if (left) {
         /* Still there (Terminating, or waiting for its dependents): the
          * object is the answer, as from the Kubernetes API. */
@@ -440,14 +440,14 @@ static enum MHD_Result patch_object(struct req *q, const char *kind, const char 
         return reply_error(q->c, r, &err);
     st_event_record(q->d->store, kind, ns, name, "Normal", "Configured", "stratactl",
                     "%s %s patched", kind, name);
-    stratad_kick(q->d);
+    st_server_kick(q->d);
     st_api_present(kind, &out);
     return reply_json(q->c, 200, out);
 }
 
 /* apply keeps what the cluster owns: status, a pod's node, owners,
  * deletion, and counts metadata.generation. */
-static void keep_cluster_fields(struct stratad *d, json_t *obj)
+static void keep_cluster_fields(struct st_server *d, json_t *obj)
 {
     const char *kind = json_string_value(json_object_get(obj, "kind"));
     json_t *md = json_object_get(obj, "metadata");
@@ -534,7 +534,7 @@ static enum MHD_Result post_apply(struct req *q)
                             action_name(ops[i].action));
     }
     st_store_ops_release(ops, n);
-    stratad_kick(q->d);
+    st_server_kick(q->d);
     _cleanup_json_ json_t *reply = json_pack("{s:O}", "items", out);
     return reply_json(q->c, 200, reply);
 }
@@ -577,7 +577,7 @@ static enum MHD_Result put_scale(struct req *q, const char *ns, const char *name
     st_event_record(q->d->store, "Deployment", ns, name, "Normal", "ScalingReplicaSet", "stratactl",
                     "Scaled from %lld to %lld replicas", (long long)a.old,
                     (long long)json_integer_value(rep));
-    stratad_kick(q->d);
+    st_server_kick(q->d);
     st_api_present("Deployment", &reply);
     return reply_json(q->c, 200, reply);
 }
@@ -605,7 +605,7 @@ static enum MHD_Result get_log(struct req *q, const char *ns, const char *name)
 
 static enum MHD_Result nodes_api(struct req *q)
 {
-    struct stratad *d = q->d;
+    struct st_server *d = q->d;
     st_error err = {0};
     int http = 500;
     /* seg: api v1 nodes [NAME [kill]] */
@@ -622,21 +622,21 @@ static enum MHD_Result nodes_api(struct req *q)
         if (t && (*t == '\0' || *end != '\0' || secs < 1 || secs > 86400))
             return reply_status(q->c, 400, "timeoutSeconds=%s: give seconds from 1 to 86400", t);
         _cleanup_json_ json_t *node = NULL;
-        if (stratad_node_add(d, body, (int)secs * 1000, &node, &http, &err) < 0)
+        if (st_server_node_add(d, body, (int)secs * 1000, &node, &http, &err) < 0)
             return reply_status(q->c, (unsigned)http, "%s", err.msg);
-        stratad_kick(d);
+        st_server_kick(d);
         return reply_json(q->c, 201, node);
     }
     if (q->nseg == 4 && method_is(q, "GET"))
         return get_objects(q, "Node", NULL, q->seg[3]);
     if (q->nseg == 4 && method_is(q, "DELETE")) {
-        if (stratad_node_remove(d, q->seg[3], &http, &err) < 0)
+        if (st_server_node_remove(d, q->seg[3], &http, &err) < 0)
             return reply_status(q->c, (unsigned)http, "%s", err.msg);
         _cleanup_json_ json_t *st = json_pack("{s:s, s:s}", "kind", "Status", "status", "Success");
         return reply_json(q->c, 200, st);
     }
     if (q->nseg == 5 && seg_is(q, 4, "kill") && method_is(q, "POST")) {
-        if (stratad_node_kill(d, q->seg[3], &http, &err) < 0)
+        if (st_server_node_kill(d, q->seg[3], &http, &err) < 0)
             return reply_status(q->c, (unsigned)http, "%s", err.msg);
         _cleanup_json_ json_t *st = json_pack("{s:s, s:s}", "kind", "Status", "status", "Success");
         return reply_json(q->c, 200, st);
@@ -651,7 +651,7 @@ static enum MHD_Result images_api(struct req *q)
     int http = 500;
     _cleanup_json_ json_t *out = NULL;
     if (method_is(q, "GET")) {
-        if (stratad_image_list(q->d, &out, &err) < 0)
+        if (st_server_image_list(q->d, &out, &err) < 0)
             return reply_status(q->c, 500, "%s", err.msg);
         return reply_json(q->c, 200, out);
     }
@@ -659,9 +659,9 @@ static enum MHD_Result images_api(struct req *q)
         _cleanup_json_ json_t *body = parse_body(q, &err);
         if (body == NULL)
             return reply_status(q->c, 400, "%s", err.msg);
-        if (stratad_image_import(q->d, json_string_value(json_object_get(body, "name")),
-                                 json_string_value(json_object_get(body, "source")), &out, &http,
-                                 &err) < 0)
+        if (st_server_image_import(q->d, json_string_value(json_object_get(body, "name")),
+                                   json_string_value(json_object_get(body, "source")), &out, &http,
+                                   &err) < 0)
             return reply_status(q->c, (unsigned)http, "%s", err.msg);
         return reply_json(q->c, 201, out);
     }
@@ -741,7 +741,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                   size_t *upload_size, void **con_cls)
 {
     (void)version;
-    struct stratad *d = cls;
+    struct st_server *d = cls;
     struct body *b = *con_cls;
     if (b == NULL) {
         b = calloc(1, sizeof(*b));
@@ -794,9 +794,9 @@ static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
     }
 }
 
-int stratad_api_start(struct stratad *d, st_error *err)
+int st_server_api_start(struct st_server *d, st_error *err)
 {
-    int fd = stratad_api_listen(d->cfg.socket_path, err);
+    int fd = st_server_api_listen(d->cfg.socket_path, err);
     if (fd < 0)
         return fd;
     d->listen_fd = fd;
@@ -813,7 +813,7 @@ int stratad_api_start(struct stratad *d, st_error *err)
     return 0;
 }
 
-void stratad_api_stop(struct stratad *d)
+void st_server_api_stop(struct st_server *d)
 {
     if (d->mhd) {
         /* Streams see stopping and end; then every connection thread joins. */

@@ -2,7 +2,7 @@
  * (NAME/rootfs). Nodes see it read-only over 9p and lay a writable overlay
  * on top per container. Import copies a directory or unpacks a tarball with
  * the system's cp and tar; nothing here parses an archive. */
-#include "stratad.h"
+#include "server_priv.h"
 #include "strata/cleanup.h"
 #include "strata/fs.h"
 #include "strata/names.h"
@@ -69,8 +69,8 @@ static json_t *describe(const char *dir, const char *name)
                      created);
 }
 
-int stratad_image_import(struct stratad *d, const char *name, const char *source, json_t **out,
-                         int *http, st_error *err)
+int st_server_image_import(struct st_server *d, const char *name, const char *source, json_t **out,
+                           int *http, st_error *err)
 {
     *http = 400;
     if (!st_name_image_ok(name))
@@ -126,7 +126,7 @@ int stratad_image_import(struct stratad *d, const char *name, const char *source
     return *out ? 0 : st_error_set(err, EIO, "image %s: imported but unreadable", name);
 }
 
-int stratad_image_list(struct stratad *d, json_t **out, st_error *err)
+int st_server_image_list(struct st_server *d, json_t **out, st_error *err)
 {
     _cleanup_closedir_ DIR *dir = opendir(d->images_dir);
     if (dir == NULL)
