@@ -1,10 +1,9 @@
 /* dispatch.c: keeps each live node running exactly the pods the store binds
- * to it: pod_run (Secrets in env resolved here, so a node never reads the
- * store) for pods bound and not yet sent, pod_stop for pods sent that are
+ * to it: pod_run (Secrets in env resolved by secret_env.c, so a node never
+ * reads the store) for pods bound and not yet sent, pod_stop for pods sent that are
  * no longer wanted there or are Terminating (once), and the end of a
  * graceful deletion when the node never had the pod. */
 #include "server_priv.h"
-#include "strata/b64.h"
 #include "strata/cleanup.h"
 #include "strata/controller.h"
 #include "strata/node_proto.h"
@@ -15,46 +14,6 @@
 #include <string.h>
 
 #define COMPONENT "node-controller"
-
-/* env valueFrom.secretKeyRef becomes a plain value: the node never sees the
- * store, and the secret never rests on the node's disk. */
-static int resolve_env(struct st_server *d, const char *ns, json_t *spec, st_error *err)
-{
-    size_t ci;
-    json_t *c;
-    json_array_foreach(json_object_get(spec, "containers"), ci, c)
-    {
-        size_t ei;
-        json_t *e;
-        json_array_foreach(json_object_get(c, "env"), ei, e)
-        {
-            json_t *ref = json_object_get(json_object_get(e, "valueFrom"), "secretKeyRef");
-            if (ref == NULL)
-                continue;
-            const char *sname = json_string_value(json_object_get(ref, "name"));
-            const char *key = json_string_value(json_object_get(ref, "key"));
-            _cleanup_json_ json_t *secret = NULL;
-            if (st_store_get(d->store, "Secret", ns, sname, &secret, NULL) < 0)
-                return st_error_set(err, ENOENT, "secret \"%s\" not found (env %s)",
-                                    sname ? sname : "",
-                                    json_string_value(json_object_get(e, "name")));
-            const char *b64 =
-                json_string_value(json_object_get(json_object_get(secret, "data"), key));
-            const char *plain =
-                json_string_value(json_object_get(json_object_get(secret, "stringData"), key));
-            _cleanup_free_ char *value = NULL;
-            if (b64 && st_b64_decode(b64, (void **)&value, NULL, NULL) < 0)
-                return st_error_set(err, EINVAL, "secret \"%s\" key %s is not valid base64", sname,
-                                    key);
-            if (!b64 && !plain)
-                return st_error_set(err, ENOENT, "secret \"%s\" has no key \"%s\" (env %s)", sname,
-                                    key ? key : "", json_string_value(json_object_get(e, "name")));
-            json_object_del(e, "valueFrom");
-            json_object_set_new(e, "value", json_string(value ? value : plain));
-        }
-    }
-    return 0;
-}
 
 static void pod_config_error(struct st_server *d, const char *node, json_t *pod, const char *msg)
 {
@@ -82,7 +41,7 @@ static int send_run(struct st_server *d, const char *node, json_t *pod, st_error
     json_t *md = json_object_get(pod, "metadata");
     const char *ns = json_string_value(json_object_get(md, "namespace"));
     _cleanup_json_ json_t *spec = json_deep_copy(json_object_get(pod, "spec"));
-    int r = resolve_env(d, ns, spec, err);
+    int r = st_server_secret_env(d->store, ns, spec, err);
     if (r < 0) {
         pod_config_error(d, node, pod, err->msg);
         return r;

@@ -92,7 +92,7 @@ static void *start_worker(void *arg)
 }
 
 int st_server_node_add(struct st_server *d, json_t *body, int ready_timeout_ms, json_t **node,
-                       int *http, st_error *err)
+                       st_error *err)
 {
     const char *name =
         json_string_value(json_object_get(json_object_get(body, "metadata"), "name"));
@@ -100,7 +100,6 @@ int st_server_node_add(struct st_server *d, json_t *body, int ready_timeout_ms, 
     json_int_t cpus = json_integer_value(json_object_get(spec, "cpus"));
     json_int_t mem = json_integer_value(json_object_get(spec, "memoryMiB"));
     const char *accel_text = json_string_value(json_object_get(spec, "accel"));
-    *http = 400;
     if (!st_name_dns_label_ok(name) || strlen(name) > ST_NODE_NAME_MAX)
         return st_error_set(err, EINVAL,
                             "metadata.name \"%s\": a node name is lowercase letters, digits and "
@@ -119,25 +118,23 @@ int st_server_node_add(struct st_server *d, json_t *body, int ready_timeout_ms, 
                             (long long)mem, ST_NODE_MEMORY_MIN_MIB, ST_NODE_MEMORY_DEFAULT_MIB);
     st_accel accel;
     int r;
-    if ((r = st_accel_parse(accel_text, &accel, err)) < 0)
-        return r;
+    if (st_accel_parse(accel_text, &accel, err) < 0)
+        return st_server_recode(err, EINVAL);
     st_accel_choice choice;
-    if ((r = st_accel_choose(NULL, accel, &choice, err)) < 0)
-        return r;
+    if (st_accel_choose(NULL, accel, &choice, err) < 0)
+        return st_server_recode(err, EINVAL);
     _cleanup_free_ char *kernel = NULL, *initrd = NULL;
     if (asprintf(&kernel, "%s/vmlinux", d->cfg.node_image) < 0 ||
         asprintf(&initrd, "%s/initramfs.cpio", d->cfg.node_image) < 0)
         return st_error_set(err, ENOMEM, "out of memory");
-    if ((r = d->vmm.ops->boot_files_check(d->vmm.ctx, kernel, initrd, err)) < 0) {
-        *http = 503;
+    if (d->vmm.ops->boot_files_check(d->vmm.ctx, kernel, initrd, err) < 0) {
         st_error_prefix(err, "node image %s: ", d->cfg.node_image);
-        return r;
+        return st_server_recode(err, EAGAIN);
     }
     /* Before anything is made: a node that cannot fit leaves nothing. */
     if ((r = d->vmm.ops->host_memory_check(d->vmm.ctx, (unsigned)mem, err)) < 0) {
-        *http = r == -ENOMEM ? 422 : 500;
         st_error_prefix(err, "node %s: ", name);
-        return r;
+        return st_server_recode(err, r == -ENOMEM ? ENOSPC : EIO);
     }
 
     /* A node that died or failed may be added again under its name: its old
@@ -149,7 +146,6 @@ int st_server_node_add(struct st_server *d, json_t *body, int ready_timeout_ms, 
     pthread_mutex_unlock(&d->lock);
     const char *ph = old ? st_server_node_phase(old) : "";
     if (busy || (old && strcmp(ph, "Dead") != 0 && strcmp(ph, "Failed") != 0)) {
-        *http = 409;
         return st_error_set(err, EEXIST,
                             "node %s already exists (%s); remove it first with `stratactl node rm "
                             "%s`, or pick another name",
@@ -159,10 +155,8 @@ int st_server_node_add(struct st_server *d, json_t *body, int ready_timeout_ms, 
         st_error uerr = {0};
         d->vmm.ops->node_destroy(d->vmm.ctx, name, &uerr);
         st_error_clear(&uerr);
-        if (d->vmm.ops->node_undefine(d->vmm.ctx, name, &uerr) < 0 && uerr.code != ENOENT) {
-            *http = 500;
-            return st_error_set(err, uerr.code, "%s", uerr.msg);
-        }
+        if (d->vmm.ops->node_undefine(d->vmm.ctx, name, &uerr) < 0 && uerr.code != ENOENT)
+            return st_error_set(err, EIO, "%s", uerr.msg);
         st_store_delete(d->store, "Node", "", name, NULL, NULL);
     }
 
@@ -183,10 +177,8 @@ int st_server_node_add(struct st_server *d, json_t *body, int ready_timeout_ms, 
     snprintf(domain, sizeof(domain), "%s%s", ST_NODE_DOMAIN_PREFIX, name);
     json_object_set_new(json_object_get(json_object_get(obj, "status"), "strata"), "domain",
                         json_string(domain));
-    if ((r = st_store_create(d->store, obj, node, err)) < 0) {
-        *http = r == -EEXIST ? 409 : 500;
-        return r;
-    }
+    if ((r = st_store_create(d->store, obj, node, err)) < 0)
+        return r == -EEXIST ? r : st_server_recode(err, EIO);
     struct start_job *job = calloc(1, sizeof(*job));
     if (job == NULL)
         return st_error_set(err, ENOMEM, "out of memory");
@@ -214,39 +206,30 @@ int st_server_node_add(struct st_server *d, json_t *body, int ready_timeout_ms, 
     if (r != 0) {
         atomic_fetch_sub(&d->workers, 1);
         free(job);
-        *http = 500;
-        return st_error_set(err, r, "cannot start a worker thread for node %s", name);
+        return st_error_set(err, EIO, "cannot start a worker thread for node %s", name);
     }
-    *http = 201;
     return 0;
 }
 
-int st_server_node_kill(struct st_server *d, const char *name, int *http, st_error *err)
+int st_server_node_kill(struct st_server *d, const char *name, st_error *err)
 {
     _cleanup_json_ json_t *obj = st_server_node_get(d, name);
-    if (obj == NULL) {
-        *http = 404;
+    if (obj == NULL)
         return st_error_set(err, ENOENT, "node %s not found (see `stratactl get nodes`)", name);
-    }
     int r = d->vmm.ops->node_destroy(d->vmm.ctx, name, err);
-    if (r < 0) {
-        *http = r == -ENOENT ? 404 : 500;
-        return r;
-    }
+    if (r < 0)
+        return r == -ENOENT ? r : st_server_recode(err, EIO);
     st_event_record(d->store, "Node", "", name, "Warning", "Killed", "stratactl",
                     "VM %s%s destroyed on request (simulated node loss)", ST_NODE_DOMAIN_PREFIX,
                     name);
-    *http = 200;
     return 0;
 }
 
-int st_server_node_remove(struct st_server *d, const char *name, int *http, st_error *err)
+int st_server_node_remove(struct st_server *d, const char *name, st_error *err)
 {
     _cleanup_json_ json_t *obj = st_server_node_get(d, name);
-    if (obj == NULL) {
-        *http = 404;
+    if (obj == NULL)
         return st_error_set(err, ENOENT, "node %s not found (see `stratactl get nodes`)", name);
-    }
     pthread_mutex_lock(&d->lock);
     struct st_server_node *rt = st_server_node_find(d, name);
     bool provisioning = rt && rt->provisioning;
@@ -255,13 +238,11 @@ int st_server_node_remove(struct st_server *d, const char *name, int *http, st_e
     if (rt && !provisioning)
         rt->removing = true;
     pthread_mutex_unlock(&d->lock);
-    if (provisioning) {
-        *http = 409;
+    if (provisioning)
         return st_error_set(err, EBUSY,
                             "node %s is still booting; remove it once `stratactl get nodes` "
                             "shows it Ready or Failed",
                             name);
-    }
     st_server_node_set_ready(d, name, "False", "Removing", "Removing",
                              "graceful shutdown requested");
     st_error serr = {0};
@@ -272,14 +253,10 @@ int st_server_node_remove(struct st_server *d, const char *name, int *http, st_e
         st_server_log("node %s: shutdown: %s", name, serr.msg);
     st_server_node_dead(d, name, "removed by `stratactl node rm`", true);
     st_error_clear(&serr);
-    if ((r = d->vmm.ops->node_undefine(d->vmm.ctx, name, &serr)) < 0 && serr.code != ENOENT) {
-        *http = 500;
-        return st_error_set(err, serr.code, "%s", serr.msg);
-    }
-    if ((r = st_store_delete(d->store, "Node", "", name, NULL, err)) < 0 && r != -ENOENT) {
-        *http = 500;
-        return r;
-    }
+    if ((r = d->vmm.ops->node_undefine(d->vmm.ctx, name, &serr)) < 0 && serr.code != ENOENT)
+        return st_error_set(err, EIO, "%s", serr.msg);
+    if ((r = st_store_delete(d->store, "Node", "", name, NULL, err)) < 0 && r != -ENOENT)
+        return st_server_recode(err, EIO);
     pthread_mutex_lock(&d->lock);
     for (struct st_server_node **pp = &d->nodes; *pp; pp = &(*pp)->next)
         if (strcmp((*pp)->name, name) == 0) {
@@ -294,6 +271,5 @@ int st_server_node_remove(struct st_server *d, const char *name, int *http, st_e
     st_event_record(d->store, "Node", "", name, "Normal", "Removed", "stratactl",
                     "Node %s shut down and removed", name);
     st_server_kick(d);
-    *http = 200;
     return 0;
 }

@@ -144,6 +144,10 @@ void st_server_nodes_drain_events(struct st_server *d);
  * sent, pod_stop for pods sent that the store no longer runs there or that
  * are Terminating. */
 void st_server_nodes_dispatch(struct st_server *d);
+/* secret_env.c: env valueFrom.secretKeyRef in spec's containers becomes
+ * value, read from the Secret in ns: ENOENT no such Secret or key, EINVAL
+ * a value that is not base64. */
+int st_server_secret_env(st_store *store, const char *ns, json_t *spec, st_error *err);
 /* Waits (bounded by the VM ready timeout) for node start and fence workers. */
 void st_server_nodes_drain(struct st_server *d);
 void st_server_nodes_free(struct st_server *d);
@@ -165,15 +169,19 @@ void st_server_node_dead(struct st_server *d, const char *name, const char *why,
 /* st_ctl_pod_status, remembering the report for st_server_liveness_heard. */
 int st_server_pod_status(struct st_server *d, const char *node, json_t *msg, st_error *err);
 
-/* node_admin.c: `stratactl node add|kill|rm`. */
+/* node_admin.c: `stratactl node add|kill|rm`. Errors are these codes
+ * (api_route.c turns them into HTTP): EINVAL the request is wrong, ENOENT no
+ * such node, EEXIST the name is taken, EBUSY still booting, ENOSPC the host
+ * lacks the memory, EAGAIN the node image is not usable, EIO anything
+ * else. */
 /* POST /api/v1/nodes: validates, checks the host has the memory, records
  * the Node and starts its VM in a worker, which waits up to
  * ready_timeout_ms (0: the vmm's default) for its hello. *node (new
  * reference) is the stored Node. */
 int st_server_node_add(struct st_server *d, json_t *body, int ready_timeout_ms, json_t **node,
-                       int *http, st_error *err);
-int st_server_node_kill(struct st_server *d, const char *name, int *http, st_error *err);
-int st_server_node_remove(struct st_server *d, const char *name, int *http, st_error *err);
+                       st_error *err);
+int st_server_node_kill(struct st_server *d, const char *name, st_error *err);
+int st_server_node_remove(struct st_server *d, const char *name, st_error *err);
 
 /* liveness.c: which silent nodes are fenced, and how. */
 /* Notices stratad's own stall, marks nodes silent past the grace unknown
@@ -188,9 +196,21 @@ int st_server_liveness_wait_ms(struct st_server *d, int max_ms);
 /* The heartbeat interval nodes are booted with (strata.heartbeat_ms=). */
 int st_server_liveness_heartbeat_ms(const struct st_server *d);
 
-/* images.c: the image store (one folder per image, NAME/rootfs). */
+/* images.c: the image store (one folder per image, NAME/rootfs). Import
+ * errors: EINVAL a bad name or source path, ENOENT no such source, EEXIST
+ * the name is taken, ENOEXEC the source did not make an image, EIO anything
+ * else. */
 int st_server_image_import(struct st_server *d, const char *name, const char *source, json_t **out,
-                           int *http, st_error *err);
+                           st_error *err);
 int st_server_image_list(struct st_server *d, json_t **out, st_error *err);
+
+/* err's code becomes code (its message kept): how a caller says what a
+ * failure below it means here. Returns -code. */
+static inline int st_server_recode(st_error *err, int code)
+{
+    if (err)
+        err->code = code;
+    return -code;
+}
 
 #endif
