@@ -94,26 +94,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         return MHD_YES;
     }
+    _cleanup_free_ char *path = strdup(url);
+    _cleanup_json_ json_t *query = json_object();
+    if (path == NULL || query == NULL)
+        return MHD_NO;
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_arg, query);
+    struct st_server_request q = {.method = method,
+                                  .query = query,
+                                  .body = b->buf,
+                                  .body_len = b->len,
+                                  .body_too_big = b->too_big};
+    st_server_api_split_path(&q, path);
     struct st_server_response resp = {0};
-    int r;
-    if (b->too_big) {
-        struct st_server_call call = {.d = d, .out = &resp};
-        r = st_server_api_reply_status(
-            &call, 413,
-            "the request body is over %u bytes (3 MiB), the API's limit; apply "
-            "fewer objects at a time (a Secret holds at most 1 MiB)",
-            ST_SERVER_API_BODY_MAX);
-    } else {
-        _cleanup_free_ char *path = strdup(url);
-        _cleanup_json_ json_t *query = json_object();
-        if (path == NULL || query == NULL)
-            return MHD_NO;
-        MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_arg, query);
-        struct st_server_request q = {
-            .method = method, .query = query, .body = b->buf, .body_len = b->len};
-        st_server_api_split_path(&q, path);
-        r = st_server_api_route(d, &q, &resp);
-    }
+    int r = st_server_api_route(d, &q, &resp);
     enum MHD_Result ret = r < 0 ? MHD_NO : send_response(c, &resp);
     st_server_api_response_clear(&resp);
     return ret;

@@ -25,6 +25,7 @@ struct st_server_request {
     json_t *query; /* name -> string: the query arguments (NULL: none) */
     const char *body;
     size_t body_len;
+    bool body_too_big; /* over ST_SERVER_API_BODY_MAX: the body was not kept */
 };
 
 struct st_server_stream;

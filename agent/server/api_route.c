@@ -181,6 +181,12 @@ static const char *kind_of_resource(const char *res)
 static int route(struct st_server_call *c)
 {
     const struct st_server_request *q = c->q;
+    if (q->body_too_big || q->body_len > ST_SERVER_API_BODY_MAX)
+        return st_server_api_reply_status(
+            c, 413,
+            "the request body is over %u bytes (3 MiB), the API's limit; apply "
+            "fewer objects at a time (a Secret holds at most 1 MiB)",
+            ST_SERVER_API_BODY_MAX);
     if (st_server_api_seg_is(c, 0, "healthz") && q->nseg == 1)
         return st_server_api_reply_text(c, 200, "text/plain", "ok\n", 3);
     if (st_server_api_seg_is(c, 0, "apply") && q->nseg == 1 && st_server_api_method_is(c, "POST"))
