@@ -14,6 +14,8 @@
 
 #define KEEPALIVE_MS  5000
 #define WATCH_WAIT_MS 1000
+/* Keep-alives go by real time (st_vmm_now_ns), not the vmm seam's clock:
+ * they are about the client, not the nodes. */
 
 struct st_server_stream {
     struct st_server *d;
@@ -33,14 +35,6 @@ struct st_server_stream {
     unsigned long gen;
     int64_t last_out_ns;
 };
-
-/* Real time: keep-alives are about the client, not the nodes' clock. */
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 void st_server_stream_free(struct st_server_stream *s)
 {
@@ -145,7 +139,7 @@ struct st_server_stream *st_server_stream_watch(struct st_server *d, const char 
     s->all_ns = ns == NULL;
     s->seen = json_object();
     s->gen = (unsigned long)-1;
-    s->last_out_ns = mono_ns();
+    s->last_out_ns = st_vmm_now_ns();
     if (s->seen == NULL ||
         (selector && *selector && (s->label_selector = strdup(selector)) == NULL)) {
         st_server_stream_free(s);
@@ -161,7 +155,7 @@ struct st_server_stream *st_server_stream_log(struct st_server *d, const char *n
         return NULL;
     s->d = d;
     s->is_log = true;
-    s->last_out_ns = mono_ns();
+    s->last_out_ns = st_vmm_now_ns();
     snprintf(s->log_key, sizeof(s->log_key), "%s/%s", ns, name);
     return s;
 }
@@ -194,7 +188,7 @@ ssize_t st_server_stream_read(struct st_server_stream *s, char *out, size_t max)
         }
         if (s->len > 0)
             break;
-        if (mono_ns() - s->last_out_ns > (int64_t)KEEPALIVE_MS * 1000000) {
+        if (st_vmm_now_ns() - s->last_out_ns > (int64_t)KEEPALIVE_MS * 1000000) {
             /* A blank line: readers skip it; a gone client fails the write. */
             stream_append(s, "\n");
             break;
@@ -214,6 +208,6 @@ ssize_t st_server_stream_read(struct st_server_stream *s, char *out, size_t max)
         n = max;
     memcpy(out, s->buf + s->pos, n);
     s->pos += n;
-    s->last_out_ns = mono_ns();
+    s->last_out_ns = st_vmm_now_ns();
     return (ssize_t)n;
 }

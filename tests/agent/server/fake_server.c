@@ -37,6 +37,24 @@ void fake_server_close(struct fake_server *fs)
     *fs = (struct fake_server){0};
 }
 
+int fake_server_setup(void **state)
+{
+    struct fake_server *fs = calloc(1, sizeof(*fs));
+    if (fs == NULL || fake_server_open(fs) < 0) {
+        free(fs);
+        return -1;
+    }
+    *state = fs;
+    return 0;
+}
+
+int fake_server_teardown(void **state)
+{
+    fake_server_close(*state);
+    free(*state);
+    return 0;
+}
+
 static bool no_workers(void *arg)
 {
     struct fake_server *fs = arg;

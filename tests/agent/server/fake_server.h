@@ -15,6 +15,9 @@ struct fake_server {
     struct st_server *d;
 };
 
+/* cmocka setup and teardown: *state is a struct fake_server. */
+int fake_server_setup(void **state);
+int fake_server_teardown(void **state);
 /* cmocka-style: 0 or -1. */
 int fake_server_open(struct fake_server *fs);
 void fake_server_close(struct fake_server *fs);

@@ -13,22 +13,6 @@
 
 #define DEPLOY_PATH "/apis/apps/v1/namespaces/default/deployments"
 
-static int setup(void **state)
-{
-    struct fake_server *fs = calloc(1, sizeof(*fs));
-    if (fs == NULL || fake_server_open(fs) < 0)
-        return -1;
-    *state = fs;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fake_server_close(*state);
-    free(*state);
-    return 0;
-}
-
 /* An apply body with one Deployment of app=NAME. */
 static char *deployment(const char *name, int replicas)
 {
@@ -244,11 +228,14 @@ static void test_images(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_apply_get_list, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_scale_and_patch, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_delete_propagation, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_images, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_apply_get_list, fake_server_setup,
+                                        fake_server_teardown),
+        cmocka_unit_test_setup_teardown(test_scale_and_patch, fake_server_setup,
+                                        fake_server_teardown),
+        cmocka_unit_test_setup_teardown(test_delete_propagation, fake_server_setup,
+                                        fake_server_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_requests, fake_server_setup, fake_server_teardown),
+        cmocka_unit_test_setup_teardown(test_images, fake_server_setup, fake_server_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

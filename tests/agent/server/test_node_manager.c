@@ -18,22 +18,6 @@ static const char *deployment =
     "\"template\":{\"metadata\":{\"labels\":{\"app\":\"web\"}},\"spec\":{\"containers\":[{"
     "\"name\":\"c\",\"image\":\"busybox\"}]}}}}]}";
 
-static int setup(void **state)
-{
-    struct fake_server *fs = calloc(1, sizeof(*fs));
-    if (fs == NULL || fake_server_open(fs) < 0)
-        return -1;
-    *state = fs;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fake_server_close(*state);
-    free(*state);
-    return 0;
-}
-
 /* The pods (new reference), as the API lists them. */
 static json_t *pods(struct fake_server *fs)
 {
@@ -48,6 +32,17 @@ static json_t *pods(struct fake_server *fs)
 static const char *pod_str(json_t *pod, const char *part, const char *key)
 {
     return json_string_value(json_object_get(json_object_get(pod, part), key)) ?: "";
+}
+
+/* Node n1 Ready, running the Deployment's two pods (new reference). */
+static json_t *web_on_n1(struct fake_server *fs)
+{
+    fake_server_node_ready(fs, "n1");
+    assert_int_equal(fake_server_call(fs, "POST", "/apply", deployment, NULL), 200);
+    fake_server_passes(fs, 5, STEP_MS);
+    json_t *items = pods(fs);
+    assert_int_equal(json_array_size(items), 2);
+    return items;
 }
 
 static void test_node_add_hello_ready(void **state)
@@ -74,11 +69,7 @@ static void test_node_add_hello_ready(void **state)
 static void test_pods_sent_once_and_stopped_once(void **state)
 {
     struct fake_server *fs = *state;
-    fake_server_node_ready(fs, "n1");
-    assert_int_equal(fake_server_call(fs, "POST", "/apply", deployment, NULL), 200);
-    fake_server_passes(fs, 5, STEP_MS);
-    json_t *items = pods(fs);
-    assert_int_equal(json_array_size(items), 2);
+    json_t *items = web_on_n1(fs);
     size_t i;
     json_t *p;
     json_array_foreach(items, i, p)
@@ -170,11 +161,7 @@ static void test_mass_silence_holds(void **state)
 static void test_node_death_marks_pods_lost(void **state)
 {
     struct fake_server *fs = *state;
-    fake_server_node_ready(fs, "n1");
-    assert_int_equal(fake_server_call(fs, "POST", "/apply", deployment, NULL), 200);
-    fake_server_passes(fs, 5, STEP_MS);
-    json_t *before = pods(fs);
-    assert_int_equal(json_array_size(before), 2);
+    json_t *before = web_on_n1(fs);
     fake_vmm_kill(fs->vmm, "n1");
     st_server_pass(fs->d);
     json_t *n1 = fake_server_get(fs, "Node", "", "n1");
@@ -202,12 +189,18 @@ static void test_node_death_marks_pods_lost(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_node_add_hello_ready, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_pods_sent_once_and_stopped_once, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_silent_node_fenced_after_grace, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stall_fences_nothing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mass_silence_holds, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_node_death_marks_pods_lost, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_node_add_hello_ready, fake_server_setup,
+                                        fake_server_teardown),
+        cmocka_unit_test_setup_teardown(test_pods_sent_once_and_stopped_once, fake_server_setup,
+                                        fake_server_teardown),
+        cmocka_unit_test_setup_teardown(test_silent_node_fenced_after_grace, fake_server_setup,
+                                        fake_server_teardown),
+        cmocka_unit_test_setup_teardown(test_stall_fences_nothing, fake_server_setup,
+                                        fake_server_teardown),
+        cmocka_unit_test_setup_teardown(test_mass_silence_holds, fake_server_setup,
+                                        fake_server_teardown),
+        cmocka_unit_test_setup_teardown(test_node_death_marks_pods_lost, fake_server_setup,
+                                        fake_server_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
