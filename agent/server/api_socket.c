@@ -1,7 +1,7 @@
 /* api_socket.c: the API's unix socket: whether another stratad already
  * answers on it (checked before anything is made in the state dir, and
  * again just before binding), and listening on it with mode 0600. */
-#include "stratad.h"
+#include "server_priv.h"
 #include "strata/cleanup.h"
 
 #include <errno.h>
@@ -23,7 +23,7 @@ static int socket_addr(const char *path, struct sockaddr_un *sa, st_error *err)
     return 0;
 }
 
-int stratad_api_socket_check(const char *path, st_error *err)
+int st_server_api_socket_check(const char *path, st_error *err)
 {
     struct sockaddr_un sa;
     int r = socket_addr(path, &sa, err);
@@ -40,7 +40,7 @@ int stratad_api_socket_check(const char *path, st_error *err)
     return 0;
 }
 
-int stratad_api_listen(const char *path, st_error *err)
+int st_server_api_listen(const char *path, st_error *err)
 {
     struct sockaddr_un sa;
     int r = socket_addr(path, &sa, err);
@@ -55,7 +55,7 @@ int stratad_api_listen(const char *path, st_error *err)
     }
     /* Checked again: another stratad (other state dir) may have started
      * since main checked. */
-    if ((r = stratad_api_socket_check(path, err)) < 0)
+    if ((r = st_server_api_socket_check(path, err)) < 0)
         return r;
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)

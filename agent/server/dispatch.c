@@ -1,10 +1,9 @@
 /* dispatch.c: keeps each live node running exactly the pods the store binds
- * to it: pod_run (Secrets in env resolved here, so a node never reads the
- * store) for pods bound and not yet sent, pod_stop for pods sent that are
+ * to it: pod_run (Secrets in env resolved by secret_env.c, so a node never
+ * reads the store) for pods bound and not yet sent, pod_stop for pods sent that are
  * no longer wanted there or are Terminating (once), and the end of a
  * graceful deletion when the node never had the pod. */
-#include "stratad.h"
-#include "strata/b64.h"
+#include "server_priv.h"
 #include "strata/cleanup.h"
 #include "strata/controller.h"
 #include "strata/node_proto.h"
@@ -16,47 +15,7 @@
 
 #define COMPONENT "node-controller"
 
-/* env valueFrom.secretKeyRef becomes a plain value: the node never sees the
- * store, and the secret never rests on the node's disk. */
-static int resolve_env(struct stratad *d, const char *ns, json_t *spec, st_error *err)
-{
-    size_t ci;
-    json_t *c;
-    json_array_foreach(json_object_get(spec, "containers"), ci, c)
-    {
-        size_t ei;
-        json_t *e;
-        json_array_foreach(json_object_get(c, "env"), ei, e)
-        {
-            json_t *ref = json_object_get(json_object_get(e, "valueFrom"), "secretKeyRef");
-            if (ref == NULL)
-                continue;
-            const char *sname = json_string_value(json_object_get(ref, "name"));
-            const char *key = json_string_value(json_object_get(ref, "key"));
-            _cleanup_json_ json_t *secret = NULL;
-            if (st_store_get(d->store, "Secret", ns, sname, &secret, NULL) < 0)
-                return st_error_set(err, ENOENT, "secret \"%s\" not found (env %s)",
-                                    sname ? sname : "",
-                                    json_string_value(json_object_get(e, "name")));
-            const char *b64 =
-                json_string_value(json_object_get(json_object_get(secret, "data"), key));
-            const char *plain =
-                json_string_value(json_object_get(json_object_get(secret, "stringData"), key));
-            _cleanup_free_ char *value = NULL;
-            if (b64 && st_b64_decode(b64, (void **)&value, NULL, NULL) < 0)
-                return st_error_set(err, EINVAL, "secret \"%s\" key %s is not valid base64", sname,
-                                    key);
-            if (!b64 && !plain)
-                return st_error_set(err, ENOENT, "secret \"%s\" has no key \"%s\" (env %s)", sname,
-                                    key ? key : "", json_string_value(json_object_get(e, "name")));
-            json_object_del(e, "valueFrom");
-            json_object_set_new(e, "value", json_string(value ? value : plain));
-        }
-    }
-    return 0;
-}
-
-static void pod_config_error(struct stratad *d, const char *node, json_t *pod, const char *msg)
+static void pod_config_error(struct st_server *d, const char *node, json_t *pod, const char *msg)
 {
     json_t *md = json_object_get(pod, "metadata");
     const char *uid = json_string_value(json_object_get(md, "uid"));
@@ -71,18 +30,18 @@ static void pod_config_error(struct stratad *d, const char *node, json_t *pod, c
     if (st_proto_pod_status_build(&ps, &m, NULL) == 0) {
         json_object_set_new(m, "message", json_string(msg));
         json_object_set_new(m, "seq", json_integer(0));
-        stratad_pod_status(d, node, m, NULL);
+        st_server_pod_status(d, node, m, NULL);
         json_decref(m);
     }
     st_event_record(d->store, "Pod", ns, name, "Warning", "Failed", COMPONENT, "%s", msg);
 }
 
-static int send_run(struct stratad *d, const char *node, json_t *pod, st_error *err)
+static int send_run(struct st_server *d, const char *node, json_t *pod, st_error *err)
 {
     json_t *md = json_object_get(pod, "metadata");
     const char *ns = json_string_value(json_object_get(md, "namespace"));
     _cleanup_json_ json_t *spec = json_deep_copy(json_object_get(pod, "spec"));
-    int r = resolve_env(d, ns, spec, err);
+    int r = st_server_secret_env(d->store, ns, spec, err);
     if (r < 0) {
         pod_config_error(d, node, pod, err->msg);
         return r;
@@ -94,10 +53,10 @@ static int send_run(struct stratad *d, const char *node, json_t *pod, st_error *
     if ((r = st_proto_pod_run_build(&pr, &msg, err)) < 0)
         return r;
     json_object_set_new(msg, "namespace", json_string(ns));
-    return st_vmm_node_send(d->vmm, node, msg, err);
+    return d->vmm.ops->node_send(d->vmm.ctx, node, msg, err);
 }
 
-static int send_stop(struct stratad *d, const char *node, const char *uid, const char *pod,
+static int send_stop(struct st_server *d, const char *node, const char *uid, const char *pod,
                      st_error *err)
 {
     struct st_proto_pod_stop ps = {.pod = pod, .uid = uid};
@@ -105,14 +64,14 @@ static int send_stop(struct stratad *d, const char *node, const char *uid, const
     int r = st_proto_pod_stop_build(&ps, &msg, err);
     if (r < 0)
         return r;
-    return st_vmm_node_send(d->vmm, node, msg, err);
+    return d->vmm.ops->node_send(d->vmm.ctx, node, msg, err);
 }
 
 /* Graceful deletion (controller_gc.c): a Terminating pod is stopped like a
  * pod no longer wanted, but its entry in rt->sent becomes true ("pod_stop
  * sent") until the node's last pod_status removes the pod from the store;
  * pod_stop is not sent twice. Returns whether uid needs a pod_stop now. */
-static bool stop_due(struct stratad *d, const char *node, const char *uid, json_t *sent_as,
+static bool stop_due(struct st_server *d, const char *node, const char *uid, json_t *sent_as,
                      json_t *leaving)
 {
     if (!json_is_true(sent_as))
@@ -120,7 +79,7 @@ static bool stop_due(struct stratad *d, const char *node, const char *uid, json_
     if (!json_object_get(leaving, uid)) {
         /* The store forgot it: nothing is left to wait for. */
         pthread_mutex_lock(&d->lock);
-        struct node_rt *rt = stratad_node_rt(d, node);
+        struct st_server_node *rt = st_server_node_find(d, node);
         if (rt)
             json_object_del(rt->sent, uid);
         pthread_mutex_unlock(&d->lock);
@@ -128,10 +87,10 @@ static bool stop_due(struct stratad *d, const char *node, const char *uid, json_
     return false;
 }
 
-static void stop_sent(struct stratad *d, const char *node, const char *uid, json_t *leaving)
+static void stop_sent(struct st_server *d, const char *node, const char *uid, json_t *leaving)
 {
     pthread_mutex_lock(&d->lock);
-    struct node_rt *rt = stratad_node_rt(d, node);
+    struct st_server_node *rt = st_server_node_find(d, node);
     if (rt && json_object_get(leaving, uid))
         json_object_set_new(rt->sent, uid, json_true());
     else if (rt)
@@ -141,7 +100,7 @@ static void stop_sent(struct stratad *d, const char *node, const char *uid, json
 
 /* Terminating pods the node was never sent (or reported gone at hello):
  * nothing runs them, so their deletion ends now. */
-static void finish_unsent(struct stratad *d, json_t *sent, json_t *leaving)
+static void finish_unsent(struct st_server *d, json_t *sent, json_t *leaving)
 {
     const char *uid;
     json_t *p;
@@ -153,18 +112,18 @@ static void finish_unsent(struct stratad *d, json_t *sent, json_t *leaving)
         st_error err = {0};
         if (st_control_pod_stopped(d->store, json_string_value(json_object_get(md, "namespace")),
                                    json_string_value(json_object_get(md, "name")), uid, &err) < 0)
-            stratad_log("pod %s: ending its deletion: %s",
-                        json_string_value(json_object_get(md, "name")), err.msg);
+            st_server_log("pod %s: ending its deletion: %s",
+                          json_string_value(json_object_get(md, "name")), err.msg);
     }
 }
 
-void stratad_nodes_dispatch(struct stratad *d)
+void st_server_nodes_dispatch(struct st_server *d)
 {
     st_store_query q = {.kind = "Pod"};
     _cleanup_json_ json_t *pods = NULL;
     st_error err = {0};
     if (st_store_list(d->store, &q, &pods, &err) < 0) {
-        stratad_log("dispatch: %s", err.msg);
+        st_server_log("dispatch: %s", err.msg);
         return;
     }
     /* Snapshot the live nodes and what each was sent. */
@@ -172,7 +131,7 @@ void stratad_nodes_dispatch(struct stratad *d)
     json_t *sent[64];
     size_t nn = 0;
     pthread_mutex_lock(&d->lock);
-    for (struct node_rt *n = d->nodes; n && nn < 64; n = n->next) {
+    for (struct st_server_node *n = d->nodes; n && nn < 64; n = n->next) {
         if (n->dead || !n->connected || n->fencing)
             continue;
         snprintf(names[nn], sizeof(names[0]), "%s", n->name);
@@ -206,13 +165,13 @@ void stratad_nodes_dispatch(struct stratad *d)
             st_error serr = {0};
             if (send_run(d, node, p2, &serr) < 0) {
                 if (serr.code != ENOENT && serr.code != EINVAL)
-                    stratad_log("node %s: pod_run: %s", node, serr.msg);
+                    st_server_log("node %s: pod_run: %s", node, serr.msg);
                 continue;
             }
             const char *pname =
                 json_string_value(json_object_get(json_object_get(p2, "metadata"), "name"));
             pthread_mutex_lock(&d->lock);
-            struct node_rt *rt = stratad_node_rt(d, node);
+            struct st_server_node *rt = st_server_node_find(d, node);
             if (rt)
                 json_object_set_new(rt->sent, uid, json_string(pname ? pname : ""));
             pthread_mutex_unlock(&d->lock);
@@ -225,7 +184,7 @@ void stratad_nodes_dispatch(struct stratad *d)
                 continue;
             st_error serr = {0};
             if (send_stop(d, node, uid, json_string_value(pname), &serr) < 0) {
-                stratad_log("node %s: pod_stop: %s", node, serr.msg);
+                st_server_log("node %s: pod_stop: %s", node, serr.msg);
                 continue;
             }
             stop_sent(d, node, uid, leaving);

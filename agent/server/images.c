@@ -2,7 +2,7 @@
  * (NAME/rootfs). Nodes see it read-only over 9p and lay a writable overlay
  * on top per container. Import copies a directory or unpacks a tarball with
  * the system's cp and tar; nothing here parses an archive. */
-#include "stratad.h"
+#include "server_priv.h"
 #include "strata/cleanup.h"
 #include "strata/fs.h"
 #include "strata/names.h"
@@ -69,10 +69,9 @@ static json_t *describe(const char *dir, const char *name)
                      created);
 }
 
-int stratad_image_import(struct stratad *d, const char *name, const char *source, json_t **out,
-                         int *http, st_error *err)
+int st_server_image_import(struct st_server *d, const char *name, const char *source, json_t **out,
+                           st_error *err)
 {
-    *http = 400;
     if (!st_name_image_ok(name))
         return st_error_set(err, EINVAL,
                             "image name \"%s\": use lowercase letters and digits joined by '.', "
@@ -85,22 +84,22 @@ int stratad_image_import(struct stratad *d, const char *name, const char *source
                             source ? source : "");
     struct stat st;
     if (stat(source, &st) < 0) {
-        *http = 404;
-        return st_error_sys(err, errno, "source %s", source);
+        st_error_sys(err, errno, "source %s", source);
+        return st_server_recode(err, ENOENT);
     }
     char dest[4096], tmp[4096], rootfs[4200];
     snprintf(dest, sizeof(dest), "%s/%s", d->images_dir, name);
     snprintf(tmp, sizeof(tmp), "%s/.import-%s-%d", d->images_dir, name, (int)getpid());
-    if (access(dest, F_OK) == 0) {
-        *http = 409;
+    if (access(dest, F_OK) == 0)
         return st_error_set(err, EEXIST,
                             "image %s already exists in %s; pick another name or remove %s", name,
                             d->images_dir, dest);
-    }
     st_fs_rmtree(tmp, NULL);
     snprintf(rootfs, sizeof(rootfs), "%s/rootfs", tmp);
-    if (mkdir(tmp, 0755) < 0 || mkdir(rootfs, 0755) < 0)
-        return *http = 500, st_error_sys(err, errno, "cannot create %s", rootfs);
+    if (mkdir(tmp, 0755) < 0 || mkdir(rootfs, 0755) < 0) {
+        st_error_sys(err, errno, "cannot create %s", rootfs);
+        return st_server_recode(err, EIO);
+    }
     int r;
     if (S_ISDIR(st.st_mode)) {
         char src[4200];
@@ -115,18 +114,17 @@ int stratad_image_import(struct stratad *d, const char *name, const char *source
         r = st_error_sys(err, errno, "cannot move the image into %s", dest);
     if (r < 0) {
         st_fs_rmtree(tmp, NULL);
-        *http = 422;
+        /* Whatever failed, this source did not make an image. */
         st_error_prefix(err, "image %s from %s: ", name, source);
-        return r;
+        return st_server_recode(err, ENOEXEC);
     }
     /* QEMU's 9p server runs as libvirt-qemu: the image must be readable. */
     chmod(dest, 0755);
     *out = describe(d->images_dir, name);
-    *http = 201;
     return *out ? 0 : st_error_set(err, EIO, "image %s: imported but unreadable", name);
 }
 
-int stratad_image_list(struct stratad *d, json_t **out, st_error *err)
+int st_server_image_list(struct st_server *d, json_t **out, st_error *err)
 {
     _cleanup_closedir_ DIR *dir = opendir(d->images_dir);
     if (dir == NULL)

@@ -12,10 +12,10 @@
  * node (Ready Unknown, its pods not ready) until it is heard again or
  * declared dead. The decisions are node_liveness.c's pure functions; this
  * file gathers their inputs and acts. */
-#include "stratad.h"
+#include "server_priv.h"
 #include "strata/controller.h"
-#include "strata/node_liveness.h"
 #include "strata/node_report.h"
+#include "strata/node_liveness.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -42,7 +42,7 @@ struct judged {
     bool unknown, held;
 };
 
-int stratad_liveness_heartbeat_ms(const struct stratad *d)
+int st_server_liveness_heartbeat_ms(const struct st_server *d)
 {
     int hb = d->cfg.grace_ms / 4;
     if (hb < LIVENESS_HEARTBEAT_MIN_MS)
@@ -52,7 +52,7 @@ int stratad_liveness_heartbeat_ms(const struct stratad *d)
     return hb;
 }
 
-static st_liveness_params params(struct stratad *d, int64_t now)
+static st_liveness_params params(struct st_server *d, int64_t now)
 {
     return (st_liveness_params){.now_ns = now,
                                 .grace_ns = MS(d->cfg.grace_ms),
@@ -61,12 +61,12 @@ static st_liveness_params params(struct stratad *d, int64_t now)
 }
 
 /* Snapshots the running nodes and judges them. */
-static size_t judge(struct stratad *d, int64_t now, struct judged *j, st_liveness_summary *sum)
+static size_t judge(struct st_server *d, int64_t now, struct judged *j, st_liveness_summary *sum)
 {
     st_liveness_node nodes[LIVENESS_NODES_MAX];
     size_t n = 0;
     pthread_mutex_lock(&d->lock);
-    for (struct node_rt *r = d->nodes; r && n < LIVENESS_NODES_MAX; r = r->next) {
+    for (struct st_server_node *r = d->nodes; r && n < LIVENESS_NODES_MAX; r = r->next) {
         if (r->dead || r->provisioning || r->removing)
             continue;
         snprintf(j[n].name, sizeof(j[n].name), "%s", r->name);
@@ -84,18 +84,18 @@ static size_t judge(struct stratad *d, int64_t now, struct judged *j, st_livenes
     st_liveness_judge(&p, nodes, n, sum);
     for (size_t i = 0; i < n; i++)
         j[i].n.verdict = nodes[i].verdict;
-    d->lv.next_ns = now + st_liveness_next_ns(&p, nodes, n, MS(STRATAD_RESYNC_MS));
+    d->lv.next_ns = now + st_liveness_next_ns(&p, nodes, n, MS(ST_SERVER_RESYNC_MS));
     return n;
 }
 
 /* ---- stratad's own stall ------------------------------------------------ */
 
-static void restart_grace(struct stratad *d, int64_t now, int64_t gap)
+static void restart_grace(struct st_server *d, int64_t now, int64_t gap)
 {
     char names[LIVENESS_NODES_MAX][64];
     size_t n = 0;
     pthread_mutex_lock(&d->lock);
-    for (struct node_rt *r = d->nodes; r && n < LIVENESS_NODES_MAX; r = r->next) {
+    for (struct st_server_node *r = d->nodes; r && n < LIVENESS_NODES_MAX; r = r->next) {
         if (r->dead || r->provisioning)
             continue;
         r->grace_from_ns = now;
@@ -103,9 +103,9 @@ static void restart_grace(struct stratad *d, int64_t now, int64_t gap)
     }
     pthread_mutex_unlock(&d->lock);
     long long ms = (long long)(gap / 1000000);
-    stratad_log("stratad stalled for %lld ms (no controller pass): the nodes' silence meanwhile "
-                "is not theirs; node grace restarted for %zu node%s",
-                ms, n, n == 1 ? "" : "s");
+    st_server_log("stratad stalled for %lld ms (no controller pass): the nodes' silence meanwhile "
+                  "is not theirs; node grace restarted for %zu node%s",
+                  ms, n, n == 1 ? "" : "s");
     for (size_t i = 0; i < n; i++)
         st_event_record(d->store, "Node", "", names[i], "Warning", "StratadStalled", COMPONENT,
                         "stratad stalled for %lld ms; node grace restarted", ms);
@@ -115,29 +115,29 @@ static void restart_grace(struct stratad *d, int64_t now, int64_t gap)
 
 /* Its pods not ready, and (node_too) the node Ready Unknown: nobody can tell
  * what runs there. The pods first: they are what users watch. */
-static void mark_unknown(struct stratad *d, const char *name, const char *message, bool node_too)
+static void mark_unknown(struct st_server *d, const char *name, const char *message, bool node_too)
 {
     int changed = 0;
     st_error err = {0};
     if (st_control_node_pods_unknown(d->store, name, message, &changed, &err) < 0)
-        stratad_log("node %s: marking its pods not ready: %s", name, err.msg);
+        st_server_log("node %s: marking its pods not ready: %s", name, err.msg);
     if (node_too)
-        stratad_node_set_ready(d, name, "Unknown", "NotReady", "NodeStatusUnknown", message);
+        st_server_node_set_ready(d, name, "Unknown", "NotReady", "NodeStatusUnknown", message);
     pthread_mutex_lock(&d->lock);
-    struct node_rt *r = stratad_node_rt(d, name);
+    struct st_server_node *r = st_server_node_find(d, name);
     if (r && !r->unknown) {
         r->unknown = true;
-        r->unknown_ns = st_vmm_now_ns();
+        r->unknown_ns = st_server_now_ns(d);
     }
     pthread_mutex_unlock(&d->lock);
-    stratad_log("node %s: %s; %d pod%s marked not ready", name, message, changed,
-                changed == 1 ? "" : "s");
+    st_server_log("node %s: %s; %d pod%s marked not ready", name, message, changed,
+                  changed == 1 ? "" : "s");
 }
 
-static void set_held(struct stratad *d, const char *name, bool held, int64_t fresh_grace_ns)
+static void set_held(struct st_server *d, const char *name, bool held, int64_t fresh_grace_ns)
 {
     pthread_mutex_lock(&d->lock);
-    struct node_rt *r = stratad_node_rt(d, name);
+    struct st_server_node *r = st_server_node_find(d, name);
     if (r) {
         r->held = held;
         if (fresh_grace_ns)
@@ -149,7 +149,7 @@ static void set_held(struct stratad *d, const char *name, bool held, int64_t fre
 /* Many nodes silent at once: each is marked, with the count, and none is
  * fenced. The Kubernetes node lifecycle controller stops evicting in a full
  * disruption for the same reason: the fault is likelier on this side. */
-static void hold(struct stratad *d, struct judged *j, size_t n, const st_liveness_summary *sum)
+static void hold(struct st_server *d, struct judged *j, size_t n, const st_liveness_summary *sum)
 {
     bool news =
         !d->lv.holding || d->lv.hold_silent != sum->silent || d->lv.hold_judged != sum->judged;
@@ -157,7 +157,7 @@ static void hold(struct stratad *d, struct judged *j, size_t n, const st_livenes
     snprintf(msg, sizeof(msg), "%zu of %zu nodes silent at once: suspecting the host, not fencing",
              sum->silent, sum->judged);
     if (!d->lv.holding)
-        stratad_log("%s", msg);
+        st_server_log("%s", msg);
     d->lv.holding = true;
     d->lv.hold_silent = sum->silent;
     d->lv.hold_judged = sum->judged;
@@ -177,7 +177,7 @@ static void hold(struct stratad *d, struct judged *j, size_t n, const st_livenes
 /* Fewer than half are silent now: the nodes still silent are judged one by
  * one again, each from a fresh grace, so one that resumes a moment after the
  * others is not fenced for the host's pause. */
-static void hold_end(struct stratad *d, struct judged *j, size_t n, int64_t now)
+static void hold_end(struct st_server *d, struct judged *j, size_t n, int64_t now)
 {
     d->lv.holding = false;
     size_t still = 0;
@@ -187,15 +187,15 @@ static void hold_end(struct stratad *d, struct judged *j, size_t n, int64_t now)
         set_held(d, j[i].name, false, now);
         still++;
     }
-    stratad_log("fewer than half of the nodes are silent: judging them one by one again (%zu "
-                "still silent, each with a fresh grace)",
-                still);
+    st_server_log("fewer than half of the nodes are silent: judging them one by one again (%zu "
+                  "still silent, each with a fresh grace)",
+                  still);
 }
 
 /* ---- fencing ------------------------------------------------------------- */
 
 struct fence_job {
-    struct stratad *d;
+    struct st_server *d;
     char name[64];
     long long silent_ms;
 };
@@ -203,19 +203,19 @@ struct fence_job {
 static void *fence_worker(void *arg)
 {
     struct fence_job *job = arg;
-    struct stratad *d = job->d;
+    struct st_server *d = job->d;
     const char *name = job->name;
     st_vmm_fence_report rep;
     st_error err = {0};
-    int r = st_vmm_node_fence(d->vmm, name, 0, &rep, &err);
+    int r = d->vmm.ops->node_fence(d->vmm.ctx, name, 0, &rep, &err);
     if (r < 0) {
-        stratad_log("node %s: %s; its pods stay bound to it; retrying", name, err.msg);
+        st_server_log("node %s: %s; its pods stay bound to it; retrying", name, err.msg);
         st_event_record(d->store, "Node", "", name, "Warning", "FenceFailed", COMPONENT,
                         "Cannot confirm that VM %s%s is gone (%s); its pods stay bound to it "
                         "until it is; retrying",
                         ST_NODE_DOMAIN_PREFIX, name, err.msg);
         pthread_mutex_lock(&d->lock);
-        struct node_rt *rt = stratad_node_rt(d, name);
+        struct st_server_node *rt = st_server_node_find(d, name);
         if (rt)
             rt->fencing = false;
         pthread_mutex_unlock(&d->lock);
@@ -227,32 +227,32 @@ static void *fence_worker(void *arg)
                      rep.pid, gone_ms);
         else
             snprintf(what, sizeof(what), "%s", rep.how);
-        stratad_log("node %s: fenced: %s", name, what);
+        st_server_log("node %s: fenced: %s", name, what);
         st_event_record(d->store, "Node", "", name, "Warning", "Fenced", COMPONENT,
                         "No heartbeat for %lld ms: %s; VM %s%s destroyed", job->silent_ms, what,
                         ST_NODE_DOMAIN_PREFIX, name);
         char why[128];
         snprintf(why, sizeof(why), "fenced after %lld ms without heartbeat", job->silent_ms);
-        stratad_node_dead(d, name, why, false);
+        st_server_node_dead(d, name, why, false);
         /* libvirt learns it last: with QEMU gone this is quick, and nothing
          * waits for it. */
-        int64_t t0 = st_vmm_now_ns();
+        int64_t t0 = st_server_now_ns(d);
         st_error_clear(&err);
-        if (st_vmm_node_destroy(d->vmm, name, &err) < 0 && err.code != ENOENT)
-            stratad_log("node %s: libvirt destroy after the fence: %s", name, err.msg);
-        stratad_log("node %s: libvirt told in %lld ms", name,
-                    (long long)((st_vmm_now_ns() - t0) / 1000000));
+        if (d->vmm.ops->node_destroy(d->vmm.ctx, name, &err) < 0 && err.code != ENOENT)
+            st_server_log("node %s: libvirt destroy after the fence: %s", name, err.msg);
+        st_server_log("node %s: libvirt told in %lld ms", name,
+                      (long long)((st_server_now_ns(d) - t0) / 1000000));
     }
-    stratad_kick(d);
+    st_server_kick(d);
     free(job);
     atomic_fetch_sub(&d->workers, 1);
     return NULL;
 }
 
-static void fence_start(struct stratad *d, const char *name, int64_t now, int64_t heard_ns)
+static void fence_start(struct st_server *d, const char *name, int64_t now, int64_t heard_ns)
 {
     pthread_mutex_lock(&d->lock);
-    struct node_rt *rt = stratad_node_rt(d, name);
+    struct st_server_node *rt = st_server_node_find(d, name);
     bool go = rt && !rt->dead && !rt->fencing;
     if (go)
         rt->fencing = true;
@@ -263,7 +263,7 @@ static void fence_start(struct stratad *d, const char *name, int64_t now, int64_
     struct fence_job *job = calloc(1, sizeof(*job));
     if (job == NULL) {
         pthread_mutex_lock(&d->lock);
-        rt = stratad_node_rt(d, name);
+        rt = st_server_node_find(d, name);
         if (rt)
             rt->fencing = false;
         pthread_mutex_unlock(&d->lock);
@@ -271,10 +271,10 @@ static void fence_start(struct stratad *d, const char *name, int64_t now, int64_
     }
     *job = (struct fence_job){.d = d, .silent_ms = (long long)((now - heard_ns) / 1000000)};
     snprintf(job->name, sizeof(job->name), "%s", name);
-    stratad_log("node %s: no heartbeat for %lld ms: fencing (killing its QEMU)", name,
-                job->silent_ms);
-    stratad_node_set_ready(d, name, "Unknown", "Fencing", "NodeStatusUnknown",
-                           "heartbeats stopped; fencing the VM before its pods move");
+    st_server_log("node %s: no heartbeat for %lld ms: fencing (killing its QEMU)", name,
+                  job->silent_ms);
+    st_server_node_set_ready(d, name, "Unknown", "Fencing", "NodeStatusUnknown",
+                             "heartbeats stopped; fencing the VM before its pods move");
     pthread_t th;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
@@ -300,11 +300,12 @@ static bool needs_sync(const struct judged *j, size_t n, const st_liveness_summa
     return false;
 }
 
-void stratad_liveness_check(struct stratad *d)
+void st_server_liveness_check(struct st_server *d)
 {
-    int64_t now = st_vmm_now_ns();
+    int64_t now = st_server_now_ns(d);
     int64_t gap = 0;
-    int64_t threshold = st_liveness_stall_threshold_ns(MS(d->cfg.grace_ms), MS(STRATAD_RESYNC_MS));
+    int64_t threshold =
+        st_liveness_stall_threshold_ns(MS(d->cfg.grace_ms), MS(ST_SERVER_RESYNC_MS));
     bool stalled = st_liveness_stalled(d->lv.last_pass_ns, now, threshold, &gap);
     d->lv.last_pass_ns = now;
     if (stalled) {
@@ -319,13 +320,13 @@ void stratad_liveness_check(struct stratad *d)
         /* Read what the channels already delivered before calling anyone
          * silent; without that proof, judge nothing this pass. */
         st_error err = {0};
-        if (st_vmm_sync(d->vmm, LIVENESS_SYNC_MS, &err) < 0) {
-            stratad_log("not judging node silence this pass: %s", err.msg);
+        if (d->vmm.ops->sync(d->vmm.ctx, LIVENESS_SYNC_MS, &err) < 0) {
+            st_server_log("not judging node silence this pass: %s", err.msg);
             d->lv.next_ns = 0;
             return;
         }
-        stratad_nodes_drain_events(d);
-        now = st_vmm_now_ns();
+        st_server_nodes_drain_events(d);
+        now = st_server_now_ns(d);
         n = judge(d, now, j, &sum);
     }
     if (sum.hold) {
@@ -351,20 +352,20 @@ void stratad_liveness_check(struct stratad *d)
         fence_start(d, j[sum.fence].name, now, j[sum.fence].n.heard_ns);
 }
 
-int stratad_liveness_wait_ms(struct stratad *d, int max_ms)
+int st_server_liveness_wait_ms(struct st_server *d, int max_ms)
 {
     if (d->lv.next_ns == 0)
         return max_ms;
-    int64_t left = (d->lv.next_ns - st_vmm_now_ns()) / 1000000 + 1;
+    int64_t left = (d->lv.next_ns - st_server_now_ns(d)) / 1000000 + 1;
     if (left < 0)
         return 0;
     return left < max_ms ? (int)left : max_ms;
 }
 
-void stratad_liveness_heard(struct stratad *d, const char *name)
+void st_server_liveness_heard(struct st_server *d, const char *name)
 {
     pthread_mutex_lock(&d->lock);
-    struct node_rt *rt = stratad_node_rt(d, name);
+    struct st_server_node *rt = st_server_node_find(d, name);
     if (rt == NULL || rt->dead || rt->fencing || !rt->unknown) {
         pthread_mutex_unlock(&d->lock);
         return;
@@ -372,13 +373,13 @@ void stratad_liveness_heard(struct stratad *d, const char *name)
     rt->unknown = false;
     rt->held = false;
     bool connected = rt->connected;
-    long long ms = (long long)((st_vmm_now_ns() - rt->unknown_ns) / 1000000);
+    long long ms = (long long)((st_server_now_ns(d) - rt->unknown_ns) / 1000000);
     json_t *reports = json_deep_copy(rt->reported);
     pthread_mutex_unlock(&d->lock);
-    stratad_log("node %s: heard from again %lld ms after it was marked unknown", name, ms);
+    st_server_log("node %s: heard from again %lld ms after it was marked unknown", name, ms);
     if (connected)
-        stratad_node_set_ready(d, name, "True", "Ready", "NodeReady",
-                               "heartbeats resumed after a silence");
+        st_server_node_set_ready(d, name, "True", "Ready", "NodeReady",
+                                 "heartbeats resumed after a silence");
     st_event_record(d->store, "Node", "", name, "Normal", "NodeReady", COMPONENT,
                     "Node %s is heard from again (%lld ms after it was marked unknown); its pods' "
                     "last reported status restored",
@@ -387,10 +388,10 @@ void stratad_liveness_heard(struct stratad *d, const char *name)
      * status after a partition. */
     const char *uid;
     json_t *msg;
-    json_object_foreach(reports, uid, msg) st_server_pod_status(d->store, name, msg, NULL);
+    json_object_foreach(reports, uid, msg) st_server_pod_report_apply(d->store, name, msg, NULL);
     json_decref(reports);
     st_error err = {0};
     if (st_control_node_pods_known(d->store, name, NULL, &err) < 0)
-        stratad_log("node %s: clearing its pods' NodeLost marks: %s", name, err.msg);
-    stratad_kick(d);
+        st_server_log("node %s: clearing its pods' NodeLost marks: %s", name, err.msg);
+    st_server_kick(d);
 }

@@ -2,7 +2,7 @@
  * checks the request and the host's memory, records the Node and boots its
  * VM in a worker (which records Ready or why it failed); kill destroys a
  * VM to simulate node loss; rm shuts a node down and forgets it. */
-#include "stratad.h"
+#include "server_priv.h"
 #include "strata/cleanup.h"
 #include "strata/controller.h"
 #include "strata/names.h"
@@ -17,7 +17,7 @@
 #define COMPONENT "node-controller"
 
 struct start_job {
-    struct stratad *d;
+    struct st_server *d;
     char name[64];
     unsigned cpus, memory_mib;
     int ready_timeout_ms; /* 0: the vmm's default */
@@ -28,11 +28,11 @@ struct start_job {
 static void *start_worker(void *arg)
 {
     struct start_job *job = arg;
-    struct stratad *d = job->d;
+    struct st_server *d = job->d;
     _cleanup_free_ char *kernel = NULL, *initrd = NULL, *cmdline = NULL;
     if (asprintf(&kernel, "%s/vmlinux", d->cfg.node_image) < 0 ||
         asprintf(&initrd, "%s/initramfs.cpio", d->cfg.node_image) < 0 ||
-        asprintf(&cmdline, "strata.heartbeat_ms=%d", stratad_liveness_heartbeat_ms(d)) < 0) {
+        asprintf(&cmdline, "strata.heartbeat_ms=%d", st_server_liveness_heartbeat_ms(d)) < 0) {
         free(job);
         atomic_fetch_sub(&d->workers, 1);
         return NULL;
@@ -50,29 +50,29 @@ static void *start_worker(void *arg)
     };
     st_error err = {0};
     json_t *hello = NULL;
-    int64_t t0 = st_vmm_now_ns();
+    int64_t t0 = st_server_now_ns(d);
     st_vmm_start_options so = {.ready_timeout_ms = job->ready_timeout_ms};
-    int r = st_vmm_node_start(d->vmm, &spec, &so, &hello, &err);
-    int64_t ms = (st_vmm_now_ns() - t0) / 1000000;
+    int r = d->vmm.ops->node_start(d->vmm.ctx, &spec, &so, &hello, &err);
+    int64_t ms = (st_server_now_ns(d) - t0) / 1000000;
     json_decref(hello);
     if (r < 0) {
-        stratad_log("node %s failed to start: %s", job->name, err.msg);
+        st_server_log("node %s failed to start: %s", job->name, err.msg);
         _cleanup_json_ json_t *patch = json_pack("{s:{s:s, s:{s:s}}}", "status", "message", err.msg,
                                                  "strata", "phase", "Failed");
         st_control_node_patch(d->store, job->name, patch, NULL);
-        stratad_node_set_ready(d, job->name, "False", "Failed", "StartFailed", err.msg);
+        st_server_node_set_ready(d, job->name, "False", "Failed", "StartFailed", err.msg);
         st_event_record(d->store, "Node", "", job->name, "Warning", "StartFailed", COMPONENT, "%s",
                         err.msg);
         pthread_mutex_lock(&d->lock);
-        struct node_rt *n = stratad_node_rt(d, job->name);
+        struct st_server_node *n = st_server_node_find(d, job->name);
         if (n) {
             n->provisioning = false;
             n->dead = true;
         }
         pthread_mutex_unlock(&d->lock);
     } else {
-        stratad_log("node %s is up in %lld ms (%s)", job->name, (long long)ms,
-                    st_accel_name(job->accel));
+        st_server_log("node %s is up in %lld ms (%s)", job->name, (long long)ms,
+                      st_accel_name(job->accel));
         _cleanup_json_ json_t *patch =
             json_pack("{s:{s:{s:I}}}", "status", "strata", "bootMillis", (json_int_t)ms);
         st_control_node_patch(d->store, job->name, patch, NULL);
@@ -80,19 +80,19 @@ static void *start_worker(void *arg)
                         "VM %s%s booted to hello in %lld ms (%s)", ST_NODE_DOMAIN_PREFIX, job->name,
                         (long long)ms, job->accel_reason);
         pthread_mutex_lock(&d->lock);
-        struct node_rt *n = stratad_node_rt(d, job->name);
+        struct st_server_node *n = st_server_node_find(d, job->name);
         if (n)
             n->provisioning = false;
         pthread_mutex_unlock(&d->lock);
     }
-    stratad_kick(d);
+    st_server_kick(d);
     free(job);
     atomic_fetch_sub(&d->workers, 1);
     return NULL;
 }
 
-int stratad_node_add(struct stratad *d, json_t *body, int ready_timeout_ms, json_t **node,
-                     int *http, st_error *err)
+int st_server_node_add(struct st_server *d, json_t *body, int ready_timeout_ms, json_t **node,
+                       st_error *err)
 {
     const char *name =
         json_string_value(json_object_get(json_object_get(body, "metadata"), "name"));
@@ -100,7 +100,6 @@ int stratad_node_add(struct stratad *d, json_t *body, int ready_timeout_ms, json
     json_int_t cpus = json_integer_value(json_object_get(spec, "cpus"));
     json_int_t mem = json_integer_value(json_object_get(spec, "memoryMiB"));
     const char *accel_text = json_string_value(json_object_get(spec, "accel"));
-    *http = 400;
     if (!st_name_dns_label_ok(name) || strlen(name) > ST_NODE_NAME_MAX)
         return st_error_set(err, EINVAL,
                             "metadata.name \"%s\": a node name is lowercase letters, digits and "
@@ -119,37 +118,34 @@ int stratad_node_add(struct stratad *d, json_t *body, int ready_timeout_ms, json
                             (long long)mem, ST_NODE_MEMORY_MIN_MIB, ST_NODE_MEMORY_DEFAULT_MIB);
     st_accel accel;
     int r;
-    if ((r = st_accel_parse(accel_text, &accel, err)) < 0)
-        return r;
+    if (st_accel_parse(accel_text, &accel, err) < 0)
+        return st_server_recode(err, EINVAL);
     st_accel_choice choice;
-    if ((r = st_accel_choose(NULL, accel, &choice, err)) < 0)
-        return r;
+    if (st_accel_choose(NULL, accel, &choice, err) < 0)
+        return st_server_recode(err, EINVAL);
     _cleanup_free_ char *kernel = NULL, *initrd = NULL;
     if (asprintf(&kernel, "%s/vmlinux", d->cfg.node_image) < 0 ||
         asprintf(&initrd, "%s/initramfs.cpio", d->cfg.node_image) < 0)
         return st_error_set(err, ENOMEM, "out of memory");
-    if ((r = st_vmm_boot_files_check(kernel, initrd, err)) < 0) {
-        *http = 503;
+    if (d->vmm.ops->boot_files_check(d->vmm.ctx, kernel, initrd, err) < 0) {
         st_error_prefix(err, "node image %s: ", d->cfg.node_image);
-        return r;
+        return st_server_recode(err, EAGAIN);
     }
     /* Before anything is made: a node that cannot fit leaves nothing. */
-    if ((r = st_vmm_host_memory_check((unsigned)mem, NULL, err)) < 0) {
-        *http = r == -ENOMEM ? 422 : 500;
+    if ((r = d->vmm.ops->host_memory_check(d->vmm.ctx, (unsigned)mem, err)) < 0) {
         st_error_prefix(err, "node %s: ", name);
-        return r;
+        return st_server_recode(err, r == -ENOMEM ? ENOSPC : EIO);
     }
 
     /* A node that died or failed may be added again under its name: its old
      * domain goes first. A live or starting one may not. */
-    _cleanup_json_ json_t *old = stratad_node_get(d, name);
+    _cleanup_json_ json_t *old = st_server_node_get(d, name);
     pthread_mutex_lock(&d->lock);
-    struct node_rt *rt = stratad_node_rt(d, name);
+    struct st_server_node *rt = st_server_node_find(d, name);
     bool busy = rt && (rt->provisioning || (!rt->dead && old));
     pthread_mutex_unlock(&d->lock);
-    const char *ph = old ? stratad_node_phase(old) : "";
+    const char *ph = old ? st_server_node_phase(old) : "";
     if (busy || (old && strcmp(ph, "Dead") != 0 && strcmp(ph, "Failed") != 0)) {
-        *http = 409;
         return st_error_set(err, EEXIST,
                             "node %s already exists (%s); remove it first with `stratactl node rm "
                             "%s`, or pick another name",
@@ -157,12 +153,10 @@ int stratad_node_add(struct stratad *d, json_t *body, int ready_timeout_ms, json
     }
     if (old) {
         st_error uerr = {0};
-        st_vmm_node_destroy(d->vmm, name, &uerr);
+        d->vmm.ops->node_destroy(d->vmm.ctx, name, &uerr);
         st_error_clear(&uerr);
-        if (st_vmm_node_undefine(d->vmm, name, &uerr) < 0 && uerr.code != ENOENT) {
-            *http = 500;
-            return st_error_set(err, uerr.code, "%s", uerr.msg);
-        }
+        if (d->vmm.ops->node_undefine(d->vmm.ctx, name, &uerr) < 0 && uerr.code != ENOENT)
+            return st_error_set(err, EIO, "%s", uerr.msg);
         st_store_delete(d->store, "Node", "", name, NULL, NULL);
     }
 
@@ -183,10 +177,8 @@ int stratad_node_add(struct stratad *d, json_t *body, int ready_timeout_ms, json
     snprintf(domain, sizeof(domain), "%s%s", ST_NODE_DOMAIN_PREFIX, name);
     json_object_set_new(json_object_get(json_object_get(obj, "status"), "strata"), "domain",
                         json_string(domain));
-    if ((r = st_store_create(d->store, obj, node, err)) < 0) {
-        *http = r == -EEXIST ? 409 : 500;
-        return r;
-    }
+    if ((r = st_store_create(d->store, obj, node, err)) < 0)
+        return r == -EEXIST ? r : st_server_recode(err, EIO);
     struct start_job *job = calloc(1, sizeof(*job));
     if (job == NULL)
         return st_error_set(err, ENOMEM, "out of memory");
@@ -198,12 +190,12 @@ int stratad_node_add(struct stratad *d, json_t *body, int ready_timeout_ms, json
     snprintf(job->name, sizeof(job->name), "%s", name);
     snprintf(job->accel_reason, sizeof(job->accel_reason), "%s", choice.reason);
     pthread_mutex_lock(&d->lock);
-    rt = stratad_node_rt_reset(d, name);
+    rt = st_server_node_reset(d, name);
     if (rt)
         rt->provisioning = true;
     pthread_mutex_unlock(&d->lock);
-    stratad_log("node %s: starting (%lld vCPU, %lld MiB, %s)", name, (long long)cpus,
-                (long long)mem, choice.reason);
+    st_server_log("node %s: starting (%lld vCPU, %lld MiB, %s)", name, (long long)cpus,
+                  (long long)mem, choice.reason);
     pthread_t th;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
@@ -214,75 +206,61 @@ int stratad_node_add(struct stratad *d, json_t *body, int ready_timeout_ms, json
     if (r != 0) {
         atomic_fetch_sub(&d->workers, 1);
         free(job);
-        *http = 500;
-        return st_error_set(err, r, "cannot start a worker thread for node %s", name);
+        return st_error_set(err, EIO, "cannot start a worker thread for node %s", name);
     }
-    *http = 201;
     return 0;
 }
 
-int stratad_node_kill(struct stratad *d, const char *name, int *http, st_error *err)
+int st_server_node_kill(struct st_server *d, const char *name, st_error *err)
 {
-    _cleanup_json_ json_t *obj = stratad_node_get(d, name);
-    if (obj == NULL) {
-        *http = 404;
+    _cleanup_json_ json_t *obj = st_server_node_get(d, name);
+    if (obj == NULL)
         return st_error_set(err, ENOENT, "node %s not found (see `stratactl get nodes`)", name);
-    }
-    int r = st_vmm_node_destroy(d->vmm, name, err);
-    if (r < 0) {
-        *http = r == -ENOENT ? 404 : 500;
-        return r;
-    }
+    int r = d->vmm.ops->node_destroy(d->vmm.ctx, name, err);
+    if (r < 0)
+        return r == -ENOENT ? r : st_server_recode(err, EIO);
     st_event_record(d->store, "Node", "", name, "Warning", "Killed", "stratactl",
                     "VM %s%s destroyed on request (simulated node loss)", ST_NODE_DOMAIN_PREFIX,
                     name);
-    *http = 200;
     return 0;
 }
 
-int stratad_node_remove(struct stratad *d, const char *name, int *http, st_error *err)
+int st_server_node_remove(struct st_server *d, const char *name, st_error *err)
 {
-    _cleanup_json_ json_t *obj = stratad_node_get(d, name);
-    if (obj == NULL) {
-        *http = 404;
+    _cleanup_json_ json_t *obj = st_server_node_get(d, name);
+    if (obj == NULL)
         return st_error_set(err, ENOENT, "node %s not found (see `stratactl get nodes`)", name);
-    }
     pthread_mutex_lock(&d->lock);
-    struct node_rt *rt = stratad_node_rt(d, name);
+    struct st_server_node *rt = st_server_node_find(d, name);
     bool provisioning = rt && rt->provisioning;
     /* Its channel closing while it powers off is the removal, not a loss;
      * neither is its silence meanwhile. */
     if (rt && !provisioning)
         rt->removing = true;
     pthread_mutex_unlock(&d->lock);
-    if (provisioning) {
-        *http = 409;
+    if (provisioning)
         return st_error_set(err, EBUSY,
                             "node %s is still booting; remove it once `stratactl get nodes` "
                             "shows it Ready or Failed",
                             name);
-    }
-    stratad_node_set_ready(d, name, "False", "Removing", "Removing", "graceful shutdown requested");
+    st_server_node_set_ready(d, name, "False", "Removing", "Removing",
+                             "graceful shutdown requested");
     st_error serr = {0};
     /* The node's init has no ACPI daemon: the power button is a request it
      * may ignore, so the wait is short before the VM is destroyed. */
-    int r = st_vmm_node_shutdown(d->vmm, name, STRATAD_SHUTDOWN_MS, &serr);
+    int r = d->vmm.ops->node_shutdown(d->vmm.ctx, name, ST_SERVER_SHUTDOWN_MS, &serr);
     if (r < 0 && serr.code != ENOENT)
-        stratad_log("node %s: shutdown: %s", name, serr.msg);
-    stratad_node_dead(d, name, "removed by `stratactl node rm`", true);
+        st_server_log("node %s: shutdown: %s", name, serr.msg);
+    st_server_node_dead(d, name, "removed by `stratactl node rm`", true);
     st_error_clear(&serr);
-    if ((r = st_vmm_node_undefine(d->vmm, name, &serr)) < 0 && serr.code != ENOENT) {
-        *http = 500;
-        return st_error_set(err, serr.code, "%s", serr.msg);
-    }
-    if ((r = st_store_delete(d->store, "Node", "", name, NULL, err)) < 0 && r != -ENOENT) {
-        *http = 500;
-        return r;
-    }
+    if ((r = d->vmm.ops->node_undefine(d->vmm.ctx, name, &serr)) < 0 && serr.code != ENOENT)
+        return st_error_set(err, EIO, "%s", serr.msg);
+    if ((r = st_store_delete(d->store, "Node", "", name, NULL, err)) < 0 && r != -ENOENT)
+        return st_server_recode(err, EIO);
     pthread_mutex_lock(&d->lock);
-    for (struct node_rt **pp = &d->nodes; *pp; pp = &(*pp)->next)
+    for (struct st_server_node **pp = &d->nodes; *pp; pp = &(*pp)->next)
         if (strcmp((*pp)->name, name) == 0) {
-            struct node_rt *gone = *pp;
+            struct st_server_node *gone = *pp;
             *pp = gone->next;
             json_decref(gone->sent);
             json_decref(gone->reported);
@@ -292,7 +270,6 @@ int stratad_node_remove(struct stratad *d, const char *name, int *http, st_error
     pthread_mutex_unlock(&d->lock);
     st_event_record(d->store, "Node", "", name, "Normal", "Removed", "stratactl",
                     "Node %s shut down and removed", name);
-    stratad_kick(d);
-    *http = 200;
+    st_server_kick(d);
     return 0;
 }

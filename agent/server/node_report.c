@@ -28,7 +28,7 @@ int st_server_pod_report_parse(json_t *msg, st_control_pod_report *rep, st_error
     return 0;
 }
 
-int st_server_pod_status(st_store *s, const char *node, json_t *msg, st_error *err)
+int st_server_pod_report_apply(st_store *s, const char *node, json_t *msg, st_error *err)
 {
     st_control_pod_report rep;
     int r = st_server_pod_report_parse(msg, &rep, err);

@@ -3,13 +3,13 @@
  * writes (hello, heartbeats, pod status, logs, deaths) and hands the nodes'
  * silence to liveness.c (which fences). What each live node runs is
  * dispatch.c's; adding and removing nodes is node_admin.c's. */
-#include "stratad.h"
+#include "server_priv.h"
 #include "strata/b64.h"
 #include "strata/cleanup.h"
 #include "strata/controller.h"
+#include "strata/node_report.h"
 #include "strata/names.h"
 #include "strata/node_proto.h"
-#include "strata/node_report.h"
 #include "strata/time.h"
 
 #include <errno.h>
@@ -23,22 +23,22 @@
 /* ---- the runtime table ------------------------------------------------- */
 
 /* [lock] held by the caller. */
-static struct node_rt *rt_find(struct stratad *d, const char *name)
+static struct st_server_node *rt_find(struct st_server *d, const char *name)
 {
-    for (struct node_rt *n = d->nodes; n; n = n->next)
+    for (struct st_server_node *n = d->nodes; n; n = n->next)
         if (strcmp(n->name, name) == 0)
             return n;
     return NULL;
 }
 
-struct node_rt *stratad_node_rt(struct stratad *d, const char *name)
+struct st_server_node *st_server_node_find(struct st_server *d, const char *name)
 {
     return rt_find(d, name);
 }
 
-struct node_rt *stratad_node_rt_reset(struct stratad *d, const char *name)
+struct st_server_node *st_server_node_reset(struct st_server *d, const char *name)
 {
-    struct node_rt *n = rt_find(d, name);
+    struct st_server_node *n = rt_find(d, name);
     if (n == NULL) {
         n = calloc(1, sizeof(*n));
         if (n == NULL)
@@ -53,12 +53,12 @@ struct node_rt *stratad_node_rt_reset(struct stratad *d, const char *name)
     n->reported = json_object();
     n->provisioning = n->connected = n->dead = n->fencing = n->removing = false;
     n->unknown = n->held = false;
-    n->last_msg_ns = st_vmm_now_ns();
+    n->last_msg_ns = st_server_now_ns(d);
     n->grace_from_ns = n->unknown_ns = 0;
     return n;
 }
 
-void stratad_nodes_drain(struct stratad *d)
+void st_server_nodes_drain(struct st_server *d)
 {
     /* A worker blocks in st_vmm_node_start for at most the ready timeout;
      * the vmm and the store must outlive it. */
@@ -66,8 +66,8 @@ void stratad_nodes_drain(struct stratad *d)
     bool said = false;
     while (atomic_load(&d->workers) > 0 && st_vmm_now_ns() < end) {
         if (!said) {
-            stratad_log("waiting for %d node start%s to finish", atomic_load(&d->workers),
-                        atomic_load(&d->workers) == 1 ? "" : "s");
+            st_server_log("waiting for %d node start%s to finish", atomic_load(&d->workers),
+                          atomic_load(&d->workers) == 1 ? "" : "s");
             said = true;
         }
         struct timespec ts = {0, 50 * 1000000};
@@ -75,16 +75,16 @@ void stratad_nodes_drain(struct stratad *d)
     }
 }
 
-void stratad_nodes_free(struct stratad *d)
+void st_server_nodes_free(struct st_server *d)
 {
     /* Workers still booting a VM hold no pointer into this table: they
      * look entries up under the lock and stop at d->stopping. */
     pthread_mutex_lock(&d->lock);
-    struct node_rt *n = d->nodes;
+    struct st_server_node *n = d->nodes;
     d->nodes = NULL;
     pthread_mutex_unlock(&d->lock);
     while (n) {
-        struct node_rt *next = n->next;
+        struct st_server_node *next = n->next;
         json_decref(n->sent);
         json_decref(n->reported);
         free(n);
@@ -92,7 +92,7 @@ void stratad_nodes_free(struct stratad *d)
     }
 }
 
-json_t *stratad_node_get(struct stratad *d, const char *name)
+json_t *st_server_node_get(struct st_server *d, const char *name)
 {
     json_t *obj = NULL;
     if (st_store_get(d->store, "Node", "", name, &obj, NULL) < 0)
@@ -100,33 +100,33 @@ json_t *stratad_node_get(struct stratad *d, const char *name)
     return obj;
 }
 
-const char *stratad_node_phase(json_t *node)
+const char *st_server_node_phase(json_t *node)
 {
     const char *p = json_string_value(
         json_object_get(json_object_get(json_object_get(node, "status"), "strata"), "phase"));
     return p ? p : "";
 }
 
-static void set_ready(struct stratad *d, const char *name, const char *status, const char *phase,
+static void set_ready(struct st_server *d, const char *name, const char *status, const char *phase,
                       const char *reason, const char *message)
 {
     st_error err = {0};
     if (st_control_node_set_ready(d->store, name, status, phase, reason, message, &err) < 0 &&
         err.code != ENOENT)
-        stratad_log("node %s: cannot record %s: %s", name, phase, err.msg);
-    stratad_kick(d);
+        st_server_log("node %s: cannot record %s: %s", name, phase, err.msg);
+    st_server_kick(d);
 }
 
-void stratad_node_set_ready(struct stratad *d, const char *name, const char *status,
-                            const char *phase, const char *reason, const char *message)
+void st_server_node_set_ready(struct st_server *d, const char *name, const char *status,
+                              const char *phase, const char *reason, const char *message)
 {
     set_ready(d, name, status, phase, reason, message);
 }
 
-void stratad_node_dead(struct stratad *d, const char *name, const char *why, bool removal)
+void st_server_node_dead(struct st_server *d, const char *name, const char *why, bool removal)
 {
     pthread_mutex_lock(&d->lock);
-    struct node_rt *n = rt_find(d, name);
+    struct st_server_node *n = rt_find(d, name);
     bool already = n && n->dead;
     if (n) {
         n->dead = true;
@@ -137,7 +137,7 @@ void stratad_node_dead(struct stratad *d, const char *name, const char *why, boo
     pthread_mutex_unlock(&d->lock);
     if (already)
         return;
-    stratad_log("node %s is %s: %s", name, removal ? "removed" : "dead", why);
+    st_server_log("node %s is %s: %s", name, removal ? "removed" : "dead", why);
     set_ready(d, name, "False", removal ? "Removing" : "Dead", removal ? "Removing" : "NodeLost",
               why);
     if (!removal)
@@ -146,15 +146,15 @@ void stratad_node_dead(struct stratad *d, const char *name, const char *why, boo
     int lost = 0;
     st_error err = {0};
     if (st_control_node_lost(d->store, name, why, &lost, &err) < 0)
-        stratad_log("node %s: marking its pods lost: %s", name, err.msg);
+        st_server_log("node %s: marking its pods lost: %s", name, err.msg);
     else if (lost)
-        stratad_log("node %s: %d pod%s lost, to be replaced", name, lost, lost == 1 ? "" : "s");
-    stratad_kick(d);
+        st_server_log("node %s: %d pod%s lost, to be replaced", name, lost, lost == 1 ? "" : "s");
+    st_server_kick(d);
 }
 
 /* ---- re-adoption -------------------------------------------------------- */
 
-int stratad_nodes_readopt(struct stratad *d, st_error *err)
+int st_server_nodes_readopt(struct st_server *d, st_error *err)
 {
     st_store_query q = {.kind = "Node"};
     _cleanup_json_ json_t *nodes = NULL;
@@ -167,28 +167,28 @@ int stratad_nodes_readopt(struct stratad *d, st_error *err)
     {
         const char *name =
             json_string_value(json_object_get(json_object_get(n, "metadata"), "name"));
-        const char *ph = stratad_node_phase(n);
+        const char *ph = st_server_node_phase(n);
         if (strcmp(ph, "Dead") == 0 || strcmp(ph, "Failed") == 0) {
             pthread_mutex_lock(&d->lock);
-            struct node_rt *rt = stratad_node_rt_reset(d, name);
+            struct st_server_node *rt = st_server_node_reset(d, name);
             if (rt)
                 rt->dead = true;
             pthread_mutex_unlock(&d->lock);
             continue;
         }
         pthread_mutex_lock(&d->lock);
-        stratad_node_rt_reset(d, name);
+        st_server_node_reset(d, name);
         pthread_mutex_unlock(&d->lock);
         st_error aerr = {0};
-        if (st_vmm_node_adopt(d->vmm, name, &aerr) == 0) {
+        if (d->vmm.ops->node_adopt(d->vmm.ctx, name, &aerr) == 0) {
             /* Its hello (with the pods it runs) follows; until then it is
              * Unknown, and fenced if nothing comes within the grace. */
-            stratad_log("node %s: re-adopted its running VM", name);
+            st_server_log("node %s: re-adopted its running VM", name);
             set_ready(d, name, "Unknown", "Adopting", "Adopting",
                       "stratad restarted; waiting for the node's hello");
             continue;
         }
-        stratad_node_dead(d, name, aerr.msg, false);
+        st_server_node_dead(d, name, aerr.msg, false);
     }
     return 0;
 }
@@ -200,32 +200,33 @@ int stratad_nodes_readopt(struct stratad *d, st_error *err)
  * the times a node reports (startedAt) never precede the store's own. */
 #define CLOCK_EVERY_NS (30LL * 1000000000)
 
-static void send_clock(struct stratad *d, const char *name)
+static void send_clock(struct st_server *d, const char *name)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     int64_t ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     _cleanup_json_ json_t *msg = NULL;
     st_error err = {0};
-    if (st_proto_clock_build(ms, &msg, &err) < 0 || st_vmm_node_send(d->vmm, name, msg, &err) < 0) {
-        stratad_log("node %s: cannot send the clock: %s", name, err.msg);
+    if (st_proto_clock_build(ms, &msg, &err) < 0 ||
+        d->vmm.ops->node_send(d->vmm.ctx, name, msg, &err) < 0) {
+        st_server_log("node %s: cannot send the clock: %s", name, err.msg);
         return;
     }
     pthread_mutex_lock(&d->lock);
-    struct node_rt *rt = rt_find(d, name);
+    struct st_server_node *rt = rt_find(d, name);
     if (rt)
-        rt->clock_sent_ns = st_vmm_now_ns();
+        rt->clock_sent_ns = st_server_now_ns(d);
     pthread_mutex_unlock(&d->lock);
 }
 
 /* Every connected node whose clock is due gets the host's. */
-static void send_clocks(struct stratad *d)
+static void send_clocks(struct st_server *d)
 {
-    int64_t now = st_vmm_now_ns();
+    int64_t now = st_server_now_ns(d);
     char due[64][64];
     size_t n = 0;
     pthread_mutex_lock(&d->lock);
-    for (struct node_rt *rt = d->nodes; rt && n < 64; rt = rt->next)
+    for (struct st_server_node *rt = d->nodes; rt && n < 64; rt = rt->next)
         if (rt->connected && !rt->dead && !rt->fencing && now - rt->clock_sent_ns >= CLOCK_EVERY_NS)
             snprintf(due[n++], sizeof(due[0]), "%s", rt->name);
     pthread_mutex_unlock(&d->lock);
@@ -237,10 +238,10 @@ static void send_clocks(struct stratad *d)
 
 /* The pods a node reports (hello) become what was sent to it: a restarted
  * stratad then never sends them a second time. */
-static void remember_pods(struct stratad *d, const char *name, json_t *pods)
+static void remember_pods(struct st_server *d, const char *name, json_t *pods)
 {
     pthread_mutex_lock(&d->lock);
-    struct node_rt *rt = rt_find(d, name);
+    struct st_server_node *rt = rt_find(d, name);
     if (rt) {
         json_object_clear(rt->sent);
         size_t i;
@@ -256,19 +257,19 @@ static void remember_pods(struct stratad *d, const char *name, json_t *pods)
     pthread_mutex_unlock(&d->lock);
 }
 
-static void on_hello(struct stratad *d, const char *name, json_t *msg)
+static void on_hello(struct st_server *d, const char *name, json_t *msg)
 {
     struct st_proto_hello h;
     st_error err = {0};
     if (st_proto_hello_parse(msg, &h, &err) < 0) {
-        stratad_log("node %s: bad hello: %s", name, err.msg);
+        st_server_log("node %s: bad hello: %s", name, err.msg);
         return;
     }
     pthread_mutex_lock(&d->lock);
-    struct node_rt *rt = rt_find(d, name);
+    struct st_server_node *rt = rt_find(d, name);
     if (rt) {
         rt->connected = true;
-        rt->last_msg_ns = st_vmm_now_ns();
+        rt->last_msg_ns = st_server_now_ns(d);
     }
     pthread_mutex_unlock(&d->lock);
     remember_pods(d, name, h.pods);
@@ -282,9 +283,9 @@ static void on_hello(struct stratad *d, const char *name, json_t *msg)
                   (json_int_t)h.memory_bytes, "agentVersion", h.version ? h.version : "");
     st_control_node_patch(d->store, name, patch, NULL);
     set_ready(d, name, "True", "Ready", "NodeReady", "strata-node said hello");
-    stratad_log("node %s: hello (%lld mCPU, %lld MiB, kernel %s, %zu pods)", name,
-                (long long)h.cpu_millis, (long long)(h.memory_bytes >> 20), h.kernel,
-                json_array_size(h.pods));
+    st_server_log("node %s: hello (%lld mCPU, %lld MiB, kernel %s, %zu pods)", name,
+                  (long long)h.cpu_millis, (long long)(h.memory_bytes >> 20), h.kernel,
+                  json_array_size(h.pods));
     /* Pods it reports are running: their status is news to the store. */
     size_t i;
     json_t *p;
@@ -293,13 +294,13 @@ static void on_hello(struct stratad *d, const char *name, json_t *msg)
         json_t *m = json_deep_copy(p);
         json_object_set_new(m, "type", json_string(ST_PROTO_POD_STATUS));
         json_object_set_new(m, "seq", json_integer(0));
-        stratad_pod_status(d, name, m, NULL);
+        st_server_pod_status(d, name, m, NULL);
         json_decref(m);
     }
     send_clock(d, name);
 }
 
-static void on_log(struct stratad *d, const char *node, json_t *msg)
+static void on_log(struct st_server *d, const char *node, json_t *msg)
 {
     struct st_proto_log lg;
     if (st_proto_log_parse(msg, &lg, NULL) < 0)
@@ -316,7 +317,7 @@ static void on_log(struct stratad *d, const char *node, json_t *msg)
     }
     json_t *lines = json_object_get(entry, "lines");
     json_array_append_new(lines, json_string(lg.line));
-    if (json_array_size(lines) > STRATAD_LOG_LINES) {
+    if (json_array_size(lines) > ST_SERVER_LOG_LINES) {
         json_array_remove(lines, 0);
         json_object_set_new(
             entry, "dropped",
@@ -329,12 +330,12 @@ static void on_log(struct stratad *d, const char *node, json_t *msg)
 /* What the node's kubelet-style agent saw happen to a pod (probe failures,
  * kills, back-off) becomes an Event about the pod, from the kubelet of
  * that node. The node limits how often it repeats one. */
-static void on_pod_event(struct stratad *d, const char *node, json_t *msg)
+static void on_pod_event(struct st_server *d, const char *node, json_t *msg)
 {
     struct st_proto_event ev;
     st_error err = {0};
     if (st_proto_event_parse(msg, &ev, &err) < 0) {
-        stratad_log("node %s: bad event: %s", node, err.msg);
+        st_server_log("node %s: bad event: %s", node, err.msg);
         return;
     }
     char component[96];
@@ -343,10 +344,10 @@ static void on_pod_event(struct stratad *d, const char *node, json_t *msg)
                     component, "%s", ev.message);
 }
 
-static void on_message(struct stratad *d, st_vmm_event *ev)
+static void on_message(struct st_server *d, st_vmm_event *ev)
 {
     pthread_mutex_lock(&d->lock);
-    struct node_rt *rt = rt_find(d, ev->node);
+    struct st_server_node *rt = rt_find(d, ev->node);
     bool dead = rt == NULL || rt->dead;
     if (rt && !dead)
         rt->last_msg_ns = ev->mono_ns;
@@ -354,7 +355,7 @@ static void on_message(struct stratad *d, st_vmm_event *ev)
     pthread_mutex_unlock(&d->lock);
     if (dead)
         return;
-    stratad_liveness_heard(d, ev->node);
+    st_server_liveness_heard(d, ev->node);
     if (strcmp(ev->type, ST_PROTO_HELLO) == 0) {
         on_hello(d, ev->node, ev->msg);
         return;
@@ -366,10 +367,10 @@ static void on_message(struct stratad *d, st_vmm_event *ev)
     }
     if (strcmp(ev->type, ST_PROTO_POD_STATUS) == 0) {
         st_error err = {0};
-        int r = stratad_pod_status(d, ev->node, ev->msg, &err);
+        int r = st_server_pod_status(d, ev->node, ev->msg, &err);
         if (r < 0)
-            stratad_log("node %s: pod status: %s", ev->node, err.msg);
-        stratad_kick(d);
+            st_server_log("node %s: pod status: %s", ev->node, err.msg);
+        st_server_kick(d);
     } else if (strcmp(ev->type, ST_PROTO_LOG) == 0) {
         on_log(d, ev->node, ev->msg);
     } else if (strcmp(ev->type, ST_PROTO_EVENT) == 0) {
@@ -377,12 +378,12 @@ static void on_message(struct stratad *d, st_vmm_event *ev)
     }
 }
 
-int stratad_pod_status(struct stratad *d, const char *node, json_t *msg, st_error *err)
+int st_server_pod_status(struct st_server *d, const char *node, json_t *msg, st_error *err)
 {
-    int r = st_server_pod_status(d->store, node, msg, err);
+    int r = st_server_pod_report_apply(d->store, node, msg, err);
     const char *uid = json_string_value(json_object_get(msg, "uid"));
     pthread_mutex_lock(&d->lock);
-    struct node_rt *rt = rt_find(d, node);
+    struct st_server_node *rt = rt_find(d, node);
     if (rt && rt->reported && uid) {
         if (r > 0)
             json_object_set(rt->reported, uid, msg);
@@ -393,12 +394,12 @@ int stratad_pod_status(struct stratad *d, const char *node, json_t *msg, st_erro
     return r;
 }
 
-void stratad_nodes_drain_events(struct stratad *d)
+void st_server_nodes_drain_events(struct st_server *d)
 {
     st_vmm_event ev;
     st_error err = {0};
     /* Bounded per pass so the controllers run even under a message flood. */
-    for (int k = 0; k < 1000 && st_vmm_event_next(d->vmm, 0, &ev, &err) == 1; k++) {
+    for (int k = 0; k < 1000 && d->vmm.ops->event_next(d->vmm.ctx, 0, &ev, &err) == 1; k++) {
         if (ev.kind == ST_VMM_EVENT_DEAD) {
             char why[256];
             const char *cause = st_node_death_name(ev.cause);
@@ -407,7 +408,7 @@ void stratad_nodes_drain_events(struct stratad *d)
             else
                 snprintf(why, sizeof(why), "%s", cause);
             pthread_mutex_lock(&d->lock);
-            struct node_rt *rt = rt_find(d, ev.node);
+            struct st_server_node *rt = rt_find(d, ev.node);
             bool starting = rt && rt->provisioning;
             bool others = rt && (rt->fencing || rt->removing);
             pthread_mutex_unlock(&d->lock);
@@ -415,7 +416,7 @@ void stratad_nodes_drain_events(struct stratad *d)
              * dying while fenced is the fence worker's to declare, once it
              * confirmed its QEMU is gone; one being removed, node rm's. */
             if (!starting && !others)
-                stratad_node_dead(d, ev.node, why, false);
+                st_server_node_dead(d, ev.node, why, false);
         } else if (ev.kind == ST_VMM_EVENT_MESSAGE) {
             on_message(d, &ev);
         }
@@ -424,8 +425,8 @@ void stratad_nodes_drain_events(struct stratad *d)
     send_clocks(d);
 }
 
-void stratad_nodes_events(struct stratad *d)
+void st_server_nodes_events(struct st_server *d)
 {
-    stratad_nodes_drain_events(d);
-    stratad_liveness_check(d);
+    st_server_nodes_drain_events(d);
+    st_server_liveness_check(d);
 }

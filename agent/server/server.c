@@ -1,14 +1,24 @@
-/* server.c: what every part of the server shares at run time: the log
- * line format and the kick that wakes the controller loop and the
- * watchers after a write. */
-#include "stratad.h"
+/* server.c: the server's life: opening it (the state dir lock, the store
+ * with its private PostgreSQL, libvirt, re-adopting running nodes),
+ * closing it, the controller pass the program's loop runs, and what every
+ * part shares at run time: the log line format and the kick that wakes
+ * the loop and the watchers after a write. */
+#include "server_priv.h"
+#include "strata/controller.h"
+#include "strata/fs.h"
+#include "strata/statedir.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-void stratad_log(const char *fmt, ...)
+void st_server_log(const char *fmt, ...)
 {
     char ts[32];
     struct timespec now;
@@ -26,7 +36,7 @@ void stratad_log(const char *fmt, ...)
     va_end(ap);
 }
 
-void stratad_kick(struct stratad *d)
+void st_server_kick(struct st_server *d)
 {
     uint64_t one = 1;
     atomic_fetch_add(&d->generation, 1);
@@ -36,4 +46,196 @@ void stratad_kick(struct stratad *d)
     pthread_mutex_lock(&d->lock);
     pthread_cond_broadcast(&d->changed);
     pthread_mutex_unlock(&d->lock);
+}
+
+int64_t st_server_now_ns(struct st_server *d)
+{
+    return d->vmm.ops->now_ns(d->vmm.ctx);
+}
+
+/* ---- open and close ------------------------------------------------------- */
+
+static int server_alloc(const st_server_config *cfg, struct st_server **out, st_error *err)
+{
+    struct st_server *d = calloc(1, sizeof(*d));
+    if (d == NULL)
+        return st_error_set(err, ENOMEM, "out of memory");
+    d->cfg = *cfg;
+    if (d->cfg.grace_ms <= 0)
+        d->cfg.grace_ms = ST_SERVER_GRACE_MS_DEFAULT;
+    d->lock_fd = d->listen_fd = -1;
+    pthread_mutex_init(&d->lock, NULL);
+    pthread_cond_init(&d->changed, NULL);
+    d->logs = json_object();
+    d->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    *out = d;
+    if (d->kick_fd < 0)
+        return st_error_sys(err, errno, "eventfd");
+    if (d->logs == NULL)
+        return st_error_set(err, ENOMEM, "out of memory");
+    return 0;
+}
+
+int st_server_new(const st_server_config *cfg, st_store *store, struct st_server_vmm vmm,
+                  struct st_server **out, st_error *err)
+{
+    struct st_server *d = NULL;
+    int r = server_alloc(cfg, &d, err);
+    if (d) {
+        d->store = store;
+        d->vmm = vmm;
+    }
+    if (r < 0) {
+        st_server_close(d);
+        return r;
+    }
+    *out = d;
+    return 0;
+}
+
+static int open_store(struct st_server *d, st_error *err)
+{
+    int r;
+    const char *dsn = d->cfg.db_dsn;
+    if (dsn == NULL) {
+        st_server_log("starting the private PostgreSQL cluster in %s/pg", d->cfg.state_dir);
+        if ((r = st_pg_embedded_start(d->cfg.state_dir, &d->pg, err)) < 0)
+            return r;
+        dsn = st_pg_embedded_dsn(d->pg);
+    }
+    if ((r = st_secret_key_load(d->cfg.state_dir, &d->key, err)) < 0)
+        return r;
+    int applied = 0;
+    if ((r = st_store_pg_open(dsn, d->key, &applied, &d->store, err)) < 0)
+        return r;
+    st_server_log("store ready (%s; %d migration%s applied)", d->pg ? "private cluster" : "--db",
+                  applied, applied == 1 ? "" : "s");
+    return 0;
+}
+
+static int setup(struct st_server *d, st_error *err)
+{
+    int r;
+    /* A second server on a socket in use refuses before it makes a state
+     * dir or runs initdb in it. */
+    if ((r = st_server_api_socket_check(d->cfg.socket_path, err)) < 0 ||
+        (r = st_statedir_lock(d->cfg.state_dir, &d->lock_fd, err)) < 0)
+        return r;
+    struct stat st;
+    if (stat(d->cfg.state_dir, &st) == 0)
+        chmod(d->cfg.state_dir, (st.st_mode & 07777) | S_IXOTH);
+    if (asprintf(&d->nodes_dir, "%s/nodes", d->cfg.state_dir) < 0) {
+        d->nodes_dir = NULL;
+        return st_error_set(err, ENOMEM, "out of memory");
+    }
+    if (d->cfg.images_dir)
+        d->images_dir = strdup(d->cfg.images_dir);
+    else if (asprintf(&d->images_dir, "%s/images", d->cfg.state_dir) < 0)
+        d->images_dir = NULL;
+    if (d->images_dir == NULL)
+        return st_error_set(err, ENOMEM, "out of memory");
+    if ((r = st_fs_mkdir_mode(d->nodes_dir, 0755, err)) < 0 ||
+        (r = st_fs_mkdir_mode(d->images_dir, 0755, err)) < 0)
+        return r;
+    if ((r = open_store(d, err)) < 0)
+        return r;
+    if ((r = st_server_vmm_real_open(d->cfg.libvirt_uri, &d->vmm, err)) < 0)
+        return r;
+    return st_server_nodes_readopt(d, err);
+}
+
+int st_server_open(const st_server_config *cfg, st_server **out, st_error *err)
+{
+    struct st_server *d = NULL;
+    int r = server_alloc(cfg, &d, err);
+    if (r == 0)
+        r = setup(d, err);
+    if (r < 0) {
+        st_server_close(d);
+        *out = NULL;
+        return r;
+    }
+    *out = d;
+    return 0;
+}
+
+void st_server_stop(st_server *d)
+{
+    atomic_store(&d->stopping, true);
+    pthread_mutex_lock(&d->lock);
+    pthread_cond_broadcast(&d->changed);
+    pthread_mutex_unlock(&d->lock);
+}
+
+void st_server_close(st_server *d)
+{
+    if (d == NULL)
+        return;
+    atomic_store(&d->stopping, true);
+    st_server_api_stop(d);
+    st_server_nodes_drain(d);
+    st_server_nodes_free(d);
+    if (d->vmm.ops)
+        d->vmm.ops->close(d->vmm.ctx);
+    st_store_close(d->store);
+    if (d->pg) {
+        st_error err = {0};
+        if (st_pg_embedded_stop(d->pg, &err) < 0)
+            st_server_log("stopping PostgreSQL: %s", err.msg);
+        st_pg_embedded_free(d->pg);
+    }
+    st_secret_key_free(d->key);
+    json_decref(d->logs);
+    if (d->kick_fd >= 0)
+        close(d->kick_fd);
+    if (d->lock_fd >= 0)
+        close(d->lock_fd);
+    free(d->nodes_dir);
+    free(d->images_dir);
+    pthread_cond_destroy(&d->changed);
+    pthread_mutex_destroy(&d->lock);
+    free(d);
+}
+
+/* ---- the loop's side ------------------------------------------------------ */
+
+int st_server_kick_fd(st_server *d)
+{
+    return d->kick_fd;
+}
+
+int st_server_event_fd(st_server *d)
+{
+    return d->vmm.ops->event_fd(d->vmm.ctx);
+}
+
+int st_server_wait_ms(st_server *d, int max_ms)
+{
+    return st_server_liveness_wait_ms(d, max_ms);
+}
+
+void st_server_pass(st_server *d)
+{
+    uint64_t v;
+    if (read(d->kick_fd, &v, sizeof(v)) < 0) {
+        /* nonblocking: no kick pending */
+    }
+    st_error err = {0};
+    st_server_nodes_events(d);
+    unsigned long before = atomic_load(&d->generation);
+    int bound = 0;
+    if (st_control_gc(d->store, &err) < 0 || st_control_deployments(d->store, &err) < 0 ||
+        st_control_schedule(d->store, &bound, &err) < 0 ||
+        st_control_deployments(d->store, &err) < 0) {
+        st_server_log("controllers: %s", err.msg);
+        st_error_clear(&err);
+    }
+    st_server_nodes_dispatch(d);
+    /* Watchers learn of what the controllers wrote. */
+    if (atomic_load(&d->generation) == before) {
+        atomic_fetch_add(&d->generation, 1);
+        pthread_mutex_lock(&d->lock);
+        pthread_cond_broadcast(&d->changed);
+        pthread_mutex_unlock(&d->lock);
+    }
 }

@@ -122,7 +122,7 @@ static void test_status_applied_to_the_pod(void **state)
     st_error err = {0};
     json_t *m = message(uid, "Failed", false, "OOMKilled", NULL);
     json_object_set_new(m, "namespace", json_string("shop"));
-    assert_int_equal(st_server_pod_status(s, "n1", m, &err), 1);
+    assert_int_equal(st_server_pod_report_apply(s, "n1", m, &err), 1);
     json_decref(m);
     json_t *pod = NULL;
     assert_int_equal(st_store_get(s, "Pod", "shop", "web-1", &pod, &err), 0);
@@ -138,7 +138,7 @@ static void test_status_applied_to_the_pod(void **state)
 
     /* Another incarnation, or a pod the store never had: nothing changes. */
     m = message("00000000-0000-4000-8000-000000000000", "Running", true, NULL, NULL);
-    assert_int_equal(st_server_pod_status(s, "n1", m, &err), 0);
+    assert_int_equal(st_server_pod_report_apply(s, "n1", m, &err), 0);
     json_decref(m);
     st_store_close(s);
 }
@@ -151,7 +151,7 @@ static void test_malformed_status_not_applied(void **state)
     json_t *m = message(uid, "Running", true, NULL, NULL);
     json_object_set_new(m, "ready", json_string("yes"));
     st_error err = {0};
-    assert_int_equal(st_server_pod_status(s, "n1", m, &err), -EPROTO);
+    assert_int_equal(st_server_pod_report_apply(s, "n1", m, &err), -EPROTO);
     assert_non_null(strstr(err.msg, "ready"));
     json_decref(m);
     json_t *pod = NULL;

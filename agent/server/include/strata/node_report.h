@@ -20,6 +20,6 @@ int st_server_pod_report_parse(json_t *msg, st_control_pod_report *rep, st_error
 /* Parses msg and applies it (st_control_pod_status): 1 when a pod was
  * updated, 0 when the store no longer has the pod the node reports,
  * negative on a malformed message or a store error. */
-int st_server_pod_status(st_store *s, const char *node, json_t *msg, st_error *err);
+int st_server_pod_report_apply(st_store *s, const char *node, json_t *msg, st_error *err);
 
 #endif

@@ -1,0 +1,112 @@
+/* api_priv.h: what the files of the HTTP API share (private to
+ * agent/server/ and its unit tests). A request is plain data (method, path
+ * segments, query, body) and routing answers a plain response (status and
+ * body, or a stream for watch and log follow), so the API runs without
+ * libmicrohttpd in tests; api_http.c is the only file that speaks HTTP.
+ * errno values become HTTP statuses only in api_route.c. */
+#ifndef STRATA_SERVER_API_PRIV_H
+#define STRATA_SERVER_API_PRIV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <jansson.h>
+
+#include "server_priv.h"
+
+/* kube-apiserver's limit on a request body; a Secret holds at most 1 MiB. */
+#define ST_SERVER_API_BODY_MAX (3u * 1024 * 1024)
+#define ST_SERVER_API_SEGS_MAX 10
+
+struct st_server_request {
+    const char *method;
+    const char *seg[ST_SERVER_API_SEGS_MAX]; /* the path split at '/', empty parts dropped */
+    size_t nseg;
+    json_t *query; /* name -> string: the query arguments (NULL: none) */
+    const char *body;
+    size_t body_len;
+    bool body_too_big; /* over ST_SERVER_API_BODY_MAX: the body was not kept */
+};
+
+struct st_server_stream;
+
+struct st_server_response {
+    unsigned status;
+    const char *type; /* Content-Type */
+    char *body;       /* owned */
+    size_t len;
+    struct st_server_stream *stream; /* owned: the body is read from it (watch, follow) */
+};
+
+/* Splits path (changed in place) into q's segments. */
+void st_server_api_split_path(struct st_server_request *q, char *path);
+/* Answers q. 0, or -ENOMEM when not even an error could be built. */
+int st_server_api_route(struct st_server *d, const struct st_server_request *q,
+                        struct st_server_response *out);
+void st_server_api_response_clear(struct st_server_response *r);
+
+/* ---- for the endpoint files ---------------------------------------------- */
+
+struct st_server_call {
+    struct st_server *d;
+    const struct st_server_request *q;
+    struct st_server_response *out;
+};
+
+/* How errors read to a client: where an object is written, EINVAL is the
+ * object's fault (422 Invalid); for node and image commands it is the
+ * request's (400 BadRequest), and their other codes (server_priv.h) apply. */
+enum st_server_api_errors { ST_SERVER_API_OBJECTS, ST_SERVER_API_COMMANDS };
+
+/* The replies: each 0, or -ENOMEM. */
+int st_server_api_reply_text(struct st_server_call *c, unsigned code, const char *type,
+                             const char *text, size_t len);
+int st_server_api_reply_json(struct st_server_call *c, unsigned code, json_t *obj);
+int st_server_api_reply_status(struct st_server_call *c, unsigned code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int st_server_api_reply_error(struct st_server_call *c, int r, const st_error *err,
+                              enum st_server_api_errors kind);
+int st_server_api_reply_stream(struct st_server_call *c, struct st_server_stream *s,
+                               const char *type);
+/* {"kind":"Status","status":"Success"} */
+int st_server_api_reply_success(struct st_server_call *c);
+
+bool st_server_api_seg_is(const struct st_server_call *c, size_t i, const char *s);
+bool st_server_api_method_is(const struct st_server_call *c, const char *m);
+const char *st_server_api_arg(const struct st_server_call *c, const char *key);
+bool st_server_api_arg_true(const struct st_server_call *c, const char *key);
+/* The body as JSON, or NULL with err set (EINVAL: a 400). */
+json_t *st_server_api_parse_body(const struct st_server_call *c, st_error *err);
+
+/* api_objects.c */
+int st_server_api_objects(struct st_server_call *c, const char *kind, const char *ns,
+                          const char *name);
+int st_server_api_get(struct st_server_call *c, const char *kind, const char *ns, const char *name);
+int st_server_api_scale(struct st_server_call *c, const char *ns, const char *name);
+/* The objects of q as the API shows them (st_api_present). */
+int st_server_api_list(struct st_server *d, const st_store_query *q, json_t **items, st_error *err);
+/* api_apply.c */
+int st_server_api_apply(struct st_server_call *c);
+/* api_nodes.c, api_images.c */
+int st_server_api_nodes(struct st_server_call *c);
+int st_server_api_images(struct st_server_call *c);
+/* api_logs.c */
+int st_server_api_log(struct st_server_call *c, const char *ns, const char *name);
+
+/* api_watch.c: the streams. A watch shows kind's objects (in ns, or all
+ * when ns is NULL; selector already checked) as ADDED / MODIFIED / DELETED
+ * lines; a log stream, the pod's log lines as they come. */
+struct st_server_stream *st_server_stream_watch(struct st_server *d, const char *kind,
+                                                const char *ns, const char *selector);
+struct st_server_stream *st_server_stream_log(struct st_server *d, const char *ns,
+                                              const char *name);
+/* What is there now, without waiting: the log so far. */
+void st_server_stream_fill(struct st_server_stream *s);
+/* The text gathered by st_server_stream_fill. */
+const char *st_server_stream_text(const struct st_server_stream *s, size_t *len);
+/* Up to max bytes, waiting for news (a keep-alive blank line at times);
+ * -1 once the server stops. */
+ssize_t st_server_stream_read(struct st_server_stream *s, char *out, size_t max);
+void st_server_stream_free(struct st_server_stream *s);
+
+#endif

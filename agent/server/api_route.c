@@ -1,0 +1,247 @@
+/* api_route.c: which endpoint answers a request (agent/API.md), the
+ * replies they build, and the one place an errno becomes an HTTP status.
+ * Plain data in and out: api_http.c serves it over libmicrohttpd, the unit
+ * tests call st_server_api_route directly. */
+#include "api_priv.h"
+#include "strata/cleanup.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- replies --------------------------------------------------------------- */
+
+void st_server_api_response_clear(struct st_server_response *r)
+{
+    free(r->body);
+    st_server_stream_free(r->stream);
+    *r = (struct st_server_response){0};
+}
+
+int st_server_api_reply_text(struct st_server_call *c, unsigned code, const char *type,
+                             const char *text, size_t len)
+{
+    char *copy = malloc(len + 1);
+    if (copy == NULL)
+        return -ENOMEM;
+    memcpy(copy, text, len);
+    copy[len] = 0;
+    st_server_api_response_clear(c->out);
+    *c->out = (struct st_server_response){.status = code, .type = type, .body = copy, .len = len};
+    return 0;
+}
+
+int st_server_api_reply_json(struct st_server_call *c, unsigned code, json_t *obj)
+{
+    _cleanup_free_ char *text = json_dumps(obj, JSON_COMPACT);
+    if (text == NULL)
+        return -ENOMEM;
+    return st_server_api_reply_text(c, code, "application/json", text, strlen(text));
+}
+
+int st_server_api_reply_stream(struct st_server_call *c, struct st_server_stream *s,
+                               const char *type)
+{
+    if (s == NULL)
+        return -ENOMEM;
+    st_server_api_response_clear(c->out);
+    *c->out = (struct st_server_response){.status = 200, .type = type, .stream = s};
+    return 0;
+}
+
+static const char *reason_of(unsigned code)
+{
+    switch (code) {
+    case 400:
+        return "BadRequest";
+    case 404:
+        return "NotFound";
+    case 405:
+        return "MethodNotAllowed";
+    case 409:
+        return "AlreadyExists";
+    case 413:
+        return "RequestEntityTooLarge";
+    case 422:
+        return "Invalid";
+    case 503:
+        return "ServiceUnavailable";
+    default:
+        return code >= 500 ? "InternalError" : "BadRequest";
+    }
+}
+
+int st_server_api_reply_status(struct st_server_call *c, unsigned code, const char *fmt, ...)
+{
+    char msg[ST_ERROR_MSG_MAX + 128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    _cleanup_json_ json_t *st =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:i}", "kind", "Status", "apiVersion", "v1", "status",
+                  "Failure", "message", msg, "reason", reason_of(code), "code", (int)code);
+    return st ? st_server_api_reply_json(c, code, st) : -ENOMEM;
+}
+
+int st_server_api_reply_success(struct st_server_call *c)
+{
+    _cleanup_json_ json_t *st = json_pack("{s:s, s:s}", "kind", "Status", "status", "Success");
+    return st ? st_server_api_reply_json(c, 200, st) : -ENOMEM;
+}
+
+/* The one errno -> HTTP table (the codes are server_priv.h's and the
+ * store's). */
+static unsigned http_of(int r, enum st_server_api_errors kind)
+{
+    switch (-r) {
+    case ENOENT:
+        return 404;
+    case EEXIST:
+    case ST_ECONFLICT:
+    case EBUSY:
+        return 409;
+    case EINVAL:
+        return kind == ST_SERVER_API_COMMANDS ? 400 : 422;
+    case ENOSPC:
+    case ENOEXEC:
+        return kind == ST_SERVER_API_COMMANDS ? 422 : 500;
+    case EAGAIN:
+        return kind == ST_SERVER_API_COMMANDS ? 503 : 500;
+    default:
+        return 500;
+    }
+}
+
+int st_server_api_reply_error(struct st_server_call *c, int r, const st_error *err,
+                              enum st_server_api_errors kind)
+{
+    return st_server_api_reply_status(c, http_of(r, kind), "%s",
+                                      err->msg[0] ? err->msg : strerror(-r));
+}
+
+/* ---- the request ------------------------------------------------------------ */
+
+void st_server_api_split_path(struct st_server_request *q, char *path)
+{
+    char *save = NULL;
+    q->nseg = 0;
+    for (char *t = strtok_r(path, "/", &save); t && q->nseg < ST_SERVER_API_SEGS_MAX;
+         t = strtok_r(NULL, "/", &save))
+        q->seg[q->nseg++] = t;
+}
+
+bool st_server_api_seg_is(const struct st_server_call *c, size_t i, const char *s)
+{
+    return i < c->q->nseg && strcmp(c->q->seg[i], s) == 0;
+}
+
+bool st_server_api_method_is(const struct st_server_call *c, const char *m)
+{
+    return strcmp(c->q->method, m) == 0;
+}
+
+const char *st_server_api_arg(const struct st_server_call *c, const char *key)
+{
+    return json_string_value(json_object_get(c->q->query, key));
+}
+
+bool st_server_api_arg_true(const struct st_server_call *c, const char *key)
+{
+    const char *v = st_server_api_arg(c, key);
+    return v && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0);
+}
+
+json_t *st_server_api_parse_body(const struct st_server_call *c, st_error *err)
+{
+    json_error_t je;
+    json_t *j = json_loadb(c->q->body ? c->q->body : "", c->q->body_len, 0, &je);
+    if (j == NULL)
+        st_error_set(err, EINVAL, "request body is not JSON: %s (line %d)", je.text, je.line);
+    return j;
+}
+
+/* ---- routing ------------------------------------------------------------------ */
+
+static const char *kind_of_resource(const char *res)
+{
+    if (strcmp(res, "pods") == 0)
+        return "Pod";
+    if (strcmp(res, "secrets") == 0)
+        return "Secret";
+    if (strcmp(res, "deployments") == 0)
+        return "Deployment";
+    if (strcmp(res, "events") == 0)
+        return "Event";
+    return NULL;
+}
+
+static int route(struct st_server_call *c)
+{
+    const struct st_server_request *q = c->q;
+    if (q->body_too_big || q->body_len > ST_SERVER_API_BODY_MAX)
+        return st_server_api_reply_status(
+            c, 413,
+            "the request body is over %u bytes (3 MiB), the API's limit; apply "
+            "fewer objects at a time (a Secret holds at most 1 MiB)",
+            ST_SERVER_API_BODY_MAX);
+    if (st_server_api_seg_is(c, 0, "healthz") && q->nseg == 1)
+        return st_server_api_reply_text(c, 200, "text/plain", "ok\n", 3);
+    if (st_server_api_seg_is(c, 0, "apply") && q->nseg == 1 && st_server_api_method_is(c, "POST"))
+        return st_server_api_apply(c);
+    bool core = st_server_api_seg_is(c, 0, "api") && st_server_api_seg_is(c, 1, "v1");
+    bool apps = st_server_api_seg_is(c, 0, "apis") && st_server_api_seg_is(c, 1, "apps") &&
+                st_server_api_seg_is(c, 2, "v1");
+    if (core && st_server_api_seg_is(c, 2, "nodes"))
+        return st_server_api_nodes(c);
+    if (core && st_server_api_seg_is(c, 2, "images") && q->nseg == 3)
+        return st_server_api_images(c);
+    size_t base = core ? 2 : apps ? 3 : 0;
+    if (base == 0)
+        return st_server_api_reply_status(c, 404, "no such API path (see agent/API.md)");
+    /* [namespaces NS] RESOURCE [NAME [log|scale]] */
+    const char *ns = NULL;
+    size_t i = base;
+    if (st_server_api_seg_is(c, i, "namespaces") && i + 1 < q->nseg) {
+        ns = q->seg[i + 1];
+        i += 2;
+    }
+    const char *kind = i < q->nseg ? kind_of_resource(q->seg[i]) : NULL;
+    if (kind == NULL || (apps != (strcmp(kind, "Deployment") == 0)))
+        return st_server_api_reply_status(c, 404,
+                                          "no such resource (pods, secrets, events under /api/v1; "
+                                          "deployments under /apis/apps/v1)");
+    const char *name = i + 1 < q->nseg ? q->seg[i + 1] : NULL;
+    const char *sub = i + 2 < q->nseg ? q->seg[i + 2] : NULL;
+    if (i + 3 < q->nseg)
+        return st_server_api_reply_status(c, 404, "no such API path (see agent/API.md)");
+    if (sub) {
+        if (strcmp(kind, "Pod") == 0 && strcmp(sub, "log") == 0 &&
+            st_server_api_method_is(c, "GET"))
+            return st_server_api_log(c, ns ? ns : "default", name);
+        if (strcmp(kind, "Deployment") == 0 && strcmp(sub, "scale") == 0 &&
+            st_server_api_method_is(c, "PUT"))
+            return st_server_api_scale(c, ns ? ns : "default", name);
+        return st_server_api_reply_status(c, 404, "no such API path (see agent/API.md)");
+    }
+    if (st_server_api_method_is(c, "GET"))
+        return st_server_api_get(c, kind, name && !ns ? "default" : ns, name);
+    if ((st_server_api_method_is(c, "DELETE") || st_server_api_method_is(c, "PATCH")) && name &&
+        strcmp(kind, "Event") != 0)
+        return st_server_api_objects(c, kind, ns ? ns : "default", name);
+    return st_server_api_reply_status(c, 405, "%s is not allowed here (see agent/API.md)",
+                                      q->method);
+}
+
+int st_server_api_route(struct st_server *d, const struct st_server_request *q,
+                        struct st_server_response *out)
+{
+    *out = (struct st_server_response){0};
+    struct st_server_call c = {.d = d, .q = q, .out = out};
+    int r = route(&c);
+    if (r < 0)
+        st_server_api_response_clear(out);
+    return r;
+}

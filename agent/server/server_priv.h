@@ -1,0 +1,216 @@
+/* server_priv.h: what the files of the server library share (private: only
+ * agent/server/ and its unit tests include it): the server's handles
+ * (store, vmm, HTTP server), the per-node runtime table (heartbeats, the
+ * pods sent to each node, pod logs), and the seam to libvirt (struct
+ * st_server_vmm_ops), so the node manager runs on a fake vmm in tests.
+ * Programs use strata/server.h. */
+#ifndef STRATA_SERVER_PRIV_H
+#define STRATA_SERVER_PRIV_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "strata/error.h"
+#include "strata/pg_embedded.h"
+#include "strata/secret_crypt.h"
+#include "strata/server.h"
+#include "strata/store.h"
+#include "strata/vmm.h"
+
+/* `node rm`: how long the guest gets to power off before it is destroyed. */
+#define ST_SERVER_SHUTDOWN_MS 2000
+/* Log lines kept per pod for `stratactl logs`. */
+#define ST_SERVER_LOG_LINES 1000
+
+/* Everything the server asks of the VM layer, with ctx the vmm's own
+ * handle; the real table wraps st_vmm_* (vmm_real.c), tests use a fake
+ * (tests/agent/server/fake_vmm.c). Each call has the contract of the
+ * st_vmm_* function of the same name (strata/vmm.h). now_ns is the
+ * monotonic clock liveness judges by (the events' mono_ns use the same). */
+struct st_server_vmm_ops {
+    int (*node_start)(void *ctx, const st_node_spec *spec, const st_vmm_start_options *opts,
+                      json_t **hello, st_error *err);
+    int (*node_send)(void *ctx, const char *name, json_t *msg, st_error *err);
+    int (*node_shutdown)(void *ctx, const char *name, int timeout_ms, st_error *err);
+    int (*node_destroy)(void *ctx, const char *name, st_error *err);
+    int (*node_fence)(void *ctx, const char *name, int timeout_ms, st_vmm_fence_report *rep,
+                      st_error *err);
+    int (*node_undefine)(void *ctx, const char *name, st_error *err);
+    int (*node_adopt)(void *ctx, const char *name, st_error *err);
+    int (*event_fd)(void *ctx);
+    /* Fills ev (cleared with st_vmm_event_clear); 1 when one was there. */
+    int (*event_next)(void *ctx, int timeout_ms, st_vmm_event *ev, st_error *err);
+    int (*sync)(void *ctx, int timeout_ms, st_error *err);
+    int (*boot_files_check)(void *ctx, const char *kernel, const char *initramfs, st_error *err);
+    int (*host_memory_check)(void *ctx, unsigned memory_mib, st_error *err);
+    int64_t (*now_ns)(void *ctx);
+    void (*close)(void *ctx);
+};
+
+struct st_server_vmm {
+    const struct st_server_vmm_ops *ops;
+    void *ctx;
+};
+
+/* vmm_real.c: libvirt through st_vmm (uri NULL: qemu:///system). */
+int st_server_vmm_real_open(const char *uri, struct st_server_vmm *out, st_error *err);
+
+/* What the daemon knows of one node beyond the store: liveness and the pods
+ * it has been asked to run. Guarded by st_server.lock. */
+struct st_server_node {
+    struct st_server_node *next;
+    char name[64];
+    bool provisioning; /* a worker is starting its VM */
+    bool connected;    /* hello seen on the current channel */
+    bool dead;         /* death handled; nothing is sent to it any more */
+    bool fencing;      /* heartbeats stopped: its QEMU is being killed */
+    bool removing;     /* `node rm` is shutting it down: its death is expected */
+    bool unknown;      /* silent past the grace: Ready Unknown, pods not ready, until heard */
+    bool held;         /* one of many nodes silent at once: not fenced (liveness.c) */
+    int64_t last_msg_ns;
+    int64_t grace_from_ns; /* a fresh grace began here (stratad stalled, a hold ended) */
+    int64_t unknown_ns;    /* when it was marked unknown */
+    json_t *sent;          /* uid -> pod name of pods sent with pod_run; true once a
+                            * Terminating pod was sent pod_stop (nodes.c, dispatch) */
+    /* when it was last sent the host's clock (vmm now_ns) */
+    int64_t clock_sent_ns;
+    json_t *reported; /* uid -> its last pod_status, replayed when heard again */
+};
+
+/* liveness.c's state; only the controller loop touches it. */
+struct st_server_liveness {
+    int64_t last_pass_ns;  /* the previous check: a long gap is stratad's own stall */
+    int64_t last_fence_ns; /* fences are rate-limited */
+    int64_t next_ns;       /* when a verdict may change by the clock (0: none due) */
+    bool holding;          /* many nodes silent at once: none is fenced */
+    size_t hold_silent, hold_judged;
+};
+
+struct st_server {
+    st_server_config cfg;
+    char *nodes_dir; /* STATE_DIR/nodes: channel sockets, console logs */
+    char *images_dir;
+    int lock_fd;
+    st_pg_embedded *pg;
+    st_secret_key *key;
+    st_store *store;
+    struct st_server_vmm vmm;
+    struct MHD_Daemon *mhd;
+    int listen_fd;
+    int kick_fd; /* eventfd: wakes the controller loop */
+    atomic_bool stopping;
+
+    pthread_mutex_t lock;
+    pthread_cond_t changed;       /* logs appended, state changed (watchers) */
+    struct st_server_node *nodes; /* [lock] */
+    json_t *logs;                 /* [lock] "namespace/name" -> [lines] */
+    atomic_ulong generation;      /* bumped on every write the API or controllers make */
+    atomic_int workers;           /* node start and fence workers running; teardown waits */
+    struct st_server_liveness lv;
+};
+
+/* server.c */
+/* A server on a store it is given (which it then owns and closes) and a
+ * vmm, with no state dir, private PostgreSQL or API: st_server_open's core,
+ * and how unit tests make one (tests/agent/server/). */
+int st_server_new(const st_server_config *cfg, st_store *store, struct st_server_vmm vmm,
+                  struct st_server **out, st_error *err);
+/* Wakes the controller loop and the watchers after a write. */
+void st_server_kick(struct st_server *d);
+/* The vmm's monotonic clock (liveness, events). */
+int64_t st_server_now_ns(struct st_server *d);
+
+/* api_socket.c */
+/* -EADDRINUSE when another stratad answers on path; run it before anything
+ * is made in the state dir. */
+int st_server_api_socket_check(const char *path, st_error *err);
+/* Binds path (its folder made if missing; a stale socket file replaced),
+ * mode 0600, and listens. The fd, or a negative errno. */
+int st_server_api_listen(const char *path, st_error *err);
+
+/* nodes.c: the node table, re-adoption, node messages and the pods sent to
+ * nodes. */
+int st_server_nodes_readopt(struct st_server *d, st_error *err);
+/* Drains the vmm events (hello, heartbeats, pod status, logs, deaths), then
+ * judges the nodes' silence (st_server_liveness_check). */
+void st_server_nodes_events(struct st_server *d);
+/* Drains the vmm events only (bounded per call). */
+void st_server_nodes_drain_events(struct st_server *d);
+
+/* dispatch.c: sends pod_run for pods bound to a live node and not yet
+ * sent, pod_stop for pods sent that the store no longer runs there or that
+ * are Terminating. */
+void st_server_nodes_dispatch(struct st_server *d);
+/* secret_env.c: env valueFrom.secretKeyRef in spec's containers becomes
+ * value, read from the Secret in ns: ENOENT no such Secret or key, EINVAL
+ * a value that is not base64. */
+int st_server_secret_env(st_store *store, const char *ns, json_t *spec, st_error *err);
+/* Waits (bounded by the VM ready timeout) for node start and fence workers. */
+void st_server_nodes_drain(struct st_server *d);
+void st_server_nodes_free(struct st_server *d);
+/* The runtime entry of a node. [lock] held by the caller. */
+struct st_server_node *st_server_node_find(struct st_server *d, const char *name);
+/* A fresh entry (or the old one, reset). [lock] held by the caller. */
+struct st_server_node *st_server_node_reset(struct st_server *d, const char *name);
+/* The stored Node (new reference), or NULL. */
+json_t *st_server_node_get(struct st_server *d, const char *name);
+/* status.strata.phase of a Node, "" when unset. */
+const char *st_server_node_phase(json_t *node);
+/* Records the node's Ready condition and phase, and wakes the loop. */
+void st_server_node_set_ready(struct st_server *d, const char *name, const char *status,
+                              const char *phase, const char *reason, const char *message);
+/* The node is gone: records it, gives up its pods (the controllers replace
+ * them) and forgets what was sent to it. removal: `node rm` asked for it, so
+ * no Warning NodeLost is recorded on the Node. Once per node. */
+void st_server_node_dead(struct st_server *d, const char *name, const char *why, bool removal);
+/* st_server_pod_report_apply, remembering the report for st_server_liveness_heard. */
+int st_server_pod_status(struct st_server *d, const char *node, json_t *msg, st_error *err);
+
+/* node_admin.c: `stratactl node add|kill|rm`. Errors are these codes
+ * (api_route.c turns them into HTTP): EINVAL the request is wrong, ENOENT no
+ * such node, EEXIST the name is taken, EBUSY still booting, ENOSPC the host
+ * lacks the memory, EAGAIN the node image is not usable, EIO anything
+ * else. */
+/* POST /api/v1/nodes: validates, checks the host has the memory, records
+ * the Node and starts its VM in a worker, which waits up to
+ * ready_timeout_ms (0: the vmm's default) for its hello. *node (new
+ * reference) is the stored Node. */
+int st_server_node_add(struct st_server *d, json_t *body, int ready_timeout_ms, json_t **node,
+                       st_error *err);
+int st_server_node_kill(struct st_server *d, const char *name, st_error *err);
+int st_server_node_remove(struct st_server *d, const char *name, st_error *err);
+
+/* liveness.c: which silent nodes are fenced, and how. */
+/* Notices stratad's own stall, marks nodes silent past the grace unknown
+ * (their pods not ready), holds when many are silent at once, and starts
+ * at most one fence per interval in a worker. Controller loop only. */
+void st_server_liveness_check(struct st_server *d);
+/* A message from the node arrived: if it was marked unknown, it is Ready
+ * again and its pods' last reports are restored. Controller loop only. */
+void st_server_liveness_heard(struct st_server *d, const char *name);
+/* How long the loop may sleep before a verdict is due, at most max_ms. */
+int st_server_liveness_wait_ms(struct st_server *d, int max_ms);
+/* The heartbeat interval nodes are booted with (strata.heartbeat_ms=). */
+int st_server_liveness_heartbeat_ms(const struct st_server *d);
+
+/* images.c: the image store (one folder per image, NAME/rootfs). Import
+ * errors: EINVAL a bad name or source path, ENOENT no such source, EEXIST
+ * the name is taken, ENOEXEC the source did not make an image, EIO anything
+ * else. */
+int st_server_image_import(struct st_server *d, const char *name, const char *source, json_t **out,
+                           st_error *err);
+int st_server_image_list(struct st_server *d, json_t **out, st_error *err);
+
+/* err's code becomes code (its message kept): how a caller says what a
+ * failure below it means here. Returns -code. */
+static inline int st_server_recode(st_error *err, int code)
+{
+    if (err)
+        err->code = code;
+    return -code;
+}
+
+#endif

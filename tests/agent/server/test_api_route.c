@@ -1,0 +1,241 @@
+/* test_api_route.c: the API's routing (agent/API.md) without HTTP, on the
+ * in-memory store and the fake vmm: apply, get, list with a label
+ * selector, delete with propagation, scale, patch, images, and the
+ * statuses errors map to (400, 404, 405, 409, 413, 422). */
+#include "fake_server.h"
+#include "testutil.h"
+#include "strata/fs.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DEPLOY_PATH "/apis/apps/v1/namespaces/default/deployments"
+
+/* An apply body with one Deployment of app=NAME. */
+static char *deployment(const char *name, int replicas)
+{
+    char *body = NULL;
+    assert_true(asprintf(&body,
+                         "{\"items\":[{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\","
+                         "\"metadata\":{\"name\":\"%s\",\"labels\":{\"app\":\"%s\"}},"
+                         "\"spec\":{\"replicas\":%d,\"selector\":{\"matchLabels\":{\"app\":"
+                         "\"%s\"}},\"template\":{\"metadata\":{\"labels\":{\"app\":\"%s\"}},"
+                         "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"busybox\"}]}}}}]}",
+                         name, name, replicas, name, name) > 0);
+    return body;
+}
+
+static unsigned apply(struct fake_server *fs, const char *name, int replicas, const char *action)
+{
+    char *body = deployment(name, replicas);
+    json_t *reply = NULL;
+    unsigned status = fake_server_call(fs, "POST", "/apply", body, &reply);
+    if (action)
+        assert_string_equal(json_string_value(json_object_get(
+                                json_array_get(json_object_get(reply, "items"), 0), "action")),
+                            action);
+    json_decref(reply);
+    free(body);
+    return status;
+}
+
+static size_t count(struct fake_server *fs, const char *path)
+{
+    json_t *list = NULL;
+    assert_int_equal(fake_server_call(fs, "GET", path, NULL, &list), 200);
+    size_t n = json_array_size(json_object_get(list, "items"));
+    json_decref(list);
+    return n;
+}
+
+static const char *reason(json_t *status)
+{
+    return json_string_value(json_object_get(status, "reason")) ?: "";
+}
+
+static void test_apply_get_list(void **state)
+{
+    struct fake_server *fs = *state;
+    assert_int_equal(apply(fs, "web", 1, "created"), 200);
+    assert_int_equal(apply(fs, "db", 1, "created"), 200);
+    assert_int_equal(apply(fs, "web", 1, "unchanged"), 200);
+    assert_int_equal(apply(fs, "web", 2, "configured"), 200);
+
+    json_t *obj = NULL;
+    assert_int_equal(fake_server_call(fs, "GET", DEPLOY_PATH "/web", NULL, &obj), 200);
+    assert_string_equal(json_string_value(json_object_get(obj, "kind")), "Deployment");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(obj, "spec"), "replicas")),
+                     2);
+    json_decref(obj);
+    /* Without a namespace, a named object is looked up in default. */
+    assert_int_equal(fake_server_call(fs, "GET", "/apis/apps/v1/deployments/db", NULL, NULL), 200);
+
+    assert_int_equal(count(fs, DEPLOY_PATH), 2);
+    assert_int_equal(count(fs, DEPLOY_PATH "?labelSelector=app=web"), 1);
+    assert_int_equal(count(fs, DEPLOY_PATH "?labelSelector=app!=web"), 1);
+    assert_int_equal(count(fs, DEPLOY_PATH "?labelSelector=app=nothing"), 0);
+    json_t *st = NULL;
+    assert_int_equal(
+        fake_server_call(fs, "GET", DEPLOY_PATH "?labelSelector=app in (web", NULL, &st), 400);
+    assert_string_equal(reason(st), "BadRequest");
+    json_decref(st);
+
+    assert_int_equal(fake_server_call(fs, "GET", DEPLOY_PATH "/nope", NULL, &st), 404);
+    assert_string_equal(reason(st), "NotFound");
+    assert_int_equal(json_integer_value(json_object_get(st, "code")), 404);
+    json_decref(st);
+}
+
+static void test_scale_and_patch(void **state)
+{
+    struct fake_server *fs = *state;
+    assert_int_equal(apply(fs, "web", 1, NULL), 200);
+    json_t *out = NULL;
+    assert_int_equal(
+        fake_server_call(fs, "PUT", DEPLOY_PATH "/web/scale", "{\"spec\":{\"replicas\":3}}", &out),
+        200);
+    json_t *md = json_object_get(out, "metadata");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(out, "spec"), "replicas")),
+                     3);
+    assert_int_equal(json_integer_value(json_object_get(md, "generation")), 2);
+    json_decref(out);
+    assert_int_equal(
+        fake_server_call(fs, "PUT", DEPLOY_PATH "/web/scale", "{\"spec\":{\"replicas\":-1}}", NULL),
+        422);
+    assert_int_equal(
+        fake_server_call(fs, "PUT", DEPLOY_PATH "/nope/scale", "{\"spec\":{\"replicas\":1}}", NULL),
+        404);
+
+    assert_int_equal(fake_server_call(fs, "PATCH", DEPLOY_PATH "/web",
+                                      "{\"metadata\":{\"labels\":{\"tier\":\"front\"}}}", &out),
+                     200);
+    json_t *labels = json_object_get(json_object_get(out, "metadata"), "labels");
+    assert_string_equal(json_string_value(json_object_get(labels, "tier")), "front");
+    assert_string_equal(json_string_value(json_object_get(labels, "app")), "web");
+    json_decref(out);
+    /* Validated as apply validates: 422; a body that is no JSON: 400. */
+    assert_int_equal(fake_server_call(fs, "PATCH", DEPLOY_PATH "/web",
+                                      "{\"spec\":{\"replicas\":\"many\"}}", &out),
+                     422);
+    assert_string_equal(reason(out), "Invalid");
+    json_decref(out);
+    assert_int_equal(fake_server_call(fs, "PATCH", DEPLOY_PATH "/web", "{not json", NULL), 400);
+    assert_int_equal(fake_server_call(fs, "PATCH", DEPLOY_PATH "/nope", "{}", NULL), 404);
+}
+
+static void test_delete_propagation(void **state)
+{
+    struct fake_server *fs = *state;
+    const char *pods = "/api/v1/namespaces/default/pods";
+    assert_int_equal(apply(fs, "keep", 2, NULL), 200);
+    st_server_pass(fs->d);
+    assert_int_equal(count(fs, pods), 2);
+    /* Orphan: the pods stay. */
+    assert_int_equal(
+        fake_server_call(fs, "DELETE", DEPLOY_PATH "/keep?propagationPolicy=Orphan", NULL, NULL),
+        200);
+    for (int i = 0; i < 3; i++)
+        st_server_pass(fs->d);
+    assert_int_equal(fake_server_call(fs, "GET", DEPLOY_PATH "/keep", NULL, NULL), 404);
+    assert_int_equal(count(fs, pods), 2);
+
+    /* Background: the garbage collector takes its pods. */
+    assert_int_equal(apply(fs, "drop", 1, NULL), 200);
+    st_server_pass(fs->d);
+    assert_int_equal(count(fs, pods), 3);
+    assert_int_equal(fake_server_call(fs, "DELETE",
+                                      DEPLOY_PATH "/drop?propagationPolicy=Background", NULL, NULL),
+                     200);
+    for (int i = 0; i < 3; i++)
+        st_server_pass(fs->d);
+    assert_int_equal(count(fs, pods), 2);
+
+    assert_int_equal(
+        fake_server_call(fs, "DELETE", DEPLOY_PATH "/keep?propagationPolicy=Sideways", NULL, NULL),
+        400);
+    assert_int_equal(fake_server_call(fs, "DELETE", DEPLOY_PATH "/nope", NULL, NULL), 404);
+    assert_int_equal(fake_server_call(fs, "DELETE", DEPLOY_PATH "/keep", "{oops", NULL), 400);
+}
+
+static void test_bad_requests(void **state)
+{
+    struct fake_server *fs = *state;
+    json_t *st = NULL;
+    assert_int_equal(fake_server_call(fs, "POST", "/apply", "not json", &st), 400);
+    assert_string_equal(reason(st), "BadRequest");
+    json_decref(st);
+    assert_int_equal(fake_server_call(fs, "POST", "/apply", "{\"objects\":[]}", NULL), 400);
+    /* A Deployment without containers: the manifest reader refuses it. */
+    const char *invalid = "{\"items\":[{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\","
+                          "\"metadata\":{\"name\":\"x\"},\"spec\":{\"template\":{\"spec\":{}}}}]}";
+    assert_int_equal(fake_server_call(fs, "POST", "/apply", invalid, &st), 422);
+    assert_string_equal(reason(st), "Invalid");
+    json_decref(st);
+    assert_int_equal(fake_server_call(fs, "GET", "/nowhere", NULL, NULL), 404);
+    assert_int_equal(fake_server_call(fs, "GET", "/api/v1/widgets", NULL, NULL), 404);
+    assert_int_equal(fake_server_call(fs, "GET", "/api/v1/deployments", NULL, NULL), 404);
+    assert_int_equal(fake_server_call(fs, "POST", "/api/v1/namespaces/default/pods", "{}", &st),
+                     405);
+    json_decref(st);
+    assert_int_equal(fake_server_call(fs, "DELETE", "/api/v1/events/e1", NULL, NULL), 405);
+    assert_int_equal(fake_server_call(fs, "GET", "/healthz", NULL, NULL), 200);
+
+    /* Over the body limit: 413, whatever the path. */
+    size_t big = ST_SERVER_API_BODY_MAX + 1;
+    char *body = malloc(big + 1);
+    assert_non_null(body);
+    memset(body, ' ', big);
+    body[big] = 0;
+    assert_int_equal(fake_server_call(fs, "POST", "/apply", body, &st), 413);
+    assert_int_equal(json_integer_value(json_object_get(st, "code")), 413);
+    json_decref(st);
+    free(body);
+}
+
+static void test_images(void **state)
+{
+    struct fake_server *fs = *state;
+    char dir[] = "/tmp/strata-test-images-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    free(fs->d->images_dir);
+    fs->d->images_dir = strdup(dir);
+    char path[512];
+    snprintf(path, sizeof(path), "%s/base", dir);
+    assert_int_equal(mkdir(path, 0755), 0);
+    snprintf(path, sizeof(path), "%s/base/rootfs", dir);
+    assert_int_equal(mkdir(path, 0755), 0);
+
+    json_t *list = NULL;
+    assert_int_equal(fake_server_call(fs, "GET", "/api/v1/images", NULL, &list), 200);
+    assert_int_equal(json_array_size(json_object_get(list, "items")), 1);
+    json_decref(list);
+    char body[600];
+    snprintf(body, sizeof(body), "{\"name\":\"base\",\"source\":\"%s\"}", path);
+    assert_int_equal(fake_server_call(fs, "POST", "/api/v1/images", body, NULL), 409);
+    snprintf(body, sizeof(body), "{\"name\":\"Bad/Name\",\"source\":\"%s\"}", path);
+    assert_int_equal(fake_server_call(fs, "POST", "/api/v1/images", body, NULL), 400);
+    assert_int_equal(fake_server_call(fs, "POST", "/api/v1/images",
+                                      "{\"name\":\"other\",\"source\":\"/nonexistent/x\"}", NULL),
+                     404);
+    assert_int_equal(fake_server_call(fs, "DELETE", "/api/v1/images", NULL, NULL), 405);
+
+    st_error err = {0};
+    assert_int_equal(st_fs_rmtree(dir, &err), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_apply_get_list, fake_server_setup,
+                                        fake_server_teardown),
+        cmocka_unit_test_setup_teardown(test_scale_and_patch, fake_server_setup,
+                                        fake_server_teardown),
+        cmocka_unit_test_setup_teardown(test_delete_propagation, fake_server_setup,
+                                        fake_server_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_requests, fake_server_setup, fake_server_teardown),
+        cmocka_unit_test_setup_teardown(test_images, fake_server_setup, fake_server_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,206 @@
+/* test_node_manager.c: the server's node manager on the in-memory store
+ * and the fake vmm, its clock moved by the test: nodes added say hello and
+ * become Ready, the pods bound to them are sent once, deleted pods are
+ * stopped once, a silent node is fenced after the grace but a stall of the
+ * server or a mass silence fences nothing, and a dead node's pods are
+ * lost. */
+#include "fake_server.h"
+#include "testutil.h"
+#include "strata/node_proto.h"
+
+#include <string.h>
+
+#define STEP_MS 200
+
+static const char *deployment =
+    "{\"items\":[{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":"
+    "\"web\"},\"spec\":{\"replicas\":2,\"selector\":{\"matchLabels\":{\"app\":\"web\"}},"
+    "\"template\":{\"metadata\":{\"labels\":{\"app\":\"web\"}},\"spec\":{\"containers\":[{"
+    "\"name\":\"c\",\"image\":\"busybox\"}]}}}}]}";
+
+/* The pods (new reference), as the API lists them. */
+static json_t *pods(struct fake_server *fs)
+{
+    json_t *list = NULL;
+    assert_int_equal(fake_server_call(fs, "GET", "/api/v1/namespaces/default/pods", NULL, &list),
+                     200);
+    json_t *items = json_incref(json_object_get(list, "items"));
+    json_decref(list);
+    return items;
+}
+
+static const char *pod_str(json_t *pod, const char *part, const char *key)
+{
+    return json_string_value(json_object_get(json_object_get(pod, part), key)) ?: "";
+}
+
+/* Node n1 Ready, running the Deployment's two pods (new reference). */
+static json_t *web_on_n1(struct fake_server *fs)
+{
+    fake_server_node_ready(fs, "n1");
+    assert_int_equal(fake_server_call(fs, "POST", "/apply", deployment, NULL), 200);
+    fake_server_passes(fs, 5, STEP_MS);
+    json_t *items = pods(fs);
+    assert_int_equal(json_array_size(items), 2);
+    return items;
+}
+
+static void test_node_add_hello_ready(void **state)
+{
+    struct fake_server *fs = *state;
+    fake_server_node_ready(fs, "n1");
+    json_t *node = fake_server_get(fs, "Node", "", "n1");
+    /* The hello's capacity is the Node's. */
+    assert_string_equal(pod_str(json_object_get(node, "status"), "capacity", "cpu"), "2000m");
+    json_decref(node);
+    /* The name is taken now; a host without the memory refuses and makes
+     * nothing. */
+    const char *again = "{\"metadata\":{\"name\":\"n1\"}}";
+    assert_int_equal(fake_server_call(fs, "POST", "/api/v1/nodes", again, NULL), 409);
+    fake_vmm_host_full(fs->vmm, true);
+    const char *big = "{\"metadata\":{\"name\":\"n2\"},\"spec\":{\"memoryMiB\":4096}}";
+    assert_int_equal(fake_server_call(fs, "POST", "/api/v1/nodes", big, NULL), 422);
+    assert_null(fake_server_get(fs, "Node", "", "n2"));
+    const char *bad = "{\"metadata\":{\"name\":\"Not_A_Name\"}}";
+    assert_int_equal(fake_server_call(fs, "POST", "/api/v1/nodes", bad, NULL), 400);
+    assert_int_equal(fake_server_call(fs, "POST", "/api/v1/nodes/nope/kill", NULL, NULL), 404);
+}
+
+static void test_pods_sent_once_and_stopped_once(void **state)
+{
+    struct fake_server *fs = *state;
+    json_t *items = web_on_n1(fs);
+    size_t i;
+    json_t *p;
+    json_array_foreach(items, i, p)
+    {
+        assert_string_equal(pod_str(p, "spec", "nodeName"), "n1");
+        assert_int_equal(
+            fake_vmm_sent(fs->vmm, "n1", ST_PROTO_POD_RUN, pod_str(p, "metadata", "uid")), 1);
+    }
+    /* More passes send nothing again. */
+    fake_server_passes(fs, 5, STEP_MS);
+    assert_int_equal(fake_vmm_sent(fs->vmm, "n1", ST_PROTO_POD_RUN, NULL), 2);
+
+    /* A deleted pod is stopped on its node, once. */
+    json_t *gone = json_array_get(items, 0);
+    char path[256];
+    snprintf(path, sizeof(path), "/api/v1/namespaces/default/pods/%s",
+             pod_str(gone, "metadata", "name"));
+    assert_int_equal(fake_server_call(fs, "DELETE", path, NULL, NULL), 200);
+    fake_server_passes(fs, 5, STEP_MS);
+    const char *uid = pod_str(gone, "metadata", "uid");
+    assert_int_equal(fake_vmm_sent(fs->vmm, "n1", ST_PROTO_POD_STOP, uid), 1);
+    fake_server_passes(fs, 5, STEP_MS);
+    assert_int_equal(fake_vmm_sent(fs->vmm, "n1", ST_PROTO_POD_STOP, NULL), 1);
+    json_decref(items);
+}
+
+static void test_silent_node_fenced_after_grace(void **state)
+{
+    struct fake_server *fs = *state;
+    fake_server_node_ready(fs, "n1");
+    fake_server_node_ready(fs, "n2");
+    fake_vmm_silence(fs->vmm, "n2");
+    /* Within the grace: nothing. */
+    fake_server_passes(fs, FAKE_GRACE_MS / STEP_MS - 1, STEP_MS);
+    assert_int_equal(fake_vmm_fenced(fs->vmm, "n2"), 0);
+    /* Past it: fenced, once, and dead; the node that talks is untouched. */
+    fake_server_passes(fs, 10, STEP_MS);
+    assert_int_equal(fake_vmm_fenced(fs->vmm, "n2"), 1);
+    assert_int_equal(fake_vmm_fenced(fs->vmm, "n1"), 0);
+    json_t *n2 = fake_server_get(fs, "Node", "", "n2");
+    assert_string_equal(st_server_node_phase(n2), "Dead");
+    json_decref(n2);
+    json_t *n1 = fake_server_get(fs, "Node", "", "n1");
+    assert_string_equal(fake_server_node_ready_status(n1), "True");
+    json_decref(n1);
+}
+
+static void test_stall_fences_nothing(void **state)
+{
+    struct fake_server *fs = *state;
+    fake_server_node_ready(fs, "n1");
+    fake_server_node_ready(fs, "n2");
+    fake_server_passes(fs, 3, STEP_MS);
+    /* The server itself did not run for ten graces: nobody was heard, and
+     * that is not the nodes' fault. */
+    fake_vmm_advance_ms(fs->vmm, 10 * FAKE_GRACE_MS);
+    st_server_pass(fs->d);
+    fake_server_workers_done(fs);
+    assert_int_equal(fake_vmm_fences_total(fs->vmm), 0);
+    /* Their heartbeats come again: still nothing fenced, both Ready. */
+    fake_server_passes(fs, 10, STEP_MS);
+    assert_int_equal(fake_vmm_fences_total(fs->vmm), 0);
+    json_t *n1 = fake_server_get(fs, "Node", "", "n1");
+    json_t *n2 = fake_server_get(fs, "Node", "", "n2");
+    assert_string_equal(fake_server_node_ready_status(n1), "True");
+    assert_string_equal(fake_server_node_ready_status(n2), "True");
+    json_decref(n1);
+    json_decref(n2);
+}
+
+static void test_mass_silence_holds(void **state)
+{
+    struct fake_server *fs = *state;
+    fake_server_node_ready(fs, "n1");
+    fake_server_node_ready(fs, "n2");
+    fake_server_node_ready(fs, "n3");
+    fake_vmm_silence(fs->vmm, "n2");
+    fake_vmm_silence(fs->vmm, "n3");
+    fake_server_passes(fs, 4 * FAKE_GRACE_MS / STEP_MS, STEP_MS);
+    /* Two of three silent at once: the host is suspected, none is fenced,
+     * both show as unknown. */
+    assert_int_equal(fake_vmm_fences_total(fs->vmm), 0);
+    json_t *n2 = fake_server_get(fs, "Node", "", "n2");
+    assert_string_equal(fake_server_node_ready_status(n2), "Unknown");
+    assert_string_not_equal(st_server_node_phase(n2), "Dead");
+    json_decref(n2);
+}
+
+static void test_node_death_marks_pods_lost(void **state)
+{
+    struct fake_server *fs = *state;
+    json_t *before = web_on_n1(fs);
+    fake_vmm_kill(fs->vmm, "n1");
+    st_server_pass(fs->d);
+    json_t *n1 = fake_server_get(fs, "Node", "", "n1");
+    assert_string_equal(st_server_node_phase(n1), "Dead");
+    json_decref(n1);
+    size_t i;
+    json_t *p;
+    json_array_foreach(before, i, p)
+    {
+        json_t *now = fake_server_get(fs, "Pod", "default", pod_str(p, "metadata", "name"));
+        /* Failed NodeLost, or already replaced by the deployment controller. */
+        if (now) {
+            assert_string_equal(pod_str(now, "status", "phase"), "Failed");
+            assert_string_equal(pod_str(now, "status", "reason"), "NodeLost");
+        }
+        json_decref(now);
+    }
+    json_decref(before);
+    /* Nothing more is sent to a dead node. */
+    size_t runs = fake_vmm_sent(fs->vmm, "n1", ST_PROTO_POD_RUN, NULL);
+    fake_server_passes(fs, 3, STEP_MS);
+    assert_int_equal(fake_vmm_sent(fs->vmm, "n1", ST_PROTO_POD_RUN, NULL), runs);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_node_add_hello_ready, fake_server_setup,
+                                        fake_server_teardown),
+        cmocka_unit_test_setup_teardown(test_pods_sent_once_and_stopped_once, fake_server_setup,
+                                        fake_server_teardown),
+        cmocka_unit_test_setup_teardown(test_silent_node_fenced_after_grace, fake_server_setup,
+                                        fake_server_teardown),
+        cmocka_unit_test_setup_teardown(test_stall_fences_nothing, fake_server_setup,
+                                        fake_server_teardown),
+        cmocka_unit_test_setup_teardown(test_mass_silence_holds, fake_server_setup,
+                                        fake_server_teardown),
+        cmocka_unit_test_setup_teardown(test_node_death_marks_pods_lost, fake_server_setup,
+                                        fake_server_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
