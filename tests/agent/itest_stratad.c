@@ -280,10 +280,28 @@ static size_t lines(const char *text)
     return n;
 }
 
+/* No pod left Terminating (kubectl lists those too) and none Failed. */
+static bool only_live_pods(void *arg)
+{
+    (void)arg;
+    json_t *list = st_cluster_get(&cl, "pods");
+    json_t *live = live_pods();
+    bool same =
+        list && live && json_array_size(json_object_get(list, "items")) == json_array_size(live);
+    json_decref(list);
+    json_decref(live);
+    return same;
+}
+
 static void test_get_flags_shapes_and_watch(void **state)
 {
     (void)state;
     char *out = NULL, *err = NULL;
+    /* The scale-downs before this test leave pods Terminating for up to
+     * their grace period (3 s) after the node was asked to stop them. */
+    long long t0 = st_test_now_ms();
+    assert_true(st_test_wait_until(only_live_pods, NULL, 30000, 200));
+    print_message("pods left Terminating were gone after %lld ms\n", st_test_now_ms() - t0);
     assert_int_equal(ctl(&out, NULL, "get pods -l app=web --no-headers"), 0);
     assert_int_equal(lines(out), 3);
     assert_null(strstr(out, "NAME"));
