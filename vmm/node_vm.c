@@ -19,6 +19,19 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
+/* libvirt reports a passing shortage of the host as a system error with
+ * EAGAIN (seen here: "failed to load cgroup BPF prog: Resource temporarily
+ * unavailable" once in a day of starts); such a start is tried again a few
+ * times before the node is failed. */
+#define ST_NODE_START_ATTEMPTS 3
+#define ST_NODE_START_RETRY_MS 250
+static bool start_error_transient(void)
+{
+    virErrorPtr e = virGetLastError();
+    return e && e->code == VIR_ERR_SYSTEM_ERROR &&
+           (e->int1 == EAGAIN || (e->message && strstr(e->message, "temporarily unavailable")));
+}
+
 /* Connecting to QEMU's channel socket right after virDomainCreate. */
 #define ST_NODE_CHANNEL_CONNECT_MS 5000
 /* An error message holds ST_ERROR_MSG_MAX bytes: the console tail gets this
@@ -267,7 +280,12 @@ int st_vmm_node_start(st_vmm *vmm, const st_node_spec *spec_in, const st_vmm_sta
         discard(vmm, node, NULL);
         return r;
     }
-    if (virDomainCreate(dom) < 0) {
+    for (int attempt = 1; virDomainCreate(dom) < 0; attempt++) {
+        if (attempt < ST_NODE_START_ATTEMPTS && start_error_transient()) {
+            struct timespec ts = {0, ST_NODE_START_RETRY_MS * 1000000L};
+            nanosleep(&ts, NULL);
+            continue;
+        }
         r = st_error_set(err, EIO, "node %s: libvirt could not start %s: %s", spec.name,
                          node->domain, st_vmm_virt_error());
         discard(vmm, node, dom);
