@@ -387,6 +387,12 @@ static bool churn_reached(void *arg)
 static void test_pod_churn_fences_nothing(void **state)
 {
     (void)state;
+#if defined(__SANITIZE_ADDRESS__)
+    /* In the sanitizer build strata-node in each 192 MiB TCG guest is the
+     * ASan one: 30 pods there measure ASan's cost, not the heartbeat path,
+     * which runtime/itest_node_pods checks under ASan on the host. */
+    skip();
+#endif
     char path[600];
     snprintf(path, sizeof(path), "%s/churn.yaml", cl.state_dir);
     st_test_write_file(path, CHURN);
