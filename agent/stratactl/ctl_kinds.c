@@ -71,6 +71,16 @@ const struct stctl_fmt_kind *stctl_fmt_kind_by_kind(const char *kind)
 
 /* ---- time ----------------------------------------------------------------- */
 
+/* "5m" or "5m30s": kubectl's two-unit durations drop a zero second unit. */
+static void two_units(char *buf, size_t len, long long big, char big_unit, long long small,
+                      char small_unit)
+{
+    if (small)
+        snprintf(buf, len, "%lld%c%lld%c", big, big_unit, small, small_unit);
+    else
+        snprintf(buf, len, "%lld%c", big, big_unit);
+}
+
 void stctl_fmt_duration(long long seconds, char *buf, size_t len)
 {
     /* kubectl tolerates a second of clock skew as "now". */
@@ -86,10 +96,7 @@ void stctl_fmt_duration(long long seconds, char *buf, size_t len)
     }
     long long minutes = seconds / 60;
     if (minutes < 10) {
-        if (seconds % 60)
-            snprintf(buf, len, "%lldm%llds", minutes, seconds % 60);
-        else
-            snprintf(buf, len, "%lldm", minutes);
+        two_units(buf, len, minutes, 'm', seconds % 60, 's');
         return;
     }
     if (minutes < 3 * 60) {
@@ -98,10 +105,7 @@ void stctl_fmt_duration(long long seconds, char *buf, size_t len)
     }
     long long hours = minutes / 60;
     if (hours < 8) {
-        if (minutes % 60)
-            snprintf(buf, len, "%lldh%lldm", hours, minutes % 60);
-        else
-            snprintf(buf, len, "%lldh", hours);
+        two_units(buf, len, hours, 'h', minutes % 60, 'm');
         return;
     }
     if (hours < 48) {
@@ -110,10 +114,7 @@ void stctl_fmt_duration(long long seconds, char *buf, size_t len)
     }
     long long days = hours / 24;
     if (days < 8) {
-        if (hours % 24)
-            snprintf(buf, len, "%lldd%lldh", days, hours % 24);
-        else
-            snprintf(buf, len, "%lldd", days);
+        two_units(buf, len, days, 'd', hours % 24, 'h');
         return;
     }
     if (days < 2 * 365) {
@@ -121,10 +122,7 @@ void stctl_fmt_duration(long long seconds, char *buf, size_t len)
         return;
     }
     long long years = days / 365;
-    if (years < 8 && days % 365)
-        snprintf(buf, len, "%lldy%lldd", years, days % 365);
-    else
-        snprintf(buf, len, "%lldy", years);
+    two_units(buf, len, years, 'y', years < 8 ? days % 365 : 0, 'd');
 }
 
 void stctl_fmt_age(const char *timestamp, time_t now, char *buf, size_t len)
