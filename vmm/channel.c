@@ -90,17 +90,19 @@ static void on_watch_free(void *opaque)
     st_vmm_node_unref(node);
 }
 
-int st_vmm_channel_open(st_vmm_node *node, int timeout_ms, st_error *err)
+/* Connects to a socket QEMU listens on (a channel's mode='bind'), made
+ * nonblocking. QEMU has it listening when virDomainCreate returns; the
+ * retry only covers a slow QEMU, bounded by timeout_ms. */
+static int connect_port(st_vmm_node *node, const char *path, const char *what, int timeout_ms,
+                        int *out, st_error *err)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (strlen(node->sock_path) >= sizeof(sa.sun_path))
-        return st_error_set(err, ENAMETOOLONG, "node %s: channel socket path %s is too long",
-                            node->name, node->sock_path);
-    memcpy(sa.sun_path, node->sock_path, strlen(node->sock_path) + 1);
+    if (strlen(path) >= sizeof(sa.sun_path))
+        return st_error_set(err, ENAMETOOLONG, "node %s: %s socket path %s is too long", node->name,
+                            what, path);
+    memcpy(sa.sun_path, path, strlen(path) + 1);
     _cleanup_close_ int fd = -1;
     int64_t deadline = st_vmm_now_ns() + (int64_t)timeout_ms * 1000000;
-    /* QEMU has the socket listening when virDomainCreate returns; the retry
-     * only covers a slow QEMU, bounded by timeout_ms. */
     for (;;) {
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
@@ -111,14 +113,25 @@ int st_vmm_channel_open(st_vmm_node *node, int timeout_ms, st_error *err)
         close(fd);
         fd = -1;
         if ((e != ENOENT && e != ECONNREFUSED) || st_vmm_now_ns() >= deadline)
-            return st_error_sys(err, e, "node %s: cannot connect to the channel socket %s",
-                                node->name, node->sock_path);
+            return st_error_sys(err, e, "node %s: cannot connect to the %s socket %s", node->name,
+                                what, path);
         struct timespec ts = {0, 20 * 1000000};
         nanosleep(&ts, NULL);
     }
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-        return st_error_sys(err, errno, "node %s: channel socket O_NONBLOCK", node->name);
+        return st_error_sys(err, errno, "node %s: %s socket O_NONBLOCK", node->name, what);
+    *out = fd;
+    fd = -1;
+    return 0;
+}
+
+int st_vmm_channel_open(st_vmm_node *node, int timeout_ms, st_error *err)
+{
+    _cleanup_close_ int fd = -1;
+    int r = connect_port(node, node->sock_path, "channel", timeout_ms, &fd, err);
+    if (r < 0)
+        return r;
 
     st_vmm *vmm = node->vmm;
     pthread_mutex_lock(&vmm->lock);
@@ -191,4 +204,12 @@ int st_vmm_channel_send(st_vmm_node *node, json_t *msg, st_error *err)
         poll(&p, 1, left);
     }
     return 0;
+}
+
+int st_vmm_node_data_connect(st_vmm *vmm, const char *name, int *fd, st_error *err)
+{
+    _cleanup_node_ st_vmm_node *node = st_vmm_registry_get(vmm, name);
+    if (node == NULL)
+        return st_error_set(err, ENOENT, "node %s: not started or adopted by this stratad", name);
+    return connect_port(node, node->data_path, "data port", ST_NODE_CHANNEL_CONNECT_MS, fd, err);
 }

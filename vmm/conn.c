@@ -272,7 +272,7 @@ int st_vmm_event_next(st_vmm *vmm, int timeout_ms, st_vmm_event *ev, st_error *e
 /* ---- the registry ----------------------------------------------------- */
 
 st_vmm_node *st_vmm_node_new(st_vmm *vmm, const char *name, const char *sock_path,
-                             const char *console_path)
+                             const char *console_path, const char *data_path)
 {
     st_vmm_node *n = calloc(1, sizeof(*n));
     if (n == NULL)
@@ -283,10 +283,11 @@ st_vmm_node *st_vmm_node_new(st_vmm *vmm, const char *name, const char *sock_pat
     snprintf(n->domain, sizeof(n->domain), "%s%s", ST_NODE_DOMAIN_PREFIX, name);
     n->sock_path = strdup(sock_path);
     n->console_path = strdup(console_path);
+    n->data_path = strdup(data_path);
     n->chan_fd = -1;
     n->watch = -1;
     st_proto_reader_init(&n->reader);
-    if (n->sock_path == NULL || n->console_path == NULL) {
+    if (n->sock_path == NULL || n->console_path == NULL || n->data_path == NULL) {
         st_vmm_node_unref(n);
         return NULL;
     }
@@ -303,6 +304,7 @@ void st_vmm_node_unref(st_vmm_node *node)
     if (node->hello)
         json_decref(node->hello);
     free(node->sock_path);
+    free(node->data_path);
     free(node->console_path);
     free(node);
 }

@@ -87,7 +87,9 @@ int st_node_spec_validate(const st_node_spec *spec, st_error *err)
         (r = check_abs("images_dir", spec->images_dir, false, err)) < 0)
         return r;
     struct sockaddr_un sun;
-    size_t need = strlen(state_dir_of(spec)) + 1 + strlen(spec->name) + strlen(".sock") + 1;
+    /* the data port's socket has the longer name */
+    size_t need =
+        strlen(state_dir_of(spec)) + 1 + strlen(spec->name) + strlen(ST_NODE_DATA_SOCK_SUFFIX) + 1;
     if (need > sizeof(sun.sun_path))
         return st_error_set(err, ENAMETOOLONG,
                             "node %s: state dir '%s' is too long for the channel socket path "
@@ -97,17 +99,20 @@ int st_node_spec_validate(const st_node_spec *spec, st_error *err)
 }
 
 int st_node_spec_paths(const st_node_spec *spec, char **socket_path, char **console_path,
-                       st_error *err)
+                       char **data_path, st_error *err)
 {
-    _cleanup_free_ char *sock = NULL, *cons = NULL;
+    _cleanup_free_ char *sock = NULL, *cons = NULL, *data = NULL;
     const char *dir = state_dir_of(spec);
     if (asprintf(&sock, "%s/%s.sock", dir, spec->name) < 0 ||
-        asprintf(&cons, "%s/%s.console.log", dir, spec->name) < 0)
+        asprintf(&cons, "%s/%s.console.log", dir, spec->name) < 0 ||
+        asprintf(&data, "%s/%s" ST_NODE_DATA_SOCK_SUFFIX, dir, spec->name) < 0)
         return st_error_set(err, ENOMEM, "node %s: out of memory", spec->name);
     if (socket_path)
         *socket_path = st_steal_ptr(&sock);
     if (console_path)
         *console_path = st_steal_ptr(&cons);
+    if (data_path)
+        *data_path = st_steal_ptr(&data);
     return 0;
 }
 
@@ -197,8 +202,26 @@ static int write_cpu(xmlTextWriterPtr w, const st_node_spec *spec)
     return xmlTextWriterEndElement(w);
 }
 
+/* A virtio-serial port named port in the guest, a unix socket QEMU binds
+ * (listens on) at path on the host; the host connects after start, and a
+ * guest that writes before that blocks, so nothing is lost. */
+static int write_channel(xmlTextWriterPtr w, const char *path, const char *port)
+{
+    W(xmlTextWriterStartElement(w, X("channel")));
+    W(xmlTextWriterWriteAttribute(w, X("type"), X("unix")));
+    W(xmlTextWriterStartElement(w, X("source")));
+    W(xmlTextWriterWriteAttribute(w, X("mode"), X("bind")));
+    W(xmlTextWriterWriteAttribute(w, X("path"), X(path)));
+    W(xmlTextWriterEndElement(w));
+    W(xmlTextWriterStartElement(w, X("target")));
+    W(xmlTextWriterWriteAttribute(w, X("type"), X("virtio")));
+    W(xmlTextWriterWriteAttribute(w, X("name"), X(port)));
+    W(xmlTextWriterEndElement(w));
+    return xmlTextWriterEndElement(w);
+}
+
 static int write_devices(xmlTextWriterPtr w, const st_node_spec *spec, const char *sock,
-                         const char *console)
+                         const char *data, const char *console)
 {
     W(xmlTextWriterStartElement(w, X("devices")));
     /* No USB controller: the guest's USB host driver spends ~0.2 s on it at
@@ -219,19 +242,11 @@ static int write_devices(xmlTextWriterPtr w, const st_node_spec *spec, const cha
     W(xmlTextWriterWriteAttribute(w, X("index"), X("0")));
     W(xmlTextWriterEndElement(w));
 
-    /* mode='bind': QEMU listens, the host connects after start; a guest that
-     * writes before that blocks, so nothing is lost. */
-    W(xmlTextWriterStartElement(w, X("channel")));
-    W(xmlTextWriterWriteAttribute(w, X("type"), X("unix")));
-    W(xmlTextWriterStartElement(w, X("source")));
-    W(xmlTextWriterWriteAttribute(w, X("mode"), X("bind")));
-    W(xmlTextWriterWriteAttribute(w, X("path"), X(sock)));
-    W(xmlTextWriterEndElement(w));
-    W(xmlTextWriterStartElement(w, X("target")));
-    W(xmlTextWriterWriteAttribute(w, X("type"), X("virtio")));
-    W(xmlTextWriterWriteAttribute(w, X("name"), X(ST_PROTO_PORT_NAME)));
-    W(xmlTextWriterEndElement(w));
-    W(xmlTextWriterEndElement(w));
+    /* Two ports: the node protocol, and the data path (Service traffic,
+     * port-forward) on its own, so bytes in flight never delay a
+     * heartbeat. */
+    W(write_channel(w, sock, ST_PROTO_PORT_NAME));
+    W(write_channel(w, data, ST_PROTO_DATA_PORT_NAME));
 
     const char *kinds[] = {"serial", "console"};
     for (int i = 0; i < 2; i++) {
@@ -261,7 +276,8 @@ static int write_devices(xmlTextWriterPtr w, const st_node_spec *spec, const cha
 }
 
 static int write_domain(xmlTextWriterPtr w, const st_node_spec *spec, const char *created,
-                        const char *cmdline, const char *sock, const char *console)
+                        const char *cmdline, const char *sock, const char *data,
+                        const char *console)
 {
     char num[32];
     W(xmlTextWriterStartElement(w, X("domain")));
@@ -284,7 +300,7 @@ static int write_domain(xmlTextWriterPtr w, const st_node_spec *spec, const char
     W(el(w, "on_poweroff", "destroy"));
     W(el(w, "on_reboot", "destroy"));
     W(el(w, "on_crash", "destroy"));
-    W(write_devices(w, spec, sock, console));
+    W(write_devices(w, spec, sock, data, console));
     W(xmlTextWriterEndElement(w));
     return xmlTextWriterEndDocument(w);
 }
@@ -305,8 +321,8 @@ int st_domain_xml_build(const st_node_spec *spec, char **xml, st_error *err)
     int r = st_node_spec_validate(spec, err);
     if (r < 0)
         return r;
-    _cleanup_free_ char *sock = NULL, *console = NULL, *cmdline = NULL;
-    if ((r = st_node_spec_paths(spec, &sock, &console, err)) < 0)
+    _cleanup_free_ char *sock = NULL, *console = NULL, *data = NULL, *cmdline = NULL;
+    if ((r = st_node_spec_paths(spec, &sock, &console, &data, err)) < 0)
         return r;
     if (asprintf(&cmdline, "%s strata.node=%s%s%s", ST_NODE_CMDLINE_BASE, spec->name,
                  spec->cmdline_extra && *spec->cmdline_extra ? " " : "",
@@ -324,7 +340,7 @@ int st_domain_xml_build(const st_node_spec *spec, char **xml, st_error *err)
         return st_error_set(err, ENOMEM, "node %s: cannot create an XML writer", spec->name);
     xmlTextWriterSetIndent(w, 1);
     xmlTextWriterSetIndentString(w, X("  "));
-    if (write_domain(w, spec, created, cmdline, sock, console) < 0)
+    if (write_domain(w, spec, created, cmdline, sock, data, console) < 0)
         return st_error_set(err, EIO,
                             "node %s: writing the domain XML failed (libxml2); a value may not "
                             "be valid UTF-8",

@@ -32,8 +32,6 @@ static bool start_error_transient(void)
            (e->int1 == EAGAIN || (e->message && strstr(e->message, "temporarily unavailable")));
 }
 
-/* Connecting to QEMU's channel socket right after virDomainCreate. */
-#define ST_NODE_CHANNEL_CONNECT_MS 5000
 /* An error message holds ST_ERROR_MSG_MAX bytes: the console tail gets this
  * much of it (its last lines, each cut to a screen width). */
 #define ST_NODE_TAIL_BYTES    640
@@ -46,12 +44,6 @@ static void dom_freep(virDomainPtr *d)
         virDomainFree(*d);
 }
 #define _cleanup_dom_ __attribute__((cleanup(dom_freep)))
-
-static void node_unrefp(st_vmm_node **n)
-{
-    st_vmm_node_unref(*n);
-}
-#define _cleanup_node_ __attribute__((cleanup(node_unrefp)))
 
 /* ---- boot files --------------------------------------------------------- */
 
@@ -165,8 +157,10 @@ static char *console_tail(const char *path)
     return strdup(out);
 }
 
-static void remove_files(const char *sock, const char *console)
+static void remove_files(const char *sock, const char *console, const char *data)
 {
+    if (data)
+        unlink(data);
     if (sock)
         unlink(sock);
     if (console)
@@ -188,7 +182,7 @@ static void discard(st_vmm *vmm, st_vmm_node *node, virDomainPtr dom)
         virDomainUndefine(dom);
     }
     st_vmm_registry_remove(vmm, node);
-    remove_files(node->sock_path, node->console_path);
+    remove_files(node->sock_path, node->console_path, node->data_path);
 }
 
 static int lookup(st_vmm *vmm, const char *name, virDomainPtr *out, st_error *err)
@@ -257,21 +251,21 @@ int st_vmm_node_start(st_vmm *vmm, const st_node_spec *spec_in, const st_vmm_sta
     if (lerr.code != ENOENT)
         return st_error_set(err, lerr.code, "%s", lerr.msg);
 
-    _cleanup_free_ char *sock = NULL, *console = NULL, *xml = NULL;
-    if ((r = st_node_spec_paths(&spec, &sock, &console, err)) < 0 ||
+    _cleanup_free_ char *sock = NULL, *console = NULL, *data = NULL, *xml = NULL;
+    if ((r = st_node_spec_paths(&spec, &sock, &console, &data, err)) < 0 ||
         (r = st_domain_xml_build(&spec, &xml, err)) < 0)
         return r;
     /* 0755: QEMU (libvirt-qemu) must reach the socket inside. */
     if ((r = st_fs_mkdir_p(spec.state_dir ? spec.state_dir : ST_NODE_STATE_DIR_DEFAULT, 0755,
                            err)) < 0)
         return r;
-    _cleanup_node_ st_vmm_node *node = st_vmm_node_new(vmm, spec.name, sock, console);
+    _cleanup_node_ st_vmm_node *node = st_vmm_node_new(vmm, spec.name, sock, console, data);
     if (node == NULL)
         return st_error_set(err, ENOMEM, "node %s: out of memory", spec.name);
     if ((r = st_vmm_registry_add(vmm, node, err)) < 0)
         return r;
     /* No domain of that name exists, so these are leftovers of a lost one. */
-    remove_files(sock, console);
+    remove_files(sock, console, data);
 
     dom = virDomainDefineXML(vmm->conn, xml);
     if (dom == NULL) {
@@ -446,10 +440,10 @@ int st_vmm_node_adopt(st_vmm *vmm, const char *name, st_error *err)
     if (!dom_active(dom))
         return st_error_set(err, ESRCH, "node %s: %s is not running", name, virDomainGetName(dom));
     st_node_spec spec = {.name = name, .state_dir = info.state_dir[0] ? info.state_dir : NULL};
-    _cleanup_free_ char *sock = NULL, *console = NULL;
-    if ((r = st_node_spec_paths(&spec, &sock, &console, err)) < 0)
+    _cleanup_free_ char *sock = NULL, *console = NULL, *data = NULL;
+    if ((r = st_node_spec_paths(&spec, &sock, &console, &data, err)) < 0)
         return r;
-    _cleanup_node_ st_vmm_node *node = st_vmm_node_new(vmm, name, sock, console);
+    _cleanup_node_ st_vmm_node *node = st_vmm_node_new(vmm, name, sock, console, data);
     if (node == NULL)
         return st_error_set(err, ENOMEM, "node %s: out of memory", name);
     if ((r = st_vmm_registry_add(vmm, node, err)) < 0)
@@ -479,12 +473,12 @@ int st_vmm_node_undefine(st_vmm *vmm, const char *name, st_error *err)
     _cleanup_node_ st_vmm_node *node = st_vmm_registry_get(vmm, name);
     if (node) {
         st_vmm_registry_remove(vmm, node);
-        remove_files(node->sock_path, node->console_path);
+        remove_files(node->sock_path, node->console_path, node->data_path);
     } else if (have_md && info.state_dir[0]) {
         st_node_spec s = {.name = name, .state_dir = info.state_dir};
-        _cleanup_free_ char *sock = NULL, *console = NULL;
-        if (st_node_spec_paths(&s, &sock, &console, NULL) == 0)
-            remove_files(sock, console);
+        _cleanup_free_ char *sock = NULL, *console = NULL, *data = NULL;
+        if (st_node_spec_paths(&s, &sock, &console, &data, NULL) == 0)
+            remove_files(sock, console, data);
     }
     return 0;
 }

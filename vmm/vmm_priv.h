@@ -26,6 +26,7 @@ struct st_vmm_node {
     char domain[ST_NODE_NAME_MAX + 16];
     char *sock_path;
     char *console_path;
+    char *data_path; /* the data port's socket (Service traffic) */
 
     int chan_fd;                   /* [lock] closed only by the watch's free callback */
     int watch;                     /* [lock] libvirt event handle, -1 when none */
@@ -55,8 +56,15 @@ struct st_vmm {
 
 /* conn.c: the registry and the queue. */
 st_vmm_node *st_vmm_node_new(st_vmm *vmm, const char *name, const char *sock_path,
-                             const char *console_path);
+                             const char *console_path, const char *data_path);
 void st_vmm_node_unref(st_vmm_node *node);
+static inline void st_vmm_node_unrefp(st_vmm_node **n)
+{
+    st_vmm_node_unref(*n);
+}
+#define _cleanup_node_ __attribute__((cleanup(st_vmm_node_unrefp)))
+/* Connecting to QEMU's channel sockets right after virDomainCreate. */
+#define ST_NODE_CHANNEL_CONNECT_MS 5000
 /* Adds to the registry (takes a reference). EEXIST when the name is there. */
 int st_vmm_registry_add(st_vmm *vmm, st_vmm_node *node, st_error *err);
 /* Removes from the registry, closes its channel, drops the registry's ref. */

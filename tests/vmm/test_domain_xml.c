@@ -129,13 +129,15 @@ static void test_paths(void **state)
     (void)state;
     st_node_spec s = base_spec();
     s.state_dir = NULL;
-    char *sock = NULL, *cons = NULL;
+    char *sock = NULL, *cons = NULL, *data = NULL;
     st_error err = {0};
-    assert_int_equal(st_node_spec_paths(&s, &sock, &cons, &err), 0);
+    assert_int_equal(st_node_spec_paths(&s, &sock, &cons, &data, &err), 0);
     assert_string_equal(sock, ST_NODE_STATE_DIR_DEFAULT "/n1.sock");
     assert_string_equal(cons, ST_NODE_STATE_DIR_DEFAULT "/n1.console.log");
+    assert_string_equal(data, ST_NODE_STATE_DIR_DEFAULT "/n1.data.sock");
     free(sock);
     free(cons);
+    free(data);
 }
 
 int main(void)

@@ -17,6 +17,9 @@
 
 /* The virtio-serial port name the node agent looks for in the guest. */
 #define ST_PROTO_PORT_NAME "org.strata.node.0"
+/* The second port: the data path (runtime/relay frames), so Service
+ * traffic never queues in front of a heartbeat. */
+#define ST_PROTO_DATA_PORT_NAME "org.strata.data.0"
 
 /* Message types. */
 #define ST_PROTO_HELLO      "hello"

@@ -38,6 +38,8 @@
  * initramfs readable by others in folders others may enter (checked here;
  * the boot files keep their owner after the VM stops). */
 #define ST_NODE_STATE_DIR_DEFAULT "/run/strata/nodes"
+/* "<state_dir>/<name>" + this: the data port's socket */
+#define ST_NODE_DATA_SOCK_SUFFIX ".data.sock"
 
 typedef struct st_node_spec {
     const char *name;          /* [a-z0-9][a-z0-9-]*, at most ST_NODE_NAME_MAX */
@@ -56,11 +58,12 @@ typedef struct st_node_spec {
  * paths absolute, socket path short enough). */
 int st_node_spec_validate(const st_node_spec *spec, st_error *err);
 
-/* The state files of a node: "<state_dir>/<name>.sock" (the channel, QEMU
- * listens on it) and "<state_dir>/<name>.console.log" (the serial console).
- * Each malloc'd; either out pointer may be NULL. */
+/* The state files of a node: "<state_dir>/<name>.sock" (the node channel,
+ * QEMU listens on it), "<state_dir>/<name>.console.log" (the serial
+ * console) and "<state_dir>/<name>.data.sock" (the data port: Service
+ * traffic). Each malloc'd; any out pointer may be NULL. */
 int st_node_spec_paths(const st_node_spec *spec, char **socket_path, char **console_path,
-                       st_error *err);
+                       char **data_path, st_error *err);
 
 /* The full domain XML (malloc'd, caller frees) for a validated spec. */
 int st_domain_xml_build(const st_node_spec *spec, char **xml, st_error *err);

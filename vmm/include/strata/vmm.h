@@ -103,6 +103,11 @@ int st_vmm_boot_files_check(const char *kernel, const char *initramfs, st_error 
 int st_vmm_node_start(st_vmm *vmm, const st_node_spec *spec, const st_vmm_start_options *opts,
                       json_t **hello, st_error *err);
 
+/* Connects to a running node's data port (Service traffic: runtime/relay
+ * frames) and hands the nonblocking socket to the caller, who owns it. One
+ * connection at a time: QEMU accepts a second only after the first closed. */
+int st_vmm_node_data_connect(st_vmm *vmm, const char *name, int *fd, st_error *err);
+
 /* Sends one protocol message (seq set here) to a running node. */
 int st_vmm_node_send(st_vmm *vmm, const char *name, json_t *msg, st_error *err);
 
