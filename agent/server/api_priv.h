@@ -90,6 +90,9 @@ int st_server_api_apply(struct st_server_call *c);
 /* api_nodes.c, api_images.c */
 int st_server_api_nodes(struct st_server_call *c);
 int st_server_api_images(struct st_server_call *c);
+/* api_forward.c: POST .../pods|services/NAME/portforward?ports=L:R */
+int st_server_api_forward(struct st_server_call *c, const char *kind, const char *ns,
+                          const char *name);
 /* api_logs.c */
 int st_server_api_log(struct st_server_call *c, const char *ns, const char *name);
 
@@ -102,6 +105,10 @@ struct st_server_stream *st_server_stream_log(struct st_server *d, const char *n
                                               const char *name);
 /* What is there now, without waiting: the log so far. */
 void st_server_stream_fill(struct st_server_stream *s);
+/* A port-forward's stream: first, then a blank line a second while the
+ * client and pod last; freeing it closes the relay listener key. */
+struct st_server_stream *st_server_stream_forward(struct st_server *d, const char *key,
+                                                  json_t *pod, const char *first);
 /* The text gathered by st_server_stream_fill. */
 const char *st_server_stream_text(const struct st_server_stream *s, size_t *len);
 /* Up to max bytes, waiting for news (a keep-alive blank line at times);

@@ -102,6 +102,7 @@ static unsigned http_of(int r, enum st_server_api_errors kind)
     case EEXIST:
     case ST_ECONFLICT:
     case EBUSY:
+    case EADDRINUSE:
         return 409;
     case EINVAL:
         return kind == ST_SERVER_API_COMMANDS ? 400 : 422;
@@ -221,6 +222,9 @@ static int route(struct st_server_call *c)
         if (strcmp(kind, "Pod") == 0 && strcmp(sub, "log") == 0 &&
             st_server_api_method_is(c, "GET"))
             return st_server_api_log(c, ns ? ns : "default", name);
+        if ((strcmp(kind, "Pod") == 0 || strcmp(kind, "Service") == 0) &&
+            strcmp(sub, "portforward") == 0 && st_server_api_method_is(c, "POST"))
+            return st_server_api_forward(c, kind, ns ? ns : "default", name);
         if (strcmp(kind, "Deployment") == 0 && strcmp(sub, "scale") == 0 &&
             st_server_api_method_is(c, "PUT"))
             return st_server_api_scale(c, ns ? ns : "default", name);

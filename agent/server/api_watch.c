@@ -14,6 +14,7 @@
 
 #define KEEPALIVE_MS  5000
 #define WATCH_WAIT_MS 1000
+#define FORWARD_KEEPALIVE_MS 1000
 /* Keep-alives go by real time (st_vmm_now_ns), not the vmm seam's clock:
  * they are about the client, not the nodes. */
 
@@ -29,6 +30,10 @@ struct st_server_stream {
     char log_key[512];
     size_t log_next; /* index in the whole history (dropped + lines) */
     bool is_log;
+    /* port-forward: the relay listener it holds, and the pod it goes to */
+    bool is_forward, ended;
+    char fwd_key[64];
+    char fwd_ns[256], fwd_pod[256], fwd_uid[64];
     /* output */
     char *buf;
     size_t len, pos;
@@ -40,6 +45,8 @@ void st_server_stream_free(struct st_server_stream *s)
 {
     if (s == NULL)
         return;
+    if (s->is_forward)
+        st_server_proxy_unforward(s->d, s->fwd_key);
     json_decref(s->seen);
     free(s->label_selector);
     free(s->buf);
@@ -160,10 +167,50 @@ struct st_server_stream *st_server_stream_log(struct st_server *d, const char *n
     return s;
 }
 
+/* A port-forward lasts while its client and its pod do (kubectl's ends
+ * when the pod goes, too). */
+static void forward_poll(struct st_server_stream *s)
+{
+    _cleanup_json_ json_t *pod = NULL;
+    const char *uid = NULL;
+    if (st_store_get(s->d->store, "Pod", s->fwd_ns, s->fwd_pod, &pod, NULL) == 0)
+        uid = json_string_value(json_object_get(json_object_get(pod, "metadata"), "uid"));
+    if (uid && strcmp(uid, s->fwd_uid) == 0)
+        return;
+    char line[600];
+    snprintf(line, sizeof(line), "error: lost connection to pod %s/%s (it is gone)\n", s->fwd_ns,
+             s->fwd_pod);
+    stream_append(s, line);
+    s->ended = true;
+}
+
+struct st_server_stream *st_server_stream_forward(struct st_server *d, const char *key,
+                                                  json_t *pod, const char *first)
+{
+    struct st_server_stream *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return NULL;
+    json_t *md = json_object_get(pod, "metadata");
+    s->d = d;
+    s->is_forward = true;
+    s->last_out_ns = st_vmm_now_ns();
+    snprintf(s->fwd_key, sizeof(s->fwd_key), "%s", key);
+    snprintf(s->fwd_ns, sizeof(s->fwd_ns), "%s",
+             json_string_value(json_object_get(md, "namespace")) ?: "default");
+    snprintf(s->fwd_pod, sizeof(s->fwd_pod), "%s",
+             json_string_value(json_object_get(md, "name")) ?: "");
+    snprintf(s->fwd_uid, sizeof(s->fwd_uid), "%s",
+             json_string_value(json_object_get(md, "uid")) ?: "");
+    stream_append(s, first);
+    return s;
+}
+
 void st_server_stream_fill(struct st_server_stream *s)
 {
     if (s->is_log)
         log_poll(s);
+    else if (s->is_forward)
+        forward_poll(s);
     else
         watch_poll(s);
 }
@@ -179,7 +226,7 @@ ssize_t st_server_stream_read(struct st_server_stream *s, char *out, size_t max)
     struct st_server *d = s->d;
     while (s->pos >= s->len) {
         s->pos = s->len = 0;
-        if (atomic_load(&d->stopping))
+        if (atomic_load(&d->stopping) || s->ended)
             return -1;
         unsigned long gen = atomic_load(&d->generation);
         if (gen != s->gen || s->is_log) {
@@ -188,7 +235,9 @@ ssize_t st_server_stream_read(struct st_server_stream *s, char *out, size_t max)
         }
         if (s->len > 0)
             break;
-        if (st_vmm_now_ns() - s->last_out_ns > (int64_t)KEEPALIVE_MS * 1000000) {
+        /* a port-forward's listener goes soon after its client */
+        int keepalive_ms = s->is_forward ? FORWARD_KEEPALIVE_MS : KEEPALIVE_MS;
+        if (st_vmm_now_ns() - s->last_out_ns > (int64_t)keepalive_ms * 1000000) {
             /* A blank line: readers skip it; a gone client fails the write. */
             stream_append(s, "\n");
             break;

@@ -137,6 +137,7 @@ void st_server_node_dead(struct st_server *d, const char *name, const char *why,
     pthread_mutex_unlock(&d->lock);
     if (already)
         return;
+    st_server_proxy_node_down(d, name);
     st_server_log("node %s is %s: %s", name, removal ? "removed" : "dead", why);
     set_ready(d, name, "False", removal ? "Removing" : "Dead", removal ? "Removing" : "NodeLost",
               why);
@@ -298,6 +299,7 @@ static void on_hello(struct st_server *d, const char *name, json_t *msg)
         json_decref(m);
     }
     send_clock(d, name);
+    st_server_proxy_node_up(d, name);
 }
 
 static void on_log(struct st_server *d, const char *node, json_t *msg)

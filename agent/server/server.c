@@ -139,7 +139,8 @@ static int setup(struct st_server *d, st_error *err)
         return r;
     if ((r = open_store(d, err)) < 0)
         return r;
-    if ((r = st_server_vmm_real_open(d->cfg.libvirt_uri, &d->vmm, err)) < 0)
+    if ((r = st_server_vmm_real_open(d->cfg.libvirt_uri, &d->vmm, err)) < 0 ||
+        (r = st_server_proxy_open(d, err)) < 0)
         return r;
     return st_server_nodes_readopt(d, err);
 }
@@ -174,6 +175,7 @@ void st_server_close(st_server *d)
     atomic_store(&d->stopping, true);
     st_server_api_stop(d);
     st_server_nodes_drain(d);
+    st_server_proxy_close(d);
     st_server_nodes_free(d);
     if (d->vmm.ops)
         d->vmm.ops->close(d->vmm.ctx);
@@ -231,6 +233,7 @@ void st_server_pass(st_server *d)
         st_error_clear(&err);
     }
     st_server_nodes_dispatch(d);
+    st_server_proxy_sync(d);
     /* Watchers learn of what the controllers wrote. */
     if (atomic_load(&d->generation) == before) {
         atomic_fetch_add(&d->generation, 1);

@@ -40,6 +40,9 @@ struct st_server_vmm_ops {
                       st_error *err);
     int (*node_undefine)(void *ctx, const char *name, st_error *err);
     int (*node_adopt)(void *ctx, const char *name, st_error *err);
+    /* The node's data port (Service traffic), a nonblocking socket the
+     * caller owns. */
+    int (*node_data_connect)(void *ctx, const char *name, int *fd, st_error *err);
     int (*event_fd)(void *ctx);
     /* Fills ev (cleared with st_vmm_event_clear); 1 when one was there. */
     int (*event_next)(void *ctx, int timeout_ms, st_vmm_event *ev, st_error *err);
@@ -110,6 +113,7 @@ struct st_server {
     atomic_ulong generation;      /* bumped on every write the API or controllers make */
     atomic_int workers;           /* node start and fence workers running; teardown waits */
     struct st_server_liveness lv;
+    struct st_server_proxy *proxy; /* proxy.c; NULL in the node manager's unit tests */
 };
 
 /* server.c */
@@ -122,6 +126,31 @@ int st_server_new(const st_server_config *cfg, st_store *store, struct st_server
 void st_server_kick(struct st_server *d);
 /* The vmm's monotonic clock (liveness, events). */
 int64_t st_server_now_ns(struct st_server *d);
+
+/* proxy.c: the host side of Services (the relay, its listeners and routes). */
+int st_server_proxy_open(struct st_server *d, st_error *err);
+void st_server_proxy_close(struct st_server *d);
+/* The node said hello: its data port joins the relay, it gets the Services. */
+void st_server_proxy_node_up(struct st_server *d, const char *name);
+/* The node is gone: its streams are reset, its pod addresses forgotten. */
+void st_server_proxy_node_down(struct st_server *d, const char *name);
+/* Listeners and the nodes' snapshot follow the store's Services and
+ * Endpoints. Controller loop only. */
+void st_server_proxy_sync(struct st_server *d);
+/* A port-forward: listens on listen ("IP:PORT", port 0 picks one) and sends
+ * every connection to backend ("IP:PORT", on node). key (for unforward) and
+ * *port (the port listened on) are filled. */
+int st_server_proxy_forward(struct st_server *d, const char *listen, const char *backend,
+                            const char *node, char *key, size_t key_len, int *port,
+                            st_error *err);
+void st_server_proxy_unforward(struct st_server *d, const char *key);
+/* proxy_plan.c: Services + Endpoints (arrays of objects) -> the host's
+ * listeners {key -> {namespace, service, listen, backends:[{addr, node}]}}
+ * and the nodes' services snapshot (node_proto's `services`). */
+int st_server_proxy_plan(json_t *services, json_t *endpoints, json_t **listeners,
+                         json_t **snapshot);
+/* Whether ip (dotted IPv4) is inside cidr ("A.B.C.D/N"). */
+bool st_server_ipv4_in(const char *cidr, const char *ip);
 
 /* api_socket.c */
 /* -EADDRINUSE when another stratad answers on path; run it before anything

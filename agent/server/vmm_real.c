@@ -40,6 +40,11 @@ static int real_adopt(void *ctx, const char *name, st_error *err)
     return st_vmm_node_adopt(ctx, name, err);
 }
 
+static int real_data_connect(void *ctx, const char *name, int *fd, st_error *err)
+{
+    return st_vmm_node_data_connect(ctx, name, fd, err);
+}
+
 static int real_event_fd(void *ctx)
 {
     return st_vmm_event_fd(ctx);
@@ -87,6 +92,7 @@ static const struct st_server_vmm_ops real_ops = {
     .node_fence = real_fence,
     .node_undefine = real_undefine,
     .node_adopt = real_adopt,
+    .node_data_connect = real_data_connect,
     .event_fd = real_event_fd,
     .event_next = real_event_next,
     .sync = real_sync,

@@ -288,10 +288,11 @@ int stctl_call(stctl_client *c, const char *method, const char *path, json_t *bo
     return r;
 }
 
-int stctl_stream(stctl_client *c, const char *path, stctl_data_fn fn, void *arg, st_error *err)
+int stctl_stream(stctl_client *c, const char *method, const char *path, stctl_data_fn fn,
+                 void *arg, st_error *err)
 {
     struct sink s = {.fn = fn, .arg = arg};
-    int r = perform(c, "GET", path, NULL, true, &s, err);
+    int r = perform(c, method, path, NULL, true, &s, err);
     free(s.buf);
     return r;
 }
@@ -366,7 +367,7 @@ static int watch_data(const char *data, size_t n, void *arg, st_error *err)
 int stctl_watch(stctl_client *c, const char *path, stctl_event_fn fn, void *arg, st_error *err)
 {
     struct watch_lines w = {.fn = fn, .arg = arg};
-    int r = stctl_stream(c, path, watch_data, &w, err);
+    int r = stctl_stream(c, "GET", path, watch_data, &w, err);
     /* A last line without its newline, when the server closed the stream. */
     if (r == 0 && w.len > 0)
         r = watch_line(&w, w.buf, w.len, err);

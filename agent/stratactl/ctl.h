@@ -134,6 +134,7 @@ int stctl_verb_scale(struct stctl *ctl, int argc, char **argv);
 int stctl_verb_rollout(struct stctl *ctl, int argc, char **argv);
 int stctl_verb_events(struct stctl *ctl, int argc, char **argv);
 int stctl_verb_logs(struct stctl *ctl, int argc, char **argv);
+int stctl_verb_port_forward(struct stctl *ctl, int argc, char **argv);
 int stctl_verb_node(struct stctl *ctl, int argc, char **argv);
 int stctl_verb_image(struct stctl *ctl, int argc, char **argv);
 /* `bench startup`: runs the program bench_startup from stratactl's folder
@@ -155,6 +156,8 @@ int stctl_node_add(struct stctl *ctl, int argc, char **argv);
 #define STCTL_USAGE_SCALE   "scale deployment NAME --replicas N [-n NS]"
 #define STCTL_USAGE_EVENTS  "events [-A] [--for KIND/NAME] [-w] [-n NS]"
 #define STCTL_USAGE_LOGS    "logs POD [-f] [-n NS]"
+#define STCTL_USAGE_PORT_FORWARD                                                                   \
+    "port-forward pod/NAME|svc/NAME [LOCAL]:REMOTE [--address 127.0.0.1] [-n NS]"
 #define STCTL_USAGE_NODE_ADD                                                                       \
     "node add NAME [--cpus N] [--memory MIB] [--accel auto|kvm|tcg] [--timeout S]"
 #define STCTL_USAGE_NODE  "node add|list|kill|rm ..."

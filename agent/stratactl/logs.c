@@ -57,7 +57,7 @@ int stctl_verb_logs(struct stctl *ctl, int argc, char **argv)
     _cleanup_free_ char *path = NULL;
     if (stctl_path(cl, stctl_fmt_kind_lookup("pods"), ctl->ns, name,
                    follow ? "/log?follow=true" : "/log", &path, &err) < 0 ||
-        stctl_stream(cl, path, copy_out, NULL, &err) < 0)
+        stctl_stream(cl, "GET", path, copy_out, NULL, &err) < 0)
         return stctl_fail(&err);
     return 0;
 }

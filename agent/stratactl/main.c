@@ -62,6 +62,8 @@ static const struct {
      "restart: replace every pod (rolling); status: wait for the rollout"},
     {"events", stctl_verb_events, STCTL_USAGE_EVENTS, "what happened, oldest first"},
     {"logs", stctl_verb_logs, STCTL_USAGE_LOGS, "a pod's container log (-f follows it)"},
+    {"port-forward", stctl_verb_port_forward, STCTL_USAGE_PORT_FORWARD,
+     "forward 127.0.0.1:LOCAL to a pod's port until Ctrl-C"},
     {"node", stctl_verb_node, STCTL_USAGE_NODE_ADD, "provision a VM node and wait until Ready"},
     {"node", stctl_verb_node, "node list", "the VM nodes (as `get nodes`)"},
     {"node", stctl_verb_node, "node kill NAME", "destroy a node's VM at once (node loss)"},

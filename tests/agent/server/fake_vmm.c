@@ -239,6 +239,14 @@ static int64_t fake_now_ns(void *ctx)
     return fake_vmm_now_ns(ctx);
 }
 
+/* No data port: the node manager's tests have no Service traffic. */
+static int fake_data_connect(void *ctx, const char *name, int *fd, st_error *err)
+{
+    (void)ctx;
+    *fd = -1;
+    return st_error_set(err, ENOTSUP, "fake vmm: node %s has no data port", name);
+}
+
 static void fake_close(void *ctx)
 {
     (void)ctx;
@@ -252,6 +260,7 @@ static const struct st_server_vmm_ops fake_ops = {
     .node_fence = fake_fence,
     .node_undefine = fake_undefine,
     .node_adopt = fake_adopt,
+    .node_data_connect = fake_data_connect,
     .event_fd = fake_event_fd,
     .event_next = fake_event_next,
     .sync = fake_sync,
