@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "strata/cleanup.h"
+#include "strata/label_selector.h"
 
 static json_t *md(json_t *o, const char *key)
 {
@@ -24,19 +25,6 @@ static json_t *md(json_t *o, const char *key)
 static const char *md_str(json_t *o, const char *key)
 {
     return json_string_value(md(o, key));
-}
-
-static bool selects(json_t *selector, json_t *pod)
-{
-    json_t *labels = md(pod, "labels");
-    const char *k;
-    json_t *v;
-    json_object_foreach(selector, k, v)
-    {
-        if (!json_equal(v, json_object_get(labels, k)))
-            return false;
-    }
-    return true;
 }
 
 /* The number a Service port's targetPort means in this pod: itself, or
@@ -159,7 +147,8 @@ json_t *st_endpoints_subsets(json_t *svc, json_t *pods, json_t *nodes)
     {
         const char *pns = md_str(pod, "namespace");
         json_t *ip = json_object_get(json_object_get(pod, "status"), "podIP");
-        if (!ns || !pns || strcmp(ns, pns) != 0 || !selects(selector, pod) || !json_is_string(ip) ||
+        if (!ns || !pns || strcmp(ns, pns) != 0 ||
+            !st_label_map_matches(selector, md(pod, "labels")) || !json_is_string(ip) ||
             st_pod_is_terminal(pod) || st_pod_is_terminating(pod))
             continue;
         _cleanup_json_ json_t *ports = pod_ports(svc, pod);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "manifest_schema.h"
+#include "strata/label_selector.h"
 
 /* ---- single fields ---- */
 
@@ -283,18 +284,6 @@ static json_t *st_workload_pod(json_t *obj)
     return NULL;
 }
 
-static bool st_labels_match(json_t *selector, json_t *labels)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach(selector, k, v)
-    {
-        if (!json_equal(v, json_object_get(labels, k)))
-            return false;
-    }
-    return true;
-}
-
 static bool st_pod_declares_port(json_t *pod, const char *name)
 {
     size_t i, j;
@@ -324,7 +313,8 @@ static void st_check_target_ports(struct st_mctx *c, json_t *svc, json_t *named,
         json_t *pod = st_workload_pod(obj);
         const char *ons = st_str_at(obj, "metadata", "namespace");
         if (pod == NULL || !ns || !ons || strcmp(ns, ons) != 0 ||
-            !st_labels_match(selector, json_object_get(json_object_get(pod, "metadata"), "labels")))
+            !st_label_map_matches(selector,
+                                  json_object_get(json_object_get(pod, "metadata"), "labels")))
             continue;
         json_array_foreach(named, j, note)
         {
