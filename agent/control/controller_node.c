@@ -307,6 +307,10 @@ static int status_fn(json_t *pod, void *arg, st_error *err)
         json_object_del(st, "message");
     if (rep->reason)
         json_object_set_new(st, "lastReason", json_string(rep->reason));
+    if (rep->pod_ip && *rep->pod_ip) {
+        json_object_set_new(st, "podIP", json_string(rep->pod_ip));
+        json_object_set_new(st, "podIPs", json_pack("[{s:s}]", "ip", rep->pod_ip));
+    }
     if (!json_object_get(st, "startTime") && strcmp(rep->phase, "Running") == 0) {
         char now[32];
         st_time_now_rfc3339(now);

@@ -30,6 +30,32 @@ void st_json_merge_patch(json_t *dst, json_t *patch)
     }
 }
 
+/* A Service keeps its addresses when a client writes it again without
+ * them (kubectl apply of the same file): its cluster IP, and the node port
+ * of each port number that still needs one. */
+static void keep_service_allocations(json_t *stored, json_t *next)
+{
+    if (!json_object_get(next, "clusterIP") && json_object_get(stored, "clusterIP")) {
+        json_object_set(next, "clusterIP", json_object_get(stored, "clusterIP"));
+        json_object_set(next, "clusterIPs", json_object_get(stored, "clusterIPs"));
+    }
+    const char *type = json_string_value(json_object_get(next, "type"));
+    if (type && strcmp(type, "ClusterIP") == 0)
+        return;
+    size_t i, j;
+    json_t *p, *old;
+    json_array_foreach(json_object_get(next, "ports"), i, p)
+    {
+        json_array_foreach(json_object_get(stored, "ports"), j, old)
+        {
+            json_t *np = json_object_get(old, "nodePort");
+            if (np && !json_object_get(p, "nodePort") &&
+                json_equal(json_object_get(old, "port"), json_object_get(p, "port")))
+                json_object_set(p, "nodePort", np);
+        }
+    }
+}
+
 void st_object_keep_server_fields(json_t *stored, json_t *next)
 {
     json_t *md = json_object_get(next, "metadata");
@@ -55,6 +81,8 @@ void st_object_keep_server_fields(json_t *stored, json_t *next)
         if (node)
             json_object_set(spec, "nodeName", node);
     }
+    if (kind && strcmp(kind, "Service") == 0 && json_is_object(spec))
+        keep_service_allocations(json_object_get(stored, "spec"), spec);
     if (spec == NULL) {
         json_object_del(md, "generation");
         return;

@@ -328,3 +328,15 @@ json_t *st_label_selector_equalities(const st_label_selector *s)
     }
     return eq;
 }
+
+bool st_label_map_matches(json_t *map, json_t *labels)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(map, k, v)
+    {
+        if (!json_equal(v, json_object_get(labels, k)))
+            return false;
+    }
+    return true;
+}

@@ -30,6 +30,8 @@ struct st_mctx {
     const yaml_node_t *near; /* innermost node being read, for messages without one */
     struct st_manifest_diag *head, **tail;
     int errors;
+    json_t *doc_notes; /* the current document's, for st_manifest_check_across */
+    json_t *notes;     /* one per object read, in order (null: none) */
 };
 
 /* ---- scalars ---- */
@@ -128,14 +130,25 @@ void st_mctx_warn(struct st_mctx *c, const yaml_node_t *at, const char *fmt, ...
     va_end(ap);
 }
 
-static void st_mctx_error_line(struct st_mctx *c, int line, int column, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void st_mctx_error_line(struct st_mctx *c, int line, int column, const char *fmt, ...)
+void st_mctx_error_line(struct st_mctx *c, int line, int column, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     st_diag_add(c, true, line, column, fmt, ap);
     va_end(ap);
+}
+
+void st_mctx_node_pos(const yaml_node_t *n, int *line, int *column)
+{
+    *line = (int)n->start_mark.line + 1;
+    *column = (int)n->start_mark.column + 1;
+}
+
+json_t *st_mctx_doc_notes(struct st_mctx *c)
+{
+    if (c->doc_notes == NULL)
+        c->doc_notes = json_object();
+    return c->doc_notes;
 }
 
 void st_manifest_diag_free(struct st_manifest_diag *diags)
@@ -565,7 +578,9 @@ static const struct st_mschema *st_manifest_kind(struct st_mctx *c, yaml_node_t 
     yaml_node_t *av = st_mctx_child(c, root, "apiVersion");
     yaml_node_t *kn = st_mctx_child(c, root, "kind");
     if (kn == NULL || st_node_is_null(kn)) {
-        st_mctx_error(c, root, "missing required field \"kind\" (Deployment, Pod or Secret)");
+        st_mctx_error(c, root,
+                      "missing required field \"kind\" (Deployment, Pod, Secret, Service or "
+                      "Endpoints)");
         return NULL;
     }
     if (av == NULL || st_node_is_null(av)) {
@@ -592,7 +607,7 @@ static const struct st_mschema *st_manifest_kind(struct st_mctx *c, yaml_node_t 
     }
     st_mctx_error(c, kn,
                   "kind \"%s\" is not supported by Strata (it reads Deployment (apps/v1), "
-                  "Pod (v1) and Secret (v1))",
+                  "Pod, Secret, Service and Endpoints (v1))",
                   kind);
     return NULL;
 }
@@ -610,9 +625,14 @@ static void st_manifest_document(struct st_mctx *c, yaml_node_t *root, json_t *o
     int errors0 = c->errors;
     c->visited[root - c->doc->nodes.start] = 1;
     json_t *obj = st_mbuild_object(c, schema, root);
-    if (c->errors == errors0)
+    if (c->errors == errors0) {
         json_array_append(objects, obj);
+        json_array_append_new(c->notes, c->doc_notes ? c->doc_notes : json_null());
+        c->doc_notes = NULL;
+    }
     json_decref(obj);
+    json_decref(c->doc_notes);
+    c->doc_notes = NULL;
 }
 
 /* libyaml's reader reports only a byte offset (its marks are not set yet):
@@ -689,6 +709,7 @@ int st_manifest_parse_string(const char *name, const char *text, size_t len, jso
     struct st_mctx c = {
         .name = name ? name : "<manifest>", .text = (const unsigned char *)text, .len = len};
     c.tail = &c.head;
+    _cleanup_json_ json_t *notes = c.notes = json_array();
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser))
         return st_error_set(err, ENOMEM, "%s: cannot initialize the YAML parser", c.name);
@@ -720,6 +741,8 @@ int st_manifest_parse_string(const char *name, const char *text, size_t len, jso
         yaml_document_delete(&doc);
     }
     yaml_parser_delete(&parser);
+    if (c.errors == 0)
+        st_manifest_check_across(&c, result, notes);
 
     int r = 0;
     if (c.errors > 0) {

@@ -23,7 +23,7 @@ static bool st_is_lower_alnum(char ch)
     return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
 }
 
-static void st_check_dns_label(struct st_mctx *c, yaml_node_t *node, json_t *value)
+void st_check_dns_label(struct st_mctx *c, yaml_node_t *node, json_t *value)
 {
     const char *s = json_string_value(value);
     if (!st_name_dns_label_ok(s))
@@ -66,7 +66,7 @@ static void st_check_label_keys(struct st_mctx *c, yaml_node_t *node, json_t *ma
     }
 }
 
-static void st_check_labels(struct st_mctx *c, yaml_node_t *node, json_t *map)
+void st_check_labels(struct st_mctx *c, yaml_node_t *node, json_t *map)
 {
     st_check_label_keys(c, node, map, true);
 }
@@ -105,7 +105,7 @@ static bool st_port_name_ok(const char *s)
     return letter;
 }
 
-static void st_check_port_name(struct st_mctx *c, yaml_node_t *node, json_t *value)
+void st_check_port_name(struct st_mctx *c, yaml_node_t *node, json_t *value)
 {
     if (json_is_string(value) && !st_port_name_ok(json_string_value(value)))
         st_mctx_error(c, node,
@@ -295,10 +295,6 @@ static void st_check_max_surge(struct st_mctx *c, yaml_node_t *node, json_t *val
 
 /* ---- the tables ---- */
 
-#define ST_IGNORED(n)                                                                              \
-    {                                                                                              \
-        .name = n, .type = ST_MT_UNIMPLEMENTED                                                     \
-    }
 #define ST_RANGE(lo, hi) .flags = ST_MF_RANGE, .min = (lo), .max = (hi)
 
 /* Set by the API server, never by a manifest: read and dropped. */
@@ -317,7 +313,7 @@ static const struct st_mfield st_pod_meta_fields[] = {
     ST_SERVER_META_FIELDS,
     {0},
 };
-static const struct st_mschema st_pod_meta = {st_pod_meta_fields, NULL};
+const struct st_mschema st_pod_meta = {st_pod_meta_fields, NULL};
 
 static const struct st_mfield st_secret_meta_fields[] = {
     {.name = "name",
@@ -648,12 +644,6 @@ static const struct st_mfield st_deployment_spec_fields[] = {
 static const struct st_mschema st_deployment_spec = {st_deployment_spec_fields,
                                                      st_check_deployment_spec};
 
-#define ST_TYPE_FIELDS                                                                             \
-    {.name = "apiVersion", .type = ST_MT_STRING, .flags = ST_MF_REQUIRED},                         \
-    {                                                                                              \
-        .name = "kind", .type = ST_MT_STRING, .flags = ST_MF_REQUIRED                              \
-    }
-
 static const struct st_mfield st_deployment_fields[] = {
     ST_TYPE_FIELDS,
     {.name = "metadata", .type = ST_MT_OBJECT, .flags = ST_MF_REQUIRED, .schema = &st_pod_meta},
@@ -687,5 +677,7 @@ const struct st_mkind st_manifest_kinds[] = {
     {"apps/v1", "Deployment", &st_deployment},
     {"v1", "Pod", &st_pod},
     {"v1", "Secret", &st_secret},
+    {"v1", "Service", &st_service},
+    {"v1", "Endpoints", &st_endpoints},
     {NULL, NULL, NULL},
 };

@@ -50,6 +50,18 @@ struct st_mschema {
     st_mcheck_fn check;             /* object rule, runs when the object had no error */
 };
 
+/* Table helpers: a Kubernetes field read and dropped with a warning; the
+ * two fields every object starts with. */
+#define ST_IGNORED(n)                                                                              \
+    {                                                                                              \
+        .name = n, .type = ST_MT_UNIMPLEMENTED                                                     \
+    }
+#define ST_TYPE_FIELDS                                                                             \
+    {.name = "apiVersion", .type = ST_MT_STRING, .flags = ST_MF_REQUIRED},                         \
+    {                                                                                              \
+        .name = "kind", .type = ST_MT_STRING, .flags = ST_MF_REQUIRED                              \
+    }
+
 struct st_mkind {
     const char *api_version;
     const char *kind;
@@ -86,5 +98,28 @@ void st_check_secret_key(struct st_mctx *c, yaml_node_t *node, json_t *value);
 void st_check_secret_data(struct st_mctx *c, yaml_node_t *node, json_t *map);
 void st_check_secret_string_data(struct st_mctx *c, yaml_node_t *node, json_t *map);
 void st_check_secret(struct st_mctx *c, yaml_node_t *node, json_t *obj);
+
+/* manifest_schema.c: rules and tables other kinds' files reuse. */
+extern const struct st_mschema st_pod_meta; /* a namespaced object's metadata */
+void st_check_dns_label(struct st_mctx *c, yaml_node_t *node, json_t *value);
+void st_check_labels(struct st_mctx *c, yaml_node_t *node, json_t *map);
+/* A container port's name (IANA service name), when value is a string. */
+void st_check_port_name(struct st_mctx *c, yaml_node_t *node, json_t *value);
+
+/* manifest_service.c: v1 Service and v1 Endpoints, and the rule that spans
+ * documents (a Service's named targetPort against the workloads it selects
+ * in the same file). */
+extern const struct st_mschema st_service;
+extern const struct st_mschema st_endpoints;
+/* Where a value was, kept past its document (line and column 1-based). */
+void st_mctx_error_line(struct st_mctx *c, int line, int column, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void st_mctx_node_pos(const yaml_node_t *n, int *line, int *column);
+/* The current document's notes: an object a rule fills for the checks
+ * across documents (kept beside the document's object, freed after). */
+json_t *st_mctx_doc_notes(struct st_mctx *c);
+/* Runs once all documents were read: objects[i] was read with notes[i]
+ * (null when its document left none). */
+void st_manifest_check_across(struct st_mctx *c, json_t *objects, json_t *notes);
 
 #endif

@@ -176,6 +176,10 @@ static const char *kind_of_resource(const char *res)
         return "Deployment";
     if (strcmp(res, "events") == 0)
         return "Event";
+    if (strcmp(res, "services") == 0)
+        return "Service";
+    if (strcmp(res, "endpoints") == 0)
+        return "Endpoints";
     return NULL;
 }
 
@@ -212,8 +216,9 @@ static int route(struct st_server_call *c)
     const char *kind = i < q->nseg ? kind_of_resource(q->seg[i]) : NULL;
     if (kind == NULL || (apps != (strcmp(kind, "Deployment") == 0)))
         return st_server_api_reply_status(c, 404,
-                                          "no such resource (pods, secrets, events under /api/v1; "
-                                          "deployments under /apis/apps/v1)");
+                                          "no such resource (pods, secrets, events, services, "
+                                          "endpoints under /api/v1; deployments under "
+                                          "/apis/apps/v1)");
     const char *name = i + 1 < q->nseg ? q->seg[i + 1] : NULL;
     const char *sub = i + 2 < q->nseg ? q->seg[i + 2] : NULL;
     if (i + 3 < q->nseg)

@@ -1,12 +1,14 @@
 /* dispatch.c: keeps each live node running exactly the pods the store binds
  * to it: pod_run (Secrets in env resolved by secret_env.c, so a node never
- * reads the store) for pods bound and not yet sent, pod_stop for pods sent that are
- * no longer wanted there or are Terminating (once), and the end of a
- * graceful deletion when the node never had the pod. */
+ * reads the store; the Services' variables added) for pods bound and not
+ * yet sent, pod_stop for pods sent that are no longer wanted there or are
+ * Terminating (once), and the end of a graceful deletion when the node
+ * never had the pod. */
 #include "server_priv.h"
 #include "strata/cleanup.h"
 #include "strata/controller.h"
 #include "strata/node_proto.h"
+#include "strata/service_env.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -46,6 +48,13 @@ static int send_run(struct st_server *d, const char *node, json_t *pod, st_error
         pod_config_error(d, node, pod, err->msg);
         return r;
     }
+    /* Kubelet's Service variables, for the Services that exist now. */
+    st_store_query sq = {.kind = "Service", .namespace = ns};
+    _cleanup_json_ json_t *services = NULL;
+    if ((r = st_store_list(d->store, &sq, &services, err)) < 0)
+        return r;
+    _cleanup_json_ json_t *svc_env = st_service_env(services, ns);
+    st_service_env_merge(spec, svc_env);
     struct st_proto_pod_run pr = {.pod = json_string_value(json_object_get(md, "name")),
                                   .uid = json_string_value(json_object_get(md, "uid")),
                                   .spec = spec};

@@ -24,6 +24,8 @@ int st_server_pod_report_parse(json_t *msg, st_control_pod_report *rep, st_error
         .message = ps.message,
         .removed = ps.removed,
         .containers = ps.containers,
+        /* Absent while the pod has no address on the node's pod network. */
+        .pod_ip = json_string_value(json_object_get(msg, "podIP")),
     };
     return 0;
 }

@@ -5,6 +5,7 @@
  * the loop and the watchers after a write. */
 #include "server_priv.h"
 #include "strata/controller.h"
+#include "strata/netalloc.h"
 #include "strata/fs.h"
 #include "strata/statedir.h"
 
@@ -228,7 +229,9 @@ void st_server_pass(st_server *d)
     int bound = 0;
     if (st_control_gc(d->store, &err) < 0 || st_control_deployments(d->store, &err) < 0 ||
         st_control_schedule(d->store, &bound, &err) < 0 ||
-        st_control_deployments(d->store, &err) < 0) {
+        st_control_deployments(d->store, &err) < 0 ||
+        st_control_services(d->store, NULL, &err) < 0 ||
+        st_control_endpoints(d->store, NULL, &err) < 0) {
         st_server_log("controllers: %s", err.msg);
         st_error_clear(&err);
     }

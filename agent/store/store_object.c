@@ -21,8 +21,13 @@
 #include "strata/time.h"
 
 const st_store_kind st_store_kinds[ST_STORE_KIND_COUNT] = {
-    {"Pod", "pods", true},    {"Deployment", "deployments", true}, {"Secret", "secrets", true},
-    {"Node", "nodes", false}, {"Event", "events", true},
+    {"Pod", "pods", true},
+    {"Deployment", "deployments", true},
+    {"Secret", "secrets", true},
+    {"Node", "nodes", false},
+    {"Event", "events", true},
+    {"Service", "services", true},
+    {"Endpoints", "endpoints", true},
 };
 
 const st_store_kind *st_store_kind_find(const char *kind, st_error *err)
@@ -31,8 +36,8 @@ const st_store_kind *st_store_kind_find(const char *kind, st_error *err)
         if (strcmp(st_store_kinds[i].kind, kind) == 0)
             return &st_store_kinds[i];
     st_error_set(err, EINVAL,
-                 "kind \"%s\" is not kept by the store; use Pod, Deployment, Secret, Node "
-                 "or Event",
+                 "kind \"%s\" is not kept by the store; use Pod, Deployment, Secret, Node, "
+                 "Event, Service or Endpoints",
                  kind ? kind : "(missing)");
     return NULL;
 }

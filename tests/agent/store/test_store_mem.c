@@ -341,6 +341,30 @@ static void test_cluster_scoped_node(void **state)
     json_decref(n);
 }
 
+/* Services and Endpoints are namespaced kinds like the others (issue 11). */
+static void test_services_and_endpoints(void **state)
+{
+    st_store *s = *state;
+    st_error err = {0};
+    static const char *const kinds[] = {"Service", "Endpoints"};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *o = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", kinds[i],
+                              "metadata", "name", "quote");
+        json_t *out = NULL;
+        assert_int_equal(st_store_create(s, o, &out, &err), 0);
+        assert_string_equal(md(out, "namespace"), "default");
+        json_decref(out);
+        json_decref(o);
+        st_store_query q = {.kind = kinds[i]};
+        json_t *items = NULL;
+        assert_int_equal(st_store_list(s, &q, &items, &err), 0);
+        assert_int_equal(json_array_size(items), 1);
+        json_decref(items);
+        assert_int_equal(st_store_delete(s, kinds[i], "default", "quote", NULL, &err), 0);
+        assert_int_equal(st_store_get(s, kinds[i], "default", "quote", &out, &err), -ENOENT);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -352,6 +376,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bind_pods, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cluster_scoped_node, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_services_and_endpoints, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

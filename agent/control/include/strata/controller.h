@@ -145,16 +145,37 @@ typedef struct st_control_pod_report {
     /* core/v1 ContainerStatus objects as the pod's status shows them; NULL
      * or empty: one is made up from the fields above. */
     json_t *containers;
+    const char *pod_ip; /* status.podIP on the node's pod network; NULL: none yet */
 } st_control_pod_report;
 
 /* Applies a node's report to the pod bound to that node with that uid:
  * phase, Ready condition, the containers' status (ready, restartCount,
- * state, lastState with exitCode and reason) and status.reason/message.
+ * state, lastState with exitCode and reason), status.reason/message and
+ * status.podIP/podIPs (kept when the report has none).
  * Events for restarts, OOMKilled and image errors. Returns 1 when a pod was
  * updated (or its deletion ended), 0 when the node reports a pod the store
  * no longer has (the caller should stop it), negative on error. */
 int st_control_pod_status(st_store *s, const char *node, const st_control_pod_report *rep,
                           st_error *err);
+
+/* ---- services (netalloc.h has their addresses) ----------------------- */
+
+/* The endpoints controller (controller_endpoints.c): for every Service with
+ * a selector and not being deleted, an Endpoints object of the same name
+ * and namespace (ownerReference to the Service; its labels) whose subsets
+ * list the selected pods that have status.podIP and are neither ended nor
+ * Terminating: addresses for those Ready on a Ready node, notReadyAddresses
+ * for the others, each {ip, nodeName, targetRef {kind Pod, name, namespace,
+ * uid}}, and the ports each pod serves (a named targetPort resolved to that
+ * pod's containerPort; a pod without the name is left out of that port).
+ * Written only when the content changed, in one transaction; the count in
+ * *written (may be NULL). Selector-less Services keep their Endpoints. */
+int st_control_endpoints(st_store *s, int *written, st_error *err);
+
+/* The subsets of st_control_endpoints for one Service (pure): pods is
+ * every Pod, nodes the Nodes by name (an object). A new array, sorted so
+ * the same pods always give the same subsets. */
+json_t *st_endpoints_subsets(json_t *svc, json_t *pods, json_t *nodes);
 
 /* Sets Node status fields under retry-on-conflict: merges patch (an object
  * with the same shape as the Node, only the keys to change) into the stored

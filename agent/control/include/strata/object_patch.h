@@ -17,7 +17,8 @@
 void st_json_merge_patch(json_t *dst, json_t *patch);
 
 /* next is what a client wrote over stored (NULL: a new object). Keeps from
- * stored what the cluster owns: status, a Pod's spec.nodeName, and
+ * stored what the cluster owns: status, a Pod's spec.nodeName, a Service's
+ * spec.clusterIP(s) and node ports when next gives none, and
  * metadata.ownerReferences, finalizers, deletionTimestamp and
  * deletionGracePeriodSeconds. Sets metadata.generation as Kubernetes counts
  * it for objects with a spec: 1 when new, one more whenever spec changes. */

@@ -43,6 +43,10 @@ void st_label_selector_free(st_label_selector *s);
 /* Whether labels (a JSON object of strings; NULL: no labels) satisfy s. */
 bool st_label_selector_matches(const st_label_selector *s, json_t *labels);
 
+/* Whether labels carry every key=value of map (a Service's spec.selector,
+ * a JSON object of strings); an empty map matches everything. */
+bool st_label_map_matches(json_t *map, json_t *labels);
+
 /* The key=value pairs any match must carry (=, ==, and in with one value),
  * as a new JSON object: lets a store narrow with an index first. */
 json_t *st_label_selector_equalities(const st_label_selector *s);

@@ -1,7 +1,7 @@
 /* store.h: the agent's state store: Kubernetes-shaped JSON objects (Pod,
- * Deployment, Secret, Node, Event) behind an ops table, so PostgreSQL and the
- * in-memory backend differ without #ifdefs. It keeps objects; it never
- * reconciles, schedules or talks to libvirt. */
+ * Deployment, Secret, Node, Event, Service, Endpoints) behind an ops table,
+ * so PostgreSQL and the in-memory backend differ without #ifdefs. It keeps
+ * objects; it never reconciles, schedules or talks to libvirt. */
 #ifndef STRATA_STORE_H
 #define STRATA_STORE_H
 
@@ -19,8 +19,8 @@
  * of an existing one: -EEXIST; an invalid object: -EINVAL. */
 #define ST_ECONFLICT ESTALE
 
-/* Kinds the store keeps: "Pod", "Deployment", "Secret", "Event" are
- * namespaced (metadata.namespace defaults to "default"); "Node" is
+/* Kinds the store keeps: "Pod", "Deployment", "Secret", "Event",
+ * "Service", "Endpoints" are namespaced (metadata.namespace defaults to "default"); "Node" is
  * cluster-scoped (namespace ""). The store assigns metadata.uid (a random
  * UUID from libuuid), metadata.resourceVersion (a number as a string,
  * increasing across all kinds) and metadata.creationTimestamp (RFC 3339
