@@ -27,14 +27,22 @@ static int list_services(st_store *s, json_t **out, st_error *err)
     return st_store_list(s, &q, out, err);
 }
 
-int st_control_service_allocate(st_store *s, json_t *svc, st_error *err)
+int st_control_service_allocate(st_store *s, json_t *batch, st_error *err)
 {
     _cleanup_json_ json_t *others = NULL;
     int r = list_services(s, &others, err);
     if (r < 0)
         return r;
-    r = st_netalloc_service(svc, others, err);
-    return r < 0 ? r : 0;
+    /* each against the stored ones and those before it in the batch */
+    size_t i;
+    json_t *svc;
+    json_array_foreach(batch, i, svc)
+    {
+        if ((r = st_netalloc_service(svc, others, err)) < 0)
+            return r;
+        json_array_append(others, svc);
+    }
+    return 0;
 }
 
 struct alloc_arg {

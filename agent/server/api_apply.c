@@ -6,11 +6,16 @@
 #include "strata/cleanup.h"
 #include "strata/controller.h"
 #include "strata/manifest.h"
+#include "strata/netalloc.h"
 #include "strata/object_patch.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+static pthread_mutex_t alloc_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* apply keeps what the cluster owns: status, a pod's node, owners,
  * deletion, and counts metadata.generation. */
@@ -78,12 +83,26 @@ int st_server_api_apply(struct st_server_call *c)
     _cleanup_free_ st_store_op *ops = calloc(n ? n : 1, sizeof(*ops));
     if (ops == NULL)
         return -ENOMEM;
+    _cleanup_json_ json_t *services = json_array();
     for (size_t i = 0; i < n; i++) {
         json_t *o = json_array_get(objects, i);
         keep_cluster_fields(c->d, o);
         ops[i] = (st_store_op){.op = ST_STORE_APPLY, .object = o};
+        const char *kind = json_string_value(json_object_get(o, "kind"));
+        if (kind && strcmp(kind, "Service") == 0)
+            json_array_append(services, o);
     }
-    if ((r = st_store_apply_batch(c->d->store, ops, n, &err)) < 0)
+    /* Services get their addresses before they are stored, one apply at a
+     * time, so a taken address is refused here and never given twice. */
+    bool alloc = json_array_size(services) > 0;
+    if (alloc)
+        pthread_mutex_lock(&alloc_lock);
+    r = alloc ? st_control_service_allocate(c->d->store, services, &err) : 0;
+    if (r == 0)
+        r = st_store_apply_batch(c->d->store, ops, n, &err);
+    if (alloc)
+        pthread_mutex_unlock(&alloc_lock);
+    if (r < 0)
         return st_server_api_reply_error(c, r, &err, ST_SERVER_API_OBJECTS);
     _cleanup_json_ json_t *out = json_array();
     for (size_t i = 0; i < n; i++) {

@@ -6,6 +6,7 @@
 #include "strata/cleanup.h"
 #include "strata/controller.h"
 #include "strata/names.h"
+#include "strata/netalloc.h"
 #include "strata/time.h"
 
 #include <errno.h>
@@ -23,7 +24,10 @@ struct start_job {
     int ready_timeout_ms; /* 0: the vmm's default */
     st_accel accel;
     char accel_reason[ST_ACCEL_REASON_MAX];
+    char pod_cidr[ST_NET_CIDR_LEN];
 };
+
+static pthread_mutex_t pod_cidr_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void *start_worker(void *arg)
 {
@@ -32,7 +36,8 @@ static void *start_worker(void *arg)
     _cleanup_free_ char *kernel = NULL, *initrd = NULL, *cmdline = NULL;
     if (asprintf(&kernel, "%s/vmlinux", d->cfg.node_image) < 0 ||
         asprintf(&initrd, "%s/initramfs.cpio", d->cfg.node_image) < 0 ||
-        asprintf(&cmdline, "strata.heartbeat_ms=%d", st_server_liveness_heartbeat_ms(d)) < 0) {
+        asprintf(&cmdline, "strata.heartbeat_ms=%d strata.podcidr=%s strata.svccidr=%s",
+                 st_server_liveness_heartbeat_ms(d), job->pod_cidr, ST_NET_SERVICE_CIDR) < 0) {
         free(job);
         atomic_fetch_sub(&d->workers, 1);
         return NULL;
@@ -177,7 +182,21 @@ int st_server_node_add(struct st_server *d, json_t *body, int ready_timeout_ms, 
     snprintf(domain, sizeof(domain), "%s%s", ST_NODE_DOMAIN_PREFIX, name);
     json_object_set_new(json_object_get(json_object_get(obj, "status"), "strata"), "domain",
                         json_string(domain));
-    if ((r = st_store_create(d->store, obj, node, err)) < 0)
+    /* Its pod CIDR: picked and stored under one lock, so nodes added at
+     * once never get the same. */
+    char cidr[ST_NET_CIDR_LEN];
+    pthread_mutex_lock(&pod_cidr_lock);
+    r = st_control_node_pod_cidr(d->store, cidr, err);
+    if (r == 0) {
+        json_t *spec = json_object_get(obj, "spec");
+        json_object_set_new(spec, "podCIDR", json_string(cidr));
+        json_object_set_new(spec, "podCIDRs", json_pack("[s]", cidr));
+        r = st_store_create(d->store, obj, node, err);
+    }
+    pthread_mutex_unlock(&pod_cidr_lock);
+    if (r == -ENOSPC)
+        return r;
+    if (r < 0)
         return r == -EEXIST ? r : st_server_recode(err, EIO);
     struct start_job *job = calloc(1, sizeof(*job));
     if (job == NULL)
@@ -189,6 +208,7 @@ int st_server_node_add(struct st_server *d, json_t *body, int ready_timeout_ms, 
                               .accel = choice.accel};
     snprintf(job->name, sizeof(job->name), "%s", name);
     snprintf(job->accel_reason, sizeof(job->accel_reason), "%s", choice.reason);
+    snprintf(job->pod_cidr, sizeof(job->pod_cidr), "%s", cidr);
     pthread_mutex_lock(&d->lock);
     rt = st_server_node_reset(d, name);
     if (rt)

@@ -11,6 +11,7 @@
 #include "server_priv.h"
 #include "strata/cleanup.h"
 #include "strata/controller.h"
+#include "strata/netalloc.h"
 #include "strata/node_proto.h"
 #include "strata/relay.h"
 #include "strata/time.h"
@@ -73,7 +74,7 @@ static int route_one(struct st_server_proxy *p, const char *addr, const char *no
     json_t *cidr;
     json_object_foreach(p->cidrs, name, cidr)
     {
-        if (st_server_ipv4_in(json_string_value(cidr), ip)) {
+        if (st_netalloc_cidr_contains(json_string_value(cidr), ip)) {
             snprintf(t->channel, sizeof(t->channel), "%s", name);
             return 0;
         }

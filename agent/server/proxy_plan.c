@@ -7,30 +7,12 @@
 #include "server_priv.h"
 #include "strata/cleanup.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
 static const char *str(json_t *o, const char *key)
 {
     return json_string_value(json_object_get(o, key));
-}
-
-bool st_server_ipv4_in(const char *cidr, const char *ip)
-{
-    char net[INET_ADDRSTRLEN];
-    const char *slash = cidr ? strchr(cidr, '/') : NULL;
-    if (slash == NULL || (size_t)(slash - cidr) >= sizeof(net) || ip == NULL)
-        return false;
-    memcpy(net, cidr, (size_t)(slash - cidr));
-    net[slash - cidr] = '\0';
-    int bits = atoi(slash + 1);
-    struct in_addr a, n;
-    if (bits < 0 || bits > 32 || inet_pton(AF_INET, net, &n) != 1 ||
-        inet_pton(AF_INET, ip, &a) != 1)
-        return false;
-    uint32_t mask = bits == 0 ? 0 : htonl(~0U << (32 - bits));
-    return (a.s_addr & mask) == (n.s_addr & mask);
 }
 
 /* The Endpoints port a Service port goes to: the one of the same name (a

@@ -149,8 +149,6 @@ void st_server_proxy_unforward(struct st_server *d, const char *key);
  * and the nodes' services snapshot (node_proto's `services`). */
 int st_server_proxy_plan(json_t *services, json_t *endpoints, json_t **listeners,
                          json_t **snapshot);
-/* Whether ip (dotted IPv4) is inside cidr ("A.B.C.D/N"). */
-bool st_server_ipv4_in(const char *cidr, const char *ip);
 
 /* api_socket.c */
 /* -EADDRINUSE when another stratad answers on path; run it before anything

@@ -212,15 +212,23 @@ static void test_pass_on_store(void **state)
     json_object_set(json_object_get(c, "spec"), "clusterIP",
                     json_object_get(json_object_get(b, "spec"), "clusterIP"));
     st_error e = {0};
-    assert_int_equal(st_control_service_allocate(s, c, &e), -EEXIST);
+    json_t *batch = json_pack("[O]", c);
+    assert_int_equal(st_control_service_allocate(s, batch, &e), -EEXIST);
+    json_decref(batch);
     json_decref(c);
     /* Deleted: its addresses go to the next Service. */
     char ip_b[32];
     snprintf(ip_b, sizeof(ip_b), "%s", spec_str(b, "clusterIP"));
     assert_int_equal(st_store_delete(s, "Service", "default", "b", NULL, &err), 0);
     c = service("c", "ClusterIP", NULL);
-    assert_int_equal(st_control_service_allocate(s, c, &err), 0);
+    /* two new ones in one batch (one file): never the same address */
+    json_t *d2 = service("d", "ClusterIP", NULL);
+    batch = json_pack("[O, O]", c, d2);
+    assert_int_equal(st_control_service_allocate(s, batch, &err), 0);
     assert_string_equal(spec_str(c, "clusterIP"), ip_b);
+    assert_string_not_equal(spec_str(d2, "clusterIP"), ip_b);
+    json_decref(batch);
+    json_decref(d2);
     json_decref(c);
     json_decref(a);
     json_decref(b);

@@ -55,10 +55,13 @@ int st_netalloc_service(json_t *svc, json_t *others, st_error *err);
  * spec.podCIDRs) of the new Node, in the same pass. */
 int st_control_node_pod_cidr(st_store *s, char out[ST_NET_CIDR_LEN], st_error *err);
 
-/* For the API, before a Service is written (create, apply, patch): gives
- * svc its addresses against the stored Services (st_netalloc_service), so a
- * taken address is refused at once with its error. */
-int st_control_service_allocate(st_store *s, json_t *svc, st_error *err);
+/* For the API, before Services are written (create, apply, patch): gives
+ * each Service of batch (an array) its addresses against the stored
+ * Services and those before it in batch (st_netalloc_service), so a taken
+ * address is refused at once with its error. The caller serializes calls
+ * with the writes that follow, or two requests could pick one address (the
+ * allocation pass then moves the younger Service). */
+int st_control_service_allocate(st_store *s, json_t *batch, st_error *err);
 
 /* The allocation pass (level-triggered, run with the other controllers):
  * every Service that lacks what its type needs gets it (a Service written
