@@ -4,6 +4,7 @@
 #include "strata/node_proto.h"
 #include "strata/cleanup.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -376,6 +377,8 @@ int st_proto_pod_status_build(const struct st_proto_pod_status *ps, json_t **msg
         (rc = set_str(m, "startedAt", ps->started_at, true, err)) < 0 ||
         (rc = set_new(m, "removed", json_boolean(ps->removed), err)) < 0)
         return rc;
+    if (ps->pod_ip && (rc = set_str(m, "podIP", ps->pod_ip, false, err)) < 0)
+        return rc;
     if (ps->containers) {
         if (!json_is_array(ps->containers))
             return st_error_set(err, EINVAL,
@@ -399,6 +402,9 @@ int st_proto_pod_status_parse(json_t *msg, struct st_proto_pod_status *ps, st_er
         (rc = get_str(msg, "reason", true, &ps->reason, err)) < 0 ||
         (rc = get_str(msg, "message", true, &ps->message, err)) < 0 ||
         (rc = get_str(msg, "startedAt", true, &ps->started_at, err)) < 0)
+        return rc;
+    ps->pod_ip = NULL;
+    if (json_object_get(msg, "podIP") && (rc = get_str(msg, "podIP", false, &ps->pod_ip, err)) < 0)
         return rc;
     ps->removed = false;
     if (json_object_get(msg, "removed") && (rc = get_bool(msg, "removed", &ps->removed, err)) < 0)
@@ -573,6 +579,133 @@ int st_proto_event_parse(json_t *msg, struct st_proto_event *ev, st_error *err)
 }
 
 /* ---- pods digest ------------------------------------------------------ */
+
+/* ---- services --------------------------------------------------------- */
+
+bool st_proto_ipv4_parse(const char *s, uint32_t *addr, int *port)
+{
+    char ip[INET_ADDRSTRLEN];
+    const char *colon = port ? strrchr(s, ':') : NULL;
+    size_t n = colon ? (size_t)(colon - s) : strlen(s);
+    if ((port && colon == NULL) || n == 0 || n >= sizeof(ip))
+        return false;
+    memcpy(ip, s, n);
+    ip[n] = '\0';
+    struct in_addr in;
+    if (inet_pton(AF_INET, ip, &in) != 1)
+        return false;
+    if (port) {
+        char *end = NULL;
+        long v = strtol(colon + 1, &end, 10);
+        if (colon[1] < '0' || colon[1] > '9' || *end != '\0' || v < 1 || v > 65535)
+            return false;
+        *port = (int)v;
+    }
+    *addr = ntohl(in.s_addr);
+    return true;
+}
+
+/* One entry of "ports" of services[i]. */
+static int service_port_check(json_t *port, size_t i, size_t j, st_error *err)
+{
+    json_t *v = json_object_get(port, "port");
+    json_t *name = json_object_get(port, "name");
+    json_t *proto = json_object_get(port, "protocol");
+    json_t *backends = json_object_get(port, "backends");
+    if (!json_is_object(port) || !json_is_integer(v) || json_integer_value(v) < 1 ||
+        json_integer_value(v) > 65535)
+        return st_error_set(
+            err, EPROTO, "node protocol: services[%zu].ports[%zu]: needs \"port\" 1-65535", i, j);
+    if (name && !json_is_string(name) && !json_is_null(name))
+        return st_error_set(err, EPROTO,
+                            "node protocol: services[%zu].ports[%zu].name must be a string", i, j);
+    if (proto && !json_is_null(proto) &&
+        (!json_is_string(proto) || strcmp(json_string_value(proto), "TCP") != 0))
+        return st_error_set(err, EPROTO,
+                            "node protocol: services[%zu].ports[%zu].protocol: only TCP is "
+                            "carried",
+                            i, j);
+    if (!json_is_array(backends))
+        return st_error_set(
+            err, EPROTO, "node protocol: services[%zu].ports[%zu].backends must be an array", i, j);
+    size_t k;
+    json_t *b;
+    json_array_foreach(backends, k, b)
+    {
+        uint32_t a;
+        int p;
+        if (!json_is_string(b) || !st_proto_ipv4_parse(json_string_value(b), &a, &p))
+            return st_error_set(err, EPROTO,
+                                "node protocol: services[%zu].ports[%zu].backends[%zu] must be "
+                                "\"A.B.C.D:PORT\"",
+                                i, j, k);
+    }
+    return 0;
+}
+
+static int services_check(json_t *services, st_error *err)
+{
+    if (!json_is_array(services))
+        return st_error_set(err, EPROTO, "node protocol: services: \"services\" must be an array");
+    size_t i;
+    json_t *svc;
+    json_array_foreach(services, i, svc)
+    {
+        const char *ns = json_string_value(json_object_get(svc, "namespace"));
+        const char *name = json_string_value(json_object_get(svc, "name"));
+        const char *ip = json_string_value(json_object_get(svc, "clusterIP"));
+        json_t *ports = json_object_get(svc, "ports");
+        uint32_t a;
+        if (!json_is_object(svc) || ns == NULL || *ns == '\0' || name == NULL || *name == '\0')
+            return st_error_set(err, EPROTO,
+                                "node protocol: services[%zu] needs \"namespace\" and \"name\"", i);
+        if (ip == NULL || !st_proto_ipv4_parse(ip, &a, NULL))
+            return st_error_set(err, EPROTO,
+                                "node protocol: services[%zu] (%s/%s): \"clusterIP\" must be a "
+                                "numeric IPv4 address",
+                                i, ns, name);
+        if (!json_is_array(ports))
+            return st_error_set(err, EPROTO,
+                                "node protocol: services[%zu] (%s/%s): \"ports\" must be an array",
+                                i, ns, name);
+        size_t j;
+        json_t *port;
+        json_array_foreach(ports, j, port)
+        {
+            int rc = service_port_check(port, i, j, err);
+            if (rc < 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+int st_proto_services_build(json_t *services, json_t **msg, st_error *err)
+{
+    _cleanup_json_ json_t *m = NULL;
+    int rc = services_check(services, err);
+    if (rc < 0) {
+        /* the caller's data, not the peer's: EINVAL like the other builders */
+        if (err)
+            err->code = EINVAL;
+        return -EINVAL;
+    }
+    if ((rc = new_msg(ST_PROTO_SERVICES, &m, err)) < 0 ||
+        (rc = set_new(m, "services", json_incref(services), err)) < 0)
+        return rc;
+    *msg = st_steal_ptr(&m);
+    return 0;
+}
+
+int st_proto_services_parse(json_t *msg, json_t **services, st_error *err)
+{
+    int rc;
+    json_t *s = json_object_get(msg, "services");
+    if ((rc = check_type(msg, ST_PROTO_SERVICES, err)) < 0 || (rc = services_check(s, err)) < 0)
+        return rc;
+    *services = s;
+    return 0;
+}
 
 static int cmp_str(const void *a, const void *b)
 {

@@ -4,7 +4,9 @@
  * One thread owns the connection, the reads and the pod table; poll() with
  * deadlines. Heartbeats go out from their own thread (host_out.c), so pod
  * work here never delays them; all writes share its output queue, which
- * never blocks on the host. */
+ * never blocks on the host. With the pod network on (strata.podcidr=), the
+ * host's `services` snapshots go to the pods' hosts files and the service
+ * proxy (svcproxy.c, whose relay has its own thread and data port). */
 #include "node.h"
 #include "strata/cleanup.h"
 #include "strata/node_proto.h"
@@ -38,6 +40,8 @@ struct agent {
     int64_t retry_at; /* monotonic ms */
     int retry_ms;
     struct st_node_pods *pods;
+    struct st_node_podnet *net;     /* NULL: no pod network */
+    struct st_node_svcproxy *proxy; /* NULL: no pod network */
     struct st_node_pollset ps;
 };
 
@@ -124,6 +128,26 @@ static void on_clock(struct agent *a, json_t *msg)
     a->clock_seen = true;
 }
 
+/* A full snapshot of the Services: hosts files and listeners follow it. */
+static void on_services(struct agent *a, json_t *msg)
+{
+    st_error err = {0};
+    json_t *services = NULL;
+    if (st_proto_services_parse(msg, &services, &err) < 0) {
+        st_node_log("ignoring a services message: %s", err.msg);
+        return;
+    }
+    if (a->net == NULL) {
+        st_node_log("services: %zu Services, but this node has no pod network (no %s= on the "
+                    "kernel cmdline); its pods cannot reach them",
+                    json_array_size(services), ST_PROTO_CMDLINE_PODCIDR);
+        return;
+    }
+    st_node_pods_set_services(a->pods, services);
+    if (st_node_svcproxy_update(a->proxy, services, &err) < 0)
+        st_node_log("services: %s", err.msg);
+}
+
 static void handle_line(struct agent *a, const char *line)
 {
     st_error err = {0};
@@ -147,6 +171,8 @@ static void handle_line(struct agent *a, const char *line)
         st_node_pods_stop(a->pods, msg);
     } else if (strcmp(type, ST_PROTO_CLOCK) == 0) {
         on_clock(a, msg);
+    } else if (strcmp(type, ST_PROTO_SERVICES) == 0) {
+        on_services(a, msg);
     } else if (strcmp(type, ST_PROTO_PONG) != 0) {
         st_node_log("ignoring a message of unknown type \"%s\"", type);
     }
@@ -319,6 +345,9 @@ int st_node_agent_run(const struct st_node_config *cfg, st_error *err)
         .ctx = &a,
     };
     int rc = st_node_sysinfo_read(&a.si, err);
+    if (rc >= 0 && cfg->podnet &&
+        (rc = st_node_podnet_new(&cfg->pod_cidr, &cfg->svc_cidr, &a.net, err)) >= 0)
+        po.net = a.net;
     if (rc >= 0)
         rc = a.sigfd = signals_open(err);
     /* after signals_open: the heartbeat thread inherits the blocked mask */
@@ -326,6 +355,9 @@ int st_node_agent_run(const struct st_node_config *cfg, st_error *err)
         rc = st_node_host_out_new(cfg->heartbeat_ms, &a.out, err);
     if (rc >= 0)
         rc = st_node_pods_new(&po, &a.pods, err);
+    /* after signals_open: the relay's thread inherits the blocked mask */
+    if (rc >= 0 && a.net)
+        rc = st_node_svcproxy_new(&cfg->pod_cidr, NULL, NULL, &a.proxy, err);
     if (rc >= 0)
         rc = a.t.ops->open(&a.t, cfg, err);
     if (rc >= 0) {
@@ -339,6 +371,8 @@ int st_node_agent_run(const struct st_node_config *cfg, st_error *err)
     /* pods first: their processes must not outlive the agent; then the
      * heartbeat thread, before the transport closes the fd it writes to */
     st_node_pods_free(a.pods);
+    st_node_svcproxy_free(a.proxy);
+    st_node_podnet_free(a.net);
     st_node_host_out_free(a.out);
     if (a.conn >= 0)
         a.t.ops->disconnect(&a.t);

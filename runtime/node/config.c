@@ -1,11 +1,13 @@
 /* config.c: where strata-node's settings come from when the command line
  * leaves them out: the kernel cmdline the host wrote into the domain
- * (strata.node=, strata.heartbeat_ms=), then the hostname and defaults
- * (the image store and state dir where the node image puts them). */
+ * (strata.node=, strata.heartbeat_ms=, the pod network's strata.podcidr=
+ * and strata.svccidr=), then the hostname and defaults (the image store
+ * and state dir where the node image puts them). */
 #include "node.h"
 #include "strata/cleanup.h"
 #include "strata/node_proto.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -46,6 +48,63 @@ static char *cmdline_value(const char *cmdline, const char *key)
         p = end;
     }
     return found;
+}
+
+int st_node_cidr_parse(const char *s, struct st_node_cidr *c, st_error *err)
+{
+    const char *slash = strchr(s, '/');
+    char ip[INET_ADDRSTRLEN];
+    size_t n = slash ? (size_t)(slash - s) : 0;
+    char *end = NULL;
+    long prefix = slash ? strtol(slash + 1, &end, 10) : -1;
+    if (slash == NULL || n == 0 || n >= sizeof(ip) || slash[1] < '0' || slash[1] > '9' ||
+        *end != '\0' || prefix < 8 || prefix > 30)
+        return st_error_set(err, EINVAL, "\"%s\" is not an IPv4 CIDR like 10.244.1.0/24", s);
+    memcpy(ip, s, n);
+    ip[n] = '\0';
+    uint32_t addr;
+    if (!st_proto_ipv4_parse(ip, &addr, NULL))
+        return st_error_set(err, EINVAL, "\"%s\" is not an IPv4 CIDR like 10.244.1.0/24", s);
+    uint32_t mask = ~0U << (32 - prefix);
+    if (addr & ~mask)
+        return st_error_set(err, EINVAL,
+                            "\"%s\" has host bits set: write the network address (prefix /%ld)", s,
+                            prefix);
+    c->addr = addr;
+    c->prefix = (int)prefix;
+    return 0;
+}
+
+bool st_node_cidr_contains(const struct st_node_cidr *c, uint32_t addr)
+{
+    uint32_t mask = ~0U << (32 - c->prefix);
+    return (addr & mask) == c->addr;
+}
+
+/* strata.podcidr= turns the pod network on (a /24: the bridge takes .1,
+ * pods .2-.254); strata.svccidr= defaults to Kubernetes' 10.96.0.0/16.
+ * Without podcidr (a host test, an older stratad) pods keep a lone
+ * loopback. */
+static int podnet_config(struct st_node_config *cfg, const char *cmdline, st_error *err)
+{
+    _cleanup_free_ char *pod = cmdline_value(cmdline, ST_PROTO_CMDLINE_PODCIDR);
+    _cleanup_free_ char *svc = cmdline_value(cmdline, ST_PROTO_CMDLINE_SVCCIDR);
+    if (pod == NULL)
+        return 0;
+    int r = st_node_cidr_parse(pod, &cfg->pod_cidr, err);
+    if (r == 0 && cfg->pod_cidr.prefix != 24)
+        r = st_error_set(err, EINVAL, "the pod CIDR must be a /24");
+    if (r < 0) {
+        st_error_prefix(err, "kernel cmdline %s=%s: ", ST_PROTO_CMDLINE_PODCIDR, pod);
+        return r;
+    }
+    r = st_node_cidr_parse(svc ? svc : ST_NODE_SVC_CIDR_DEFAULT, &cfg->svc_cidr, err);
+    if (r < 0) {
+        st_error_prefix(err, "kernel cmdline %s=: ", ST_PROTO_CMDLINE_SVCCIDR);
+        return r;
+    }
+    cfg->podnet = true;
+    return 0;
 }
 
 int st_node_config_resolve(struct st_node_config *cfg, st_error *err)
@@ -103,6 +162,9 @@ int st_node_config_resolve(struct st_node_config *cfg, st_error *err)
     }
     if (cfg->heartbeat_ms <= 0)
         cfg->heartbeat_ms = ST_NODE_HEARTBEAT_MS_DEFAULT;
+    int r = podnet_config(cfg, cmdline, err);
+    if (r < 0)
+        return r;
     if (cfg->port_name == NULL && (cfg->port_name = strdup(ST_PROTO_PORT_NAME)) == NULL)
         return st_error_set(err, ENOMEM, "out of memory");
     if (cfg->images_dir == NULL && (cfg->images_dir = strdup(ST_NODE_IMAGES_DIR_DEFAULT)) == NULL)

@@ -18,6 +18,7 @@
 #include "strata/container.h"
 #include "strata/error.h"
 #include "strata/probe.h"
+#include "strata/relay.h"
 
 /* Keep in step with project(strata VERSION ...) in the top CMakeLists.txt. */
 #define ST_NODE_VERSION "0.1.0"
@@ -30,15 +31,29 @@
 void st_node_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- configuration ---------------------------------------------------- */
+#define ST_NODE_SVC_CIDR_DEFAULT "10.96.0.0/16"
+
+/* An IPv4 network: addr (host byte order) with its host bits clear. */
+struct st_node_cidr {
+    uint32_t addr;
+    int prefix; /* 8-30 */
+};
+/* "A.B.C.D/N" with no host bits set; -EINVAL with err saying why. */
+int st_node_cidr_parse(const char *s, struct st_node_cidr *c, st_error *err);
+bool st_node_cidr_contains(const struct st_node_cidr *c, uint32_t addr);
+
 struct st_node_config {
-    char *name;                /* --name, kernel cmdline strata.node=, or hostname */
-    int heartbeat_ms;          /* --heartbeat-ms, or strata.heartbeat_ms=, or 1000 */
-    char *listen_path;         /* --listen unix:PATH; NULL = the virtio-serial port */
-    char *port_name;           /* virtio-serial port name to look for */
-    const char *cmdline;       /* file to read kernel arguments from (/proc/cmdline) */
-    char *images_dir;          /* --images DIR: the image store, <DIR>/<image>/rootfs */
-    char *state_dir;           /* --state-dir DIR: per-pod work (overlays, container state) */
-    long long backoff_base_ms; /* --backoff-base-ms: first restart delay, 0 = 10 s */
+    char *name;                   /* --name, kernel cmdline strata.node=, or hostname */
+    int heartbeat_ms;             /* --heartbeat-ms, or strata.heartbeat_ms=, or 1000 */
+    char *listen_path;            /* --listen unix:PATH; NULL = the virtio-serial port */
+    char *port_name;              /* virtio-serial port name to look for */
+    const char *cmdline;          /* file to read kernel arguments from (/proc/cmdline) */
+    char *images_dir;             /* --images DIR: the image store, <DIR>/<image>/rootfs */
+    char *state_dir;              /* --state-dir DIR: per-pod work (overlays, container state) */
+    long long backoff_base_ms;    /* --backoff-base-ms: first restart delay, 0 = 10 s */
+    bool podnet;                  /* strata.podcidr= was given: pods get an IP */
+    struct st_node_cidr pod_cidr; /* strata.podcidr= (a /24) */
+    struct st_node_cidr svc_cidr; /* strata.svccidr=, or ST_NODE_SVC_CIDR_DEFAULT */
 };
 
 /* Fills what the command line left unset from the kernel cmdline, then the
@@ -187,20 +202,99 @@ int st_node_overlay_mount(const char *dir, const char *lower, const char *source
  * dir is left in place and an error says so. A missing dir is fine. */
 int st_node_overlay_remove(const char *dir, st_error *err);
 
+/* ---- pod network (podnet.c) --------------------------------------------
+ * With strata.podcidr= on the kernel cmdline each pod gets an address of
+ * the node's /24 on the bridge strata0 (.1); see podnet.c. */
+#define ST_NODE_BRIDGE       "strata0"
+#define ST_NODE_POD_IP_FIRST 2
+#define ST_NODE_POD_IP_LAST  254
+
+/* "A.B.C.D" of addr (host byte order). */
+void st_node_ipv4_str(uint32_t addr, char buf[16]);
+
+/* The pod addresses of a /24: the lowest free one is handed out. */
+struct st_node_ippool {
+    uint32_t base;
+    bool used[256];
+};
+void st_node_ippool_init(struct st_node_ippool *p, const struct st_node_cidr *c);
+/* -ENOSPC with err when .2-.254 are all taken. */
+int st_node_ippool_alloc(struct st_node_ippool *p, uint32_t *addr, st_error *err);
+void st_node_ippool_release(struct st_node_ippool *p, uint32_t addr);
+/* The host end's name of a pod's veth, at most 15 characters. */
+void st_node_podnet_veth_name(uint32_t addr, const char *pod, char buf[16]);
+
+/* One pod's place on the network. addr 0 = none. */
+struct st_node_pod_if {
+    uint32_t addr;
+    char veth[16]; /* the host end */
+};
+
+struct st_node_podnet;
+/* Routes svc as local on lo (any clusterIP can be bound); the bridge comes
+ * with the first pod. */
+int st_node_podnet_new(const struct st_node_cidr *pod, const struct st_node_cidr *svc,
+                       struct st_node_podnet **out, st_error *err);
+/* Removes the bridge. NULL is fine. */
+void st_node_podnet_free(struct st_node_podnet *n);
+const struct st_node_cidr *st_node_podnet_cidr(const struct st_node_podnet *n);
+/* Gives the network namespace of pid (a sandbox) eth0 with the lowest free
+ * address and a default route via the bridge. Nothing is left on failure. */
+int st_node_podnet_attach(struct st_node_podnet *n, pid_t pid, const char *pod,
+                          struct st_node_pod_if *pif, st_error *err);
+/* Deletes the veth pair and frees the address; pif is zeroed. */
+void st_node_podnet_detach(struct st_node_podnet *n, struct st_node_pod_if *pif);
+
+/* ---- the service proxy (svcproxy.c) ------------------------------------
+ * The guest side of Services: the relay listens on clusterIP:port of each
+ * Service port of the snapshot and picks its backends round-robin. */
+#define ST_NODE_SVCPROXY_HOST_CHANNEL "host"
+
+/* Where listeners go: the relay, or a fake in the unit tests. */
+struct st_node_svcproxy_ops {
+    int (*listen)(void *ctx, const char *key, const char *addr, st_error *err);
+    void (*unlisten)(void *ctx, const char *key);
+};
+
+struct st_node_svcproxy;
+/* ops NULL: a relay engine of its own (side GUEST, OPENs from the host
+ * resolved to this node's pods only). */
+int st_node_svcproxy_new(const struct st_node_cidr *pod_cidr,
+                         const struct st_node_svcproxy_ops *ops, void *ops_ctx,
+                         struct st_node_svcproxy **out, st_error *err);
+void st_node_svcproxy_free(struct st_node_svcproxy *sp);
+/* A new snapshot (checked by st_proto_services_parse): listeners of ports
+ * that stay keep listening (their backends are replaced), others are
+ * opened or closed. The data port is (re)opened when it is not up. */
+int st_node_svcproxy_update(struct st_node_svcproxy *sp, json_t *services, st_error *err);
+/* The relay's pick for a listener key "ns/name:port": the backends from
+ * the next in turn on; this node's pods direct, others via the host. */
+int st_node_svcproxy_pick(void *opaque, const char *key, const char *from,
+                          struct st_relay_target *out, int max, st_error *err);
+/* The relay's resolve for an OPEN "ADDR:PORT" from the host: this node's
+ * pods only. */
+int st_node_svcproxy_resolve(void *opaque, const char *key, const char *from,
+                             struct st_relay_target *out, int max, st_error *err);
+
 /* ---- pod sandbox (sandbox.c) -------------------------------------------
  * A tiny process that holds a pod's shared namespaces (network with lo up,
  * IPC, UTS with the pod's hostname) for as long as the pod lives, so its
  * containers can join them and restart one by one, like the kubelet's
  * pause container. It is strata-node's child and dies with it. */
 struct st_node_sandbox {
-    pid_t pid; /* 0 = none */
+    pid_t pid;                  /* 0 = none */
+    struct st_node_podnet *net; /* the pod network it is on, or NULL */
+    struct st_node_pod_if pif;  /* its address there */
 };
 
-int st_node_sandbox_create(const char *hostname, struct st_node_sandbox *sb, st_error *err);
+/* With net (not NULL), the sandbox's network gets an address on it. */
+int st_node_sandbox_create(const char *hostname, struct st_node_podnet *net,
+                           struct st_node_sandbox *sb, st_error *err);
 /* "/proc/<pid>/ns/<ns>" of the sandbox, for linux.namespaces[].path. */
 void st_node_sandbox_ns_path(const struct st_node_sandbox *sb, const char *ns, char *buf,
                              size_t len);
-/* Kills and reaps it; a zeroed sandbox is fine. */
+/* Takes it off the pod network, kills and reaps it; a zeroed sandbox is
+ * fine. */
 void st_node_sandbox_destroy(struct st_node_sandbox *sb);
 
 /* ---- pod spec translation (pod_spec.c) ---------------------------------
@@ -239,10 +333,23 @@ int st_node_pod_spec_parse(json_t *spec, const char *pod, struct st_node_pod_spe
 void st_node_pod_spec_free(struct st_node_pod_spec *ps);
 
 /* The config for one start of a container: its template with root.path =
- * rootfs, joining the network, IPC and UTS namespaces of the sandbox. */
+ * rootfs, joining the network, IPC and UTS namespaces of the sandbox, and
+ * with hosts (not NULL) bound read-only on /etc/hosts. */
 int st_node_container_config(const struct st_node_container_spec *cs, const char *rootfs,
-                             const struct st_node_sandbox *sb, struct st_oci_config **out,
-                             st_error *err);
+                             const struct st_node_sandbox *sb, const char *hosts,
+                             struct st_oci_config **out, st_error *err);
+
+/* ---- /etc/hosts of the pods (hosts.c) ----------------------------------
+ * Each pod on the pod network has its own hosts file (bound on /etc/hosts
+ * of its containers): localhost, itself, and every Service of the
+ * snapshot by its names. Rewritten in place when the snapshot changes. */
+/* The file's text (malloc'd): services is the `services` snapshot (NULL or
+ * an array, as st_proto_services_parse checked it). */
+int st_node_hosts_render(const char *pod_ip, const char *hostname, const char *ns,
+                         const json_t *services, char **out, st_error *err);
+/* Writes text into path keeping its inode (truncate and write), so the
+ * containers' bind mounts see the new text; creates path when missing. */
+int st_node_hosts_write(const char *path, const char *text, st_error *err);
 
 /* ---- container output (pod_logs.c) -------------------------------------
  * A container's stdout or stderr: a pipe whose read end the loop polls,
@@ -365,6 +472,7 @@ struct st_node_pod {
     struct st_node_ctr *ctrs;
     size_t n_ctrs;
     char *reason, *message; /* a pod-level failure (bad spec, no sandbox), or NULL */
+    char *hosts;            /* its /etc/hosts (pod network only), or NULL */
     bool stopping;
     json_t *status; /* the pod_status last reported (without seq) */
     struct st_node_event_limit events;
@@ -382,6 +490,7 @@ struct st_node_pods;
 typedef void (*st_node_emit_fn)(void *ctx, json_t *msg);
 
 struct st_node_pods_opts {
+    struct st_node_podnet *net; /* the pod network, or NULL (a lone loopback) */
     const char *images_dir;
     const char *state_dir;
     long long backoff_base_ms; /* 0 = Kubernetes' 10 s */
@@ -406,6 +515,9 @@ json_t *st_node_pods_states(struct st_node_pods *p);
 /* Changes whenever those states may have changed, so the loop recomputes
  * the heartbeat's digest only then. */
 uint64_t st_node_pods_generation(const struct st_node_pods *p);
+/* The Services snapshot changed (services: the checked array, borrowed;
+ * the table keeps a reference): every pod's hosts file is rewritten. */
+void st_node_pods_set_services(struct st_node_pods *p, json_t *services);
 /* Hands msg (consumed) to the host, as the pod table's own messages. */
 void st_node_pods_emit(struct st_node_pods *p, json_t *msg);
 

@@ -181,7 +181,8 @@ void st_node_ctr_begin(struct st_node_ctr *c, int64_t now)
     if ((r = st_node_overlay_mount(c->dir, lower, source, &err)) < 0)
         goto fail;
     c->mounted = true;
-    if ((r = st_node_container_config(c->spec, rootfs, &pod->sandbox, &c->cfg, &err)) < 0) {
+    if ((r = st_node_container_config(c->spec, rootfs, &pod->sandbox, pod->hosts, &c->cfg, &err)) <
+        0) {
         reason = "CreateContainerConfigError";
         retry = false;
         goto fail;

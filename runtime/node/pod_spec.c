@@ -581,8 +581,8 @@ int st_node_pod_spec_parse(json_t *spec, const char *pod, struct st_node_pod_spe
 }
 
 int st_node_container_config(const struct st_node_container_spec *cs, const char *rootfs,
-                             const struct st_node_sandbox *sb, struct st_oci_config **out,
-                             st_error *err)
+                             const struct st_node_sandbox *sb, const char *hosts,
+                             struct st_oci_config **out, st_error *err)
 {
     _cleanup_json_ json_t *oci = json_deep_copy(cs->oci);
     if (oci == NULL)
@@ -595,6 +595,13 @@ int st_node_container_config(const struct st_node_container_spec *cs, const char
         st_node_sandbox_ns_path(sb, shared[i][1], path, sizeof(path));
         json_array_append_new(nss, json_pack("{s:s, s:s}", "type", shared[i][0], "path", path));
     }
+    /* The runtime creates /etc/hosts in the rootfs (an overlay's upper
+     * layer) when the image has none, before binding the file on it. */
+    if (hosts && json_array_append_new(json_object_get(oci, "mounts"),
+                                       json_pack("{s:s, s:s, s:s, s:[s,s,s,s]}", "destination",
+                                                 "/etc/hosts", "type", "bind", "source", hosts,
+                                                 "options", "bind", "ro", "nosuid", "nodev")) < 0)
+        return st_error_set(err, ENOMEM, "out of memory");
     char where[128];
     snprintf(where, sizeof(where), "container %s", cs->name);
     return st_oci_config_from_json(oci, where, NULL, out, err);

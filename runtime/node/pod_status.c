@@ -117,6 +117,11 @@ json_t *st_node_pod_status(const struct st_node_pod *pod, bool removed, st_error
         .started_at = pod->started_at,
         .removed = removed,
     };
+    char ip[16];
+    if (pod->sandbox.pif.addr) {
+        st_node_ipv4_str(pod->sandbox.pif.addr, ip);
+        ps.pod_ip = ip;
+    }
     json_t *ctrs = json_array();
     if (ctrs == NULL) {
         st_error_set(err, ENOMEM, "out of memory");

@@ -85,6 +85,7 @@ static void pod_free(struct st_node_pod *pod)
     free(pod->dir);
     free(pod->reason);
     free(pod->message);
+    free(pod->hosts);
     free(pod);
 }
 
@@ -147,6 +148,32 @@ static struct st_node_pod *pod_find(struct st_node_pods *p, const char *uid)
         if (strcmp(pod->uid, uid) == 0)
             return pod;
     return NULL;
+}
+
+/* The pod's hosts file from its address and the Services snapshot. */
+static int pod_hosts_write(struct st_node_pod *pod, st_error *err)
+{
+    char ip[16];
+    st_node_ipv4_str(pod->sandbox.pif.addr, ip);
+    _cleanup_free_ char *text = NULL;
+    int r = st_node_hosts_render(ip, pod->name, pod->ns ? pod->ns : "default", pod->pods->services,
+                                 &text, err);
+    return r < 0 ? r : st_node_hosts_write(pod->hosts, text, err);
+}
+
+/* On the pod network the containers get a hosts file of their own; it must
+ * exist before the first container's mounts name it. */
+static int pod_hosts_init(struct st_node_pod *pod, st_error *err)
+{
+    if (pod->sandbox.net == NULL)
+        return 0;
+    /* a dot name: never a container's folder (container names are DNS
+     * labels), and skipped by clean_leftovers' walk of the pod folder */
+    if (asprintf(&pod->hosts, "%s/.hosts", pod->dir) < 0) {
+        pod->hosts = NULL;
+        return st_error_set(err, ENOMEM, "out of memory");
+    }
+    return pod_hosts_write(pod, err);
 }
 
 static void pod_refuse(struct st_node_pod *pod, const char *reason, const char *message)
@@ -246,6 +273,7 @@ int st_node_pods_new(const struct st_node_pods_opts *o, struct st_node_pods **ou
         return st_error_set(err, ENOMEM, "out of memory");
     p->emit = o->emit;
     p->ctx = o->ctx;
+    p->net = o->net;
     p->backoff_base_ms = o->backoff_base_ms;
     p->states = json_array();
     int r = 0;
@@ -276,6 +304,7 @@ void st_node_pods_free(struct st_node_pods *p)
         pod_free(pod);
     }
     json_decref(p->states);
+    json_decref(p->services);
     free(p->images_dir);
     free(p->pods_dir);
     free(p->run_dir);
@@ -341,7 +370,8 @@ void st_node_pods_run(struct st_node_pods *p, json_t *msg)
     } else if (pod_init_ctrs(pod, now, &err) < 0) {
         pod_refuse(pod, "CreateContainerConfigError", err.msg);
     } else if (st_fs_mkdir_p(pod->dir, 0700, &err) < 0 ||
-               st_node_sandbox_create(pod->name, &pod->sandbox, &err) < 0) {
+               st_node_sandbox_create(pod->name, p->net, &pod->sandbox, &err) < 0 ||
+               pod_hosts_init(pod, &err) < 0) {
         pod_refuse(pod, "CreatePodSandboxError", err.msg);
     } else {
         for (size_t i = 0; i < pod->n_ctrs; i++)
@@ -378,6 +408,17 @@ void st_node_pods_stop(struct st_node_pods *p, json_t *msg)
         st_node_ctr_kill(c, st_node_pod_grace_s(pod), NULL, now);
     }
     pod_settle(pod);
+}
+
+void st_node_pods_set_services(struct st_node_pods *p, json_t *services)
+{
+    json_decref(p->services);
+    p->services = json_incref(services);
+    for (struct st_node_pod *pod = p->head; pod; pod = pod->next) {
+        st_error err = {0};
+        if (pod->hosts && pod_hosts_write(pod, &err) < 0)
+            st_node_log("pod %s: %s", pod->name, err.msg);
+    }
 }
 
 uint64_t st_node_pods_generation(const struct st_node_pods *p)

@@ -13,6 +13,8 @@
 #define KILL_REPEAT_MS 1000
 
 struct st_node_pods {
+    struct st_node_podnet *net; /* the pod network, or NULL */
+    json_t *services;           /* the last Services snapshot (array), or NULL */
     char *images_dir;
     char *pods_dir; /* <state>/pods: overlays, per pod and container */
     char *run_dir;  /* <state>/run: the runtime's container state */

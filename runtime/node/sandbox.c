@@ -1,6 +1,8 @@
 /* sandbox.c: a pod's sandbox, the process that owns the namespaces the
  * pod's containers share (network with its loopback up, IPC, UTS with the
- * pod's hostname), like the kubelet's pause container. Containers join them
+ * pod's hostname), like the kubelet's pause container. On the pod network
+ * (podnet.c) its netns also gets the pod's eth0 and address, made once the
+ * namespaces exist and taken away before it dies. Containers join them
  * by path, so one can restart while the others keep the network. It is a
  * fork of strata-node that sleeps: no exec, no rootfs, no cgroup of its own;
  * it closes every inherited fd (the host connection must not outlive
@@ -76,7 +78,8 @@ static __attribute__((noreturn)) void sandbox_child(const char *hostname, int fd
         pause();
 }
 
-int st_node_sandbox_create(const char *hostname, struct st_node_sandbox *sb, st_error *err)
+int st_node_sandbox_create(const char *hostname, struct st_node_podnet *net,
+                           struct st_node_sandbox *sb, st_error *err)
 {
     char host[64];
     /* a hostname is at most 64 bytes; a longer pod name is cut */
@@ -113,6 +116,14 @@ int st_node_sandbox_create(const char *hostname, struct st_node_sandbox *sb, st_
                             host);
     }
     sb->pid = pid;
+    if (net) {
+        int r = st_node_podnet_attach(net, pid, host, &sb->pif, err);
+        if (r < 0) {
+            st_node_sandbox_destroy(sb);
+            return r;
+        }
+        sb->net = net;
+    }
     return 0;
 }
 
@@ -124,6 +135,8 @@ void st_node_sandbox_ns_path(const struct st_node_sandbox *sb, const char *ns, c
 
 void st_node_sandbox_destroy(struct st_node_sandbox *sb)
 {
+    st_node_podnet_detach(sb->net, &sb->pif);
+    sb->net = NULL;
     if (sb->pid <= 0)
         return;
     kill(sb->pid, SIGKILL);

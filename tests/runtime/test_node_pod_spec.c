@@ -141,7 +141,8 @@ static void test_full_container(void **state)
     struct st_node_sandbox sb = {.pid = 4242};
     struct st_oci_config *cfg = NULL;
     st_error err = {0};
-    if (st_node_container_config(cs, "/var/lib/strata/pods/u/httpd/rootfs", &sb, &cfg, &err) < 0)
+    if (st_node_container_config(cs, "/var/lib/strata/pods/u/httpd/rootfs", &sb, NULL, &cfg, &err) <
+        0)
         fail_msg("config: %s", err.msg);
     assert_string_equal(cfg->root_path, "/var/lib/strata/pods/u/httpd/rootfs");
     assert_false(cfg->root_readonly);

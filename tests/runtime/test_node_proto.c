@@ -8,6 +8,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -314,6 +316,20 @@ static void test_pod_messages(void **state)
     assert_string_equal(g7.started_at, "2026-11-22T10:00:00.000Z");
     assert_true(json_equal(g7.containers, cs));
     assert_true(g7.removed);
+    assert_null(g7.pod_ip);
+    assert_null(json_object_get(m7, "podIP"));
+    /* podIP is sent once the pod has an address */
+    full.pod_ip = "10.244.3.7";
+    _cleanup_json_ json_t *m8 = NULL;
+    assert_int_equal(st_proto_pod_status_build(&full, &m8, &err), 0);
+    _cleanup_json_ json_t *b8 = round_trip(m8, &seq, ST_PROTO_POD_STATUS);
+    struct st_proto_pod_status g8 = {0};
+    assert_int_equal(st_proto_pod_status_parse(b8, &g8, &err), 0);
+    assert_string_equal(g8.pod_ip, "10.244.3.7");
+    json_object_set_new(b8, "podIP", json_integer(7));
+    assert_int_equal(st_proto_pod_status_parse(b8, &g8, &err), -EPROTO);
+    assert_non_null(strstr(err.msg, "podIP"));
+    st_error_clear(&err);
     /* an older node's message without the new fields still parses */
     json_object_del(b7, "message");
     json_object_del(b7, "startedAt");
@@ -384,7 +400,7 @@ static void test_pod_messages(void **state)
     int64_t id = 0;
     assert_int_equal(st_proto_ping_parse(b6, &id, &err), 0);
     assert_int_equal(id, 7);
-    assert_int_equal(seq, 7);
+    assert_int_equal(seq, 8);
 }
 
 static void test_pods_digest(void **state)
@@ -515,6 +531,108 @@ static void test_event(void **state)
     assert_non_null(strstr(err.msg, "\"message\""));
 }
 
+static json_t *quote_services(void)
+{
+    return json_pack("[{s:s, s:s, s:s, s:[{s:s, s:i, s:s, s:[s,s]}]},"
+                     " {s:s, s:s, s:s, s:[{s:i, s:[]}]}]",
+                     "namespace", "default", "name", "quote", "clusterIP", "10.96.0.10", "ports",
+                     "name", "http", "port", 80, "protocol", "TCP", "backends", "10.244.1.2:8080",
+                     "10.244.2.5:8080", "namespace", "default", "name", "quote-db", "clusterIP",
+                     "10.96.0.11", "ports", "port", 5432, "backends");
+}
+
+static void test_services(void **state)
+{
+    (void)state;
+    uint64_t seq = 0;
+    st_error err = {0};
+    _cleanup_json_ json_t *svcs = quote_services();
+    assert_non_null(svcs);
+    _cleanup_json_ json_t *m = NULL;
+    assert_int_equal(st_proto_services_build(svcs, &m, &err), 0);
+    _cleanup_json_ json_t *b = round_trip(m, &seq, ST_PROTO_SERVICES);
+    json_t *got = NULL;
+    assert_int_equal(st_proto_services_parse(b, &got, &err), 0);
+    assert_true(json_equal(got, svcs));
+    /* an empty snapshot is a snapshot (every Service deleted) */
+    _cleanup_json_ json_t *none = json_array();
+    _cleanup_json_ json_t *m0 = NULL;
+    assert_int_equal(st_proto_services_build(none, &m0, &err), 0);
+    assert_int_equal(st_proto_services_parse(m0, &got, &err), 0);
+    assert_int_equal(json_array_size(got), 0);
+
+    /* each bad field is refused, naming where it is */
+    static const struct {
+        const char *path, *json, *want;
+    } bad[] = {
+        {"0/clusterIP", "\"10.96.0\"", "clusterIP"},
+        {"0/clusterIP", "null", "clusterIP"},
+        {"0/name", "\"\"", "name"},
+        {"1/ports/0/port", "0", "ports[0]"},
+        {"1/ports/0/port", "65536", "ports[0]"},
+        {"0/ports/0/protocol", "\"UDP\"", "only TCP"},
+        {"0/ports/0/backends/1", "\"10.244.2.5\"", "backends[1]"},
+        {"0/ports/0/backends/1", "\"10.244.2.5:0\"", "backends[1]"},
+        {"0/ports/0/backends/1", "\"host:80\"", "backends[1]"},
+        {"1/ports/0/backends", "{}", "backends must be an array"},
+        {"1/ports", "{}", "\"ports\""},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        _cleanup_json_ json_t *c = json_deep_copy(b);
+        json_t *v = json_loads(bad[i].json, JSON_DECODE_ANY, NULL);
+        assert_non_null(v);
+        /* walk services/<i>/... down to the parent of the last key */
+        json_t *at = json_object_get(c, "services");
+        char path[64];
+        snprintf(path, sizeof(path), "%s", bad[i].path);
+        char *save = NULL, *tok = strtok_r(path, "/", &save), *next;
+        while ((next = strtok_r(NULL, "/", &save)) != NULL) {
+            at = json_is_array(at) ? json_array_get(at, strtoul(tok, NULL, 10))
+                                   : json_object_get(at, tok);
+            tok = next;
+        }
+        if (json_is_array(at))
+            json_array_set_new(at, strtoul(tok, NULL, 10), v);
+        else
+            json_object_set_new(at, tok, v);
+        st_error_clear(&err);
+        assert_int_equal(st_proto_services_parse(c, &got, &err), -EPROTO);
+        if (strstr(err.msg, bad[i].want) == NULL)
+            fail_msg("%s=%s: \"%s\" lacks \"%s\"", bad[i].path, bad[i].json, err.msg, bad[i].want);
+        /* the builder refuses the same as bad input of its caller */
+        _cleanup_json_ json_t *mb = NULL;
+        st_error_clear(&err);
+        assert_int_equal(st_proto_services_build(json_object_get(c, "services"), &mb, &err),
+                         -EINVAL);
+        assert_null(mb);
+    }
+    st_error_clear(&err);
+    json_object_set_new(b, "services", json_object());
+    assert_int_equal(st_proto_services_parse(b, &got, &err), -EPROTO);
+    st_error_clear(&err);
+    json_object_set_new(b, "type", json_string(ST_PROTO_PING));
+    assert_int_equal(st_proto_services_parse(b, &got, &err), -EPROTO);
+}
+
+static void test_ipv4_parse(void **state)
+{
+    (void)state;
+    uint32_t a = 0;
+    int port = 0;
+    assert_true(st_proto_ipv4_parse("10.244.3.7", &a, NULL));
+    assert_int_equal(a, 0x0af40307);
+    assert_true(st_proto_ipv4_parse("127.0.0.1:5433", &a, &port));
+    assert_int_equal(a, 0x7f000001);
+    assert_int_equal(port, 5433);
+    assert_false(st_proto_ipv4_parse("10.244.3.7", &a, &port));
+    assert_false(st_proto_ipv4_parse("10.244.3.7:", &a, &port));
+    assert_false(st_proto_ipv4_parse("10.244.3.7:+80", &a, &port));
+    assert_false(st_proto_ipv4_parse("10.244.3.7:80x", &a, &port));
+    assert_false(st_proto_ipv4_parse("10.244.3.7:80", &a, NULL));
+    assert_false(st_proto_ipv4_parse("10.244.3.256", &a, NULL));
+    assert_false(st_proto_ipv4_parse("", &a, NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -528,6 +646,8 @@ int main(void)
         cmocka_unit_test(test_pods_digest),
         cmocka_unit_test(test_clock),
         cmocka_unit_test(test_event),
+        cmocka_unit_test(test_services),
+        cmocka_unit_test(test_ipv4_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,9 +17,15 @@
 
 /* The virtio-serial port name the node agent looks for in the guest. */
 #define ST_PROTO_PORT_NAME "org.strata.node.0"
-/* The second port: the data path (runtime/relay frames), so Service
- * traffic never queues in front of a heartbeat. */
+/* The second port: Services' streams (strata/relay.h), apart from the node
+ * channel so a busy Service never delays a heartbeat. */
 #define ST_PROTO_DATA_PORT_NAME "org.strata.data.0"
+
+/* Kernel cmdline keys stratad writes for the pod network:
+ * strata.podcidr=10.244.K.0/24 (this node's pods) and
+ * strata.svccidr=10.96.0.0/16 (clusterIPs; local to every guest). */
+#define ST_PROTO_CMDLINE_PODCIDR "strata.podcidr"
+#define ST_PROTO_CMDLINE_SVCCIDR "strata.svccidr"
 
 /* Message types. */
 #define ST_PROTO_HELLO      "hello"
@@ -32,6 +38,7 @@
 #define ST_PROTO_POD_STOP   "pod_stop"
 #define ST_PROTO_CLOCK      "clock"
 #define ST_PROTO_EVENT      "event"
+#define ST_PROTO_SERVICES   "services"
 
 /* Hex digest length of st_proto_pods_digest (64-bit hash), plus NUL. */
 #define ST_PROTO_DIGEST_LEN 17
@@ -133,6 +140,9 @@ struct st_proto_pod_status {
      * {"running": {startedAt}}, {"terminated": {exitCode, signal, reason,
      * message, startedAt, finishedAt}}. NULL: omitted when building. */
     json_t *containers;
+    /* "podIP": the pod's address on the node's pod network; NULL: omitted
+     * (no address yet, or the node has no pod network). */
+    const char *pod_ip;
 };
 int st_proto_pod_status_build(const struct st_proto_pod_status *ps, json_t **msg, st_error *err);
 int st_proto_pod_status_parse(json_t *msg, struct st_proto_pod_status *ps, st_error *err);
@@ -179,6 +189,21 @@ struct st_proto_event {
 };
 int st_proto_event_build(const struct st_proto_event *ev, json_t **msg, st_error *err);
 int st_proto_event_parse(json_t *msg, struct st_proto_event *ev, st_error *err);
+
+/* services from the host: the full snapshot of the Services the node's
+ * pods may reach, sent after hello and whenever it changes:
+ *   [{"namespace", "name", "clusterIP": "10.96.0.10",
+ *     "ports": [{"name": "http" (optional), "port": 80, "protocol": "TCP",
+ *                "backends": ["10.244.1.2:8080", ...]}]}]
+ * backends are the ready endpoints only, as numeric IPv4 "ADDR:PORT".
+ * The builder takes a new reference to services; the parser checks every
+ * field and hands out the array borrowed from msg. */
+int st_proto_services_build(json_t *services, json_t **msg, st_error *err);
+int st_proto_services_parse(json_t *msg, json_t **services, st_error *err);
+
+/* Numeric IPv4 "A.B.C.D" into *addr (host byte order); with port != NULL,
+ * "A.B.C.D:PORT" (1-65535). false when s is anything else. */
+bool st_proto_ipv4_parse(const char *s, uint32_t *addr, int *port);
 
 /* Hex digest (FNV-1a 64) of pod states, independent of their order: each
  * object of the array is serialized with sorted keys, the strings are
