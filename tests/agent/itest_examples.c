@@ -307,13 +307,13 @@ static const struct example {
     CMUnitTestFunction check;
     const char *elsewhere;
 } examples[] = {
-    {"examples/secret.yaml", check_secret},
-    {"examples/deployment.yaml", check_deployment},
-    {"examples/oom.yaml", check_oom},
-    {"examples/probes.yaml", check_probes},
+    {"examples/secret.yaml", check_secret, NULL},
+    {"examples/deployment.yaml", check_deployment, NULL},
+    {"examples/oom.yaml", check_oom, NULL},
+    {"examples/probes.yaml", check_probes, NULL},
     /* the quote image and its database on the host, three nodes */
     {"quote-app.yaml", NULL, "agent/itest_services"},
-    {"examples/pod.yaml", check_pod}, /* last: its check wants 25 s of running */
+    {"examples/pod.yaml", check_pod, NULL}, /* last: its check wants 25 s of running */
 };
 #define NEXAMPLES (sizeof(examples) / sizeof(examples[0]))
 

@@ -151,6 +151,18 @@ static char *node_port_url(const char *svc, const char *path)
     return url;
 }
 
+/* Nothing listens at url any more: the connection is refused. */
+static bool refused(void *arg)
+{
+    CURL *c = curl_easy_init();
+    curl_easy_setopt(c, CURLOPT_URL, (const char *)arg);
+    curl_easy_setopt(c, CURLOPT_CONNECT_ONLY, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 2000L);
+    CURLcode r = curl_easy_perform(c);
+    curl_easy_cleanup(c);
+    return r == CURLE_COULDNT_CONNECT;
+}
+
 /* ---- the cluster ----------------------------------------------------------------- */
 
 static int free_port(void)
@@ -528,18 +540,6 @@ static bool has_ingress(void *arg)
     char *url = ingress_url(arg, "/");
     free(url);
     return url != NULL;
-}
-
-/* Nothing listens at url any more: the connection is refused. */
-static bool refused(void *arg)
-{
-    CURL *c = curl_easy_init();
-    curl_easy_setopt(c, CURLOPT_URL, (const char *)arg);
-    curl_easy_setopt(c, CURLOPT_CONNECT_ONLY, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 2000L);
-    CURLcode r = curl_easy_perform(c);
-    curl_easy_cleanup(c);
-    return r == CURLE_COULDNT_CONNECT;
 }
 
 /* A deleted Service closes its listener at once; a Service whose selector
