@@ -50,11 +50,12 @@ void rbuf_commit(struct rbuf *b, size_t n)
 
 int rbuf_append(struct rbuf *b, const void *p, size_t n)
 {
+    if (n == 0)
+        return 0; /* an empty queue may have no memory at all */
     uint8_t *t = rbuf_tail(b, n);
     if (t == NULL)
         return -ENOMEM;
-    if (n)
-        memcpy(t, p, n);
+    memcpy(t, p, n);
     b->len += n;
     return 0;
 }

@@ -429,7 +429,8 @@ static void test_all_targets_fail(void **state)
 
     int fd = dial(port);
     assert_true(fd >= 0);
-    assert_int_equal(write(fd, "x", 1), 1);
+    /* the relay may have reset it already: either way nothing comes back */
+    (void)send(fd, "x", 1, MSG_NOSIGNAL);
     char buf[16];
     size_t got;
     ssize_t rc = read_to_end(fd, buf, sizeof(buf), &got);
