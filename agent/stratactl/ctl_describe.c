@@ -1,7 +1,7 @@
 /* ctl_describe.c: `describe` views as kubectl prints them: two columns of
  * "Key:  value", containers with their state and the reason under it,
  * probes, environment, conditions and the events table. Nodes have their
- * own file (ctl_describe_node.c). */
+ * own file (ctl_describe_node.c), Services and Endpoints too (ctl_service.c). */
 #include "ctl_format_priv.h"
 
 #include <errno.h>
@@ -559,6 +559,12 @@ int stctl_fmt_describe(FILE *out, const struct stctl_fmt_kind *k, json_t *obj,
         break;
     case STCTL_FMT_IMAGE:
         r = describe_image(out, obj);
+        break;
+    case STCTL_FMT_SERVICE:
+        r = ctlfmt_describe_service(out, obj, rel, now, err);
+        break;
+    case STCTL_FMT_ENDPOINTS:
+        r = ctlfmt_describe_endpoints(out, obj, events, now, err);
         break;
     }
     if (r == 0 && ferror(out))

@@ -122,13 +122,18 @@ static void test_kind_aliases(void **state)
         {"secret", "Secret"},
         {"secrets", "Secret"},
         {"images", "Image"},
+        {"services", "Service"},
+        {"service", "Service"},
+        {"svc", "Service"},
+        {"endpoints", "Endpoints"},
+        {"ep", "Endpoints"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const struct stctl_fmt_kind *k = stctl_fmt_kind_lookup(cases[i].word);
         if (k == NULL || strcmp(k->kind, cases[i].kind) != 0)
             fail_msg("%s: got %s, want %s", cases[i].word, k ? k->kind : "NULL", cases[i].kind);
     }
-    assert_null(stctl_fmt_kind_lookup("services"));
+    assert_null(stctl_fmt_kind_lookup("ingresses"));
     assert_null(stctl_fmt_kind_lookup("p"));
     assert_null(stctl_fmt_kind_lookup(""));
 
