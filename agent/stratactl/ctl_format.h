@@ -85,7 +85,7 @@ struct stctl_fmt_columns {
 
 /* The table for objects of kind k (cols NULL: the defaults). Columns:
  *   Node:       NAME STATUS ACCEL CPU MEMORY BOOT AGE   (wide: + DOMAIN KERNEL-VERSION)
- *   Pod:        NAME READY STATUS RESTARTS AGE          (wide: + NODE REASON)
+ *   Pod:        NAME READY STATUS RESTARTS AGE          (wide: + IP NODE REASON)
  *   Deployment: NAME READY UP-TO-DATE AVAILABLE AGE     (wide: + CONTAINERS IMAGES SELECTOR)
  *   Secret:     NAME TYPE DATA AGE
  *   Event:      LAST SEEN TYPE REASON OBJECT MESSAGE

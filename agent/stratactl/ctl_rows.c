@@ -138,7 +138,7 @@ static const char *pod_last_reason(json_t *pod)
 static const char *const node_cols[] = {"NAME", "STATUS", "ACCEL",  "CPU",           "MEMORY",
                                         "BOOT", "AGE",    "DOMAIN", "KERNEL-VERSION"};
 static const char *const pod_cols[] = {"NAME", "READY", "STATUS", "RESTARTS",
-                                       "AGE",  "NODE",  "REASON"};
+                                       "AGE",  "IP",    "NODE",   "REASON"};
 static const char *const deploy_cols[] = {"NAME", "READY",      "UP-TO-DATE", "AVAILABLE",
                                           "AGE",  "CONTAINERS", "IMAGES",     "SELECTOR"};
 static const char *const secret_cols[] = {"NAME", "TYPE", "DATA", "AGE"};
@@ -155,7 +155,7 @@ static void kind_columns(enum stctl_fmt_kind_id id, bool wide, const char *const
         *cols = node_cols, *n = wide ? 9 : 7;
         break;
     case STCTL_FMT_POD:
-        *cols = pod_cols, *n = wide ? 7 : 5;
+        *cols = pod_cols, *n = wide ? 8 : 5;
         break;
     case STCTL_FMT_DEPLOYMENT:
         *cols = deploy_cols, *n = wide ? 8 : 5;
@@ -237,8 +237,9 @@ int stctl_fmt_table_add_object(stctl_fmt_table *t, json_t *obj, time_t now, st_e
         cell[3] = b[3];
         stctl_fmt_age(created, now, b[4], sizeof(b[4]));
         cell[4] = b[4];
-        cell[5] = ctlfmt_str_or(obj, "spec.nodeName", NONE);
-        cell[6] = pod_last_reason(obj);
+        cell[5] = ctlfmt_str_or(obj, "status.podIP", NONE);
+        cell[6] = ctlfmt_str_or(obj, "spec.nodeName", NONE);
+        cell[7] = pod_last_reason(obj);
         break;
     case STCTL_FMT_DEPLOYMENT:
         snprintf(b[1], sizeof(b[1]), "%lld/%lld", ctlfmt_int_at(obj, "status.readyReplicas", 0),

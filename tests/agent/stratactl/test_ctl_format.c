@@ -289,7 +289,7 @@ static const char pods_json[] =
     "  \"containerStatuses\":[{\"name\":\"httpd\",\"ready\":true,\"restartCount\":2,"
     "   \"state\":{\"running\":{\"startedAt\":\"2024-05-01T11:58:00Z\"}},"
     "   \"lastState\":{\"terminated\":{\"exitCode\":137,\"reason\":\"OOMKilled\","
-    "    \"finishedAt\":\"2024-05-01T11:57:00Z\"}}}]}},"
+    "    \"finishedAt\":\"2024-05-01T11:57:00Z\"}}}],\"podIP\":\"10.244.1.2\"}},"
     "{\"metadata\":{\"name\":\"crash\",\"creationTimestamp\":\"2024-05-01T10:00:00Z\"},"
     " \"spec\":{\"containers\":[{\"name\":\"a\"},{\"name\":\"b\"}]},"
     " \"status\":{\"phase\":\"Running\",\"containerStatuses\":["
@@ -310,12 +310,14 @@ static void test_pod_rows(void **state)
                               "pending   0/1     Pending            0            30s\n");
     free(text);
     text = kind_table("po", true, pods_json);
+    /* kubectl's wide order: the pod IP before the node ("<none>" while none). */
     assert_string_equal(
-        text, "NAME      READY   STATUS             RESTARTS     AGE    NODE     REASON\n"
-              "web-1     1/1     Running            2 (3m ago)   5m     n1       "
-              "OOMKilled\n"
-              "crash     1/2     CrashLoopBackOff   5            120m   <none>   <none>\n"
-              "pending   0/1     Pending            0            30s    <none>   <none>\n");
+        text,
+        "NAME      READY   STATUS             RESTARTS     AGE    IP           NODE     REASON\n"
+        "web-1     1/1     Running            2 (3m ago)   5m     10.244.1.2   n1       "
+        "OOMKilled\n"
+        "crash     1/2     CrashLoopBackOff   5            120m   <none>       <none>   <none>\n"
+        "pending   0/1     Pending            0            30s    <none>       <none>   <none>\n");
     free(text);
 }
 
