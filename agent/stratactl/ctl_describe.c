@@ -273,6 +273,11 @@ int ctlfmt_conditions(FILE *out, json_t *obj, time_t now, bool details, st_error
             r = stctl_fmt_table_add(t, cells, err);
     }
     fprintf(out, "Conditions:\n");
+    return ctlfmt_table_done(out, t, r, err);
+}
+
+int ctlfmt_table_done(FILE *out, stctl_fmt_table *t, int r, st_error *err)
+{
     if (r == 0)
         r = stctl_fmt_table_write(out, t, err);
     stctl_fmt_table_free(t);
@@ -337,10 +342,7 @@ int ctlfmt_events_section(FILE *out, json_t *events, time_t now, st_error *err)
             r = stctl_fmt_table_add(t, cells, err);
     }
     fprintf(out, "Events:\n");
-    if (r == 0)
-        r = stctl_fmt_table_write(out, t, err);
-    stctl_fmt_table_free(t);
-    return r;
+    return ctlfmt_table_done(out, t, r, err);
 }
 
 void ctlfmt_metadata(FILE *out, json_t *obj, bool namespaced, time_t now)

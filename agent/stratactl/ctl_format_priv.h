@@ -81,6 +81,9 @@ int ctlfmt_conditions(FILE *out, json_t *obj, time_t now, bool details, st_error
 /* The Events table (events NULL: they could not be read). */
 int ctlfmt_events_section(FILE *out, json_t *events, time_t now, st_error *err);
 
+/* The end of a describe table: written when r is 0 (the rows went in),
+ * freed either way; returns r or the write's failure. */
+int ctlfmt_table_done(FILE *out, stctl_fmt_table *t, int r, st_error *err);
 /* A table indented two spaces under a section heading, its first row the
  * rule under the headers (rule NULL: each header's length in dashes, "Type"
  * -> "----"), as kubectl's describe tables. */

@@ -252,9 +252,7 @@ int ctlfmt_describe_endpoints(FILE *out, json_t *ep, json_t *events, time_t now,
                     r = stctl_fmt_table_add(t, cells, err);
             }
             fprintf(out, "  Ports:\n");
-            if (r == 0)
-                r = stctl_fmt_table_write(out, t, err);
-            stctl_fmt_table_free(t);
+            r = ctlfmt_table_done(out, t, r, err);
         }
         fputc('\n', out);
     }

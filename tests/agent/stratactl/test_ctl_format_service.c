@@ -10,77 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctl_format.h"
-#include "testutil.h"
+#include "ctl_format_fixture.h"
 
-/* 2024-05-01T12:00:00Z: the clock every age below is measured against. */
-#define NOW ((time_t)1714564800)
-
-static json_t *load(const char *text)
-{
-    json_error_t jerr;
-    json_t *v = json_loads(text, 0, &jerr);
-    if (v == NULL)
-        fail_msg("bad fixture JSON (%s): %s", jerr.text, text);
-    return v;
-}
-
-/* objects (a JSON array text) as the `get` table of kind word. */
-static char *kind_table(const char *word, bool wide, const char *objects)
-{
-    const struct stctl_fmt_kind *k = stctl_fmt_kind_lookup(word);
-    assert_non_null(k);
-    struct stctl_fmt_columns cols = {.wide = wide};
-    stctl_fmt_table *t = NULL;
-    st_error err = {0};
-    assert_int_equal(stctl_fmt_table_for_kind(k, &cols, &t, &err), 0);
-    json_t *arr = load(objects);
-    size_t i;
-    json_t *obj;
-    json_array_foreach(arr, i, obj)
-    {
-        assert_int_equal(stctl_fmt_table_add_object(t, obj, NOW, &err), 0);
-    }
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    assert_non_null(f);
-    assert_int_equal(stctl_fmt_table_write(f, t, &err), 0);
-    fclose(f);
-    stctl_fmt_table_free(t);
-    json_decref(arr);
-    return text;
-}
-
-/* describe of object (kind word) with its events and, for a Service, its
- * Endpoints (JSON texts, or NULL). */
+/* describe of a Service (or Endpoints) with its Endpoints and events. */
 static char *describe(const char *word, const char *object, const char *endpoints,
                       const char *events)
 {
-    const struct stctl_fmt_kind *k = stctl_fmt_kind_lookup(word);
-    assert_non_null(k);
-    json_t *obj = load(object);
-    struct stctl_fmt_related rel = {.events = events ? load(events) : NULL,
-                                    .endpoints = endpoints ? load(endpoints) : NULL};
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    st_error err = {0};
-    assert_int_equal(stctl_fmt_describe(f, k, obj, &rel, NOW, &err), 0);
-    fclose(f);
-    json_decref(obj);
-    json_decref(rel.events);
-    json_decref(rel.endpoints);
-    return text;
-}
-
-static void assert_has_line(const char *text, const char *line)
-{
-    size_t n = strlen(line);
-    for (const char *p = text; (p = strstr(p, line)) != NULL; p++)
-        if ((p == text || p[-1] == '\n') && (p[n] == '\n' || p[n] == '\0'))
-            return;
-    fail_msg("line not found: \"%s\"\n--- in ---\n%s", line, text);
+    return describe_related(word, object, events, NULL, endpoints);
 }
 
 /* ---- fixtures ------------------------------------------------------------- */
