@@ -35,8 +35,10 @@ int stctl_common_option(struct stctl *ctl, int c, char **argv, const char *usage
 
 static int unknown_kind(const char *word, st_error *err)
 {
-    return st_error_set(
-        err, EINVAL, "unknown resource type \"%s\": use nodes, pods, deployments or secrets", word);
+    return st_error_set(err, EINVAL,
+                        "unknown resource type \"%s\": use nodes, pods, deployments, secrets, "
+                        "services or endpoints",
+                        word);
 }
 
 int stctl_targets(int argc, char **argv, struct stctl_target **out, size_t *n, st_error *err)

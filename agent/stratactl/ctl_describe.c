@@ -1,7 +1,7 @@
 /* ctl_describe.c: `describe` views as kubectl prints them: two columns of
  * "Key:  value", containers with their state and the reason under it,
  * probes, environment, conditions and the events table. Nodes have their
- * own file (ctl_describe_node.c). */
+ * own file (ctl_describe_node.c), Services and Endpoints too (ctl_service.c). */
 #include "ctl_format_priv.h"
 
 #include <errno.h>
@@ -273,6 +273,11 @@ int ctlfmt_conditions(FILE *out, json_t *obj, time_t now, bool details, st_error
             r = stctl_fmt_table_add(t, cells, err);
     }
     fprintf(out, "Conditions:\n");
+    return ctlfmt_table_done(out, t, r, err);
+}
+
+int ctlfmt_table_done(FILE *out, stctl_fmt_table *t, int r, st_error *err)
+{
     if (r == 0)
         r = stctl_fmt_table_write(out, t, err);
     stctl_fmt_table_free(t);
@@ -337,10 +342,7 @@ int ctlfmt_events_section(FILE *out, json_t *events, time_t now, st_error *err)
             r = stctl_fmt_table_add(t, cells, err);
     }
     fprintf(out, "Events:\n");
-    if (r == 0)
-        r = stctl_fmt_table_write(out, t, err);
-    stctl_fmt_table_free(t);
-    return r;
+    return ctlfmt_table_done(out, t, r, err);
 }
 
 void ctlfmt_metadata(FILE *out, json_t *obj, bool namespaced, time_t now)
@@ -559,6 +561,12 @@ int stctl_fmt_describe(FILE *out, const struct stctl_fmt_kind *k, json_t *obj,
         break;
     case STCTL_FMT_IMAGE:
         r = describe_image(out, obj);
+        break;
+    case STCTL_FMT_SERVICE:
+        r = ctlfmt_describe_service(out, obj, rel, now, err);
+        break;
+    case STCTL_FMT_ENDPOINTS:
+        r = ctlfmt_describe_endpoints(out, obj, events, now, err);
         break;
     }
     if (r == 0 && ferror(out))

@@ -78,14 +78,6 @@ static bool terminated(json_t *pod)
     return strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0;
 }
 
-static int write_table(FILE *out, stctl_fmt_table *t, int r, st_error *err)
-{
-    if (r == 0)
-        r = stctl_fmt_table_write(out, t, err);
-    stctl_fmt_table_free(t);
-    return r;
-}
-
 /* "Non-terminated Pods" and "Allocated resources", as kubectl shows them. */
 static int node_pods(FILE *out, json_t *node, json_t *pods, time_t now, st_error *err)
 {
@@ -130,7 +122,7 @@ static int node_pods(FILE *out, json_t *node, json_t *pods, time_t now, st_error
         if (r == 0)
             r = stctl_fmt_table_add(t, cells, err);
     }
-    if ((r = write_table(out, t, r, err)) < 0)
+    if ((r = ctlfmt_table_done(out, t, r, err)) < 0)
         return r;
 
     fprintf(out, "Allocated resources:\n"
@@ -148,7 +140,7 @@ static int node_pods(FILE *out, json_t *node, json_t *pods, time_t now, st_error
     r = stctl_fmt_table_add(t, cpu, err);
     if (r == 0)
         r = stctl_fmt_table_add(t, mem, err);
-    return write_table(out, t, r, err);
+    return ctlfmt_table_done(out, t, r, err);
 }
 
 /* ---- the view ------------------------------------------------------------- */

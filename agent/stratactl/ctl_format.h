@@ -22,6 +22,8 @@ enum stctl_fmt_kind_id {
     STCTL_FMT_SECRET,
     STCTL_FMT_EVENT,
     STCTL_FMT_IMAGE,
+    STCTL_FMT_SERVICE,
+    STCTL_FMT_ENDPOINTS,
 };
 
 struct stctl_fmt_kind {
@@ -83,11 +85,13 @@ struct stctl_fmt_columns {
 
 /* The table for objects of kind k (cols NULL: the defaults). Columns:
  *   Node:       NAME STATUS ACCEL CPU MEMORY BOOT AGE   (wide: + DOMAIN KERNEL-VERSION)
- *   Pod:        NAME READY STATUS RESTARTS AGE          (wide: + NODE REASON)
+ *   Pod:        NAME READY STATUS RESTARTS AGE          (wide: + IP NODE REASON)
  *   Deployment: NAME READY UP-TO-DATE AVAILABLE AGE     (wide: + CONTAINERS IMAGES SELECTOR)
  *   Secret:     NAME TYPE DATA AGE
  *   Event:      LAST SEEN TYPE REASON OBJECT MESSAGE
- *   Image:      NAME SIZE AGE */
+ *   Image:      NAME SIZE AGE
+ *   Service:    NAME TYPE CLUSTER-IP EXTERNAL-IP PORT(S) AGE   (wide: + SELECTOR)
+ *   Endpoints:  NAME ENDPOINTS AGE */
 int stctl_fmt_table_for_kind(const struct stctl_fmt_kind *k, const struct stctl_fmt_columns *cols,
                              stctl_fmt_table **out, st_error *err);
 /* One row for obj, in a table made by stctl_fmt_table_for_kind; now is the
@@ -116,17 +120,21 @@ bool stctl_fmt_event_is_about(json_t *event, const char *kind, const char *ns, c
 
 /* What describe shows beside an object, each NULL when it could not be
  * read: events, a JSON array of the Events about it, oldest first; pods (for
- * a Node), the JSON array of the pods bound to it. */
+ * a Node), the JSON array of the pods bound to it; endpoints (for a
+ * Service), the Endpoints object of its name (NULL too when there is none). */
 struct stctl_fmt_related {
     json_t *events;
     json_t *pods;
+    json_t *endpoints;
 };
 
 /* The multi-line view of obj (of kind k), as kubectl describe shows it:
  * metadata, labels, status, conditions; for pods the phase and each
  * container's state (with its reason), restarts and probes; for nodes the
  * requests and limits of its non-terminated pods ("Non-terminated Pods",
- * "Allocated resources", with percentages of capacity); then the events.
+ * "Allocated resources", with percentages of capacity); for services the
+ * ports with their ready endpoints (and the not-ready ones, Strata's
+ * "NotReadyEndpoints:"); then the events.
  * rel may be NULL (nothing related could be read). */
 int stctl_fmt_describe(FILE *out, const struct stctl_fmt_kind *k, json_t *obj,
                        const struct stctl_fmt_related *rel, time_t now, st_error *err);

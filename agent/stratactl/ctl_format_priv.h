@@ -81,6 +81,9 @@ int ctlfmt_conditions(FILE *out, json_t *obj, time_t now, bool details, st_error
 /* The Events table (events NULL: they could not be read). */
 int ctlfmt_events_section(FILE *out, json_t *events, time_t now, st_error *err);
 
+/* The end of a describe table: written when r is 0 (the rows went in),
+ * freed either way; returns r or the write's failure. */
+int ctlfmt_table_done(FILE *out, stctl_fmt_table *t, int r, st_error *err);
 /* A table indented two spaces under a section heading, its first row the
  * rule under the headers (rule NULL: each header's length in dashes, "Type"
  * -> "----"), as kubectl's describe tables. */
@@ -91,5 +94,22 @@ int ctlfmt_ruled_table(size_t ncols, const char *const *headers, const char *con
 
 int ctlfmt_describe_node(FILE *out, json_t *node, const struct stctl_fmt_related *rel, time_t now,
                          st_error *err);
+
+/* ---- services and endpoints (ctl_service.c) ------------------------------ */
+
+/* EXTERNAL-IP: a LoadBalancer's ingress addresses ("<pending>" while none;
+ * cut to 16 characters unless wide), else spec.externalIPs or <none>. */
+void ctlfmt_service_external_ip(json_t *svc, bool wide, char *buf, size_t len);
+/* PORT(S): "80:31234/TCP,443/TCP" (the node port when there is one). */
+void ctlfmt_service_ports(json_t *svc, char *buf, size_t len);
+/* An Endpoints object's "ip:port" pairs from each subset's list
+ * ("addresses" or "notReadyAddresses"), for the ports named port_name
+ * ("" the unnamed one; NULL every port): at most three, then " + N
+ * more...", as kubectl; <none> when there is none. */
+void ctlfmt_endpoints_text(json_t *ep, const char *list, const char *port_name, char *buf,
+                           size_t len);
+int ctlfmt_describe_service(FILE *out, json_t *svc, const struct stctl_fmt_related *rel, time_t now,
+                            st_error *err);
+int ctlfmt_describe_endpoints(FILE *out, json_t *ep, json_t *events, time_t now, st_error *err);
 
 #endif

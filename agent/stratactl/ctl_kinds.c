@@ -1,5 +1,5 @@
 /* ctl_kinds.c: the kinds stratactl knows, by every name kubectl accepts
- * for them ("po", "deploy", "deployments.apps"), and kubectl's clock: RFC
+ * for them ("po", "deploy", "deployments.apps", "svc", "ep"), and kubectl's clock: RFC
  * 3339 timestamps read, ages and durations printed ("5s", "3m", "4d6h"). */
 #include "ctl_format_priv.h"
 
@@ -23,6 +23,9 @@ static const struct stctl_fmt_kind kinds[] = {
     /* stratad serves every namespace's events at /api/v1/events. */
     {STCTL_FMT_EVENT, "Event", "events", "event", "/api/v1", false},
     {STCTL_FMT_IMAGE, "Image", "images", "image", "/api/v1", false},
+    {STCTL_FMT_SERVICE, "Service", "services", "service", "/api/v1", true},
+    /* Kubernetes' singular of Endpoints is "endpoints" too. */
+    {STCTL_FMT_ENDPOINTS, "Endpoints", "endpoints", "endpoints", "/api/v1", true},
 };
 
 static const struct {
@@ -47,6 +50,11 @@ static const struct {
     {"ev", STCTL_FMT_EVENT},
     {"images", STCTL_FMT_IMAGE},
     {"image", STCTL_FMT_IMAGE},
+    {"services", STCTL_FMT_SERVICE},
+    {"service", STCTL_FMT_SERVICE},
+    {"svc", STCTL_FMT_SERVICE},
+    {"endpoints", STCTL_FMT_ENDPOINTS},
+    {"ep", STCTL_FMT_ENDPOINTS},
 };
 
 const struct stctl_fmt_kind *stctl_fmt_kind_lookup(const char *word)

@@ -1,7 +1,8 @@
 /* ctl_rows.c: one table row per object, with kubectl's columns for each
  * kind and its rules for the cells people read first: a pod's READY,
  * STATUS (Terminating, CrashLoopBackOff, ...), RESTARTS, and a node's
- * STATUS; plus the NAMESPACE, LABELS and kind/name forms of `get -A`,
+ * STATUS (a Service's cells are ctl_service.c's); plus the NAMESPACE, LABELS and kind/name forms of
+ * `get -A`,
  * `--show-labels` and several kinds at once. */
 #include "ctl_format_priv.h"
 
@@ -137,12 +138,15 @@ static const char *pod_last_reason(json_t *pod)
 static const char *const node_cols[] = {"NAME", "STATUS", "ACCEL",  "CPU",           "MEMORY",
                                         "BOOT", "AGE",    "DOMAIN", "KERNEL-VERSION"};
 static const char *const pod_cols[] = {"NAME", "READY", "STATUS", "RESTARTS",
-                                       "AGE",  "NODE",  "REASON"};
+                                       "AGE",  "IP",    "NODE",   "REASON"};
 static const char *const deploy_cols[] = {"NAME", "READY",      "UP-TO-DATE", "AVAILABLE",
                                           "AGE",  "CONTAINERS", "IMAGES",     "SELECTOR"};
 static const char *const secret_cols[] = {"NAME", "TYPE", "DATA", "AGE"};
 static const char *const event_cols[] = {"LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"};
 static const char *const image_cols[] = {"NAME", "SIZE", "AGE"};
+static const char *const service_cols[] = {"NAME",    "TYPE", "CLUSTER-IP", "EXTERNAL-IP",
+                                           "PORT(S)", "AGE",  "SELECTOR"};
+static const char *const endpoints_cols[] = {"NAME", "ENDPOINTS", "AGE"};
 
 static void kind_columns(enum stctl_fmt_kind_id id, bool wide, const char *const **cols, size_t *n)
 {
@@ -151,7 +155,7 @@ static void kind_columns(enum stctl_fmt_kind_id id, bool wide, const char *const
         *cols = node_cols, *n = wide ? 9 : 7;
         break;
     case STCTL_FMT_POD:
-        *cols = pod_cols, *n = wide ? 7 : 5;
+        *cols = pod_cols, *n = wide ? 8 : 5;
         break;
     case STCTL_FMT_DEPLOYMENT:
         *cols = deploy_cols, *n = wide ? 8 : 5;
@@ -164,6 +168,12 @@ static void kind_columns(enum stctl_fmt_kind_id id, bool wide, const char *const
         break;
     case STCTL_FMT_IMAGE:
         *cols = image_cols, *n = 3;
+        break;
+    case STCTL_FMT_SERVICE:
+        *cols = service_cols, *n = wide ? 7 : 6;
+        break;
+    case STCTL_FMT_ENDPOINTS:
+        *cols = endpoints_cols, *n = 3;
         break;
     }
 }
@@ -227,8 +237,9 @@ int stctl_fmt_table_add_object(stctl_fmt_table *t, json_t *obj, time_t now, st_e
         cell[3] = b[3];
         stctl_fmt_age(created, now, b[4], sizeof(b[4]));
         cell[4] = b[4];
-        cell[5] = ctlfmt_str_or(obj, "spec.nodeName", NONE);
-        cell[6] = pod_last_reason(obj);
+        cell[5] = ctlfmt_str_or(obj, "status.podIP", NONE);
+        cell[6] = ctlfmt_str_or(obj, "spec.nodeName", NONE);
+        cell[7] = pod_last_reason(obj);
         break;
     case STCTL_FMT_DEPLOYMENT:
         snprintf(b[1], sizeof(b[1]), "%lld/%lld", ctlfmt_int_at(obj, "status.readyReplicas", 0),
@@ -267,6 +278,24 @@ int stctl_fmt_table_add_object(stctl_fmt_table *t, json_t *obj, time_t now, st_e
         stctl_fmt_size(ctlfmt_int_at(obj, "sizeBytes", 0), b[1], sizeof(b[1]));
         cell[1] = b[1];
         stctl_fmt_age(ctlfmt_str_at(obj, "created"), now, b[2], sizeof(b[2]));
+        cell[2] = b[2];
+        break;
+    case STCTL_FMT_SERVICE:
+        cell[1] = ctlfmt_str_or(obj, "spec.type", "ClusterIP");
+        cell[2] = ctlfmt_str_or(obj, "spec.clusterIP", NONE);
+        ctlfmt_service_external_ip(obj, t->cols.wide, b[3], sizeof(b[3]));
+        cell[3] = b[3];
+        ctlfmt_service_ports(obj, b[4], sizeof(b[4]));
+        cell[4] = b[4];
+        stctl_fmt_age(created, now, b[5], sizeof(b[5]));
+        cell[5] = b[5];
+        ctlfmt_map_text(ctlfmt_at(obj, "spec.selector"), b[6], sizeof(b[6]));
+        cell[6] = b[6];
+        break;
+    case STCTL_FMT_ENDPOINTS:
+        ctlfmt_endpoints_text(obj, "addresses", NULL, b[1], sizeof(b[1]));
+        cell[1] = b[1];
+        stctl_fmt_age(created, now, b[2], sizeof(b[2]));
         cell[2] = b[2];
         break;
     }

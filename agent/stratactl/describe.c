@@ -1,8 +1,10 @@
 /* describe.c: `stratactl describe KIND [NAME...]`: GET each object and the
- * event list (and for a node the pods bound to it), then print the object's
- * detailed view with the events about it. What is related is best effort:
- * the object is shown even when it cannot be read. */
+ * event list (and for a node the pods bound to it, for a service its
+ * Endpoints), then print the object's detailed view with the events about
+ * it. What is related is best effort: the object is shown even when it
+ * cannot be read. */
 #include <curl/curl.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -55,6 +57,29 @@ static json_t *pods_on(struct stctl *ctl, json_t *node)
     return NULL;
 }
 
+/* A Service's Endpoints (the object of its name, in its namespace); NULL
+ * when there is none (404: a Service without endpoints yet) or it cannot
+ * be read (said on stderr). */
+static json_t *endpoints_of(struct stctl *ctl, json_t *svc)
+{
+    json_t *md = json_object_get(svc, "metadata");
+    const char *name = json_string_value(json_object_get(md, "name"));
+    const char *ns = json_string_value(json_object_get(md, "namespace"));
+    st_error err = {0};
+    _cleanup_free_ char *path = NULL;
+    json_t *reply = NULL;
+    stctl_client *cl = stctl_connect(ctl, &err);
+    if (cl && name &&
+        stctl_path(cl, stctl_fmt_kind_lookup("endpoints"), ns ? ns : ctl->ns, name, NULL, &path,
+                   &err) == 0 &&
+        stctl_call(cl, "GET", path, NULL, &reply, &err) == 0)
+        return reply;
+    if (err.code != ENOENT)
+        fprintf(stderr, "warning: cannot read the endpoints of service %s: %s\n", name ? name : "?",
+                err.msg[0] ? err.msg : "no name");
+    return NULL;
+}
+
 static int describe_one(struct stctl *ctl, const struct stctl_fmt_kind *k, json_t *obj, json_t *all,
                         bool *first, st_error *err)
 {
@@ -63,7 +88,8 @@ static int describe_one(struct stctl *ctl, const struct stctl_fmt_kind *k, json_
     *first = false;
     _cleanup_json_ json_t *mine = events_about(all, k, ctl->ns, obj);
     _cleanup_json_ json_t *pods = k->id == STCTL_FMT_NODE ? pods_on(ctl, obj) : NULL;
-    struct stctl_fmt_related rel = {.events = mine, .pods = pods};
+    _cleanup_json_ json_t *eps = k->id == STCTL_FMT_SERVICE ? endpoints_of(ctl, obj) : NULL;
+    struct stctl_fmt_related rel = {.events = mine, .pods = pods, .endpoints = eps};
     int r = stctl_fmt_describe(stdout, k, obj, &rel, time(NULL), err);
     fflush(stdout);
     return r;

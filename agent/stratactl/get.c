@@ -195,14 +195,15 @@ int stctl_show(struct stctl *ctl, const struct stctl_fmt_kind *k, const char *na
 
 /* ---- arguments ------------------------------------------------------------ */
 
-/* "pods,deployments" or "all" (what kubectl's all covers and Strata has:
- * pods, then deployments); NULL-named targets, one a kind. */
+/* "pods,deployments" or "all" (what kubectl's all covers and Strata has,
+ * in kubectl's order: pods, services, deployments); NULL-named targets,
+ * one a kind. */
 static int kind_list(const char *word, struct stctl_target **out, size_t *n, st_error *err)
 {
     *out = NULL;
     *n = 0;
     if (strcmp(word, "all") == 0)
-        word = "pods,deployments";
+        word = "pods,services,deployments";
     _cleanup_free_ char *copy = strdup(word);
     struct stctl_target *t = calloc(strlen(word) / 2 + 2, sizeof(*t));
     if (copy == NULL || t == NULL) {
@@ -216,7 +217,7 @@ static int kind_list(const char *word, struct stctl_target **out, size_t *n, st_
             free(t);
             return st_error_set(err, EINVAL,
                                 "unknown resource type \"%s\": use nodes, pods, deployments, "
-                                "secrets or all",
+                                "secrets, services, endpoints or all",
                                 w);
         }
         (*n)++;

@@ -88,8 +88,9 @@ static void usage(FILE *f)
             fprintf(f, "  %-40s   %s\n", verbs[i].usage, verbs[i].what);
     }
     fprintf(f,
-            "\nKinds: nodes (no), pods (po), deployments (deploy), secrets; KIND NAME or "
-            "KIND/NAME;\nget also takes several (pods,deployments) or all.\n"
+            "\nKinds: nodes (no), pods (po), deployments (deploy), secrets, services (svc),\n"
+            "endpoints (ep); KIND NAME or KIND/NAME; get also takes several\n"
+            "(pods,deployments) or all (pods, services, deployments).\n"
             "Every command takes --socket PATH (default $STRATA_SOCKET, else %s)\n"
             "and -n NAMESPACE (default \"default\"). Exit status: 0 done, 1 error, 2 usage.\n",
             STCTL_DEFAULT_SOCKET);

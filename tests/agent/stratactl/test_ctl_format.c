@@ -9,96 +9,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctl_format.h"
-#include "testutil.h"
+#include "ctl_format_fixture.h"
 
-/* 2024-05-01T12:00:00Z: the clock every age below is measured against. */
-#define NOW ((time_t)1714564800)
-
-static json_t *load(const char *text)
-{
-    json_error_t jerr;
-    json_t *v = json_loads(text, 0, &jerr);
-    if (v == NULL)
-        fail_msg("bad fixture JSON (%s): %s", jerr.text, text);
-    return v;
-}
-
-/* The whole table (every row added so far) as text. */
-static char *write_table(stctl_fmt_table *t)
-{
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    assert_non_null(f);
-    st_error err = {0};
-    assert_int_equal(stctl_fmt_table_write(f, t, &err), 0);
-    fclose(f);
-    return text;
-}
-
-/* objects (a JSON array text) as the table of kind word, laid out as cols
- * says, with or without the header line. */
-static char *kind_table_with(const char *word, const struct stctl_fmt_columns *cols,
-                             bool no_headers, const char *objects)
-{
-    const struct stctl_fmt_kind *k = stctl_fmt_kind_lookup(word);
-    assert_non_null(k);
-    stctl_fmt_table *t = NULL;
-    st_error err = {0};
-    assert_int_equal(stctl_fmt_table_for_kind(k, cols, &t, &err), 0);
-    stctl_fmt_table_set_no_headers(t, no_headers);
-    json_t *arr = load(objects);
-    size_t i;
-    json_t *obj;
-    json_array_foreach(arr, i, obj)
-    {
-        assert_int_equal(stctl_fmt_table_add_object(t, obj, NOW, &err), 0);
-    }
-    char *text = write_table(t);
-    stctl_fmt_table_free(t);
-    json_decref(arr);
-    return text;
-}
-
-static char *kind_table(const char *word, bool wide, const char *objects)
-{
-    struct stctl_fmt_columns cols = {.wide = wide};
-    return kind_table_with(word, &cols, false, objects);
-}
-
-/* describe of object with its events and (nodes) pods, JSON texts or NULL. */
 static char *describe_with(const char *word, const char *object, const char *events,
                            const char *pods)
 {
-    const struct stctl_fmt_kind *k = stctl_fmt_kind_lookup(word);
-    json_t *obj = load(object);
-    struct stctl_fmt_related rel = {.events = events ? load(events) : NULL,
-                                    .pods = pods ? load(pods) : NULL};
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    st_error err = {0};
-    assert_int_equal(stctl_fmt_describe(f, k, obj, &rel, NOW, &err), 0);
-    fclose(f);
-    json_decref(obj);
-    json_decref(rel.events);
-    json_decref(rel.pods);
-    return text;
+    return describe_related(word, object, events, pods, NULL);
 }
 
 static char *describe(const char *word, const char *object, const char *events)
 {
-    return describe_with(word, object, events, NULL);
-}
-
-static void assert_has_line(const char *text, const char *line)
-{
-    size_t n = strlen(line);
-    for (const char *p = text; (p = strstr(p, line)) != NULL; p++)
-        if ((p == text || p[-1] == '\n') && (p[n] == '\n' || p[n] == '\0'))
-            return;
-    fail_msg("line not found: \"%s\"\n--- in ---\n%s", line, text);
+    return describe_related(word, object, events, NULL, NULL);
 }
 
 /* ---- kinds, time ---------------------------------------------------------- */
@@ -122,13 +43,18 @@ static void test_kind_aliases(void **state)
         {"secret", "Secret"},
         {"secrets", "Secret"},
         {"images", "Image"},
+        {"services", "Service"},
+        {"service", "Service"},
+        {"svc", "Service"},
+        {"endpoints", "Endpoints"},
+        {"ep", "Endpoints"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const struct stctl_fmt_kind *k = stctl_fmt_kind_lookup(cases[i].word);
         if (k == NULL || strcmp(k->kind, cases[i].kind) != 0)
             fail_msg("%s: got %s, want %s", cases[i].word, k ? k->kind : "NULL", cases[i].kind);
     }
-    assert_null(stctl_fmt_kind_lookup("services"));
+    assert_null(stctl_fmt_kind_lookup("ingresses"));
     assert_null(stctl_fmt_kind_lookup("p"));
     assert_null(stctl_fmt_kind_lookup(""));
 
@@ -284,7 +210,7 @@ static const char pods_json[] =
     "  \"containerStatuses\":[{\"name\":\"httpd\",\"ready\":true,\"restartCount\":2,"
     "   \"state\":{\"running\":{\"startedAt\":\"2024-05-01T11:58:00Z\"}},"
     "   \"lastState\":{\"terminated\":{\"exitCode\":137,\"reason\":\"OOMKilled\","
-    "    \"finishedAt\":\"2024-05-01T11:57:00Z\"}}}]}},"
+    "    \"finishedAt\":\"2024-05-01T11:57:00Z\"}}}],\"podIP\":\"10.244.1.2\"}},"
     "{\"metadata\":{\"name\":\"crash\",\"creationTimestamp\":\"2024-05-01T10:00:00Z\"},"
     " \"spec\":{\"containers\":[{\"name\":\"a\"},{\"name\":\"b\"}]},"
     " \"status\":{\"phase\":\"Running\",\"containerStatuses\":["
@@ -305,12 +231,14 @@ static void test_pod_rows(void **state)
                               "pending   0/1     Pending            0            30s\n");
     free(text);
     text = kind_table("po", true, pods_json);
+    /* kubectl's wide order: the pod IP before the node ("<none>" while none). */
     assert_string_equal(
-        text, "NAME      READY   STATUS             RESTARTS     AGE    NODE     REASON\n"
-              "web-1     1/1     Running            2 (3m ago)   5m     n1       "
-              "OOMKilled\n"
-              "crash     1/2     CrashLoopBackOff   5            120m   <none>   <none>\n"
-              "pending   0/1     Pending            0            30s    <none>   <none>\n");
+        text,
+        "NAME      READY   STATUS             RESTARTS     AGE    IP           NODE     REASON\n"
+        "web-1     1/1     Running            2 (3m ago)   5m     10.244.1.2   n1       "
+        "OOMKilled\n"
+        "crash     1/2     CrashLoopBackOff   5            120m   <none>       <none>   <none>\n"
+        "pending   0/1     Pending            0            30s    <none>       <none>   <none>\n");
     free(text);
 }
 
