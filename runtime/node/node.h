@@ -103,6 +103,9 @@ struct st_node_transport {
 
 extern const struct st_node_transport_ops st_node_transport_virtio;
 extern const struct st_node_transport_ops st_node_transport_unix;
+/* /dev/<vportNpM> of the virtio-serial port named name (the guest has no
+ * udev, so no /dev/virtio-ports links), or -ENOENT. */
+int st_node_virtio_port_find(const char *name, char *dev, size_t devlen, st_error *err);
 
 /* ---- poll set (pollset.c) ---------------------------------------------
  * The loop's poll(2) vector, rebuilt every turn: each fd comes with the

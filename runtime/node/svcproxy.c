@@ -23,7 +23,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define DATA_PORT_PATH "/dev/virtio-ports/" ST_PROTO_DATA_PORT_NAME
 
 struct listener {
     char key[ST_RELAY_NAME_MAX + 16]; /* "ns/name:port" */
@@ -42,9 +41,7 @@ struct st_node_svcproxy {
     const struct st_node_svcproxy_ops *ops;
     void *ops_ctx;
     struct listener *head;
-#ifdef STRATA_HAVE_RELAY
     st_relay *relay;
-#endif
     bool no_port_logged;
 };
 
@@ -120,7 +117,6 @@ int st_node_svcproxy_resolve(void *opaque, const char *key, const char *from,
 
 /* ---- the relay -------------------------------------------------------- */
 
-#ifdef STRATA_HAVE_RELAY
 static int relay_listen(void *ctx, const char *key, const char *addr, st_error *err)
 {
     struct st_node_svcproxy *sp = ctx;
@@ -134,7 +130,6 @@ static void relay_unlisten(void *ctx, const char *key)
 }
 
 static const struct st_node_svcproxy_ops relay_ops = {relay_listen, relay_unlisten};
-#endif
 
 int st_node_svcproxy_new(const struct st_node_cidr *pod_cidr,
                          const struct st_node_svcproxy_ops *ops, void *ops_ctx,
@@ -148,7 +143,6 @@ int st_node_svcproxy_new(const struct st_node_cidr *pod_cidr,
     sp->ops = ops;
     sp->ops_ctx = ops_ctx;
     if (ops == NULL) {
-#ifdef STRATA_HAVE_RELAY
         struct st_relay_config rc = {
             .side = ST_RELAY_SIDE_GUEST,
             .resolve = st_node_svcproxy_resolve,
@@ -161,10 +155,6 @@ int st_node_svcproxy_new(const struct st_node_cidr *pod_cidr,
         }
         sp->ops = &relay_ops;
         sp->ops_ctx = sp;
-#else
-        st_node_log("service proxy: strata-node was built without the relay library "
-                    "(runtime/relay): Services are not reachable from this node's pods");
-#endif
     }
     *out = sp;
     return 0;
@@ -174,9 +164,7 @@ void st_node_svcproxy_free(struct st_node_svcproxy *sp)
 {
     if (sp == NULL)
         return;
-#ifdef STRATA_HAVE_RELAY
     st_relay_free(sp->relay);
-#endif
     while (sp->head) {
         struct listener *l = sp->head;
         sp->head = l->next_l;
@@ -191,26 +179,27 @@ void st_node_svcproxy_free(struct st_node_svcproxy *sp)
  * read EOF while no host was there is taken up again. */
 static void data_port_ensure(struct st_node_svcproxy *sp)
 {
-#ifdef STRATA_HAVE_RELAY
     if (sp->relay == NULL || st_relay_channel_up(sp->relay, ST_NODE_SVCPROXY_HOST_CHANNEL))
         return;
-    int fd = open(DATA_PORT_PATH, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    char dev[PATH_MAX];
+    st_error err = {0};
+    int fd = -1;
+    if (st_node_virtio_port_find(ST_PROTO_DATA_PORT_NAME, dev, sizeof(dev), &err) == 0 &&
+        (fd = open(dev, O_RDWR | O_NONBLOCK | O_CLOEXEC)) < 0)
+        st_error_sys(&err, errno, "cannot open %s", dev);
     if (fd < 0) {
         if (!sp->no_port_logged)
-            st_node_log("service proxy: no data port %s (%m): Services backed by other nodes "
-                        "or the host are unreachable from here",
-                        DATA_PORT_PATH);
+            st_node_log("service proxy: no data port (%s): Services backed by other nodes or "
+                        "the host are unreachable from here",
+                        err.msg);
         sp->no_port_logged = true;
         return;
     }
-    st_error err = {0};
     if (st_relay_channel_add(sp->relay, ST_NODE_SVCPROXY_HOST_CHANNEL, fd, &err) < 0)
         st_node_log("service proxy: %s", err.msg);
     else
-        st_node_log("service proxy: data port %s is the channel to the host", DATA_PORT_PATH);
-#else
-    (void)sp;
-#endif
+        st_node_log("service proxy: data port %s (%s) is the channel to the host", dev,
+                    ST_PROTO_DATA_PORT_NAME);
 }
 
 /* Targets of one port's backends (checked by st_proto_services_parse). */

@@ -18,8 +18,7 @@
 
 #define VPORTS_DIR "/sys/class/virtio-ports"
 
-/* /dev/<vportNpM> of the port whose sysfs name is name, or -ENOENT. */
-static int port_find(const char *name, char *dev, size_t devlen, st_error *err)
+int st_node_virtio_port_find(const char *name, char *dev, size_t devlen, st_error *err)
 {
     _cleanup_closedir_ DIR *d = opendir(VPORTS_DIR);
     if (d == NULL)
@@ -66,7 +65,7 @@ static int virtio_connect(struct st_node_transport *t, int *fd, st_error *err)
          * devtmpfs node creation): keep looking, say so once. */
         char dev[PATH_MAX];
         st_error ferr = {0};
-        if (port_find(t->path, dev, sizeof(dev), &ferr) < 0) {
+        if (st_node_virtio_port_find(t->path, dev, sizeof(dev), &ferr) < 0) {
             if (!t->reported)
                 st_node_log("waiting for the host channel: %s", ferr.msg);
             t->reported = true;
