@@ -27,6 +27,11 @@ static int db_port;
 
 /* ---- helpers ------------------------------------------------------------------ */
 
+static const char *jstr(json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
 struct buf {
     char *p;
     size_t n;
@@ -124,12 +129,8 @@ static char *ingress_url(const char *svc, const char *path)
     char what[300];
     snprintf(what, sizeof(what), "service %s", svc);
     json_t *s = st_cluster_get(&cl, what);
-    const char *ip = st_json_str(
-        json_array_get(
-            json_object_get(json_object_get(json_object_get(s, "status"), "loadBalancer"),
-                            "ingress"),
-            0),
-        "ip", NULL);
+    json_t *lb = json_object_get(json_object_get(s, "status"), "loadBalancer");
+    const char *ip = jstr(json_array_get(json_object_get(lb, "ingress"), 0), "ip");
     char *url = NULL;
     if (ip && asprintf(&url, "http://%s:80%s", ip, path) < 0)
         url = NULL;
@@ -426,8 +427,8 @@ static void test_pod_reaches_pod_and_service_by_name(void **state)
     (void)state;
     json_t *eps = endpoint_addrs("quote", "addresses");
     json_t *a = json_array_get(eps, 0);
-    const char *ip = st_json_str(a, "ip", NULL);
-    const char *node = st_json_str(a, "nodeName", NULL);
+    const char *ip = jstr(a, "ip");
+    const char *node = jstr(a, "nodeName");
     assert_non_null(ip);
     assert_non_null(node);
     char *yaml = NULL;
@@ -481,10 +482,10 @@ static void test_node_kill_under_a_client_loop(void **state)
     char *url = ingress_url("quote", "/");
     assert_non_null(url);
     json_t *eps = endpoint_addrs("quote", "addresses");
-    const char *victim_node = st_json_str(json_array_get(eps, 0), "nodeName", NULL);
-    const char *victim_pod = st_json_str(json_object_get(json_array_get(eps, 0), "targetRef"),
-                                         "name", NULL);
+    const char *victim_node = jstr(json_array_get(eps, 0), "nodeName");
+    const char *victim_pod = st_json_str(json_array_get(eps, 0), "targetRef", "name");
     assert_non_null(victim_node);
+    assert_non_null(victim_pod);
     char *node = strdup(victim_node), *pod = strdup(victim_pod);
     json_decref(eps);
     int sent = 0, failed = 0, after = 0;
@@ -517,7 +518,7 @@ static void test_node_kill_under_a_client_loop(void **state)
             json_t *a;
             json_array_foreach(now, i, a)
             {
-                const char *n = st_json_str(a, "nodeName", NULL);
+                const char *n = jstr(a, "nodeName");
                 still |= n && strcmp(n, node) == 0;
             }
             json_decref(now);
