@@ -21,9 +21,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #define COMPONENT "service-proxy"
+/* Service connections open at once, at most (the relay refuses more). */
+#define ST_SERVER_PROXY_STREAMS_MAX 4096
+/* Descriptors kept for everything else stratad opens. */
+#define ST_SERVER_PROXY_FD_RESERVE 256
 
 struct st_server_proxy {
     st_relay *relay;
@@ -151,7 +156,28 @@ int st_server_proxy_open(struct st_server *d, st_error *err)
     d->proxy = p;
     if (!p->routes || !p->cidrs || !p->host_addrs || !p->listening || !p->failed)
         return st_error_set(err, ENOMEM, "out of memory");
-    struct st_relay_config rc = {.side = ST_RELAY_SIDE_HOST, .resolve = resolve, .opaque = p};
+    /* Each stream holds one descriptor here: take the hard limit, and
+     * bound the streams well inside it, so thousands of clients are
+     * refused (counted) before stratad runs out of descriptors for its
+     * API, PostgreSQL and node channels. */
+    struct rlimit nofile;
+    unsigned max_streams = ST_SERVER_PROXY_STREAMS_MAX;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
+        if (nofile.rlim_cur < nofile.rlim_max) {
+            nofile.rlim_cur = nofile.rlim_max;
+            setrlimit(RLIMIT_NOFILE, &nofile);
+            getrlimit(RLIMIT_NOFILE, &nofile);
+        }
+        if (nofile.rlim_cur != RLIM_INFINITY &&
+            nofile.rlim_cur < (rlim_t)max_streams + ST_SERVER_PROXY_FD_RESERVE)
+            max_streams = nofile.rlim_cur > 2 * ST_SERVER_PROXY_FD_RESERVE
+                              ? (unsigned)(nofile.rlim_cur - ST_SERVER_PROXY_FD_RESERVE)
+                              : (unsigned)(nofile.rlim_cur / 2);
+    }
+    struct st_relay_config rc = {.side = ST_RELAY_SIDE_HOST,
+                                 .resolve = resolve,
+                                 .opaque = p,
+                                 .max_streams = max_streams};
     int r = st_relay_new(&rc, &p->relay, err);
     if (r < 0)
         st_error_prefix(err, "the Service proxy: ");
