@@ -24,11 +24,13 @@
 #include <unistd.h>
 
 #define DATA_PORT_PATH "/dev/virtio-ports/" ST_PROTO_DATA_PORT_NAME
+/* "ns/name:port": a namespace and a name of up to 63 each, a port */
+#define KEY_MAX 160
 
 struct listener {
-    char key[ST_RELAY_NAME_MAX + 16]; /* "ns/name:port" */
-    char addr[ST_RELAY_ADDR_MAX];     /* "clusterIP:port" */
-    struct st_relay_target *targets;  /* one per backend, in snapshot order */
+    char key[KEY_MAX];               /* "ns/name:port" */
+    char addr[ST_RELAY_ADDR_MAX];    /* "clusterIP:port" */
+    struct st_relay_target *targets; /* one per backend, in snapshot order */
     size_t n_targets;
     unsigned next; /* round-robin position */
     bool listening;
@@ -42,9 +44,7 @@ struct st_node_svcproxy {
     const struct st_node_svcproxy_ops *ops;
     void *ops_ctx;
     struct listener *head;
-#ifdef STRATA_HAVE_RELAY
-    st_relay *relay;
-#endif
+    st_relay *relay; /* NULL with fake ops (unit tests) */
     bool no_port_logged;
 };
 
@@ -120,7 +120,6 @@ int st_node_svcproxy_resolve(void *opaque, const char *key, const char *from,
 
 /* ---- the relay -------------------------------------------------------- */
 
-#ifdef STRATA_HAVE_RELAY
 static int relay_listen(void *ctx, const char *key, const char *addr, st_error *err)
 {
     struct st_node_svcproxy *sp = ctx;
@@ -134,7 +133,6 @@ static void relay_unlisten(void *ctx, const char *key)
 }
 
 static const struct st_node_svcproxy_ops relay_ops = {relay_listen, relay_unlisten};
-#endif
 
 int st_node_svcproxy_new(const struct st_node_cidr *pod_cidr,
                          const struct st_node_svcproxy_ops *ops, void *ops_ctx,
@@ -148,7 +146,6 @@ int st_node_svcproxy_new(const struct st_node_cidr *pod_cidr,
     sp->ops = ops;
     sp->ops_ctx = ops_ctx;
     if (ops == NULL) {
-#ifdef STRATA_HAVE_RELAY
         struct st_relay_config rc = {
             .side = ST_RELAY_SIDE_GUEST,
             .resolve = st_node_svcproxy_resolve,
@@ -161,10 +158,6 @@ int st_node_svcproxy_new(const struct st_node_cidr *pod_cidr,
         }
         sp->ops = &relay_ops;
         sp->ops_ctx = sp;
-#else
-        st_node_log("service proxy: strata-node was built without the relay library "
-                    "(runtime/relay): Services are not reachable from this node's pods");
-#endif
     }
     *out = sp;
     return 0;
@@ -174,9 +167,7 @@ void st_node_svcproxy_free(struct st_node_svcproxy *sp)
 {
     if (sp == NULL)
         return;
-#ifdef STRATA_HAVE_RELAY
     st_relay_free(sp->relay);
-#endif
     while (sp->head) {
         struct listener *l = sp->head;
         sp->head = l->next_l;
@@ -191,7 +182,6 @@ void st_node_svcproxy_free(struct st_node_svcproxy *sp)
  * read EOF while no host was there is taken up again. */
 static void data_port_ensure(struct st_node_svcproxy *sp)
 {
-#ifdef STRATA_HAVE_RELAY
     if (sp->relay == NULL || st_relay_channel_up(sp->relay, ST_NODE_SVCPROXY_HOST_CHANNEL))
         return;
     int fd = open(DATA_PORT_PATH, O_RDWR | O_NONBLOCK | O_CLOEXEC);
@@ -208,9 +198,6 @@ static void data_port_ensure(struct st_node_svcproxy *sp)
         st_node_log("service proxy: %s", err.msg);
     else
         st_node_log("service proxy: data port %s is the channel to the host", DATA_PORT_PATH);
-#else
-    (void)sp;
-#endif
 }
 
 /* Targets of one port's backends (checked by st_proto_services_parse). */
@@ -271,15 +258,14 @@ int st_node_svcproxy_update(struct st_node_svcproxy *sp, json_t *services, st_er
     json_t *svc, *port;
     json_array_foreach(services, i, svc)
     {
-        const char *ns = json_string_value(json_object_get(svc, "namespace"));
-        const char *name = json_string_value(json_object_get(svc, "name"));
-        const char *ip = json_string_value(json_object_get(svc, "clusterIP"));
-        json_array_foreach(json_object_get(svc, "ports"), j, port)
+        struct st_proto_service s;
+        st_proto_service_fields(svc, &s);
+        json_array_foreach(s.ports, j, port)
         {
             int p = (int)json_integer_value(json_object_get(port, "port"));
-            char key[ST_RELAY_NAME_MAX + 16], addr[ST_RELAY_ADDR_MAX];
-            snprintf(key, sizeof(key), "%s/%s:%d", ns, name, p);
-            snprintf(addr, sizeof(addr), "%s:%d", ip, p);
+            char key[KEY_MAX], addr[ST_RELAY_ADDR_MAX];
+            snprintf(key, sizeof(key), "%s/%s:%d", s.ns, s.name, p);
+            snprintf(addr, sizeof(addr), "%s:%d", s.cluster_ip, p);
             if (r == 0 && apply_port(sp, key, addr, json_object_get(port, "backends")) < 0)
                 r = st_error_set(err, ENOMEM, "service proxy: out of memory");
         }
