@@ -643,6 +643,16 @@ static int service_port_check(json_t *port, size_t i, size_t j, st_error *err)
     return 0;
 }
 
+void st_proto_service_fields(const json_t *svc, struct st_proto_service *out)
+{
+    out->ns = json_string_value(json_object_get(svc, "namespace"));
+    out->name = json_string_value(json_object_get(svc, "name"));
+    out->cluster_ip = json_string_value(json_object_get(svc, "clusterIP"));
+    out->ports = json_object_get(svc, "ports");
+    if (!json_is_array(out->ports))
+        out->ports = NULL;
+}
+
 static int services_check(json_t *services, st_error *err)
 {
     if (!json_is_array(services))
@@ -651,10 +661,10 @@ static int services_check(json_t *services, st_error *err)
     json_t *svc;
     json_array_foreach(services, i, svc)
     {
-        const char *ns = json_string_value(json_object_get(svc, "namespace"));
-        const char *name = json_string_value(json_object_get(svc, "name"));
-        const char *ip = json_string_value(json_object_get(svc, "clusterIP"));
-        json_t *ports = json_object_get(svc, "ports");
+        struct st_proto_service f;
+        st_proto_service_fields(svc, &f);
+        const char *ns = f.ns, *name = f.name, *ip = f.cluster_ip;
+        json_t *ports = f.ports;
         uint32_t a;
         if (!json_is_object(svc) || ns == NULL || *ns == '\0' || name == NULL || *name == '\0')
             return st_error_set(err, EPROTO,
@@ -664,7 +674,7 @@ static int services_check(json_t *services, st_error *err)
                                 "node protocol: services[%zu] (%s/%s): \"clusterIP\" must be a "
                                 "numeric IPv4 address",
                                 i, ns, name);
-        if (!json_is_array(ports))
+        if (ports == NULL)
             return st_error_set(err, EPROTO,
                                 "node protocol: services[%zu] (%s/%s): \"ports\" must be an array",
                                 i, ns, name);

@@ -11,6 +11,7 @@
  * looking at the old file. */
 #include "node.h"
 #include "strata/cleanup.h"
+#include "strata/node_proto.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -36,16 +37,15 @@ int st_node_hosts_render(const char *pod_ip, const char *hostname, const char *n
     json_t *svc;
     json_array_foreach(services, i, svc)
     {
-        const char *sns = json_string_value(json_object_get(svc, "namespace"));
-        const char *name = json_string_value(json_object_get(svc, "name"));
-        const char *ip = json_string_value(json_object_get(svc, "clusterIP"));
-        if (sns == NULL || name == NULL || ip == NULL)
+        struct st_proto_service s;
+        st_proto_service_fields(svc, &s);
+        if (s.ns == NULL || s.name == NULL || s.cluster_ip == NULL)
             continue;
-        fprintf(f, "%s\t%s.%s.svc.cluster.local %s.%s", ip, name, sns, name, sns);
+        fprintf(f, "%s\t%s.%s.svc.cluster.local %s.%s", s.cluster_ip, s.name, s.ns, s.name, s.ns);
         /* the short name resolves only in the Service's own namespace, as
          * the search path of a pod's resolv.conf makes it in Kubernetes */
-        if (ns && strcmp(ns, sns) == 0)
-            fprintf(f, " %s", name);
+        if (ns && strcmp(ns, s.ns) == 0)
+            fprintf(f, " %s", s.name);
         fputc('\n', f);
     }
     if (fclose(f) != 0 || text == NULL) {

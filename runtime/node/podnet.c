@@ -98,6 +98,18 @@ static int nl_fail(st_error *err, int nlerr, const char *what)
                         nl_geterror(nlerr));
 }
 
+/* An add that found its object there already (an earlier strata-node made
+ * it) is fine; other failures name what (an address or route) and where. */
+static int nl_add_result(st_error *err, int nlerr, const char *what, uint32_t addr, int prefix)
+{
+    if (nlerr >= 0 || nlerr == -NLE_EXIST)
+        return 0;
+    char ip[16], msg[96];
+    st_node_ipv4_str(addr, ip);
+    snprintf(msg, sizeof(msg), "cannot add %s %s/%d", what, ip, prefix);
+    return nl_fail(err, nlerr, msg);
+}
+
 static int nl_open(struct nl_sock **out, st_error *err)
 {
     struct nl_sock *sk = nl_socket_alloc();
@@ -155,14 +167,7 @@ static int addr_add(struct nl_sock *sk, int ifindex, uint32_t addr, int prefix, 
     }
     nl_addr_put(local);
     rtnl_addr_put(a);
-    if (r < 0 && r != -NLE_EXIST) {
-        char ip[16];
-        st_node_ipv4_str(addr, ip);
-        char what[64];
-        snprintf(what, sizeof(what), "cannot add address %s/%d", ip, prefix);
-        return nl_fail(err, r, what);
-    }
-    return 0;
+    return nl_add_result(err, r, "the address", addr, prefix);
 }
 
 /* A route to dst/prefix: type RTN_LOCAL on ifindex in the local table
@@ -195,14 +200,7 @@ static int route_add(struct nl_sock *sk, uint32_t dst, int prefix, int ifindex, 
     nl_addr_put(d);
     nl_addr_put(g);
     rtnl_route_put(rt);
-    if (r < 0 && r != -NLE_EXIST) {
-        char ip[16];
-        st_node_ipv4_str(dst, ip);
-        char what[80];
-        snprintf(what, sizeof(what), "cannot add the route to %s/%d", ip, prefix);
-        return nl_fail(err, r, what);
-    }
-    return 0;
+    return nl_add_result(err, r, "the route to", dst, prefix);
 }
 
 /* Loads the modules unless /sys/module shows them already: one busybox

@@ -23,11 +23,13 @@
 #include <string.h>
 #include <unistd.h>
 
+/* "ns/name:port": a namespace and a name of up to 63 each, a port */
+#define KEY_MAX 160
 
 struct listener {
-    char key[ST_RELAY_NAME_MAX + 16]; /* "ns/name:port" */
-    char addr[ST_RELAY_ADDR_MAX];     /* "clusterIP:port" */
-    struct st_relay_target *targets;  /* one per backend, in snapshot order */
+    char key[KEY_MAX];               /* "ns/name:port" */
+    char addr[ST_RELAY_ADDR_MAX];    /* "clusterIP:port" */
+    struct st_relay_target *targets; /* one per backend, in snapshot order */
     size_t n_targets;
     unsigned next; /* round-robin position */
     bool listening;
@@ -41,7 +43,7 @@ struct st_node_svcproxy {
     const struct st_node_svcproxy_ops *ops;
     void *ops_ctx;
     struct listener *head;
-    st_relay *relay;
+    st_relay *relay; /* NULL with fake ops (unit tests) */
     bool no_port_logged;
 };
 
@@ -260,15 +262,14 @@ int st_node_svcproxy_update(struct st_node_svcproxy *sp, json_t *services, st_er
     json_t *svc, *port;
     json_array_foreach(services, i, svc)
     {
-        const char *ns = json_string_value(json_object_get(svc, "namespace"));
-        const char *name = json_string_value(json_object_get(svc, "name"));
-        const char *ip = json_string_value(json_object_get(svc, "clusterIP"));
-        json_array_foreach(json_object_get(svc, "ports"), j, port)
+        struct st_proto_service s;
+        st_proto_service_fields(svc, &s);
+        json_array_foreach(s.ports, j, port)
         {
             int p = (int)json_integer_value(json_object_get(port, "port"));
-            char key[ST_RELAY_NAME_MAX + 16], addr[ST_RELAY_ADDR_MAX];
-            snprintf(key, sizeof(key), "%s/%s:%d", ns, name, p);
-            snprintf(addr, sizeof(addr), "%s:%d", ip, p);
+            char key[KEY_MAX], addr[ST_RELAY_ADDR_MAX];
+            snprintf(key, sizeof(key), "%s/%s:%d", s.ns, s.name, p);
+            snprintf(addr, sizeof(addr), "%s:%d", s.cluster_ip, p);
             if (r == 0 && apply_port(sp, key, addr, json_object_get(port, "backends")) < 0)
                 r = st_error_set(err, ENOMEM, "service proxy: out of memory");
         }

@@ -55,6 +55,17 @@ static void serve_one(int s, const char *who)
     close(c);
 }
 
+/* In a forked child: into the network namespace of pid, or exit 10. */
+static void enter_netns(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+    int ns = open(path, O_RDONLY | O_CLOEXEC);
+    if (ns < 0 || setns(ns, CLONE_NEWNET) < 0)
+        _exit(10);
+    close(ns);
+}
+
 /* In a child that enters the network namespace of pid: connects to
  * addr:port and checks the greeting. Its exit status is the result. */
 static int connect_from(pid_t pid, uint32_t addr, int port, const char *want)
@@ -62,11 +73,7 @@ static int connect_from(pid_t pid, uint32_t addr, int port, const char *want)
     pid_t child = fork();
     assert_true(child >= 0);
     if (child == 0) {
-        char path[64];
-        snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
-        int ns = open(path, O_RDONLY | O_CLOEXEC);
-        if (ns < 0 || setns(ns, CLONE_NEWNET) < 0)
-            _exit(10);
+        enter_netns(pid);
         int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
         sa.sin_addr.s_addr = htonl(addr);
@@ -93,11 +100,7 @@ static pid_t server_in(pid_t pid, uint32_t addr, int port, const char *who)
     pid_t child = fork();
     assert_true(child >= 0);
     if (child == 0) {
-        char path[64];
-        snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
-        int ns = open(path, O_RDONLY | O_CLOEXEC);
-        if (ns < 0 || setns(ns, CLONE_NEWNET) < 0)
-            _exit(10);
+        enter_netns(pid);
         int s = listen_on(addr, port);
         serve_one(s, who);
         _exit(0);

@@ -53,11 +53,20 @@ static void test_pod_status_phases(void **state)
     assert_false(got.ready);
     assert_false(got.has_exit_code);
     assert_false(got.removed);
+    assert_null(got.pod_ip); /* no address: no podIP */
     json_t *cs = json_array_get(got.containers, 0);
     assert_string_equal(json_string_value(json_object_get(
                             json_object_get(json_object_get(cs, "state"), "waiting"), "reason")),
                         "ImageNotFound");
     json_decref(m);
+
+    /* on the pod network: its address is podIP */
+    pod.sandbox.pif.addr = 0x0af40307;
+    m = st_node_pod_status(&pod, false, &err);
+    assert_int_equal(st_proto_pod_status_parse(m, &got, &err), 0);
+    assert_string_equal(got.pod_ip, "10.244.3.7");
+    json_decref(m);
+    pod.sandbox.pif.addr = 0;
 
     /* ran, crashed, waiting to restart: Running, the last end as summary */
     c.created_once = true;

@@ -201,6 +201,14 @@ int st_proto_event_parse(json_t *msg, struct st_proto_event *ev, st_error *err);
 int st_proto_services_build(json_t *services, json_t **msg, st_error *err);
 int st_proto_services_parse(json_t *msg, json_t **services, st_error *err);
 
+/* The fields of one entry of a snapshot (borrowed; NULL when absent or
+ * not of their type, which st_proto_services_parse refuses). */
+struct st_proto_service {
+    const char *ns, *name, *cluster_ip;
+    json_t *ports;
+};
+void st_proto_service_fields(const json_t *svc, struct st_proto_service *out);
+
 /* Numeric IPv4 "A.B.C.D" into *addr (host byte order); with port != NULL,
  * "A.B.C.D:PORT" (1-65535). false when s is anything else. */
 bool st_proto_ipv4_parse(const char *s, uint32_t *addr, int *port);
