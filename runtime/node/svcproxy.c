@@ -23,7 +23,6 @@
 #include <string.h>
 #include <unistd.h>
 
-
 struct listener {
     char key[ST_RELAY_NAME_MAX + 16]; /* "ns/name:port" */
     char addr[ST_RELAY_ADDR_MAX];     /* "clusterIP:port" */
