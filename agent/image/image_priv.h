@@ -6,10 +6,29 @@
 #ifndef STRATA_IMAGE_PRIV_H
 #define STRATA_IMAGE_PRIV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+
 #include "strata/image.h"
+
+/* snprintf for paths: -ENAMETOOLONG (err filled) instead of a silently
+ * shortened path, which could name another file. */
+__attribute__((format(printf, 4, 5))) static inline int
+st_image_pathf(char *out, size_t len, st_error *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out, len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= len)
+        return st_error_set(err, ENAMETOOLONG, "path too long: %.200s...", out);
+    return 0;
+}
 
 /* Media types (OCI image spec, Docker v2 schema 2). */
 #define ST_MT_OCI_MANIFEST   "application/vnd.oci.image.manifest.v1+json"
@@ -22,6 +41,14 @@
 #define ST_MT_DOCKER_LIST     "application/vnd.docker.distribution.manifest.list.v2+json"
 #define ST_MT_DOCKER_CONFIG   "application/vnd.docker.container.image.v1+json"
 #define ST_MT_DOCKER_LAYER    "application/vnd.docker.image.rootfs.diff.tar.gzip"
+
+/* ---- digests ---------------------------------------------------------- */
+
+/* Whether d is "sha256:" and 64 lowercase hex digits, the only digest the
+ * store keeps (a digest names a file: nothing else may reach the path). */
+bool st_image_digest_ok(const char *d);
+/* The 64 hex digits of a digest st_image_digest_ok accepted. */
+#define ST_IMAGE_DIGEST_HEX(d) ((d) + 7)
 
 /* ---- blobs ------------------------------------------------------------ */
 
