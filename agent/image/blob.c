@@ -194,3 +194,18 @@ int st_image_blob_read(st_image_store *s, const char *digest, size_t max, char *
     *data = st_steal_ptr(&buf);
     return 0;
 }
+
+int st_image_blob_put(st_image_store *s, const void *data, size_t len,
+                      char out_digest[ST_IMAGE_DIGEST_LEN], st_error *err)
+{
+    st_image_blob_writer *w;
+    int r = st_image_blob_open(s, NULL, &w, err);
+    if (r < 0)
+        return r;
+    r = st_image_blob_write(w, data, len, err);
+    if (r < 0) {
+        st_image_blob_abort(w);
+        return r;
+    }
+    return st_image_blob_commit(w, out_digest, err);
+}

@@ -25,7 +25,8 @@ static int mark(st_image_store *s, json_t *live)
         return -EIO;
     size_t i;
     json_t *d;
-    json_array_foreach(json_object_get(idx, "manifests"), i, d) {
+    json_array_foreach(json_object_get(idx, "manifests"), i, d)
+    {
         const char *dg = json_string_value(json_object_get(d, "digest"));
         char mdigest[ST_IMAGE_DIGEST_LEN];
         struct st_image_manifest m;

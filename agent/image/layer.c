@@ -28,24 +28,12 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "archive_cleanup.h"
 #include "strata/cleanup.h"
 #include "strata/fs.h"
 
 #define WH_PREFIX ".wh."
 #define WH_OPAQUE ".wh..wh..opq"
-
-static void archive_readp(struct archive **a)
-{
-    if (*a)
-        archive_read_free(*a);
-}
-static void archive_writep(struct archive **a)
-{
-    if (*a)
-        archive_write_free(*a);
-}
-#define _cleanup_aread_  __attribute__((cleanup(archive_readp)))
-#define _cleanup_awrite_ __attribute__((cleanup(archive_writep)))
 
 struct unpack {
     const char *blob;
@@ -77,8 +65,8 @@ static int clean_path(const struct unpack *u, const char *name, char *out, size_
                                 u->blob, name);
         if (n > 0 && !(n == 1 && p[0] == '.')) {
             if (o + n + 2 > len)
-                return st_error_set(err, EBADMSG, "layer %s: member \"%s\" is too long",
-                                    u->blob, name);
+                return st_error_set(err, EBADMSG, "layer %s: member \"%s\" is too long", u->blob,
+                                    name);
             if (o)
                 out[o++] = '/';
             memcpy(out + o, p, n);
@@ -193,8 +181,7 @@ static void drop_overlay_xattrs(struct archive_entry *e)
     }
 }
 
-static int write_fail(const struct unpack *u, struct archive *out, const char *name,
-                      st_error *err)
+static int write_fail(const struct unpack *u, struct archive *out, const char *name, st_error *err)
 {
     int e = archive_errno(out);
     return st_error_set(err, e > 0 ? e : EIO, "layer %s: cannot write \"%s\": %s", u->blob, name,
@@ -207,8 +194,7 @@ static int find_lower(const struct unpack *u, const char *rel, char *out, size_t
                       struct stat *st)
 {
     for (size_t i = u->nlowers; i-- > 0;) {
-        if (st_image_pathf(out, len, NULL, "%s/%s", u->lowers[i], rel) < 0 ||
-            lstat(out, st) < 0)
+        if (st_image_pathf(out, len, NULL, "%s/%s", u->lowers[i], rel) < 0 || lstat(out, st) < 0)
             continue;
         if (S_ISREG(st->st_mode))
             return 0;
@@ -324,10 +310,10 @@ static int unpack(struct unpack *u, st_error *err)
     archive_read_support_format_tar(in);
     /* NOABSOLUTEPATHS is left out only because every name handed to
      * libarchive is the layer dir + the member's checked relative path. */
-    archive_write_disk_set_options(
-        out, ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |
-                 ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_ACL | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-                 ARCHIVE_EXTRACT_SECURE_NODOTDOT);
+    archive_write_disk_set_options(out, ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM |
+                                            ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_XATTR |
+                                            ARCHIVE_EXTRACT_ACL | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+                                            ARCHIVE_EXTRACT_SECURE_NODOTDOT);
     if (archive_read_open_filename(in, u->blob, 1 << 17) != ARCHIVE_OK)
         return st_error_set(err, archive_errno(in) == ENOENT ? ENOENT : EBADMSG,
                             "layer %s cannot be read: %s", u->blob, archive_error_string(in));

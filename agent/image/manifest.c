@@ -33,8 +33,8 @@ static bool is_layer(const char *mt)
 }
 
 /* A descriptor's digest and size, checked. */
-static int read_desc(json_t *d, const char *what, char digest[ST_IMAGE_DIGEST_LEN],
-                     int64_t *size, st_error *err)
+static int read_desc(json_t *d, const char *what, char digest[ST_IMAGE_DIGEST_LEN], int64_t *size,
+                     st_error *err)
 {
     const char *dg = json_string_value(json_object_get(d, "digest"));
     json_t *sz = json_object_get(d, "size");
@@ -57,7 +57,8 @@ static int parse_index(json_t *doc, char child[ST_IMAGE_DIGEST_LEN], st_error *e
     size_t used = 0;
     size_t i;
     json_t *d;
-    json_array_foreach(list, i, d) {
+    json_array_foreach(list, i, d)
+    {
         json_t *p = json_object_get(d, "platform");
         const char *os = json_string_value(json_object_get(p, "os"));
         const char *arch = json_string_value(json_object_get(p, "architecture"));
@@ -93,7 +94,8 @@ static int parse_manifest(json_t *doc, struct st_image_manifest *m, st_error *er
         return st_error_set(err, ENOMEM, "out of memory");
     size_t i;
     json_t *d;
-    json_array_foreach(layers, i, d) {
+    json_array_foreach(layers, i, d)
+    {
         struct st_image_layer_desc *l = &m->layers[i];
         r = read_desc(d, "layer", l->digest, &l->size, err);
         if (r < 0)

@@ -58,8 +58,8 @@ static bool is_opaque(const char *dir)
 
 /* The link target of link_path (found at rel, whose first `keep` bytes
  * are the folder it sits in), joined with the rest of the path. */
-static int follow(const char *link_path, const char *rel, size_t keep, const char *rest,
-                  char *out, size_t len)
+static int follow(const char *link_path, const char *rel, size_t keep, const char *rest, char *out,
+                  size_t len)
 {
     char target[PATH_MAX], joined[3 * PATH_MAX];
     ssize_t n = readlink(link_path, target, sizeof(target) - 1);
@@ -76,8 +76,7 @@ static int follow(const char *link_path, const char *rel, size_t keep, const cha
 
 /* Finds rel in the stacked layers: 0 with the regular file's path in
  * found, 1 with rel rewritten when a symlink was met, -ENOENT/-EISDIR. */
-static int find(char layers[][PATH_MAX], size_t n, char *rel, size_t rlen, char *found,
-                size_t flen)
+static int find(char layers[][PATH_MAX], size_t n, char *rel, size_t rlen, char *found, size_t flen)
 {
     bool upper_dir[MAX_DEPTH] = {false}; /* an upper layer has a folder at depth k */
     for (size_t i = n; i-- > 0;) {
@@ -159,8 +158,8 @@ static int read_all(const char *path, size_t max, char **text, size_t *len, st_e
     return 0;
 }
 
-int st_image_read_file(st_image_store *s, json_t *image, const char *path, size_t max,
-                       char **text, size_t *len, st_error *err)
+int st_image_read_file(st_image_store *s, json_t *image, const char *path, size_t max, char **text,
+                       size_t *len, st_error *err)
 {
     const char *ref = json_string_value(json_object_get(image, "ref"));
     json_t *list = json_object_get(image, "layers");
@@ -176,7 +175,8 @@ int st_image_read_file(st_image_store *s, json_t *image, const char *path, size_
     for (size_t i = 0; i < n; i++) {
         const char *l = json_string_value(json_array_get(list, i));
         char digest[ST_IMAGE_DIGEST_LEN];
-        snprintf(digest, sizeof(digest), "sha256:%s", l && strncmp(l, "layers/", 7) == 0 ? l + 7 : "");
+        snprintf(digest, sizeof(digest), "sha256:%s",
+                 l && strncmp(l, "layers/", 7) == 0 ? l + 7 : "");
         if (!st_image_digest_ok(digest)) {
             free(layers);
             return st_error_set(err, EINVAL, "image %s: layer \"%s\" is not layers/<64 hex>", ref,

@@ -136,10 +136,9 @@ int st_image_store_open(const char *dir, st_image_store **out, st_error *err)
         r = write_file_atomic(s, "oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}\n", err);
     snprintf(path, sizeof(path), "%s/index.json", s->dir);
     if (r == 0 && access(path, F_OK) < 0)
-        r = write_file_atomic(s, "index.json",
-                              "{\"schemaVersion\":2,\"mediaType\":\"" ST_MT_OCI_INDEX
-                              "\",\"manifests\":[]}\n",
-                              err);
+        r = write_file_atomic(
+            s, "index.json",
+            "{\"schemaVersion\":2,\"mediaType\":\"" ST_MT_OCI_INDEX "\",\"manifests\":[]}\n", err);
     if (r < 0) {
         st_image_store_close(s);
         return r;
@@ -177,8 +176,8 @@ int st_image_store_index_load(st_image_store *s, json_t **out, st_error *err)
     json_t *idx = json_load_file(path, 0, &je);
     if (!json_is_object(idx) || !json_is_array(json_object_get(idx, "manifests"))) {
         json_decref(idx);
-        return st_error_set(err, EIO, "the image store's %s is damaged (%s); restore it",
-                            path, je.text[0] ? je.text : "no \"manifests\" list");
+        return st_error_set(err, EIO, "the image store's %s is damaged (%s); restore it", path,
+                            je.text[0] ? je.text : "no \"manifests\" list");
     }
     *out = idx;
     return 0;
@@ -197,9 +196,10 @@ static json_t *index_find(json_t *idx, const char *ref, size_t *at)
 {
     size_t i;
     json_t *d;
-    json_array_foreach(json_object_get(idx, "manifests"), i, d) {
-        const char *n = json_string_value(json_object_get(json_object_get(d, "annotations"),
-                                                          REF_NAME));
+    json_array_foreach(json_object_get(idx, "manifests"), i, d)
+    {
+        const char *n =
+            json_string_value(json_object_get(json_object_get(d, "annotations"), REF_NAME));
         if (n && strcmp(n, ref) == 0) {
             if (at)
                 *at = i;
@@ -271,8 +271,7 @@ int st_image_store_manifest(st_image_store *s, const char *digest, struct st_ima
         }
         memcpy(cur, child, sizeof(cur));
     }
-    return st_error_set(err, EBADMSG, "image index %s nests indexes deeper than one level",
-                        digest);
+    return st_error_set(err, EBADMSG, "image index %s nests indexes deeper than one level", digest);
 }
 
 /* The image config (whole document), a new reference. */
@@ -385,10 +384,10 @@ int st_image_commit(st_image_store *s, const char *ref, const char *manifest_dig
     if (r == 0 && index_find(idx, ref, &at))
         json_array_remove(json_object_get(idx, "manifests"), at);
     if (r == 0)
-        r = json_array_append_new(
-                json_object_get(idx, "manifests"),
-                json_pack("{s:s, s:s, s:I, s:{s:s}}", "mediaType", ST_MT_OCI_MANIFEST, "digest",
-                          mdigest, "size", (json_int_t)st.st_size, "annotations", REF_NAME, ref))
+        r = json_array_append_new(json_object_get(idx, "manifests"),
+                                  json_pack("{s:s, s:s, s:I, s:{s:s}}", "mediaType",
+                                            ST_MT_OCI_MANIFEST, "digest", mdigest, "size",
+                                            (json_int_t)st.st_size, "annotations", REF_NAME, ref))
                 ? st_error_set(err, ENOMEM, "out of memory")
                 : 0;
     if (r == 0)
@@ -467,7 +466,8 @@ static void split_ref(const char *ref, char *name, size_t nlen, const char **tag
     const char *at = strchr(ref, '@');
     size_t n = at ? (size_t)(at - ref) : strlen(ref);
     const char *slash = memrchr(ref, '/', n);
-    const char *colon = memrchr(slash ? slash : ref, ':', n - (size_t)((slash ? slash : ref) - ref));
+    const char *colon =
+        memrchr(slash ? slash : ref, ':', n - (size_t)((slash ? slash : ref) - ref));
     *tag = colon && !at ? colon + 1 : "";
     snprintf(name, nlen, "%.*s", (int)(colon ? (size_t)(colon - ref) : n), ref);
 }
@@ -483,9 +483,10 @@ int st_image_list(st_image_store *s, json_t **out, st_error *err)
     _cleanup_json_ json_t *list = json_array();
     size_t i;
     json_t *d;
-    json_array_foreach(json_object_get(idx, "manifests"), i, d) {
-        const char *ref = json_string_value(json_object_get(json_object_get(d, "annotations"),
-                                                            REF_NAME));
+    json_array_foreach(json_object_get(idx, "manifests"), i, d)
+    {
+        const char *ref =
+            json_string_value(json_object_get(json_object_get(d, "annotations"), REF_NAME));
         const char *dg = json_string_value(json_object_get(d, "digest"));
         struct st_image_info info;
         if (ref == NULL || !st_image_digest_ok(dg))
