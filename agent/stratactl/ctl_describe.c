@@ -503,8 +503,11 @@ static int describe_image(FILE *out, json_t *img)
 {
     char buf[64];
     ctlfmt_field(out, 0, 15, "Name", "%s", ctlfmt_obj_name(img));
-    stctl_fmt_size(ctlfmt_int_at(img, "sizeBytes", 0), buf, sizeof(buf));
-    ctlfmt_field(out, 0, 15, "Size", "%s (%lld bytes)", buf, ctlfmt_int_at(img, "sizeBytes", 0));
+    ctlfmt_field(out, 0, 15, "Tag", "%s", ctlfmt_str_or(img, "tag", NONE));
+    ctlfmt_field(out, 0, 15, "Digest", "%s", ctlfmt_str_or(img, "digest", NONE));
+    stctl_fmt_size(ctlfmt_int_at(img, "size", 0), buf, sizeof(buf));
+    ctlfmt_field(out, 0, 15, "Size", "%s (%lld bytes)", buf, ctlfmt_int_at(img, "size", 0));
+    ctlfmt_field(out, 0, 15, "Layers", "%lld", ctlfmt_int_at(img, "layers", 0));
     ctlfmt_field(out, 0, 15, "Created", "%s", ctlfmt_str_or(img, "created", NONE));
     return 0;
 }

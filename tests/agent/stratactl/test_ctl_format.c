@@ -391,10 +391,15 @@ static void test_secret_event_image_rows(void **state)
     free(text);
 
     text = kind_table("images", false,
-                      "[{\"name\":\"busybox\",\"sizeBytes\":12897484,"
-                      "\"created\":\"2024-05-01T11:00:00Z\"}]");
-    assert_string_equal(text, "NAME      SIZE      AGE\n"
-                              "busybox   12.3MiB   60m\n");
+                      "[{\"name\":\"busybox\",\"tag\":\"latest\",\"digest\":\"sha256:"
+                      "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\","
+                      "\"size\":12897484,\"created\":\"2024-05-01T11:00:00Z\",\"layers\":1},"
+                      "{\"name\":\"127.0.0.1:5000/quote\",\"tag\":\"1\",\"digest\":\"sha256:"
+                      "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210\","
+                      "\"size\":2048,\"created\":\"\",\"layers\":2}]");
+    assert_string_equal(text, "NAME                   TAG      DIGEST         SIZE      CREATED\n"
+                              "busybox                latest   0123456789ab   12.3MiB   60m\n"
+                              "127.0.0.1:5000/quote   1        fedcba987654   2.0KiB    <none>\n");
     free(text);
 }
 
