@@ -376,6 +376,25 @@ size_t fake_vmm_sent(struct fake_vmm *f, const char *name, const char *type, con
     return count;
 }
 
+json_t *fake_vmm_last_sent(struct fake_vmm *f, const char *name, const char *type, const char *uid)
+{
+    json_t *last = NULL, *s;
+    size_t i;
+    pthread_mutex_lock(&f->lock);
+    json_array_foreach(f->sent, i, s)
+    {
+        json_t *msg = json_object_get(s, "msg");
+        const char *t = json_string_value(json_object_get(msg, "type"));
+        const char *u = json_string_value(json_object_get(msg, "uid"));
+        if (strcmp(json_string_value(json_object_get(s, "node")), name) == 0 && t &&
+            strcmp(t, type) == 0 && (uid == NULL || (u && strcmp(u, uid) == 0)))
+            last = msg;
+    }
+    json_incref(last);
+    pthread_mutex_unlock(&f->lock);
+    return last;
+}
+
 int fake_vmm_fenced(struct fake_vmm *f, const char *name)
 {
     pthread_mutex_lock(&f->lock);

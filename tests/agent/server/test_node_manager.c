@@ -96,6 +96,53 @@ static void test_pods_sent_once_and_stopped_once(void **state)
     json_decref(items);
 }
 
+/* The pod_run of a pod on an image whose config runs it: its command is
+ * the image's Cmd (the pod gives none), its root the image's layers, its
+ * user and directory resolved; an image nobody imported waits with
+ * kubelet's reason and is not sent. */
+static void test_pod_run_carries_the_image(void **state)
+{
+    struct fake_server *fs = *state;
+    json_t *items = web_on_n1(fs);
+    const char *uid = pod_str(json_array_get(items, 0), "metadata", "uid");
+    json_t *run = fake_vmm_last_sent(fs->vmm, "n1", ST_PROTO_POD_RUN, uid);
+    assert_non_null(run);
+    json_t *c = json_array_get(json_object_get(json_object_get(run, "spec"), "containers"), 0);
+    char *text = json_dumps(c, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(c, "command"), 0)), "sh");
+    assert_int_equal(json_array_size(json_object_get(c, "command")), 1);
+    assert_int_equal(json_array_size(json_object_get(c, "args")), 0);
+    json_t *layers = json_object_get(c, "imageLayers");
+    if (json_array_size(layers) != 1 ||
+        strncmp(json_string_value(json_array_get(layers, 0)), "layers/", 7) != 0)
+        fail_msg("imageLayers: %s", text);
+    assert_string_equal(json_string_value(json_object_get(c, "workingDir")), "/");
+    json_t *sc = json_object_get(c, "securityContext");
+    assert_int_equal(json_integer_value(json_object_get(sc, "runAsUser")), 0);
+    assert_int_equal(json_integer_value(json_object_get(sc, "runAsGroup")), 0);
+    free(text);
+    json_decref(run);
+    json_decref(items);
+
+    const char *missing =
+        "{\"items\":[{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"ghost\"},"
+        "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"nothere:1\"}]}}]}";
+    assert_int_equal(fake_server_call(fs, "POST", "/apply", missing, NULL), 200);
+    fake_server_passes(fs, 5, STEP_MS);
+    json_t *ghost = fake_server_get(fs, "Pod", "default", "ghost");
+    assert_non_null(ghost);
+    json_t *st = json_object_get(ghost, "status");
+    assert_string_equal(json_string_value(json_object_get(st, "phase")), "Pending");
+    json_t *waiting = json_object_get(
+        json_object_get(json_array_get(json_object_get(st, "containerStatuses"), 0), "state"),
+        "waiting");
+    assert_string_equal(json_string_value(json_object_get(waiting, "reason")), "ErrImageNeverPull");
+    assert_non_null(strstr(json_string_value(json_object_get(waiting, "message")), "nothere:1"));
+    assert_int_equal(
+        fake_vmm_sent(fs->vmm, "n1", ST_PROTO_POD_RUN, pod_str(ghost, "metadata", "uid")), 0);
+    json_decref(ghost);
+}
+
 static void test_silent_node_fenced_after_grace(void **state)
 {
     struct fake_server *fs = *state;
@@ -192,6 +239,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_node_add_hello_ready, fake_server_setup,
                                         fake_server_teardown),
         cmocka_unit_test_setup_teardown(test_pods_sent_once_and_stopped_once, fake_server_setup,
+                                        fake_server_teardown),
+        cmocka_unit_test_setup_teardown(test_pod_run_carries_the_image, fake_server_setup,
                                         fake_server_teardown),
         cmocka_unit_test_setup_teardown(test_silent_node_fenced_after_grace, fake_server_setup,
                                         fake_server_teardown),
