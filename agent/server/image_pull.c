@@ -374,6 +374,40 @@ static int apply_image(struct st_server *d, json_t *pod_spec, json_t *c, json_t 
     return 0;
 }
 
+/* The images' ExposedPorts, container -> ["8080/tcp", ...], as the
+ * annotation strata.io/exposed-ports (JSON) that describe pod shows: the
+ * pod spec has no field for what the image says it serves. */
+static int exposed_fn(json_t *obj, void *arg, st_error *err)
+{
+    (void)err;
+    json_t *md = json_object_get(obj, "metadata");
+    json_t *ann = json_object_get(md, "annotations");
+    if (!json_is_object(ann)) {
+        ann = json_object();
+        json_object_set_new(md, "annotations", ann);
+    }
+    const char *old = json_string_value(json_object_get(ann, ST_SERVER_EXPOSED_PORTS));
+    if (old && strcmp(old, arg) == 0)
+        return 0;
+    json_object_set_new(ann, ST_SERVER_EXPOSED_PORTS, json_string(arg));
+    return 1;
+}
+
+static void note_exposed_ports(struct st_server *d, json_t *pod, json_t *exposed)
+{
+    if (json_object_size(exposed) == 0)
+        return;
+    _cleanup_free_ char *text = json_dumps(exposed, JSON_COMPACT | JSON_SORT_KEYS);
+    json_t *md = json_object_get(pod, "metadata");
+    st_error err = {0};
+    if (text &&
+        st_store_mutate(d->store, "Pod", json_string_value(json_object_get(md, "namespace")),
+                        json_string_value(json_object_get(md, "name")), exposed_fn, text, NULL,
+                        &err) < 0)
+        st_server_log("pod %s: noting its image's ports: %s",
+                      json_string_value(json_object_get(md, "name")), err.msg);
+}
+
 int st_server_images_prepare(struct st_server *d, const char *node, json_t *pod, json_t *spec,
                              st_error *err)
 {
@@ -381,6 +415,7 @@ int st_server_images_prepare(struct st_server *d, const char *node, json_t *pod,
     json_t *c;
     int waiting = 0;
     _cleanup_json_ json_t *present = json_array();
+    _cleanup_json_ json_t *exposed = json_object();
     json_array_foreach(json_object_get(spec, "containers"), i, c)
     {
         const char *image = json_string_value(json_object_get(c, "image"));
@@ -408,10 +443,19 @@ int st_server_images_prepare(struct st_server *d, const char *node, json_t *pod,
         if ((r = st_image_resolve(d->images, name, &resolved, err)) < 0 ||
             (r = apply_image(d, spec, c, resolved, err)) < 0)
             return r;
+        json_t *ports = json_object_get(json_object_get(resolved, "config"), "ExposedPorts");
+        if (json_object_size(ports) > 0) {
+            json_t *list = json_array();
+            const char *port;
+            json_t *v;
+            json_object_foreach(ports, port, v) json_array_append_new(list, json_string(port));
+            json_object_set_new(exposed, json_string_value(json_object_get(c, "name")), list);
+        }
     }
     if (waiting > 0)
         return st_error_set(err, EAGAIN, "waiting for %d image%s", waiting,
                             waiting == 1 ? "" : "s");
+    note_exposed_ports(d, pod, exposed);
     json_t *img;
     json_array_foreach(present, i, img)
         pod_event(d, pod, "Normal", "Pulled", "Container image \"%s\" already present on machine",

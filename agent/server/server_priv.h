@@ -254,6 +254,8 @@ int st_server_image_pull_auth(st_store *store, const char *ns, json_t *pod_spec,
  * run as it is (its status set here too). Controller loop only. */
 int st_server_images_prepare(struct st_server *d, const char *node, json_t *pod, json_t *spec,
                              st_error *err);
+/* The pod annotation with its images' ExposedPorts: {"CONTAINER": ["8080/tcp"]}. */
+#define ST_SERVER_EXPOSED_PORTS "strata.io/exposed-ports"
 /* Forgets pulls of pods that no longer wait for one (uids: an object whose
  * keys are the pods still pending dispatch). Controller loop only. */
 void st_server_pulls_prune(struct st_server *d, json_t *uids);

@@ -409,7 +409,9 @@ static const char describe_pod_json[] =
     "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"web-1\",\"namespace\":\"default\","
     " \"creationTimestamp\":\"2024-05-01T11:55:00Z\","
     " \"labels\":{\"tier\":\"frontend\",\"app\":\"web\"},"
-    " \"ownerReferences\":[{\"kind\":\"Deployment\",\"name\":\"web\",\"controller\":true}]},"
+    " \"ownerReferences\":[{\"kind\":\"Deployment\",\"name\":\"web\",\"controller\":true}],"
+    " \"annotations\":{\"strata.io/exposed-ports\":\"{\\\"httpd\\\":[\\\"80/tcp\\\",\\\"443/"
+    "tcp\\\"]}\"}},"
     " \"spec\":{\"nodeName\":\"n1\",\"containers\":[{\"name\":\"httpd\",\"image\":\"busybox\","
     "  \"command\":[\"/bin/busybox\",\"httpd\",\"-f\"],"
     "  \"ports\":[{\"name\":\"http\",\"containerPort\":8080,\"protocol\":\"TCP\"}],"
@@ -444,6 +446,8 @@ static void test_describe_pod(void **state)
     assert_has_line(text, "  httpd:");
     assert_has_line(text, "    Image:          busybox");
     assert_has_line(text, "    Port:           8080/TCP (http)");
+    /* the image's own ExposedPorts, which stratad notes on the pod */
+    assert_has_line(text, "    Image Ports:    80/tcp, 443/tcp");
     assert_has_line(text, "    Command:");
     assert_has_line(text, "      /bin/busybox");
     assert_has_line(text, "      httpd");
