@@ -4,7 +4,6 @@
  * asks of it (import, list, remove, pull), whether a pod still uses an
  * image, and the credentials a pod's imagePullSecrets give a pull. */
 #include "server_priv.h"
-#include "strata/b64.h"
 #include "strata/cleanup.h"
 #include "strata/controller.h"
 
@@ -169,18 +168,14 @@ int st_server_image_pull_auth(st_store *store, const char *ns, json_t *pod_spec,
                                 "kubernetes.io/dockerconfigjson (a Docker config under the key "
                                 ".dockerconfigjson)",
                                 sname, type ? type : "Opaque");
-        json_t *data = json_object_get(secret, "data");
-        const char *b64 = json_string_value(json_object_get(data, ".dockerconfigjson"));
-        const char *plain = json_string_value(
-            json_object_get(json_object_get(secret, "stringData"), ".dockerconfigjson"));
         _cleanup_free_ char *text = NULL;
-        if (b64 && st_b64_decode(b64, (void **)&text, NULL, NULL) < 0)
-            return st_error_set(err, EINVAL,
-                                "imagePullSecrets: secret \"%s\": .dockerconfigjson is not valid "
-                                "base64",
-                                sname);
+        int r = st_server_secret_value(secret, ".dockerconfigjson", &text, err);
+        if (r < 0) {
+            st_error_prefix(err, "imagePullSecrets: ");
+            return r;
+        }
         json_error_t je;
-        _cleanup_json_ json_t *config = json_loads(text ? text : plain ? plain : "", 0, &je);
+        _cleanup_json_ json_t *config = json_loads(text, 0, &je);
         json_t *a = json_object_get(config, "auths");
         if (!json_is_object(a))
             return st_error_set(err, EINVAL,

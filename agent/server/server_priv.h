@@ -177,6 +177,9 @@ void st_server_nodes_dispatch(struct st_server *d);
  * value, read from the Secret in ns: ENOENT no such Secret or key, EINVAL
  * a value that is not base64. */
 int st_server_secret_env(st_store *store, const char *ns, json_t *spec, st_error *err);
+/* The value of key in a Secret object (data, base64, or stringData);
+ * *value malloc'd. ENOENT no such key, EINVAL not base64. */
+int st_server_secret_value(json_t *secret, const char *key, char **value, st_error *err);
 /* Waits (bounded by the VM ready timeout) for node start and fence workers. */
 void st_server_nodes_drain(struct st_server *d);
 void st_server_nodes_free(struct st_server *d);

@@ -48,6 +48,23 @@ static void image_line(json_t *image, const char *verb)
            json_string_value(json_object_get(image, "tag")), verb, digest ? digest : "", size);
 }
 
+/* POSTs body to the image API and prints the image it answers with. */
+static int post_image(struct stctl *ctl, json_t *body, const char *verb)
+{
+    if (body == NULL)
+        return stctl_failf("out of memory");
+    st_error err = {0};
+    stctl_client *cl = stctl_connect(ctl, &err);
+    if (cl == NULL)
+        return stctl_fail(&err);
+    stctl_client_set_timeout(cl, IMPORT_TIMEOUT_S);
+    _cleanup_json_ json_t *image = NULL;
+    if (stctl_call(cl, "POST", "/api/v1/images", body, &image, &err) < 0)
+        return stctl_fail(&err);
+    image_line(image, verb);
+    return 0;
+}
+
 static int image_import(struct stctl *ctl, int argc, char **argv)
 {
     int r = plain_args(ctl, argc, argv, USAGE_IMPORT, 2, 2,
@@ -58,19 +75,8 @@ static int image_import(struct stctl *ctl, int argc, char **argv)
     _cleanup_free_ char *source = realpath(argv[optind + 1], NULL);
     if (source == NULL)
         return stctl_failf("cannot import %s: %s: %s", name, argv[optind + 1], strerror(errno));
-    st_error err = {0};
-    stctl_client *cl = stctl_connect(ctl, &err);
-    if (cl == NULL)
-        return stctl_fail(&err);
-    stctl_client_set_timeout(cl, IMPORT_TIMEOUT_S);
     _cleanup_json_ json_t *body = json_pack("{s:s, s:s}", "name", name, "source", source);
-    _cleanup_json_ json_t *image = NULL;
-    if (body == NULL)
-        return stctl_failf("out of memory");
-    if (stctl_call(cl, "POST", "/api/v1/images", body, &image, &err) < 0)
-        return stctl_fail(&err);
-    image_line(image, "imported");
-    return 0;
+    return post_image(ctl, body, "imported");
 }
 
 static int image_pull(struct stctl *ctl, int argc, char **argv)
@@ -78,19 +84,8 @@ static int image_pull(struct stctl *ctl, int argc, char **argv)
     int r = plain_args(ctl, argc, argv, USAGE_PULL, 1, 1, "name the image to pull");
     if (r >= 0)
         return r;
-    st_error err = {0};
-    stctl_client *cl = stctl_connect(ctl, &err);
-    if (cl == NULL)
-        return stctl_fail(&err);
-    stctl_client_set_timeout(cl, IMPORT_TIMEOUT_S);
     _cleanup_json_ json_t *body = json_pack("{s:s, s:b}", "name", argv[optind], "pull", 1);
-    _cleanup_json_ json_t *image = NULL;
-    if (body == NULL)
-        return stctl_failf("out of memory");
-    if (stctl_call(cl, "POST", "/api/v1/images", body, &image, &err) < 0)
-        return stctl_fail(&err);
-    image_line(image, "pulled");
-    return 0;
+    return post_image(ctl, body, "pulled");
 }
 
 static int image_rm(struct stctl *ctl, int argc, char **argv)
