@@ -65,6 +65,9 @@ static void *pull_worker(void *arg)
     struct st_image_pull_report rep = {0};
     st_error err = {0};
     int r = st_image_pull(d->images, p->name, p->auth, &rep, &err);
+    /* logged first: once running is false the loop may forget p */
+    st_server_log("image %s: %s%s", p->name,
+                  r == 0 ? "pulled" : "pull failed: ", r == 0 ? "" : err.msg);
     pthread_mutex_lock(&d->lock);
     p->running = false;
     p->done = true;
@@ -73,8 +76,6 @@ static void *pull_worker(void *arg)
     p->rep = rep;
     snprintf(p->error, sizeof(p->error), "%s", err.msg);
     pthread_mutex_unlock(&d->lock);
-    st_server_log("image %s: %s%s", p->name,
-                  r == 0 ? "pulled" : "pull failed: ", r == 0 ? "" : err.msg);
     st_server_kick(d);
     atomic_fetch_sub(&d->workers, 1);
     return NULL;
