@@ -195,8 +195,8 @@ static const char *pull_policy(json_t *c, const struct st_image_ref *ref)
 
 /* Whether the image of container c (named name in the store) is ready:
  * 1 yes, it was there; 0 yes, just pulled; -EAGAIN a pull runs or backs
- * off, or the image cannot be had (status and events written); another
- * error: the pod's pull Secrets are wrong. */
+ * off, or the image cannot be had, or the pod's pull Secrets are wrong
+ * (status and events written); another error: no thread or memory. */
 static int image_ready(struct st_server *d, const char *node, json_t *pod, json_t *c,
                        const char *name, const struct st_image_ref *ref, st_error *err)
 {
@@ -234,8 +234,9 @@ static int image_ready(struct st_server *d, const char *node, json_t *pod, json_
             json_string_value(json_object_get(json_object_get(pod, "metadata"), "namespace"));
         int r = st_server_image_pull_auth(d->store, ns, json_object_get(pod, "spec"), &auth, err);
         if (r < 0) {
+            /* the Secret may come: looked at again next pass */
             pod_waiting(d, node, pod, ctr, "ErrImagePull", err->msg);
-            return r;
+            return -EAGAIN;
         }
         if ((p = calloc(1, sizeof(*p))) == NULL) {
             free(auth);
