@@ -143,6 +143,75 @@ static void test_pod_run_carries_the_image(void **state)
     json_decref(ghost);
 }
 
+/* The pod's first container's waiting reason, "" when none. */
+static const char *waiting_reason(struct fake_server *fs, const char *pod, char *buf, size_t len)
+{
+    json_t *p = fake_server_get(fs, "Pod", "default", pod);
+    json_t *cs =
+        json_array_get(json_object_get(json_object_get(p, "status"), "containerStatuses"), 0);
+    const char *r = json_string_value(
+        json_object_get(json_object_get(json_object_get(cs, "state"), "waiting"), "reason"));
+    snprintf(buf, len, "%s", r ? r : "");
+    json_decref(p);
+    return buf;
+}
+
+/* Events about pod with reason (and a message containing words). */
+static size_t events_of(struct fake_server *fs, const char *pod, const char *reason,
+                        const char *words)
+{
+    json_t *list = NULL;
+    assert_int_equal(fake_server_call(fs, "GET", "/api/v1/namespaces/default/events", NULL, &list),
+                     200);
+    size_t n = 0, i;
+    json_t *e;
+    json_array_foreach(json_object_get(list, "items"), i, e)
+    {
+        const char *name =
+            json_string_value(json_object_get(json_object_get(e, "involvedObject"), "name"));
+        const char *r = json_string_value(json_object_get(e, "reason"));
+        const char *m = json_string_value(json_object_get(e, "message"));
+        json_int_t count = json_integer_value(json_object_get(e, "count"));
+        if (name && strcmp(name, pod) == 0 && r && strcmp(r, reason) == 0 &&
+            (words == NULL || (m && strstr(m, words))))
+            n += count > 0 ? (size_t)count : 1;
+    }
+    json_decref(list);
+    return n;
+}
+
+/* A registry that refuses (nothing listens on 127.0.0.1:1): kubelet's
+ * ErrImagePull, then ImagePullBackOff, the next try after 10 s, events
+ * Pulling, Failed and BackOff; the pod is never sent. */
+static void test_pull_failure_backs_off(void **state)
+{
+    struct fake_server *fs = *state;
+    fake_server_node_ready(fs, "n1");
+    const char *pod =
+        "{\"items\":[{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"puller\"},"
+        "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"127.0.0.1:1/nothing:1\"}]}}]}";
+    assert_int_equal(fake_server_call(fs, "POST", "/apply", pod, NULL), 200);
+    char why[64];
+    /* scheduled, the pull starts and fails, the pod says so */
+    fake_server_passes(fs, 3, STEP_MS);
+    assert_string_equal(waiting_reason(fs, "puller", why, sizeof(why)), "ErrImagePull");
+    assert_int_equal(events_of(fs, "puller", "Pulling", "Pulling image \"127.0.0.1:1/nothing:1\""),
+                     1);
+    assert_true(events_of(fs, "puller", "Failed", "Failed to pull image") >= 1);
+    /* then backs off */
+    fake_server_passes(fs, 15, STEP_MS);
+    assert_string_equal(waiting_reason(fs, "puller", why, sizeof(why)), "ImagePullBackOff");
+    assert_int_equal(events_of(fs, "puller", "BackOff", "Back-off pulling image"), 1);
+    assert_int_equal(events_of(fs, "puller", "Pulling", NULL), 1);
+    /* 10 s after the failure the next try, which fails again */
+    fake_server_passes(fs, 40, STEP_MS);
+    assert_int_equal(events_of(fs, "puller", "Pulling", NULL), 2);
+    json_t *p = fake_server_get(fs, "Pod", "default", "puller");
+    assert_int_equal(fake_vmm_sent(fs->vmm, "n1", ST_PROTO_POD_RUN, pod_str(p, "metadata", "uid")),
+                     0);
+    json_decref(p);
+}
+
 static void test_silent_node_fenced_after_grace(void **state)
 {
     struct fake_server *fs = *state;
@@ -241,6 +310,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pods_sent_once_and_stopped_once, fake_server_setup,
                                         fake_server_teardown),
         cmocka_unit_test_setup_teardown(test_pod_run_carries_the_image, fake_server_setup,
+                                        fake_server_teardown),
+        cmocka_unit_test_setup_teardown(test_pull_failure_backs_off, fake_server_setup,
                                         fake_server_teardown),
         cmocka_unit_test_setup_teardown(test_silent_node_fenced_after_grace, fake_server_setup,
                                         fake_server_teardown),
