@@ -27,6 +27,7 @@
 
 #include "strata/cleanup.h"
 #include "strata/image.h"
+#include "registry_fx.h"
 #include "testutil.h"
 
 #define USER "alice"
@@ -43,87 +44,6 @@ static char digest[ST_IMAGE_DIGEST_LEN];      /* busybox:1's manifest, as umoci 
 static char other_layer[ST_IMAGE_DIGEST_LEN]; /* other:1's own top layer */
 
 /* ---- fixtures --------------------------------------------------------------- */
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static size_t discard(char *d, size_t s, size_t n, void *u)
-{
-    (void)d, (void)u;
-    return s * n;
-}
-
-/* Whether http://HOST/v2/ answers at all (200, or 401 behind auth). */
-static bool registry_up(void *arg)
-{
-    char url[128];
-    snprintf(url, sizeof(url), "http://%s/v2/", (const char *)arg);
-    CURL *c = curl_easy_init();
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 2L);
-    long code = 0;
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-    curl_easy_cleanup(c);
-    return code == 200 || code == 401;
-}
-
-/* Starts docker-registry on a free loopback port with storage in
- * tmp/data (shared by both registries), htpasswd auth when asked. */
-static pid_t start_registry(const char *name, bool with_auth, char *hostport, size_t len)
-{
-    int port = free_port();
-    if (port < 0)
-        return -1;
-    snprintf(hostport, len, "127.0.0.1:%d", port);
-    char conf[512], log[512], text[2048];
-    snprintf(conf, sizeof(conf), "%s/%s.yml", tmp, name);
-    snprintf(log, sizeof(log), "%s/%s.log", tmp, name);
-    int n = snprintf(text, sizeof(text),
-                     "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n"
-                     "    rootdirectory: %s/data\nhttp:\n  addr: %s\n",
-                     tmp, hostport);
-    if (with_auth)
-        snprintf(text + n, sizeof(text) - (size_t)n,
-                 "auth:\n  htpasswd:\n    realm: strata-test\n    path: %s/htpasswd\n", tmp);
-    st_test_write_file(conf, text);
-
-    pid_t pid = fork();
-    if (pid == 0) {
-        /* dies with the test, whatever way the test ends */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        execl("/usr/bin/docker-registry", "docker-registry", "serve", conf, (char *)NULL);
-        _exit(127);
-    }
-    if (pid < 0 || !st_test_wait_until(registry_up, hostport, 20000, 50)) {
-        char *l = st_test_read_file(log);
-        fprintf(stderr, "docker-registry %s did not come up on %s:\n%s\n", name, hostport,
-                l ? l : "(no log)");
-        free(l);
-        if (pid > 0)
-            st_pid_killp(&pid);
-        return -1;
-    }
-    return pid;
-}
 
 /* A JSON file of the OCI layout, parsed. */
 static json_t *layout_json(const char *rel)
@@ -183,26 +103,18 @@ static int setup(void **state)
     if (!layout_digest("bb", digest))
         return -1;
 
-    reg_pid = start_registry("open", false, host, sizeof(host));
-    auth_pid = start_registry("auth", true, auth_host, sizeof(auth_host));
+    char htpasswd[512], layout[512];
+    snprintf(htpasswd, sizeof(htpasswd), "%s/htpasswd", tmp);
+    snprintf(layout, sizeof(layout), "%s/oci", tmp);
+    reg_pid = st_registry_start(tmp, "open", NULL, host, sizeof(host));
+    auth_pid = st_registry_start(tmp, "auth", htpasswd, auth_host, sizeof(auth_host));
     if (reg_pid < 0 || auth_pid < 0)
         return -1;
-    int port = free_port();
+    int port = st_registry_free_port();
     snprintf(dead_host, sizeof(dead_host), "127.0.0.1:%d", port);
-
-    rc = st_test_sh(NULL, &err,
-                    "set -e; cd %s;"
-                    "skopeo --insecure-policy copy -q --dest-tls-verify=false oci:oci:bb "
-                    "docker://%s/busybox:1;"
-                    "skopeo --insecure-policy copy -q --dest-tls-verify=false oci:oci:other "
-                    "docker://%s/other:1",
-                    tmp, host, host);
-    if (rc != 0) {
-        fprintf(stderr, "skopeo copy failed (%d): %s\n", rc, err ? err : "");
-        free(err);
+    if (st_registry_push(layout, "bb", host, "busybox:1") != 0 ||
+        st_registry_push(layout, "other", host, "other:1") != 0)
         return -1;
-    }
-    free(err);
 
     char other[ST_IMAGE_DIGEST_LEN], rel[128];
     if (!layout_digest("other", other))
