@@ -99,7 +99,6 @@ static int setup(void **state)
         return -1;
     }
     free(err);
-    err = NULL;
     if (!layout_digest("bb", digest))
         return -1;
 
