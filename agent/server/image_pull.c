@@ -216,8 +216,6 @@ static int image_ready(struct st_server *d, const char *node, json_t *pod, json_
         pod_waiting(d, node, pod, ctr, "ErrImageNeverPull", msg);
         return st_error_set(err, EAGAIN, "%s", msg);
     }
-    if (present && strcmp(policy, "IfNotPresent") == 0)
-        return 1;
 
     const char *uid = json_string_value(json_object_get(json_object_get(pod, "metadata"), "uid"));
     char key[320];
@@ -226,6 +224,10 @@ static int image_ready(struct st_server *d, const char *node, json_t *pod, json_
     pthread_mutex_lock(&d->lock);
     struct st_server_pull *p = pull_find(d, key);
     pthread_mutex_unlock(&d->lock);
+    /* a pull of this pod's (even one that made the image present) is
+     * followed to its end: its outcome has events to say */
+    if (p == NULL && present && strcmp(policy, "IfNotPresent") == 0)
+        return 1;
     if (p == NULL) {
         /* the Secrets are read before the lock is taken (no I/O under it);
          * only this thread adds pulls */
