@@ -119,6 +119,8 @@ static int tar_folder(const char *dir, struct archive *out, st_error *err)
     /* a symlink is an entry, never followed (it points into the image, not
      * the host) */
     archive_read_disk_set_symlink_physical(disk);
+    /* data in order, holes as zeros: the tar writer takes a stream */
+    archive_read_disk_set_behavior(disk, ARCHIVE_READDISK_NO_SPARSE);
     int r = archive_read_disk_open(disk, dir) == ARCHIVE_OK
                 ? 0
                 : st_error_set(err, EIO, "cannot read %s: %s", dir, archive_error_string(disk));

@@ -293,20 +293,31 @@ static int read_config(st_image_store *s, const struct st_image_manifest *m, jso
     return 0;
 }
 
+/* The manifest (an index followed) and the config of the image ref
+ * points at; m is freed on error. */
+static int load_image(st_image_store *s, const char *ref, const char *digest,
+                      struct st_image_manifest *m, char mdigest[ST_IMAGE_DIGEST_LEN], json_t **cfg,
+                      st_error *err)
+{
+    int r = st_image_store_manifest(s, digest, m, mdigest, err);
+    if (r == 0)
+        r = read_config(s, m, cfg, err);
+    if (r < 0) {
+        st_image_manifest_free(m);
+        st_error_prefix(err, "image %s: ", ref);
+    }
+    return r;
+}
+
 static int image_info(st_image_store *s, const char *ref, const char *digest,
                       struct st_image_info *out, st_error *err)
 {
     struct st_image_manifest m;
     char mdigest[ST_IMAGE_DIGEST_LEN];
-    int r = st_image_store_manifest(s, digest, &m, mdigest, err);
     _cleanup_json_ json_t *cfg = NULL;
-    if (r == 0)
-        r = read_config(s, &m, &cfg, err);
-    if (r < 0) {
-        st_image_manifest_free(&m);
-        st_error_prefix(err, "image %s: ", ref);
+    int r = load_image(s, ref, digest, &m, mdigest, &cfg, err);
+    if (r < 0)
         return r;
-    }
     *out = (struct st_image_info){.size = m.config_size, .layers = (int)m.nlayers};
     snprintf(out->ref, sizeof(out->ref), "%s", ref);
     memcpy(out->digest, mdigest, sizeof(mdigest));
@@ -524,15 +535,10 @@ int st_image_resolve(st_image_store *s, const char *ref, json_t **image, st_erro
     int r = ref_digest(s, ref, digest, err);
     if (r < 0)
         return r;
-    r = st_image_store_manifest(s, digest, &m, mdigest, err);
     _cleanup_json_ json_t *cfg = NULL;
-    if (r == 0)
-        r = read_config(s, &m, &cfg, err);
-    if (r < 0) {
-        st_image_manifest_free(&m);
-        st_error_prefix(err, "image %s: ", ref);
+    r = load_image(s, ref, digest, &m, mdigest, &cfg, err);
+    if (r < 0)
         return r;
-    }
     _cleanup_json_ json_t *layers = json_array();
     for (size_t i = 0; layers && i < m.nlayers; i++) {
         char rel[80];
