@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <pthread.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -359,6 +360,84 @@ static void test_remove_collects_unshared(void **state)
     free(a), free(b);
 }
 
+struct racer {
+    struct fx *f;
+    const char *tar;
+    int r;
+    char digest[ST_IMAGE_DIGEST_LEN];
+};
+
+static void *race_import(void *arg)
+{
+    struct racer *r = arg;
+    st_error err = {0};
+    struct st_image_info info;
+    r->r = st_image_import(r->f->s, "race:1", r->tar, &info, &err);
+    memcpy(r->digest, info.digest, sizeof(r->digest));
+    return NULL;
+}
+
+struct holder {
+    st_image_store *s;
+    bool entered;
+    pthread_mutex_t mu;
+};
+
+static void *take_key(void *arg)
+{
+    struct holder *h = arg;
+    st_image_once_begin(h->s, "k");
+    pthread_mutex_lock(&h->mu);
+    h->entered = true;
+    pthread_mutex_unlock(&h->mu);
+    st_image_once_end(h->s, "k");
+    return NULL;
+}
+
+static bool entered(void *arg)
+{
+    struct holder *h = arg;
+    pthread_mutex_lock(&h->mu);
+    bool e = h->entered;
+    pthread_mutex_unlock(&h->mu);
+    return e;
+}
+
+static void test_once_and_concurrent_imports(void **state)
+{
+    struct fx *f = *state;
+    /* a key held keeps a second holder out until it is let go; another key does not wait */
+    struct holder h = {.s = f->s, .mu = PTHREAD_MUTEX_INITIALIZER};
+    st_image_once_begin(f->s, "k");
+    st_image_once_begin(f->s, "other");
+    st_image_once_end(f->s, "other");
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, take_key, &h), 0);
+    assert_false(st_test_wait_until(entered, &h, 200, 10));
+    st_image_once_end(f->s, "k");
+    assert_true(st_test_wait_until(entered, &h, 5000, 5));
+    pthread_join(t, NULL);
+    /* two imports of one image at once: both succeed, one image, no leftovers */
+    char *tar = docker_archive(f, "race.tar", "race:1", "r\n");
+    struct racer a = {.f = f, .tar = tar}, b = {.f = f, .tar = tar};
+    pthread_t ta, tb;
+    assert_int_equal(pthread_create(&ta, NULL, race_import, &a), 0);
+    assert_int_equal(pthread_create(&tb, NULL, race_import, &b), 0);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    assert_int_equal(a.r, 0);
+    assert_int_equal(b.r, 0);
+    assert_string_equal(a.digest, b.digest);
+    json_t *list = NULL;
+    st_error err = {0};
+    assert_int_equal(st_image_list(f->s, &list, &err), 0);
+    assert_int_equal(json_array_size(list), 1);
+    json_decref(list);
+    assert_int_equal(count(f, "layers"), 2);
+    assert_int_equal(count(f, "tmp"), 0);
+    free(tar);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -367,6 +446,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_archives_keep_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rootfs_folder_and_tarball, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remove_collects_unshared, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_once_and_concurrent_imports, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
