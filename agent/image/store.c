@@ -222,14 +222,21 @@ static void unlock_store(st_image_store *s)
     pthread_mutex_unlock(&s->mu);
 }
 
+/* index.json as it is now, for reading only. */
+static int index_read(st_image_store *s, json_t **idx, st_error *err)
+{
+    lock_store(s);
+    int r = st_image_store_index_load(s, idx, err);
+    unlock_store(s);
+    return r;
+}
+
 /* The manifest digest ref points at (-ENOENT when none). */
 static int ref_digest(st_image_store *s, const char *ref, char digest[ST_IMAGE_DIGEST_LEN],
                       st_error *err)
 {
     _cleanup_json_ json_t *idx = NULL;
-    lock_store(s);
-    int r = st_image_store_index_load(s, &idx, err);
-    unlock_store(s);
+    int r = index_read(s, &idx, err);
     if (r < 0)
         return r;
     json_t *d = index_find(idx, ref, NULL);
@@ -486,9 +493,7 @@ static void split_ref(const char *ref, char *name, size_t nlen, const char **tag
 int st_image_list(st_image_store *s, json_t **out, st_error *err)
 {
     _cleanup_json_ json_t *idx = NULL;
-    lock_store(s);
-    int r = st_image_store_index_load(s, &idx, err);
-    unlock_store(s);
+    int r = index_read(s, &idx, err);
     if (r < 0)
         return r;
     _cleanup_json_ json_t *list = json_array();
