@@ -154,6 +154,29 @@ out:
     return r;
 }
 
+int st_image_read_fd(int fd, size_t max, char **data, size_t *len, st_error *err)
+{
+    _cleanup_free_ char *buf = malloc(max + 1);
+    if (buf == NULL)
+        return st_error_set(err, ENOMEM, "out of memory");
+    size_t got = 0;
+    while (got < max) {
+        ssize_t n = read(fd, buf + got, max - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return st_error_sys(err, errno, "cannot read");
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    buf[got] = '\0';
+    if (len)
+        *len = got;
+    *data = st_steal_ptr(&buf);
+    return 0;
+}
+
 int st_image_blob_read(st_image_store *s, const char *digest, size_t max, char **data, size_t *len,
                        st_error *err)
 {
@@ -174,25 +197,10 @@ int st_image_blob_read(st_image_store *s, const char *digest, size_t max, char *
     if ((size_t)st.st_size > max)
         return st_error_set(err, EBADMSG, "blob %s is %lld bytes, more than the %zu expected here",
                             digest, (long long)st.st_size, max);
-    _cleanup_free_ char *buf = malloc((size_t)st.st_size + 1);
-    if (buf == NULL)
-        return st_error_set(err, ENOMEM, "out of memory");
-    size_t got = 0;
-    while (got < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return st_error_sys(err, errno, "cannot read blob %s", path);
-        if (n == 0)
-            break;
-        got += (size_t)n;
-    }
-    buf[got] = '\0';
-    if (len)
-        *len = got;
-    *data = st_steal_ptr(&buf);
-    return 0;
+    int r = st_image_read_fd(fd, (size_t)st.st_size, data, len, err);
+    if (r < 0)
+        st_error_prefix(err, "blob %s: ", digest);
+    return r;
 }
 
 int st_image_blob_put(st_image_store *s, const void *data, size_t len,

@@ -50,6 +50,10 @@ bool st_image_digest_ok(const char *d);
 /* The 64 hex digits of a digest st_image_digest_ok accepted. */
 #define ST_IMAGE_DIGEST_HEX(d) ((d) + 7)
 
+/* At most max bytes of fd, malloc'd and NUL-ended (a blob, a file of an
+ * image). */
+int st_image_read_fd(int fd, size_t max, char **data, size_t *len, st_error *err);
+
 /* ---- blobs ------------------------------------------------------------ */
 
 bool st_image_blob_has(st_image_store *s, const char *digest);

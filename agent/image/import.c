@@ -457,6 +457,8 @@ int st_image_import(st_image_store *s, const char *ref, const char *path, struct
     st_image_once_begin(s, ref);
     st_error mine = {0};
     int r = import_any(s, ref, path, out, &mine);
+    if (r < 0) /* blobs that came in before the failure: collected */
+        st_image_store_gc_later(s);
     st_image_once_end(s, ref);
     if (r < 0) {
         /* commit names the image itself; the rest is said here once */

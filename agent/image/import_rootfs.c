@@ -65,12 +65,13 @@ static la_ssize_t tar_write(struct archive *a, void *arg, const void *buf, size_
     return (la_ssize_t)len;
 }
 
-static int tar_entry(struct archive *disk, struct archive *out, struct archive_entry *e,
-                     const char *dir, st_error *err)
+/* Member names relative to the root ("./" for the root itself), set
+ * before the link resolver sees the entry: a hard link names its target
+ * by the name the target was given. */
+static int rename_entry(struct archive_entry *e, const char *dir, st_error *err)
 {
     const char *name = archive_entry_pathname(e);
     size_t dl = strlen(dir);
-    /* member names relative to the root: "./" for the root itself */
     const char *rel = strncmp(name, dir, dl) == 0 ? name + dl : name;
     while (*rel == '/')
         rel++;
@@ -78,6 +79,13 @@ static int tar_entry(struct archive *disk, struct archive *out, struct archive_e
     if (asprintf(&tarname, "./%s", rel) < 0)
         return st_error_set(err, ENOMEM, "out of memory");
     archive_entry_copy_pathname(e, tarname);
+    return 0;
+}
+
+static int tar_entry(struct archive *disk, struct archive *out, struct archive_entry *e,
+                     st_error *err)
+{
+    const char *name = archive_entry_pathname(e);
     if (archive_write_header(out, e) < ARCHIVE_WARN)
         return st_error_set(err, archive_errno(out) > 0 ? archive_errno(out) : EIO,
                             "cannot write %s into the layer: %s", name, archive_error_string(out));
@@ -111,6 +119,8 @@ static int tar_folder(const char *dir, struct archive *out, st_error *err)
     /* a symlink is an entry, never followed (it points into the image, not
      * the host) */
     archive_read_disk_set_symlink_physical(disk);
+    /* data in order, holes as zeros: the tar writer takes a stream */
+    archive_read_disk_set_behavior(disk, ARCHIVE_READDISK_NO_SPARSE);
     int r = archive_read_disk_open(disk, dir) == ARCHIVE_OK
                 ? 0
                 : st_error_set(err, EIO, "cannot read %s: %s", dir, archive_error_string(disk));
@@ -127,13 +137,18 @@ static int tar_folder(const char *dir, struct archive *out, st_error *err)
             break;
         }
         archive_read_disk_descend(disk);
+        r = rename_entry(e, dir, err);
+        if (r < 0) {
+            archive_entry_free(e);
+            break;
+        }
         /* the second name of a hard-linked file becomes a link entry; with
          * a tar format the resolver never holds an entry back */
         archive_entry_linkify(lr, &e, &spare);
         if (e)
-            r = tar_entry(disk, out, e, dir, err);
+            r = tar_entry(disk, out, e, err);
         if (r == 0 && spare)
-            r = tar_entry(disk, out, spare, dir, err);
+            r = tar_entry(disk, out, spare, err);
         archive_entry_free(e);
         archive_entry_free(spare);
     }

@@ -138,24 +138,10 @@ static int read_all(const char *path, size_t max, char **text, size_t *len, st_e
     _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
         return st_error_sys(err, errno, "cannot read %s", path);
-    _cleanup_free_ char *buf = malloc(max + 1);
-    if (buf == NULL)
-        return st_error_set(err, ENOMEM, "out of memory");
-    size_t got = 0;
-    while (got < max) {
-        ssize_t n = read(fd, buf + got, max - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return st_error_sys(err, errno, "cannot read %s", path);
-        if (n == 0)
-            break;
-        got += (size_t)n;
-    }
-    buf[got] = '\0';
-    *len = got;
-    *text = st_steal_ptr(&buf);
-    return 0;
+    int r = st_image_read_fd(fd, max, text, len, err);
+    if (r < 0)
+        st_error_prefix(err, "%s: ", path);
+    return r;
 }
 
 int st_image_read_file(st_image_store *s, json_t *image, const char *path, size_t max, char **text,

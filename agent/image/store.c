@@ -222,14 +222,21 @@ static void unlock_store(st_image_store *s)
     pthread_mutex_unlock(&s->mu);
 }
 
+/* index.json as it is now, for reading only. */
+static int index_read(st_image_store *s, json_t **idx, st_error *err)
+{
+    lock_store(s);
+    int r = st_image_store_index_load(s, idx, err);
+    unlock_store(s);
+    return r;
+}
+
 /* The manifest digest ref points at (-ENOENT when none). */
 static int ref_digest(st_image_store *s, const char *ref, char digest[ST_IMAGE_DIGEST_LEN],
                       st_error *err)
 {
     _cleanup_json_ json_t *idx = NULL;
-    lock_store(s);
-    int r = st_image_store_index_load(s, &idx, err);
-    unlock_store(s);
+    int r = index_read(s, &idx, err);
     if (r < 0)
         return r;
     json_t *d = index_find(idx, ref, NULL);
@@ -293,20 +300,31 @@ static int read_config(st_image_store *s, const struct st_image_manifest *m, jso
     return 0;
 }
 
+/* The manifest (an index followed) and the config of the image ref
+ * points at; m is freed on error. */
+static int load_image(st_image_store *s, const char *ref, const char *digest,
+                      struct st_image_manifest *m, char mdigest[ST_IMAGE_DIGEST_LEN], json_t **cfg,
+                      st_error *err)
+{
+    int r = st_image_store_manifest(s, digest, m, mdigest, err);
+    if (r == 0)
+        r = read_config(s, m, cfg, err);
+    if (r < 0) {
+        st_image_manifest_free(m);
+        st_error_prefix(err, "image %s: ", ref);
+    }
+    return r;
+}
+
 static int image_info(st_image_store *s, const char *ref, const char *digest,
                       struct st_image_info *out, st_error *err)
 {
     struct st_image_manifest m;
     char mdigest[ST_IMAGE_DIGEST_LEN];
-    int r = st_image_store_manifest(s, digest, &m, mdigest, err);
     _cleanup_json_ json_t *cfg = NULL;
-    if (r == 0)
-        r = read_config(s, &m, &cfg, err);
-    if (r < 0) {
-        st_image_manifest_free(&m);
-        st_error_prefix(err, "image %s: ", ref);
+    int r = load_image(s, ref, digest, &m, mdigest, &cfg, err);
+    if (r < 0)
         return r;
-    }
     *out = (struct st_image_info){.size = m.config_size, .layers = (int)m.nlayers};
     snprintf(out->ref, sizeof(out->ref), "%s", ref);
     memcpy(out->digest, mdigest, sizeof(mdigest));
@@ -475,9 +493,7 @@ static void split_ref(const char *ref, char *name, size_t nlen, const char **tag
 int st_image_list(st_image_store *s, json_t **out, st_error *err)
 {
     _cleanup_json_ json_t *idx = NULL;
-    lock_store(s);
-    int r = st_image_store_index_load(s, &idx, err);
-    unlock_store(s);
+    int r = index_read(s, &idx, err);
     if (r < 0)
         return r;
     _cleanup_json_ json_t *list = json_array();
@@ -524,15 +540,10 @@ int st_image_resolve(st_image_store *s, const char *ref, json_t **image, st_erro
     int r = ref_digest(s, ref, digest, err);
     if (r < 0)
         return r;
-    r = st_image_store_manifest(s, digest, &m, mdigest, err);
     _cleanup_json_ json_t *cfg = NULL;
-    if (r == 0)
-        r = read_config(s, &m, &cfg, err);
-    if (r < 0) {
-        st_image_manifest_free(&m);
-        st_error_prefix(err, "image %s: ", ref);
+    r = load_image(s, ref, digest, &m, mdigest, &cfg, err);
+    if (r < 0)
         return r;
-    }
     _cleanup_json_ json_t *layers = json_array();
     for (size_t i = 0; layers && i < m.nlayers; i++) {
         char rel[80];
