@@ -80,17 +80,24 @@ static int setup(void **state)
     const char *rootfs = st_test_env("STRATA_TEST_ROOTFS");
     /* busybox:1: the rootfs as one layer, a second layer with one file, a
      * config with Cmd and WorkingDir; other:1 is busybox:1 and one more
-     * layer, that only it has (the corrupt-blob test spoils that one) */
+     * layer, that only it has (the corrupt-blob test spoils that one).
+     * Each layer by unpack + repack: Debian's umoci 0.4.7 `insert` writes a
+     * "/" member for a folder (an absolute path the store refuses) and an
+     * unpadded tar for a file. */
     char *err = NULL;
     int rc = st_test_sh(NULL, &err,
-                        "set -e; cd %s; printf 'layer two\\n' >two; printf 'only other\\n' >three;"
-                        "umoci init --layout oci; umoci new --image oci:bb;"
-                        "umoci insert --image oci:bb %s /;"
-                        "umoci insert --image oci:bb two /etc/strata-layer2;"
+                        "set -e; cd %s; umoci init --layout oci; umoci new --image oci:bb;"
+                        "umoci unpack --image oci:bb b1 >/dev/null;"
+                        "cp -a %s/. b1/rootfs/; umoci repack --image oci:bb b1;"
+                        "umoci unpack --image oci:bb b2 >/dev/null;"
+                        "printf 'layer two\\n' >b2/rootfs/etc/strata-layer2;"
+                        "umoci repack --image oci:bb b2;"
                         "umoci config --image oci:bb --config.cmd /bin/sh "
                         "--config.workingdir /root --config.env GREETING=hello;"
                         "umoci tag --image oci:bb other;"
-                        "umoci insert --image oci:other three /etc/strata-other;"
+                        "umoci unpack --image oci:other b3 >/dev/null;"
+                        "printf 'only other\\n' >b3/rootfs/etc/strata-other;"
+                        "umoci repack --image oci:other b3;"
                         "htpasswd -Bbn %s %s >htpasswd",
                         tmp, rootfs, USER, PASS);
     if (rc != 0) {
