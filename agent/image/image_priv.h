@@ -6,22 +6,53 @@
 #ifndef STRATA_IMAGE_PRIV_H
 #define STRATA_IMAGE_PRIV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+
 #include "strata/image.h"
 
+/* snprintf for paths: -ENAMETOOLONG (err filled) instead of a silently
+ * shortened path, which could name another file. */
+__attribute__((format(printf, 4, 5))) static inline int
+st_image_pathf(char *out, size_t len, st_error *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out, len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= len)
+        return st_error_set(err, ENAMETOOLONG, "path too long: %.200s...", out);
+    return 0;
+}
+
 /* Media types (OCI image spec, Docker v2 schema 2). */
-#define ST_MT_OCI_MANIFEST   "application/vnd.oci.image.manifest.v1+json"
-#define ST_MT_OCI_INDEX      "application/vnd.oci.image.index.v1+json"
-#define ST_MT_OCI_CONFIG     "application/vnd.oci.image.config.v1+json"
-#define ST_MT_OCI_LAYER      "application/vnd.oci.image.layer.v1.tar"
-#define ST_MT_OCI_LAYER_GZIP "application/vnd.oci.image.layer.v1.tar+gzip"
-#define ST_MT_OCI_LAYER_ZSTD "application/vnd.oci.image.layer.v1.tar+zstd"
+#define ST_MT_OCI_MANIFEST    "application/vnd.oci.image.manifest.v1+json"
+#define ST_MT_OCI_INDEX       "application/vnd.oci.image.index.v1+json"
+#define ST_MT_OCI_CONFIG      "application/vnd.oci.image.config.v1+json"
+#define ST_MT_OCI_LAYER       "application/vnd.oci.image.layer.v1.tar"
+#define ST_MT_OCI_LAYER_GZIP  "application/vnd.oci.image.layer.v1.tar+gzip"
+#define ST_MT_OCI_LAYER_ZSTD  "application/vnd.oci.image.layer.v1.tar+zstd"
 #define ST_MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
 #define ST_MT_DOCKER_LIST     "application/vnd.docker.distribution.manifest.list.v2+json"
 #define ST_MT_DOCKER_CONFIG   "application/vnd.docker.container.image.v1+json"
 #define ST_MT_DOCKER_LAYER    "application/vnd.docker.image.rootfs.diff.tar.gzip"
+
+/* ---- digests ---------------------------------------------------------- */
+
+/* Whether d is "sha256:" and 64 lowercase hex digits, the only digest the
+ * store keeps (a digest names a file: nothing else may reach the path). */
+bool st_image_digest_ok(const char *d);
+/* The 64 hex digits of a digest st_image_digest_ok accepted. */
+#define ST_IMAGE_DIGEST_HEX(d) ((d) + 7)
+
+/* At most max bytes of fd, malloc'd and NUL-ended (a blob, a file of an
+ * image). */
+int st_image_read_fd(int fd, size_t max, char **data, size_t *len, st_error *err);
 
 /* ---- blobs ------------------------------------------------------------ */
 
@@ -41,9 +72,12 @@ int st_image_blob_write(st_image_blob_writer *w, const void *data, size_t len, s
 int st_image_blob_commit(st_image_blob_writer *w, char out_digest[ST_IMAGE_DIGEST_LEN],
                          st_error *err);
 void st_image_blob_abort(st_image_blob_writer *w);
+/* A blob from memory (a manifest or config Strata writes), digest out. */
+int st_image_blob_put(st_image_store *s, const void *data, size_t len,
+                      char out_digest[ST_IMAGE_DIGEST_LEN], st_error *err);
 /* A small blob (manifest, config) whole: *data malloc'd, NUL-ended. */
-int st_image_blob_read(st_image_store *s, const char *digest, size_t max, char **data,
-                       size_t *len, st_error *err);
+int st_image_blob_read(st_image_store *s, const char *digest, size_t max, char **data, size_t *len,
+                       st_error *err);
 
 /* ---- manifests ---------------------------------------------------------- */
 
@@ -80,6 +114,15 @@ int st_image_commit(st_image_store *s, const char *ref, const char *manifest_dig
  * holds key; end lets the next in. */
 void st_image_once_begin(st_image_store *s, const char *key);
 void st_image_once_end(st_image_store *s, const char *key);
+
+/* ---- imports of a plain root (import_rootfs.c) -------------------------
+ * A folder or a tarball (plain, gzip, zstd) as a one-layer image: the
+ * layer blob, a config with no Entrypoint/Cmd and a manifest are written;
+ * manifest_digest is what to commit. */
+int st_image_import_rootfs_dir(st_image_store *s, const char *dir,
+                               char manifest_digest[ST_IMAGE_DIGEST_LEN], st_error *err);
+int st_image_import_rootfs_tar(st_image_store *s, const char *path,
+                               char manifest_digest[ST_IMAGE_DIGEST_LEN], st_error *err);
 
 /* ---- layers (layer.c) ----------------------------------------------------
  * Unpacks the layer tar (plain, gzip or zstd: libarchive tells) at blob

@@ -467,8 +467,8 @@ static const struct st_mfield st_container_security_fields[] = {
     {.name = "seccompProfile", .type = ST_MT_OBJECT, .schema = &st_seccomp},
     ST_IGNORED("privileged"),
     ST_IGNORED("capabilities"),
-    ST_IGNORED("runAsUser"),
-    ST_IGNORED("runAsGroup"),
+    {.name = "runAsUser", .type = ST_MT_INT, ST_RANGE(0, INT32_MAX)},
+    {.name = "runAsGroup", .type = ST_MT_INT, ST_RANGE(0, INT32_MAX)},
     ST_IGNORED("runAsNonRoot"),
     ST_IGNORED("readOnlyRootFilesystem"),
     ST_IGNORED("allowPrivilegeEscalation"),
@@ -480,6 +480,7 @@ static const struct st_mfield st_container_security_fields[] = {
 };
 static const struct st_mschema st_container_security = {st_container_security_fields, NULL};
 
+static const char *const st_pull_policies[] = {"Always", "IfNotPresent", "Never", NULL};
 static const struct st_mfield st_container_fields[] = {
     {.name = "name", .type = ST_MT_STRING, .flags = ST_MF_REQUIRED, .check = st_check_dns_label},
     {.name = "image", .type = ST_MT_STRING, .flags = ST_MF_REQUIRED},
@@ -492,8 +493,8 @@ static const struct st_mfield st_container_fields[] = {
     {.name = "readinessProbe", .type = ST_MT_OBJECT, .schema = &st_probe},
     {.name = "startupProbe", .type = ST_MT_OBJECT, .schema = &st_probe_once},
     {.name = "securityContext", .type = ST_MT_OBJECT, .schema = &st_container_security},
-    ST_IGNORED("imagePullPolicy"),
-    ST_IGNORED("workingDir"),
+    {.name = "imagePullPolicy", .type = ST_MT_STRING, .values = st_pull_policies},
+    {.name = "workingDir", .type = ST_MT_STRING},
     ST_IGNORED("envFrom"),
     ST_IGNORED("volumeMounts"),
     ST_IGNORED("volumeDevices"),
@@ -511,8 +512,8 @@ static const struct st_mschema st_container = {st_container_fields, NULL};
 
 static const struct st_mfield st_pod_security_fields[] = {
     {.name = "seccompProfile", .type = ST_MT_OBJECT, .schema = &st_seccomp, .def = "{}"},
-    ST_IGNORED("runAsUser"),
-    ST_IGNORED("runAsGroup"),
+    {.name = "runAsUser", .type = ST_MT_INT, ST_RANGE(0, INT32_MAX)},
+    {.name = "runAsGroup", .type = ST_MT_INT, ST_RANGE(0, INT32_MAX)},
     ST_IGNORED("runAsNonRoot"),
     ST_IGNORED("fsGroup"),
     ST_IGNORED("fsGroupChangePolicy"),
@@ -524,6 +525,16 @@ static const struct st_mfield st_pod_security_fields[] = {
     {0},
 };
 static const struct st_mschema st_pod_security = {st_pod_security_fields, NULL};
+
+/* a kubernetes.io/dockerconfigjson Secret of the pod's namespace */
+static const struct st_mfield st_pull_secret_fields[] = {
+    {.name = "name",
+     .type = ST_MT_STRING,
+     .flags = ST_MF_REQUIRED,
+     .check = st_check_dns_subdomain},
+    {0},
+};
+static const struct st_mschema st_pull_secret = {st_pull_secret_fields, NULL};
 
 static const char *const st_restart_policies[] = {"Always", "OnFailure", "Never", NULL};
 static const struct st_mfield st_pod_spec_fields[] = {
@@ -551,7 +562,7 @@ static const struct st_mfield st_pod_spec_fields[] = {
     ST_IGNORED("serviceAccountName"),
     ST_IGNORED("serviceAccount"),
     ST_IGNORED("automountServiceAccountToken"),
-    ST_IGNORED("imagePullSecrets"),
+    {.name = "imagePullSecrets", .type = ST_MT_OBJECT_LIST, .schema = &st_pull_secret},
     ST_IGNORED("dnsPolicy"),
     ST_IGNORED("dnsConfig"),
     ST_IGNORED("hostNetwork"),

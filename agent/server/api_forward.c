@@ -32,9 +32,8 @@ static int parse_ports(const char *spec, long *local, char *remote, size_t rlen,
     if (colon == NULL) {
         *local = strtol(r, &end, 10);
         if (*end != '\0')
-            return st_error_set(err, EINVAL,
-                                "ports=%s: a named remote port needs a local one (LOCAL:NAME)",
-                                spec);
+            return st_error_set(
+                err, EINVAL, "ports=%s: a named remote port needs a local one (LOCAL:NAME)", spec);
     } else if (colon == spec) {
         *local = 0;
     } else {
@@ -57,9 +56,9 @@ static long pod_port(json_t *pod, const char *remote)
     size_t i, j;
     json_t *c, *p;
     json_array_foreach(json_object_get(json_object_get(pod, "spec"), "containers"), i, c)
-        json_array_foreach(json_object_get(c, "ports"), j, p) if (strcmp(str(p, "name") ?: "",
-                                                                          remote) == 0) return (
-            long)json_integer_value(json_object_get(p, "containerPort"));
+        json_array_foreach(json_object_get(c, "ports"), j,
+                           p) if (strcmp(str(p, "name") ?: "", remote) == 0) return (long)
+            json_integer_value(json_object_get(p, "containerPort"));
     return -1;
 }
 
@@ -78,7 +77,8 @@ static int service_pod(struct st_server *d, const char *ns, const char *name, co
     json_array_foreach(json_object_get(json_object_get(svc, "spec"), "ports"), i, p)
     {
         char num[16];
-        snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(json_object_get(p, "port")));
+        snprintf(num, sizeof(num), "%lld",
+                 (long long)json_integer_value(json_object_get(p, "port")));
         if (strcmp(num, remote) == 0 || strcmp(str(p, "name") ?: "", remote) == 0)
             sport = p;
     }
@@ -92,9 +92,9 @@ static int service_pod(struct st_server *d, const char *ns, const char *name, co
     json_array_foreach(json_object_get(eps, "subsets"), i, subset)
     {
         json_t *ep = NULL;
-        json_array_foreach(json_object_get(subset, "ports"), j, p) if (
-            strcmp(str(p, "name") ?: "", pname) == 0 ||
-            json_array_size(json_object_get(subset, "ports")) == 1) ep = p;
+        json_array_foreach(json_object_get(subset, "ports"), j,
+                           p) if (strcmp(str(p, "name") ?: "", pname) == 0 ||
+                                  json_array_size(json_object_get(subset, "ports")) == 1) ep = p;
         json_t *addrs = json_object_get(subset, "addresses");
         if (ep == NULL || json_array_size(addrs) == 0)
             continue;

@@ -107,8 +107,8 @@ struct st_server_stream *st_server_stream_log(struct st_server *d, const char *n
 void st_server_stream_fill(struct st_server_stream *s);
 /* A port-forward's stream: first, then a blank line a second while the
  * client and pod last; freeing it closes the relay listener key. */
-struct st_server_stream *st_server_stream_forward(struct st_server *d, const char *key,
-                                                  json_t *pod, const char *first);
+struct st_server_stream *st_server_stream_forward(struct st_server *d, const char *key, json_t *pod,
+                                                  const char *first);
 /* The text gathered by st_server_stream_fill. */
 const char *st_server_stream_text(const struct st_server_stream *s, size_t *len);
 /* Up to max bytes, waiting for news (a keep-alive blank line at times);

@@ -201,7 +201,7 @@ static int route(struct st_server_call *c)
                 st_server_api_seg_is(c, 2, "v1");
     if (core && st_server_api_seg_is(c, 2, "nodes"))
         return st_server_api_nodes(c);
-    if (core && st_server_api_seg_is(c, 2, "images") && q->nseg == 3)
+    if (core && st_server_api_seg_is(c, 2, "images"))
         return st_server_api_images(c);
     size_t base = core ? 2 : apps ? 3 : 0;
     if (base == 0)

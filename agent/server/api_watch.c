@@ -12,8 +12,8 @@
 #include <string.h>
 #include <time.h>
 
-#define KEEPALIVE_MS  5000
-#define WATCH_WAIT_MS 1000
+#define KEEPALIVE_MS         5000
+#define WATCH_WAIT_MS        1000
 #define FORWARD_KEEPALIVE_MS 1000
 /* Keep-alives go by real time (st_vmm_now_ns), not the vmm seam's clock:
  * they are about the client, not the nodes. */
@@ -184,8 +184,8 @@ static void forward_poll(struct st_server_stream *s)
     s->ended = true;
 }
 
-struct st_server_stream *st_server_stream_forward(struct st_server *d, const char *key,
-                                                  json_t *pod, const char *first)
+struct st_server_stream *st_server_stream_forward(struct st_server *d, const char *key, json_t *pod,
+                                                  const char *first)
 {
     struct st_server_stream *s = calloc(1, sizeof(*s));
     if (s == NULL)

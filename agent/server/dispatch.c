@@ -1,9 +1,9 @@
 /* dispatch.c: keeps each live node running exactly the pods the store binds
  * to it: pod_run (Secrets in env resolved by secret_env.c, so a node never
- * reads the store; the Services' variables added) for pods bound and not
- * yet sent, pod_stop for pods sent that are no longer wanted there or are
- * Terminating (once), and the end of a graceful deletion when the node
- * never had the pod. */
+ * reads the store; the Services' variables added; the images pulled and
+ * their config applied by image_pull.c) for pods bound and not yet sent, pod_stop for pods sent
+ * that are no longer wanted there or are Terminating (once), and the end of a graceful deletion
+ * when the node never had the pod. */
 #include "server_priv.h"
 #include "strata/cleanup.h"
 #include "strata/controller.h"
@@ -55,6 +55,12 @@ static int send_run(struct st_server *d, const char *node, json_t *pod, st_error
         return r;
     _cleanup_json_ json_t *svc_env = st_service_env(services, ns);
     st_service_env_merge(spec, svc_env);
+    /* last: the pod's env (with the Services') goes over the image's */
+    if ((r = st_server_images_prepare(d, node, pod, spec, err)) < 0) {
+        if (r != -EAGAIN && r != -ENOENT)
+            pod_config_error(d, node, pod, err->msg);
+        return r;
+    }
     struct st_proto_pod_run pr = {.pod = json_string_value(json_object_get(md, "name")),
                                   .uid = json_string_value(json_object_get(md, "uid")),
                                   .spec = spec};
@@ -148,6 +154,7 @@ void st_server_nodes_dispatch(struct st_server *d)
     }
     pthread_mutex_unlock(&d->lock);
 
+    _cleanup_json_ json_t *pending = json_object(); /* uid -> pod not sent yet */
     for (size_t k = 0; k < nn; k++) {
         const char *node = names[k];
         _cleanup_json_ json_t *want = json_object();    /* uid -> pod, what should run there */
@@ -172,11 +179,13 @@ void st_server_nodes_dispatch(struct st_server *d)
             if (json_object_get(sent[k], uid))
                 continue;
             st_error serr = {0};
+            json_object_set(pending, uid, p2);
             if (send_run(d, node, p2, &serr) < 0) {
-                if (serr.code != ENOENT && serr.code != EINVAL)
+                if (serr.code != ENOENT && serr.code != EINVAL && serr.code != EAGAIN)
                     st_server_log("node %s: pod_run: %s", node, serr.msg);
                 continue;
             }
+            json_object_del(pending, uid);
             const char *pname =
                 json_string_value(json_object_get(json_object_get(p2, "metadata"), "name"));
             pthread_mutex_lock(&d->lock);
@@ -201,4 +210,6 @@ void st_server_nodes_dispatch(struct st_server *d)
         finish_unsent(d, sent[k], leaving);
         json_decref(sent[k]);
     }
+    /* pulls for pods sent or gone are over */
+    st_server_pulls_prune(d, pending);
 }

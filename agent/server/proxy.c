@@ -174,10 +174,8 @@ int st_server_proxy_open(struct st_server *d, st_error *err)
                               ? (unsigned)(nofile.rlim_cur - ST_SERVER_PROXY_FD_RESERVE)
                               : (unsigned)(nofile.rlim_cur / 2);
     }
-    struct st_relay_config rc = {.side = ST_RELAY_SIDE_HOST,
-                                 .resolve = resolve,
-                                 .opaque = p,
-                                 .max_streams = max_streams};
+    struct st_relay_config rc = {
+        .side = ST_RELAY_SIDE_HOST, .resolve = resolve, .opaque = p, .max_streams = max_streams};
     int r = st_relay_new(&rc, &p->relay, err);
     if (r < 0)
         st_error_prefix(err, "the Service proxy: ");
@@ -229,8 +227,7 @@ void st_server_proxy_node_up(struct st_server *d, const char *name)
     st_error err = {0};
     if (d->vmm.ops->node_data_connect(d->vmm.ctx, name, &fd, &err) < 0 ||
         st_relay_channel_add(p->relay, name, fd, &err) < 0) {
-        st_server_log("node %s: no data port, its pods get no Service traffic: %s", name,
-                      err.msg);
+        st_server_log("node %s: no data port, its pods get no Service traffic: %s", name, err.msg);
         st_event_record(d->store, "Node", "", name, "Warning", "DataPortFailed", COMPONENT,
                         "the data port (Service traffic) could not be opened: %s", err.msg);
     }
@@ -364,8 +361,7 @@ static void set_routes(struct st_server_proxy *p, json_t *want, json_t *endpoint
     _cleanup_json_ json_t *hosts = json_object();
     size_t i, j, k;
     json_t *e, *subset, *a, *port;
-    json_array_foreach(endpoints, i, e) json_array_foreach(json_object_get(e, "subsets"), j,
-                                                           subset)
+    json_array_foreach(endpoints, i, e) json_array_foreach(json_object_get(e, "subsets"), j, subset)
     {
         json_array_foreach(json_object_get(subset, "addresses"), k, a)
         {
@@ -452,10 +448,10 @@ int st_server_proxy_forward(struct st_server *d, const char *listen, const char 
         return st_error_set(err, ENOTSUP, "this stratad has no Service proxy");
     pthread_mutex_lock(&p->lock);
     snprintf(key, key_len, "pf/%lu", ++p->forwards);
-    json_object_set_new(
-        p->routes, key,
-        json_pack("{s:[{s:s, s:s}], s:s, s:I}", "backends", "addr", backend, "node",
-                  node ? node : "", "why", "the port-forward's pod is gone", "rr", 0));
+    json_object_set_new(p->routes, key,
+                        json_pack("{s:[{s:s, s:s}], s:s, s:I}", "backends", "addr", backend, "node",
+                                  node ? node : "", "why", "the port-forward's pod is gone", "rr",
+                                  0));
     pthread_mutex_unlock(&p->lock);
     int r = st_relay_listen(p->relay, key, listen, pick, p, err);
     if (r == 0)

@@ -54,8 +54,8 @@ static json_t *backends_of(json_t *endpoints, json_t *sport)
             char addr[64];
             snprintf(addr, sizeof(addr), "%s:%lld", ip, (long long)port);
             const char *node = str(a, "nodeName");
-            json_array_append_new(out, json_pack("{s:s, s:s}", "addr", addr, "node",
-                                                 node ? node : ""));
+            json_array_append_new(out,
+                                  json_pack("{s:s, s:s}", "addr", addr, "node", node ? node : ""));
         }
     }
     return out;
@@ -75,8 +75,7 @@ static json_t *find_endpoints(json_t *endpoints, const char *ns, const char *nam
     return NULL;
 }
 
-int st_server_proxy_plan(json_t *services, json_t *endpoints, json_t **listeners,
-                         json_t **snapshot)
+int st_server_proxy_plan(json_t *services, json_t *endpoints, json_t **listeners, json_t **snapshot)
 {
     _cleanup_json_ json_t *ls = json_object(), *snap = json_array();
     if (ls == NULL || snap == NULL)

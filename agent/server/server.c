@@ -135,8 +135,10 @@ static int setup(struct st_server *d, st_error *err)
         d->images_dir = NULL;
     if (d->images_dir == NULL)
         return st_error_set(err, ENOMEM, "out of memory");
+    /* The image store: its folder is also the nodes' read-only 9p share. */
     if ((r = st_fs_mkdir_mode(d->nodes_dir, 0755, err)) < 0 ||
-        (r = st_fs_mkdir_mode(d->images_dir, 0755, err)) < 0)
+        (r = st_fs_mkdir_mode(d->images_dir, 0755, err)) < 0 ||
+        (r = st_image_store_open(d->images_dir, &d->images, err)) < 0)
         return r;
     if ((r = open_store(d, err)) < 0)
         return r;
@@ -178,6 +180,9 @@ void st_server_close(st_server *d)
     st_server_nodes_drain(d);
     st_server_proxy_close(d);
     st_server_nodes_free(d);
+    st_server_pulls_free(d);
+    if (d->images)
+        st_image_store_close(d->images);
     if (d->vmm.ops)
         d->vmm.ops->close(d->vmm.ctx);
     st_store_close(d->store);

@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "strata/error.h"
+#include "strata/image.h"
 #include "strata/pg_embedded.h"
 #include "strata/secret_crypt.h"
 #include "strata/server.h"
@@ -96,6 +97,8 @@ struct st_server {
     st_server_config cfg;
     char *nodes_dir; /* STATE_DIR/nodes: channel sockets, console logs */
     char *images_dir;
+    st_image_store *images;       /* the OCI image store in images_dir (thread-safe) */
+    struct st_server_pull *pulls; /* [lock] image_pull.c: pulls for pods, by pod and container */
     int lock_fd;
     st_pg_embedded *pg;
     st_secret_key *key;
@@ -141,8 +144,7 @@ void st_server_proxy_sync(struct st_server *d);
  * every connection to backend ("IP:PORT", on node). key (for unforward) and
  * *port (the port listened on) are filled. */
 int st_server_proxy_forward(struct st_server *d, const char *listen, const char *backend,
-                            const char *node, char *key, size_t key_len, int *port,
-                            st_error *err);
+                            const char *node, char *key, size_t key_len, int *port, st_error *err);
 void st_server_proxy_unforward(struct st_server *d, const char *key);
 /* proxy_plan.c: Services + Endpoints (arrays of objects) -> the host's
  * listeners {key -> {namespace, service, listen, backends:[{addr, node}]}}
@@ -175,6 +177,9 @@ void st_server_nodes_dispatch(struct st_server *d);
  * value, read from the Secret in ns: ENOENT no such Secret or key, EINVAL
  * a value that is not base64. */
 int st_server_secret_env(st_store *store, const char *ns, json_t *spec, st_error *err);
+/* The value of key in a Secret object (data, base64, or stringData);
+ * *value malloc'd. ENOENT no such key, EINVAL not base64. */
+int st_server_secret_value(json_t *secret, const char *key, char **value, st_error *err);
 /* Waits (bounded by the VM ready timeout) for node start and fence workers. */
 void st_server_nodes_drain(struct st_server *d);
 void st_server_nodes_free(struct st_server *d);
@@ -223,13 +228,41 @@ int st_server_liveness_wait_ms(struct st_server *d, int max_ms);
 /* The heartbeat interval nodes are booted with (strata.heartbeat_ms=). */
 int st_server_liveness_heartbeat_ms(const struct st_server *d);
 
-/* images.c: the image store (one folder per image, NAME/rootfs). Import
- * errors: EINVAL a bad name or source path, ENOENT no such source, EEXIST
- * the name is taken, ENOEXEC the source did not make an image, EIO anything
- * else. */
-int st_server_image_import(struct st_server *d, const char *name, const char *source, json_t **out,
+/* images.c: the API's side of the image store (strata/image.h), whose
+ * errno codes pass through: EINVAL a bad reference or source, ENOENT no
+ * such image or source, ENOEXEC/EBADMSG not an image (or not for this
+ * platform), EBUSY an image a pod uses, EACCES the registry refused. *out
+ * (new references) are the API's shapes, see agent/API.md. */
+int st_server_image_import(struct st_server *d, const char *ref, const char *source, json_t **out,
                            st_error *err);
 int st_server_image_list(struct st_server *d, json_t **out, st_error *err);
+int st_server_image_remove(struct st_server *d, const char *ref, st_error *err);
+/* A pull asked by the API (the calling connection's thread waits). */
+int st_server_image_pull(struct st_server *d, const char *ref, json_t **out, st_error *err);
+/* The auth st_image_pull takes, from the pod's imagePullSecrets
+ * (kubernetes.io/dockerconfigjson Secrets of ns): their "auths" merged,
+ * the first Secret naming a registry winning it. *auth NULL when the pod
+ * names none; a Secret missing or of another type is an error. */
+int st_server_image_pull_auth(st_store *store, const char *ns, json_t *pod_spec, char **auth,
+                              st_error *err);
+
+/* image_pull.c: the images of a pod about to be sent, made ready. For
+ * each container: the image resolved in the store (pulled first in a
+ * worker thread, per imagePullPolicy, when it names a registry), the image
+ * config applied (st_image_process), and the container rewritten as the
+ * node reads it (command, args [], env, workingDir, runAsUser/runAsGroup,
+ * imageLayers). 0: spec is ready to send. -EAGAIN: a pull runs or backs
+ * off; the pod's status says so (ContainerCreating, ErrImagePull,
+ * ImagePullBackOff) with kubelet's events. Other errors: the pod cannot
+ * run as it is (its status set here too). Controller loop only. */
+int st_server_images_prepare(struct st_server *d, const char *node, json_t *pod, json_t *spec,
+                             st_error *err);
+/* The pod annotation with its images' ExposedPorts: {"CONTAINER": ["8080/tcp"]}. */
+#define ST_SERVER_EXPOSED_PORTS "strata.io/exposed-ports"
+/* Forgets pulls of pods that no longer wait for one (uids: an object whose
+ * keys are the pods still pending dispatch). Controller loop only. */
+void st_server_pulls_prune(struct st_server *d, json_t *uids);
+void st_server_pulls_free(struct st_server *d);
 
 /* err's code becomes code (its message kept): how a caller says what a
  * failure below it means here. Returns -code. */

@@ -288,8 +288,8 @@ int stctl_call(stctl_client *c, const char *method, const char *path, json_t *bo
     return r;
 }
 
-int stctl_stream(stctl_client *c, const char *method, const char *path, stctl_data_fn fn,
-                 void *arg, st_error *err)
+int stctl_stream(stctl_client *c, const char *method, const char *path, stctl_data_fn fn, void *arg,
+                 st_error *err)
 {
     struct sink s = {.fn = fn, .arg = arg};
     int r = perform(c, method, path, NULL, true, &s, err);

@@ -37,8 +37,8 @@ int stctl_call(stctl_client *c, const char *method, const char *path, json_t *bo
  * as it arrives. fn returns 0 to go on, 1 to stop quietly, or a negative
  * code (err set) to fail. Ends when the server closes the stream. */
 typedef int (*stctl_data_fn)(const char *data, size_t len, void *arg, st_error *err);
-int stctl_stream(stctl_client *c, const char *method, const char *path, stctl_data_fn fn,
-                 void *arg, st_error *err);
+int stctl_stream(stctl_client *c, const char *method, const char *path, stctl_data_fn fn, void *arg,
+                 st_error *err);
 
 /* A watch stream ("?watch=1"): one {"type","object"} JSON object a line;
  * fn gets each type and object (borrowed), and returns like stctl_data_fn.

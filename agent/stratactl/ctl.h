@@ -160,8 +160,10 @@ int stctl_node_add(struct stctl *ctl, int argc, char **argv);
     "port-forward pod/NAME|svc/NAME [LOCAL]:REMOTE [--address 127.0.0.1] [-n NS]"
 #define STCTL_USAGE_NODE_ADD                                                                       \
     "node add NAME [--cpus N] [--memory MIB] [--accel auto|kvm|tcg] [--timeout S]"
-#define STCTL_USAGE_NODE  "node add|list|kill|rm ..."
-#define STCTL_USAGE_IMAGE "image import NAME DIR|TARBALL | image list [-o wide|json|yaml]"
+#define STCTL_USAGE_NODE "node add|list|kill|rm ..."
+#define STCTL_USAGE_IMAGE                                                                          \
+    "image import NAME[:TAG] PATH | image list [-o wide|json|yaml] | image rm NAME[:TAG] | image " \
+    "pull REF"
 #define STCTL_USAGE_BENCH "bench startup [--runs N] [-o json] [--svg FILE]"
 
 #endif

@@ -145,11 +145,34 @@ static void string_lines(FILE *out, int indent, const char *key, json_t *arr)
     }
 }
 
-static void container_head(FILE *out, int indent, json_t *c)
+/* What the container's image says it serves (its config's ExposedPorts),
+ * which stratad notes on the pod as the annotation strata.io/exposed-ports,
+ * {"CONTAINER": ["8080/tcp", ...]}. */
+static void image_ports(FILE *out, int indent, int w, json_t *pod, json_t *c)
+{
+    /* the key holds '.', which a dotted path cannot name */
+    json_t *ann = json_object_get(json_object_get(pod, "metadata"), "annotations");
+    const char *text = json_string_value(json_object_get(ann, "strata.io/exposed-ports"));
+    if (text == NULL)
+        return;
+    _cleanup_json_ json_t *all = json_loads(text, 0, NULL);
+    json_t *ports = json_object_get(all, ctlfmt_str_or(c, "name", ""));
+    char buf[512] = "";
+    size_t i;
+    json_t *p;
+    json_array_foreach(ports, i, p)
+        ctlfmt_appendf(buf, sizeof(buf), "%s%s", i ? ", " : "", json_string_value(p));
+    if (buf[0])
+        ctlfmt_field(out, indent, w, "Image Ports", "%s", buf);
+}
+
+static void container_head(FILE *out, int indent, json_t *pod, json_t *c)
 {
     const int w = 16;
     char buf[1024];
     ctlfmt_field(out, indent, w, "Image", "%s", ctlfmt_str_or(c, "image", NONE));
+    if (pod)
+        image_ports(out, indent, w, pod, c);
     size_t i;
     json_t *p;
     buf[0] = '\0';
@@ -443,7 +466,7 @@ static int describe_pod(FILE *out, json_t *pod, json_t *events, time_t now, st_e
     json_array_foreach(ctlfmt_at(pod, "spec.containers"), i, c)
     {
         fprintf(out, "  %s:\n", ctlfmt_str_or(c, "name", "?"));
-        container_head(out, 4, c);
+        container_head(out, 4, pod, c);
         json_t *cs = container_status(pod, ctlfmt_str_at(c, "name"));
         container_state(out, 4, "State", ctlfmt_at(cs, "state"));
         container_state(out, 4, "Last State", ctlfmt_at(cs, "lastState"));
@@ -476,7 +499,7 @@ static int describe_deployment(FILE *out, json_t *d, json_t *events, time_t now,
     json_array_foreach(ctlfmt_at(d, "spec.template.spec.containers"), i, c)
     {
         fprintf(out, "   %s:\n", ctlfmt_str_or(c, "name", "?"));
-        container_head(out, 4, c);
+        container_head(out, 4, NULL, c);
         container_tail(out, 4, c);
     }
     int r = ctlfmt_conditions(out, d, now, true, err);
@@ -503,8 +526,11 @@ static int describe_image(FILE *out, json_t *img)
 {
     char buf[64];
     ctlfmt_field(out, 0, 15, "Name", "%s", ctlfmt_obj_name(img));
-    stctl_fmt_size(ctlfmt_int_at(img, "sizeBytes", 0), buf, sizeof(buf));
-    ctlfmt_field(out, 0, 15, "Size", "%s (%lld bytes)", buf, ctlfmt_int_at(img, "sizeBytes", 0));
+    ctlfmt_field(out, 0, 15, "Tag", "%s", ctlfmt_str_or(img, "tag", NONE));
+    ctlfmt_field(out, 0, 15, "Digest", "%s", ctlfmt_str_or(img, "digest", NONE));
+    stctl_fmt_size(ctlfmt_int_at(img, "size", 0), buf, sizeof(buf));
+    ctlfmt_field(out, 0, 15, "Size", "%s (%lld bytes)", buf, ctlfmt_int_at(img, "size", 0));
+    ctlfmt_field(out, 0, 15, "Layers", "%lld", ctlfmt_int_at(img, "layers", 0));
     ctlfmt_field(out, 0, 15, "Created", "%s", ctlfmt_str_or(img, "created", NONE));
     return 0;
 }

@@ -143,7 +143,7 @@ static const char *const deploy_cols[] = {"NAME", "READY",      "UP-TO-DATE", "A
                                           "AGE",  "CONTAINERS", "IMAGES",     "SELECTOR"};
 static const char *const secret_cols[] = {"NAME", "TYPE", "DATA", "AGE"};
 static const char *const event_cols[] = {"LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"};
-static const char *const image_cols[] = {"NAME", "SIZE", "AGE"};
+static const char *const image_cols[] = {"NAME", "TAG", "DIGEST", "SIZE", "CREATED"};
 static const char *const service_cols[] = {"NAME",    "TYPE", "CLUSTER-IP", "EXTERNAL-IP",
                                            "PORT(S)", "AGE",  "SELECTOR"};
 static const char *const endpoints_cols[] = {"NAME", "ENDPOINTS", "AGE"};
@@ -167,7 +167,7 @@ static void kind_columns(enum stctl_fmt_kind_id id, bool wide, const char *const
         *cols = event_cols, *n = 5;
         break;
     case STCTL_FMT_IMAGE:
-        *cols = image_cols, *n = 3;
+        *cols = image_cols, *n = 5;
         break;
     case STCTL_FMT_SERVICE:
         *cols = service_cols, *n = wide ? 7 : 6;
@@ -274,12 +274,23 @@ int stctl_fmt_table_add_object(stctl_fmt_table *t, json_t *obj, time_t now, st_e
         cell[3] = b[3];
         cell[4] = ctlfmt_str_or(obj, "message", "");
         break;
-    case STCTL_FMT_IMAGE:
-        stctl_fmt_size(ctlfmt_int_at(obj, "sizeBytes", 0), b[1], sizeof(b[1]));
-        cell[1] = b[1];
-        stctl_fmt_age(ctlfmt_str_at(obj, "created"), now, b[2], sizeof(b[2]));
+    case STCTL_FMT_IMAGE: {
+        /* as `docker images`: the digest's first 12 hex digits */
+        const char *digest = ctlfmt_str_or(obj, "digest", "");
+        const char *hex = strchr(digest, ':');
+        cell[1] = ctlfmt_str_or(obj, "tag", NONE);
+        snprintf(b[2], sizeof(b[2]), "%.12s", hex ? hex + 1 : NONE);
         cell[2] = b[2];
+        stctl_fmt_size(ctlfmt_int_at(obj, "size", 0), b[3], sizeof(b[3]));
+        cell[3] = b[3];
+        const char *created = ctlfmt_str_at(obj, "created");
+        if (created && *created)
+            stctl_fmt_age(created, now, b[4], sizeof(b[4]));
+        else
+            snprintf(b[4], sizeof(b[4]), "%s", NONE);
+        cell[4] = b[4];
         break;
+    }
     case STCTL_FMT_SERVICE:
         cell[1] = ctlfmt_str_or(obj, "spec.type", "ClusterIP");
         cell[2] = ctlfmt_str_or(obj, "spec.clusterIP", NONE);

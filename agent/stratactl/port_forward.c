@@ -58,8 +58,8 @@ int stctl_verb_port_forward(struct stctl *ctl, int argc, char **argv)
     }
     if (k == NULL || *name == '\0' ||
         (strcmp(k->kind, "Pod") != 0 && strcmp(k->kind, "Service") != 0))
-        return stctl_usage(STCTL_USAGE_PORT_FORWARD,
-                           "\"%s\" is not POD, pod/POD or svc/SERVICE", target);
+        return stctl_usage(STCTL_USAGE_PORT_FORWARD, "\"%s\" is not POD, pod/POD or svc/SERVICE",
+                           target);
     if (strchr(ports, '&') || strchr(ports, '?') || strchr(ports, '#') || strchr(ports, '%'))
         return stctl_usage(STCTL_USAGE_PORT_FORWARD, "\"%s\" is not a port pair", ports);
     st_error err = {0};

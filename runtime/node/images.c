@@ -1,14 +1,14 @@
-/* images.c: the node's image store and each container's writable root.
- * The host keeps one folder per image, <images>/<name>/rootfs, shared
- * read-only into the VM (9p); a container runs on an overlay whose lower
- * layer is that rootfs and whose upper and work layers live in the pod's
- * work folder (a tmpfs in the VM: overlayfs refuses an upper on overlayfs).
- * Removing a container's layers must never reach into the image: nothing is
- * deleted below a folder that is still a mount point. */
+/* images.c: each container's writable root over its image's layers.
+ * The host's image store (strata/image.h) is shared read-only into the VM
+ * (9p), every layer unpacked there once (layers/<hex>); a container runs
+ * on an overlay whose lowers are its image's layers and whose upper and
+ * work layers live in the pod's work folder (a tmpfs in the VM: overlayfs
+ * refuses an upper on overlayfs). No copy of a rootfs per image or per
+ * container. Removing a container's layers must never reach into the
+ * image: nothing is deleted below a folder that is still a mount point. */
 #include "node.h"
 #include "strata/cleanup.h"
 #include "strata/fs.h"
-#include "strata/names.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -53,65 +53,96 @@ static bool is_mount_point(const char *path)
     return false;
 }
 
-/* ---- image lookup ----------------------------------------------------- */
-
-int st_node_image_rootfs(const char *images_dir, const char *image, char **rootfs, st_error *err)
-{
-    struct st_image_ref ref;
-    int r = st_name_image_ref_parse(image, &ref, err);
-    if (r < 0)
-        return r;
-    /* The store holds one version of each name: that version is "latest". */
-    if (ref.digest || (ref.tag[0] && strcmp(ref.tag, "latest") != 0))
-        return st_error_set(err, EINVAL,
-                            "image \"%s\": the image store %s keeps one version per name (no "
-                            "other tag than latest, no digest); use \"%s\", or import this "
-                            "version under a name of its own",
-                            image, images_dir, ref.name);
-    char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/%s/rootfs", images_dir, ref.name);
-    if (!is_dir(path))
-        return st_error_set(err, ENOENT,
-                            "image \"%s\" not found: the image store %s has no %s; import it "
-                            "on the host with `stratactl image import %s DIR|TARBALL`",
-                            image, images_dir, path, ref.name);
-    *rootfs = strdup(path);
-    return *rootfs ? 0 : st_error_set(err, ENOMEM, "out of memory");
-}
-
 /* ---- the writable root ------------------------------------------------ */
 
-int st_node_overlay_mount(const char *dir, const char *lower, const char *source, st_error *err)
+/* ',' and ':' separate overlay options and layers; '\\' escapes them. */
+static int overlay_path_ok(const char *path, const char *what, st_error *err)
 {
-    /* ',' and ':' separate overlay options and layers; '\\' escapes them. */
-    const char *paths[] = {dir, lower};
-    for (size_t i = 0; i < 2; i++)
-        if (strpbrk(paths[i], ",:\\") != NULL)
+    if (strpbrk(path, ",:\\") != NULL)
+        return st_error_set(err, EINVAL,
+                            "%s: overlayfs cannot take a path with ',', ':' or '\\'; move the %s",
+                            path, what);
+    return 0;
+}
+
+/* lowerdir=TOP:...:BOTTOM (overlayfs lists the uppermost lower first). */
+static int lowerdir_option(const char *dir, const char *images_dir, const char *const *layers,
+                           size_t n, char **out, st_error *err)
+{
+    int r;
+    if ((r = overlay_path_ok(images_dir, "image store (--images)", err)) < 0)
+        return r;
+    size_t cap = 16 + strlen(dir) + 8;
+    for (size_t i = 0; i < n; i++)
+        cap += strlen(images_dir) + strlen(layers[i]) + 2;
+    _cleanup_free_ char *opt = malloc(cap);
+    if (opt == NULL)
+        return st_error_set(err, ENOMEM, "out of memory");
+    if (n == 0) {
+        /* an image without layers: an empty lower, the upper holds all */
+        snprintf(opt, cap, "lowerdir=%s/empty", dir);
+        char empty[PATH_MAX];
+        snprintf(empty, sizeof(empty), "%s/empty", dir);
+        if ((r = st_fs_mkdir_p(empty, 0755, err)) < 0)
+            return r;
+        *out = st_steal_ptr(&opt);
+        return 0;
+    }
+    size_t len = (size_t)snprintf(opt, cap, "lowerdir=");
+    for (size_t i = n; i-- > 0;) {
+        const char *l = layers[i];
+        if (l[0] == '/' || strstr(l, "..") != NULL)
             return st_error_set(err, EINVAL,
-                                "%s: overlayfs cannot take a path with ',', ':' or '\\'; move the "
-                                "%s",
-                                paths[i], i == 0 ? "state dir (--state-dir)" : "image store");
+                                "image layer \"%s\": expected a path inside the image store "
+                                "(layers/<hex>)",
+                                l);
+        if ((r = overlay_path_ok(l, "image store (--images)", err)) < 0)
+            return r;
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/%s", images_dir, l);
+        if (!is_dir(path))
+            return st_error_set(err, ENOENT,
+                                "image layer %s is missing from the image store %s (shared from "
+                                "the host): import or pull the image again",
+                                l, images_dir);
+        len += (size_t)snprintf(opt + len, cap - len, "%s%s", i == n - 1 ? "" : ":", path);
+    }
+    *out = st_steal_ptr(&opt);
+    return 0;
+}
+
+int st_node_overlay_mount(const char *dir, const char *images_dir, const char *const *layers,
+                          size_t n, const char *source, st_error *err)
+{
+    int r;
+    if ((r = overlay_path_ok(dir, "state dir (--state-dir)", err)) < 0)
+        return r;
     char upper[PATH_MAX], work[PATH_MAX], root[PATH_MAX];
     snprintf(upper, sizeof(upper), "%s/upper", dir);
     snprintf(work, sizeof(work), "%s/work", dir);
     if (snprintf(root, sizeof(root), "%s/rootfs", dir) >= (int)sizeof(root))
         return st_error_set(err, ENAMETOOLONG, "%s: path too long", dir);
-    int r;
     if ((r = st_fs_mkdir_p(upper, 0755, err)) < 0 || (r = st_fs_mkdir_p(work, 0700, err)) < 0 ||
         (r = st_fs_mkdir_p(root, 0755, err)) < 0)
         return r;
-    char data[3 * PATH_MAX + 64];
-    if (snprintf(data, sizeof(data), "lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, work) >=
-        (int)sizeof(data))
-        return st_error_set(err, ENAMETOOLONG, "overlay options for %s: too long", dir);
+    _cleanup_free_ char *lower = NULL, *data = NULL;
+    if ((r = lowerdir_option(dir, images_dir, layers, n, &lower, err)) < 0)
+        return r;
+    /* userxattr: the store marks opaque directories with user.overlay.opaque
+     * (9p does not show trusted.* xattrs to the guest). */
+    if (asprintf(&data, "%s,upperdir=%s,workdir=%s,userxattr", lower, upper, work) < 0) {
+        data = NULL;
+        return st_error_set(err, ENOMEM, "out of memory");
+    }
     if (mount(source, root, "overlay", 0, data) < 0) {
         int e = errno;
         if (e == EINVAL)
             return st_error_sys(err, e,
-                                "mount overlay on %s (lower %s): refused; the state dir must not "
-                                "be on overlayfs (use a tmpfs) and the kernel needs overlay",
-                                root, lower);
-        return st_error_sys(err, e, "mount overlay on %s (lower %s)", root, lower);
+                                "mount overlay on %s (%zu image layers): refused; the state dir "
+                                "must not be on overlayfs (use a tmpfs) and the kernel needs "
+                                "overlay with userxattr (5.11 or later)",
+                                root, n);
+        return st_error_sys(err, e, "mount overlay on %s (%zu image layers)", root, n);
     }
     return 0;
 }

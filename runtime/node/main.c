@@ -20,7 +20,7 @@ static void usage(FILE *f)
                "  --listen unix:PATH serve the host on a unix socket instead of virtio-serial\n"
                "  --port NAME        virtio-serial port name (default org.strata.node.0)\n"
                "  --cmdline FILE     read kernel arguments from FILE (default /proc/cmdline)\n"
-               "  --images DIR       the image store, DIR/<image>/rootfs (default "
+               "  --images DIR       the image store, its layers in DIR/layers/<hex> (default "
                "/var/lib/strata/images)\n"
                "  --state-dir DIR    per-pod work: overlays, container state; not on overlayfs\n"
                "                     (default /var/lib/strata)\n"

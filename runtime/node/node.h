@@ -48,7 +48,7 @@ struct st_node_config {
     char *listen_path;            /* --listen unix:PATH; NULL = the virtio-serial port */
     char *port_name;              /* virtio-serial port name to look for */
     const char *cmdline;          /* file to read kernel arguments from (/proc/cmdline) */
-    char *images_dir;             /* --images DIR: the image store, <DIR>/<image>/rootfs */
+    char *images_dir;             /* --images DIR: the image store, <DIR>/layers/<hex> */
     char *state_dir;              /* --state-dir DIR: per-pod work (overlays, container state) */
     long long backoff_base_ms;    /* --backoff-base-ms: first restart delay, 0 = 10 s */
     bool podnet;                  /* strata.podcidr= was given: pods get an IP */
@@ -185,20 +185,23 @@ bool st_node_host_out_broken(struct st_node_host_out *o, char *why, size_t len);
  * touches the pod table, which only the loop may read). */
 void st_node_host_out_set_pods(struct st_node_host_out *o, const char *digest, int64_t pods);
 
-/* ---- image store (images.c) -------------------------------------------- */
-/* The root filesystem of the image reference image (NAME or NAME:latest,
- * strata/names.h) in the store: <images_dir>/<NAME>/rootfs. -ENOENT when
- * the store lacks it, -EINVAL for a reference that is not well formed or
- * asks for another tag or a digest (the store keeps one version per name);
- * the message names the image and the store. *rootfs is malloc'd. */
-int st_node_image_rootfs(const char *images_dir, const char *image, char **rootfs, st_error *err);
+/* ---- image layers and the writable root (images.c) ----------------------
+ * The host's image store (strata/image.h) is shared read-only into the VM
+ * (9p); each layer is unpacked there once, in overlayfs' lower form
+ * (whiteouts as 0:0 character devices, opaque directories marked with the
+ * user.overlay.opaque xattr). stratad sends each container its image's
+ * layers, relative to the store, bottom to top. */
 
 /* Creates dir (and its parents) and mounts an overlay at dir/rootfs whose
- * lower layer is the read-only image lower and whose upper and work layers
- * are dir/upper and dir/work (dir must not be on overlayfs). source names
- * the mount in /proc/mounts ("strata-<container>"), so leak checks find it.
- * On failure nothing is left mounted. */
-int st_node_overlay_mount(const char *dir, const char *lower, const char *source, st_error *err);
+ * lowers are the n layers (images_dir/layers[i], bottom to top; none: an
+ * empty dir/empty) and whose upper and work layers are dir/upper and
+ * dir/work (dir must not be on overlayfs), with "userxattr" (the store's
+ * opaque marks are user.* xattrs, the only ones 9p shows). source names
+ * the mount in /proc/mounts ("strata-<container>"), so leak checks find
+ * it. A missing layer is -ENOENT naming it and the store. On failure
+ * nothing is left mounted. */
+int st_node_overlay_mount(const char *dir, const char *images_dir, const char *const *layers,
+                          size_t n, const char *source, st_error *err);
 
 /* Unmounts dir/rootfs when mounted, then removes dir with the writable
  * layer. It never deletes through a mount point: if rootfs stays mounted,
@@ -313,7 +316,11 @@ enum st_node_restart_policy {
 struct st_node_container_spec {
     const char *name;  /* borrowed from the pod spec JSON */
     const char *image; /* borrowed */
-    json_t *oci;       /* OCI config without root.path and namespace paths (owned) */
+    /* imageLayers: relative to the image store, bottom to top (borrowed
+     * strings, NULL-terminated; owned array) */
+    const char **layers;
+    size_t n_layers;
+    json_t *oci; /* OCI config without root.path and namespace paths (owned) */
     /* probes (NULL = none); strings point into the pod spec JSON */
     struct st_probe_spec *probes[ST_PROBE_KIND_COUNT];
     struct st_probe_spec probe_store[ST_PROBE_KIND_COUNT];

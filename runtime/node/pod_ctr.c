@@ -164,21 +164,23 @@ void st_node_ctr_begin(struct st_node_ctr *c, int64_t now)
     struct st_node_pods *p = pod->pods;
     st_error err = {0};
     c->retry = false;
-    _cleanup_free_ char *lower = NULL;
-    int r = st_node_image_rootfs(p->images_dir, c->spec->image, &lower, &err);
-    if (r < 0) {
-        st_node_log("pod %s: container %s: %s", pod->name, c->spec->name, err.msg);
-        ctr_wait(c, r == -ENOENT ? "ImageNotFound" : "InvalidImageName", err.msg, true, now);
-        st_node_pod_event(pod, now, "Warning", "Failed", "%s", err.msg);
-        return;
-    }
     char source[256], rootfs[PATH_MAX];
     snprintf(source, sizeof(source), "strata-%s", c->id);
     snprintf(rootfs, sizeof(rootfs), "%s/rootfs", c->dir);
     const char *reason = "CreateContainerError";
     bool retry = true;
     int out_w = -1, err_w = -1;
-    if ((r = st_node_overlay_mount(c->dir, lower, source, &err)) < 0)
+    int r = st_node_overlay_mount(c->dir, p->images_dir, c->spec->layers, c->spec->n_layers, source,
+                                  &err);
+    if (r == -ENOENT) {
+        /* a layer gone from the store under the node: not a crash */
+        st_error_prefix(&err, "image %s: ", c->spec->image);
+        st_node_log("pod %s: container %s: %s", pod->name, c->spec->name, err.msg);
+        ctr_wait(c, "ImageNotFound", err.msg, true, now);
+        st_node_pod_event(pod, now, "Warning", "Failed", "%s", err.msg);
+        return;
+    }
+    if (r < 0)
         goto fail;
     c->mounted = true;
     if ((r = st_node_container_config(c->spec, rootfs, &pod->sandbox, pod->hosts, &c->cfg, &err)) <

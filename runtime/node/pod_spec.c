@@ -202,9 +202,9 @@ static int build_env(json_t *c, const char *pod, const char *where, char ***out,
     return 0;
 }
 
-/* process.args: command (the image entrypoint's stand-in) then args, each
- * expanded against the container's environment. Strata's images carry no
- * entrypoint metadata, so at least one must be given. */
+/* process.args: command then args, each expanded against the container's
+ * environment. stratad sends the argv the image config and the pod decided
+ * (strata/image.h) as command, so at least one is there. */
 static int build_args(json_t *c, char **env, const char *where, json_t **out, st_error *err)
 {
     json_t *command, *args;
@@ -229,8 +229,8 @@ static int build_args(json_t *c, char **env, const char *where, json_t **out, st
     }
     if (json_array_size(argv) == 0)
         return st_error_set(err, EINVAL,
-                            "%s: no command or args: Strata images have no entrypoint, so give "
-                            "command (e.g. [\"sh\", \"-c\", \"...\"])",
+                            "%s: no command or args: stratad sends the image's entrypoint as "
+                            "command",
                             where);
     *out = st_steal_ptr(&argv);
     return 0;
@@ -426,6 +426,56 @@ static int parse_probe(json_t *c, enum st_probe_kind kind, const char *where,
     return 0;
 }
 
+/* imageLayers: what stratad resolved the image to, layer dirs of the
+ * image store bottom to top (possibly none: an empty image). */
+static int parse_layers(json_t *c, const char *where, struct st_node_container_spec *cs,
+                        st_error *err)
+{
+    json_t *layers;
+    int r;
+    if ((r = get_strings(c, "imageLayers", &layers, where, err)) < 0)
+        return r;
+    if (layers == NULL)
+        return st_error_set(err, EINVAL,
+                            "%s.imageLayers: missing: stratad sends the layers its image "
+                            "store resolved the image to",
+                            where);
+    size_t n = json_array_size(layers);
+    cs->layers = calloc(n + 1, sizeof(char *));
+    if (cs->layers == NULL)
+        return st_error_set(err, ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const char *l = json_string_value(json_array_get(layers, i));
+        if (strncmp(l, "layers/", 7) != 0 || l[7] == '\0' || strchr(l + 7, '/') != NULL ||
+            strstr(l, "..") != NULL)
+            return st_error_set(err, EINVAL,
+                                "%s.imageLayers[%zu]: \"%s\" is not a layer of the image store "
+                                "(layers/<hex>)",
+                                where, i, l);
+        cs->layers[i] = l;
+    }
+    cs->n_layers = n;
+    return 0;
+}
+
+/* process.user from securityContext.runAsUser/runAsGroup: stratad sends
+ * them resolved (the pod's, else the image's User), 0 when absent. */
+static int build_user(json_t *c, const char *where, json_t **out, st_error *err)
+{
+    json_t *sc = json_object_get(c, "securityContext");
+    long long uid = 0, gid = 0;
+    char swhere[96];
+    snprintf(swhere, sizeof(swhere), "%s.securityContext", where);
+    int r;
+    if (sc && !json_is_null(sc) && !json_is_object(sc))
+        return st_error_set(err, EINVAL, "%s: expected an object", swhere);
+    if ((r = get_int(sc, "runAsUser", 0, UINT32_MAX - 1, &uid, swhere, err)) < 0 ||
+        (r = get_int(sc, "runAsGroup", 0, UINT32_MAX - 1, &gid, swhere, err)) < 0)
+        return r;
+    *out = json_pack("{s:I, s:I}", "uid", (json_int_t)uid, "gid", (json_int_t)gid);
+    return *out ? 0 : st_error_set(err, ENOMEM, "out of memory");
+}
+
 /* ---- one container ---------------------------------------------------- */
 
 static int parse_container(json_t *c, size_t idx, const char *pod, const char *pod_seccomp,
@@ -447,14 +497,17 @@ static int parse_container(json_t *c, size_t idx, const char *pod, const char *p
     if (cs->image == NULL || cs->image[0] == '\0')
         return st_error_set(err, EINVAL, "%s.image: missing: name an image of the image store",
                             where);
+    if ((r = parse_layers(c, where, cs, err)) < 0)
+        return r;
 
     _cleanup_strv_ char **env = NULL;
-    _cleanup_json_ json_t *args = NULL, *resources = NULL, *seccomp = NULL;
+    _cleanup_json_ json_t *args = NULL, *resources = NULL, *seccomp = NULL, *user = NULL;
     const char *cwd = NULL, *sec = NULL;
     if ((r = build_env(c, pod, where, &env, err)) < 0 ||
         (r = build_args(c, env, where, &args, err)) < 0 ||
         (r = build_resources(c, where, &resources, err)) < 0 ||
         (r = get_str(c, "workingDir", &cwd, where, err)) < 0 ||
+        (r = build_user(c, where, &user, err)) < 0 ||
         (r = seccomp_type(json_object_get(c, "securityContext"), where, &sec, err)) < 0)
         return r;
     if (cwd && cwd[0] != '/')
@@ -482,6 +535,7 @@ static int parse_container(json_t *c, size_t idx, const char *pod, const char *p
     json_object_set_new(proc, "env", envj);
     json_object_set(proc, "args", args);
     json_object_set_new(proc, "cwd", json_string(cwd ? cwd : "/"));
+    json_object_set(proc, "user", user);
     json_object_set_new(proc, "noNewPrivileges", json_false());
     json_object_del(proc, "rlimits");
     json_t *linux = json_object_get(oci, "linux");
@@ -511,6 +565,7 @@ void st_node_pod_spec_free(struct st_node_pod_spec *ps)
     for (size_t i = 0; i < ps->n_containers; i++) {
         struct st_node_container_spec *cs = &ps->containers[i];
         json_decref(cs->oci);
+        free(cs->layers);
         for (int k = 0; k < ST_PROBE_KIND_COUNT; k++) {
             free(cs->probe_argv[k]);
             free(cs->probe_headers[k]);

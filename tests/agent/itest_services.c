@@ -200,7 +200,7 @@ static int group_setup(void **state)
     if (st_cluster_up(&cl, "sv", abc, 3) != 0)
         return -1;
     err = NULL;
-    if (st_cluster_ctl(&cl, NULL, &err, "image import quote %s/images/quote/rootfs", build) != 0) {
+    if (st_cluster_ctl(&cl, NULL, &err, "image import quote %s/images/quote/oci", build) != 0) {
         print_error("image import quote: %s\n", err ? err : "");
         free(err);
         return -1;

@@ -143,8 +143,9 @@ bool st_cluster_domain_shut_off(struct st_cluster *c, const char *node, int time
 void st_cluster_import_busybox(struct st_cluster *c)
 {
     char *err = NULL;
-    int rc =
-        st_cluster_ctl(c, NULL, &err, "image import busybox %s", st_test_env("STRATA_TEST_ROOTFS"));
+    /* the OCI image layout the build made (scripts/mkimage) */
+    int rc = st_cluster_ctl(c, NULL, &err, "image import busybox %s",
+                            st_test_env("STRATA_TEST_BUSYBOX_IMAGE"));
     if (rc != 0)
         print_error("image import: %s\n", err ? err : "");
     free(err);

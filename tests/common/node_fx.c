@@ -2,8 +2,10 @@
  * of runtime/node/: the real binary with --listen unix:PATH --images DIR
  * --state-dir DIR, both on a tmpfs the fixture mounts itself (overlayfs
  * takes no upper layer on an overlay; the images dir holds a copy of the
- * busybox fixture), the test talking the node protocol as the host does,
- * waiting for messages with bounded timeouts, never with sleeps. The
+ * busybox fixture as its one layer, layers/busybox, and a container of
+ * image NAME gets the layers ["layers/NAME"] as stratad would send them),
+ * the test talking the node protocol as the host does, waiting for
+ * messages with bounded timeouts, never with sleeps. The
  * teardown stops the node, removes whatever a failed test left (mounts,
  * cgroups) and unmounts the tmpfs, whatever the assertions did. Needs
  * root. */
@@ -265,6 +267,16 @@ void st_nodefx_pod_run(struct st_nodefx *fx, const char *pod, const char *uid,
     _cleanup_json_ json_t *spec = json_loads(spec_text, 0, &jerr);
     if (spec == NULL)
         fail_msg("test spec: %s: %s", jerr.text, spec_text);
+    /* as stratad resolves an image: the fixture's store has one layer per
+     * image name, layers/NAME (the busybox rootfs is layers/busybox) */
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(spec, "containers"), i, c)
+    {
+        const char *image = json_string_value(json_object_get(c, "image"));
+        if (image && json_object_get(c, "imageLayers") == NULL)
+            json_object_set_new(c, "imageLayers", json_pack("[s+]", "layers/", image));
+    }
     struct st_proto_pod_run pr = {.pod = pod, .uid = uid, .spec = spec};
     json_t *msg = NULL;
     st_error err = {0};
@@ -393,7 +405,7 @@ void st_nodefx_start(struct st_nodefx *fx)
         fail_msg("mount tmpfs on %s: %s (run as root)", fx->fs, strerror(errno));
     fx->mounted = true;
     char *out = NULL, *err = NULL;
-    int rc = st_test_sh(&out, &err, "mkdir -p '%s/busybox' '%s' && cp -a '%s' '%s/busybox/rootfs'",
+    int rc = st_test_sh(&out, &err, "mkdir -p '%s/layers' '%s' && cp -a '%s' '%s/layers/busybox'",
                         fx->images, fx->state, st_test_env("STRATA_TEST_ROOTFS"), fx->images);
     if (rc != 0)
         fail_msg("copying the busybox rootfs: %s", err ? err : "");

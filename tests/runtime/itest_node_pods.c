@@ -270,6 +270,41 @@ static void test_oom_killed(void **state)
     fx->passed = true;
 }
 
+/* An image of two layers, stacked as overlay lowers: the top one deletes a
+ * file of the base (a whiteout, a 0:0 character device) and replaces a
+ * directory whole (opaque: user.overlay.opaque, which the node reads with
+ * userxattr); the container runs as the uid:gid it was sent and sees the
+ * merged root. */
+static void test_layers_stack(void **state)
+{
+    struct st_nodefx *fx = *state;
+    st_nodefx_start(fx);
+    char *out = NULL, *err = NULL;
+    int rc = st_test_sh(
+        &out, &err,
+        "set -e; t='%s/layers/top'; mkdir -p \"$t/etc\" \"$t/var/www\" && "
+        "mknod \"$t/etc/group\" c 0 0 && echo new >\"$t/var/www/new.html\" && "
+        "python3 -c 'import os,sys; os.setxattr(sys.argv[1], \"user.overlay.opaque\", b\"y\")' "
+        "\"$t/var/www\"",
+        fx->images);
+    if (rc != 0)
+        st_nodefx_fail(fx, "making the top layer: %s", err ? err : "");
+    free(out);
+    free(err);
+    _cleanup_free_ char *uid = st_nodefx_new_uid(fx);
+    st_nodefx_pod_run(
+        fx, "layered", uid,
+        "{\"restartPolicy\": \"Never\", \"containers\": [{\"name\": \"main\","
+        " \"image\": \"two-layers\", \"imageLayers\": [\"layers/busybox\", \"layers/top\"],"
+        " \"securityContext\": {\"runAsUser\": 1234, \"runAsGroup\": 56},"
+        " \"command\": [\"sh\", \"-c\", \"test ! -e /etc/group && test -e /etc/passwd &&"
+        " test -e /var/www/new.html && test ! -e /var/www/index.html &&"
+        " test $(id -u):$(id -g) = 1234:56\"]}]}");
+    json_t *st = st_nodefx_wait_status(fx, uid, (struct st_nodefx_want){"Succeeded", 0, NULL, 0},
+                                       ST_NODEFX_WAIT_MS);
+    json_decref(st);
+}
+
 /* Pods the node cannot run fail with a reason; the node keeps going. */
 static void test_unrunnable_pods(void **state)
 {
@@ -504,6 +539,7 @@ int main(void)
                                         st_nodefx_teardown),
         cmocka_unit_test_setup_teardown(test_oom_killed, st_nodefx_setup, st_nodefx_teardown),
         cmocka_unit_test_setup_teardown(test_unrunnable_pods, st_nodefx_setup, st_nodefx_teardown),
+        cmocka_unit_test_setup_teardown(test_layers_stack, st_nodefx_setup, st_nodefx_teardown),
         cmocka_unit_test_setup_teardown(test_security_defaults, st_nodefx_setup,
                                         st_nodefx_teardown),
         cmocka_unit_test_setup_teardown(test_heartbeats_while_starting_many_pods, st_nodefx_setup,

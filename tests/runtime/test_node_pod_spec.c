@@ -60,7 +60,7 @@ static void test_full_container(void **state)
     (void)state;
     struct st_node_pod_spec *ps = parse_ok(
         "{\"restartPolicy\": \"OnFailure\", \"terminationGracePeriodSeconds\": 5,"
-        " \"containers\": [{\"name\": \"httpd\", \"image\": \"busybox\","
+        " \"containers\": [{\"name\": \"httpd\", \"image\": \"busybox\", \"imageLayers\": [],"
         "  \"command\": [\"/bin/sh\", \"-c\"], \"args\": [\"echo $(GREETING) $$(X) $(NOPE)\"],"
         "  \"env\": [{\"name\": \"A\", \"value\": \"1\"},"
         "           {\"name\": \"GREETING\", \"value\": \"hi $(A) on $(HOSTNAME)\"},"
@@ -167,8 +167,9 @@ static void test_defaults_and_seccomp_choice(void **state)
     (void)state;
     struct st_node_pod_spec *ps = parse_ok(
         "{\"securityContext\": {\"seccompProfile\": {\"type\": \"Unconfined\"}},"
-        " \"containers\": [{\"name\": \"a\", \"image\": \"busybox\", \"args\": [\"true\"]},"
-        "  {\"name\": \"b\", \"image\": \"busybox\", \"command\": [\"true\"],"
+        " \"containers\": [{\"name\": \"a\", \"image\": \"busybox\", \"imageLayers\": [], "
+        "\"args\": [\"true\"]},"
+        "  {\"name\": \"b\", \"image\": \"busybox\", \"imageLayers\": [], \"command\": [\"true\"],"
         "   \"securityContext\": {\"seccompProfile\": {\"type\": \"RuntimeDefault\"}}}]}");
     assert_int_equal(ps->restart, ST_NODE_RESTART_ALWAYS);
     assert_int_equal(ps->grace_s, 30);
@@ -186,7 +187,8 @@ static void test_defaults_and_seccomp_choice(void **state)
     st_node_pod_spec_free(ps);
 
     /* nothing said anywhere: RuntimeDefault */
-    ps = parse_ok("{\"containers\": [{\"name\": \"a\", \"image\": \"i\", \"command\": [\"x\"]}]}");
+    ps = parse_ok("{\"containers\": [{\"name\": \"a\", \"image\": \"i\", \"imageLayers\": [], "
+                  "\"command\": [\"x\"]}]}");
     assert_non_null(json_object_get(json_object_get(ps->containers[0].oci, "linux"), "seccomp"));
     st_node_pod_spec_free(ps);
 }
@@ -195,40 +197,90 @@ static void test_errors_name_the_field(void **state)
 {
     (void)state;
     parse_fails("{}", "spec.containers: expected a non-empty array");
-    parse_fails("{\"containers\": [{\"name\": \"Web\", \"image\": \"i\", \"command\": [\"x\"]}]}",
+    parse_fails("{\"containers\": [{\"name\": \"Web\", \"image\": \"i\", \"imageLayers\": [], "
+                "\"command\": [\"x\"]}]}",
                 "spec.containers[0].name: \"Web\" is not a DNS label");
     parse_fails("{\"containers\": [{\"name\": \"a\", \"command\": [\"x\"]}]}",
                 "spec.containers[0].image: missing");
-    parse_fails("{\"containers\": [{\"name\": \"a\", \"image\": \"i\", \"command\": [\"x\"]},"
-                " {\"name\": \"a\", \"image\": \"i\", \"command\": [\"x\"]}]}",
+    parse_fails("{\"containers\": [{\"name\": \"a\", \"image\": \"i\", \"imageLayers\": [], "
+                "\"command\": [\"x\"]},"
+                " {\"name\": \"a\", \"image\": \"i\", \"imageLayers\": [], \"command\": [\"x\"]}]}",
                 "spec.containers[1].name: \"a\" is already the name of spec.containers[0]");
-    parse_fails("{\"containers\": [{\"name\": \"a\", \"image\": \"i\"}]}",
+    parse_fails("{\"containers\": [{\"name\": \"a\", \"image\": \"i\", \"imageLayers\": []}]}",
                 "spec.containers[0]: no command or args");
-    parse_fails("{\"restartPolicy\": \"Sometimes\", \"containers\": [{\"name\": \"a\", "
-                "\"image\": \"i\", \"command\": [\"x\"]}]}",
-                "spec.restartPolicy: \"Sometimes\"");
+    parse_fails("{\"containers\": [{\"name\": \"a\", \"image\": \"i\", \"command\": [\"x\"]}]}",
+                "spec.containers[0].imageLayers: missing");
     parse_fails("{\"containers\": [{\"name\": \"a\", \"image\": \"i\", \"command\": [\"x\"],"
+                " \"imageLayers\": [\"layers/../../etc\"]}]}",
+                "spec.containers[0].imageLayers[0]: \"layers/../../etc\" is not a layer");
+    parse_fails("{\"containers\": [{\"name\": \"a\", \"image\": \"i\", \"command\": [\"x\"],"
+                " \"imageLayers\": [\"/abs\"]}]}",
+                "spec.containers[0].imageLayers[0]");
+    parse_fails("{\"containers\": [{\"name\": \"a\", \"image\": \"i\", \"imageLayers\": [],"
+                " \"command\": [\"x\"], \"securityContext\": {\"runAsUser\": -1}}]}",
+                "spec.containers[0].securityContext.runAsUser");
+    parse_fails("{\"restartPolicy\": \"Sometimes\", \"containers\": [{\"name\": \"a\", "
+                "\"image\": \"i\", \"imageLayers\": [], \"command\": [\"x\"]}]}",
+                "spec.restartPolicy: \"Sometimes\"");
+    parse_fails("{\"containers\": [{\"name\": \"a\", \"image\": \"i\", \"imageLayers\": [], "
+                "\"command\": [\"x\"],"
                 " \"env\": [{\"name\": \"T\", \"valueFrom\": {\"secretKeyRef\": {}}}]}]}",
                 "spec.containers[0].env[0] (T): valueFrom was not resolved");
-    parse_fails("{\"containers\": [{\"name\": \"a\", \"image\": \"i\", \"command\": [\"x\"],"
+    parse_fails("{\"containers\": [{\"name\": \"a\", \"image\": \"i\", \"imageLayers\": [], "
+                "\"command\": [\"x\"],"
                 " \"resources\": {\"limits\": {\"memory\": \"1Gi\"}}}]}",
                 "spec.containers[0].resources: limits or requests without strataNormalized");
-    parse_fails("{\"containers\": [{\"name\": \"a\", \"image\": \"i\", \"command\": [\"x\"],"
+    parse_fails("{\"containers\": [{\"name\": \"a\", \"image\": \"i\", \"imageLayers\": [], "
+                "\"command\": [\"x\"],"
                 " \"resources\": {\"strataNormalized\": {\"memoryLimitBytes\": -1}}}]}",
                 "spec.containers[0].resources.strataNormalized.memoryLimitBytes");
-    parse_fails("{\"containers\": [{\"name\": \"a\", \"image\": \"i\", \"command\": [\"x\"],"
+    parse_fails("{\"containers\": [{\"name\": \"a\", \"image\": \"i\", \"imageLayers\": [], "
+                "\"command\": [\"x\"],"
                 " \"readinessProbe\": {\"httpGet\": {\"port\": \"web\"}}}]}",
                 "spec.containers[0].readinessProbe.httpGet.port: the container has no port "
                 "named \"web\"");
-    parse_fails("{\"containers\": [{\"name\": \"a\", \"image\": \"i\", \"command\": [\"x\"],"
+    parse_fails("{\"containers\": [{\"name\": \"a\", \"image\": \"i\", \"imageLayers\": [], "
+                "\"command\": [\"x\"],"
                 " \"livenessProbe\": {\"tcpSocket\": {\"port\": 80}, \"successThreshold\": 2}}]}",
                 "spec.containers[0].livenessProbe.successThreshold: must be 1");
-    parse_fails("{\"containers\": [{\"name\": \"a\", \"image\": \"i\", \"command\": [\"x\"],"
+    parse_fails("{\"containers\": [{\"name\": \"a\", \"image\": \"i\", \"imageLayers\": [], "
+                "\"command\": [\"x\"],"
                 " \"startupProbe\": {\"periodSeconds\": 1}}]}",
                 "spec.containers[0].startupProbe: needs exactly one of exec, tcpSocket, httpGet");
     parse_fails("{\"securityContext\": {\"seccompProfile\": {\"type\": \"Localhost\"}},"
-                " \"containers\": [{\"name\": \"a\", \"image\": \"i\", \"command\": [\"x\"]}]}",
+                " \"containers\": [{\"name\": \"a\", \"image\": \"i\", \"imageLayers\": [], "
+                "\"command\": [\"x\"]}]}",
                 "spec.securityContext.seccompProfile.type: \"Localhost\" is not supported");
+}
+
+/* What stratad resolved from the image: its layers, and the user as
+ * runAsUser/runAsGroup, which become process.user. */
+static void test_image_layers_and_user(void **state)
+{
+    (void)state;
+    struct st_node_pod_spec *ps =
+        parse_ok("{\"containers\": [{\"name\": \"a\", \"image\": \"127.0.0.1:5000/q:1\","
+                 " \"imageLayers\": [\"layers/aa\", \"layers/bb\"], \"command\": [\"/q\"],"
+                 " \"workingDir\": \"/srv\", \"securityContext\": {\"runAsUser\": 1000,"
+                 " \"runAsGroup\": 50}}, {\"name\": \"b\", \"image\": \"e\", \"imageLayers\": [],"
+                 " \"command\": [\"x\"]}]}");
+    const struct st_node_container_spec *cs = &ps->containers[0];
+    assert_int_equal(cs->n_layers, 2);
+    assert_string_equal(cs->layers[0], "layers/aa");
+    assert_string_equal(cs->layers[1], "layers/bb");
+    assert_null(cs->layers[2]);
+    json_t *proc = json_object_get(cs->oci, "process");
+    assert_string_equal(json_string_value(json_object_get(proc, "cwd")), "/srv");
+    json_t *user = json_object_get(proc, "user");
+    assert_int_equal(json_integer_value(json_object_get(user, "uid")), 1000);
+    assert_int_equal(json_integer_value(json_object_get(user, "gid")), 50);
+    /* an image without layers, no user: root */
+    cs = &ps->containers[1];
+    assert_int_equal(cs->n_layers, 0);
+    user = json_object_get(json_object_get(cs->oci, "process"), "user");
+    assert_int_equal(json_integer_value(json_object_get(user, "uid")), 0);
+    assert_int_equal(json_integer_value(json_object_get(user, "gid")), 0);
+    st_node_pod_spec_free(ps);
 }
 
 int main(void)
@@ -237,6 +289,7 @@ int main(void)
         cmocka_unit_test(test_full_container),
         cmocka_unit_test(test_defaults_and_seccomp_choice),
         cmocka_unit_test(test_errors_name_the_field),
+        cmocka_unit_test(test_image_layers_and_user),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,8 +28,8 @@ static struct st_node_pod_spec *parse_ok(const char *text)
 static void test_pod_status_phases(void **state)
 {
     (void)state;
-    struct st_node_pod_spec *ps =
-        parse_ok("{\"containers\": [{\"name\": \"a\", \"image\": \"i\", \"command\": [\"x\"]}]}");
+    struct st_node_pod_spec *ps = parse_ok("{\"containers\": [{\"name\": \"a\", \"image\": \"i\", "
+                                           "\"imageLayers\": [], \"command\": [\"x\"]}]}");
     struct st_node_ctr c = {.spec = &ps->containers[0], .kill_at = -1};
     struct st_node_pod pod = {.name = "p",
                               .uid = "u",

@@ -100,6 +100,30 @@ static void check_values(json_t *objects, const struct expect *cases, size_t n)
     }
 }
 
+/* The fields the image store acts on are kept as written. */
+static void test_image_fields(void **state)
+{
+    (void)state;
+    struct parsed p = parse(POD_HEAD "      imagePullPolicy: Never\n"
+                                     "      workingDir: /srv\n"
+                                     "      securityContext: {runAsUser: 1000, runAsGroup: 50}\n"
+                                     "  securityContext: {runAsUser: 7}\n"
+                                     "  imagePullSecrets: [{name: regcred}]\n");
+    if (p.r != 0)
+        fail_msg("%s", p.err.msg);
+    static const struct expect cases[] = {
+        {"0.spec.containers.0.imagePullPolicy", "\"Never\""},
+        {"0.spec.containers.0.workingDir", "\"/srv\""},
+        {"0.spec.containers.0.securityContext.runAsUser", "1000"},
+        {"0.spec.containers.0.securityContext.runAsGroup", "50"},
+        {"0.spec.securityContext.runAsUser", "7"},
+        {"0.spec.imagePullSecrets", "[{\"name\": \"regcred\"}]"},
+    };
+    check_values(p.objects, cases, sizeof(cases) / sizeof(cases[0]));
+    assert_null(p.diags);
+    parsed_free(&p);
+}
+
 static void test_defaults(void **state)
 {
     (void)state;
@@ -337,6 +361,12 @@ static const struct error_case error_cases[] = {
     {"bad enum", POD_HEAD "  restartPolicy: Sometimes\n",
      "t.yaml:9:18: spec.restartPolicy: unsupported value \"Sometimes\": use one of Always, "
      "OnFailure, Never"},
+    {"bad pull policy", POD_HEAD "      imagePullPolicy: Sometimes\n",
+     "t.yaml:9:24: spec.containers[0].imagePullPolicy: unsupported value \"Sometimes\": use one "
+     "of Always, IfNotPresent, Never"},
+    {"negative uid", POD_HEAD "      securityContext: {runAsUser: -1}\n",
+     "t.yaml:9:36: spec.containers[0].securityContext.runAsUser: must be greater than or equal "
+     "to 0, got -1"},
     {"deployment restartPolicy", DEPLOY_HEAD("d") "      restartPolicy: Never\n",
      "t.yaml:17:22: spec.template.spec.restartPolicy: unsupported value \"Never\": a Deployment "
      "only allows Always"},
@@ -422,10 +452,10 @@ struct warn_case {
 };
 
 static const struct warn_case warn_cases[] = {
-    {POD_HEAD "      imagePullPolicy: Always\n",
-     "t.yaml:9:7: warning: spec.containers[0].imagePullPolicy is not implemented by Strata and "
+    {POD_HEAD "      volumeMounts: []\n",
+     "t.yaml:9:7: warning: spec.containers[0].volumeMounts is not implemented by Strata and "
      "is ignored",
-     "0.spec.containers.0.imagePullPolicy"},
+     "0.spec.containers.0.volumeMounts"},
     {POD_HEAD "  nodeSelector: {disk: ssd}\n",
      "t.yaml:9:3: warning: spec.nodeSelector is not implemented by Strata and is ignored",
      "0.spec.nodeSelector"},
@@ -784,6 +814,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_image_fields),
         cmocka_unit_test(test_fields_read),
         cmocka_unit_test(test_requests_default_to_limits),
         cmocka_unit_test(test_errors),

@@ -25,6 +25,14 @@ int fake_server_open(struct fake_server *fs)
         print_message("st_server_new: %s\n", err.msg);
         return -1;
     }
+    /* busybox as pods name it: the OCI image the build made (Cmd sh) */
+    fs->images = st_test_mkdtemp("strata-fake-images");
+    if (st_image_store_open(fs->images, &fs->d->images, &err) < 0 ||
+        st_image_import(fs->d->images, "busybox:latest", st_test_env("STRATA_TEST_BUSYBOX_IMAGE"),
+                        NULL, &err) < 0) {
+        print_message("the image store: %s\n", err.msg);
+        return -1;
+    }
     return 0;
 }
 
@@ -34,6 +42,10 @@ void fake_server_close(struct fake_server *fs)
         st_server_stop(fs->d);
     st_server_close(fs->d);
     fake_vmm_free(fs->vmm);
+    if (fs->images) {
+        st_test_rmrf(fs->images);
+        free(fs->images);
+    }
     *fs = (struct fake_server){0};
 }
 

@@ -1,5 +1,6 @@
 /* fake_server.h: a server for unit tests: the in-memory store and the fake
- * vmm (fake_vmm.h), no state dir, PostgreSQL or socket, with what the
+ * vmm (fake_vmm.h), no state dir, PostgreSQL or socket, an image store in
+ * a temporary folder holding the build's busybox image, with what the
  * tests of the API and the node manager do to it. */
 #ifndef STRATA_TEST_FAKE_SERVER_H
 #define STRATA_TEST_FAKE_SERVER_H
@@ -13,6 +14,7 @@
 struct fake_server {
     struct fake_vmm *vmm;
     struct st_server *d;
+    char *images; /* the image store's temporary folder */
 };
 
 /* cmocka setup and teardown: *state is a struct fake_server. */

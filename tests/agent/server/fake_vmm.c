@@ -358,22 +358,44 @@ void fake_vmm_host_full(struct fake_vmm *f, bool full)
     pthread_mutex_unlock(&f->lock);
 }
 
-size_t fake_vmm_sent(struct fake_vmm *f, const char *name, const char *type, const char *uid)
+/* The messages sent to name of type (and for uid, unless NULL): how many,
+ * and the last (borrowed). Called with the lock held. */
+static size_t sent_matching(struct fake_vmm *f, const char *name, const char *type, const char *uid,
+                            json_t **last)
 {
     size_t count = 0, i;
     json_t *s;
-    pthread_mutex_lock(&f->lock);
     json_array_foreach(f->sent, i, s)
     {
         json_t *msg = json_object_get(s, "msg");
         const char *t = json_string_value(json_object_get(msg, "type"));
         const char *u = json_string_value(json_object_get(msg, "uid"));
         if (strcmp(json_string_value(json_object_get(s, "node")), name) == 0 && t &&
-            strcmp(t, type) == 0 && (uid == NULL || (u && strcmp(u, uid) == 0)))
+            strcmp(t, type) == 0 && (uid == NULL || (u && strcmp(u, uid) == 0))) {
             count++;
+            *last = msg;
+        }
     }
+    return count;
+}
+
+size_t fake_vmm_sent(struct fake_vmm *f, const char *name, const char *type, const char *uid)
+{
+    json_t *last = NULL;
+    pthread_mutex_lock(&f->lock);
+    size_t count = sent_matching(f, name, type, uid, &last);
     pthread_mutex_unlock(&f->lock);
     return count;
+}
+
+json_t *fake_vmm_last_sent(struct fake_vmm *f, const char *name, const char *type, const char *uid)
+{
+    json_t *last = NULL;
+    pthread_mutex_lock(&f->lock);
+    sent_matching(f, name, type, uid, &last);
+    json_incref(last);
+    pthread_mutex_unlock(&f->lock);
+    return last;
 }
 
 int fake_vmm_fenced(struct fake_vmm *f, const char *name)

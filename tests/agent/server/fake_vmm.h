@@ -34,6 +34,8 @@ void fake_vmm_host_full(struct fake_vmm *f, bool full);
 
 /* How many messages of type (and for uid, unless NULL) went to the node. */
 size_t fake_vmm_sent(struct fake_vmm *f, const char *name, const char *type, const char *uid);
+/* The last such message (new reference), NULL when none. */
+json_t *fake_vmm_last_sent(struct fake_vmm *f, const char *name, const char *type, const char *uid);
 /* How many times the node was fenced. */
 int fake_vmm_fenced(struct fake_vmm *f, const char *name);
 size_t fake_vmm_fences_total(struct fake_vmm *f);

@@ -199,29 +199,59 @@ static void test_images(void **state)
     struct fake_server *fs = *state;
     char dir[] = "/tmp/strata-test-images-XXXXXX";
     assert_non_null(mkdtemp(dir));
-    free(fs->d->images_dir);
-    fs->d->images_dir = strdup(dir);
-    char path[512];
-    snprintf(path, sizeof(path), "%s/base", dir);
-    assert_int_equal(mkdir(path, 0755), 0);
-    snprintf(path, sizeof(path), "%s/base/rootfs", dir);
-    assert_int_equal(mkdir(path, 0755), 0);
+    char root[600], body[1400];
+    snprintf(root, sizeof(root), "%s/root", dir);
+    st_error err = {0};
+    assert_int_equal(mkdir(root, 0755), 0);
+    snprintf(body, sizeof(body), "%s/hello", root);
+    st_test_write_file(body, "hi\n");
 
-    json_t *list = NULL;
-    assert_int_equal(fake_server_call(fs, "GET", "/api/v1/images", NULL, &list), 200);
-    assert_int_equal(json_array_size(json_object_get(list, "items")), 1);
-    json_decref(list);
-    char body[600];
-    snprintf(body, sizeof(body), "{\"name\":\"base\",\"source\":\"%s\"}", path);
-    assert_int_equal(fake_server_call(fs, "POST", "/api/v1/images", body, NULL), 409);
-    snprintf(body, sizeof(body), "{\"name\":\"Bad/Name\",\"source\":\"%s\"}", path);
+    /* a rootfs folder becomes a one-layer image, tag latest */
+    json_t *out = NULL;
+    snprintf(body, sizeof(body), "{\"name\":\"base\",\"source\":\"%s\"}", root);
+    assert_int_equal(fake_server_call(fs, "POST", "/api/v1/images", body, &out), 201);
+    assert_string_equal(json_string_value(json_object_get(out, "name")), "base");
+    assert_string_equal(json_string_value(json_object_get(out, "tag")), "latest");
+    assert_int_equal(json_integer_value(json_object_get(out, "layers")), 1);
+    assert_int_equal(strncmp(json_string_value(json_object_get(out, "digest")), "sha256:", 7), 0);
+    json_decref(out);
+    assert_int_equal(fake_server_call(fs, "GET", "/api/v1/images", NULL, &out), 200);
+    assert_string_equal(json_string_value(json_object_get(out, "kind")), "ImageList");
+    assert_int_equal(json_array_size(json_object_get(out, "items")), 2); /* and busybox */
+    json_decref(out);
+
+    snprintf(body, sizeof(body), "{\"name\":\"Bad/Name\",\"source\":\"%s\"}", root);
     assert_int_equal(fake_server_call(fs, "POST", "/api/v1/images", body, NULL), 400);
     assert_int_equal(fake_server_call(fs, "POST", "/api/v1/images",
                                       "{\"name\":\"other\",\"source\":\"/nonexistent/x\"}", NULL),
                      404);
-    assert_int_equal(fake_server_call(fs, "DELETE", "/api/v1/images", NULL, NULL), 405);
+    /* a local name cannot be pulled */
+    assert_int_equal(
+        fake_server_call(fs, "POST", "/api/v1/images", "{\"name\":\"base\",\"pull\":true}", NULL),
+        400);
+    assert_int_equal(fake_server_call(fs, "PUT", "/api/v1/images", NULL, NULL), 405);
 
-    st_error err = {0};
+    /* a pod using it holds it; once the pod is gone it can go */
+    assert_int_equal(
+        fake_server_call(fs, "POST", "/apply",
+                         "{\"items\":[{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":"
+                         "{\"name\":\"user\"},\"spec\":{\"containers\":[{\"name\":"
+                         "\"c\",\"image\":\"base:latest\"}]}}]}",
+                         NULL),
+        200);
+    assert_int_equal(fake_server_call(fs, "DELETE", "/api/v1/images/base", NULL, &out), 409);
+    if (strstr(json_string_value(json_object_get(out, "message")), "base") == NULL)
+        fail_msg("the refusal does not name the image: %s",
+                 json_string_value(json_object_get(out, "message")));
+    json_decref(out);
+    assert_int_equal(
+        fake_server_call(fs, "DELETE", "/api/v1/namespaces/default/pods/user", NULL, NULL), 200);
+    assert_int_equal(fake_server_call(fs, "DELETE", "/api/v1/images/base", NULL, NULL), 200);
+    assert_int_equal(fake_server_call(fs, "GET", "/api/v1/images", NULL, &out), 200);
+    assert_int_equal(json_array_size(json_object_get(out, "items")), 1);
+    json_decref(out);
+    assert_int_equal(fake_server_call(fs, "DELETE", "/api/v1/images/base", NULL, NULL), 404);
+
     assert_int_equal(st_fs_rmtree(dir, &err), 0);
 }
 

@@ -96,6 +96,122 @@ static void test_pods_sent_once_and_stopped_once(void **state)
     json_decref(items);
 }
 
+/* The pod_run of a pod on an image whose config runs it: its command is
+ * the image's Cmd (the pod gives none), its root the image's layers, its
+ * user and directory resolved; an image nobody imported waits with
+ * kubelet's reason and is not sent. */
+static void test_pod_run_carries_the_image(void **state)
+{
+    struct fake_server *fs = *state;
+    json_t *items = web_on_n1(fs);
+    const char *uid = pod_str(json_array_get(items, 0), "metadata", "uid");
+    json_t *run = fake_vmm_last_sent(fs->vmm, "n1", ST_PROTO_POD_RUN, uid);
+    assert_non_null(run);
+    json_t *c = json_array_get(json_object_get(json_object_get(run, "spec"), "containers"), 0);
+    char *text = json_dumps(c, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(c, "command"), 0)), "sh");
+    assert_int_equal(json_array_size(json_object_get(c, "command")), 1);
+    assert_int_equal(json_array_size(json_object_get(c, "args")), 0);
+    json_t *layers = json_object_get(c, "imageLayers");
+    if (json_array_size(layers) != 1 ||
+        strncmp(json_string_value(json_array_get(layers, 0)), "layers/", 7) != 0)
+        fail_msg("imageLayers: %s", text);
+    assert_string_equal(json_string_value(json_object_get(c, "workingDir")), "/");
+    json_t *sc = json_object_get(c, "securityContext");
+    assert_int_equal(json_integer_value(json_object_get(sc, "runAsUser")), 0);
+    assert_int_equal(json_integer_value(json_object_get(sc, "runAsGroup")), 0);
+    free(text);
+    json_decref(run);
+    json_decref(items);
+
+    const char *missing =
+        "{\"items\":[{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"ghost\"},"
+        "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"nothere:1\"}]}}]}";
+    assert_int_equal(fake_server_call(fs, "POST", "/apply", missing, NULL), 200);
+    fake_server_passes(fs, 5, STEP_MS);
+    json_t *ghost = fake_server_get(fs, "Pod", "default", "ghost");
+    assert_non_null(ghost);
+    json_t *st = json_object_get(ghost, "status");
+    assert_string_equal(json_string_value(json_object_get(st, "phase")), "Pending");
+    json_t *waiting = json_object_get(
+        json_object_get(json_array_get(json_object_get(st, "containerStatuses"), 0), "state"),
+        "waiting");
+    assert_string_equal(json_string_value(json_object_get(waiting, "reason")), "ErrImageNeverPull");
+    assert_non_null(strstr(json_string_value(json_object_get(waiting, "message")), "nothere:1"));
+    assert_int_equal(
+        fake_vmm_sent(fs->vmm, "n1", ST_PROTO_POD_RUN, pod_str(ghost, "metadata", "uid")), 0);
+    json_decref(ghost);
+}
+
+/* The pod's first container's waiting reason, "" when none. */
+static const char *waiting_reason(struct fake_server *fs, const char *pod, char *buf, size_t len)
+{
+    json_t *p = fake_server_get(fs, "Pod", "default", pod);
+    json_t *cs =
+        json_array_get(json_object_get(json_object_get(p, "status"), "containerStatuses"), 0);
+    const char *r = json_string_value(
+        json_object_get(json_object_get(json_object_get(cs, "state"), "waiting"), "reason"));
+    snprintf(buf, len, "%s", r ? r : "");
+    json_decref(p);
+    return buf;
+}
+
+/* Events about pod with reason (and a message containing words). */
+static size_t events_of(struct fake_server *fs, const char *pod, const char *reason,
+                        const char *words)
+{
+    json_t *list = NULL;
+    assert_int_equal(fake_server_call(fs, "GET", "/api/v1/namespaces/default/events", NULL, &list),
+                     200);
+    size_t n = 0, i;
+    json_t *e;
+    json_array_foreach(json_object_get(list, "items"), i, e)
+    {
+        const char *name =
+            json_string_value(json_object_get(json_object_get(e, "involvedObject"), "name"));
+        const char *r = json_string_value(json_object_get(e, "reason"));
+        const char *m = json_string_value(json_object_get(e, "message"));
+        json_int_t count = json_integer_value(json_object_get(e, "count"));
+        if (name && strcmp(name, pod) == 0 && r && strcmp(r, reason) == 0 &&
+            (words == NULL || (m && strstr(m, words))))
+            n += count > 0 ? (size_t)count : 1;
+    }
+    json_decref(list);
+    return n;
+}
+
+/* A registry that refuses (nothing listens on 127.0.0.1:1): kubelet's
+ * ErrImagePull, then ImagePullBackOff, the next try after 10 s, events
+ * Pulling, Failed and BackOff; the pod is never sent. */
+static void test_pull_failure_backs_off(void **state)
+{
+    struct fake_server *fs = *state;
+    fake_server_node_ready(fs, "n1");
+    const char *pod =
+        "{\"items\":[{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"puller\"},"
+        "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"127.0.0.1:1/nothing:1\"}]}}]}";
+    assert_int_equal(fake_server_call(fs, "POST", "/apply", pod, NULL), 200);
+    char why[64];
+    /* scheduled, the pull starts and fails, the pod says so */
+    fake_server_passes(fs, 3, STEP_MS);
+    assert_string_equal(waiting_reason(fs, "puller", why, sizeof(why)), "ErrImagePull");
+    assert_int_equal(events_of(fs, "puller", "Pulling", "Pulling image \"127.0.0.1:1/nothing:1\""),
+                     1);
+    assert_true(events_of(fs, "puller", "Failed", "Failed to pull image") >= 1);
+    /* then backs off */
+    fake_server_passes(fs, 15, STEP_MS);
+    assert_string_equal(waiting_reason(fs, "puller", why, sizeof(why)), "ImagePullBackOff");
+    assert_int_equal(events_of(fs, "puller", "BackOff", "Back-off pulling image"), 1);
+    assert_int_equal(events_of(fs, "puller", "Pulling", NULL), 1);
+    /* 10 s after the failure the next try, which fails again */
+    fake_server_passes(fs, 40, STEP_MS);
+    assert_int_equal(events_of(fs, "puller", "Pulling", NULL), 2);
+    json_t *p = fake_server_get(fs, "Pod", "default", "puller");
+    assert_int_equal(fake_vmm_sent(fs->vmm, "n1", ST_PROTO_POD_RUN, pod_str(p, "metadata", "uid")),
+                     0);
+    json_decref(p);
+}
+
 static void test_silent_node_fenced_after_grace(void **state)
 {
     struct fake_server *fs = *state;
@@ -192,6 +308,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_node_add_hello_ready, fake_server_setup,
                                         fake_server_teardown),
         cmocka_unit_test_setup_teardown(test_pods_sent_once_and_stopped_once, fake_server_setup,
+                                        fake_server_teardown),
+        cmocka_unit_test_setup_teardown(test_pod_run_carries_the_image, fake_server_setup,
+                                        fake_server_teardown),
+        cmocka_unit_test_setup_teardown(test_pull_failure_backs_off, fake_server_setup,
                                         fake_server_teardown),
         cmocka_unit_test_setup_teardown(test_silent_node_fenced_after_grace, fake_server_setup,
                                         fake_server_teardown),

@@ -391,10 +391,15 @@ static void test_secret_event_image_rows(void **state)
     free(text);
 
     text = kind_table("images", false,
-                      "[{\"name\":\"busybox\",\"sizeBytes\":12897484,"
-                      "\"created\":\"2024-05-01T11:00:00Z\"}]");
-    assert_string_equal(text, "NAME      SIZE      AGE\n"
-                              "busybox   12.3MiB   60m\n");
+                      "[{\"name\":\"busybox\",\"tag\":\"latest\",\"digest\":\"sha256:"
+                      "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\","
+                      "\"size\":12897484,\"created\":\"2024-05-01T11:00:00Z\",\"layers\":1},"
+                      "{\"name\":\"127.0.0.1:5000/quote\",\"tag\":\"1\",\"digest\":\"sha256:"
+                      "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210\","
+                      "\"size\":2048,\"created\":\"\",\"layers\":2}]");
+    assert_string_equal(text, "NAME                   TAG      DIGEST         SIZE      CREATED\n"
+                              "busybox                latest   0123456789ab   12.3MiB   60m\n"
+                              "127.0.0.1:5000/quote   1        fedcba987654   2.0KiB    <none>\n");
     free(text);
 }
 
@@ -404,7 +409,9 @@ static const char describe_pod_json[] =
     "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"web-1\",\"namespace\":\"default\","
     " \"creationTimestamp\":\"2024-05-01T11:55:00Z\","
     " \"labels\":{\"tier\":\"frontend\",\"app\":\"web\"},"
-    " \"ownerReferences\":[{\"kind\":\"Deployment\",\"name\":\"web\",\"controller\":true}]},"
+    " \"ownerReferences\":[{\"kind\":\"Deployment\",\"name\":\"web\",\"controller\":true}],"
+    " \"annotations\":{\"strata.io/exposed-ports\":\"{\\\"httpd\\\":[\\\"80/tcp\\\",\\\"443/"
+    "tcp\\\"]}\"}},"
     " \"spec\":{\"nodeName\":\"n1\",\"containers\":[{\"name\":\"httpd\",\"image\":\"busybox\","
     "  \"command\":[\"/bin/busybox\",\"httpd\",\"-f\"],"
     "  \"ports\":[{\"name\":\"http\",\"containerPort\":8080,\"protocol\":\"TCP\"}],"
@@ -439,6 +446,8 @@ static void test_describe_pod(void **state)
     assert_has_line(text, "  httpd:");
     assert_has_line(text, "    Image:          busybox");
     assert_has_line(text, "    Port:           8080/TCP (http)");
+    /* the image's own ExposedPorts, which stratad notes on the pod */
+    assert_has_line(text, "    Image Ports:    80/tcp, 443/tcp");
     assert_has_line(text, "    Command:");
     assert_has_line(text, "      /bin/busybox");
     assert_has_line(text, "      httpd");
