@@ -436,28 +436,38 @@ static void test_pod_reaches_pod_and_service_by_name(void **state)
     json_decref(eps);
 #define GET(host, port) "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 10 " host " " port
     char *yaml = NULL;
-    assert_true(asprintf(&yaml,
-                         "apiVersion: v1\n"
-                         "kind: Pod\n"
-                         "metadata: {name: client}\n"
-                         "spec:\n"
-                         "  restartPolicy: Never\n"
-                         "  containers:\n"
-                         "  - name: c\n"
-                         "    image: busybox\n"
-                         "    command: [/bin/sh, -c]\n"
-                         "    args:\n"
-                         "    - |\n"
-                         "      for ip in %s %s %s; do\n"
-                         "        n=$(" GET("$ip", "8080") " | grep -c 'served by')\n"
-                         "        echo \"by-ip $ip: $n\"\n"
-                         "      done\n"
-                         "      echo \"short: $(" GET("quote", "80") " | grep -c 'served by')\"\n"
-                         "      echo \"ns: $(" GET("quote.default", "80") " | grep -c 'served by')\"\n"
-                         "      echo \"fqdn: $(" GET("quote.default.svc.cluster.local",
-                                                  "80") " | grep -c 'served by')\"\n"
-                         "      echo \"env: $QUOTE_SERVICE_HOST:$QUOTE_SERVICE_PORT\"\n",
-                         ips[0], ips[1], ips[2]) > 0);
+    assert_true(
+        asprintf(
+            &yaml,
+            "apiVersion: v1\n"
+            "kind: Pod\n"
+            "metadata: {name: client}\n"
+            "spec:\n"
+            "  restartPolicy: Never\n"
+            "  containers:\n"
+            "  - name: c\n"
+            "    image: busybox\n"
+            "    command: [/bin/sh, -c]\n"
+            "    args:\n"
+            "    - |\n"
+            "      for ip in %s %s %s; do\n"
+            "        n=$(" GET(
+                "$ip",
+                "8080") " | grep -c 'served by')\n"
+                        "        echo \"by-ip $ip: $n\"\n"
+                        "      done\n"
+                        "      echo \"short: $(" GET(
+                            "quote",
+                            "80") " | grep -c 'served by')\"\n"
+                                  "      echo \"ns: $(" GET(
+                                      "quote.default",
+                                      "80") " | grep -c 'served by')\"\n"
+                                            "      echo \"fqdn: $(" GET(
+                                                "quote.default.svc.cluster.local",
+                                                "80") " | grep -c 'served by')\"\n"
+                                                      "      echo \"env: "
+                                                      "$QUOTE_SERVICE_HOST:$QUOTE_SERVICE_PORT\"\n",
+            ips[0], ips[1], ips[2]) > 0);
 #undef GET
     apply_text("client", yaml);
     free(yaml);

@@ -42,9 +42,9 @@
  * docker.io: this host reaches no internet). No tag and no digest means
  * "latest". */
 struct st_image_ref {
-    char host[256];   /* "" for a local image */
-    char path[256];   /* "quote", "library/busybox" */
-    char tag[128];    /* "" when only a digest was given */
+    char host[256];                   /* "" for a local image */
+    char path[256];                   /* "quote", "library/busybox" */
+    char tag[128];                    /* "" when only a digest was given */
     char digest[ST_IMAGE_DIGEST_LEN]; /* "" when none */
 };
 int st_image_ref_parse(const char *text, struct st_image_ref *ref, st_error *err);
@@ -75,8 +75,8 @@ struct st_image_info {
  * tarball (.tar, .tar.gz, .tar.zst), which becomes a one-layer image with
  * an empty config. When the layout or archive holds several images, the
  * one tagged with ref's tag is taken, else the only one. out may be NULL. */
-int st_image_import(st_image_store *s, const char *ref, const char *path,
-                    struct st_image_info *out, st_error *err);
+int st_image_import(st_image_store *s, const char *ref, const char *path, struct st_image_info *out,
+                    st_error *err);
 
 /* Every tagged image: a JSON array of {"name", "tag", "digest", "size",
  * "created", "layers"} objects (new reference). */
@@ -96,14 +96,15 @@ int st_image_resolve(st_image_store *s, const char *ref, json_t **image, st_erro
 /* A file of the image's root as its layers stack it (whiteouts honoured),
  * e.g. "etc/passwd" to resolve a user name. *text malloc'd, NUL-ended;
  * -ENOENT when the image has no such file. At most max bytes. */
-int st_image_read_file(st_image_store *s, json_t *image, const char *path, size_t max,
-                       char **text, size_t *len, st_error *err);
+int st_image_read_file(st_image_store *s, json_t *image, const char *path, size_t max, char **text,
+                       size_t *len, st_error *err);
 
 /* Removes the tag; blobs and layers no other image uses go too. in_use
  * (may be NULL) is asked first with the manifest digest: true refuses with
  * -EBUSY naming the image. */
-int st_image_remove(st_image_store *s, const char *ref, bool (*in_use)(void *arg, const char *ref, const char *digest),
-                    void *arg, st_error *err);
+int st_image_remove(st_image_store *s, const char *ref,
+                    bool (*in_use)(void *arg, const char *ref, const char *digest), void *arg,
+                    st_error *err);
 
 /* ---- pulling (OCI distribution spec over HTTP(S), libcurl) ------------
  * ref must name a registry host. auth (may be NULL): the content of a
@@ -115,10 +116,10 @@ int st_image_remove(st_image_store *s, const char *ref, bool (*in_use)(void *arg
  * checked against its digest as it streams to a temporary file. */
 struct st_image_pull_report {
     char digest[ST_IMAGE_DIGEST_LEN];
-    int64_t bytes;   /* downloaded now (0 when everything was there) */
-    int64_t size;    /* the image's size, as st_image_info */
-    int64_t ms;      /* wall time of the pull */
-    bool present;    /* nothing needed downloading */
+    int64_t bytes; /* downloaded now (0 when everything was there) */
+    int64_t size;  /* the image's size, as st_image_info */
+    int64_t ms;    /* wall time of the pull */
+    bool present;  /* nothing needed downloading */
 };
 int st_image_pull(st_image_store *s, const char *ref, const char *auth,
                   struct st_image_pull_report *rep, st_error *err);

@@ -114,14 +114,14 @@ void st_relay_unlisten(st_relay *r, const char *key);
 int st_relay_listener_port(st_relay *r, const char *key);
 
 struct st_relay_stats {
-    uint64_t accepted;       /* connections accepted on listeners */
-    uint64_t opened;         /* OPENs accepted from channels */
-    uint64_t connected;      /* streams that reached a backend */
-    uint64_t retried;        /* attempts after a failed one */
-    uint64_t failed;         /* connections no target could take */
-    uint64_t refused_limit;  /* refused because max_streams were open */
-    uint64_t active;         /* streams open now */
-    uint64_t listeners;      /* listeners open now */
+    uint64_t accepted;      /* connections accepted on listeners */
+    uint64_t opened;        /* OPENs accepted from channels */
+    uint64_t connected;     /* streams that reached a backend */
+    uint64_t retried;       /* attempts after a failed one */
+    uint64_t failed;        /* connections no target could take */
+    uint64_t refused_limit; /* refused because max_streams were open */
+    uint64_t active;        /* streams open now */
+    uint64_t listeners;     /* listeners open now */
 };
 void st_relay_stats(st_relay *r, struct st_relay_stats *out);
 
