@@ -38,15 +38,7 @@ static const char *WEB =
 
 static void apply_text(const char *name, const char *text)
 {
-    char path[600];
-    snprintf(path, sizeof(path), "%s/%s.yaml", cl.state_dir, name);
-    st_test_write_file(path, text);
-    char *err = NULL;
-    int rc = st_cluster_ctl(&cl, NULL, &err, "apply -f %s", path);
-    if (rc != 0)
-        print_error("apply %s: %s\n", name, err ? err : "");
-    free(err);
-    assert_int_equal(rc, 0);
+    st_cluster_apply_text(&cl, name, text);
 }
 
 /* The web pods that are not Failed; *ready counts the Ready ones, *nodes

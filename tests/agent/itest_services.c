@@ -32,45 +32,6 @@ static const char *jstr(json_t *o, const char *key)
     return json_string_value(json_object_get(o, key));
 }
 
-struct buf {
-    char *p;
-    size_t n;
-};
-
-static size_t sink(char *data, size_t size, size_t n, void *arg)
-{
-    struct buf *b = arg;
-    char *np = realloc(b->p, b->n + size * n + 1);
-    if (np == NULL)
-        return 0;
-    b->p = np;
-    memcpy(b->p + b->n, data, size * n);
-    b->n += size * n;
-    b->p[b->n] = '\0';
-    return size * n;
-}
-
-/* GET url: the HTTP status (0 when no answer came) and the body. */
-static long http_get(const char *url, char **body)
-{
-    CURL *c = curl_easy_init();
-    struct buf b = {0};
-    long code = 0;
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
-    curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-    curl_easy_cleanup(c);
-    if (body)
-        *body = b.p;
-    else
-        free(b.p);
-    return code;
-}
-
 /* "-- served by NAME" in a quote app's answer: NAME, malloc'd. */
 static char *served_by(const char *body)
 {
@@ -84,15 +45,7 @@ static char *served_by(const char *body)
 
 static void apply_text(const char *name, const char *text)
 {
-    char path[700];
-    snprintf(path, sizeof(path), "%s/%s.yaml", cl.state_dir, name);
-    st_test_write_file(path, text);
-    char *err = NULL;
-    int rc = st_cluster_ctl(&cl, NULL, &err, "apply -f %s", path);
-    if (rc != 0)
-        print_error("apply %s: %s\n", name, err ? err : "");
-    free(err);
-    assert_int_equal(rc, 0);
+    st_cluster_apply_text(&cl, name, text);
 }
 
 /* The addresses (ready, or not) of Endpoints name. */
@@ -166,20 +119,6 @@ static bool refused(void *arg)
 
 /* ---- the cluster ----------------------------------------------------------------- */
 
-static int free_port(void)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    int port = -1;
-    if (s >= 0 && bind(s, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-        getsockname(s, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    if (s >= 0)
-        close(s);
-    return port;
-}
-
 static int group_setup(void **state)
 {
     (void)state;
@@ -187,7 +126,7 @@ static int group_setup(void **state)
     static const char *const abc[] = {"a", "b", "c"};
     const char *src = st_test_env("STRATA_SOURCE_DIR");
     const char *build = st_test_env("STRATA_BUILD_DIR");
-    db_port = free_port();
+    db_port = st_test_free_port();
     snprintf(db_dir, sizeof(db_dir), "/tmp/strata-itest-quotesdb-%d", (int)getpid());
     char *err = NULL;
     if (db_port < 0 ||
@@ -262,7 +201,7 @@ static void test_service_reaches_every_replica(void **state)
     json_t *seen = json_object();
     for (int i = 0; i < 30 && json_object_size(seen) < 3; i++) {
         char *body = NULL;
-        long code = http_get(url, &body);
+        long code = st_test_http_get(url, &body);
         if (code != 200)
             print_error("GET %s: %ld %s\n", url, code, body ? body : "");
         assert_int_equal(code, 200);
@@ -372,7 +311,7 @@ static void test_unready_pod_gets_no_request(void **state)
     char *url = node_port_url("flip", "/cgi-bin/unready");
     assert_non_null(url);
     char *body = NULL;
-    assert_int_equal(http_get(url, &body), 200);
+    assert_int_equal(st_test_http_get(url, &body), 200);
     char pod[256] = "";
     assert_int_equal(sscanf(body ? body : "", "unready %255s", pod), 1);
     free(body);
@@ -382,7 +321,7 @@ static void test_unready_pod_gets_no_request(void **state)
     url = node_port_url("flip", "/index.html");
     for (int i = 0; i < 20; i++) {
         body = NULL;
-        assert_int_equal(http_get(url, &body), 200);
+        assert_int_equal(st_test_http_get(url, &body), 200);
         char *who = served_by(body);
         assert_non_null(who);
         assert_string_not_equal(who, pod);
@@ -521,7 +460,7 @@ static void test_node_kill_under_a_client_loop(void **state)
             killed = true;
         }
         char *body = NULL;
-        long code = http_get(url, &body);
+        long code = st_test_http_get(url, &body);
         sent++;
         if (code != 200)
             failed++;
@@ -583,7 +522,7 @@ static void test_service_without_endpoints_and_delete(void **state)
     char *url = ingress_url("empty", "/");
     assert_non_null(url);
     long long t0 = st_test_now_ms();
-    assert_int_equal(http_get(url, NULL), 0);
+    assert_int_equal(st_test_http_get(url, NULL), 0);
     assert_true(st_test_now_ms() - t0 < 5000);
     char *out = NULL;
     assert_int_equal(st_cluster_ctl(&cl, &out, NULL, "describe service empty"), 0);
@@ -655,7 +594,7 @@ static void test_node_port_taken(void **state)
     assert_true(st_test_wait_until(listening_is, &ok, 15000, 200));
     char url[64];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/healthz", port);
-    assert_int_equal(http_get(url, NULL), 200);
+    assert_int_equal(st_test_http_get(url, NULL), 200);
     assert_int_equal(st_cluster_ctl(&cl, NULL, NULL, "delete service taken"), 0);
 }
 

@@ -30,19 +30,6 @@ static char *app_log;
 
 /* ---- helpers ---- */
 
-/* A port nobody listens on now (the kernel's pick). */
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) < 0)
-        fail_msg("finding a free port: %s", strerror(errno));
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 /* scripts/quotes-db VERB; its output in the failure message. */
 static void quotes_db(const char *verb)
 {
@@ -61,40 +48,15 @@ struct reply {
     size_t len;
 };
 
-static size_t collect(char *p, size_t size, size_t n, void *arg)
-{
-    struct reply *r = arg;
-    char *nb = realloc(r->body, r->len + size * n + 1);
-    if (nb == NULL)
-        return 0;
-    memcpy(nb + r->len, p, size * n);
-    r->len += size * n;
-    nb[r->len] = '\0';
-    r->body = nb;
-    return size * n;
-}
-
 /* GET path from the app; false when no HTTP answer came at all. */
 static bool get(const char *path, struct reply *r)
 {
     *r = (struct reply){0};
     char url[128];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", app_port, path);
-    CURL *c = curl_easy_init();
-    if (c == NULL)
-        fail_msg("curl_easy_init failed");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-    CURLcode rc = curl_easy_perform(c);
-    if (rc == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-    curl_easy_cleanup(c);
-    if (r->body == NULL)
-        r->body = strdup("");
-    return rc == CURLE_OK;
+    r->status = st_test_http_get(url, &r->body);
+    r->len = strlen(r->body);
+    return r->status != 0;
 }
 
 /* What the app printed so far, for a failure message (leaked: the test
@@ -203,8 +165,8 @@ static int setup(void **state)
     atexit(cleanup);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     db_dir = st_test_mkdtemp("strata-quotesdb");
-    db_port = free_port();
-    app_port = free_port();
+    db_port = st_test_free_port();
+    app_port = st_test_free_port();
     quotes_db("start");
     start_app();
     if (!st_test_wait_until(answers, "/healthz", START_TIMEOUT_MS, 50))

@@ -140,6 +140,19 @@ bool st_cluster_domain_shut_off(struct st_cluster *c, const char *node, int time
     return st_test_wait_until(shut_off, (void *)node, timeout_ms, 100);
 }
 
+void st_cluster_apply_text(struct st_cluster *c, const char *name, const char *text)
+{
+    char path[700];
+    snprintf(path, sizeof(path), "%s/%s.yaml", c->state_dir, name);
+    st_test_write_file(path, text);
+    char *err = NULL;
+    int rc = st_cluster_ctl(c, NULL, &err, "apply -f %s", path);
+    if (rc != 0)
+        print_error("apply %s: %s\n", name, err ? err : "");
+    free(err);
+    assert_int_equal(rc, 0);
+}
+
 void st_cluster_import_busybox(struct st_cluster *c)
 {
     char *err = NULL;

@@ -31,6 +31,9 @@ void st_cluster_teardown(struct st_cluster *c);
 /* Runs `stratactl --socket SOCK ARGS` through sh; returns its exit status. */
 int st_cluster_ctl(struct st_cluster *c, char **out, char **err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* Writes text to STATE_DIR/NAME.yaml and `stratactl apply -f`s it; fails
+ * the test (with stratactl's message) when apply fails. */
+void st_cluster_apply_text(struct st_cluster *c, const char *name, const char *text);
 /* `stratactl get WHAT -o json`, parsed; NULL (and a message) on failure. */
 json_t *st_cluster_get(struct st_cluster *c, const char *what);
 /* Adds nodes PREFIX+suffix for each suffix, all at once; returns 0 when all

@@ -17,21 +17,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-int st_registry_free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 static bool accepts(void *arg)
 {
     int port = *(int *)arg;
@@ -45,7 +30,7 @@ static bool accepts(void *arg)
 pid_t st_registry_start(const char *dir, const char *name, const char *htpasswd, char *hostport,
                         size_t len)
 {
-    int port = st_registry_free_port();
+    int port = st_test_free_port();
     if (port < 0)
         return -1;
     snprintf(hostport, len, "127.0.0.1:%d", port);

@@ -9,9 +9,6 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* A free TCP port on 127.0.0.1 (nothing listens on it), -1 on error. */
-int st_registry_free_port(void);
-
 /* Starts the registry named name (its config and log are dir/NAME.yml and
  * dir/NAME.log; its storage dir/data, shared by the registries of dir),
  * with htpasswd auth when htpasswd is not NULL, and waits (bounded) until

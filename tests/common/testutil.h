@@ -33,6 +33,14 @@ int st_test_sh(char **out, char **err, const char *fmt, ...) __attribute__((form
  * Returns true when the condition held. */
 bool st_test_wait_until(bool (*cond)(void *arg), void *arg, int timeout_ms, int poll_ms);
 
+/* A loopback TCP port nobody listens on now (the kernel's pick), or -1. */
+int st_test_free_port(void);
+
+/* GET url with libcurl (10 s at most, no connection reuse): the HTTP
+ * status, 0 when no answer came at all; *body (may be NULL) the body,
+ * malloc'd and NUL-ended ("" when empty). */
+long st_test_http_get(const char *url, char **body);
+
 /* Milliseconds on the monotonic clock. */
 long long st_test_now_ms(void);
 

@@ -116,7 +116,7 @@ static int setup(void **state)
     auth_pid = st_registry_start(tmp, "auth", htpasswd, auth_host, sizeof(auth_host));
     if (reg_pid < 0 || auth_pid < 0)
         return -1;
-    int port = st_registry_free_port();
+    int port = st_test_free_port();
     snprintf(dead_host, sizeof(dead_host), "127.0.0.1:%d", port);
     if (st_registry_push(layout, "bb", host, "busybox:1") != 0 ||
         st_registry_push(layout, "other", host, "other:1") != 0)
