@@ -25,6 +25,7 @@
 
 #include "auth.h"
 #include "image_priv.h"
+#include "store_priv.h"
 #include "strata/cleanup.h"
 
 /* The distribution spec asks registries to refuse manifests over 4 MiB. */
@@ -683,6 +684,10 @@ int st_image_pull(st_image_store *s, const char *reftext, const char *auth,
         /* a second pull of this ref waits here, then finds every blob */
         st_image_once_begin(s, name);
         rc = pull_locked(&g, rep, err);
+        /* a failed pull keeps nothing: the blobs it did bring in go once
+         * no import or pull is under way */
+        if (rc < 0)
+            st_image_store_gc_later(s);
         st_image_once_end(s, name);
     }
     reg_free(&g);

@@ -353,6 +353,12 @@ static void test_corrupt_blob(void **state)
     snprintf(blob, sizeof(blob), "%s/blobs/sha256/%s", st_image_store_dir(s), other_layer + 7);
     struct stat st;
     assert_int_equal(stat(blob, &st), -1);
+    /* nor the blobs that came before the bad one (its config): the store
+     * was empty, and is again */
+    char *left = NULL;
+    assert_int_equal(st_test_sh(&left, NULL, "ls -A %s/blobs/sha256", st_image_store_dir(s)), 0);
+    assert_string_equal(left, "");
+    free(left);
     st_image_store_close(s);
 }
 
