@@ -43,10 +43,16 @@ struct unpack {
 };
 
 /* A tar member name made relative and checked: "./a//b/" -> "a/b"; "" is
- * the root. Absolute names and any ".." are -EPERM. */
+ * the root. Absolute names and any ".." are -EPERM, except "/" alone: the
+ * root's own entry, which some tools write (Debian's umoci 0.4.7 `insert
+ * DIR /`) and containerd takes as the root. */
 static int clean_path(const struct unpack *u, const char *name, char *out, size_t len,
                       st_error *err)
 {
+    if (name && name[0] == '/' && name[strspn(name, "/")] == '\0') {
+        out[0] = '\0';
+        return 0;
+    }
     if (name == NULL || name[0] == '/')
         return st_error_set(err, EPERM,
                             "layer %s: member \"%s\" has an absolute path; a layer may only "

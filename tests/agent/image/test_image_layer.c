@@ -195,6 +195,19 @@ static void test_escapes_refused(void **state)
     free(evil);
 }
 
+/* The root's own entry "/" (what Debian's umoci insert writes) is the
+ * root, as containerd takes it; any other absolute name stays refused. */
+static void test_root_entry(void **state)
+{
+    struct fx *f = *state;
+    static const struct fx_member m[] = {FX_DM("/", 0755), FX_F("bin/tool", "x")};
+    st_error err = {0};
+    assert_int_equal(unpack(f, "rootentry", m, 2, NULL, 0, &err), 0);
+    char *p = fx_path(f->tmp, "rootentry/bin/tool");
+    assert_int_equal(access(p, F_OK), 0);
+    free(p);
+}
+
 static void test_corrupt_layer(void **state)
 {
     struct fx *f = *state;
@@ -216,6 +229,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hard_links, setup, teardown),
         cmocka_unit_test_setup_teardown(test_owners_modes_devices, setup, teardown),
         cmocka_unit_test_setup_teardown(test_escapes_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_root_entry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_layer, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
