@@ -110,6 +110,12 @@ void st_image_manifest_free(struct st_image_manifest *m);
 int st_image_commit(st_image_store *s, const char *ref, const char *manifest_digest,
                     struct st_image_info *out, st_error *err);
 
+/* Layer i of m unpacked into layers/ unless it is there (layers below it
+ * first: a hard link may copy from them). A pull unpacks each layer as
+ * soon as it has it, while the next downloads; commit then finds them. */
+int st_image_layer_ensure(st_image_store *s, const struct st_image_manifest *m, size_t i,
+                          st_error *err);
+
 /* One import or pull of key (a ref) at a time: begin waits while another
  * holds key; end lets the next in. */
 void st_image_once_begin(st_image_store *s, const char *key);

@@ -585,6 +585,59 @@ static int put_manifest(struct reg *g, const char *digest, const char *body, siz
 }
 
 /* The pull proper, with the ref's once-lock held. */
+/* Layers unpack on their own thread, each as soon as it is downloaded,
+ * while the next one downloads: a pull costs about its download plus the
+ * last layer's unpack, not the sum. */
+struct unpacker {
+    st_image_store *s;
+    const struct st_image_manifest *m;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t have; /* layers downloaded so far */
+    bool stop;   /* no more will come (done, or the pull failed) */
+    int rc;      /* the first unpack failure */
+    st_error err;
+};
+
+static void *unpack_run(void *arg)
+{
+    struct unpacker *u = arg;
+    for (size_t i = 0; i < u->m->nlayers; i++) {
+        pthread_mutex_lock(&u->mu);
+        while (u->have <= i && !u->stop)
+            pthread_cond_wait(&u->cv, &u->mu);
+        bool go = u->have > i;
+        pthread_mutex_unlock(&u->mu);
+        if (!go)
+            break;
+        int r = st_image_layer_ensure(u->s, u->m, i, &u->err);
+        if (r < 0) {
+            pthread_mutex_lock(&u->mu);
+            u->rc = r;
+            pthread_mutex_unlock(&u->mu);
+            break;
+        }
+    }
+    return NULL;
+}
+
+static void unpacker_tell(struct unpacker *u, size_t have, bool stop)
+{
+    pthread_mutex_lock(&u->mu);
+    u->have = have;
+    u->stop = stop;
+    pthread_cond_signal(&u->cv);
+    pthread_mutex_unlock(&u->mu);
+}
+
+static int unpacker_failed(struct unpacker *u)
+{
+    pthread_mutex_lock(&u->mu);
+    int r = u->rc;
+    pthread_mutex_unlock(&u->mu);
+    return r;
+}
+
 static int pull_locked(struct reg *g, struct st_image_pull_report *rep, st_error *err)
 {
     const struct st_image_ref *ref = g->ref;
@@ -625,9 +678,35 @@ static int pull_locked(struct reg *g, struct st_image_pull_report *rep, st_error
         rc = get_blob(g, m.config, m.config_size, &bytes, err);
         size += m.config_size;
     }
+    struct unpacker u = {.s = g->s, .m = &m};
+    pthread_t th;
+    bool threaded = false;
+    if (rc == 0 && m.nlayers > 0) {
+        pthread_mutex_init(&u.mu, NULL);
+        pthread_cond_init(&u.cv, NULL);
+        threaded = pthread_create(&th, NULL, unpack_run, &u) == 0;
+        if (!threaded) {
+            pthread_cond_destroy(&u.cv);
+            pthread_mutex_destroy(&u.mu);
+        }
+    }
     for (size_t i = 0; rc == 0 && i < m.nlayers; i++) {
         rc = get_blob(g, m.layers[i].digest, m.layers[i].size, &bytes, err);
         size += m.layers[i].size;
+        if (threaded && rc == 0) {
+            unpacker_tell(&u, i + 1, false);
+            /* a layer that cannot unpack ends the pull: no need to go on */
+            if ((rc = unpacker_failed(&u)) < 0)
+                rc = name_it(g, st_error_set(err, -rc, "%s", u.err.msg), err);
+        }
+    }
+    if (threaded) {
+        unpacker_tell(&u, rc == 0 ? m.nlayers : u.have, true);
+        pthread_join(th, NULL);
+        if (rc == 0 && u.rc < 0)
+            rc = name_it(g, st_error_set(err, -u.rc, "%s", u.err.msg), err);
+        pthread_cond_destroy(&u.cv);
+        pthread_mutex_destroy(&u.mu);
     }
     if (rc == 0)
         rc = put_manifest(g, digest, r.buf ? r.buf : "", r.len, err);

@@ -346,8 +346,8 @@ void st_image_store_layer_dir(st_image_store *s, const char *digest, char *out, 
 /* Unpacks one layer unless it is there, into tmp/ and renamed in: a layer
  * dir either is whole or does not exist. Two imports sharing a layer may
  * both unpack it; the second rename finds the first and keeps it. */
-static int unpack_layer(st_image_store *s, const struct st_image_manifest *m, size_t i,
-                        st_error *err)
+int st_image_layer_ensure(st_image_store *s, const struct st_image_manifest *m, size_t i,
+                          st_error *err)
 {
     char dst[PATH_MAX], blob[PATH_MAX], work[PATH_MAX], root[PATH_MAX + 8];
     st_image_store_layer_dir(s, m->layers[i].digest, dst, sizeof(dst));
@@ -384,7 +384,7 @@ int st_image_commit(st_image_store *s, const char *ref, const char *manifest_dig
             r = st_error_set(err, ENOENT, "blob %s of manifest %s is not in the store", d, mdigest);
     }
     for (size_t i = 0; r == 0 && i < m.nlayers; i++)
-        r = unpack_layer(s, &m, i, err);
+        r = st_image_layer_ensure(s, &m, i, err);
     st_image_manifest_free(&m);
     if (r < 0) {
         st_error_prefix(err, "image %s: ", ref);

@@ -184,7 +184,9 @@ static bool image_not_found(void *arg)
     json_t *p = st_cluster_pod(&cl, "ghost");
     const char *why =
         st_json_str(json_object_get(st_pod_container0(p), "state"), "waiting", "reason");
-    bool ok = why && strcmp(why, "ImageNotFound") == 0 &&
+    /* as the kubelet says of an image it may not pull (none names no
+     * registry here) and does not have */
+    bool ok = why && strcmp(why, "ErrImageNeverPull") == 0 &&
               strcmp(st_json_str(p, "status", "phase"), "Pending") == 0;
     json_decref(p);
     return ok;
