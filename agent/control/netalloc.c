@@ -153,7 +153,7 @@ static void held_collect(struct held *h, json_t *svc, json_t *others)
         json_array_foreach(json_object_get(spec, "ports"), j, p)
         {
             json_int_t np = json_integer_value(json_object_get(p, "nodePort"));
-            char key[16];
+            char key[24]; /* any json_int_t */
             snprintf(key, sizeof(key), "%lld", (long long)np);
             if (np > 0)
                 held_add(h->ports, key, who, older);
@@ -218,7 +218,7 @@ static int node_ports(json_t *spec, struct held *h, bool wanted, const char *sel
             continue;
         }
         json_int_t np = json_integer_value(json_object_get(p, "nodePort"));
-        char key[16];
+        char key[24]; /* any json_int_t */
         snprintf(key, sizeof(key), "%lld", (long long)np);
         if (np == 0)
             continue;
@@ -239,7 +239,7 @@ static int node_ports(json_t *spec, struct held *h, bool wanted, const char *sel
     {
         if (!wanted || json_object_get(p, "nodePort"))
             continue;
-        char key[16];
+        char key[24]; /* any json_int_t */
         for (;; next++) {
             if (next > ST_NET_NODE_PORT_MAX)
                 return st_error_set(err, ENOSPC,

@@ -90,8 +90,9 @@ static void clean_tmp(st_image_store *s)
         if (de->d_name[0] == '.' || fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
             now - st.st_mtime < TMP_STALE_S)
             continue;
-        snprintf(path, sizeof(path), "%s/tmp/%s", s->dir, de->d_name);
-        st_fs_rmtree(path, NULL);
+        char stale[PATH_MAX];
+        if (st_image_pathf(stale, sizeof(stale), NULL, "%s/tmp/%s", s->dir, de->d_name) == 0)
+            st_fs_rmtree(stale, NULL);
     }
 }
 
