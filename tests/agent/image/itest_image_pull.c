@@ -6,9 +6,9 @@
  * nothing, two pulls at once download once, a missing tag is -ENOENT, a
  * registry with htpasswd (Basic) auth refuses no or wrong credentials
  * with -EACCES and serves the right ones, a blob that does not match its
- * digest is -EBADMSG and leaves nothing, and a registry that is not there
- * is -EIO. The registries are killed and the temp dir removed at the end,
- * also when a test failed. */
+ * digest is -EBADMSG and leaves nothing, a disk that fills is -ENOSPC and
+ * leaves nothing, and a registry that is not there is -EIO. The registries are killed and the temp
+ * dir removed at the end, also when a test failed. */
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -136,9 +137,13 @@ static int setup(void **state)
     return 0;
 }
 
+static char full_dir[600]; /* a tmpfs mounted by test_disk_full, "" when none */
+
 static int teardown(void **state)
 {
     (void)state;
+    if (full_dir[0])
+        umount2(full_dir, MNT_DETACH);
     st_pid_killp(&reg_pid);
     st_pid_killp(&auth_pid);
     if (tmp)
@@ -362,12 +367,45 @@ static void test_corrupt_blob(void **state)
     st_image_store_close(s);
 }
 
+/* A disk that fills during a pull fails the pull with -ENOSPC naming the
+ * image, and keeps nothing of it (a 512 KiB tmpfs as the store's disk; the
+ * image's rootfs layer alone is larger). */
+static void test_disk_full(void **state)
+{
+    (void)state;
+    snprintf(full_dir, sizeof(full_dir), "%s/store-full", tmp);
+    assert_int_equal(mkdir(full_dir, 0755), 0);
+    if (mount("strata-itest-full", full_dir, "tmpfs", 0, "size=512k") < 0) {
+        full_dir[0] = '\0';
+        fail_msg("mount tmpfs: %s", strerror(errno));
+    }
+    st_image_store *s = new_store("store-full");
+    struct st_image_pull_report rep;
+    st_error err = {0};
+    assert_int_equal(pull(s, "%s/busybox:1", host, NULL, &rep, &err), -ENOSPC);
+    assert_non_null(strstr(err.msg, "busybox:1"));
+    char ref[256];
+    struct st_image_info info;
+    snprintf(ref, sizeof(ref), "%s/busybox:1", host);
+    st_error_clear(&err);
+    assert_int_equal(st_image_lookup(s, ref, &info, &err), -ENOENT);
+    char *left = NULL;
+    assert_int_equal(
+        st_test_sh(&left, NULL, "ls -A %s/blobs/sha256; ls -A %s/tmp", full_dir, full_dir), 0);
+    assert_string_equal(left, "");
+    free(left);
+    st_image_store_close(s);
+    assert_int_equal(umount2(full_dir, MNT_DETACH), 0);
+    full_dir[0] = '\0';
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pull_and_again), cmocka_unit_test(test_two_pulls_at_once),
         cmocka_unit_test(test_missing_tag),    cmocka_unit_test(test_basic_auth),
         cmocka_unit_test(test_registry_down),  cmocka_unit_test(test_corrupt_blob),
+        cmocka_unit_test(test_disk_full),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
