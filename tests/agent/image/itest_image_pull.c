@@ -7,8 +7,9 @@
  * registry with htpasswd (Basic) auth refuses no or wrong credentials
  * with -EACCES and serves the right ones, a blob that does not match its
  * digest is -EBADMSG and leaves nothing, a disk that fills is -ENOSPC and
- * leaves nothing, and a registry that is not there is -EIO. The registries are killed and the temp
- * dir removed at the end, also when a test failed. */
+ * leaves nothing, and a registry that is not there is -EIO. The
+ * registries are killed and the temp dir removed at the end, also when a
+ * test failed. */
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
