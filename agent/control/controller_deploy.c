@@ -44,7 +44,7 @@ bool st_pod_is_terminal(json_t *pod)
     return phase && (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0);
 }
 
-const char *st_condition_status(json_t *obj, const char *type)
+json_t *st_condition_find(json_t *obj, const char *type)
 {
     json_t *conds = json_object_get(json_object_get(obj, "status"), "conditions");
     size_t i;
@@ -52,12 +52,19 @@ const char *st_condition_status(json_t *obj, const char *type)
     json_array_foreach(conds, i, c)
     {
         const char *t = json_string_value(json_object_get(c, "type"));
-        if (t && strcmp(t, type) == 0) {
-            const char *st = json_string_value(json_object_get(c, "status"));
-            return st ? st : "";
-        }
+        if (t && strcmp(t, type) == 0)
+            return c;
     }
     return NULL;
+}
+
+const char *st_condition_status(json_t *obj, const char *type)
+{
+    json_t *c = st_condition_find(obj, type);
+    if (c == NULL)
+        return NULL;
+    const char *st = json_string_value(json_object_get(c, "status"));
+    return st ? st : "";
 }
 
 bool st_pod_is_ready(json_t *pod)

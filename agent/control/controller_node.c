@@ -92,6 +92,12 @@ static bool set_condition(json_t *st, const char *type, const char *status, cons
     return true;
 }
 
+bool st_condition_set(json_t *obj, const char *type, const char *status, const char *reason,
+                      const char *message)
+{
+    return set_condition(status_of(obj), type, status, reason, message);
+}
+
 static int ready_fn(json_t *obj, void *arg, st_error *err)
 {
     (void)err;

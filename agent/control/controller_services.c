@@ -54,19 +54,6 @@ struct alloc_arg {
 /* A failure shows as condition Allocated=False on the Service (kept until
  * an allocation succeeds), so the pass records its event once, not at
  * every pass. */
-static json_t *allocated_condition(json_t *svc)
-{
-    size_t i;
-    json_t *c;
-    json_array_foreach(json_object_get(json_object_get(svc, "status"), "conditions"), i, c)
-    {
-        const char *t = json_string_value(json_object_get(c, "type"));
-        if (t && strcmp(t, "Allocated") == 0)
-            return c;
-    }
-    return NULL;
-}
-
 static int alloc_fn(json_t *svc, void *arg, st_error *err)
 {
     (void)err;
@@ -74,27 +61,13 @@ static int alloc_fn(json_t *svc, void *arg, st_error *err)
     a->failure = (st_error){0};
     a->new_failure = false;
     _cleanup_json_ json_t *before = json_deep_copy(svc);
-    json_t *cond = allocated_condition(svc);
+    json_t *cond = st_condition_find(svc, "Allocated");
     if (st_netalloc_service(svc, a->others, &a->failure) < 0) {
         json_object_clear(svc);
         json_object_update(svc, before);
-        cond = allocated_condition(svc);
-        const char *old = json_string_value(json_object_get(cond, "message"));
-        if (old && strcmp(old, a->failure.msg) == 0)
+        if (!st_condition_set(svc, "Allocated", "False", "AllocationFailed", a->failure.msg))
             return ST_STORE_KEEP;
         a->new_failure = true;
-        json_t *st = json_object_get(svc, "status");
-        if (!json_is_object(st))
-            json_object_set_new(svc, "status", st = json_object());
-        json_t *conds = json_object_get(st, "conditions");
-        if (!json_is_array(conds))
-            json_object_set_new(st, "conditions", conds = json_array());
-        if ((cond = allocated_condition(svc)) == NULL)
-            json_array_append_new(conds, cond = json_object());
-        json_object_set_new(cond, "type", json_string("Allocated"));
-        json_object_set_new(cond, "status", json_string("False"));
-        json_object_set_new(cond, "reason", json_string("AllocationFailed"));
-        json_object_set_new(cond, "message", json_string(a->failure.msg));
         return ST_STORE_WRITE;
     }
     json_t *conds = json_object_get(json_object_get(svc, "status"), "conditions");
@@ -122,7 +95,7 @@ int st_control_services(st_store *s, int *changed, st_error *err)
         /* Decide on a copy first: most passes change nothing. */
         _cleanup_json_ json_t *probe = json_deep_copy(svc);
         st_error e = {0};
-        if (st_netalloc_service(probe, svcs, &e) == 0 && !allocated_condition(svc))
+        if (st_netalloc_service(probe, svcs, &e) == 0 && !st_condition_find(svc, "Allocated"))
             continue;
         json_t *md = json_object_get(svc, "metadata");
         const char *ns = json_string_value(json_object_get(md, "namespace"));

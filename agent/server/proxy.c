@@ -14,7 +14,6 @@
 #include "strata/netalloc.h"
 #include "strata/node_proto.h"
 #include "strata/relay.h"
-#include "strata/time.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -256,28 +255,8 @@ static int set_listening(json_t *svc, void *arg, st_error *err)
 {
     (void)err;
     struct cond_arg *c = arg;
-    json_t *status = json_object_get(svc, "status");
-    if (status == NULL)
-        json_object_set_new(svc, "status", status = json_object());
-    json_t *conds = json_object_get(status, "conditions");
-    if (conds == NULL)
-        json_object_set_new(status, "conditions", conds = json_array());
-    size_t i;
-    json_t *cond = NULL, *it;
-    json_array_foreach(conds, i, it) if (strcmp(str(it, "type") ?: "", "Listening") == 0) cond = it;
-    if (cond && strcmp(str(cond, "status") ?: "", c->status) == 0 &&
-        strcmp(str(cond, "message") ?: "", c->message) == 0)
-        return ST_STORE_KEEP;
-    char now[ST_TIME_RFC3339_LEN];
-    st_time_now_rfc3339(now);
-    if (cond == NULL)
-        json_array_append_new(conds, cond = json_object());
-    json_object_set_new(cond, "type", json_string("Listening"));
-    json_object_set_new(cond, "status", json_string(c->status));
-    json_object_set_new(cond, "reason", json_string(c->reason));
-    json_object_set_new(cond, "message", json_string(c->message));
-    json_object_set_new(cond, "lastTransitionTime", json_string(now));
-    return ST_STORE_WRITE;
+    return st_condition_set(svc, "Listening", c->status, c->reason, c->message) ? ST_STORE_WRITE
+                                                                                : ST_STORE_KEEP;
 }
 
 static void service_condition(struct st_server *d, const char *ns, const char *name,

@@ -34,6 +34,13 @@ json_t *st_event_build(const char *kind, const char *ns, const char *name, const
 
 /* A pod that ended (Succeeded or Failed) holds no capacity and is not run. */
 bool st_pod_is_terminal(json_t *pod);
+/* The condition of that type in obj's status.conditions (borrowed), or NULL. */
+json_t *st_condition_find(json_t *obj, const char *type);
+/* Sets status.conditions[type] of obj (made when missing) as Kubernetes
+ * does: lastTransitionTime moves only when the status does; reason and
+ * message (NULL: left as they are) are replaced. Whether anything changed. */
+bool st_condition_set(json_t *obj, const char *type, const char *status, const char *reason,
+                      const char *message);
 /* status.conditions[type=type].status of a Pod or Node ("True", "False",
  * "Unknown"; "" when unset), NULL when there is no such condition. */
 const char *st_condition_status(json_t *obj, const char *type);
