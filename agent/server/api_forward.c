@@ -6,16 +6,12 @@
  * one ready pod behind it is chosen once and REMOTE is the Service's port. */
 #include "api_priv.h"
 #include "strata/cleanup.h"
+#include "strata/jsonpath.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const char *str(json_t *o, const char *key)
-{
-    return json_string_value(json_object_get(o, key));
-}
 
 /* "8080:80", ":80" or "80" (local = remote, as kubectl). remote may be a
  * port name. */
@@ -56,9 +52,10 @@ static long pod_port(json_t *pod, const char *remote)
     size_t i, j;
     json_t *c, *p;
     json_array_foreach(json_object_get(json_object_get(pod, "spec"), "containers"), i, c)
-        json_array_foreach(json_object_get(c, "ports"), j,
-                           p) if (strcmp(str(p, "name") ?: "", remote) == 0) return (long)
-            json_integer_value(json_object_get(p, "containerPort"));
+        json_array_foreach(
+            json_object_get(c, "ports"), j,
+            p) if (strcmp(st_json_str_at(p, "name") ?: "", remote) ==
+                   0) return (long)json_integer_value(json_object_get(p, "containerPort"));
     return -1;
 }
 
@@ -79,7 +76,7 @@ static int service_pod(struct st_server *d, const char *ns, const char *name, co
         char num[16];
         snprintf(num, sizeof(num), "%lld",
                  (long long)json_integer_value(json_object_get(p, "port")));
-        if (strcmp(num, remote) == 0 || strcmp(str(p, "name") ?: "", remote) == 0)
+        if (strcmp(num, remote) == 0 || strcmp(st_json_str_at(p, "name") ?: "", remote) == 0)
             sport = p;
     }
     if (sport == NULL)
@@ -87,20 +84,20 @@ static int service_pod(struct st_server *d, const char *ns, const char *name, co
     st_error_clear(err);
     if (st_store_get(d->store, "Endpoints", ns, name, &eps, NULL) < 0)
         eps = json_object();
-    const char *pname = str(sport, "name") ?: "";
+    const char *pname = st_json_str_at(sport, "name") ?: "";
     json_t *subset, *a;
     json_array_foreach(json_object_get(eps, "subsets"), i, subset)
     {
         json_t *ep = NULL;
         json_array_foreach(json_object_get(subset, "ports"), j,
-                           p) if (strcmp(str(p, "name") ?: "", pname) == 0 ||
+                           p) if (strcmp(st_json_str_at(p, "name") ?: "", pname) == 0 ||
                                   json_array_size(json_object_get(subset, "ports")) == 1) ep = p;
         json_t *addrs = json_object_get(subset, "addresses");
         if (ep == NULL || json_array_size(addrs) == 0)
             continue;
         json_array_foreach(addrs, j, a)
         {
-            const char *pod_name = str(json_object_get(a, "targetRef"), "name");
+            const char *pod_name = st_json_str_at(json_object_get(a, "targetRef"), "name");
             if (pod_name && st_store_get(d->store, "Pod", ns, pod_name, pod, NULL) == 0) {
                 *port = (long)json_integer_value(json_object_get(ep, "port"));
                 return 0;
@@ -135,12 +132,13 @@ int st_server_api_forward(struct st_server_call *c, const char *kind, const char
     if (r < 0)
         return st_server_api_reply_error(c, r, &err, ST_SERVER_API_COMMANDS);
     json_t *status = json_object_get(pod, "status");
-    const char *ip = str(status, "podIP");
-    const char *node = str(json_object_get(pod, "spec"), "nodeName");
-    if (ip == NULL || node == NULL || strcmp(str(status, "phase") ?: "", "Running") != 0)
+    const char *ip = st_json_str_at(status, "podIP");
+    const char *node = st_json_str_at(json_object_get(pod, "spec"), "nodeName");
+    if (ip == NULL || node == NULL || strcmp(st_json_str_at(status, "phase") ?: "", "Running") != 0)
         return st_server_api_reply_status(
             c, 409, "pod %s/%s is not running with an IP yet (phase %s): wait for it to run", ns,
-            str(json_object_get(pod, "metadata"), "name"), str(status, "phase") ?: "Pending");
+            st_json_str_at(json_object_get(pod, "metadata"), "name"),
+            st_json_str_at(status, "phase") ?: "Pending");
     char listen[32], backend[64], key[64], first[160];
     snprintf(listen, sizeof(listen), "127.0.0.1:%ld", local);
     snprintf(backend, sizeof(backend), "%s:%ld", ip, port);

@@ -10,6 +10,7 @@
  * pick/resolve, which read only this file's tables under proxy->lock. */
 #include "server_priv.h"
 #include "strata/cleanup.h"
+#include "strata/jsonpath.h"
 #include "strata/controller.h"
 #include "strata/netalloc.h"
 #include "strata/node_proto.h"
@@ -41,11 +42,6 @@ struct st_server_proxy {
     char *snapshot;    /* the services snapshot as last sent (compact JSON) */
     unsigned long forwards;
 };
-
-static const char *str(json_t *o, const char *key)
-{
-    return json_string_value(json_object_get(o, key));
-}
 
 /* ---- routes (relay thread, under proxy->lock) ------------------------------ */
 
@@ -97,14 +93,15 @@ static int pick(void *opaque, const char *key, const char *from, struct st_relay
     size_t n = json_array_size(b);
     int count = 0;
     if (n == 0) {
-        const char *why = str(route, "why");
+        const char *why = st_json_str_at(route, "why");
         st_error_set(err, EHOSTUNREACH, "%s", why ? why : "no such listener");
     } else {
         json_int_t rr = json_integer_value(json_object_get(route, "rr"));
         json_object_set_new(route, "rr", json_integer(rr + 1));
         for (size_t i = 0; i < n && count < max; i++) {
             json_t *be = json_array_get(b, ((size_t)rr + i) % n);
-            if (route_one(p, str(be, "addr"), str(be, "node"), &out[count]) == 0)
+            if (route_one(p, st_json_str_at(be, "addr"), st_json_str_at(be, "node"), &out[count]) ==
+                0)
                 count++;
         }
         if (count == 0)
@@ -217,7 +214,7 @@ void st_server_proxy_node_up(struct st_server *d, const char *name)
     if (p == NULL)
         return;
     _cleanup_json_ json_t *node = st_server_node_get(d, name);
-    const char *cidr = str(json_object_get(node, "spec"), "podCIDR");
+    const char *cidr = st_json_str_at(json_object_get(node, "spec"), "podCIDR");
     pthread_mutex_lock(&p->lock);
     if (cidr)
         json_object_set_new(p->cidrs, name, json_string(cidr));
@@ -277,14 +274,14 @@ static void service_condition(struct st_server *d, const char *ns, const char *n
 static void listen_failed(struct st_server *d, const char *key, json_t *l, const st_error *err)
 {
     struct st_server_proxy *p = d->proxy;
-    const char *last = str(p->failed, key);
+    const char *last = st_json_str_at(p->failed, key);
     if (last && strcmp(last, err->msg) == 0)
         return;
     json_object_set_new(p->failed, key, json_string(err->msg));
-    const char *ns = str(l, "namespace"), *svc = str(l, "service");
+    const char *ns = st_json_str_at(l, "namespace"), *svc = st_json_str_at(l, "service");
     st_server_log("service %s/%s: %s", ns, svc, err->msg);
     st_event_record(d->store, "Service", ns, svc, "Warning", "ListenFailed", COMPONENT,
-                    "cannot listen on %s: %s", str(l, "listen"), err->msg);
+                    "cannot listen on %s: %s", st_json_str_at(l, "listen"), err->msg);
     service_condition(d, ns, svc, "False", "ListenFailed", err->msg);
 }
 
@@ -294,8 +291,8 @@ static void listen_ok(struct st_server *d, const char *key, json_t *l)
     if (json_object_get(p->failed, key) == NULL)
         return;
     json_object_del(p->failed, key);
-    service_condition(d, str(l, "namespace"), str(l, "service"), "True", "Listening",
-                      str(l, "listen"));
+    service_condition(d, st_json_str_at(l, "namespace"), st_json_str_at(l, "service"), "True",
+                      "Listening", st_json_str_at(l, "listen"));
 }
 
 static void sync_listeners(struct st_server *d, json_t *want)
@@ -308,7 +305,7 @@ static void sync_listeners(struct st_server *d, json_t *want)
     json_object_foreach_safe(p->listening, it, key, tmp)
     {
         json_t *w = json_object_get(want, key);
-        if (w && strcmp(str(w, "listen"), json_string_value(tmp)) == 0)
+        if (w && strcmp(st_json_str_at(w, "listen"), json_string_value(tmp)) == 0)
             continue;
         st_relay_unlisten(p->relay, key);
         json_object_del(p->listening, key);
@@ -323,11 +320,11 @@ static void sync_listeners(struct st_server *d, json_t *want)
         if (json_object_get(p->listening, key))
             continue;
         st_error err = {0};
-        if (st_relay_listen(p->relay, key, str(l, "listen"), pick, p, &err) < 0) {
+        if (st_relay_listen(p->relay, key, st_json_str_at(l, "listen"), pick, p, &err) < 0) {
             listen_failed(d, key, l, &err);
             continue;
         }
-        json_object_set_new(p->listening, key, json_string(str(l, "listen")));
+        json_object_set_new(p->listening, key, json_string(st_json_str_at(l, "listen")));
         listen_ok(d, key, l);
     }
 }
@@ -344,7 +341,7 @@ static void set_routes(struct st_server_proxy *p, json_t *want, json_t *endpoint
     {
         json_array_foreach(json_object_get(subset, "addresses"), k, a)
         {
-            const char *ip = str(a, "ip");
+            const char *ip = st_json_str_at(a, "ip");
             size_t m;
             json_array_foreach(json_object_get(subset, "ports"), m, port)
             {
@@ -373,7 +370,7 @@ static void set_routes(struct st_server_proxy *p, json_t *want, json_t *endpoint
         snprintf(why, sizeof(why),
                  "Service %s/%s has no ready endpoints (no pod matches its selector, or none is "
                  "ready)",
-                 str(r, "namespace"), str(r, "service"));
+                 st_json_str_at(r, "namespace"), st_json_str_at(r, "service"));
         json_object_set_new(p->routes, key,
                             json_pack("{s:O, s:s, s:I}", "backends", json_object_get(r, "backends"),
                                       "why", why, "rr", rr));

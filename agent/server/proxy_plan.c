@@ -6,26 +6,22 @@
  * the unit tests check it on objects they write. */
 #include "server_priv.h"
 #include "strata/cleanup.h"
+#include "strata/jsonpath.h"
 
 #include <stdio.h>
 #include <string.h>
-
-static const char *str(json_t *o, const char *key)
-{
-    return json_string_value(json_object_get(o, key));
-}
 
 /* The Endpoints port a Service port goes to: the one of the same name (a
  * Service of one port may leave both unnamed). */
 static json_t *subset_port(json_t *subset, json_t *sport)
 {
-    const char *name = str(sport, "name");
+    const char *name = st_json_str_at(sport, "name");
     json_t *ports = json_object_get(subset, "ports");
     size_t i;
     json_t *p;
     json_array_foreach(ports, i, p)
     {
-        const char *pn = str(p, "name");
+        const char *pn = st_json_str_at(p, "name");
         if ((name ? name : "")[0] == '\0' && json_array_size(ports) == 1)
             return p;
         if (strcmp(pn ? pn : "", name ? name : "") == 0)
@@ -48,12 +44,12 @@ static json_t *backends_of(json_t *endpoints, json_t *sport)
         json_int_t port = json_integer_value(json_object_get(p, "port"));
         json_array_foreach(json_object_get(subset, "addresses"), j, a)
         {
-            const char *ip = str(a, "ip");
+            const char *ip = st_json_str_at(a, "ip");
             if (ip == NULL || port <= 0)
                 continue;
             char addr[64];
             snprintf(addr, sizeof(addr), "%s:%lld", ip, (long long)port);
-            const char *node = str(a, "nodeName");
+            const char *node = st_json_str_at(a, "nodeName");
             json_array_append_new(out,
                                   json_pack("{s:s, s:s}", "addr", addr, "node", node ? node : ""));
         }
@@ -68,8 +64,9 @@ static json_t *find_endpoints(json_t *endpoints, const char *ns, const char *nam
     json_array_foreach(endpoints, i, e)
     {
         json_t *md = json_object_get(e, "metadata");
-        const char *ens = str(md, "namespace");
-        if (strcmp(str(md, "name") ?: "", name) == 0 && strcmp(ens ? ens : "default", ns) == 0)
+        const char *ens = st_json_str_at(md, "namespace");
+        if (strcmp(st_json_str_at(md, "name") ?: "", name) == 0 &&
+            strcmp(ens ? ens : "default", ns) == 0)
             return e;
     }
     return NULL;
@@ -85,22 +82,23 @@ int st_server_proxy_plan(json_t *services, json_t *endpoints, json_t **listeners
     json_array_foreach(services, i, svc)
     {
         json_t *md = json_object_get(svc, "metadata"), *spec = json_object_get(svc, "spec");
-        const char *name = str(md, "name"), *ns = str(md, "namespace");
+        const char *name = st_json_str_at(md, "name"), *ns = st_json_str_at(md, "namespace");
         if (name == NULL)
             continue;
         if (ns == NULL)
             ns = "default";
-        const char *type = str(spec, "type") ?: "ClusterIP";
-        const char *cip = str(spec, "clusterIP");
+        const char *type = st_json_str_at(spec, "type") ?: "ClusterIP";
+        const char *cip = st_json_str_at(spec, "clusterIP");
         json_t *lbs = json_object_get(json_object_get(svc, "status"), "loadBalancer");
-        const char *ingress = str(json_array_get(json_object_get(lbs, "ingress"), 0), "ip");
+        const char *ingress =
+            st_json_str_at(json_array_get(json_object_get(lbs, "ingress"), 0), "ip");
         json_t *eps = find_endpoints(endpoints, ns, name);
         json_t *gports = json_array();
         json_array_foreach(json_object_get(spec, "ports"), j, sport)
         {
             json_int_t port = json_integer_value(json_object_get(sport, "port"));
             json_int_t node_port = json_integer_value(json_object_get(sport, "nodePort"));
-            const char *pname = str(sport, "name") ?: "";
+            const char *pname = st_json_str_at(sport, "name") ?: "";
             _cleanup_json_ json_t *b = backends_of(eps, sport);
             json_t *addrs = json_array();
             size_t k;
