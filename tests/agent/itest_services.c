@@ -9,6 +9,7 @@
  * leaves no listener. Domains are strata-sv<pid>-*, removed in teardown,
  * pass or fail, with the database. */
 #include "cluster.h"
+#include "strata/jsonpath.h"
 #include "testutil.h"
 
 #include <arpa/inet.h>
@@ -26,11 +27,6 @@ static char db_dir[600];
 static int db_port;
 
 /* ---- helpers ------------------------------------------------------------------ */
-
-static const char *jstr(json_t *o, const char *key)
-{
-    return json_string_value(json_object_get(o, key));
-}
 
 /* "-- served by NAME" in a quote app's answer: NAME, malloc'd. */
 static char *served_by(const char *body)
@@ -83,7 +79,7 @@ static char *ingress_url(const char *svc, const char *path)
     snprintf(what, sizeof(what), "service %s", svc);
     json_t *s = st_cluster_get(&cl, what);
     json_t *lb = json_object_get(json_object_get(s, "status"), "loadBalancer");
-    const char *ip = jstr(json_array_get(json_object_get(lb, "ingress"), 0), "ip");
+    const char *ip = st_json_str_at(json_array_get(json_object_get(lb, "ingress"), 0), "ip");
     char *url = NULL;
     if (ip && asprintf(&url, "http://%s:80%s", ip, path) < 0)
         url = NULL;
@@ -371,7 +367,7 @@ static void test_pod_reaches_pod_and_service_by_name(void **state)
     assert_int_equal(json_array_size(eps), 3);
     char ips[3][32];
     for (size_t i = 0; i < 3; i++)
-        snprintf(ips[i], sizeof(ips[i]), "%s", jstr(json_array_get(eps, i), "ip") ?: "");
+        snprintf(ips[i], sizeof(ips[i]), "%s", st_json_str_at(json_array_get(eps, i), "ip") ?: "");
     json_decref(eps);
 #define GET(host, port) "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 10 " host " " port
     char *yaml = NULL;
@@ -445,7 +441,7 @@ static void test_node_kill_under_a_client_loop(void **state)
     char *url = ingress_url("quote", "/");
     assert_non_null(url);
     json_t *eps = endpoint_addrs("quote", "addresses");
-    const char *victim_node = jstr(json_array_get(eps, 0), "nodeName");
+    const char *victim_node = st_json_str_at(json_array_get(eps, 0), "nodeName");
     const char *victim_pod = st_json_str(json_array_get(eps, 0), "targetRef", "name");
     assert_non_null(victim_node);
     assert_non_null(victim_pod);
@@ -481,7 +477,7 @@ static void test_node_kill_under_a_client_loop(void **state)
             json_t *a;
             json_array_foreach(now, i, a)
             {
-                const char *n = jstr(a, "nodeName");
+                const char *n = st_json_str_at(a, "nodeName");
                 still |= n && strcmp(n, node) == 0;
             }
             json_decref(now);
@@ -550,8 +546,8 @@ static bool listening_is(void *arg)
     json_t *cond;
     json_array_foreach(json_object_get(json_object_get(s, "status"), "conditions"), i, cond)
     {
-        ok |= strcmp(jstr(cond, "type") ?: "", "Listening") == 0 &&
-              strcmp(jstr(cond, "status") ?: "", c->status) == 0;
+        ok |= strcmp(st_json_str_at(cond, "type") ?: "", "Listening") == 0 &&
+              strcmp(st_json_str_at(cond, "status") ?: "", c->status) == 0;
     }
     json_decref(s);
     return ok;
