@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <microhttpd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -42,6 +43,15 @@ static enum MHD_Result send_response(struct MHD_Connection *c, struct st_server_
             return MHD_NO;
     }
     MHD_add_response_header(r, "Content-Type", resp->type ? resp->type : "text/plain");
+    size_t i;
+    json_t *w;
+    json_array_foreach(resp->warnings, i, w)
+    {
+        /* RFC 7234's form, as the apiserver sends it: 299 - "text" */
+        _cleanup_free_ char *h = NULL;
+        if (asprintf(&h, "299 - \"%s\"", json_string_value(w)) >= 0)
+            MHD_add_response_header(r, "Warning", h);
+    }
     enum MHD_Result ret = MHD_queue_response(c, resp->status, r);
     MHD_destroy_response(r);
     return ret;
@@ -99,11 +109,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (path == NULL || query == NULL)
         return MHD_NO;
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_arg, query);
-    struct st_server_request q = {.method = method,
-                                  .query = query,
-                                  .body = b->buf,
-                                  .body_len = b->len,
-                                  .body_too_big = b->too_big};
+    struct st_server_request q = {
+        .method = method,
+        .query = query,
+        .body = b->buf,
+        .body_len = b->len,
+        .body_too_big = b->too_big,
+        .accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept"),
+        .content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type")};
     st_server_api_split_path(&q, path);
     struct st_server_response resp = {0};
     int r = st_server_api_route(d, &q, &resp);

@@ -25,7 +25,9 @@ struct st_server_request {
     json_t *query; /* name -> string: the query arguments (NULL: none) */
     const char *body;
     size_t body_len;
-    bool body_too_big; /* over ST_SERVER_API_BODY_MAX: the body was not kept */
+    bool body_too_big;        /* over ST_SERVER_API_BODY_MAX: the body was not kept */
+    const char *accept;       /* the Accept header (NULL: none) */
+    const char *content_type; /* the Content-Type header (NULL: none), e.g. a patch's type */
 };
 
 struct st_server_stream;
@@ -36,6 +38,7 @@ struct st_server_response {
     char *body;       /* owned */
     size_t len;
     struct st_server_stream *stream; /* owned: the body is read from it (watch, follow) */
+    json_t *warnings; /* owned, NULL or an array of strings: one `Warning: 299 - "..."` each */
 };
 
 /* Splits path (changed in place) into q's segments. */
@@ -68,6 +71,10 @@ int st_server_api_reply_error(struct st_server_call *c, int r, const st_error *e
                               enum st_server_api_errors kind);
 int st_server_api_reply_stream(struct st_server_call *c, struct st_server_stream *s,
                                const char *type);
+/* Adds a warning to the response (a Warning header, as the apiserver
+ * sends for unknown fields under fieldValidation=Warn). */
+void st_server_api_warn(struct st_server_call *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* {"kind":"Status","status":"Success"} */
 int st_server_api_reply_success(struct st_server_call *c);
 

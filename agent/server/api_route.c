@@ -17,7 +17,30 @@ void st_server_api_response_clear(struct st_server_response *r)
 {
     free(r->body);
     st_server_stream_free(r->stream);
+    json_decref(r->warnings);
     *r = (struct st_server_response){0};
+}
+
+/* A reply replaces the body, never the warnings gathered on the way. */
+static void response_set(struct st_server_response *r, struct st_server_response next)
+{
+    json_t *warnings = r->warnings;
+    r->warnings = NULL;
+    st_server_api_response_clear(r);
+    *r = next;
+    r->warnings = warnings;
+}
+
+void st_server_api_warn(struct st_server_call *c, const char *fmt, ...)
+{
+    char msg[ST_ERROR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (c->out->warnings == NULL)
+        c->out->warnings = json_array();
+    json_array_append_new(c->out->warnings, json_string(msg));
 }
 
 int st_server_api_reply_text(struct st_server_call *c, unsigned code, const char *type,
@@ -28,8 +51,8 @@ int st_server_api_reply_text(struct st_server_call *c, unsigned code, const char
         return -ENOMEM;
     memcpy(copy, text, len);
     copy[len] = 0;
-    st_server_api_response_clear(c->out);
-    *c->out = (struct st_server_response){.status = code, .type = type, .body = copy, .len = len};
+    response_set(c->out, (struct st_server_response){
+                             .status = code, .type = type, .body = copy, .len = len});
     return 0;
 }
 
@@ -46,8 +69,7 @@ int st_server_api_reply_stream(struct st_server_call *c, struct st_server_stream
 {
     if (s == NULL)
         return -ENOMEM;
-    st_server_api_response_clear(c->out);
-    *c->out = (struct st_server_response){.status = 200, .type = type, .stream = s};
+    response_set(c->out, (struct st_server_response){.status = 200, .type = type, .stream = s});
     return 0;
 }
 
