@@ -117,10 +117,10 @@ void fake_server_node_ready(struct fake_server *fs, const char *name)
     json_decref(node);
 }
 
-unsigned fake_server_call(struct fake_server *fs, const char *method, const char *path,
-                          const char *body, json_t **reply)
+unsigned fake_server_request(struct fake_server *fs, const struct fake_request *r, json_t **reply,
+                             json_t **warnings)
 {
-    char *copy = strdup(path);
+    char *copy = strdup(r->path);
     assert_non_null(copy);
     json_t *query = json_object();
     char *qs = strchr(copy, '?');
@@ -135,21 +135,34 @@ unsigned fake_server_call(struct fake_server *fs, const char *method, const char
             }
         }
     }
-    struct st_server_request q = {
-        .method = method, .query = query, .body = body, .body_len = body ? strlen(body) : 0};
+    struct st_server_request q = {.method = r->method,
+                                  .query = query,
+                                  .body = r->body,
+                                  .body_len = r->body ? strlen(r->body) : 0,
+                                  .accept = r->accept,
+                                  .content_type = r->content_type};
     st_server_api_split_path(&q, copy);
     struct st_server_response resp = {0};
     assert_int_equal(st_server_api_route(fs->d, &q, &resp), 0);
     unsigned status = resp.status;
     if (reply) {
         *reply = NULL;
-        if (resp.body && resp.type && strcmp(resp.type, "application/json") == 0)
+        if (resp.body && resp.type && strncmp(resp.type, "application/json", 16) == 0)
             *reply = json_loadb(resp.body, resp.len, 0, NULL);
     }
+    if (warnings)
+        *warnings = resp.warnings ? json_incref(resp.warnings) : json_array();
     st_server_api_response_clear(&resp);
     json_decref(query);
     free(copy);
     return status;
+}
+
+unsigned fake_server_call(struct fake_server *fs, const char *method, const char *path,
+                          const char *body, json_t **reply)
+{
+    struct fake_request r = {.method = method, .path = path, .body = body};
+    return fake_server_request(fs, &r, reply, NULL);
 }
 
 json_t *fake_server_get(struct fake_server *fs, const char *kind, const char *ns, const char *name)

@@ -37,6 +37,15 @@ void fake_server_node_ready(struct fake_server *fs, const char *name);
 unsigned fake_server_call(struct fake_server *fs, const char *method, const char *path,
                           const char *body, json_t **reply);
 
+/* The same with request headers; *warnings (may be NULL) the Warning
+ * headers' texts (an array, empty when none). */
+struct fake_request {
+    const char *method, *path, *body;
+    const char *accept, *content_type; /* NULL: none */
+};
+unsigned fake_server_request(struct fake_server *fs, const struct fake_request *r, json_t **reply,
+                             json_t **warnings);
+
 /* The stored object (new reference) or NULL. */
 json_t *fake_server_get(struct fake_server *fs, const char *kind, const char *ns, const char *name);
 /* A Node's Ready condition status ("True", "Unknown", "False"), or "". */
