@@ -7,8 +7,11 @@
 #include "api_priv.h"
 #include "strata/cleanup.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +78,51 @@ struct body {
     bool too_big;
 };
 
+/* What anyone may read on the HTTPS port, as the apiserver lets anonymous
+ * clients read them: health and the version. */
+static bool is_public(const char *url)
+{
+    static const char *const paths[] = {"/healthz", "/livez", "/readyz", "/version"};
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+        if (strcmp(url, paths[i]) == 0)
+            return true;
+    return false;
+}
+
+static enum MHD_Result unauthorized(struct MHD_Connection *c)
+{
+    static const char body[] =
+        "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\","
+        "\"message\":\"Unauthorized: give the bearer token of the kubeconfig stratad wrote "
+        "(stratactl kubeconfig prints it)\",\"reason\":\"Unauthorized\",\"code\":401}";
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(sizeof(body) - 1, (char *)body, MHD_RESPMEM_PERSISTENT);
+    if (r == NULL)
+        return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    enum MHD_Result ret = MHD_queue_response(c, 401, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls);
+
+/* The HTTPS port: a request without the admin token gets 401 before its
+ * body is read. */
+static enum MHD_Result on_request_tls(void *cls, struct MHD_Connection *c, const char *url,
+                                      const char *method, const char *version, const char *upload,
+                                      size_t *upload_size, void **con_cls)
+{
+    struct st_server *d = cls;
+    if (*con_cls == NULL && !is_public(url) &&
+        !st_api_pki_authorized(&d->pki,
+                               MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization")))
+        return unauthorized(c);
+    return on_request(cls, c, url, method, version, upload, upload_size, con_cls);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
@@ -139,11 +187,103 @@ static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
     }
 }
 
-int st_server_api_start(struct st_server *d, st_error *err)
+/* A TCP listener on host:port (port 0: any free one, then *port says it). */
+static int listen_tcp(const char *host, unsigned *port, st_error *err)
 {
-    int fd = st_server_api_listen(d->cfg.socket_path, err);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)*port)};
+    inet_pton(AF_INET, host, &sa.sin_addr);
+    _cleanup_close_ int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+        return st_error_sys(err, errno, "cannot make a TCP socket for the API");
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+        return st_error_sys(err, errno,
+                            "cannot listen on %s:%u for the Kubernetes API%s; stop what uses it "
+                            "or give stratad another --api-listen (\"none\": no TCP port)",
+                            host, *port, errno == EADDRINUSE ? " (in use)" : "");
+    socklen_t len = sizeof(sa);
+    if (listen(fd, 128) < 0 || getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
+        return st_error_sys(err, errno, "cannot listen on %s:%u", host, *port);
+    *port = ntohs(sa.sin_port);
+    return st_steal_fd(&fd);
+}
+
+int st_server_api_listen_check(const st_server_config *cfg, char *host, size_t host_len,
+                               unsigned *port, st_error *err)
+{
+    const char *spec = cfg->api_listen ? cfg->api_listen : ST_API_LISTEN_DEFAULT;
+    if (strcmp(spec, "none") == 0)
+        return 0;
+    int r = st_api_listen_parse(spec, host, host_len, port, err);
+    if (r < 0)
+        return r;
+    if (!st_api_host_is_loopback(host) && !cfg->api_listen_any)
+        return st_error_set(err, EPERM,
+                            "--api-listen %s is not a loopback address: the API is served "
+                            "outside this host only with --api-listen-any",
+                            spec);
+    return 1;
+}
+
+/* The HTTPS port kubectl uses, with its credentials and kubeconfig. */
+static int start_tls(struct st_server *d, st_error *err)
+{
+    const char *spec = d->cfg.api_listen ? d->cfg.api_listen : ST_API_LISTEN_DEFAULT;
+    if (strcmp(spec, "none") == 0)
+        return 0;
+    if (!MHD_is_feature_supported(MHD_FEATURE_TLS))
+        return st_error_set(err, ENOTSUP,
+                            "this libmicrohttpd has no TLS; install Debian's libmicrohttpd12 or "
+                            "run stratad with --api-listen none");
+    char host[64];
+    unsigned port;
+    int r = st_server_api_listen_check(&d->cfg, host, sizeof(host), &port, err);
+    if (r < 0)
+        return r;
+    if ((r = st_api_pki_load(d->cfg.state_dir, host, &d->pki, err)) < 0)
+        return r;
+    int fd = listen_tcp(host, &port, err);
     if (fd < 0)
         return fd;
+    d->mhd_tls =
+        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                             MHD_USE_ERROR_LOG | MHD_USE_TLS,
+                         0, NULL, NULL, on_request_tls, d, MHD_OPTION_LISTEN_SOCKET, fd,
+                         MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL, MHD_OPTION_HTTPS_MEM_KEY,
+                         d->pki.key_pem, MHD_OPTION_HTTPS_MEM_CERT, d->pki.cert_pem,
+                         /* a client that connects and never sends is dropped; streams write
+                          * at least every few seconds */
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_CONNECTION_LIMIT,
+                         (unsigned)512, MHD_OPTION_END);
+    if (d->mhd_tls == NULL) {
+        close(fd);
+        return st_error_set(err, EIO, "libmicrohttpd could not serve HTTPS on %s:%u", host, port);
+    }
+    d->api_port = port;
+    if ((r = st_api_pki_write_kubeconfig(&d->pki, d->cfg.state_dir, host, port, err)) < 0)
+        return r;
+    st_server_log("serving the Kubernetes API on https://%s:%u (kubectl --kubeconfig %s)", host,
+                  port, d->pki.kubeconfig);
+    return 0;
+}
+
+const char *st_server_kubeconfig(const struct st_server *d)
+{
+    return d->mhd_tls ? d->pki.kubeconfig : NULL;
+}
+
+int st_server_api_start(struct st_server *d, st_error *err)
+{
+    int r = start_tls(d, err);
+    if (r < 0) {
+        st_server_api_stop(d);
+        return r;
+    }
+    int fd = st_server_api_listen(d->cfg.socket_path, err);
+    if (fd < 0) {
+        st_server_api_stop(d);
+        return fd;
+    }
     d->listen_fd = fd;
     d->mhd = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG, 0,
@@ -168,6 +308,14 @@ void st_server_api_stop(struct st_server *d)
         MHD_stop_daemon(d->mhd);
         d->mhd = NULL;
     }
+    if (d->mhd_tls) {
+        pthread_mutex_lock(&d->lock);
+        pthread_cond_broadcast(&d->changed);
+        pthread_mutex_unlock(&d->lock);
+        MHD_stop_daemon(d->mhd_tls);
+        d->mhd_tls = NULL;
+    }
+    st_api_pki_free(&d->pki);
     if (d->listen_fd >= 0) {
         close(d->listen_fd);
         d->listen_fd = -1;

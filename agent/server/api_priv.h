@@ -28,6 +28,7 @@ struct st_server_request {
     bool body_too_big;        /* over ST_SERVER_API_BODY_MAX: the body was not kept */
     const char *accept;       /* the Accept header (NULL: none) */
     const char *content_type; /* the Content-Type header (NULL: none), e.g. a patch's type */
+    bool tcp;                 /* came over the HTTPS port, not the unix socket */
 };
 
 struct st_server_stream;
@@ -84,6 +85,9 @@ const char *st_server_api_arg(const struct st_server_call *c, const char *key);
 bool st_server_api_arg_true(const struct st_server_call *c, const char *key);
 /* The body as JSON, or NULL with err set (EINVAL: a 400). */
 json_t *st_server_api_parse_body(const struct st_server_call *c, st_error *err);
+
+/* GET /kubeconfig (the unix socket only): STATE_DIR/kubeconfig */
+int st_server_api_kubeconfig(struct st_server_call *c);
 
 /* api_objects.c */
 int st_server_api_objects(struct st_server_call *c, const char *kind, const char *ns,

@@ -188,6 +188,16 @@ json_t *st_server_api_parse_body(const struct st_server_call *c, st_error *err)
 
 /* ---- routing ------------------------------------------------------------------ */
 
+int st_server_api_kubeconfig(struct st_server_call *c)
+{
+    st_error err = {0};
+    _cleanup_free_ char *text = NULL;
+    int r = st_api_pki_read_kubeconfig(&c->d->pki, &text, &err);
+    if (r < 0)
+        return st_server_api_reply_error(c, r, &err, ST_SERVER_API_COMMANDS);
+    return st_server_api_reply_text(c, 200, "application/yaml", text, strlen(text));
+}
+
 static const char *kind_of_resource(const char *res)
 {
     if (strcmp(res, "pods") == 0)
@@ -216,6 +226,9 @@ static int route(struct st_server_call *c)
             ST_SERVER_API_BODY_MAX);
     if (st_server_api_seg_is(c, 0, "healthz") && q->nseg == 1)
         return st_server_api_reply_text(c, 200, "text/plain", "ok\n", 3);
+    if (st_server_api_seg_is(c, 0, "kubeconfig") && q->nseg == 1 && !q->tcp &&
+        st_server_api_method_is(c, "GET"))
+        return st_server_api_kubeconfig(c);
     if (st_server_api_seg_is(c, 0, "apply") && q->nseg == 1 && st_server_api_method_is(c, "POST"))
         return st_server_api_apply(c);
     bool core = st_server_api_seg_is(c, 0, "api") && st_server_api_seg_is(c, 1, "v1");

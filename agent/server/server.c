@@ -117,9 +117,12 @@ static int open_store(struct st_server *d, st_error *err)
 static int setup(struct st_server *d, st_error *err)
 {
     int r;
-    /* A second server on a socket in use refuses before it makes a state
-     * dir or runs initdb in it. */
-    if ((r = st_server_api_socket_check(d->cfg.socket_path, err)) < 0 ||
+    char host[64];
+    unsigned port;
+    /* A wrong flag or a second server on a socket in use refuses before it
+     * makes a state dir or runs initdb in it. */
+    if ((r = st_server_api_listen_check(&d->cfg, host, sizeof(host), &port, err)) < 0 ||
+        (r = st_server_api_socket_check(d->cfg.socket_path, err)) < 0 ||
         (r = st_statedir_lock(d->cfg.state_dir, &d->lock_fd, err)) < 0)
         return r;
     struct stat st;

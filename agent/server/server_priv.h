@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#include "api_pki.h"
 #include "strata/error.h"
 #include "strata/image.h"
 #include "strata/pg_embedded.h"
@@ -106,7 +107,10 @@ struct st_server {
     struct st_server_vmm vmm;
     struct MHD_Daemon *mhd;
     int listen_fd;
-    int kick_fd; /* eventfd: wakes the controller loop */
+    struct MHD_Daemon *mhd_tls; /* the HTTPS port (api_http.c), NULL when off */
+    struct st_api_pki pki;      /* its credentials (api_pki.h) */
+    unsigned api_port;          /* the port it listens on */
+    int kick_fd;                /* eventfd: wakes the controller loop */
     atomic_bool stopping;
 
     pthread_mutex_t lock;
@@ -118,6 +122,11 @@ struct st_server {
     struct st_server_liveness lv;
     struct st_server_proxy *proxy; /* proxy.c; NULL in the node manager's unit tests */
 };
+
+/* api_http.c: --api-listen read and checked: 1 with host and port, 0 when
+ * it is "none", or -EINVAL/-EPERM (before anything is started). */
+int st_server_api_listen_check(const st_server_config *cfg, char *host, size_t host_len,
+                               unsigned *port, st_error *err);
 
 /* server.c */
 /* A server on a store it is given (which it then owns and closes) and a

@@ -288,6 +288,14 @@ int stctl_call(stctl_client *c, const char *method, const char *path, json_t *bo
     return r;
 }
 
+int stctl_copy_stdout(const char *data, size_t len, void *arg, st_error *err)
+{
+    (void)arg;
+    if (fwrite(data, 1, len, stdout) != len || fflush(stdout) != 0)
+        return st_error_sys(err, errno ? errno : EIO, "cannot write to stdout");
+    return 0;
+}
+
 int stctl_stream(stctl_client *c, const char *method, const char *path, stctl_data_fn fn, void *arg,
                  st_error *err)
 {

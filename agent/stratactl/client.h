@@ -40,6 +40,9 @@ typedef int (*stctl_data_fn)(const char *data, size_t len, void *arg, st_error *
 int stctl_stream(stctl_client *c, const char *method, const char *path, stctl_data_fn fn, void *arg,
                  st_error *err);
 
+/* A stctl_data_fn that copies the body to stdout as it comes. */
+int stctl_copy_stdout(const char *data, size_t len, void *arg, st_error *err);
+
 /* A watch stream ("?watch=1"): one {"type","object"} JSON object a line;
  * fn gets each type and object (borrowed), and returns like stctl_data_fn.
  * An "ERROR" event fails with its Status message. */

@@ -8,14 +8,6 @@
 #include "ctl.h"
 #include "strata/cleanup.h"
 
-static int copy_out(const char *data, size_t len, void *arg, st_error *err)
-{
-    (void)arg;
-    if (fwrite(data, 1, len, stdout) != len || fflush(stdout) != 0)
-        return st_error_sys(err, errno ? errno : EIO, "cannot write the log to stdout");
-    return 0;
-}
-
 int stctl_verb_logs(struct stctl *ctl, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -57,7 +49,7 @@ int stctl_verb_logs(struct stctl *ctl, int argc, char **argv)
     _cleanup_free_ char *path = NULL;
     if (stctl_path(cl, stctl_fmt_kind_lookup("pods"), ctl->ns, name,
                    follow ? "/log?follow=true" : "/log", &path, &err) < 0 ||
-        stctl_stream(cl, "GET", path, copy_out, NULL, &err) < 0)
+        stctl_stream(cl, "GET", path, stctl_copy_stdout, NULL, &err) < 0)
         return stctl_fail(&err);
     return 0;
 }

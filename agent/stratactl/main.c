@@ -45,6 +45,18 @@ int stctl_usage(const char *usage, const char *fmt, ...)
 /* ---- dispatch ------------------------------------------------------------- */
 
 static int verb_version(struct stctl *ctl, int argc, char **argv);
+/* The kubeconfig stratad wrote: `stratactl kubeconfig > ~/.kube/config`. */
+static int verb_kubeconfig(struct stctl *ctl, int argc, char **argv)
+{
+    if (argc > 1)
+        return stctl_usage("kubeconfig", "kubeconfig takes no arguments, got \"%s\"", argv[1]);
+    st_error err = {0};
+    stctl_client *cl = stctl_connect(ctl, &err);
+    if (cl == NULL || stctl_stream(cl, "GET", "/kubeconfig", stctl_copy_stdout, NULL, &err) < 0)
+        return stctl_fail(&err);
+    return 0;
+}
+
 static int verb_help(struct stctl *ctl, int argc, char **argv);
 
 static const struct {
@@ -75,6 +87,8 @@ static const struct {
     {"image", stctl_verb_image, "image pull REF", "pull an image from a registry"},
     {"bench", stctl_verb_bench, STCTL_USAGE_BENCH,
      "time VM node and container start-up (runs bench_startup)"},
+    {"kubeconfig", verb_kubeconfig, "kubeconfig",
+     "the kubeconfig for kubectl (stratad's HTTPS API and its token)"},
     {"version", verb_version, "version", "stratactl's version"},
     {"help", verb_help, "help", "this text"},
 };

@@ -23,14 +23,19 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: stratad [--state-dir DIR] [--socket PATH] [--db DSN] [--libvirt URI]\n"
             "               [--node-image DIR] [--images DIR] [--grace-ms MS]\n"
+            "               [--api-listen IPV4:PORT|none] [--api-listen-any]\n"
             "  --state-dir DIR   state, private PostgreSQL, node sockets (default %s)\n"
             "  --socket PATH     the API socket, mode 0600 (default %s)\n"
             "  --db DSN          use this PostgreSQL server instead of a private cluster\n"
             "  --libvirt URI     libvirt connection (default qemu:///system)\n"
             "  --node-image DIR  vmlinux + initramfs.cpio for nodes (default: BINDIR/../image)\n"
             "  --images DIR      the image store (default STATE_DIR/images)\n"
-            "  --grace-ms MS     fence a node silent this long (default %d)\n",
-            ST_SERVER_STATE_DIR_DEFAULT, ST_SERVER_SOCKET_DEFAULT, ST_SERVER_GRACE_MS_DEFAULT);
+            "  --grace-ms MS     fence a node silent this long (default %d)\n"
+            "  --api-listen A    the Kubernetes API over HTTPS for kubectl (default %s; port 0\n"
+            "                    picks one; none: off); writes STATE_DIR/kubeconfig\n"
+            "  --api-listen-any  allow an --api-listen address outside 127.0.0.0/8\n",
+            ST_SERVER_STATE_DIR_DEFAULT, ST_SERVER_SOCKET_DEFAULT, ST_SERVER_GRACE_MS_DEFAULT,
+            "127.0.0.1:6443");
 }
 
 /* The node image next to the binary: build/bin/stratad -> build/image. */
@@ -100,6 +105,8 @@ int main(int argc, char **argv)
         {"node-image", required_argument, NULL, 'i'},
         {"images", required_argument, NULL, 'I'},
         {"grace-ms", required_argument, NULL, 'g'},
+        {"api-listen", required_argument, NULL, 'a'},
+        {"api-listen-any", no_argument, NULL, 'A'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -135,6 +142,12 @@ int main(int argc, char **argv)
                         optarg);
                 return 2;
             }
+            break;
+        case 'a':
+            cfg.api_listen = optarg;
+            break;
+        case 'A':
+            cfg.api_listen_any = true;
             break;
         case 'h':
             usage(stdout);

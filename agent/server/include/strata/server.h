@@ -33,6 +33,11 @@ typedef struct st_server_config {
     const char *node_image;  /* folder with vmlinux and initramfs.cpio */
     const char *images_dir;  /* the image store; NULL: STATE_DIR/images */
     int grace_ms;
+    /* The Kubernetes API over HTTPS (kubectl): "IPV4:PORT" (port 0 picks
+     * one), NULL for 127.0.0.1:6443, "none" for no TCP port. An address
+     * outside 127.0.0.0/8 is refused unless api_listen_any. */
+    const char *api_listen;
+    bool api_listen_any;
 } st_server_config;
 
 /* Refuses (-EADDRINUSE, -EBUSY) when another server answers on the socket
@@ -44,9 +49,13 @@ int st_server_open(const st_server_config *cfg, st_server **out, st_error *err);
  * store; node VMs keep running for the next server to re-adopt. */
 void st_server_close(st_server *s);
 
-/* Serves the HTTP API (agent/API.md) on cfg->socket_path, mode 0600. */
+/* Serves the HTTP API (agent/API.md) on cfg->socket_path, mode 0600, and
+ * over HTTPS on cfg->api_listen with a bearer token, writing
+ * STATE_DIR/kubeconfig for kubectl (its path: st_server_kubeconfig). */
 int st_server_api_start(st_server *s, st_error *err);
 void st_server_api_stop(st_server *s);
+/* STATE_DIR/kubeconfig once the HTTPS port is served, else NULL. */
+const char *st_server_kubeconfig(const st_server *s);
 
 /* One controller pass: node events and liveness, the controllers, pods
  * sent to nodes. Call it when an fd below is readable or the wait ends. */
