@@ -391,7 +391,7 @@ void st_print_endpoints_text(json_t *ep, const char *list, const char *port_name
 
 /* ---- events --------------------------------------------------------------- */
 
-void st_print_event_seen(json_t *ev, time_t now, char *buf, size_t len)
+const char *st_print_event_last_time(json_t *ev)
 {
     const char *last = str_or(ev, "lastTimestamp", NULL);
     if (last == NULL)
@@ -400,7 +400,12 @@ void st_print_event_seen(json_t *ev, time_t now, char *buf, size_t len)
         last = str_or(ev, "firstTimestamp", NULL);
     if (last == NULL)
         last = str_or(ev, "metadata.creationTimestamp", NULL);
-    st_print_age(last, now, buf, len);
+    return last;
+}
+
+void st_print_event_seen(json_t *ev, time_t now, char *buf, size_t len)
+{
+    st_print_age(st_print_event_last_time(ev), now, buf, len);
     long long count = int_at(ev, "count", 1);
     const char *first = str_or(ev, "firstTimestamp", NULL);
     if (count > 1 && first) {

@@ -73,6 +73,9 @@ void st_print_service_ports(json_t *svc, char *buf, size_t len);
  * more...", as kubectl; <none> when there is none. */
 void st_print_endpoints_text(json_t *ep, const char *list, const char *port_name, char *buf,
                              size_t len);
+/* When an Event was last seen: lastTimestamp, else eventTime, else
+ * firstTimestamp, else its creation; NULL when it has none. */
+const char *st_print_event_last_time(json_t *ev);
 /* An Event's LAST SEEN at now: "5s", or for a repeated one "5s (x3 over 10m)". */
 void st_print_event_seen(json_t *ev, time_t now, char *buf, size_t len);
 /* An Event's OBJECT: "pod/web-1", the kind in lower case. */
