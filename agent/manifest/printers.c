@@ -27,16 +27,6 @@ static const char *str_or(json_t *obj, const char *path, const char *def)
     return s && *s ? s : def;
 }
 
-static long long int_at(json_t *obj, const char *path, long long def)
-{
-    json_t *v = st_json_at(obj, path);
-    if (json_is_integer(v))
-        return (long long)json_integer_value(v);
-    if (json_is_real(v))
-        return (long long)json_real_value(v);
-    return def;
-}
-
 /* ---- text ----------------------------------------------------------------- */
 
 void st_print_appendf(char *buf, size_t len, const char *fmt, ...)
@@ -220,11 +210,11 @@ void st_print_pod_status(json_t *pod, char *buf, size_t len)
         } else if (term) {
             if (str_or(term, "reason", NULL))
                 reason = str_or(term, "reason", NULL);
-            else if (int_at(term, "signal", 0) != 0) {
-                snprintf(tmp, sizeof(tmp), "Signal:%lld", int_at(term, "signal", 0));
+            else if (st_json_int_at(term, "signal", 0) != 0) {
+                snprintf(tmp, sizeof(tmp), "Signal:%lld", st_json_int_at(term, "signal", 0));
                 reason = tmp;
             } else {
-                snprintf(tmp, sizeof(tmp), "ExitCode:%lld", int_at(term, "exitCode", 0));
+                snprintf(tmp, sizeof(tmp), "ExitCode:%lld", st_json_int_at(term, "exitCode", 0));
                 reason = tmp;
             }
         } else if (json_is_true(json_object_get(cs, "ready")) && st_json_at(cs, "state.running")) {
@@ -250,7 +240,7 @@ void st_print_pod_restarts(json_t *pod, time_t now, char *buf, size_t len)
     json_t *cs;
     json_array_foreach(st_json_at(pod, "status.containerStatuses"), i, cs)
     {
-        restarts += int_at(cs, "restartCount", 0);
+        restarts += st_json_int_at(cs, "restartCount", 0);
         time_t t = 0;
         const char *fin = st_json_str_at(cs, "lastState.terminated.finishedAt");
         if (fin && st_time_parse_rfc3339(fin, &t, NULL) == 0 && t > latest)
@@ -334,9 +324,9 @@ void st_print_service_ports(json_t *svc, char *buf, size_t len)
     buf[0] = '\0';
     json_array_foreach(st_json_at(svc, "spec.ports"), i, p)
     {
-        st_print_appendf(buf, len, "%s%lld", i ? "," : "", int_at(p, "port", 0));
-        if (int_at(p, "nodePort", 0) > 0)
-            st_print_appendf(buf, len, ":%lld", int_at(p, "nodePort", 0));
+        st_print_appendf(buf, len, "%s%lld", i ? "," : "", st_json_int_at(p, "port", 0));
+        if (st_json_int_at(p, "nodePort", 0) > 0)
+            st_print_appendf(buf, len, ":%lld", st_json_int_at(p, "nodePort", 0));
         st_print_appendf(buf, len, "/%s", str_or(p, "protocol", "TCP"));
     }
     if (buf[0] == '\0')
@@ -379,7 +369,7 @@ void st_print_endpoints_text(json_t *ep, const char *list, const char *port_name
             {
                 if (shown < EP_SHOWN)
                     st_print_appendf(buf, len, "%s%s:%lld", shown++ ? "," : "",
-                                     str_or(addr, "ip", ""), int_at(port, "port", 0));
+                                     str_or(addr, "ip", ""), st_json_int_at(port, "port", 0));
             }
         }
     }
@@ -406,7 +396,7 @@ const char *st_print_event_last_time(json_t *ev)
 void st_print_event_seen(json_t *ev, time_t now, char *buf, size_t len)
 {
     st_print_age(st_print_event_last_time(ev), now, buf, len);
-    long long count = int_at(ev, "count", 1);
+    long long count = st_json_int_at(ev, "count", 1);
     const char *first = str_or(ev, "firstTimestamp", NULL);
     if (count > 1 && first) {
         char over[32];

@@ -220,11 +220,6 @@ static void add_age(json_t *cells, json_t *obj, const char *path, time_t now)
     add_str(cells, b);
 }
 
-static long long int_at(json_t *obj, const char *path)
-{
-    return (long long)json_integer_value(st_json_at(obj, path));
-}
-
 /* "met/total" of a pod's readiness gates, <none> without any. */
 static void readiness_gates(json_t *pod, char *buf, size_t len)
 {
@@ -265,13 +260,12 @@ static void pod_row(json_t *pod, time_t now, json_t *cells)
 static void deployment_row(json_t *dep, time_t now, json_t *cells)
 {
     char b[CELL_MAX];
-    json_t *replicas = st_json_at(dep, "spec.replicas");
     add_str(cells, str_or(dep, "metadata.name", ""));
-    snprintf(b, sizeof(b), "%lld/%lld", int_at(dep, "status.readyReplicas"),
-             replicas ? (long long)json_integer_value(replicas) : 1LL);
+    snprintf(b, sizeof(b), "%lld/%lld", st_json_int_at(dep, "status.readyReplicas", 0),
+             st_json_int_at(dep, "spec.replicas", 1));
     add_str(cells, b);
-    add_int(cells, int_at(dep, "status.updatedReplicas"));
-    add_int(cells, int_at(dep, "status.availableReplicas"));
+    add_int(cells, st_json_int_at(dep, "status.updatedReplicas", 0));
+    add_int(cells, st_json_int_at(dep, "status.availableReplicas", 0));
     add_age(cells, dep, "metadata.creationTimestamp", now);
     st_print_containers_text(st_json_at(dep, "spec.template.spec"), "name", b, sizeof(b));
     add_str(cells, b);

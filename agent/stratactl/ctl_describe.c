@@ -104,9 +104,9 @@ static void probe_text(json_t *p, char *buf, size_t len)
     }
     st_print_appendf(
         buf, len, " delay=%llds timeout=%llds period=%llds #success=%lld #failure=%lld",
-        ctlfmt_int_at(p, "initialDelaySeconds", 0), ctlfmt_int_at(p, "timeoutSeconds", 1),
-        ctlfmt_int_at(p, "periodSeconds", 10), ctlfmt_int_at(p, "successThreshold", 1),
-        ctlfmt_int_at(p, "failureThreshold", 3));
+        st_json_int_at(p, "initialDelaySeconds", 0), st_json_int_at(p, "timeoutSeconds", 1),
+        st_json_int_at(p, "periodSeconds", 10), st_json_int_at(p, "successThreshold", 1),
+        st_json_int_at(p, "failureThreshold", 3));
 }
 
 /* Limits or Requests: "cpu: 250m" lines, without Strata's normalized copy. */
@@ -180,7 +180,8 @@ static void container_head(FILE *out, int indent, json_t *pod, json_t *c)
     json_array_foreach(json_object_get(c, "ports"), i, p)
     {
         st_print_appendf(buf, sizeof(buf), "%s%lld/%s", i ? ", " : "",
-                         ctlfmt_int_at(p, "containerPort", 0), ctlfmt_str_or(p, "protocol", "TCP"));
+                         st_json_int_at(p, "containerPort", 0),
+                         ctlfmt_str_or(p, "protocol", "TCP"));
         if (ctlfmt_str_at(p, "name"))
             st_print_appendf(buf, sizeof(buf), " (%s)", ctlfmt_str_at(p, "name"));
     }
@@ -213,10 +214,10 @@ static void container_state(FILE *out, int indent, const char *key, json_t *stat
             ctlfmt_field(out, indent + 2, w - 2, "Message", "%s",
                          ctlfmt_str_at(state, "terminated.message"));
         ctlfmt_field(out, indent + 2, w - 2, "Exit Code", "%lld",
-                     ctlfmt_int_at(state, "terminated.exitCode", 0));
-        if (ctlfmt_int_at(state, "terminated.signal", 0))
+                     st_json_int_at(state, "terminated.exitCode", 0));
+        if (st_json_int_at(state, "terminated.signal", 0))
             ctlfmt_field(out, indent + 2, w - 2, "Signal", "%lld",
-                         ctlfmt_int_at(state, "terminated.signal", 0));
+                         st_json_int_at(state, "terminated.signal", 0));
         if (ctlfmt_str_at(state, "terminated.startedAt"))
             ctlfmt_field(out, indent + 2, w - 2, "Started", "%s",
                          ctlfmt_str_at(state, "terminated.startedAt"));
@@ -444,7 +445,7 @@ static void pod_status_fields(FILE *out, json_t *pod, time_t now)
         }
         if (ctlfmt_at(pod, "metadata.deletionGracePeriodSeconds"))
             ctlfmt_field(out, 0, 15, "Termination Grace Period", "%llds",
-                         ctlfmt_int_at(pod, "metadata.deletionGracePeriodSeconds", 0));
+                         st_json_int_at(pod, "metadata.deletionGracePeriodSeconds", 0));
     } else {
         ctlfmt_field(out, 0, 15, "Status", "%s", phase);
     }
@@ -473,7 +474,7 @@ static int describe_pod(FILE *out, json_t *pod, json_t *events, time_t now, st_e
         container_state(out, 4, "Last State", ctlfmt_at(cs, "lastState"));
         ctlfmt_field(out, 4, 16, "Ready", "%s",
                      json_is_true(json_object_get(cs, "ready")) ? "True" : "False");
-        ctlfmt_field(out, 4, 16, "Restart Count", "%lld", ctlfmt_int_at(cs, "restartCount", 0));
+        ctlfmt_field(out, 4, 16, "Restart Count", "%lld", st_json_int_at(cs, "restartCount", 0));
         container_tail(out, 4, c);
     }
     int r = ctlfmt_conditions(out, pod, now, false, err);
@@ -486,12 +487,12 @@ static int describe_deployment(FILE *out, json_t *d, json_t *events, time_t now,
     ctlfmt_metadata(out, d, true, now);
     st_print_map_text(ctlfmt_at(d, "spec.selector.matchLabels"), buf, sizeof(buf));
     ctlfmt_field(out, 0, 15, "Selector", "%s", buf);
-    long long want = ctlfmt_int_at(d, "spec.replicas", 1),
-              avail = ctlfmt_int_at(d, "status.availableReplicas", 0);
+    long long want = st_json_int_at(d, "spec.replicas", 1),
+              avail = st_json_int_at(d, "status.availableReplicas", 0);
     ctlfmt_field(out, 0, 15, "Replicas",
                  "%lld desired | %lld updated | %lld total | %lld available | %lld unavailable",
-                 want, ctlfmt_int_at(d, "status.updatedReplicas", 0),
-                 ctlfmt_int_at(d, "status.replicas", 0), avail, want > avail ? want - avail : 0);
+                 want, st_json_int_at(d, "status.updatedReplicas", 0),
+                 st_json_int_at(d, "status.replicas", 0), avail, want > avail ? want - avail : 0);
     fprintf(out, "Pod Template:\n");
     ctlfmt_field_map(out, 2, 9, "Labels", ctlfmt_at(d, "spec.template.metadata.labels"));
     fprintf(out, "  Containers:\n");
@@ -529,9 +530,9 @@ static int describe_image(FILE *out, json_t *img)
     ctlfmt_field(out, 0, 15, "Name", "%s", ctlfmt_obj_name(img));
     ctlfmt_field(out, 0, 15, "Tag", "%s", ctlfmt_str_or(img, "tag", NONE));
     ctlfmt_field(out, 0, 15, "Digest", "%s", ctlfmt_str_or(img, "digest", NONE));
-    stctl_fmt_size(ctlfmt_int_at(img, "size", 0), buf, sizeof(buf));
-    ctlfmt_field(out, 0, 15, "Size", "%s (%lld bytes)", buf, ctlfmt_int_at(img, "size", 0));
-    ctlfmt_field(out, 0, 15, "Layers", "%lld", ctlfmt_int_at(img, "layers", 0));
+    stctl_fmt_size(st_json_int_at(img, "size", 0), buf, sizeof(buf));
+    ctlfmt_field(out, 0, 15, "Size", "%s (%lld bytes)", buf, st_json_int_at(img, "size", 0));
+    ctlfmt_field(out, 0, 15, "Layers", "%lld", st_json_int_at(img, "layers", 0));
     ctlfmt_field(out, 0, 15, "Created", "%s", ctlfmt_str_or(img, "created", NONE));
     return 0;
 }

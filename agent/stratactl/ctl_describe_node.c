@@ -163,7 +163,7 @@ int ctlfmt_describe_node(FILE *out, json_t *node, const struct stctl_fmt_related
     else
         ctlfmt_field(out, 0, 15, "Accel", "%s", ctlfmt_str_or(node, "status.strata.accel", NONE));
     ctlfmt_field(out, 0, 15, "Domain", "%s", ctlfmt_str_or(node, "status.strata.domain", NONE));
-    long long boot = ctlfmt_int_at(node, "status.strata.bootMillis", 0);
+    long long boot = st_json_int_at(node, "status.strata.bootMillis", 0);
     if (boot > 0)
         ctlfmt_field(out, 0, 15, "Boot", "%lld ms", boot);
     else

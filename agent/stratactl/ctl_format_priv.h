@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "ctl_format.h"
+#include "strata/jsonpath.h"
 
 #define NONE ST_PRINT_NONE
 
@@ -20,7 +21,6 @@ json_t *ctlfmt_at(json_t *obj, const char *path);
 /* A non-empty string at path, or NULL / def. */
 const char *ctlfmt_str_at(json_t *obj, const char *path);
 const char *ctlfmt_str_or(json_t *obj, const char *path, const char *def);
-long long ctlfmt_int_at(json_t *obj, const char *path, long long def);
 /* A scalar as text (strings as they are, numbers printed), or def. */
 const char *ctlfmt_scalar_text(json_t *v, char *buf, size_t len, const char *def);
 /* metadata.name, else name (images). */

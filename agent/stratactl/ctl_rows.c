@@ -140,7 +140,7 @@ int stctl_fmt_table_add_object(stctl_fmt_table *t, json_t *obj, time_t now, st_e
             ctlfmt_scalar_text(ctlfmt_at(obj, "status.capacity.cpu"), b[3], sizeof(b[3]), NONE);
         ctlfmt_memory_text(ctlfmt_at(obj, "status.capacity.memory"), b[4], sizeof(b[4]));
         cell[4] = b[4];
-        ctlfmt_millis_text(ctlfmt_int_at(obj, "status.strata.bootMillis", 0), b[5], sizeof(b[5]));
+        ctlfmt_millis_text(st_json_int_at(obj, "status.strata.bootMillis", 0), b[5], sizeof(b[5]));
         cell[5] = b[5];
         st_print_age(created, now, b[6], sizeof(b[6]));
         cell[6] = b[6];
@@ -161,12 +161,12 @@ int stctl_fmt_table_add_object(stctl_fmt_table *t, json_t *obj, time_t now, st_e
         cell[7] = pod_last_reason(obj);
         break;
     case STCTL_FMT_DEPLOYMENT:
-        snprintf(b[1], sizeof(b[1]), "%lld/%lld", ctlfmt_int_at(obj, "status.readyReplicas", 0),
-                 ctlfmt_int_at(obj, "spec.replicas", 1));
+        snprintf(b[1], sizeof(b[1]), "%lld/%lld", st_json_int_at(obj, "status.readyReplicas", 0),
+                 st_json_int_at(obj, "spec.replicas", 1));
         cell[1] = b[1];
-        snprintf(b[2], sizeof(b[2]), "%lld", ctlfmt_int_at(obj, "status.updatedReplicas", 0));
+        snprintf(b[2], sizeof(b[2]), "%lld", st_json_int_at(obj, "status.updatedReplicas", 0));
         cell[2] = b[2];
-        snprintf(b[3], sizeof(b[3]), "%lld", ctlfmt_int_at(obj, "status.availableReplicas", 0));
+        snprintf(b[3], sizeof(b[3]), "%lld", st_json_int_at(obj, "status.availableReplicas", 0));
         cell[3] = b[3];
         st_print_age(created, now, b[4], sizeof(b[4]));
         cell[4] = b[4];
@@ -200,7 +200,7 @@ int stctl_fmt_table_add_object(stctl_fmt_table *t, json_t *obj, time_t now, st_e
         cell[1] = ctlfmt_str_or(obj, "tag", NONE);
         snprintf(b[2], sizeof(b[2]), "%.12s", hex ? hex + 1 : NONE);
         cell[2] = b[2];
-        stctl_fmt_size(ctlfmt_int_at(obj, "size", 0), b[3], sizeof(b[3]));
+        stctl_fmt_size(st_json_int_at(obj, "size", 0), b[3], sizeof(b[3]));
         cell[3] = b[3];
         const char *created = ctlfmt_str_at(obj, "created");
         if (created && *created)

@@ -44,14 +44,14 @@ static void service_port(FILE *out, int w, json_t *p, json_t *ep)
     const char *name = ctlfmt_str_or(p, "name", "<unset>");
     const char *proto = ctlfmt_str_or(p, "protocol", "TCP");
     char buf[1024];
-    ctlfmt_field(out, 0, w, "Port", "%s  %lld/%s", name, ctlfmt_int_at(p, "port", 0), proto);
+    ctlfmt_field(out, 0, w, "Port", "%s  %lld/%s", name, st_json_int_at(p, "port", 0), proto);
     json_t *target = json_object_get(p, "targetPort");
     ctlfmt_field(
         out, 0, w, "TargetPort", "%s/%s",
         ctlfmt_scalar_text(target ? target : json_object_get(p, "port"), buf, sizeof(buf), "?"),
         proto);
-    if (ctlfmt_int_at(p, "nodePort", 0) > 0)
-        ctlfmt_field(out, 0, w, "NodePort", "%s  %lld/%s", name, ctlfmt_int_at(p, "nodePort", 0),
+    if (st_json_int_at(p, "nodePort", 0) > 0)
+        ctlfmt_field(out, 0, w, "NodePort", "%s  %lld/%s", name, st_json_int_at(p, "nodePort", 0),
                      proto);
     const char *key = ctlfmt_str_or(p, "name", "");
     st_print_endpoints_text(ep, "addresses", key, buf, sizeof(buf));
@@ -144,7 +144,7 @@ int ctlfmt_describe_endpoints(FILE *out, json_t *ep, json_t *events, time_t now,
             json_array_foreach(ports, j, p)
             {
                 char num[32];
-                snprintf(num, sizeof(num), "%lld", ctlfmt_int_at(p, "port", 0));
+                snprintf(num, sizeof(num), "%lld", st_json_int_at(p, "port", 0));
                 const char *cells[] = {ctlfmt_str_or(p, "name", "<unset>"), num,
                                        ctlfmt_str_or(p, "protocol", "TCP")};
                 if (r == 0)

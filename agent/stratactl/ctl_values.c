@@ -37,16 +37,6 @@ const char *ctlfmt_str_or(json_t *obj, const char *path, const char *def)
     return s ? s : def;
 }
 
-long long ctlfmt_int_at(json_t *obj, const char *path, long long def)
-{
-    json_t *v = ctlfmt_at(obj, path);
-    if (json_is_integer(v))
-        return (long long)json_integer_value(v);
-    if (json_is_real(v))
-        return (long long)json_real_value(v);
-    return def;
-}
-
 /* A scalar as text (strings as they are, numbers printed), or def. */
 const char *ctlfmt_scalar_text(json_t *v, char *buf, size_t len, const char *def)
 {
