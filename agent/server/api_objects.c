@@ -1,9 +1,11 @@
 /* api_objects.c: the object endpoints: get one, list (label and field
  * selectors; ?watch=1 hands over to api_watch.c), delete (propagation,
  * grace), merge patch, and a Deployment's scale. Handlers read and write
- * the store and kick the controller loop; they never reconcile. */
+ * the store and kick the controller loop; they never reconcile. A GET
+ * answers a Table (api_table.c) when the client asks for one. */
 #include "api_priv.h"
 #include "strata/api_present.h"
+#include "strata/api_table.h"
 #include "strata/cleanup.h"
 #include "strata/controller.h"
 #include "strata/label_selector.h"
@@ -12,6 +14,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 int st_server_api_list(struct st_server *d, const st_store_query *q, json_t **items, st_error *err)
 {
@@ -40,6 +43,27 @@ static bool label_selector_ok(const struct st_server_call *c, st_error *err)
     return true;
 }
 
+/* The answer to a GET: obj (one object, or a list when items is set) as it
+ * is, or as a Table when the client asked for one (kubectl get does). */
+static int reply_got(struct st_server_call *c, const char *kind, json_t *obj, json_t *items)
+{
+    if (!st_server_api_wants_table(c->q->accept))
+        return st_server_api_reply_json(c, 200, obj);
+    enum st_api_table_object include;
+    const char *io = st_server_api_arg(c, "includeObject");
+    if (st_api_table_object_parse(io, &include) < 0)
+        return st_server_api_reply_status(c, 400, "includeObject=%s: give None, Metadata or Object",
+                                          io);
+    _cleanup_json_ json_t *one = items ? NULL : json_pack("[O]", obj);
+    _cleanup_json_ json_t *table = st_api_table(
+        kind, items ? items : one,
+        json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion")),
+        include, time(NULL));
+    if (table == NULL)
+        return -ENOMEM;
+    return st_server_api_reply_json(c, 200, table);
+}
+
 int st_server_api_get(struct st_server_call *c, const char *kind, const char *ns, const char *name)
 {
     st_error err = {0};
@@ -49,7 +73,7 @@ int st_server_api_get(struct st_server_call *c, const char *kind, const char *ns
         if ((r = st_store_get(c->d->store, kind, ns, name, &obj, &err)) < 0)
             return st_server_api_reply_error(c, r, &err, ST_SERVER_API_OBJECTS);
         st_api_present(kind, &obj);
-        return st_server_api_reply_json(c, 200, obj);
+        return reply_got(c, kind, obj, NULL);
     }
     if (!label_selector_ok(c, &err))
         return st_server_api_reply_status(c, 400, "%s", err.msg);
@@ -65,7 +89,7 @@ int st_server_api_get(struct st_server_call *c, const char *kind, const char *ns
     if ((r = st_server_api_list(c->d, &sq, &items, &err)) < 0)
         return st_server_api_reply_error(c, r, &err, ST_SERVER_API_OBJECTS);
     _cleanup_json_ json_t *list = st_api_present_list(kind, items, NULL);
-    return st_server_api_reply_json(c, 200, list);
+    return reply_got(c, kind, list, items);
 }
 
 static int delete_object(struct st_server_call *c, const char *kind, const char *ns,

@@ -36,7 +36,7 @@ void ctlfmt_field(FILE *out, int indent, int width, const char *key, const char 
 void ctlfmt_field_map(FILE *out, int indent, int width, const char *key, json_t *map)
 {
     size_t n;
-    _cleanup_free_ const char **keys = ctlfmt_sorted_keys(map, &n);
+    _cleanup_free_ const char **keys = st_print_sorted_keys(map, &n);
     if (n == 0) {
         ctlfmt_field(out, indent, width, key, "%s", NONE);
         return;
@@ -62,7 +62,7 @@ void ctlfmt_field_time(FILE *out, int indent, int width, const char *key, const 
         return;
     }
     char age[32];
-    stctl_fmt_age(ts, now, age, sizeof(age));
+    st_print_age(ts, now, age, sizeof(age));
     ctlfmt_field(out, indent, width, key, "%s (%s ago)", ts, age);
 }
 
@@ -74,7 +74,7 @@ static void join_strings(json_t *arr, char *buf, size_t len)
     buf[0] = '\0';
     json_array_foreach(arr, i, s)
     {
-        ctlfmt_appendf(buf, len, "%s%s", i ? " " : "", json_string_value(s));
+        st_print_appendf(buf, len, "%s%s", i ? " " : "", json_string_value(s));
     }
 }
 
@@ -86,26 +86,27 @@ static void probe_text(json_t *p, char *buf, size_t len)
     buf[0] = '\0';
     if (ctlfmt_at(p, "httpGet")) {
         const char *scheme = ctlfmt_str_or(p, "httpGet.scheme", "HTTP");
-        ctlfmt_appendf(buf, len, "http-get %s://%s:%s%s",
-                       strcasecmp(scheme, "HTTPS") == 0 ? "https" : "http",
-                       ctlfmt_str_or(p, "httpGet.host", ""),
-                       ctlfmt_scalar_text(ctlfmt_at(p, "httpGet.port"), port, sizeof(port), "?"),
-                       ctlfmt_str_or(p, "httpGet.path", "/"));
+        st_print_appendf(buf, len, "http-get %s://%s:%s%s",
+                         strcasecmp(scheme, "HTTPS") == 0 ? "https" : "http",
+                         ctlfmt_str_or(p, "httpGet.host", ""),
+                         ctlfmt_scalar_text(ctlfmt_at(p, "httpGet.port"), port, sizeof(port), "?"),
+                         ctlfmt_str_or(p, "httpGet.path", "/"));
     } else if (ctlfmt_at(p, "tcpSocket")) {
-        ctlfmt_appendf(buf, len, "tcp-socket %s:%s", ctlfmt_str_or(p, "tcpSocket.host", ""),
-                       ctlfmt_scalar_text(ctlfmt_at(p, "tcpSocket.port"), port, sizeof(port), "?"));
+        st_print_appendf(
+            buf, len, "tcp-socket %s:%s", ctlfmt_str_or(p, "tcpSocket.host", ""),
+            ctlfmt_scalar_text(ctlfmt_at(p, "tcpSocket.port"), port, sizeof(port), "?"));
     } else if (ctlfmt_at(p, "exec")) {
         char cmd[512];
         join_strings(ctlfmt_at(p, "exec.command"), cmd, sizeof(cmd));
-        ctlfmt_appendf(buf, len, "exec [%s]", cmd);
+        st_print_appendf(buf, len, "exec [%s]", cmd);
     } else {
-        ctlfmt_appendf(buf, len, "unknown");
+        st_print_appendf(buf, len, "unknown");
     }
-    ctlfmt_appendf(buf, len, " delay=%llds timeout=%llds period=%llds #success=%lld #failure=%lld",
-                   ctlfmt_int_at(p, "initialDelaySeconds", 0),
-                   ctlfmt_int_at(p, "timeoutSeconds", 1), ctlfmt_int_at(p, "periodSeconds", 10),
-                   ctlfmt_int_at(p, "successThreshold", 1),
-                   ctlfmt_int_at(p, "failureThreshold", 3));
+    st_print_appendf(
+        buf, len, " delay=%llds timeout=%llds period=%llds #success=%lld #failure=%lld",
+        st_json_int_at(p, "initialDelaySeconds", 0), st_json_int_at(p, "timeoutSeconds", 1),
+        st_json_int_at(p, "periodSeconds", 10), st_json_int_at(p, "successThreshold", 1),
+        st_json_int_at(p, "failureThreshold", 3));
 }
 
 /* Limits or Requests: "cpu: 250m" lines, without Strata's normalized copy. */
@@ -115,7 +116,7 @@ static void resources(FILE *out, int indent, const char *key, json_t *map)
         return;
     fprintf(out, "%*s%s:\n", indent, "", key);
     size_t n;
-    _cleanup_free_ const char **keys = ctlfmt_sorted_keys(map, &n);
+    _cleanup_free_ const char **keys = st_print_sorted_keys(map, &n);
     for (size_t i = 0; i < n; i++) {
         char tmp[64];
         ctlfmt_field(out, indent + 2, 9, keys[i], "%s",
@@ -161,7 +162,7 @@ static void image_ports(FILE *out, int indent, int w, json_t *pod, json_t *c)
     size_t i;
     json_t *p;
     json_array_foreach(ports, i, p)
-        ctlfmt_appendf(buf, sizeof(buf), "%s%s", i ? ", " : "", json_string_value(p));
+        st_print_appendf(buf, sizeof(buf), "%s%s", i ? ", " : "", json_string_value(p));
     if (buf[0])
         ctlfmt_field(out, indent, w, "Image Ports", "%s", buf);
 }
@@ -178,10 +179,11 @@ static void container_head(FILE *out, int indent, json_t *pod, json_t *c)
     buf[0] = '\0';
     json_array_foreach(json_object_get(c, "ports"), i, p)
     {
-        ctlfmt_appendf(buf, sizeof(buf), "%s%lld/%s", i ? ", " : "",
-                       ctlfmt_int_at(p, "containerPort", 0), ctlfmt_str_or(p, "protocol", "TCP"));
+        st_print_appendf(buf, sizeof(buf), "%s%lld/%s", i ? ", " : "",
+                         st_json_int_at(p, "containerPort", 0),
+                         ctlfmt_str_or(p, "protocol", "TCP"));
         if (ctlfmt_str_at(p, "name"))
-            ctlfmt_appendf(buf, sizeof(buf), " (%s)", ctlfmt_str_at(p, "name"));
+            st_print_appendf(buf, sizeof(buf), " (%s)", ctlfmt_str_at(p, "name"));
     }
     if (buf[0])
         ctlfmt_field(out, indent, w, i > 1 ? "Ports" : "Port", "%s", buf);
@@ -212,10 +214,10 @@ static void container_state(FILE *out, int indent, const char *key, json_t *stat
             ctlfmt_field(out, indent + 2, w - 2, "Message", "%s",
                          ctlfmt_str_at(state, "terminated.message"));
         ctlfmt_field(out, indent + 2, w - 2, "Exit Code", "%lld",
-                     ctlfmt_int_at(state, "terminated.exitCode", 0));
-        if (ctlfmt_int_at(state, "terminated.signal", 0))
+                     st_json_int_at(state, "terminated.exitCode", 0));
+        if (st_json_int_at(state, "terminated.signal", 0))
             ctlfmt_field(out, indent + 2, w - 2, "Signal", "%lld",
-                         ctlfmt_int_at(state, "terminated.signal", 0));
+                         st_json_int_at(state, "terminated.signal", 0));
         if (ctlfmt_str_at(state, "terminated.startedAt"))
             ctlfmt_field(out, indent + 2, w - 2, "Started", "%s",
                          ctlfmt_str_at(state, "terminated.startedAt"));
@@ -287,7 +289,7 @@ int ctlfmt_conditions(FILE *out, json_t *obj, time_t now, bool details, st_error
     json_array_foreach(conds, i, c)
     {
         char age[32];
-        stctl_fmt_age(ctlfmt_str_at(c, "lastTransitionTime"), now, age, sizeof(age));
+        st_print_age(ctlfmt_str_at(c, "lastTransitionTime"), now, age, sizeof(age));
         const char *cells[] = {ctlfmt_str_or(c, "type", "?"), ctlfmt_str_or(c, "status", "Unknown"),
                                ctlfmt_str_or(c, "reason", ""),
                                ctlfmt_str_at(c, "lastTransitionTime") ? age : "",
@@ -357,7 +359,7 @@ int ctlfmt_events_section(FILE *out, json_t *events, time_t now, st_error *err)
     json_array_foreach(events, i, ev)
     {
         char seen[64];
-        ctlfmt_event_seen(ev, now, seen, sizeof(seen));
+        st_print_event_seen(ev, now, seen, sizeof(seen));
         const char *cells[] = {ctlfmt_str_or(ev, "type", "Normal"), ctlfmt_str_or(ev, "reason", ""),
                                seen, ctlfmt_str_or(ev, "source.component", ""),
                                ctlfmt_str_or(ev, "message", "")};
@@ -436,14 +438,14 @@ static void pod_status_fields(FILE *out, json_t *pod, time_t now)
     if (deleting && strcmp(phase, "Failed") != 0 && strcmp(phase, "Succeeded") != 0) {
         char lasts[32];
         if (st_time_parse_rfc3339(deleting, &until, NULL) == 0 && until > now) {
-            stctl_fmt_duration((long long)(until - now), lasts, sizeof(lasts));
+            st_print_duration((long long)(until - now), lasts, sizeof(lasts));
             ctlfmt_field(out, 0, 15, "Status", "Terminating (lasts %s)", lasts);
         } else {
             ctlfmt_field(out, 0, 15, "Status", "Terminating");
         }
         if (ctlfmt_at(pod, "metadata.deletionGracePeriodSeconds"))
             ctlfmt_field(out, 0, 15, "Termination Grace Period", "%llds",
-                         ctlfmt_int_at(pod, "metadata.deletionGracePeriodSeconds", 0));
+                         st_json_int_at(pod, "metadata.deletionGracePeriodSeconds", 0));
     } else {
         ctlfmt_field(out, 0, 15, "Status", "%s", phase);
     }
@@ -472,7 +474,7 @@ static int describe_pod(FILE *out, json_t *pod, json_t *events, time_t now, st_e
         container_state(out, 4, "Last State", ctlfmt_at(cs, "lastState"));
         ctlfmt_field(out, 4, 16, "Ready", "%s",
                      json_is_true(json_object_get(cs, "ready")) ? "True" : "False");
-        ctlfmt_field(out, 4, 16, "Restart Count", "%lld", ctlfmt_int_at(cs, "restartCount", 0));
+        ctlfmt_field(out, 4, 16, "Restart Count", "%lld", st_json_int_at(cs, "restartCount", 0));
         container_tail(out, 4, c);
     }
     int r = ctlfmt_conditions(out, pod, now, false, err);
@@ -483,14 +485,14 @@ static int describe_deployment(FILE *out, json_t *d, json_t *events, time_t now,
 {
     char buf[512];
     ctlfmt_metadata(out, d, true, now);
-    ctlfmt_map_text(ctlfmt_at(d, "spec.selector.matchLabels"), buf, sizeof(buf));
+    st_print_map_text(ctlfmt_at(d, "spec.selector.matchLabels"), buf, sizeof(buf));
     ctlfmt_field(out, 0, 15, "Selector", "%s", buf);
-    long long want = ctlfmt_int_at(d, "spec.replicas", 1),
-              avail = ctlfmt_int_at(d, "status.availableReplicas", 0);
+    long long want = st_json_int_at(d, "spec.replicas", 1),
+              avail = st_json_int_at(d, "status.availableReplicas", 0);
     ctlfmt_field(out, 0, 15, "Replicas",
                  "%lld desired | %lld updated | %lld total | %lld available | %lld unavailable",
-                 want, ctlfmt_int_at(d, "status.updatedReplicas", 0),
-                 ctlfmt_int_at(d, "status.replicas", 0), avail, want > avail ? want - avail : 0);
+                 want, st_json_int_at(d, "status.updatedReplicas", 0),
+                 st_json_int_at(d, "status.replicas", 0), avail, want > avail ? want - avail : 0);
     fprintf(out, "Pod Template:\n");
     ctlfmt_field_map(out, 2, 9, "Labels", ctlfmt_at(d, "spec.template.metadata.labels"));
     fprintf(out, "  Containers:\n");
@@ -513,7 +515,7 @@ static int describe_secret(FILE *out, json_t *s, json_t *events, time_t now, st_
     fprintf(out, "\nData\n====\n");
     size_t n;
     json_t *data = ctlfmt_at(s, "data");
-    _cleanup_free_ const char **keys = ctlfmt_sorted_keys(data, &n);
+    _cleanup_free_ const char **keys = st_print_sorted_keys(data, &n);
     for (size_t i = 0; i < n; i++) {
         const char *v = json_string_value(json_object_get(data, keys[i]));
         fprintf(out, "%s:  %zu bytes\n", keys[i], st_b64_decoded_len(v));
@@ -528,9 +530,9 @@ static int describe_image(FILE *out, json_t *img)
     ctlfmt_field(out, 0, 15, "Name", "%s", ctlfmt_obj_name(img));
     ctlfmt_field(out, 0, 15, "Tag", "%s", ctlfmt_str_or(img, "tag", NONE));
     ctlfmt_field(out, 0, 15, "Digest", "%s", ctlfmt_str_or(img, "digest", NONE));
-    stctl_fmt_size(ctlfmt_int_at(img, "size", 0), buf, sizeof(buf));
-    ctlfmt_field(out, 0, 15, "Size", "%s (%lld bytes)", buf, ctlfmt_int_at(img, "size", 0));
-    ctlfmt_field(out, 0, 15, "Layers", "%lld", ctlfmt_int_at(img, "layers", 0));
+    stctl_fmt_size(st_json_int_at(img, "size", 0), buf, sizeof(buf));
+    ctlfmt_field(out, 0, 15, "Size", "%s (%lld bytes)", buf, st_json_int_at(img, "size", 0));
+    ctlfmt_field(out, 0, 15, "Layers", "%lld", st_json_int_at(img, "layers", 0));
     ctlfmt_field(out, 0, 15, "Created", "%s", ctlfmt_str_or(img, "created", NONE));
     return 0;
 }
@@ -539,12 +541,12 @@ static int describe_event(FILE *out, json_t *ev, time_t now)
 {
     char buf[256];
     ctlfmt_field(out, 0, 15, "Name", "%s", ctlfmt_obj_name(ev));
-    ctlfmt_event_object(ev, buf, sizeof(buf));
+    st_print_event_object(ev, buf, sizeof(buf));
     ctlfmt_field(out, 0, 15, "Object", "%s", buf);
     ctlfmt_field(out, 0, 15, "Type", "%s", ctlfmt_str_or(ev, "type", "Normal"));
     ctlfmt_field(out, 0, 15, "Reason", "%s", ctlfmt_str_or(ev, "reason", NONE));
     ctlfmt_field(out, 0, 15, "From", "%s", ctlfmt_str_or(ev, "source.component", NONE));
-    ctlfmt_event_seen(ev, now, buf, sizeof(buf));
+    st_print_event_seen(ev, now, buf, sizeof(buf));
     ctlfmt_field(out, 0, 15, "Last Seen", "%s", buf);
     ctlfmt_field(out, 0, 15, "Message", "%s", ctlfmt_str_or(ev, "message", ""));
     return 0;

@@ -111,7 +111,7 @@ static int node_pods(FILE *out, json_t *node, json_t *pods, time_t now, st_error
         share(u.cpu_lim, cpu_cap, true, b[1], sizeof(b[1]));
         share(u.mem_req, mem_cap, false, b[2], sizeof(b[2]));
         share(u.mem_lim, mem_cap, false, b[3], sizeof(b[3]));
-        stctl_fmt_age(ctlfmt_str_at(p, "metadata.creationTimestamp"), now, b[4], sizeof(b[4]));
+        st_print_age(ctlfmt_str_at(p, "metadata.creationTimestamp"), now, b[4], sizeof(b[4]));
         const char *cells[] = {ctlfmt_str_or(p, "metadata.namespace", "default"),
                                ctlfmt_obj_name(p),
                                b[0],
@@ -163,7 +163,7 @@ int ctlfmt_describe_node(FILE *out, json_t *node, const struct stctl_fmt_related
     else
         ctlfmt_field(out, 0, 15, "Accel", "%s", ctlfmt_str_or(node, "status.strata.accel", NONE));
     ctlfmt_field(out, 0, 15, "Domain", "%s", ctlfmt_str_or(node, "status.strata.domain", NONE));
-    long long boot = ctlfmt_int_at(node, "status.strata.bootMillis", 0);
+    long long boot = st_json_int_at(node, "status.strata.bootMillis", 0);
     if (boot > 0)
         ctlfmt_field(out, 0, 15, "Boot", "%lld ms", boot);
     else

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "strata/error.h"
+#include "strata/printers.h"
 
 /* ---- resource kinds ----------------------------------------------------- */
 
@@ -41,14 +42,8 @@ const struct stctl_fmt_kind *stctl_fmt_kind_lookup(const char *word);
 /* By the API's kind ("Pod"); NULL when unknown. */
 const struct stctl_fmt_kind *stctl_fmt_kind_by_kind(const char *kind);
 
-/* ---- time --------------------------------------------------------------- */
-
-/* kubectl's short durations: "0s".."119s", "2m5s", "45m", "3h20m", "15h",
- * "4d6h", "30d", "2y100d", "9y"; "<invalid>" for a time well in the future. */
-void stctl_fmt_duration(long long seconds, char *buf, size_t len);
-
-/* The age of an RFC 3339 timestamp at now; "<unknown>" when missing or bad. */
-void stctl_fmt_age(const char *timestamp, time_t now, char *buf, size_t len);
+/* Ages, durations and the cells kubectl computes (a pod's STATUS, READY,
+ * RESTARTS ...) are strata/printers.h's, shared with stratad's Tables. */
 
 /* ---- tables ------------------------------------------------------------- */
 
@@ -100,10 +95,6 @@ int stctl_fmt_table_add_object(stctl_fmt_table *t, json_t *obj, time_t now, st_e
 
 /* ---- single values ------------------------------------------------------ */
 
-/* The STATUS column of a pod, as kubectl computes it: the phase, unless a
- * container is waiting or terminated with a reason (CrashLoopBackOff,
- * OOMKilled, ExitCode:1), or the pod is being deleted (Terminating). */
-void stctl_fmt_pod_status(json_t *pod, char *buf, size_t len);
 /* The STATUS column of a node: "Ready", "NotReady", "Unknown", or the
  * provisioning phase while it is not Ready ("Provisioning", "Failed"). */
 void stctl_fmt_node_status(json_t *node, char *buf, size_t len);

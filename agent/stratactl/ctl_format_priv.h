@@ -10,8 +10,9 @@
 #include <time.h>
 
 #include "ctl_format.h"
+#include "strata/jsonpath.h"
 
-#define NONE "<none>"
+#define NONE ST_PRINT_NONE
 
 /* ---- JSON and cell text (ctl_values.c) ----------------------------------- */
 
@@ -20,18 +21,10 @@ json_t *ctlfmt_at(json_t *obj, const char *path);
 /* A non-empty string at path, or NULL / def. */
 const char *ctlfmt_str_at(json_t *obj, const char *path);
 const char *ctlfmt_str_or(json_t *obj, const char *path, const char *def);
-long long ctlfmt_int_at(json_t *obj, const char *path, long long def);
 /* A scalar as text (strings as they are, numbers printed), or def. */
 const char *ctlfmt_scalar_text(json_t *v, char *buf, size_t len, const char *def);
 /* metadata.name, else name (images). */
 const char *ctlfmt_obj_name(json_t *obj);
-/* Appends to a fixed buffer, truncating quietly (cells are for people). */
-void ctlfmt_appendf(char *buf, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-/* The keys of a JSON object, sorted; malloc'd, *n set; NULL when none. */
-const char **ctlfmt_sorted_keys(json_t *obj, size_t *n);
-/* "k=v,k2=v2" from a string map, sorted by key; "<none>" when empty. */
-void ctlfmt_map_text(json_t *map, char *buf, size_t len);
 /* A memory quantity (text or a byte count) in Kubernetes units ("192Mi"). */
 void ctlfmt_memory_text(json_t *v, char *buf, size_t len);
 /* Bytes as Kubernetes prints a sum of quantities: "64Mi", "1Gi", "0". */
@@ -39,14 +32,6 @@ void ctlfmt_bytes_text(long long bytes, char *buf, size_t len);
 /* Millicores as Kubernetes prints them: "250m", "2", "0". */
 void ctlfmt_cpu_text(long long millis, char *buf, size_t len);
 void ctlfmt_millis_text(long long ms, char *buf, size_t len);
-/* The status.conditions entry of that type, or NULL. */
-json_t *ctlfmt_condition(json_t *obj, const char *type);
-/* "5s" or, for a repeated event, "5s (x3 over 10m)". */
-void ctlfmt_event_seen(json_t *ev, time_t now, char *buf, size_t len);
-/* "pod/web-1": the kind in lower case, like `kubectl get events`. */
-void ctlfmt_event_object(json_t *ev, char *buf, size_t len);
-/* Names, or images, of a pod template's containers, comma-separated. */
-void ctlfmt_containers_text(json_t *spec, const char *field, char *buf, size_t len);
 
 /* ---- tables (ctl_table.c) ------------------------------------------------ */
 
@@ -97,17 +82,6 @@ int ctlfmt_describe_node(FILE *out, json_t *node, const struct stctl_fmt_related
 
 /* ---- services and endpoints (ctl_service.c) ------------------------------ */
 
-/* EXTERNAL-IP: a LoadBalancer's ingress addresses ("<pending>" while none;
- * cut to 16 characters unless wide), else spec.externalIPs or <none>. */
-void ctlfmt_service_external_ip(json_t *svc, bool wide, char *buf, size_t len);
-/* PORT(S): "80:31234/TCP,443/TCP" (the node port when there is one). */
-void ctlfmt_service_ports(json_t *svc, char *buf, size_t len);
-/* An Endpoints object's "ip:port" pairs from each subset's list
- * ("addresses" or "notReadyAddresses"), for the ports named port_name
- * ("" the unnamed one; NULL every port): at most three, then " + N
- * more...", as kubectl; <none> when there is none. */
-void ctlfmt_endpoints_text(json_t *ep, const char *list, const char *port_name, char *buf,
-                           size_t len);
 int ctlfmt_describe_service(FILE *out, json_t *svc, const struct stctl_fmt_related *rel, time_t now,
                             st_error *err);
 int ctlfmt_describe_endpoints(FILE *out, json_t *ep, json_t *events, time_t now, st_error *err);

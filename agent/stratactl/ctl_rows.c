@@ -1,8 +1,7 @@
-/* ctl_rows.c: one table row per object, with kubectl's columns for each
- * kind and its rules for the cells people read first: a pod's READY,
- * STATUS (Terminating, CrashLoopBackOff, ...), RESTARTS, and a node's
- * STATUS (a Service's cells are ctl_service.c's); plus the NAMESPACE, LABELS and kind/name forms of
- * `get -A`,
+/* ctl_rows.c: one table row per object, with stratactl's columns for each
+ * kind (the cells kubectl computes, a pod's STATUS or a Service's PORT(S),
+ * are strata/printers.h's) and a node's STATUS with Strata's provisioning
+ * phase; plus the NAMESPACE, LABELS and kind/name forms of `get -A`,
  * `--show-labels` and several kinds at once. */
 #include "ctl_format_priv.h"
 
@@ -24,95 +23,15 @@ const char *stctl_fmt_node_phase(json_t *node)
 
 void stctl_fmt_node_status(json_t *node, char *buf, size_t len)
 {
-    const char *ready = ctlfmt_str_at(ctlfmt_condition(node, "Ready"), "status");
+    /* Strata's addition to Kubernetes' rule: while a node is not Ready, its
+     * provisioning phase says more than NotReady. */
+    const char *ready = ctlfmt_str_at(st_print_condition(node, "Ready"), "status");
     const char *phase = stctl_fmt_node_phase(node);
-    if (ready && strcmp(ready, "True") == 0)
-        snprintf(buf, len, "Ready");
-    else if (phase && strcmp(phase, "Ready") != 0 && strcmp(phase, "Running") != 0)
+    if (!(ready && strcmp(ready, "True") == 0) && phase && strcmp(phase, "Ready") != 0 &&
+        strcmp(phase, "Running") != 0)
         snprintf(buf, len, "%s", phase);
-    else if (ready && strcmp(ready, "False") == 0)
-        snprintf(buf, len, "NotReady");
     else
-        snprintf(buf, len, "Unknown");
-}
-
-void stctl_fmt_pod_status(json_t *pod, char *buf, size_t len)
-{
-    const char *reason = ctlfmt_str_or(pod, "status.phase", "Pending");
-    if (ctlfmt_str_at(pod, "status.reason"))
-        reason = ctlfmt_str_at(pod, "status.reason");
-    char tmp[32];
-    bool running_ready = false;
-    json_t *statuses = ctlfmt_at(pod, "status.containerStatuses");
-    /* From the last container to the first, so the first one's reason wins. */
-    for (size_t i = json_array_size(statuses); i-- > 0;) {
-        json_t *cs = json_array_get(statuses, i);
-        json_t *term = ctlfmt_at(cs, "state.terminated");
-        if (ctlfmt_str_at(cs, "state.waiting.reason")) {
-            reason = ctlfmt_str_at(cs, "state.waiting.reason");
-        } else if (term) {
-            if (ctlfmt_str_at(term, "reason"))
-                reason = ctlfmt_str_at(term, "reason");
-            else if (ctlfmt_int_at(term, "signal", 0) != 0) {
-                snprintf(tmp, sizeof(tmp), "Signal:%lld", ctlfmt_int_at(term, "signal", 0));
-                reason = tmp;
-            } else {
-                snprintf(tmp, sizeof(tmp), "ExitCode:%lld", ctlfmt_int_at(term, "exitCode", 0));
-                reason = tmp;
-            }
-        } else if (json_is_true(json_object_get(cs, "ready")) && ctlfmt_at(cs, "state.running")) {
-            running_ready = true;
-        }
-    }
-    /* A finished container beside a running one: the pod is still running. */
-    if (strcmp(reason, "Completed") == 0 && running_ready) {
-        const char *r = ctlfmt_str_at(ctlfmt_condition(pod, "Ready"), "status");
-        reason = r && strcmp(r, "True") == 0 ? "Running" : "NotReady";
-    }
-    if (ctlfmt_str_at(pod, "metadata.deletionTimestamp"))
-        reason = strcmp(ctlfmt_str_or(pod, "status.reason", ""), "NodeLost") == 0 ? "Unknown"
-                                                                                  : "Terminating";
-    snprintf(buf, len, "%s", reason);
-}
-
-/* "READY" of a pod: ready containers / containers. */
-static void pod_ready(json_t *pod, char *buf, size_t len)
-{
-    json_t *statuses = ctlfmt_at(pod, "status.containerStatuses");
-    size_t total = json_array_size(ctlfmt_at(pod, "spec.containers"));
-    if (total == 0)
-        total = json_array_size(statuses);
-    size_t ready = 0, i;
-    json_t *cs;
-    json_array_foreach(statuses, i, cs)
-    {
-        if (json_is_true(json_object_get(cs, "ready")))
-            ready++;
-    }
-    snprintf(buf, len, "%zu/%zu", ready, total);
-}
-
-/* "RESTARTS": the sum, and how long ago the latest one ended ("2 (5m ago)"). */
-static void pod_restarts(json_t *pod, time_t now, char *buf, size_t len)
-{
-    long long restarts = 0;
-    time_t latest = 0;
-    size_t i;
-    json_t *cs;
-    json_array_foreach(ctlfmt_at(pod, "status.containerStatuses"), i, cs)
-    {
-        restarts += ctlfmt_int_at(cs, "restartCount", 0);
-        time_t t = 0;
-        const char *fin = ctlfmt_str_at(cs, "lastState.terminated.finishedAt");
-        if (fin && st_time_parse_rfc3339(fin, &t, NULL) == 0 && t > latest)
-            latest = t;
-    }
-    snprintf(buf, len, "%lld", restarts);
-    if (restarts > 0 && latest > 0) {
-        char age[32];
-        stctl_fmt_duration((long long)now - (long long)latest, age, sizeof(age));
-        ctlfmt_appendf(buf, len, " (%s ago)", age);
-    }
+        st_print_node_status(node, buf, len);
 }
 
 /* The last reason a container stopped for, else the pod's reason. */
@@ -221,56 +140,56 @@ int stctl_fmt_table_add_object(stctl_fmt_table *t, json_t *obj, time_t now, st_e
             ctlfmt_scalar_text(ctlfmt_at(obj, "status.capacity.cpu"), b[3], sizeof(b[3]), NONE);
         ctlfmt_memory_text(ctlfmt_at(obj, "status.capacity.memory"), b[4], sizeof(b[4]));
         cell[4] = b[4];
-        ctlfmt_millis_text(ctlfmt_int_at(obj, "status.strata.bootMillis", 0), b[5], sizeof(b[5]));
+        ctlfmt_millis_text(st_json_int_at(obj, "status.strata.bootMillis", 0), b[5], sizeof(b[5]));
         cell[5] = b[5];
-        stctl_fmt_age(created, now, b[6], sizeof(b[6]));
+        st_print_age(created, now, b[6], sizeof(b[6]));
         cell[6] = b[6];
         cell[7] = ctlfmt_str_or(obj, "status.strata.domain", NONE);
         cell[8] = ctlfmt_str_or(obj, "status.nodeInfo.kernelVersion", NONE);
         break;
     case STCTL_FMT_POD:
-        pod_ready(obj, b[1], sizeof(b[1]));
+        st_print_pod_ready(obj, b[1], sizeof(b[1]));
         cell[1] = b[1];
-        stctl_fmt_pod_status(obj, b[2], sizeof(b[2]));
+        st_print_pod_status(obj, b[2], sizeof(b[2]));
         cell[2] = b[2];
-        pod_restarts(obj, now, b[3], sizeof(b[3]));
+        st_print_pod_restarts(obj, now, b[3], sizeof(b[3]));
         cell[3] = b[3];
-        stctl_fmt_age(created, now, b[4], sizeof(b[4]));
+        st_print_age(created, now, b[4], sizeof(b[4]));
         cell[4] = b[4];
         cell[5] = ctlfmt_str_or(obj, "status.podIP", NONE);
         cell[6] = ctlfmt_str_or(obj, "spec.nodeName", NONE);
         cell[7] = pod_last_reason(obj);
         break;
     case STCTL_FMT_DEPLOYMENT:
-        snprintf(b[1], sizeof(b[1]), "%lld/%lld", ctlfmt_int_at(obj, "status.readyReplicas", 0),
-                 ctlfmt_int_at(obj, "spec.replicas", 1));
+        snprintf(b[1], sizeof(b[1]), "%lld/%lld", st_json_int_at(obj, "status.readyReplicas", 0),
+                 st_json_int_at(obj, "spec.replicas", 1));
         cell[1] = b[1];
-        snprintf(b[2], sizeof(b[2]), "%lld", ctlfmt_int_at(obj, "status.updatedReplicas", 0));
+        snprintf(b[2], sizeof(b[2]), "%lld", st_json_int_at(obj, "status.updatedReplicas", 0));
         cell[2] = b[2];
-        snprintf(b[3], sizeof(b[3]), "%lld", ctlfmt_int_at(obj, "status.availableReplicas", 0));
+        snprintf(b[3], sizeof(b[3]), "%lld", st_json_int_at(obj, "status.availableReplicas", 0));
         cell[3] = b[3];
-        stctl_fmt_age(created, now, b[4], sizeof(b[4]));
+        st_print_age(created, now, b[4], sizeof(b[4]));
         cell[4] = b[4];
-        ctlfmt_containers_text(ctlfmt_at(obj, "spec.template.spec"), "name", b[5], sizeof(b[5]));
+        st_print_containers_text(ctlfmt_at(obj, "spec.template.spec"), "name", b[5], sizeof(b[5]));
         cell[5] = b[5];
-        ctlfmt_containers_text(ctlfmt_at(obj, "spec.template.spec"), "image", b[6], sizeof(b[6]));
+        st_print_containers_text(ctlfmt_at(obj, "spec.template.spec"), "image", b[6], sizeof(b[6]));
         cell[6] = b[6];
-        ctlfmt_map_text(ctlfmt_at(obj, "spec.selector.matchLabels"), b[7], sizeof(b[7]));
+        st_print_map_text(ctlfmt_at(obj, "spec.selector.matchLabels"), b[7], sizeof(b[7]));
         cell[7] = b[7];
         break;
     case STCTL_FMT_SECRET:
         cell[1] = ctlfmt_str_or(obj, "type", "Opaque");
         snprintf(b[2], sizeof(b[2]), "%zu", json_object_size(ctlfmt_at(obj, "data")));
         cell[2] = b[2];
-        stctl_fmt_age(created, now, b[3], sizeof(b[3]));
+        st_print_age(created, now, b[3], sizeof(b[3]));
         cell[3] = b[3];
         break;
     case STCTL_FMT_EVENT:
-        ctlfmt_event_seen(obj, now, b[0], sizeof(b[0]));
+        st_print_event_seen(obj, now, b[0], sizeof(b[0]));
         cell[0] = b[0];
         cell[1] = ctlfmt_str_or(obj, "type", "Normal");
         cell[2] = ctlfmt_str_or(obj, "reason", "");
-        ctlfmt_event_object(obj, b[3], sizeof(b[3]));
+        st_print_event_object(obj, b[3], sizeof(b[3]));
         cell[3] = b[3];
         cell[4] = ctlfmt_str_or(obj, "message", "");
         break;
@@ -281,11 +200,11 @@ int stctl_fmt_table_add_object(stctl_fmt_table *t, json_t *obj, time_t now, st_e
         cell[1] = ctlfmt_str_or(obj, "tag", NONE);
         snprintf(b[2], sizeof(b[2]), "%.12s", hex ? hex + 1 : NONE);
         cell[2] = b[2];
-        stctl_fmt_size(ctlfmt_int_at(obj, "size", 0), b[3], sizeof(b[3]));
+        stctl_fmt_size(st_json_int_at(obj, "size", 0), b[3], sizeof(b[3]));
         cell[3] = b[3];
         const char *created = ctlfmt_str_at(obj, "created");
         if (created && *created)
-            stctl_fmt_age(created, now, b[4], sizeof(b[4]));
+            st_print_age(created, now, b[4], sizeof(b[4]));
         else
             snprintf(b[4], sizeof(b[4]), "%s", NONE);
         cell[4] = b[4];
@@ -294,19 +213,19 @@ int stctl_fmt_table_add_object(stctl_fmt_table *t, json_t *obj, time_t now, st_e
     case STCTL_FMT_SERVICE:
         cell[1] = ctlfmt_str_or(obj, "spec.type", "ClusterIP");
         cell[2] = ctlfmt_str_or(obj, "spec.clusterIP", NONE);
-        ctlfmt_service_external_ip(obj, t->cols.wide, b[3], sizeof(b[3]));
+        st_print_service_external_ip(obj, t->cols.wide, b[3], sizeof(b[3]));
         cell[3] = b[3];
-        ctlfmt_service_ports(obj, b[4], sizeof(b[4]));
+        st_print_service_ports(obj, b[4], sizeof(b[4]));
         cell[4] = b[4];
-        stctl_fmt_age(created, now, b[5], sizeof(b[5]));
+        st_print_age(created, now, b[5], sizeof(b[5]));
         cell[5] = b[5];
-        ctlfmt_map_text(ctlfmt_at(obj, "spec.selector"), b[6], sizeof(b[6]));
+        st_print_map_text(ctlfmt_at(obj, "spec.selector"), b[6], sizeof(b[6]));
         cell[6] = b[6];
         break;
     case STCTL_FMT_ENDPOINTS:
-        ctlfmt_endpoints_text(obj, "addresses", NULL, b[1], sizeof(b[1]));
+        st_print_endpoints_text(obj, "addresses", NULL, b[1], sizeof(b[1]));
         cell[1] = b[1];
-        stctl_fmt_age(created, now, b[2], sizeof(b[2]));
+        st_print_age(created, now, b[2], sizeof(b[2]));
         cell[2] = b[2];
         break;
     }
@@ -323,7 +242,7 @@ int stctl_fmt_table_add_object(stctl_fmt_table *t, json_t *obj, time_t now, st_e
     for (size_t i = 0; n < t->ncols && i <= MAX_COLS; i++)
         row[n++] = cell[i];
     if (t->cols.show_labels) {
-        ctlfmt_map_text(ctlfmt_at(obj, "metadata.labels"), labels, sizeof(labels));
+        st_print_map_text(ctlfmt_at(obj, "metadata.labels"), labels, sizeof(labels));
         row[t->ncols - 1] = labels;
     }
     return stctl_fmt_table_add(t, row, err);

@@ -1,9 +1,9 @@
-/* ctl_service.c: Services and their Endpoints as kubectl shows them: the
- * cells of `get services|endpoints` (EXTERNAL-IP, PORT(S), ENDPOINTS with
- * its "+ N more..."), `describe service` with the endpoints of each port
+/* ctl_service.c: `describe service` with the endpoints of each port
  * (Strata adds the not-ready ones, so a person sees why a Service sends
- * nowhere) and `describe endpoints`. Rows and views share the cell code so
- * get and describe never disagree. */
+ * nowhere) and `describe endpoints`. The cells of `get services|endpoints`
+ * (EXTERNAL-IP, PORT(S), ENDPOINTS with its "+ N more...") are
+ * strata/printers.h's, so get, describe and stratad's Tables never
+ * disagree. */
 #include "ctl_format_priv.h"
 
 #include <errno.h>
@@ -17,107 +17,6 @@
 #define EP_SHOWN 3
 
 /* ---- cells ---------------------------------------------------------------- */
-
-/* The ingress addresses (ip, else hostname) of status.loadBalancer, joined
- * by sep ("," in get, ", " in describe as kubectl). */
-static void ingress_text(json_t *svc, const char *sep, char *buf, size_t len)
-{
-    size_t i;
-    json_t *in;
-    buf[0] = '\0';
-    json_array_foreach(ctlfmt_at(svc, "status.loadBalancer.ingress"), i, in)
-    {
-        const char *a = ctlfmt_str_at(in, "ip");
-        ctlfmt_appendf(buf, len, "%s%s", buf[0] ? sep : "",
-                       a ? a : ctlfmt_str_or(in, "hostname", ""));
-    }
-}
-
-void ctlfmt_service_external_ip(json_t *svc, bool wide, char *buf, size_t len)
-{
-    const char *type = ctlfmt_str_or(svc, "spec.type", "ClusterIP");
-    char ext[256] = "";
-    size_t i;
-    json_t *ip;
-    json_array_foreach(ctlfmt_at(svc, "spec.externalIPs"), i, ip)
-    {
-        ctlfmt_appendf(ext, sizeof(ext), "%s%s", i ? "," : "", json_string_value(ip));
-    }
-    if (strcmp(type, "LoadBalancer") != 0) {
-        snprintf(buf, len, "%s", ext[0] ? ext : NONE);
-        return;
-    }
-    ingress_text(svc, ",", buf, len);
-    if (ext[0])
-        ctlfmt_appendf(buf, len, "%s%s", buf[0] ? "," : "", ext);
-    if (buf[0] == '\0')
-        snprintf(buf, len, "<pending>");
-    else if (!wide && strlen(buf) > LB_WIDTH && len > LB_WIDTH)
-        snprintf(buf + LB_WIDTH - 3, len - (LB_WIDTH - 3), "...");
-}
-
-void ctlfmt_service_ports(json_t *svc, char *buf, size_t len)
-{
-    size_t i;
-    json_t *p;
-    buf[0] = '\0';
-    json_array_foreach(ctlfmt_at(svc, "spec.ports"), i, p)
-    {
-        ctlfmt_appendf(buf, len, "%s%lld", i ? "," : "", ctlfmt_int_at(p, "port", 0));
-        if (ctlfmt_int_at(p, "nodePort", 0) > 0)
-            ctlfmt_appendf(buf, len, ":%lld", ctlfmt_int_at(p, "nodePort", 0));
-        ctlfmt_appendf(buf, len, "/%s", ctlfmt_str_or(p, "protocol", "TCP"));
-    }
-    if (buf[0] == '\0')
-        snprintf(buf, len, "%s", NONE);
-}
-
-/* Whether an EndpointPort is the Service port named port_name ("" for an
- * unnamed one, as Kubernetes keys them). */
-static bool port_named(json_t *port, const char *port_name)
-{
-    return strcmp(ctlfmt_str_or(port, "name", ""), port_name) == 0;
-}
-
-void ctlfmt_endpoints_text(json_t *ep, const char *list, const char *port_name, char *buf,
-                           size_t len)
-{
-    size_t shown = 0, count = 0, i, j, k;
-    json_t *s, *port, *addr;
-    buf[0] = '\0';
-    /* kubectl's order: subset, then port, then address. */
-    json_array_foreach(ctlfmt_at(ep, "subsets"), i, s)
-    {
-        json_t *addrs = json_object_get(s, list);
-        json_t *ports = json_object_get(s, "ports");
-        if (json_array_size(ports) == 0) {
-            count += json_array_size(addrs);
-            json_array_foreach(addrs, k, addr)
-            {
-                if (shown < EP_SHOWN)
-                    ctlfmt_appendf(buf, len, "%s%s", shown++ ? "," : "",
-                                   ctlfmt_str_or(addr, "ip", ""));
-            }
-            continue;
-        }
-        json_array_foreach(ports, j, port)
-        {
-            if (port_name && !port_named(port, port_name))
-                continue;
-            count += json_array_size(addrs);
-            json_array_foreach(addrs, k, addr)
-            {
-                if (shown < EP_SHOWN)
-                    ctlfmt_appendf(buf, len, "%s%s:%lld", shown++ ? "," : "",
-                                   ctlfmt_str_or(addr, "ip", ""), ctlfmt_int_at(port, "port", 0));
-            }
-        }
-    }
-    if (count > shown)
-        ctlfmt_appendf(buf, len, " + %zu more...", count - shown);
-    if (buf[0] == '\0')
-        snprintf(buf, len, "%s", NONE);
-}
 
 /* ---- describe ------------------------------------------------------------- */
 
@@ -145,19 +44,19 @@ static void service_port(FILE *out, int w, json_t *p, json_t *ep)
     const char *name = ctlfmt_str_or(p, "name", "<unset>");
     const char *proto = ctlfmt_str_or(p, "protocol", "TCP");
     char buf[1024];
-    ctlfmt_field(out, 0, w, "Port", "%s  %lld/%s", name, ctlfmt_int_at(p, "port", 0), proto);
+    ctlfmt_field(out, 0, w, "Port", "%s  %lld/%s", name, st_json_int_at(p, "port", 0), proto);
     json_t *target = json_object_get(p, "targetPort");
     ctlfmt_field(
         out, 0, w, "TargetPort", "%s/%s",
         ctlfmt_scalar_text(target ? target : json_object_get(p, "port"), buf, sizeof(buf), "?"),
         proto);
-    if (ctlfmt_int_at(p, "nodePort", 0) > 0)
-        ctlfmt_field(out, 0, w, "NodePort", "%s  %lld/%s", name, ctlfmt_int_at(p, "nodePort", 0),
+    if (st_json_int_at(p, "nodePort", 0) > 0)
+        ctlfmt_field(out, 0, w, "NodePort", "%s  %lld/%s", name, st_json_int_at(p, "nodePort", 0),
                      proto);
     const char *key = ctlfmt_str_or(p, "name", "");
-    ctlfmt_endpoints_text(ep, "addresses", key, buf, sizeof(buf));
+    st_print_endpoints_text(ep, "addresses", key, buf, sizeof(buf));
     ctlfmt_field(out, 0, w, "Endpoints", "%s", buf);
-    ctlfmt_endpoints_text(ep, "notReadyAddresses", key, buf, sizeof(buf));
+    st_print_endpoints_text(ep, "notReadyAddresses", key, buf, sizeof(buf));
     if (strcmp(buf, NONE) != 0)
         ctlfmt_field(out, 0, w, "NotReadyEndpoints", "%s", buf);
 }
@@ -172,7 +71,7 @@ int ctlfmt_describe_service(FILE *out, json_t *svc, const struct stctl_fmt_relat
     ctlfmt_field(out, 0, w, "Namespace", "%s", ctlfmt_str_or(svc, "metadata.namespace", "default"));
     ctlfmt_field_map(out, 0, w, "Labels", ctlfmt_at(svc, "metadata.labels"));
     ctlfmt_field_map(out, 0, w, "Annotations", ctlfmt_at(svc, "metadata.annotations"));
-    ctlfmt_map_text(ctlfmt_at(svc, "spec.selector"), buf, sizeof(buf));
+    st_print_map_text(ctlfmt_at(svc, "spec.selector"), buf, sizeof(buf));
     ctlfmt_field(out, 0, w, "Selector", "%s", buf);
     ctlfmt_field(out, 0, w, "Type", "%s", ctlfmt_str_or(svc, "spec.type", "ClusterIP"));
     ctlfmt_field(out, 0, w, "IP", "%s", ctlfmt_str_or(svc, "spec.clusterIP", NONE));
@@ -181,14 +80,14 @@ int ctlfmt_describe_service(FILE *out, json_t *svc, const struct stctl_fmt_relat
     json_t *v;
     json_array_foreach(ctlfmt_at(svc, "spec.clusterIPs"), i, v)
     {
-        ctlfmt_appendf(buf, sizeof(buf), "%s%s", i ? "," : "", json_string_value(v));
+        st_print_appendf(buf, sizeof(buf), "%s%s", i ? "," : "", json_string_value(v));
     }
     ctlfmt_field(out, 0, w, "IPs", "%s", buf[0] ? buf : NONE);
     if (json_array_size(ctlfmt_at(svc, "spec.externalIPs")) > 0) {
-        ctlfmt_service_external_ip(svc, true, buf, sizeof(buf));
+        st_print_service_external_ip(svc, true, buf, sizeof(buf));
         ctlfmt_field(out, 0, w, "External IPs", "%s", buf);
     }
-    ingress_text(svc, ", ", buf, sizeof(buf));
+    st_print_ingress_text(svc, ", ", buf, sizeof(buf));
     if (buf[0])
         ctlfmt_field(out, 0, w, "LoadBalancer Ingress", "%s", buf);
     json_array_foreach(ctlfmt_at(svc, "spec.ports"), i, v) service_port(out, w, v, ep);
@@ -209,7 +108,7 @@ static void subset_ips(json_t *subset, const char *list, char *buf, size_t len)
     buf[0] = '\0';
     json_array_foreach(json_object_get(subset, list), i, a)
     {
-        ctlfmt_appendf(buf, len, "%s%s", i ? "," : "", ctlfmt_str_or(a, "ip", ""));
+        st_print_appendf(buf, len, "%s%s", i ? "," : "", ctlfmt_str_or(a, "ip", ""));
     }
     if (buf[0] == '\0')
         snprintf(buf, len, "%s", NONE);
@@ -245,7 +144,7 @@ int ctlfmt_describe_endpoints(FILE *out, json_t *ep, json_t *events, time_t now,
             json_array_foreach(ports, j, p)
             {
                 char num[32];
-                snprintf(num, sizeof(num), "%lld", ctlfmt_int_at(p, "port", 0));
+                snprintf(num, sizeof(num), "%lld", st_json_int_at(p, "port", 0));
                 const char *cells[] = {ctlfmt_str_or(p, "name", "<unset>"), num,
                                        ctlfmt_str_or(p, "protocol", "TCP")};
                 if (r == 0)

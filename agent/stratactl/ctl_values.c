@@ -1,6 +1,7 @@
 /* ctl_values.c: the small pieces every stratactl view is made of: JSON read
  * by dotted path, cells built in fixed buffers, Kubernetes' way of printing
- * quantities, sizes and durations, and an event's "seen" and "object". */
+ * quantities and sizes (ages and the cells stratad's Tables share are
+ * strata/printers.h's). */
 #include "ctl_format_priv.h"
 
 #include <errno.h>
@@ -36,16 +37,6 @@ const char *ctlfmt_str_or(json_t *obj, const char *path, const char *def)
     return s ? s : def;
 }
 
-long long ctlfmt_int_at(json_t *obj, const char *path, long long def)
-{
-    json_t *v = ctlfmt_at(obj, path);
-    if (json_is_integer(v))
-        return (long long)json_integer_value(v);
-    if (json_is_real(v))
-        return (long long)json_real_value(v);
-    return def;
-}
-
 /* A scalar as text (strings as they are, numbers printed), or def. */
 const char *ctlfmt_scalar_text(json_t *v, char *buf, size_t len, const char *def)
 {
@@ -68,64 +59,6 @@ const char *ctlfmt_obj_name(json_t *obj)
 {
     const char *n = ctlfmt_str_at(obj, "metadata.name");
     return n ? n : ctlfmt_str_or(obj, "name", "");
-}
-
-/* Appends to a fixed buffer, truncating quietly (cells are for people). */
-void ctlfmt_appendf(char *buf, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-void ctlfmt_appendf(char *buf, size_t len, const char *fmt, ...)
-{
-    size_t used = strnlen(buf, len);
-    if (used + 1 >= len)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf + used, len - used, fmt, ap);
-    va_end(ap);
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* The keys of a JSON object, sorted (kubectl sorts labels and data keys);
- * malloc'd, *n set; NULL when there are none. */
-const char **ctlfmt_sorted_keys(json_t *obj, size_t *n)
-{
-    *n = json_is_object(obj) ? json_object_size(obj) : 0;
-    if (*n == 0)
-        return NULL;
-    const char **keys = calloc(*n, sizeof(*keys));
-    if (keys == NULL) {
-        *n = 0;
-        return NULL;
-    }
-    size_t i = 0;
-    const char *k;
-    json_t *v;
-    json_object_foreach(obj, k, v)
-    {
-        (void)v;
-        keys[i++] = k;
-    }
-    qsort(keys, *n, sizeof(*keys), cmp_str);
-    return keys;
-}
-
-/* "k=v,k2=v2" from a string map, sorted by key. */
-void ctlfmt_map_text(json_t *map, char *buf, size_t len)
-{
-    size_t n;
-    _cleanup_free_ const char **keys = ctlfmt_sorted_keys(map, &n);
-    buf[0] = '\0';
-    for (size_t i = 0; i < n; i++) {
-        char tmp[64];
-        ctlfmt_appendf(buf, len, "%s%s=%s", i ? "," : "", keys[i],
-                       ctlfmt_scalar_text(json_object_get(map, keys[i]), tmp, sizeof(tmp), ""));
-    }
-    if (n == 0)
-        snprintf(buf, len, "%s", NONE);
 }
 
 /* ---- single values -------------------------------------------------------- */
@@ -176,64 +109,6 @@ void ctlfmt_millis_text(long long ms, char *buf, size_t len)
         snprintf(buf, len, "%lldms", ms);
     else
         snprintf(buf, len, "%.1fs", (double)ms / 1000.0);
-}
-
-json_t *ctlfmt_condition(json_t *obj, const char *type)
-{
-    size_t i;
-    json_t *c;
-    json_array_foreach(ctlfmt_at(obj, "status.conditions"), i, c)
-    {
-        const char *t = ctlfmt_str_at(c, "type");
-        if (t && strcmp(t, type) == 0)
-            return c;
-    }
-    return NULL;
-}
-
-/* "5s" or, for a repeated event, "5s (x3 over 10m)". */
-void ctlfmt_event_seen(json_t *ev, time_t now, char *buf, size_t len)
-{
-    const char *last = ctlfmt_str_at(ev, "lastTimestamp");
-    if (last == NULL)
-        last = ctlfmt_str_at(ev, "eventTime");
-    if (last == NULL)
-        last = ctlfmt_str_at(ev, "firstTimestamp");
-    if (last == NULL)
-        last = ctlfmt_str_at(ev, "metadata.creationTimestamp");
-    stctl_fmt_age(last, now, buf, len);
-    long long count = ctlfmt_int_at(ev, "count", 1);
-    const char *first = ctlfmt_str_at(ev, "firstTimestamp");
-    if (count > 1 && first) {
-        char over[32];
-        stctl_fmt_age(first, now, over, sizeof(over));
-        ctlfmt_appendf(buf, len, " (x%lld over %s)", count, over);
-    }
-}
-
-/* "pod/web-1": the kind in lower case, like `kubectl get events`. */
-void ctlfmt_event_object(json_t *ev, char *buf, size_t len)
-{
-    const char *kind = ctlfmt_str_or(ev, "involvedObject.kind", "");
-    size_t i = 0;
-    for (; kind[i] && i + 1 < len; i++)
-        buf[i] = (char)(kind[i] >= 'A' && kind[i] <= 'Z' ? kind[i] - 'A' + 'a' : kind[i]);
-    buf[i] = '\0';
-    ctlfmt_appendf(buf, len, "/%s", ctlfmt_str_or(ev, "involvedObject.name", ""));
-}
-
-/* Names, or images, of a pod template's containers, comma-separated. */
-void ctlfmt_containers_text(json_t *spec, const char *field, char *buf, size_t len)
-{
-    size_t i;
-    json_t *c;
-    buf[0] = '\0';
-    json_array_foreach(json_object_get(spec, "containers"), i, c)
-    {
-        ctlfmt_appendf(buf, len, "%s%s", i ? "," : "", ctlfmt_str_or(c, field, ""));
-    }
-    if (buf[0] == '\0')
-        snprintf(buf, len, "%s", NONE);
 }
 
 void ctlfmt_bytes_text(long long bytes, char *buf, size_t len)

@@ -21,3 +21,13 @@ const char *st_json_str_at(const json_t *obj, const char *path)
 {
     return json_string_value(st_json_at(obj, path));
 }
+
+long long st_json_int_at(const json_t *obj, const char *path, long long def)
+{
+    json_t *v = st_json_at(obj, path);
+    if (json_is_integer(v))
+        return (long long)json_integer_value(v);
+    if (json_is_real(v))
+        return (long long)json_real_value(v);
+    return def;
+}

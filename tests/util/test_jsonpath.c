@@ -1,5 +1,6 @@
-/* test_jsonpath.c: dotted paths through nested objects, and NULL (never a
- * crash) for a missing key, a step through a non-object, or no document. */
+/* test_jsonpath.c: dotted paths through nested objects (strings and numbers
+ * read at them), and NULL or the default (never a crash) for a missing key,
+ * a step through a non-object, or no document. */
 #include <string.h>
 
 #include "strata/cleanup.h"
@@ -54,11 +55,25 @@ static void test_missing(void **state)
     assert_null(st_json_at(j, "metadata.namex"));
 }
 
+static void test_int(void **state)
+{
+    (void)state;
+    _cleanup_json_ json_t *j = doc();
+    assert_int_equal(st_json_int_at(j, "status.strata.n", -1), 3);
+    json_object_set_new(j, "real", json_real(2.75));
+    assert_int_equal(st_json_int_at(j, "real", -1), 2);
+    /* missing, or not a number: the default */
+    assert_int_equal(st_json_int_at(j, "spec.replicas", 1), 1);
+    assert_int_equal(st_json_int_at(j, "metadata.name", 7), 7);
+    assert_int_equal(st_json_int_at(NULL, "a", 5), 5);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lookup),
         cmocka_unit_test(test_missing),
+        cmocka_unit_test(test_int),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

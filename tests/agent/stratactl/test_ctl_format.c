@@ -100,7 +100,7 @@ static void test_duration(void **state)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char buf[32];
-        stctl_fmt_duration(cases[i].seconds, buf, sizeof(buf));
+        st_print_duration(cases[i].seconds, buf, sizeof(buf));
         if (strcmp(buf, cases[i].text) != 0)
             fail_msg("%lld s: got \"%s\", want \"%s\"", cases[i].seconds, buf, cases[i].text);
     }
@@ -111,13 +111,13 @@ static void test_parse_time_and_age(void **state)
     (void)state;
     /* parsing itself is util's (tests/util/test_time.c) */
     char buf[32];
-    stctl_fmt_age("2024-05-01T11:55:00Z", NOW, buf, sizeof(buf));
+    st_print_age("2024-05-01T11:55:00Z", NOW, buf, sizeof(buf));
     assert_string_equal(buf, "5m");
-    stctl_fmt_age("2024-04-27T06:00:00Z", NOW, buf, sizeof(buf));
+    st_print_age("2024-04-27T06:00:00Z", NOW, buf, sizeof(buf));
     assert_string_equal(buf, "4d6h");
-    stctl_fmt_age(NULL, NOW, buf, sizeof(buf));
+    st_print_age(NULL, NOW, buf, sizeof(buf));
     assert_string_equal(buf, "<unknown>");
-    stctl_fmt_age("not a time", NOW, buf, sizeof(buf));
+    st_print_age("not a time", NOW, buf, sizeof(buf));
     assert_string_equal(buf, "<unknown>");
 }
 
@@ -277,7 +277,7 @@ static void test_pod_status_rules(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         json_t *pod = load(cases[i].pod);
         char buf[64];
-        stctl_fmt_pod_status(pod, buf, sizeof(buf));
+        st_print_pod_status(pod, buf, sizeof(buf));
         if (strcmp(buf, cases[i].want) != 0)
             fail_msg("case %zu: got \"%s\", want \"%s\"", i, buf, cases[i].want);
         json_decref(pod);

@@ -15,4 +15,8 @@ json_t *st_json_at(const json_t *obj, const char *path);
 /* The string at path, or NULL when it is missing or not a string. */
 const char *st_json_str_at(const json_t *obj, const char *path);
 
+/* The number at path (a real cut to its whole part), or def when it is
+ * missing or not a number. */
+long long st_json_int_at(const json_t *obj, const char *path, long long def);
+
 #endif
