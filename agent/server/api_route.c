@@ -216,6 +216,8 @@ static int route(struct st_server_call *c)
             ST_SERVER_API_BODY_MAX);
     if (st_server_api_seg_is(c, 0, "healthz") && q->nseg == 1)
         return st_server_api_reply_text(c, 200, "text/plain", "ok\n", 3);
+    if (st_server_api_is_discovery(c))
+        return st_server_api_discovery(c);
     if (st_server_api_seg_is(c, 0, "apply") && q->nseg == 1 && st_server_api_method_is(c, "POST"))
         return st_server_api_apply(c);
     bool core = st_server_api_seg_is(c, 0, "api") && st_server_api_seg_is(c, 1, "v1");
