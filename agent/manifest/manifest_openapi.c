@@ -44,11 +44,11 @@ static const struct oa_note oa_notes[] = {
     {.path = "containers.ports", .merge_key = "containerPort", .map_key2 = "protocol"},
     {.path = "spec.ports", .merge_key = "port", .map_key2 = "protocol"},
     {.path = "containers", .merge_key = "name"},
-    {.path = "initContainers", .merge_key = "name", .type = "array"},
-    {.path = "ephemeralContainers", .merge_key = "name", .type = "array"},
+    {.path = "initContainers", .merge_key = "name"},
+    {.path = "ephemeralContainers", .merge_key = "name"},
     {.path = "env", .merge_key = "name"},
-    {.path = "volumes", .merge_key = "name", .type = "array"},
-    {.path = "volumeMounts", .merge_key = "mountPath", .type = "array"},
+    {.path = "volumes", .merge_key = "name"},
+    {.path = "volumeMounts", .merge_key = "mountPath"},
     {.path = "imagePullSecrets", .merge_key = "name"},
     {.path = "conditions", .merge_key = "type"},
     /* metadata stratad writes */
@@ -61,45 +61,9 @@ static const struct oa_note oa_notes[] = {
     SERVER("metadata.deletionTimestamp", "time", "When the object started going away."),
     SERVER("metadata.deletionGracePeriodSeconds", "integer",
            "Seconds the object's pods were given to stop."),
-    SERVER("metadata.ownerReferences", "array",
+    SERVER("metadata.ownerReferences", "[]object",
            "The objects this one belongs to (a Deployment for its pods); set by stratad."),
     SERVER("metadata.generateName", "string", "Not used by Strata: give metadata.name."),
-    {.path = "metadata.finalizers", .type = "array"},
-    {.path = "metadata.managedFields", .type = "array"},
-    {.path = "metadata.selfLink", .type = "string"},
-    /* shapes of fields Strata reads and drops */
-    {.path = "nodeSelector", .type = "map"},
-    {.path = "tolerations", .type = "array"},
-    {.path = "affinity", .type = "object"},
-    {.path = "topologySpreadConstraints", .type = "array"},
-    {.path = "readinessGates", .type = "array"},
-    {.path = "hostAliases", .type = "array"},
-    {.path = "schedulingGates", .type = "array"},
-    {.path = "resourceClaims", .type = "array"},
-    {.path = "dnsConfig", .type = "object"},
-    {.path = "overhead", .type = "map"},
-    {.path = "os", .type = "object"},
-    {.path = "lifecycle", .type = "object"},
-    {.path = "envFrom", .type = "array"},
-    {.path = "volumeDevices", .type = "array"},
-    {.path = "resizePolicy", .type = "array"},
-    {.path = "capabilities", .type = "object"},
-    {.path = "seLinuxOptions", .type = "object"},
-    {.path = "appArmorProfile", .type = "object"},
-    {.path = "windowsOptions", .type = "object"},
-    {.path = "sysctls", .type = "array"},
-    {.path = "supplementalGroups", .type = "array"},
-    {.path = "matchExpressions", .type = "array"},
-    {.path = "externalIPs", .type = "array"},
-    {.path = "ipFamilies", .type = "array"},
-    {.path = "loadBalancerSourceRanges", .type = "array"},
-    {.path = "sessionAffinityConfig", .type = "object"},
-    {.path = "claims", .type = "array"},
-    {.path = "grpc", .type = "object"},
-    {.path = "configMapKeyRef", .type = "object"},
-    {.path = "fieldRef", .type = "object"},
-    {.path = "resourceFieldRef", .type = "object"},
-    {.path = "strataNormalized", .type = "object"},
     /* descriptions */
     {.path = "/apiVersion",
      .text = "The API group and version of the object's schema (v1, apps/v1)."},
@@ -155,6 +119,26 @@ static const struct oa_note oa_notes[] = {
     {.path = "startupProbe", .text = "Holds the other probes until it passes once."},
     {.path = "imagePullPolicy", .text = "When the image is fetched again from its registry."},
     {.path = "workingDir", .text = "The container's working directory."},
+    {.path = "securityContext",
+     .text = "The user, group and seccomp profile the containers run with."},
+    {.path = "seccompProfile", .text = "RuntimeDefault (Strata's filter) or Unconfined."},
+    {.path = "runAsUser", .text = "The user ID the processes run as."},
+    {.path = "runAsGroup", .text = "The group ID the processes run as."},
+    {.path = "exec", .text = "Passes when the command exits 0 in the container."},
+    {.path = "tcpSocket", .text = "Passes when a TCP connection to the port opens."},
+    {.path = "httpGet", .text = "Passes when an HTTP GET answers 200-399."},
+    {.path = "initialDelaySeconds", .text = "Seconds after the start before the first check."},
+    {.path = "periodSeconds", .text = "Seconds between checks."},
+    {.path = "timeoutSeconds", .text = "Seconds a check may take."},
+    {.path = "successThreshold", .text = "Passes in a row that make a failing probe pass."},
+    {.path = "failureThreshold", .text = "Failures in a row that make a passing probe fail."},
+    {.path = "ports.name", .text = "A name for the port, for Services' targetPort."},
+    {.path = "ports.nodePort", .text = "The port on every node (30000-32767; NodePort type)."},
+    {.path = "spec.clusterIPs", .text = "spec.clusterIP as a list (one entry)."},
+    {.path = "addresses", .text = "Addresses of ready pods."},
+    {.path = "notReadyAddresses", .text = "Addresses of pods not ready yet."},
+    {.path = "addresses.ip", .text = "The pod's IP address."},
+    {.path = "targetRef", .text = "The pod at this address."},
     {.path = "spec.restartPolicy", .text = "When stopped containers are started again."},
     {.path = "terminationGracePeriodSeconds",
      .text = "Seconds between SIGTERM and SIGKILL when the pod stops."},
@@ -207,6 +191,96 @@ static const struct oa_note *note_for(const char *path, size_t off)
 }
 
 #define NOTE(path, attr) note_for(path, offsetof(struct oa_note, attr))
+
+/* The Kubernetes types of the fields the tables read and drop (by name),
+ * so explain shows them as Kubernetes does. */
+static const struct {
+    const char *type;
+    const char *const *names;
+} oa_shapes[] = {
+    {"boolean", (const char *const[]){"allocateLoadBalancerNodePorts",
+                                      "allowPrivilegeEscalation",
+                                      "automountServiceAccountToken",
+                                      "enableServiceLinks",
+                                      "hostIPC",
+                                      "hostNetwork",
+                                      "hostPID",
+                                      "hostUsers",
+                                      "immutable",
+                                      "paused",
+                                      "privileged",
+                                      "publishNotReadyAddresses",
+                                      "readOnlyRootFilesystem",
+                                      "runAsNonRoot",
+                                      "setHostnameAsFQDN",
+                                      "shareProcessNamespace",
+                                      "stdin",
+                                      "stdinOnce",
+                                      "tty",
+                                      NULL}},
+    {"integer",
+     (const char *const[]){"activeDeadlineSeconds", "fsGroup", "healthCheckNodePort", "hostPort",
+                           "minReadySeconds", "priority", "progressDeadlineSeconds",
+                           "revisionHistoryLimit", "terminationGracePeriodSeconds", NULL}},
+    {"string", (const char *const[]){"appProtocol",
+                                     "dnsPolicy",
+                                     "externalName",
+                                     "externalTrafficPolicy",
+                                     "fieldPath",
+                                     "fsGroupChangePolicy",
+                                     "hostIP",
+                                     "hostname",
+                                     "internalTrafficPolicy",
+                                     "ipFamilyPolicy",
+                                     "loadBalancerClass",
+                                     "loadBalancerIP",
+                                     "localhostProfile",
+                                     "nodeName",
+                                     "preemptionPolicy",
+                                     "priorityClassName",
+                                     "procMount",
+                                     "restartPolicy",
+                                     "runtimeClassName",
+                                     "schedulerName",
+                                     "serviceAccount",
+                                     "serviceAccountName",
+                                     "sessionAffinity",
+                                     "subdomain",
+                                     "terminationMessagePath",
+                                     "terminationMessagePolicy",
+                                     "trafficDistribution",
+                                     "namespace",
+                                     "selfLink",
+                                     "ephemeral-storage",
+                                     NULL}},
+    {"map", (const char *const[]){"nodeSelector", "overhead", NULL}},
+    {"object", (const char *const[]){"affinity", "dnsConfig", "os", "lifecycle", "capabilities",
+                                     "seLinuxOptions", "appArmorProfile", "windowsOptions",
+                                     "sessionAffinityConfig", "grpc", "configMapKeyRef", "fieldRef",
+                                     "resourceFieldRef", "strataNormalized", "state", "lastState",
+                                     "loadBalancer", NULL}},
+    {"[]object",
+     (const char *const[]){"tolerations", "topologySpreadConstraints", "readinessGates",
+                           "hostAliases", "schedulingGates", "resourceClaims", "envFrom",
+                           "volumeDevices", "resizePolicy", "sysctls", "matchExpressions", "claims",
+                           "managedFields", "initContainers", "ephemeralContainers", "volumes",
+                           "volumeMounts", NULL}},
+    {"[]string", (const char *const[]){"externalIPs", "ipFamilies", "loadBalancerSourceRanges",
+                                       "finalizers", NULL}},
+    {"[]integer", (const char *const[]){"supplementalGroups", NULL}},
+};
+
+/* The type of a field the tables do not type: a note's, else its name's. */
+static const char *untyped(const char *path, const char *name)
+{
+    const struct oa_note *n = NOTE(path, type);
+    if (n)
+        return n->type;
+    for (size_t i = 0; i < sizeof(oa_shapes) / sizeof(oa_shapes[0]); i++)
+        if (st_mword_in(name, oa_shapes[i].names))
+            return oa_shapes[i].type;
+    return NULL;
+}
 
 /* ---- status (stratad writes it; manifests never set it) ---- */
 
@@ -290,8 +364,10 @@ static json_t *hinted(const char *type)
                          "string");
     if (strcmp(type, "time") == 0)
         return json_pack("{s:s, s:s}", "type", "string", "format", "date-time");
-    if (strcmp(type, "array") == 0)
-        return json_pack("{s:s, s:{}}", "type", "array", "items");
+    if (strncmp(type, "[]", 2) == 0) {
+        json_t *item = hinted(type + 2);
+        return item ? json_pack("{s:s, s:o}", "type", "array", "items", item) : NULL;
+    }
     if (strcmp(type, "object") == 0)
         return json_pack("{s:s, s:b}", "type", "object", "x-kubernetes-preserve-unknown-fields", 1);
     return json_pack("{s:s}", "type", type);
@@ -357,12 +433,13 @@ static json_t *field_schema(const struct st_mfield *f, char *path, size_t cap, b
         out = int_or_string();
         break;
     case ST_MT_UNIMPLEMENTED:
-    case ST_MT_DERIVED:
-        out = typed ? hinted(typed->type)
-                    : json_pack("{s:b}", "x-kubernetes-preserve-unknown-fields", 1);
-        if (typed && strcmp(typed->type, "array") == 0 && NOTE(path, merge_key))
-            list_extensions(out, path, true);
+    case ST_MT_DERIVED: {
+        const char *type = untyped(path, f->name);
+        out = type ? hinted(type) : json_pack("{s:b}", "x-kubernetes-preserve-unknown-fields", 1);
+        if (out && type && strncmp(type, "[]", 2) == 0)
+            list_extensions(out, path, strcmp(type, "[]object") == 0);
         break;
+    }
     }
     if (out == NULL)
         return NULL;
