@@ -5,6 +5,7 @@
  * (review the diff: a change there is a change kubectl sees). */
 #include "fake_server.h"
 #include "testutil.h"
+#include "strata/jsonpath.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,9 +49,9 @@ static void check_golden(const char *name, json_t *doc)
     json_decref(want);
 }
 
-static const char *str_at(json_t *o, const char *key)
+static const char *str_at(json_t *o, const char *path)
 {
-    return json_string_value(json_object_get(o, key)) ?: "";
+    return st_json_str_at(o, path) ?: "";
 }
 
 /* The entry of list whose "name" is name, or NULL. */
@@ -117,7 +118,7 @@ static void test_version_and_health(void **state)
 /* The operation method of path in an OpenAPI document. */
 static json_t *operation(json_t *doc, const char *path, const char *method)
 {
-    return json_object_get(json_object_get(json_object_get(doc, "paths"), path), method);
+    return json_object_get(json_object_get(st_json_at(doc, "paths"), path), method);
 }
 
 static bool has_query_param(json_t *op, const char *name)
@@ -141,26 +142,22 @@ static void test_openapi(void **state)
     json_t *apps = get_json(fs, url);
     json_decref(root);
     check_golden("openapi_v3_apis_apps_v1.json", apps);
-    json_t *dep = json_object_get(json_object_get(json_object_get(apps, "components"), "schemas"),
-                                  "io.k8s.api.apps.v1.Deployment");
+    json_t *dep =
+        json_object_get(st_json_at(apps, "components.schemas"), "io.k8s.api.apps.v1.Deployment");
     assert_non_null(dep);
     json_t *gvk = json_array_get(json_object_get(dep, "x-kubernetes-group-version-kind"), 0);
     assert_string_equal(str_at(gvk, "group"), "apps");
     assert_string_equal(str_at(gvk, "version"), "v1");
     assert_string_equal(str_at(gvk, "kind"), "Deployment");
-    json_t *spec = json_object_get(json_object_get(dep, "properties"), "spec");
-    json_t *replicas = json_object_get(json_object_get(spec, "properties"), "replicas");
+    json_t *replicas = st_json_at(dep, "properties.spec.properties.replicas");
     assert_string_equal(str_at(replicas, "type"), "integer");
     assert_true(strlen(str_at(replicas, "description")) > 0);
-    json_t *pod_spec = json_object_get(
-        json_object_get(json_object_get(json_object_get(spec, "properties"), "template"),
-                        "properties"),
-        "spec");
-    json_t *containers = json_object_get(json_object_get(pod_spec, "properties"), "containers");
+    json_t *pod_spec = st_json_at(dep, "properties.spec.properties.template.properties.spec");
+    json_t *containers = st_json_at(pod_spec, "properties.containers");
     assert_string_equal(str_at(containers, "x-kubernetes-patch-merge-key"), "name");
     assert_string_equal(str_at(containers, "x-kubernetes-patch-strategy"), "merge");
     /* a field Strata ignores says so */
-    json_t *volumes = json_object_get(json_object_get(pod_spec, "properties"), "volumes");
+    json_t *volumes = st_json_at(pod_spec, "properties.volumes");
     assert_non_null(strstr(str_at(volumes, "description"), "ignored by Strata"));
     /* kubectl leaves field validation to the server when its writes take
      * fieldValidation (and looks for it on the patch operation) */
@@ -178,11 +175,9 @@ static void test_openapi(void **state)
 
     json_t *core = get_json(fs, "/openapi/v3/api/v1");
     check_golden("openapi_v3_api_v1.json", core);
-    json_t *schemas = json_object_get(json_object_get(core, "components"), "schemas");
+    json_t *schemas = st_json_at(core, "components.schemas");
     json_t *svc = json_object_get(schemas, "io.k8s.api.core.v1.Service");
-    json_t *ports = json_object_get(
-        json_object_get(json_object_get(json_object_get(svc, "properties"), "spec"), "properties"),
-        "ports");
+    json_t *ports = st_json_at(svc, "properties.spec.properties.ports");
     assert_string_equal(str_at(ports, "x-kubernetes-patch-merge-key"), "port");
     assert_non_null(json_object_get(schemas, "io.k8s.api.core.v1.Node"));
     /* every kind kubectl may apply has a patch operation naming it */
