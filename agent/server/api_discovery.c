@@ -9,6 +9,7 @@
  * the plain one when the Content-Type says that is what came. */
 #include "api_priv.h"
 #include "strata/cleanup.h"
+#include "strata/jsonpath.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -192,11 +193,9 @@ static json_t *group_list(void)
             continue; /* the core group is /api's */
         char group[64];
         snprintf(group, sizeof(group), "%.*s", (int)(slash - *gv), *gv);
-        bool seen = false;
-        size_t i;
-        json_t *g;
-        json_array_foreach(groups, i, g) seen |=
-            strcmp(json_string_value(json_object_get(g, "name")), group) == 0;
+        bool seen = false; /* a group with two versions is listed once */
+        for (size_t i = 0; i < json_array_size(groups); i++)
+            seen |= strcmp(st_json_str_at(json_array_get(groups, i), "name"), group) == 0;
         if (seen)
             continue;
         json_t *o = group_of(group);
@@ -264,12 +263,14 @@ int st_server_api_discovery(struct st_server_call *c)
     if (q->nseg == 1)
         return reply_doc(c, group_list());
     char gv[128];
-    snprintf(gv, sizeof(gv), "%s/%s", q->seg[1], q->nseg == 3 ? q->seg[2] : "");
+    snprintf(gv, sizeof(gv), "%s%s%s", q->seg[1], q->nseg == 3 ? "/" : "",
+             q->nseg == 3 ? q->seg[2] : "");
     if (q->nseg == 2) {
         json_t *g = group_of(q->seg[1]);
         if (g)
             return reply_doc(c, g);
     } else {
+        /* only a version served, never a resource of another */
         for (const char *const *v = st_server_api_group_versions; *v; v++)
             if (strcmp(*v, gv) == 0)
                 return reply_doc(c, resource_list(gv));
