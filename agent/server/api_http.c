@@ -260,6 +260,7 @@ static int start_tls(struct st_server *d, st_error *err)
         return st_error_set(err, EIO, "libmicrohttpd could not serve HTTPS on %s:%u", host, port);
     }
     d->api_port = port;
+    snprintf(d->api_host, sizeof(d->api_host), "%s", host);
     if ((r = st_api_pki_write_kubeconfig(&d->pki, d->cfg.state_dir, host, port, err)) < 0)
         return r;
     st_server_log("serving the Kubernetes API on https://%s:%u (kubectl --kubeconfig %s)", host,

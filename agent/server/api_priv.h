@@ -107,6 +107,34 @@ int st_server_api_forward(struct st_server_call *c, const char *kind, const char
 /* api_logs.c */
 int st_server_api_log(struct st_server_call *c, const char *ns, const char *name);
 
+/* api_discovery.c: /version, /livez, /readyz, discovery (/api, /api/v1,
+ * /apis, /apis/GROUP, /apis/GROUP/VERSION) and, through api_openapi.c,
+ * /openapi/... . Whether c's path is one of those (route hands it over
+ * then, whatever the method). */
+bool st_server_api_is_discovery(const struct st_server_call *c);
+int st_server_api_discovery(struct st_server_call *c);
+
+/* The version /version and the OpenAPI documents give. */
+#define ST_API_GIT_VERSION "v1.32.0-strata"
+
+/* What the API serves, as discovery lists it: gv "v1" or "apps/v1"; a
+ * subresource's name is "pods/log", with the group and version of its kind
+ * when that is another group's (Scale, Eviction). Ends with a NULL name. */
+struct st_server_api_resource {
+    const char *gv, *name, *singular, *kind, *short_name;
+    const char *sub_group, *sub_version;
+    bool namespaced, in_all;  /* in_all: in the "all" category (kubectl get all) */
+    const char *const *verbs; /* NULL-terminated */
+};
+extern const struct st_server_api_resource st_server_api_resources[];
+/* The group-versions served, "v1" first; NULL-terminated. */
+extern const char *const st_server_api_group_versions[];
+
+/* api_openapi.c: GET /openapi/v3[/api/v1|/apis/GROUP/VERSION]. */
+int st_server_api_openapi(struct st_server_call *c);
+/* The OpenAPI v3 document of gv (new reference; NULL: out of memory). */
+json_t *st_server_api_openapi_doc(const char *gv);
+
 /* api_watch.c: the streams. A watch shows kind's objects (in ns, or all
  * when ns is NULL; selector already checked) as ADDED / MODIFIED / DELETED
  * lines; a log stream, the pod's log lines as they come. */

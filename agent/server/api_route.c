@@ -229,6 +229,8 @@ static int route(struct st_server_call *c)
     if (st_server_api_seg_is(c, 0, "kubeconfig") && q->nseg == 1 && !q->tcp &&
         st_server_api_method_is(c, "GET"))
         return st_server_api_kubeconfig(c);
+    if (st_server_api_is_discovery(c))
+        return st_server_api_discovery(c);
     if (st_server_api_seg_is(c, 0, "apply") && q->nseg == 1 && st_server_api_method_is(c, "POST"))
         return st_server_api_apply(c);
     bool core = st_server_api_seg_is(c, 0, "api") && st_server_api_seg_is(c, 1, "v1");

@@ -110,6 +110,7 @@ struct st_server {
     struct MHD_Daemon *mhd_tls; /* the HTTPS port (api_http.c), NULL when off */
     struct st_api_pki pki;      /* its credentials (api_pki.h) */
     unsigned api_port;          /* the port it listens on */
+    char api_host[64];          /* and its address */
     int kick_fd;                /* eventfd: wakes the controller loop */
     atomic_bool stopping;
 
