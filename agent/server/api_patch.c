@@ -248,6 +248,65 @@ static int scale(struct st_server_call *c, const char *ns, const char *name)
     return set_scale(c, ns, name, cur);
 }
 
+/* ---- nodes ------------------------------------------------------------------- */
+
+struct node_arg {
+    enum st_patch_type type;
+    json_t *patch;
+};
+
+/* A Node is Strata's own record of a VM: a client changes its labels,
+ * annotations and spec.unschedulable (kubectl cordon/uncordon), nothing
+ * else. */
+static int node_patch_fn(json_t *node, void *arg, st_error *err)
+{
+    struct node_arg *a = arg;
+    _cleanup_json_ json_t *patched = json_deep_copy(node);
+    int r = st_patch_apply(a->type, patched, a->patch, err);
+    if (r < 0)
+        return r;
+    json_t *md = json_object_get(node, "metadata"), *pmd = json_object_get(patched, "metadata");
+    static const char *const keys[] = {"labels", "annotations"};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *v = json_object_get(pmd, keys[i]);
+        if (v)
+            json_object_set(md, keys[i], v);
+        else
+            json_object_del(md, keys[i]);
+    }
+    json_t *u = json_object_get(json_object_get(patched, "spec"), "unschedulable");
+    if (u && !json_is_boolean(u))
+        return st_error_set(err, EINVAL, "spec.unschedulable: give true or false");
+    json_t *spec = json_object_get(node, "spec");
+    if (spec == NULL)
+        json_object_set_new(node, "spec", spec = json_object());
+    if (json_is_true(u))
+        json_object_set(spec, "unschedulable", u);
+    else
+        json_object_del(spec, "unschedulable");
+    return ST_STORE_WRITE;
+}
+
+int st_server_api_patch_node(struct st_server_call *c, const char *name)
+{
+    int r = 0;
+    struct node_arg a;
+    if (!patch_type(c, &a.type, &r))
+        return r;
+    st_error err = {0};
+    _cleanup_json_ json_t *body = st_server_api_parse_body(c, &err);
+    if (body == NULL)
+        return st_server_api_reply_status(c, 400, "%s", err.msg);
+    a.patch = body;
+    _cleanup_json_ json_t *out = NULL;
+    r = st_store_mutate(c->d->store, "Node", "", name, node_patch_fn, &a, &out, &err);
+    if (r < 0)
+        return st_server_api_reply_error(c, r, &err, ST_SERVER_API_OBJECTS);
+    st_server_kick(c->d);
+    st_api_present("Node", &out);
+    return st_server_api_reply_json(c, 200, out);
+}
+
 /* ---- eviction ------------------------------------------------------------------ */
 
 static int evict(struct st_server_call *c, const char *ns, const char *name)

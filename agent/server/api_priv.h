@@ -126,6 +126,8 @@ int st_server_api_store_ops(struct st_server *d, st_store_op *ops, size_t n, st_
  * subresource. And the subresources: status, scale, eviction. */
 int st_server_api_patch(struct st_server_call *c, const char *kind, const char *ns,
                         const char *name);
+/* PATCH /api/v1/nodes/NAME: labels, annotations, spec.unschedulable. */
+int st_server_api_patch_node(struct st_server_call *c, const char *name);
 int st_server_api_subresource(struct st_server_call *c, const char *kind, const char *ns,
                               const char *name, const char *sub);
 /* api_nodes.c, api_images.c */

@@ -315,6 +315,37 @@ static void test_subresources(void **state)
     json_decref(pod);
 }
 
+static void test_cordon(void **state)
+{
+    struct fake_server *fs = *state;
+    fake_server_node_ready(fs, "n1");
+    json_t *out = NULL;
+    /* kubectl cordon */
+    assert_int_equal(call(fs, "PATCH", "/api/v1/nodes/n1", "{\"spec\":{\"unschedulable\":true}}",
+                          "application/strategic-merge-patch+json", &out, NULL),
+                     200);
+    assert_true(json_is_true(json_object_get(json_object_get(out, "spec"), "unschedulable")));
+    json_decref(out);
+    /* a pod waits: the only node is cordoned */
+    assert_int_equal(call(fs, "POST", PODS, POD_BODY("p", ""), NULL, &out, NULL), 201);
+    json_decref(out);
+    fake_server_passes(fs, 2, 10);
+    json_t *pod = fake_server_get(fs, "Pod", "default", "p");
+    const char *node = json_string_value(json_object_get(json_object_get(pod, "spec"), "nodeName"));
+    assert_true(node == NULL || node[0] == '\0');
+    json_decref(pod);
+    /* kubectl uncordon: then it is scheduled */
+    assert_int_equal(call(fs, "PATCH", "/api/v1/nodes/n1", "{\"spec\":{\"unschedulable\":null}}",
+                          "application/strategic-merge-patch+json", &out, NULL),
+                     200);
+    json_decref(out);
+    fake_server_passes(fs, 2, 10);
+    pod = fake_server_get(fs, "Pod", "default", "p");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(pod, "spec"), "nodeName")), "n1");
+    json_decref(pod);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -324,6 +355,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_replace, fake_server_setup, fake_server_teardown),
         cmocka_unit_test_setup_teardown(test_patch_types, fake_server_setup, fake_server_teardown),
         cmocka_unit_test_setup_teardown(test_subresources, fake_server_setup, fake_server_teardown),
+        cmocka_unit_test_setup_teardown(test_cordon, fake_server_setup, fake_server_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
