@@ -16,8 +16,10 @@
 
 static bool node_ready(json_t *node)
 {
-    /* A pod never goes to a node the controller has not seen say hello. */
-    return st_pod_is_ready(node);
+    /* A pod never goes to a node the controller has not seen say hello,
+     * nor to a cordoned one (spec.unschedulable, kubectl cordon). */
+    return st_pod_is_ready(node) &&
+           !json_is_true(json_object_get(json_object_get(node, "spec"), "unschedulable"));
 }
 
 /* Re-adopted after a stratad restart, hello not yet seen (nodes.c). */

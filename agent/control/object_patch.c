@@ -97,13 +97,17 @@ void st_object_keep_server_fields(json_t *stored, json_t *next)
 }
 
 /* *out: the patched object as the manifest reader reads it. */
-static int validated(const char *kind, json_t *patched, json_t **out, st_error *err)
+static int validated(const char *kind, json_t *patched, enum st_manifest_fields fields,
+                     struct st_manifest_diag **diags, json_t **out, st_error *err)
 {
     _cleanup_free_ char *text = json_dumps(patched, JSON_COMPACT);
     if (text == NULL)
         return st_error_set(err, ENOMEM, "out of memory");
     _cleanup_json_ json_t *objects = NULL;
-    int r = st_manifest_parse_string("<patch>", text, strlen(text), &objects, NULL, err);
+    st_manifest_diag_free(*diags);
+    *diags = NULL;
+    int r = st_manifest_parse_string_fields("<patch>", text, strlen(text), fields, &objects, diags,
+                                            err);
     if (r < 0)
         return r;
     json_t *obj = json_array_get(objects, 0);
@@ -124,16 +128,49 @@ static bool same_str(json_t *a, json_t *b, const char *key)
 struct patch_arg {
     const char *kind, *name;
     json_t *patch;
+    const struct st_object_patch_opts *o;
+    struct st_manifest_diag *diags;
 };
+
+int st_patch_apply(enum st_patch_type type, json_t *doc, json_t *patch, st_error *err)
+{
+    switch (type) {
+    case ST_PATCH_JSON:
+        return st_json_patch_apply(doc, patch, err);
+    case ST_PATCH_STRATEGIC:
+        return st_strategic_merge_patch(doc, patch, err);
+    default:
+        if (!json_is_object(patch))
+            return st_error_set(err, EINVAL,
+                                "a merge patch is a JSON object, such as "
+                                "{\"spec\":{\"replicas\":2}}");
+        st_json_merge_patch(doc, patch);
+        return 0;
+    }
+}
 
 /* Turns the stored object into the patched, validated one. */
 static int patch_fn(json_t *stored, void *arg, st_error *err)
 {
-    const struct patch_arg *a = arg;
+    struct patch_arg *a = arg;
     _cleanup_json_ json_t *patched = json_deep_copy(stored);
-    st_json_merge_patch(patched, a->patch);
+    int r = st_patch_apply(a->o->type, patched, a->patch, err);
+    if (r < 0)
+        return r;
+    if (!same_str(patched, stored, "uid") &&
+        json_object_get(json_object_get(patched, "metadata"), "uid"))
+        return st_error_set(err, EINVAL, "metadata.uid of %s %s cannot change", a->kind, a->name);
+    if (a->o->status_only) {
+        /* Only status moves; the rest stays as stored. */
+        json_t *st = json_object_get(patched, "status");
+        if (st)
+            json_object_set(stored, "status", st);
+        else
+            json_object_del(stored, "status");
+        return ST_STORE_WRITE;
+    }
     _cleanup_json_ json_t *next = NULL;
-    int r = validated(a->kind, patched, &next, err);
+    r = validated(a->kind, patched, a->o->fields, &a->diags, &next, err);
     if (r < 0)
         return r;
     if (!same_str(next, stored, "name") || !same_str(next, stored, "namespace"))
@@ -149,14 +186,22 @@ static int patch_fn(json_t *stored, void *arg, st_error *err)
     return ST_STORE_WRITE;
 }
 
+int st_object_patch_with(st_store *s, const char *kind, const char *ns, const char *name,
+                         json_t *patch, const struct st_object_patch_opts *o, json_t **out,
+                         st_error *err)
+{
+    struct patch_arg a = {kind, name, patch, o, NULL};
+    int r = st_store_mutate(s, kind, ns, name, patch_fn, &a, out, err);
+    if (o->diags)
+        *o->diags = a.diags;
+    else
+        st_manifest_diag_free(a.diags);
+    return r < 0 ? r : 0;
+}
+
 int st_object_patch(st_store *s, const char *kind, const char *ns, const char *name, json_t *patch,
                     json_t **out, st_error *err)
 {
-    if (!json_is_object(patch))
-        return st_error_set(err, EINVAL,
-                            "a merge patch is a JSON object, such as "
-                            "{\"spec\":{\"replicas\":2}}");
-    struct patch_arg a = {kind, name, patch};
-    int r = st_store_mutate(s, kind, ns, name, patch_fn, &a, out, err);
-    return r < 0 ? r : 0;
+    struct st_object_patch_opts o = {.type = ST_PATCH_MERGE};
+    return st_object_patch_with(s, kind, ns, name, patch, &o, out, err);
 }

@@ -32,6 +32,8 @@ struct st_mctx {
     int errors;
     json_t *doc_notes; /* the current document's, for st_manifest_check_across */
     json_t *notes;     /* one per object read, in order (null: none) */
+    enum st_manifest_fields fields;
+    bool tag_unknown, tag_ignored; /* the next diagnostic is of such a field */
 };
 
 /* ---- scalars ---- */
@@ -96,8 +98,11 @@ static void st_diag_add(struct st_mctx *c, bool is_error, int line, int column, 
     if (d == NULL)
         return;
     d->is_error = is_error;
+    d->unknown_field = c->tag_unknown;
+    d->ignored_field = c->tag_ignored;
     d->line = line;
     d->column = column;
+    d->msg = (size_t)n - strlen(msg);
     snprintf(d->text, (size_t)n + 1, "%s:%d:%d: %s%s", c->name, line, column,
              is_error ? "" : "warning: ", msg);
     *c->tail = d;
@@ -529,11 +534,18 @@ static json_t *st_mbuild_object(struct st_mctx *c, const struct st_mschema *sche
             st_mctx_error(c, k, "duplicate field \"%s\" (first set on line %d)", c->path,
                           (int)st_node(c, first->key)->start_mark.line + 1);
         } else if (f == NULL) {
-            st_mctx_error(c, k, "unknown field \"%s\"", c->path);
+            c->tag_unknown = true;
+            if (c->fields == ST_MANIFEST_FIELDS_STRICT)
+                st_mctx_error(c, k, "unknown field \"%s\"", c->path);
+            else if (c->fields == ST_MANIFEST_FIELDS_WARN)
+                st_mctx_warn(c, k, "unknown field \"%s\"", c->path);
+            c->tag_unknown = false;
         } else if (f->type == ST_MT_UNIMPLEMENTED) {
             seen[index] = 1;
+            c->tag_ignored = true;
             if (!st_node_is_null(v)) /* null is absent: nothing was asked for */
                 st_mctx_warn(c, k, "%s is not implemented by Strata and is ignored", c->path);
+            c->tag_ignored = false;
         } else if (f->type != ST_MT_DERIVED) {
             int before = c->errors;
             json_t *val = st_mbuild_value(c, f, v);
@@ -703,11 +715,21 @@ static void st_manifest_error_summary(const struct st_mctx *c, st_error *err)
 int st_manifest_parse_string(const char *name, const char *text, size_t len, json_t **objects,
                              struct st_manifest_diag **diags, st_error *err)
 {
+    return st_manifest_parse_string_fields(name, text, len, ST_MANIFEST_FIELDS_STRICT, objects,
+                                           diags, err);
+}
+
+int st_manifest_parse_string_fields(const char *name, const char *text, size_t len,
+                                    enum st_manifest_fields mode, json_t **objects,
+                                    struct st_manifest_diag **diags, st_error *err)
+{
     *objects = NULL;
     if (diags)
         *diags = NULL;
-    struct st_mctx c = {
-        .name = name ? name : "<manifest>", .text = (const unsigned char *)text, .len = len};
+    struct st_mctx c = {.name = name ? name : "<manifest>",
+                        .text = (const unsigned char *)text,
+                        .len = len,
+                        .fields = mode};
     c.tail = &c.head;
     _cleanup_json_ json_t *notes = c.notes = json_array();
     yaml_parser_t parser;

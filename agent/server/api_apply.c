@@ -6,16 +6,12 @@
 #include "strata/cleanup.h"
 #include "strata/controller.h"
 #include "strata/manifest.h"
-#include "strata/netalloc.h"
 #include "strata/object_patch.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static pthread_mutex_t alloc_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* apply keeps what the cluster owns: status, a pod's node, owners,
  * deletion, and counts metadata.generation. */
@@ -50,9 +46,12 @@ int st_server_api_apply(struct st_server_call *c)
     /* The body is JSON, and JSON is YAML: the manifest reader validates
      * and defaults it exactly as it does a file. */
     _cleanup_json_ json_t *objects = NULL;
-    struct st_manifest_diag *diags = NULL;
     st_error err = {0};
     st_error jerr = {0};
+    /* stratactl's reading: unknown fields are errors unless asked. */
+    enum st_manifest_fields mode;
+    if (!st_server_api_field_mode(c, ST_MANIFEST_FIELDS_STRICT, &mode))
+        return st_server_api_reply_status(c, 400, ST_SERVER_API_FIELD_MODES);
     _cleanup_json_ json_t *body = st_server_api_parse_body(c, &jerr);
     if (body == NULL)
         return st_server_api_reply_status(c, 400, "%s", jerr.msg);
@@ -74,34 +73,20 @@ int st_server_api_apply(struct st_server_call *c)
         fputc('\n', f);
     }
     fclose(f);
-    int r = st_manifest_parse_string("<request>", text, text_len, &objects, &diags, &err);
+    int r = st_server_api_read_objects(c, text, text_len, mode, NULL, NULL, &objects);
     free(text);
-    st_manifest_diag_free(diags);
-    if (r < 0)
-        return st_server_api_reply_status(c, 422, "%s", err.msg);
+    if (r < 0 || objects == NULL)
+        return r;
     size_t n = json_array_size(objects);
     _cleanup_free_ st_store_op *ops = calloc(n ? n : 1, sizeof(*ops));
     if (ops == NULL)
         return -ENOMEM;
-    _cleanup_json_ json_t *services = json_array();
     for (size_t i = 0; i < n; i++) {
         json_t *o = json_array_get(objects, i);
         keep_cluster_fields(c->d, o);
         ops[i] = (st_store_op){.op = ST_STORE_APPLY, .object = o};
-        const char *kind = json_string_value(json_object_get(o, "kind"));
-        if (kind && strcmp(kind, "Service") == 0)
-            json_array_append(services, o);
     }
-    /* Services get their addresses before they are stored, one apply at a
-     * time, so a taken address is refused here and never given twice. */
-    bool alloc = json_array_size(services) > 0;
-    if (alloc)
-        pthread_mutex_lock(&alloc_lock);
-    r = alloc ? st_control_service_allocate(c->d->store, services, &err) : 0;
-    if (r == 0)
-        r = st_store_apply_batch(c->d->store, ops, n, &err);
-    if (alloc)
-        pthread_mutex_unlock(&alloc_lock);
+    r = st_server_api_store_ops(c->d, ops, n, &err);
     if (r < 0)
         return st_server_api_reply_error(c, r, &err, ST_SERVER_API_OBJECTS);
     _cleanup_json_ json_t *out = json_array();

@@ -43,6 +43,8 @@ int st_server_api_nodes(struct st_server_call *c)
             return st_server_api_reply_error(c, r, &err, ST_SERVER_API_COMMANDS);
         return st_server_api_reply_success(c);
     }
+    if (nseg == 4 && st_server_api_method_is(c, "PATCH"))
+        return st_server_api_patch_node(c, c->q->seg[3]);
     if (nseg == 5 && st_server_api_seg_is(c, 4, "kill") && st_server_api_method_is(c, "POST")) {
         if ((r = st_server_node_kill(c->d, c->q->seg[3], &err)) < 0)
             return st_server_api_reply_error(c, r, &err, ST_SERVER_API_COMMANDS);

@@ -1,8 +1,8 @@
 /* api_objects.c: the object endpoints: get one, list (label and field
  * selectors; ?watch=1 hands over to api_watch.c), delete (propagation,
- * grace), merge patch, and a Deployment's scale. Handlers read and write
- * the store and kick the controller loop; they never reconcile. A GET
- * answers a Table (api_table.c) when the client asks for one. */
+ * grace); PATCH and the subresources are api_patch.c's. A GET answers a
+ * Table (api_table.c) when the client asks for one. Handlers read and
+ * write the store and kick the controller loop; they never reconcile. */
 #include "api_priv.h"
 #include "strata/api_present.h"
 #include "strata/api_table.h"
@@ -124,75 +124,10 @@ static int delete_object(struct st_server_call *c, const char *kind, const char 
     return st_server_api_reply_json(c, 200, st);
 }
 
-/* PATCH: a JSON merge patch (kubectl's strategic merge patches of maps,
- * such as `rollout restart`, read the same), validated as apply validates. */
-static int patch_object(struct st_server_call *c, const char *kind, const char *ns,
-                        const char *name)
-{
-    st_error err = {0};
-    _cleanup_json_ json_t *body = st_server_api_parse_body(c, &err);
-    if (body == NULL)
-        return st_server_api_reply_status(c, 400, "%s", err.msg);
-    _cleanup_json_ json_t *out = NULL;
-    int r = st_object_patch(c->d->store, kind, ns, name, body, &out, &err);
-    if (r < 0)
-        return st_server_api_reply_error(c, r, &err, ST_SERVER_API_OBJECTS);
-    st_event_record(c->d->store, kind, ns, name, "Normal", "Configured", "stratactl",
-                    "%s %s patched", kind, name);
-    st_server_kick(c->d);
-    st_api_present(kind, &out);
-    return st_server_api_reply_json(c, 200, out);
-}
-
 int st_server_api_objects(struct st_server_call *c, const char *kind, const char *ns,
                           const char *name)
 {
     if (st_server_api_method_is(c, "DELETE"))
         return delete_object(c, kind, ns, name);
-    return patch_object(c, kind, ns, name);
-}
-
-struct scale_arg {
-    json_t *replicas;
-    json_int_t old;
-};
-
-static int scale_fn(json_t *dep, void *arg, st_error *err)
-{
-    (void)err;
-    struct scale_arg *a = arg;
-    json_t *spec = json_object_get(dep, "spec");
-    a->old = json_integer_value(json_object_get(spec, "replicas"));
-    json_object_set(spec, "replicas", a->replicas);
-    if (a->old != json_integer_value(a->replicas)) {
-        /* A change of spec: Kubernetes counts it in metadata.generation. */
-        json_t *md = json_object_get(dep, "metadata");
-        json_object_set_new(
-            md, "generation",
-            json_integer(json_integer_value(json_object_get(md, "generation")) + 1));
-    }
-    return ST_STORE_WRITE;
-}
-
-int st_server_api_scale(struct st_server_call *c, const char *ns, const char *name)
-{
-    st_error err = {0};
-    _cleanup_json_ json_t *body = st_server_api_parse_body(c, &err);
-    if (body == NULL)
-        return st_server_api_reply_status(c, 400, "%s", err.msg);
-    json_t *rep = json_object_get(json_object_get(body, "spec"), "replicas");
-    if (!json_is_integer(rep) || json_integer_value(rep) < 0 || json_integer_value(rep) > 10000)
-        return st_server_api_reply_status(c, 422,
-                                          "spec.replicas: give a whole number from 0 to 10000");
-    struct scale_arg a = {.replicas = rep};
-    _cleanup_json_ json_t *reply = NULL;
-    int r = st_store_mutate(c->d->store, "Deployment", ns, name, scale_fn, &a, &reply, &err);
-    if (r < 0)
-        return st_server_api_reply_error(c, r, &err, ST_SERVER_API_OBJECTS);
-    st_event_record(c->d->store, "Deployment", ns, name, "Normal", "ScalingReplicaSet", "stratactl",
-                    "Scaled from %lld to %lld replicas", (long long)a.old,
-                    (long long)json_integer_value(rep));
-    st_server_kick(c->d);
-    st_api_present("Deployment", &reply);
-    return st_server_api_reply_json(c, 200, reply);
+    return st_server_api_patch(c, kind, ns, name);
 }

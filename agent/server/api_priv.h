@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "server_priv.h"
+#include "strata/manifest.h"
 
 /* kube-apiserver's limit on a request body; a Secret holds at most 1 MiB. */
 #define ST_SERVER_API_BODY_MAX (3u * 1024 * 1024)
@@ -93,11 +94,46 @@ int st_server_api_kubeconfig(struct st_server_call *c);
 int st_server_api_objects(struct st_server_call *c, const char *kind, const char *ns,
                           const char *name);
 int st_server_api_get(struct st_server_call *c, const char *kind, const char *ns, const char *name);
-int st_server_api_scale(struct st_server_call *c, const char *ns, const char *name);
 /* The objects of q as the API shows them (st_api_present). */
 int st_server_api_list(struct st_server *d, const st_store_query *q, json_t **items, st_error *err);
 /* api_apply.c */
 int st_server_api_apply(struct st_server_call *c);
+/* api_write.c: create (POST to a collection) and replace (PUT), and what
+ * every write of objects shares. */
+int st_server_api_create(struct st_server_call *c, const char *kind, const char *ns);
+int st_server_api_replace(struct st_server_call *c, const char *kind, const char *ns,
+                          const char *name);
+/* "pods" for "Pod": the resource in the apiserver's messages. */
+const char *st_server_api_resource_of(const char *kind);
+/* 409 Conflict: "Operation cannot be fulfilled on pods \"x\": the object
+ * has been modified ...", the apiserver's words. */
+int st_server_api_reply_conflict(struct st_server_call *c, const char *kind, const char *name);
+/* ?fieldValidation= (def when absent); false when it is none of these: */
+#define ST_SERVER_API_FIELD_MODES "fieldValidation: use Strict, Warn or Ignore"
+bool st_server_api_field_mode(const struct st_server_call *c, enum st_manifest_fields def,
+                              enum st_manifest_fields *mode);
+/* Reads text (objects as YAML/JSON) with the manifest reader: 0 with
+ * *objects and the reader's warnings added to the reply, or 0 with an
+ * error replied as the apiserver would (400 for unknown fields under
+ * Strict and for unreadable text, else 422 "KIND \"NAME\" is invalid" when
+ * kind and name are given), or -ENOMEM. */
+int st_server_api_read_objects(struct st_server_call *c, const char *text, size_t len,
+                               enum st_manifest_fields mode, const char *kind, const char *name,
+                               json_t **objects);
+/* The same failure reply and warnings from a reader's diagnostics. */
+int st_server_api_reply_invalid(struct st_server_call *c, const struct st_manifest_diag *diags,
+                                const st_error *err, const char *kind, const char *name);
+void st_server_api_warn_diags(struct st_server_call *c, const struct st_manifest_diag *diags);
+/* Stores ops in one batch, Services given their addresses first. */
+int st_server_api_store_ops(struct st_server *d, st_store_op *ops, size_t n, st_error *err);
+/* api_patch.c: PATCH by Content-Type; status_only for the status
+ * subresource. And the subresources: status, scale, eviction. */
+int st_server_api_patch(struct st_server_call *c, const char *kind, const char *ns,
+                        const char *name);
+/* PATCH /api/v1/nodes/NAME: labels, annotations, spec.unschedulable. */
+int st_server_api_patch_node(struct st_server_call *c, const char *name);
+int st_server_api_subresource(struct st_server_call *c, const char *kind, const char *ns,
+                              const char *name, const char *sub);
 /* api_nodes.c, api_images.c */
 int st_server_api_nodes(struct st_server_call *c);
 int st_server_api_images(struct st_server_call *c);

@@ -78,14 +78,20 @@ static const char *reason_of(unsigned code)
     switch (code) {
     case 400:
         return "BadRequest";
+    case 401:
+        return "Unauthorized";
     case 404:
         return "NotFound";
     case 405:
         return "MethodNotAllowed";
     case 409:
         return "AlreadyExists";
+    case 410:
+        return "Expired";
     case 413:
         return "RequestEntityTooLarge";
+    case 415:
+        return "UnsupportedMediaType";
     case 422:
         return "Invalid";
     case 503:
@@ -95,6 +101,15 @@ static const char *reason_of(unsigned code)
     }
 }
 
+static int reply_status_reason(struct st_server_call *c, unsigned code, const char *reason,
+                               const char *msg)
+{
+    _cleanup_json_ json_t *st =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:i}", "kind", "Status", "apiVersion", "v1", "status",
+                  "Failure", "message", msg, "reason", reason, "code", (int)code);
+    return st ? st_server_api_reply_json(c, code, st) : -ENOMEM;
+}
+
 int st_server_api_reply_status(struct st_server_call *c, unsigned code, const char *fmt, ...)
 {
     char msg[ST_ERROR_MSG_MAX + 128];
@@ -102,10 +117,7 @@ int st_server_api_reply_status(struct st_server_call *c, unsigned code, const ch
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    _cleanup_json_ json_t *st =
-        json_pack("{s:s, s:s, s:s, s:s, s:s, s:i}", "kind", "Status", "apiVersion", "v1", "status",
-                  "Failure", "message", msg, "reason", reason_of(code), "code", (int)code);
-    return st ? st_server_api_reply_json(c, code, st) : -ENOMEM;
+    return reply_status_reason(c, code, reason_of(code), msg);
 }
 
 int st_server_api_reply_success(struct st_server_call *c)
@@ -141,8 +153,10 @@ static unsigned http_of(int r, enum st_server_api_errors kind)
 int st_server_api_reply_error(struct st_server_call *c, int r, const st_error *err,
                               enum st_server_api_errors kind)
 {
-    return st_server_api_reply_status(c, http_of(r, kind), "%s",
-                                      err->msg[0] ? err->msg : strerror(-r));
+    unsigned code = http_of(r, kind);
+    /* 409 is AlreadyExists for a create, Conflict for a stale write. */
+    const char *reason = -r == ST_ECONFLICT || -r == EBUSY ? "Conflict" : reason_of(code);
+    return reply_status_reason(c, code, reason, err->msg[0] ? err->msg : strerror(-r));
 }
 
 /* ---- the request ------------------------------------------------------------ */
@@ -267,11 +281,12 @@ static int route(struct st_server_call *c)
         if ((strcmp(kind, "Pod") == 0 || strcmp(kind, "Service") == 0) &&
             strcmp(sub, "portforward") == 0 && st_server_api_method_is(c, "POST"))
             return st_server_api_forward(c, kind, ns ? ns : "default", name);
-        if (strcmp(kind, "Deployment") == 0 && strcmp(sub, "scale") == 0 &&
-            st_server_api_method_is(c, "PUT"))
-            return st_server_api_scale(c, ns ? ns : "default", name);
-        return st_server_api_reply_status(c, 404, "no such API path (see agent/API.md)");
+        return st_server_api_subresource(c, kind, ns ? ns : "default", name, sub);
     }
+    if (st_server_api_method_is(c, "POST") && name == NULL && ns && strcmp(kind, "Event") != 0)
+        return st_server_api_create(c, kind, ns);
+    if (st_server_api_method_is(c, "PUT") && name && strcmp(kind, "Event") != 0)
+        return st_server_api_replace(c, kind, ns ? ns : "default", name);
     if (st_server_api_method_is(c, "GET"))
         return st_server_api_get(c, kind, name && !ns ? "default" : ns, name);
     if ((st_server_api_method_is(c, "DELETE") || st_server_api_method_is(c, "PATCH")) && name &&

@@ -96,9 +96,13 @@ static void test_scale_and_patch(void **state)
     assert_int_equal(
         fake_server_call(fs, "PUT", DEPLOY_PATH "/web/scale", "{\"spec\":{\"replicas\":3}}", &out),
         200);
-    json_t *md = json_object_get(out, "metadata");
+    /* The answer is an autoscaling/v1 Scale, as kubectl scale reads it. */
+    assert_string_equal(json_string_value(json_object_get(out, "kind")), "Scale");
     assert_int_equal(json_integer_value(json_object_get(json_object_get(out, "spec"), "replicas")),
                      3);
+    json_decref(out);
+    assert_int_equal(fake_server_call(fs, "GET", DEPLOY_PATH "/web", NULL, &out), 200);
+    json_t *md = json_object_get(out, "metadata");
     assert_int_equal(json_integer_value(json_object_get(md, "generation")), 2);
     json_decref(out);
     assert_int_equal(
@@ -176,7 +180,7 @@ static void test_bad_requests(void **state)
     assert_int_equal(fake_server_call(fs, "GET", "/nowhere", NULL, NULL), 404);
     assert_int_equal(fake_server_call(fs, "GET", "/api/v1/widgets", NULL, NULL), 404);
     assert_int_equal(fake_server_call(fs, "GET", "/api/v1/deployments", NULL, NULL), 404);
-    assert_int_equal(fake_server_call(fs, "POST", "/api/v1/namespaces/default/pods", "{}", &st),
+    assert_int_equal(fake_server_call(fs, "POST", "/api/v1/namespaces/default/events", "{}", &st),
                      405);
     json_decref(st);
     assert_int_equal(fake_server_call(fs, "DELETE", "/api/v1/events/e1", NULL, NULL), 405);

@@ -10,11 +10,31 @@
 #include <jansson.h>
 
 #include "strata/error.h"
+#include "strata/manifest.h"
 #include "strata/store.h"
 
 /* RFC 7386 on dst in place: objects merge key by key, null removes a key,
  * anything else (arrays too) replaces. */
 void st_json_merge_patch(json_t *dst, json_t *patch);
+
+/* JSON Patch (RFC 6902, json_patch.c) on doc in place: add, remove,
+ * replace, move, copy, test. -EINVAL naming the operation's index when
+ * one fails (a test, a missing path); doc may then be half patched. */
+int st_json_patch_apply(json_t *doc, json_t *patch, st_error *err);
+
+/* Kubernetes' strategic merge patch (strategic_patch.c) on dst in place,
+ * with the merge keys of the kinds Strata serves. */
+int st_strategic_merge_patch(json_t *dst, json_t *patch, st_error *err);
+
+/* The patch types of the API, by Content-Type. */
+enum st_patch_type {
+    ST_PATCH_MERGE,     /* application/merge-patch+json */
+    ST_PATCH_STRATEGIC, /* application/strategic-merge-patch+json */
+    ST_PATCH_JSON,      /* application/json-patch+json */
+};
+
+/* Applies a patch of type to doc in place. */
+int st_patch_apply(enum st_patch_type type, json_t *doc, json_t *patch, st_error *err);
 
 /* next is what a client wrote over stored (NULL: a new object). Keeps from
  * stored what the cluster owns: status, a Pod's spec.nodeName, a Service's
@@ -30,5 +50,18 @@ void st_object_keep_server_fields(json_t *stored, json_t *next);
  * *out (may be NULL): the stored result. */
 int st_object_patch(st_store *s, const char *kind, const char *ns, const char *name, json_t *patch,
                     json_t **out, st_error *err);
+
+struct st_object_patch_opts {
+    enum st_patch_type type;
+    enum st_manifest_fields fields;  /* unknown fields in the result (?fieldValidation=) */
+    bool status_only;                /* the status subresource: only status changes, unvalidated */
+    struct st_manifest_diag **diags; /* may be NULL: the reader's warnings (caller frees) */
+};
+
+/* st_object_patch with a patch type, a field mode, or on status only; the
+ * uid cannot change either. */
+int st_object_patch_with(st_store *s, const char *kind, const char *ns, const char *name,
+                         json_t *patch, const struct st_object_patch_opts *o, json_t **out,
+                         st_error *err);
 
 #endif

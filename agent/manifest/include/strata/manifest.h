@@ -16,8 +16,20 @@
 struct st_manifest_diag {
     struct st_manifest_diag *next;
     bool is_error;
+    bool unknown_field; /* a field the kind does not have (see st_manifest_fields) */
+    bool ignored_field; /* a Kubernetes field Strata reads and drops */
     int line, column;
+    size_t msg; /* where the message starts in text, past "FILE:L:C: [warning: ]" */
     char text[];
+};
+
+/* What an unknown field is (the API's ?fieldValidation=): an error, a
+ * warning (the object is read without it), or nothing at all. Fields Strata
+ * knows but ignores are warnings in every mode. */
+enum st_manifest_fields {
+    ST_MANIFEST_FIELDS_STRICT = 0,
+    ST_MANIFEST_FIELDS_WARN,
+    ST_MANIFEST_FIELDS_IGNORE,
 };
 
 void st_manifest_diag_free(struct st_manifest_diag *diags);
@@ -39,6 +51,11 @@ int st_manifest_parse_file(const char *path, json_t **objects, struct st_manifes
 /* Same for text in memory; name is used in messages ("<stdin>"). */
 int st_manifest_parse_string(const char *name, const char *text, size_t len, json_t **objects,
                              struct st_manifest_diag **diags, st_error *err);
+
+/* st_manifest_parse_string with unknown fields treated as mode says. */
+int st_manifest_parse_string_fields(const char *name, const char *text, size_t len,
+                                    enum st_manifest_fields mode, json_t **objects,
+                                    struct st_manifest_diag **diags, st_error *err);
 
 /* How a plain (unquoted) YAML scalar is typed, the way Kubernetes' YAML
  * reader types it (YAML 1.1: yes/no/on/off are booleans, 0x1f and 0755 are
