@@ -78,15 +78,22 @@ static void stream_append(struct st_server_stream *s, const char *text)
     s->len += n;
 }
 
-static void emit(struct st_server_stream *s, const char *type, json_t *obj)
+/* One event line, {"type","object"}, the object as it is. */
+static void emit_raw(struct st_server_stream *s, const char *type, json_t *obj)
 {
-    _cleanup_json_ json_t *shown = s->table && obj ? s->table(s->kind, obj) : json_incref(obj);
-    _cleanup_json_ json_t *ev = json_pack("{s:s, s:O}", "type", type, "object", shown);
+    _cleanup_json_ json_t *ev = json_pack("{s:s, s:O}", "type", type, "object", obj);
     _cleanup_free_ char *line = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
     if (line) {
         stream_append(s, line);
         stream_append(s, "\n");
     }
+}
+
+/* An object's event, as a Table row when the request wants one. */
+static void emit(struct st_server_stream *s, const char *type, json_t *obj)
+{
+    _cleanup_json_ json_t *shown = s->table && obj ? s->table(s->kind, obj) : json_incref(obj);
+    emit_raw(s, type, shown);
 }
 
 /* ---- watch ---------------------------------------------------------------- */
@@ -102,13 +109,7 @@ static void watch_expired(struct st_server_stream *s, unsigned long long rv,
     _cleanup_json_ json_t *st = json_pack("{s:s, s:s, s:{}, s:s, s:s, s:s, s:i}", "kind", "Status",
                                           "apiVersion", "v1", "metadata", "status", "Failure",
                                           "message", msg, "reason", "Expired", "code", 410);
-    json_t *ev = json_pack("{s:s, s:O}", "type", "ERROR", "object", st);
-    _cleanup_free_ char *line = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
-    json_decref(ev);
-    if (line) {
-        stream_append(s, line);
-        stream_append(s, "\n");
-    }
+    emit_raw(s, "ERROR", st);
     s->ended = true;
 }
 
@@ -119,12 +120,8 @@ static void watch_bookmark(struct st_server_stream *s)
     json_t *obj = json_pack("{s:{s:s}}", "metadata", "resourceVersion", rv);
     st_api_present(s->kind, &obj); /* apiVersion and kind, as a real object has */
     /* a bookmark is never a Table: clients read only its version */
-    _cleanup_json_ json_t *ev = json_pack("{s:s, s:o}", "type", "BOOKMARK", "object", obj);
-    _cleanup_free_ char *line = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
-    if (line) {
-        stream_append(s, line);
-        stream_append(s, "\n");
-    }
+    emit_raw(s, "BOOKMARK", obj);
+    json_decref(obj);
 }
 
 static bool watch_matches(struct st_server_stream *s, json_t *obj)
