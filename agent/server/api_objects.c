@@ -4,6 +4,7 @@
  * Table (api_table.c) when the client asks for one. Handlers read and
  * write the store and kick the controller loop; they never reconcile. */
 #include "api_priv.h"
+#include "watch_ring.h"
 #include "strata/api_present.h"
 #include "strata/api_table.h"
 #include "strata/cleanup.h"
@@ -16,12 +17,19 @@
 #include <string.h>
 #include <time.h>
 
-int st_server_api_list(struct st_server *d, const st_store_query *q, json_t **items, st_error *err)
+int st_server_api_list_at(struct st_server *d, const st_store_query *q, json_t **items, char rv[32],
+                          st_error *err)
 {
-    int r = strcmp(q->kind, "Event") == 0 ? st_store_list_events(d->store, q, items, err)
-                                          : st_store_list(d->store, q, items, err);
+    /* The list's resourceVersion is where a watch goes on from (kubectl get
+     * -w lists, then watches from it). Events are listed oldest first, so
+     * their version is read before: a watch may see one twice, never miss. */
+    bool events = strcmp(q->kind, "Event") == 0;
+    unsigned long long at = events ? st_server_watch_head(d) : 0;
+    int r = events ? st_store_list_events(d->store, q, items, err)
+                   : st_store_list_at(d->store, q, items, &at, err);
     if (r < 0)
         return r;
+    snprintf(rv, 32, "%llu", st_server_watch_list_rv(d, at));
     size_t i;
     json_t *o;
     json_array_foreach(*items, i, o)
@@ -30,6 +38,12 @@ int st_server_api_list(struct st_server *d, const st_store_query *q, json_t **it
         json_array_set_new(*items, i, o);
     }
     return 0;
+}
+
+int st_server_api_list(struct st_server *d, const st_store_query *q, json_t **items, st_error *err)
+{
+    char rv[32];
+    return st_server_api_list_at(d, q, items, rv, err);
 }
 
 /* ?labelSelector= checked before any work: a mistake is a 400 that says
@@ -79,16 +93,16 @@ int st_server_api_get(struct st_server_call *c, const char *kind, const char *ns
         return st_server_api_reply_status(c, 400, "%s", err.msg);
     const char *selector = st_server_api_arg(c, "labelSelector");
     if (st_server_api_arg_true(c, "watch"))
-        return st_server_api_reply_stream(c, st_server_stream_watch(c->d, kind, ns, selector),
-                                          "application/json");
+        return st_server_api_watch(c, kind, ns);
     st_store_query sq = {.kind = kind,
                          .namespace = ns,
                          .label_selector = selector,
                          .field_selector = st_server_api_arg(c, "fieldSelector")};
     _cleanup_json_ json_t *items = NULL;
-    if ((r = st_server_api_list(c->d, &sq, &items, &err)) < 0)
+    char rv[32];
+    if ((r = st_server_api_list_at(c->d, &sq, &items, rv, &err)) < 0)
         return st_server_api_reply_error(c, r, &err, ST_SERVER_API_OBJECTS);
-    _cleanup_json_ json_t *list = st_api_present_list(kind, items, NULL);
+    _cleanup_json_ json_t *list = st_api_present_list(kind, items, rv);
     return reply_got(c, kind, list, items);
 }
 

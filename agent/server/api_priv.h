@@ -96,6 +96,9 @@ int st_server_api_objects(struct st_server_call *c, const char *kind, const char
 int st_server_api_get(struct st_server_call *c, const char *kind, const char *ns, const char *name);
 /* The objects of q as the API shows them (st_api_present). */
 int st_server_api_list(struct st_server *d, const st_store_query *q, json_t **items, st_error *err);
+/* The same, and rv: the list's resourceVersion (where a watch goes on). */
+int st_server_api_list_at(struct st_server *d, const st_store_query *q, json_t **items, char rv[32],
+                          st_error *err);
 /* api_apply.c */
 int st_server_api_apply(struct st_server_call *c);
 /* api_write.c: create (POST to a collection) and replace (PUT), and what
@@ -171,11 +174,32 @@ int st_server_api_openapi(struct st_server_call *c);
 /* The OpenAPI v3 document of gv (new reference; NULL: out of memory). */
 json_t *st_server_api_openapi_doc(const char *gv);
 
-/* api_watch.c: the streams. A watch shows kind's objects (in ns, or all
- * when ns is NULL; selector already checked) as ADDED / MODIFIED / DELETED
- * lines; a log stream, the pod's log lines as they come. */
-struct st_server_stream *st_server_stream_watch(struct st_server *d, const char *kind,
-                                                const char *ns, const char *selector);
+/* api_watch.c: the streams. A watch shows kind's changes (in ns, or all
+ * when ns is NULL) as ADDED / MODIFIED / DELETED lines from the ring of
+ * recent events (watch_ring.h); a log stream, the pod's log lines as they
+ * come. */
+/* An object as the request wants it shown (a Table of one row): new
+ * reference. */
+typedef json_t *(*st_server_watch_table_fn)(const char *kind, json_t *obj);
+struct st_server_watch_opts {
+    const char *kind;
+    const char *ns;                 /* NULL: every namespace */
+    const char *label_selector;     /* checked already; NULL: any */
+    const char *field_selector;     /* NULL: any */
+    const char *resource_version;   /* NULL, "" or "0": the objects there now first */
+    bool bookmarks;                 /* BOOKMARK events instead of blank keep-alive lines */
+    long timeout_s;                 /* > 0: the stream ends after it */
+    st_server_watch_table_fn table; /* NULL: objects as they are */
+};
+/* -EINVAL (err says why: a 400) for a selector or resourceVersion that
+ * cannot be read. A version older than the ring keeps is a stream that
+ * says so (an ERROR event, 410 Expired) and ends, as the apiserver's. */
+int st_server_stream_watch(struct st_server *d, const struct st_server_watch_opts *o,
+                           struct st_server_stream **out, st_error *err);
+/* GET ...?watch=1: the options from the query, the stream as the reply. */
+int st_server_api_watch(struct st_server_call *c, const char *kind, const char *ns);
+/* How long a stream stays quiet before it sends a keep-alive (tests: 0). */
+void st_server_stream_set_keepalive_ms(struct st_server_stream *s, int ms);
 struct st_server_stream *st_server_stream_log(struct st_server *d, const char *ns,
                                               const char *name);
 /* What is there now, without waiting: the log so far. */

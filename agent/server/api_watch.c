@@ -1,12 +1,18 @@
-/* api_watch.c: the API's streams. A watch re-lists its kind whenever the
- * server's generation moves and sends what changed since its last look
- * (ADDED, MODIFIED, DELETED lines, as Kubernetes watches do); a log stream
- * sends the pod's new log lines. Both wait on the server's condition
- * variable, and send a blank line now and then so a gone client shows. */
+/* api_watch.c: the API's streams. A watch sends the changes the ring of
+ * recent events holds (watch_ring.c) for its kind, namespace and
+ * selectors, as Kubernetes frames them (one {"type","object"} line each:
+ * ADDED, MODIFIED, DELETED, BOOKMARK, ERROR), from a resourceVersion, or
+ * after a list of what is there now; it never asks the store again. A log
+ * stream sends the pod's new log lines; a port-forward lasts while its
+ * pod does. Each waits for news and sends something now and then (a blank
+ * line, or a bookmark when the client takes them) so a gone client shows. */
 #include "api_priv.h"
+#include "watch_ring.h"
 #include "strata/api_present.h"
+#include "strata/api_table.h"
 #include "strata/cleanup.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,17 +21,25 @@
 #define KEEPALIVE_MS         5000
 #define WATCH_WAIT_MS        1000
 #define FORWARD_KEEPALIVE_MS 1000
+/* Events a watch takes from the ring at a time: bounds its copy. */
+#define WATCH_BATCH 256
 /* Keep-alives go by real time (st_vmm_now_ns), not the vmm seam's clock:
  * they are about the client, not the nodes. */
 
 struct st_server_stream {
     struct st_server *d;
     /* watch */
+    bool is_watch;
     char kind[32];
     char ns[256];
     bool all_ns;
-    char *label_selector; /* ?labelSelector=, already checked; NULL: any */
-    json_t *seen;         /* key -> the object as last shown */
+    char *label_selector;       /* ?labelSelector=, already checked; NULL: any */
+    char *field_selector;       /* ?fieldSelector=, checked; NULL: any */
+    uint64_t cursor;            /* the next ring event to read */
+    unsigned long long rv_seen; /* every change up to it is sent or not for us */
+    bool bookmarks;             /* ?allowWatchBookmarks=true */
+    int64_t deadline_ns;        /* ?timeoutSeconds=: the stream ends then; 0: never */
+    st_server_watch_table_fn table;
     /* logs */
     char log_key[512];
     size_t log_next; /* index in the whole history (dropped + lines) */
@@ -39,6 +53,7 @@ struct st_server_stream {
     size_t len, pos;
     unsigned long gen;
     int64_t last_out_ns;
+    int keepalive_ms;
 };
 
 void st_server_stream_free(struct st_server_stream *s)
@@ -47,8 +62,8 @@ void st_server_stream_free(struct st_server_stream *s)
         return;
     if (s->is_forward)
         st_server_proxy_unforward(s->d, s->fwd_key);
-    json_decref(s->seen);
     free(s->label_selector);
+    free(s->field_selector);
     free(s->buf);
     free(s);
 }
@@ -64,58 +79,254 @@ static void stream_append(struct st_server_stream *s, const char *text)
     s->len += n;
 }
 
-static void emit(struct st_server_stream *s, const char *type, json_t *obj)
+/* One event line, {"type","object"}, the object as it is. */
+static void emit_raw(struct st_server_stream *s, const char *type, json_t *obj)
 {
     _cleanup_json_ json_t *ev = json_pack("{s:s, s:O}", "type", type, "object", obj);
-    _cleanup_free_ char *line = json_dumps(ev, JSON_COMPACT);
+    _cleanup_free_ char *line = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
     if (line) {
         stream_append(s, line);
         stream_append(s, "\n");
     }
 }
 
-static void watch_poll(struct st_server_stream *s)
+/* An object's event, as a Table row when the request wants one. */
+static void emit(struct st_server_stream *s, const char *type, json_t *obj)
+{
+    _cleanup_json_ json_t *shown = s->table && obj ? s->table(s->kind, obj) : json_incref(obj);
+    emit_raw(s, type, shown);
+}
+
+/* ---- watch ---------------------------------------------------------------- */
+
+/* The apiserver's answer to a watch from a version it no longer keeps:
+ * the stream opens (200), says so in one ERROR event, and ends; the client
+ * lists again. */
+static void watch_expired(struct st_server_stream *s, unsigned long long rv,
+                          unsigned long long oldest)
+{
+    char msg[128];
+    snprintf(msg, sizeof(msg), "too old resource version: %llu (%llu)", rv, oldest);
+    _cleanup_json_ json_t *st = json_pack("{s:s, s:s, s:{}, s:s, s:s, s:s, s:i}", "kind", "Status",
+                                          "apiVersion", "v1", "metadata", "status", "Failure",
+                                          "message", msg, "reason", "Expired", "code", 410);
+    emit_raw(s, "ERROR", st);
+    s->ended = true;
+}
+
+static void watch_bookmark(struct st_server_stream *s)
+{
+    char rv[32];
+    snprintf(rv, sizeof(rv), "%llu", s->rv_seen);
+    json_t *obj = json_pack("{s:{s:s}}", "metadata", "resourceVersion", rv);
+    st_api_present(s->kind, &obj); /* apiVersion and kind, as a real object has */
+    /* a bookmark is never a Table: clients read only its version */
+    emit_raw(s, "BOOKMARK", obj);
+    json_decref(obj);
+}
+
+static bool watch_matches(struct st_server_stream *s, json_t *obj)
 {
     st_store_query q = {.kind = s->kind,
                         .namespace = s->all_ns ? NULL : s->ns,
-                        .label_selector = s->label_selector};
-    _cleanup_json_ json_t *items = NULL;
-    if (st_server_api_list(s->d, &q, &items, NULL) < 0)
+                        .label_selector = s->label_selector,
+                        .field_selector = s->field_selector};
+    return obj && st_store_query_match(&q, obj, NULL) > 0;
+}
+
+/* One change as this watch sees it. A selector makes an object come and
+ * go: one that starts matching is ADDED, one that stops is DELETED (as it
+ * was last shown, at the change's version), as the apiserver's watch cache
+ * does. */
+static void watch_event(struct st_server_stream *s, const st_watch_event *e)
+{
+    if (strcmp(e->kind, s->kind) != 0)
         return;
-    _cleanup_json_ json_t *now = json_object();
-    size_t i;
-    json_t *o;
-    json_array_foreach(items, i, o)
-    {
-        json_t *md = json_object_get(o, "metadata");
-        char key[600];
-        snprintf(key, sizeof(key), "%s/%s",
-                 json_string_value(json_object_get(md, "namespace")) ?: "",
-                 json_string_value(json_object_get(md, "name")) ?: "");
-        const char *rv = json_string_value(json_object_get(md, "resourceVersion"));
-        json_t *old = json_object_get(s->seen, key);
-        const char *old_rv =
-            json_string_value(json_object_get(json_object_get(old, "metadata"), "resourceVersion"));
-        if (old == NULL)
-            emit(s, "ADDED", o);
-        else if (rv && (old_rv == NULL || strcmp(old_rv, rv) != 0))
-            emit(s, "MODIFIED", o);
-        json_object_set(now, key, o);
-    }
-    /* Gone since the last look (or no longer selected): DELETED with the
-     * object as it was last shown, as Kubernetes sends it. */
-    const char *key;
-    json_t *last;
-    json_object_foreach(s->seen, key, last)
-    {
-        if (json_object_get(now, key))
-            continue;
-        _cleanup_json_ json_t *gone = st_api_present_deleted(s->kind, last);
+    bool deleted = strcmp(e->type, "DELETED") == 0;
+    bool now = !deleted && watch_matches(s, e->obj);
+    bool before = deleted ? watch_matches(s, e->obj)
+                          : strcmp(e->type, "MODIFIED") == 0 && watch_matches(s, e->prev);
+    if (now)
+        emit(s, before ? "MODIFIED" : "ADDED", e->obj);
+    else if (before && deleted)
+        emit(s, "DELETED", e->obj);
+    else if (before) {
+        _cleanup_json_ json_t *gone = st_api_present_deleted(s->kind, e->prev);
+        char rv[32];
+        snprintf(rv, sizeof(rv), "%llu", e->rv);
+        json_object_set_new(json_object_get(gone, "metadata"), "resourceVersion", json_string(rv));
         emit(s, "DELETED", gone);
     }
-    json_decref(s->seen);
-    s->seen = json_incref(now);
 }
+
+static void watch_poll(struct st_server_stream *s)
+{
+    st_watch_event ev[WATCH_BATCH];
+    size_t n = 0;
+    unsigned long long head = 0;
+    if (s->ended) /* expired: the ERROR event was the last */
+        return;
+    do {
+        if (st_server_watch_copy(s->d, &s->cursor, ev, WATCH_BATCH, &n, &head) < 0) {
+            /* this watch fell behind the ring: what it missed is gone */
+            unsigned long long oldest = 0;
+            uint64_t c;
+            st_server_watch_from(s->d, 0, &c, &oldest);
+            watch_expired(s, s->rv_seen, oldest);
+            return;
+        }
+        for (size_t i = 0; i < n; i++) {
+            watch_event(s, &ev[i]);
+            if (ev[i].rv > s->rv_seen)
+                s->rv_seen = ev[i].rv;
+            st_watch_event_clear(&ev[i]);
+        }
+    } while (n == WATCH_BATCH);
+    if (head > s->rv_seen)
+        s->rv_seen = head;
+}
+
+/* "", "0" or none: the objects there now first ("Get State and Start at
+ * Most Recent"), read at a version the ring goes on from, so nothing is
+ * lost or sent twice between the list and the feed. */
+static int watch_start(struct st_server_stream *s, const char *rv_arg, st_error *err)
+{
+    unsigned long long rv, oldest = 0;
+    if (rv_arg && *rv_arg && strcmp(rv_arg, "0") != 0) {
+        char *end = NULL;
+        errno = 0;
+        rv = strtoull(rv_arg, &end, 10);
+        if (errno || *end != '\0' || *rv_arg == '-')
+            return st_error_set(err, EINVAL,
+                                "resourceVersion \"%s\" is not one this server issued; watch "
+                                "from a list's metadata.resourceVersion, or leave it out",
+                                rv_arg);
+    } else {
+        st_store_query q = {.kind = s->kind,
+                            .namespace = s->all_ns ? NULL : s->ns,
+                            .label_selector = s->label_selector,
+                            .field_selector = s->field_selector};
+        _cleanup_json_ json_t *items = NULL;
+        unsigned long long at = 0;
+        int r = st_store_list_at(s->d->store, &q, &items, &at, err);
+        if (r < 0)
+            return r;
+        rv = st_server_watch_list_rv(s->d, at);
+        size_t i;
+        json_t *o;
+        json_array_foreach(items, i, o)
+        {
+            json_t *shown = json_incref(o);
+            st_api_present(s->kind, &shown);
+            emit(s, "ADDED", shown);
+            json_decref(shown);
+        }
+    }
+    s->rv_seen = rv;
+    if (st_server_watch_from(s->d, rv, &s->cursor, &oldest) < 0)
+        watch_expired(s, rv, oldest);
+    return 0;
+}
+
+int st_server_stream_watch(struct st_server *d, const struct st_server_watch_opts *o,
+                           struct st_server_stream **out, st_error *err)
+{
+    *out = NULL;
+    /* a field selector that cannot be read is the request's mistake */
+    st_store_query check = {.kind = o->kind, .field_selector = o->field_selector};
+    _cleanup_json_ json_t *empty = json_object();
+    if (st_store_query_match(&check, empty, err) < 0)
+        return -EINVAL;
+    struct st_server_stream *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return st_error_set(err, ENOMEM, "out of memory");
+    s->d = d;
+    s->is_watch = true;
+    snprintf(s->kind, sizeof(s->kind), "%s", o->kind);
+    snprintf(s->ns, sizeof(s->ns), "%s", o->ns ? o->ns : "");
+    s->all_ns = o->ns == NULL;
+    s->bookmarks = o->bookmarks;
+    s->table = o->table;
+    s->last_out_ns = st_vmm_now_ns();
+    s->keepalive_ms = KEEPALIVE_MS;
+    if (o->timeout_s > 0)
+        s->deadline_ns = s->last_out_ns + (int64_t)o->timeout_s * 1000000000;
+    int r = 0;
+    if ((o->label_selector && *o->label_selector &&
+         (s->label_selector = strdup(o->label_selector)) == NULL) ||
+        (o->field_selector && *o->field_selector &&
+         (s->field_selector = strdup(o->field_selector)) == NULL))
+        r = st_error_set(err, ENOMEM, "out of memory");
+    if (r == 0)
+        r = watch_start(s, o->resource_version, err);
+    if (r < 0) {
+        st_server_stream_free(s);
+        return r;
+    }
+    *out = s;
+    return 0;
+}
+
+void st_server_stream_set_keepalive_ms(struct st_server_stream *s, int ms)
+{
+    s->keepalive_ms = ms;
+}
+
+/* A watch event's object as a Table of one row, as the apiserver sends
+ * them to `kubectl get -w`: one function per includeObject. */
+static json_t *table_of(const char *kind, json_t *obj, enum st_api_table_object include)
+{
+    _cleanup_json_ json_t *one = json_pack("[O]", obj);
+    return one ? st_api_table(kind, one, NULL, include, time(NULL)) : NULL;
+}
+static json_t *table_metadata(const char *kind, json_t *obj)
+{
+    return table_of(kind, obj, ST_API_TABLE_METADATA);
+}
+static json_t *table_object(const char *kind, json_t *obj)
+{
+    return table_of(kind, obj, ST_API_TABLE_OBJECT);
+}
+static json_t *table_none(const char *kind, json_t *obj)
+{
+    return table_of(kind, obj, ST_API_TABLE_NONE);
+}
+
+int st_server_api_watch(struct st_server_call *c, const char *kind, const char *ns)
+{
+    st_error err = {0};
+    st_server_watch_table_fn table = NULL;
+    if (st_server_api_wants_table(c->q->accept)) {
+        enum st_api_table_object include;
+        const char *io = st_server_api_arg(c, "includeObject");
+        if (st_api_table_object_parse(io, &include) < 0)
+            return st_server_api_reply_status(
+                c, 400, "includeObject=%s: give None, Metadata or Object", io);
+        table = include == ST_API_TABLE_OBJECT ? table_object
+                : include == ST_API_TABLE_NONE ? table_none
+                                               : table_metadata;
+    }
+    const char *timeout = st_server_api_arg(c, "timeoutSeconds");
+    struct st_server_watch_opts o = {
+        .kind = kind,
+        .ns = ns,
+        .label_selector = st_server_api_arg(c, "labelSelector"),
+        .field_selector = st_server_api_arg(c, "fieldSelector"),
+        .resource_version = st_server_api_arg(c, "resourceVersion"),
+        .bookmarks = st_server_api_arg_true(c, "allowWatchBookmarks"),
+        .timeout_s = timeout ? atol(timeout) : 0,
+        .table = table,
+    };
+    struct st_server_stream *s = NULL;
+    int r = st_server_stream_watch(c->d, &o, &s, &err);
+    if (r == -EINVAL)
+        return st_server_api_reply_status(c, 400, "%s", err.msg);
+    if (r < 0)
+        return st_server_api_reply_error(c, r, &err, ST_SERVER_API_OBJECTS);
+    return st_server_api_reply_stream(c, s, "application/json");
+}
+
+/* ---- logs and port-forwards ---------------------------------------------- */
 
 static void log_poll(struct st_server_stream *s)
 {
@@ -134,27 +345,6 @@ static void log_poll(struct st_server_stream *s)
     pthread_mutex_unlock(&d->lock);
 }
 
-struct st_server_stream *st_server_stream_watch(struct st_server *d, const char *kind,
-                                                const char *ns, const char *selector)
-{
-    struct st_server_stream *s = calloc(1, sizeof(*s));
-    if (s == NULL)
-        return NULL;
-    s->d = d;
-    snprintf(s->kind, sizeof(s->kind), "%s", kind);
-    snprintf(s->ns, sizeof(s->ns), "%s", ns ? ns : "");
-    s->all_ns = ns == NULL;
-    s->seen = json_object();
-    s->gen = (unsigned long)-1;
-    s->last_out_ns = st_vmm_now_ns();
-    if (s->seen == NULL ||
-        (selector && *selector && (s->label_selector = strdup(selector)) == NULL)) {
-        st_server_stream_free(s);
-        return NULL;
-    }
-    return s;
-}
-
 struct st_server_stream *st_server_stream_log(struct st_server *d, const char *ns, const char *name)
 {
     struct st_server_stream *s = calloc(1, sizeof(*s));
@@ -163,6 +353,7 @@ struct st_server_stream *st_server_stream_log(struct st_server *d, const char *n
     s->d = d;
     s->is_log = true;
     s->last_out_ns = st_vmm_now_ns();
+    s->keepalive_ms = KEEPALIVE_MS;
     snprintf(s->log_key, sizeof(s->log_key), "%s/%s", ns, name);
     return s;
 }
@@ -194,6 +385,7 @@ struct st_server_stream *st_server_stream_forward(struct st_server *d, const cha
     s->d = d;
     s->is_forward = true;
     s->last_out_ns = st_vmm_now_ns();
+    s->keepalive_ms = FORWARD_KEEPALIVE_MS;
     snprintf(s->fwd_key, sizeof(s->fwd_key), "%s", key);
     snprintf(s->fwd_ns, sizeof(s->fwd_ns), "%s",
              json_string_value(json_object_get(md, "namespace")) ?: "default");
@@ -221,6 +413,17 @@ const char *st_server_stream_text(const struct st_server_stream *s, size_t *len)
     return s->buf ? s->buf + s->pos : "";
 }
 
+/* Nothing to send for a while: a blank line (readers skip it; a gone
+ * client fails the write), or for a watch that takes them a bookmark,
+ * which does the same and tells the client how far it has got. */
+static void keepalive(struct st_server_stream *s)
+{
+    if (s->is_watch && s->bookmarks)
+        watch_bookmark(s);
+    else
+        stream_append(s, "\n");
+}
+
 ssize_t st_server_stream_read(struct st_server_stream *s, char *out, size_t max)
 {
     struct st_server *d = s->d;
@@ -228,19 +431,29 @@ ssize_t st_server_stream_read(struct st_server_stream *s, char *out, size_t max)
         s->pos = s->len = 0;
         if (atomic_load(&d->stopping) || s->ended)
             return -1;
-        unsigned long gen = atomic_load(&d->generation);
-        if (gen != s->gen || s->is_log) {
-            s->gen = gen;
+        if (s->is_watch) {
             st_server_stream_fill(s);
+        } else {
+            unsigned long gen = atomic_load(&d->generation);
+            if (gen != s->gen || s->is_log) {
+                s->gen = gen;
+                st_server_stream_fill(s);
+            }
         }
         if (s->len > 0)
             break;
-        /* a port-forward's listener goes soon after its client */
-        int keepalive_ms = s->is_forward ? FORWARD_KEEPALIVE_MS : KEEPALIVE_MS;
-        if (st_vmm_now_ns() - s->last_out_ns > (int64_t)keepalive_ms * 1000000) {
-            /* A blank line: readers skip it; a gone client fails the write. */
-            stream_append(s, "\n");
+        int64_t now = st_vmm_now_ns();
+        if (s->deadline_ns && now >= s->deadline_ns)
+            return -1; /* ?timeoutSeconds= is up: the stream ends cleanly */
+        if (now - s->last_out_ns >= (int64_t)s->keepalive_ms * 1000000) {
+            keepalive(s);
             break;
+        }
+        if (s->is_watch) {
+            int64_t left_ms = s->deadline_ns ? (s->deadline_ns - now) / 1000000 + 1 : WATCH_WAIT_MS;
+            st_server_watch_wait(d, s->cursor,
+                                 left_ms < WATCH_WAIT_MS ? (int)left_ms : WATCH_WAIT_MS);
+            continue;
         }
         struct timespec dl;
         clock_gettime(CLOCK_REALTIME, &dl);

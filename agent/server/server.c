@@ -4,6 +4,7 @@
  * part shares at run time: the log line format and the kick that wakes
  * the loop and the watchers after a write. */
 #include "server_priv.h"
+#include "watch_ring.h"
 #include "strata/controller.h"
 #include "strata/netalloc.h"
 #include "strata/fs.h"
@@ -86,6 +87,8 @@ int st_server_new(const st_server_config *cfg, st_store *store, struct st_server
         d->store = store;
         d->vmm = vmm;
     }
+    if (r == 0)
+        r = st_server_watch_attach(d, ST_SERVER_WATCH_RING_DEFAULT, err);
     if (r < 0) {
         st_server_close(d);
         return r;
@@ -107,7 +110,8 @@ static int open_store(struct st_server *d, st_error *err)
     if ((r = st_secret_key_load(d->cfg.state_dir, &d->key, err)) < 0)
         return r;
     int applied = 0;
-    if ((r = st_store_pg_open(dsn, d->key, &applied, &d->store, err)) < 0)
+    if ((r = st_store_pg_open(dsn, d->key, &applied, &d->store, err)) < 0 ||
+        (r = st_server_watch_attach(d, ST_SERVER_WATCH_RING_DEFAULT, err)) < 0)
         return r;
     st_server_log("store ready (%s; %d migration%s applied)", d->pg ? "private cluster" : "--db",
                   applied, applied == 1 ? "" : "s");
@@ -172,6 +176,7 @@ void st_server_stop(st_server *d)
     pthread_mutex_lock(&d->lock);
     pthread_cond_broadcast(&d->changed);
     pthread_mutex_unlock(&d->lock);
+    st_server_watch_wake(d);
 }
 
 void st_server_close(st_server *d)
@@ -188,6 +193,7 @@ void st_server_close(st_server *d)
         st_image_store_close(d->images);
     if (d->vmm.ops)
         d->vmm.ops->close(d->vmm.ctx);
+    st_server_watch_detach(d);
     st_store_close(d->store);
     if (d->pg) {
         st_error err = {0};

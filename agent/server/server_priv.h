@@ -121,7 +121,8 @@ struct st_server {
     atomic_ulong generation;      /* bumped on every write the API or controllers make */
     atomic_int workers;           /* node start and fence workers running; teardown waits */
     struct st_server_liveness lv;
-    struct st_server_proxy *proxy; /* proxy.c; NULL in the node manager's unit tests */
+    struct st_server_proxy *proxy;     /* proxy.c; NULL in the node manager's unit tests */
+    struct st_server_watch_ring *ring; /* watch_ring.c: recent changes, for watches */
 };
 
 /* api_http.c: --api-listen read and checked: 1 with host and port, 0 when

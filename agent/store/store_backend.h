@@ -40,10 +40,26 @@ typedef struct st_store_ops {
 struct st_store {
     const st_store_ops *ops;
     pthread_mutex_t lock; /* held around every operation (store_lock.c) */
+    /* The change feed (store_lock.c): what the running operation wrote,
+     * handed to the hook once it succeeded (committed), dropped if not. */
+    st_store_watch_fn hook;
+    void *hook_arg;
+    json_t *pending;                /* [[type, object], ...]; NULL: no hook */
+    unsigned long long notified_rv; /* the newest resourceVersion the hook saw */
 };
 
 /* Fills the head of a new backend; undone by st_store_close. */
 void st_store_init(st_store *s, const st_store_ops *ops);
+
+/* A backend reports each write it made (type "ADDED", "MODIFIED" or
+ * "DELETED"; obj, stolen, is the object as stored, a deleted one with the
+ * new resourceVersion its delete consumed, and never changed afterwards).
+ * Nothing is kept when no hook is set; st_store_watched says whether to
+ * bother building obj. */
+bool st_store_watched(const st_store *s);
+void st_store_changed(st_store *s, const char *type, json_t *obj);
+/* Forgets what the running operation reported (a transaction re-run). */
+void st_store_changes_reset(st_store *s);
 
 /* The items of a batch in order, through s's own ops (store_batch.c): what
  * a backend's batch runs inside its transaction. Stops at the first

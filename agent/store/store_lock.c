@@ -4,10 +4,12 @@
  * store_pg.c) hold no locking code of their own and cannot differ in it.
  * What is the same for every backend around an operation (checking
  * bindings, preparing an Event, resetting a batch's results) is done here
- * too, once. */
+ * too, once; so is the change feed: backends report their writes, and what
+ * an operation wrote reaches the watch hook only once it succeeded. */
 #include "store_backend.h"
 
 #include <errno.h>
+#include <stdlib.h>
 
 #include "strata/cleanup.h"
 
@@ -30,6 +32,72 @@ static void release(pthread_mutex_t **held)
 }
 #define _cleanup_unlock_ __attribute__((cleanup(release)))
 
+/* ---- the change feed ---- */
+
+bool st_store_watched(const st_store *s)
+{
+    return s->pending != NULL;
+}
+
+void st_store_changed(st_store *s, const char *type, json_t *obj)
+{
+    if (s->pending && obj)
+        json_array_append_new(s->pending, json_pack("[s, o]", type, obj));
+    else
+        json_decref(obj);
+}
+
+void st_store_changes_reset(st_store *s)
+{
+    if (s->pending)
+        json_array_clear(s->pending);
+}
+
+/* The end of every write: what it reported goes to the hook when it
+ * succeeded, in the order written (resourceVersion order), else nowhere. */
+static int settle(st_store *s, int r)
+{
+    if (s->pending == NULL)
+        return r;
+    size_t i;
+    json_t *ch;
+    json_array_foreach(s->pending, i, ch)
+    {
+        if (r < 0)
+            break;
+        json_t *obj = json_array_get(ch, 1);
+        const char *rv =
+            json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+        unsigned long long n = rv ? strtoull(rv, NULL, 10) : 0;
+        if (n > s->notified_rv)
+            s->notified_rv = n;
+        s->hook(s->hook_arg, json_string_value(json_array_get(ch, 0)), obj);
+    }
+    json_array_clear(s->pending);
+    return r;
+}
+
+void st_store_set_watch_hook(st_store *s, st_store_watch_fn fn, void *arg)
+{
+    _cleanup_unlock_ pthread_mutex_t *held = hold(s);
+    s->hook = fn;
+    s->hook_arg = arg;
+    if (fn && s->pending == NULL)
+        s->pending = json_array();
+    if (fn == NULL) {
+        json_decref(s->pending);
+        s->pending = NULL;
+    }
+}
+
+int st_store_list_at(st_store *s, const st_store_query *q, json_t **out, unsigned long long *rv,
+                     st_error *err)
+{
+    _cleanup_unlock_ pthread_mutex_t *held = hold(s);
+    *rv = s->notified_rv;
+    return s->ops->list(s, q, false, out, err);
+}
+
 int st_store_get(st_store *s, const char *kind, const char *ns, const char *name, json_t **out,
                  st_error *err)
 {
@@ -46,26 +114,26 @@ int st_store_list(st_store *s, const st_store_query *q, json_t **out, st_error *
 int st_store_create(st_store *s, json_t *obj, json_t **out, st_error *err)
 {
     _cleanup_unlock_ pthread_mutex_t *held = hold(s);
-    return s->ops->create(s, obj, out, err);
+    return settle(s, s->ops->create(s, obj, out, err));
 }
 
 int st_store_update(st_store *s, json_t *obj, json_t **out, st_error *err)
 {
     _cleanup_unlock_ pthread_mutex_t *held = hold(s);
-    return s->ops->update(s, obj, out, err);
+    return settle(s, s->ops->update(s, obj, out, err));
 }
 
 int st_store_delete(st_store *s, const char *kind, const char *ns, const char *name,
                     const char *expected_rv, st_error *err)
 {
     _cleanup_unlock_ pthread_mutex_t *held = hold(s);
-    return s->ops->remove(s, kind, ns, name, expected_rv, err);
+    return settle(s, s->ops->remove(s, kind, ns, name, expected_rv, err));
 }
 
 static int batch_locked(st_store *s, st_store_op *ops, size_t n, st_error *err)
 {
     _cleanup_unlock_ pthread_mutex_t *held = hold(s);
-    return s->ops->batch(s, ops, n, err);
+    return settle(s, s->ops->batch(s, ops, n, err));
 }
 
 int st_store_apply_batch(st_store *s, st_store_op *ops, size_t n, st_error *err)
@@ -91,7 +159,7 @@ int st_store_bind_pods(st_store *s, const st_store_binding *b, size_t n, st_erro
     if (n == 0)
         return 0;
     _cleanup_unlock_ pthread_mutex_t *held = hold(s);
-    return s->ops->bind_pods(s, b, n, err);
+    return settle(s, s->ops->bind_pods(s, b, n, err));
 }
 
 int st_store_append_event(st_store *s, json_t *event, json_t **out, st_error *err)
@@ -116,5 +184,6 @@ void st_store_close(st_store *s)
     if (s == NULL)
         return;
     pthread_mutex_destroy(&s->lock);
+    json_decref(s->pending);
     s->ops->close(s);
 }

@@ -148,9 +148,10 @@ static int slot_at(mem_store *m, const char *kind, const char *ns, const char *n
 }
 
 /* Stores obj (taking the reference) in the slot, with uid and creation
- * time, and a new resourceVersion. */
+ * time, and a new resourceVersion; reports it as a change of type. Stored
+ * objects are replaced, never changed, so the feed shares them. */
 static int put(mem_store *m, slot *sl, json_t *obj, const char *uid, const char *created,
-               json_t **out, st_error *err)
+               const char *type, json_t **out, st_error *err)
 {
     char rv[32];
     next_rv(m, rv);
@@ -161,6 +162,7 @@ static int put(mem_store *m, slot *sl, json_t *obj, const char *uid, const char 
         return r;
     }
     json_object_set_new(sl->map, sl->key, obj);
+    st_store_changed(&m->base, type, json_incref(obj));
     if (out)
         *out = json_deep_copy(obj);
     return 0;
@@ -177,7 +179,7 @@ static int mem_create(st_store *s, json_t *obj, json_t **out, st_error *err)
     char uid[ST_STORE_UID_LEN], now[32];
     st_store_uid_new(uid);
     st_time_now_rfc3339(now);
-    return put(mem_of(s), &sl, st_store_object_content(obj), uid, now, out, err);
+    return put(mem_of(s), &sl, st_store_object_content(obj), uid, now, "ADDED", out, err);
 }
 
 /* Replaces what the slot holds with content, keeping the uid and
@@ -186,7 +188,7 @@ static int replace(mem_store *m, slot *sl, json_t *content, json_t **out, st_err
 {
     json_t *cmd = json_object_get(sl->cur, "metadata");
     return put(m, sl, content, json_string_value(json_object_get(cmd, "uid")),
-               json_string_value(json_object_get(cmd, "creationTimestamp")), out, err);
+               json_string_value(json_object_get(cmd, "creationTimestamp")), "MODIFIED", out, err);
 }
 
 static const char *rv_of(json_t *obj)
@@ -222,6 +224,15 @@ static int mem_remove(st_store *s, const char *kind, const char *ns, const char 
         return st_store_err_conflict(err, sl.k->kind, sl.ns, sl.name);
     if ((r = undo_record(m->undo, sl.map, sl.key, err)) < 0)
         return r;
+    /* A delete is a change of its own: a new resourceVersion, as in
+     * Kubernetes, so it sorts after everything before it. */
+    char rv[32];
+    next_rv(m, rv);
+    if (st_store_watched(s)) {
+        json_t *gone = json_deep_copy(sl.cur);
+        json_object_set_new(json_object_get(gone, "metadata"), "resourceVersion", json_string(rv));
+        st_store_changed(s, "DELETED", gone);
+    }
     json_object_del(sl.map, sl.key);
     return 0;
 }

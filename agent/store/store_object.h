@@ -69,10 +69,6 @@ int st_store_err_exists(st_error *err, const char *kind, const char *ns, const c
 /* A binding of a pod already bound: -ST_ECONFLICT. */
 int st_store_err_bound(st_error *err, const char *ns, const char *name, const char *node);
 
-/* Does obj match the query's namespace, labels, fields and owner? A bad
- * selector is -EINVAL; otherwise 1 (match) or 0. */
-int st_store_query_match(const st_store_query *q, json_t *obj, st_error *err);
-
 /* Sorts a JSON array of objects in place: by namespace then name, or by
  * resourceVersion (numerically) when by_rv. */
 void st_store_array_sort(json_t *arr, bool by_rv);

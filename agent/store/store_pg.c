@@ -170,6 +170,8 @@ static int pgs_create(st_store *st, json_t *obj, json_t **out, st_error *err)
             const char *cuid =
                 json_string_value(json_object_get(json_object_get(cur, "metadata"), "uid"));
             if (cuid && strcmp(cuid, uid) == 0) {
+                if (st_store_watched(st))
+                    st_store_changed(st, "ADDED", json_deep_copy(cur));
                 if (out)
                     *out = cur;
                 else
@@ -180,10 +182,11 @@ static int pgs_create(st_store *st, json_t *obj, json_t **out, st_error *err)
         }
         return st_store_err_exists(err, k->kind, ns, name);
     }
-    if (out) {
-        st_store_object_stamp(plain, ns, uid, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+    st_store_object_stamp(plain, ns, uid, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+    if (st_store_watched(st))
+        st_store_changed(st, "ADDED", json_deep_copy(plain));
+    if (out)
         *out = st_steal_ptr(&plain);
-    }
     return 0;
 }
 
@@ -211,17 +214,20 @@ static int write_update(st_store_pg *s, const st_store_kind *k, const char *ns, 
         if (cur == NULL)
             return st_store_err_not_found(err, k->kind, ns, name);
         if (retried && same_content(cur, plain)) {
+            if (st_store_watched(&s->base))
+                st_store_changed(&s->base, "MODIFIED", json_deep_copy(cur));
             if (out)
                 *out = st_steal_ptr(&cur);
             return 0;
         }
         return st_store_err_conflict(err, k->kind, ns, name);
     }
-    if (out) {
-        st_store_object_stamp(plain, ns, PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 0),
-                              PQgetvalue(res, 0, 2));
+    st_store_object_stamp(plain, ns, PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 0),
+                          PQgetvalue(res, 0, 2));
+    if (st_store_watched(&s->base))
+        st_store_changed(&s->base, "MODIFIED", json_deep_copy(plain));
+    if (out)
         *out = st_steal_ptr(&plain);
-    }
     return 0;
 }
 
@@ -261,8 +267,15 @@ static int pgs_remove(st_store *st, const char *kind, const char *ns_in, const c
         st_store_pg_exec(s, stmt, NULL, 3, params, !s->in_txn, &retried, err);
     if (res == NULL)
         return -EIO;
-    if (PQntuples(res) > 0)
+    if (PQntuples(res) > 0) {
+        /* The row as it was, with the version its delete took. (A delete
+         * whose answer was lost and whose retry found nothing reports no
+         * change: what was deleted is no longer known.) */
+        json_t *gone = NULL;
+        if (st_store_watched(st) && row_object(s, k, res, 0, &gone, err) == 0)
+            st_store_changed(st, "DELETED", gone);
         return 0;
+    }
     _cleanup_json_ json_t *cur = NULL;
     int r = fetch(s, k, ns, name, false, &cur, err);
     if (r < 0)
@@ -318,6 +331,7 @@ static void batch_reset(void *c)
 static int batch_txn(st_store_pg *s, void *c, st_error *err)
 {
     batch_ctx *b = c;
+    st_store_changes_reset(&s->base); /* a re-run reports its own writes */
     return st_store_batch_run(&s->base, b->ops, b->n, err);
 }
 
@@ -339,15 +353,23 @@ static int bind_txn(st_store_pg *s, void *c, st_error *err)
     _cleanup_pgresult_ PGresult *r = st_store_pg_exec(s, "pods_bind", NULL, 1, p, false, NULL, err);
     if (r == NULL)
         return -EIO;
-    if ((size_t)PQntuples(r) == b->n)
+    if ((size_t)PQntuples(r) == b->n) {
+        st_store_changes_reset(&s->base); /* a re-run reports its own writes */
+        const st_store_kind *k = st_store_kind_find("Pod", NULL);
+        for (int row = 0; row < PQntuples(r) && st_store_watched(&s->base); row++) {
+            json_t *o = NULL;
+            if (row_object(s, k, r, row, &o, NULL) == 0)
+                st_store_changed(&s->base, "MODIFIED", o);
+        }
         return 0;
+    }
     /* Name the first pod that was not bound, and why. */
     for (size_t i = 0; i < b->n; i++) {
         const char *ns = b->b[i].namespace && *b->b[i].namespace ? b->b[i].namespace : "default";
         bool bound = false;
         for (int row = 0; row < PQntuples(r) && !bound; row++)
-            bound = strcmp(PQgetvalue(r, row, 0), ns) == 0 &&
-                    strcmp(PQgetvalue(r, row, 1), b->b[i].name) == 0;
+            bound = strcmp(PQgetvalue(r, row, 4), ns) == 0 &&
+                    strcmp(PQgetvalue(r, row, 5), b->b[i].name) == 0;
         if (bound)
             continue;
         const st_store_kind *k = st_store_kind_find("Pod", NULL);

@@ -80,19 +80,22 @@ int st_store_pg_prepare_all(st_store_pg *s, st_error *err)
         snprintf(sql, sizeof(sql),
                  "DELETE FROM %s WHERE namespace = $1 AND name = $2 AND "
                  "($3::bigint IS NULL OR resource_version = $3::bigint) RETURNING "
-                 "resource_version",
+                 /* a delete takes a new version: the feed's DELETED sorts last */
+                 ST_PG_RV_SEQ ", uid, " ST_PG_TS_COL ", object",
                  t);
         if ((r = prepare(s, name, sql, err)) < 0)
             return r;
     }
-    return prepare(s, "pods_bind",
-                   "UPDATE pods p SET node_name = b.node, resource_version = " ST_PG_RV_SEQ ", "
-                   "object = jsonb_set(p.object, '{spec}', coalesce(p.object->'spec', "
-                   "'{}'::jsonb) || jsonb_build_object('nodeName', b.node)) "
-                   "FROM jsonb_to_recordset($1::jsonb) AS b(ns text, name text, node text) "
-                   "WHERE p.namespace = b.ns AND p.name = b.name AND "
-                   "coalesce(p.node_name, '') = '' RETURNING p.namespace, p.name",
-                   err);
+    return prepare(
+        s, "pods_bind",
+        "UPDATE pods p SET node_name = b.node, resource_version = " ST_PG_RV_SEQ ", "
+        "object = jsonb_set(p.object, '{spec}', coalesce(p.object->'spec', "
+        "'{}'::jsonb) || jsonb_build_object('nodeName', b.node)) "
+        "FROM jsonb_to_recordset($1::jsonb) AS b(ns text, name text, node text) "
+        "WHERE p.namespace = b.ns AND p.name = b.name AND "
+        "coalesce(p.node_name, '') = '' RETURNING p.resource_version, p.uid, " ST_PG_TS_COL
+        ", p.object, p.namespace, p.name",
+        err);
 }
 
 static int reconnect(st_store_pg *s, st_error *err)

@@ -35,6 +35,7 @@ int st_bench_stats_compute(const double *runs_ms, size_t n, st_bench_stats *out,
         .n = n,
         .median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2,
         .p90 = v[rank - 1],
+        .p99 = v[(99 * n + 99) / 100 - 1],
         .min = v[0],
         .max = v[n - 1],
     };

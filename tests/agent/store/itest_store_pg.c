@@ -15,6 +15,7 @@
 #include "strata/pg_embedded.h"
 #include "strata/secret_crypt.h"
 #include "strata/store.h"
+#include "watch_hook_cases.h"
 
 typedef struct fixture {
     char *dir;
@@ -312,12 +313,21 @@ static void test_restart_reconnects(void **state)
     json_decref(list);
 }
 
+/* The change feed, as on memory: deletes take a version from the one
+ * sequence, bindings report the rows they changed. */
+static void test_watch_hook(void **state)
+{
+    (void)state;
+    watch_hook_cases(fx.store);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_migrations_once),   cmocka_unit_test(test_crud),
         cmocka_unit_test(test_conflict),          cmocka_unit_test(test_batch_all_or_none),
         cmocka_unit_test(test_secret_ciphertext), cmocka_unit_test(test_restart_reconnects),
+        cmocka_unit_test(test_watch_hook),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -107,6 +107,27 @@ int st_store_list_events(st_store *s, const st_store_query *q, json_t **out, st_
 /* NULL-safe. */
 void st_store_close(st_store *s);
 
+/* The change feed: after every write that succeeded (create, update,
+ * delete, each item of a batch, each pod bound, appended events), fn gets
+ * type ("ADDED", "MODIFIED", "DELETED") and the object as stored (borrowed,
+ * never changed; fn may keep a reference). A delete takes a resourceVersion
+ * of its own, so a DELETED object sorts after every earlier change. fn runs
+ * with the store's lock held, in resourceVersion order, after the commit:
+ * it must be quick (copy into a queue) and must not call the store. One
+ * hook per store; fn NULL removes it. */
+typedef void (*st_store_watch_fn)(void *arg, const char *type, json_t *obj);
+void st_store_set_watch_hook(st_store *s, st_store_watch_fn fn, void *arg);
+/* st_store_list, and *rv: the newest resourceVersion the hook had been
+ * given when the list was read (0: none yet): every change up to *rv is in
+ * the list, every later one reaches the hook after it. A watch starts there
+ * so nothing is lost or seen twice. */
+int st_store_list_at(st_store *s, const st_store_query *q, json_t **out, unsigned long long *rv,
+                     st_error *err);
+/* Does obj match the query's namespace, labels, fields and owner? A bad
+ * selector is -EINVAL; otherwise 1 (match) or 0. The rule lists filter by,
+ * for those who filter a change feed. */
+int st_store_query_match(const st_store_query *q, json_t *obj, st_error *err);
+
 /* A copy of an Event ready to store: kind/apiVersion, metadata.name
  * (generated from involvedObject.name when missing), namespace (from
  * involvedObject), count 1, first/lastTimestamp now, type Normal. */

@@ -13,6 +13,7 @@ typedef struct st_bench_stats {
     size_t n;
     double median; /* the middle value; the mean of the two middle ones for even n */
     double p90;    /* nearest rank: the ceil(0.9 n)-th smallest value */
+    double p99;    /* nearest rank: the ceil(0.99 n)-th smallest value */
     double min, max;
 } st_bench_stats;
 
