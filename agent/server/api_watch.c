@@ -13,6 +13,7 @@
 #include "strata/cleanup.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -353,7 +354,9 @@ struct st_server_stream *st_server_stream_log(struct st_server *d, const char *n
     s->d = d;
     s->is_log = true;
     s->last_out_ns = st_vmm_now_ns();
-    s->keepalive_ms = KEEPALIVE_MS;
+    /* No keep-alive: a blank line would be a line of the log the client
+     * prints (kubectl logs -f does); a gone client shows at the next line. */
+    s->keepalive_ms = INT_MAX;
     snprintf(s->log_key, sizeof(s->log_key), "%s/%s", ns, name);
     return s;
 }
