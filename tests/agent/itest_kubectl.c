@@ -3,17 +3,22 @@
  * Secret, a Deployment and a Service; rollout status; get (tables, -o wide,
  * every kind); describe; logs; scale; `get pods -w` seeing a deleted pod
  * and its replacement; `get -o json` applied back with no change; explain;
- * cordon/uncordon; delete; and a wrong token refused. Skips (with a
+ * cordon/uncordon; delete; a wrong token refused; and idle clients on the
+ * HTTPS port holding nothing up. Skips (with a
  * message) where kubectl is not installed. Domains are strata-kc<pid>-*,
  * removed in teardown, pass or fail. */
 #include "cluster.h"
 #include "testutil.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -356,6 +361,57 @@ static void test_wrong_token_refused(void **state)
     free(err);
 }
 
+/* The HTTPS port's number, from the kubeconfig stratad wrote. */
+static int api_port(void)
+{
+    char path[600];
+    snprintf(path, sizeof(path), "%s/kubeconfig", cl.state_dir);
+    char *text = st_test_read_file(path);
+    const char *at = text ? strstr(text, "server: https://127.0.0.1:") : NULL;
+    int port = at ? atoi(at + strlen("server: https://127.0.0.1:")) : 0;
+    free(text);
+    return port;
+}
+
+/* Clients that connect and never send (or stop inside the TLS handshake)
+ * hold nothing up: kubectl still answers and the node stays Ready, its
+ * heartbeats judged as before. */
+static void test_idle_clients_stall_nothing(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_KUBECTL();
+    int port = api_port();
+    assert_true(port > 0);
+    enum { IDLE = 64 };
+    int fds[IDLE];
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    for (int i = 0; i < IDLE; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(fds[i] >= 0);
+        assert_int_equal(connect(fds[i], (struct sockaddr *)&sa, sizeof(sa)), 0);
+        /* every other one: the first bytes of a TLS record, then silence */
+        if (i % 2 && write(fds[i], "\x16\x03\x01\x00", 4) != 4)
+            fail_msg("write to the API port: %s", strerror(errno));
+    }
+    long long t0 = st_test_now_ms();
+    char *out = kc_ok("get nodes --no-headers");
+    assert_has(out, " Ready ");
+    free(out);
+    out = kc_ok("get --raw /readyz");
+    assert_has(out, "ok");
+    free(out);
+    /* a while with them open: the node is still Ready (no heartbeat was
+     * missed while every idle connection held its thread) */
+    while (st_test_now_ms() - t0 < 5000)
+        free(kc_ok("get --raw /healthz"));
+    out = kc_ok("get nodes --no-headers");
+    assert_has(out, " Ready ");
+    free(out);
+    for (int i = 0; i < IDLE; i++)
+        close(fds[i]);
+}
+
 static int group_setup(void **state)
 {
     (void)state;
@@ -380,10 +436,14 @@ static int group_teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_apply_and_rollout),      cmocka_unit_test(test_get_tables),
-        cmocka_unit_test(test_describe_logs_explain),  cmocka_unit_test(test_json_round_trip),
-        cmocka_unit_test(test_watch_sees_replacement), cmocka_unit_test(test_scale_cordon_delete),
+        cmocka_unit_test(test_apply_and_rollout),
+        cmocka_unit_test(test_get_tables),
+        cmocka_unit_test(test_describe_logs_explain),
+        cmocka_unit_test(test_json_round_trip),
+        cmocka_unit_test(test_watch_sees_replacement),
+        cmocka_unit_test(test_scale_cordon_delete),
         cmocka_unit_test(test_wrong_token_refused),
+        cmocka_unit_test(test_idle_clients_stall_nothing),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
