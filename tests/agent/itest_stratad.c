@@ -521,7 +521,20 @@ static void test_killed_node_replicas_go_where_fewest(void **state)
     assert_int_equal(ctl(NULL, NULL, "node kill %s", victim), 0);
     assert_true(st_test_wait_until(node_dead, (void *)victim, 10000, 50));
     struct spread even = {{by_count[0], by_count[2], victim}, {2, 2, 0}};
-    assert_true(st_test_wait_until(spread_is, &even, 30000, 200));
+    if (!st_test_wait_until(spread_is, &even, 30000, 200)) {
+        /* What the scheduler saw: where the pods went, the nodes' state and
+         * the events (this has flaked in full-suite runs only). */
+        char *pods = NULL, *nodes = NULL, *evs = NULL;
+        ctl(&pods, NULL, "get pods -o wide");
+        ctl(&nodes, NULL, "get nodes -o wide");
+        ctl(&evs, NULL, "events");
+        print_error("wanted 2 on %s, 2 on %s, 0 on %s (killed)\n%s\n%s\n%s\n", by_count[0],
+                    by_count[2], victim, pods ? pods : "", nodes ? nodes : "", evs ? evs : "");
+        free(pods);
+        free(nodes);
+        free(evs);
+        fail();
+    }
     char *ev = NULL;
     assert_int_equal(ctl(&ev, NULL, "events"), 0);
     assert_non_null(strstr(ev, "NodeLost"));
