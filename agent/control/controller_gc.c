@@ -5,7 +5,8 @@
  * once and the collector deletes its dependents after it (Background), or
  * it waits on a finalizer until they are gone (Foreground) or released
  * (Orphan). The collector reads only the store and matches owners by uid,
- * so a stratad killed halfway is finished by the next pass after a restart. */
+ * so a stratad killed halfway is finished by the next pass after a restart.
+ * A deleted Namespace is emptied by the same pass (controller_namespace.c). */
 #include "strata/controller.h"
 #include "strata/cleanup.h"
 #include "strata/time.h"
@@ -229,6 +230,8 @@ int st_control_delete(st_store *s, const char *kind, const char *ns, const char 
         *out = NULL;
     if (strcmp(kind, "Pod") == 0)
         return delete_pod(s, ns, name, grace_s, out, err);
+    if (strcmp(kind, "Namespace") == 0)
+        return st_control_namespace_delete(s, name, out, err);
     return delete_owner(s, kind, ns, name, policy, out, err);
 }
 
@@ -438,5 +441,6 @@ int st_control_gc(st_store *s, st_error *err)
                                         meta_str(p, "uid"), err)) < 0)
             return r;
     }
-    return 0;
+    /* Terminating namespaces: their content is deleted, then they go. */
+    return st_control_namespaces(s, err);
 }
