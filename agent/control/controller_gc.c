@@ -159,6 +159,17 @@ int st_control_pod_stopped(st_store *s, const char *ns, const char *name, const 
 
 /* ---- owners --------------------------------------------------------------- */
 
+void st_object_mark_deleted(json_t *obj)
+{
+    json_t *md = json_object_get(obj, "metadata");
+    if (!json_is_object(md) || json_object_get(md, "deletionTimestamp"))
+        return;
+    char now[ST_TIME_RFC3339_LEN];
+    st_time_now_rfc3339(now);
+    json_object_set_new(md, "deletionTimestamp", json_string(now));
+    json_object_set_new(md, "deletionGracePeriodSeconds", json_integer(0));
+}
+
 /* Pods of ns that name uid as an owner (a new array). */
 static int dependents(st_store *s, const char *ns, const char *uid, json_t **out, st_error *err)
 {
@@ -194,13 +205,8 @@ static int delete_owner_fn(json_t *obj, void *arg, st_error *err)
         return r;
     if (json_array_size(deps) == 0)
         return ST_STORE_REMOVE;
+    st_object_mark_deleted(obj);
     json_t *md = json_object_get(obj, "metadata");
-    if (!json_object_get(md, "deletionTimestamp")) {
-        char now[ST_TIME_RFC3339_LEN];
-        st_time_now_rfc3339(now);
-        json_object_set_new(md, "deletionTimestamp", json_string(now));
-        json_object_set_new(md, "deletionGracePeriodSeconds", json_integer(0));
-    }
     if (!has_finalizer(obj, a->finalizer)) {
         json_t *fins = json_object_get(md, "finalizers");
         if (!json_is_array(fins)) {

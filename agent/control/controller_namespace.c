@@ -8,7 +8,6 @@
  * interrupted is finished by the next pass. */
 #include "strata/controller.h"
 #include "strata/cleanup.h"
-#include "strata/time.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -105,13 +104,7 @@ static int terminate_fn(json_t *ns, void *arg, st_error *err)
     const char *phase = json_string_value(json_object_get(status, "phase"));
     if (st_namespace_is_terminating(ns) && phase && strcmp(phase, "Terminating") == 0)
         return ST_STORE_KEEP;
-    json_t *md = json_object_get(ns, "metadata");
-    if (!json_object_get(md, "deletionTimestamp")) {
-        char now[ST_TIME_RFC3339_LEN];
-        st_time_now_rfc3339(now);
-        json_object_set_new(md, "deletionTimestamp", json_string(now));
-        json_object_set_new(md, "deletionGracePeriodSeconds", json_integer(0));
-    }
+    st_object_mark_deleted(ns);
     if (!json_is_object(status))
         json_object_set_new(ns, "status", status = json_object());
     json_object_set_new(status, "phase", json_string("Terminating"));

@@ -14,7 +14,7 @@
 
 #define NS_BODY(name, labels)                                                                      \
     "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"" name "\"" labels "}" \
-                                                                                               "}"
+    "}"
 
 #define POD_BODY(name)                                                                             \
     "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"" name "\"},"                \
@@ -96,6 +96,15 @@ static void test_create_get_list(void **state)
                      409);
     assert_string_equal(json_string_value(json_object_get(out, "message")),
                         "namespaces \"shop\" already exists");
+    json_decref(out);
+    /* what `kubectl create namespace cli` sends */
+    assert_int_equal(fake_server_call(fs, "POST", "/api/v1/namespaces?fieldValidation=Strict",
+                                      "{\"kind\":\"Namespace\",\"apiVersion\":\"v1\",\"metadata\":"
+                                      "{\"name\":\"cli\",\"creationTimestamp\":null},\"spec\":{},"
+                                      "\"status\":{}}",
+                                      &out),
+                     201);
+    assert_string_equal(str_at(out, "status", "phase"), "Active");
     json_decref(out);
     /* not a DNS-1123 label */
     assert_int_equal(

@@ -91,6 +91,9 @@ int st_control_delete(st_store *s, const char *kind, const char *ns, const char 
  * on a node that is gone or not Ready, or ST_GC_STOP_SLACK_S past their
  * deletionTimestamp (their node had its grace and more to report). */
 #define ST_GC_STOP_SLACK_S 15
+/* Sets metadata.deletionTimestamp (now) and deletionGracePeriodSeconds 0
+ * on an object that is not being deleted yet: it waits for its content. */
+void st_object_mark_deleted(json_t *obj);
 int st_control_gc(st_store *s, st_error *err);
 
 /* ---- namespaces (controller_namespace.c) ------------------------------ */
