@@ -5,7 +5,8 @@
  * once and the collector deletes its dependents after it (Background), or
  * it waits on a finalizer until they are gone (Foreground) or released
  * (Orphan). The collector reads only the store and matches owners by uid,
- * so a stratad killed halfway is finished by the next pass after a restart. */
+ * so a stratad killed halfway is finished by the next pass after a restart.
+ * A deleted Namespace is emptied by the same pass (controller_namespace.c). */
 #include "strata/controller.h"
 #include "strata/cleanup.h"
 #include "strata/time.h"
@@ -158,6 +159,17 @@ int st_control_pod_stopped(st_store *s, const char *ns, const char *name, const 
 
 /* ---- owners --------------------------------------------------------------- */
 
+void st_object_mark_deleted(json_t *obj)
+{
+    json_t *md = json_object_get(obj, "metadata");
+    if (!json_is_object(md) || json_object_get(md, "deletionTimestamp"))
+        return;
+    char now[ST_TIME_RFC3339_LEN];
+    st_time_now_rfc3339(now);
+    json_object_set_new(md, "deletionTimestamp", json_string(now));
+    json_object_set_new(md, "deletionGracePeriodSeconds", json_integer(0));
+}
+
 /* Pods of ns that name uid as an owner (a new array). */
 static int dependents(st_store *s, const char *ns, const char *uid, json_t **out, st_error *err)
 {
@@ -193,13 +205,8 @@ static int delete_owner_fn(json_t *obj, void *arg, st_error *err)
         return r;
     if (json_array_size(deps) == 0)
         return ST_STORE_REMOVE;
+    st_object_mark_deleted(obj);
     json_t *md = json_object_get(obj, "metadata");
-    if (!json_object_get(md, "deletionTimestamp")) {
-        char now[ST_TIME_RFC3339_LEN];
-        st_time_now_rfc3339(now);
-        json_object_set_new(md, "deletionTimestamp", json_string(now));
-        json_object_set_new(md, "deletionGracePeriodSeconds", json_integer(0));
-    }
     if (!has_finalizer(obj, a->finalizer)) {
         json_t *fins = json_object_get(md, "finalizers");
         if (!json_is_array(fins)) {
@@ -229,6 +236,8 @@ int st_control_delete(st_store *s, const char *kind, const char *ns, const char 
         *out = NULL;
     if (strcmp(kind, "Pod") == 0)
         return delete_pod(s, ns, name, grace_s, out, err);
+    if (strcmp(kind, "Namespace") == 0)
+        return st_control_namespace_delete(s, name, out, err);
     return delete_owner(s, kind, ns, name, policy, out, err);
 }
 
@@ -438,5 +447,6 @@ int st_control_gc(st_store *s, st_error *err)
                                         meta_str(p, "uid"), err)) < 0)
             return r;
     }
-    return 0;
+    /* Terminating namespaces: their content is deleted, then they go. */
+    return st_control_namespaces(s, err);
 }

@@ -72,9 +72,11 @@ void st_object_keep_server_fields(json_t *stored, json_t *next)
             json_object_del(md, kept[i]);
     }
     json_t *st = json_object_get(stored, "status");
+    const char *kind = json_string_value(json_object_get(next, "kind"));
     if (st)
         json_object_set(next, "status", st);
-    const char *kind = json_string_value(json_object_get(next, "kind"));
+    else if (kind && strcmp(kind, "Namespace") == 0) /* a new one is in use at once */
+        json_object_set_new(next, "status", json_pack("{s:s}", "phase", "Active"));
     json_t *spec = json_object_get(next, "spec");
     if (kind && strcmp(kind, "Pod") == 0 && json_is_object(spec)) {
         json_t *node = json_object_get(json_object_get(stored, "spec"), "nodeName");

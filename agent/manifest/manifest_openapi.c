@@ -338,6 +338,12 @@ static const struct st_mfield oa_service_status_fields[] = {
     {0},
 };
 
+static const char *const oa_namespace_phases[] = {"Active", "Terminating", NULL};
+static const struct st_mfield oa_namespace_status_fields[] = {
+    {.name = "phase", .type = ST_MT_STRING, .values = oa_namespace_phases},
+    {0},
+};
+
 static const struct {
     const char *kind, *text;
     struct st_mschema status;
@@ -351,6 +357,9 @@ static const struct {
      {oa_service_status_fields, NULL}},
     {"Secret", "Named values (passwords, keys) pods read as environment variables.", {0}},
     {"Endpoints", "The pod addresses behind a Service, kept by stratad.", {0}},
+    {"Namespace",
+     "A name scope for namespaced objects; deleting it deletes what is in it.",
+     {oa_namespace_status_fields, NULL}},
 };
 
 /* ---- the walk ---- */

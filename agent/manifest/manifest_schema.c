@@ -684,11 +684,43 @@ static const struct st_mfield st_secret_fields[] = {
 };
 static const struct st_mschema st_secret = {st_secret_fields, st_check_secret};
 
+/* A Namespace is cluster-scoped: a metadata.namespace given is dropped, as
+ * the apiserver does. spec.finalizers is Kubernetes' ("kubernetes": the
+ * namespace waits for its content to go); status.phase is stratad's. */
+static const struct st_mfield st_namespace_meta_fields[] = {
+    {.name = "name", .type = ST_MT_STRING, .flags = ST_MF_REQUIRED, .check = st_check_dns_label},
+    {.name = "namespace", .type = ST_MT_DERIVED},
+    {.name = "labels", .type = ST_MT_STRING_MAP, .check = st_check_labels},
+    {.name = "annotations", .type = ST_MT_STRING_MAP, .check = st_check_annotations},
+    ST_SERVER_META_FIELDS,
+    {0},
+};
+static const struct st_mschema st_namespace_meta = {st_namespace_meta_fields, NULL};
+
+static const struct st_mfield st_namespace_spec_fields[] = {
+    {.name = "finalizers", .type = ST_MT_STRING_LIST, .def = "[\"kubernetes\"]"},
+    {0},
+};
+static const struct st_mschema st_namespace_spec = {st_namespace_spec_fields, NULL};
+
+static const struct st_mfield st_namespace_fields[] = {
+    ST_TYPE_FIELDS,
+    {.name = "metadata",
+     .type = ST_MT_OBJECT,
+     .flags = ST_MF_REQUIRED,
+     .schema = &st_namespace_meta},
+    {.name = "spec", .type = ST_MT_OBJECT, .schema = &st_namespace_spec, .def = "{}"},
+    {.name = "status", .type = ST_MT_DERIVED},
+    {0},
+};
+static const struct st_mschema st_namespace = {st_namespace_fields, NULL};
+
 const struct st_mkind st_manifest_kinds[] = {
     {"apps/v1", "Deployment", &st_deployment},
     {"v1", "Pod", &st_pod},
     {"v1", "Secret", &st_secret},
     {"v1", "Service", &st_service},
     {"v1", "Endpoints", &st_endpoints},
+    {"v1", "Namespace", &st_namespace},
     {NULL, NULL, NULL},
 };

@@ -127,7 +127,9 @@ int st_server_api_read_objects(struct st_server_call *c, const char *text, size_
 int st_server_api_reply_invalid(struct st_server_call *c, const struct st_manifest_diag *diags,
                                 const st_error *err, const char *kind, const char *name);
 void st_server_api_warn_diags(struct st_server_call *c, const struct st_manifest_diag *diags);
-/* Stores ops in one batch, Services given their addresses first. */
+/* Stores ops in one batch, Services given their addresses first; an
+ * object created in a namespace that does not exist is refused (-ENOENT, a
+ * 404), in one being deleted too (-EACCES, a 403). */
 int st_server_api_store_ops(struct st_server *d, st_store_op *ops, size_t n, st_error *err);
 /* api_patch.c: PATCH by Content-Type; status_only for the status
  * subresource. And the subresources: status, scale, eviction. */

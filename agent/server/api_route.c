@@ -80,6 +80,8 @@ static const char *reason_of(unsigned code)
         return "BadRequest";
     case 401:
         return "Unauthorized";
+    case 403:
+        return "Forbidden";
     case 404:
         return "NotFound";
     case 405:
@@ -140,6 +142,8 @@ static unsigned http_of(int r, enum st_server_api_errors kind)
         return 409;
     case EINVAL:
         return kind == ST_SERVER_API_COMMANDS ? 400 : 422;
+    case EACCES: /* a protected namespace, or one being deleted */
+        return kind == ST_SERVER_API_OBJECTS ? 403 : 500;
     case ENOSPC:
     case ENOEXEC:
         return kind == ST_SERVER_API_COMMANDS ? 422 : 500;
@@ -229,6 +233,22 @@ static const char *kind_of_resource(const char *res)
     return NULL;
 }
 
+/* /api/v1/namespaces [NAME]: Namespaces are cluster-scoped. */
+static int namespaces(struct st_server_call *c)
+{
+    const char *name = c->q->nseg == 4 ? c->q->seg[3] : NULL;
+    if (st_server_api_method_is(c, "GET"))
+        return st_server_api_get(c, "Namespace", NULL, name);
+    if (st_server_api_method_is(c, "POST") && name == NULL)
+        return st_server_api_create(c, "Namespace", "");
+    if (st_server_api_method_is(c, "PUT") && name)
+        return st_server_api_replace(c, "Namespace", "", name);
+    if ((st_server_api_method_is(c, "DELETE") || st_server_api_method_is(c, "PATCH")) && name)
+        return st_server_api_objects(c, "Namespace", "", name);
+    return st_server_api_reply_status(c, 405, "%s is not allowed here (see agent/API.md)",
+                                      c->q->method);
+}
+
 static int route(struct st_server_call *c)
 {
     const struct st_server_request *q = c->q;
@@ -254,6 +274,10 @@ static int route(struct st_server_call *c)
         return st_server_api_nodes(c);
     if (core && st_server_api_seg_is(c, 2, "images"))
         return st_server_api_images(c);
+    /* /api/v1/namespaces[/NAME] is the Namespace kind; with a resource
+     * after it, the namespaced prefix below. */
+    if (core && st_server_api_seg_is(c, 2, "namespaces") && q->nseg <= 4)
+        return namespaces(c);
     size_t base = core ? 2 : apps ? 3 : 0;
     if (base == 0)
         return st_server_api_reply_status(c, 404, "no such API path (see agent/API.md)");

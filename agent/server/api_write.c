@@ -106,8 +106,41 @@ int st_server_api_read_objects(struct st_server_call *c, const char *text, size_
     return r;
 }
 
+/* An object is created only in a namespace that exists and is not being
+ * deleted (the apiserver's NamespaceLifecycle admission), or that the same
+ * batch creates (a file with a Namespace and what goes in it). */
+static int admit(struct st_server *d, const st_store_op *ops, size_t n, const st_store_op *op,
+                 st_error *err)
+{
+    const char *kind = json_string_value(json_object_get(op->object, "kind"));
+    json_t *md = json_object_get(op->object, "metadata");
+    const char *ns = json_string_value(json_object_get(md, "namespace"));
+    const char *name = json_string_value(json_object_get(md, "name"));
+    if ((op->op != ST_STORE_CREATE && op->op != ST_STORE_APPLY) || kind == NULL || name == NULL ||
+        strcmp(kind, "Namespace") == 0 || strcmp(kind, "Node") == 0)
+        return 0;
+    ns = ns && *ns ? ns : "default";
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = ops[i].object;
+        const char *k = json_string_value(json_object_get(o, "kind"));
+        const char *nm = json_string_value(json_object_get(json_object_get(o, "metadata"), "name"));
+        if (ops[i].op != ST_STORE_DELETE && k && nm && strcmp(k, "Namespace") == 0 &&
+            strcmp(nm, ns) == 0)
+            return 0;
+    }
+    char what[320];
+    snprintf(what, sizeof(what), "%s \"%s\"", st_server_api_resource_of(kind), name);
+    return st_control_namespace_admit(d->store, kind, ns, name, op->op == ST_STORE_APPLY, what,
+                                      err);
+}
+
 int st_server_api_store_ops(struct st_server *d, st_store_op *ops, size_t n, st_error *err)
 {
+    for (size_t i = 0; i < n; i++) {
+        int r = admit(d, ops, n, &ops[i], err);
+        if (r < 0)
+            return r;
+    }
     _cleanup_json_ json_t *services = json_array();
     if (services == NULL)
         return -ENOMEM;

@@ -89,6 +89,8 @@ int st_server_new(const st_server_config *cfg, st_store *store, struct st_server
     }
     if (r == 0)
         r = st_server_watch_attach(d, ST_SERVER_WATCH_RING_DEFAULT, err);
+    if (r == 0)
+        r = st_control_namespaces_ensure(store, err);
     if (r < 0) {
         st_server_close(d);
         return r;
@@ -147,7 +149,7 @@ static int setup(struct st_server *d, st_error *err)
         (r = st_fs_mkdir_mode(d->images_dir, 0755, err)) < 0 ||
         (r = st_image_store_open(d->images_dir, &d->images, err)) < 0)
         return r;
-    if ((r = open_store(d, err)) < 0)
+    if ((r = open_store(d, err)) < 0 || (r = st_control_namespaces_ensure(d->store, err)) < 0)
         return r;
     if ((r = st_server_vmm_real_open(d->cfg.libvirt_uri, &d->vmm, err)) < 0 ||
         (r = st_server_proxy_open(d, err)) < 0)

@@ -28,6 +28,7 @@ const st_store_kind st_store_kinds[ST_STORE_KIND_COUNT] = {
     {"Event", "events", true},
     {"Service", "services", true},
     {"Endpoints", "endpoints", true},
+    {"Namespace", "namespaces", false},
 };
 
 const st_store_kind *st_store_kind_find(const char *kind, st_error *err)
@@ -37,7 +38,7 @@ const st_store_kind *st_store_kind_find(const char *kind, st_error *err)
             return &st_store_kinds[i];
     st_error_set(err, EINVAL,
                  "kind \"%s\" is not kept by the store; use Pod, Deployment, Secret, Node, "
-                 "Event, Service or Endpoints",
+                 "Event, Service, Endpoints or Namespace",
                  kind ? kind : "(missing)");
     return NULL;
 }

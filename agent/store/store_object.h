@@ -18,7 +18,7 @@ typedef struct st_store_kind {
     bool namespaced;
 } st_store_kind;
 
-#define ST_STORE_KIND_COUNT 7
+#define ST_STORE_KIND_COUNT 8
 extern const st_store_kind st_store_kinds[ST_STORE_KIND_COUNT];
 
 /* The kind's descriptor, or NULL with err set naming the kinds known. */

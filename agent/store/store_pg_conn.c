@@ -19,6 +19,7 @@ const char *const st_store_pg_extra_cols[ST_STORE_KIND_COUNT][2] = {
     {"involved_kind", "involved_name"},
     {NULL, NULL},
     {NULL, NULL},
+    {NULL, NULL},
 };
 
 static int prepare(st_store_pg *s, const char *name, const char *sql, st_error *err)

@@ -524,6 +524,14 @@ static int describe_secret(FILE *out, json_t *s, json_t *events, time_t now, st_
     return ctlfmt_events_section(out, events, now, err);
 }
 
+static int describe_namespace(FILE *out, json_t *ns, json_t *events, time_t now, st_error *err)
+{
+    ctlfmt_metadata(out, ns, false, now);
+    ctlfmt_field(out, 0, 15, "Status", "%s", ctlfmt_str_or(ns, "status.phase", "Active"));
+    fputc('\n', out);
+    return ctlfmt_events_section(out, events, now, err);
+}
+
 static int describe_image(FILE *out, json_t *img)
 {
     char buf[64];
@@ -595,6 +603,9 @@ int stctl_fmt_describe(FILE *out, const struct stctl_fmt_kind *k, json_t *obj,
         break;
     case STCTL_FMT_ENDPOINTS:
         r = ctlfmt_describe_endpoints(out, obj, events, now, err);
+        break;
+    case STCTL_FMT_NAMESPACE:
+        r = describe_namespace(out, obj, events, now, err);
         break;
     }
     if (r == 0 && ferror(out))

@@ -25,6 +25,7 @@ enum stctl_fmt_kind_id {
     STCTL_FMT_IMAGE,
     STCTL_FMT_SERVICE,
     STCTL_FMT_ENDPOINTS,
+    STCTL_FMT_NAMESPACE,
 };
 
 struct stctl_fmt_kind {

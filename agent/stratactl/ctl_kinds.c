@@ -1,5 +1,5 @@
 /* ctl_kinds.c: the kinds stratactl knows, by every name kubectl accepts
- * for them ("po", "deploy", "deployments.apps", "svc", "ep"), and kubectl's clock: RFC
+ * for them ("po", "deploy", "deployments.apps", "svc", "ep", "ns"), and kubectl's clock: RFC
  * 3339 timestamps read, ages and durations printed ("5s", "3m", "4d6h"). */
 #include "ctl_format_priv.h"
 
@@ -26,6 +26,7 @@ static const struct stctl_fmt_kind kinds[] = {
     {STCTL_FMT_SERVICE, "Service", "services", "service", "/api/v1", true},
     /* Kubernetes' singular of Endpoints is "endpoints" too. */
     {STCTL_FMT_ENDPOINTS, "Endpoints", "endpoints", "endpoints", "/api/v1", true},
+    {STCTL_FMT_NAMESPACE, "Namespace", "namespaces", "namespace", "/api/v1", false},
 };
 
 static const struct {
@@ -55,6 +56,9 @@ static const struct {
     {"svc", STCTL_FMT_SERVICE},
     {"endpoints", STCTL_FMT_ENDPOINTS},
     {"ep", STCTL_FMT_ENDPOINTS},
+    {"namespaces", STCTL_FMT_NAMESPACE},
+    {"namespace", STCTL_FMT_NAMESPACE},
+    {"ns", STCTL_FMT_NAMESPACE},
 };
 
 const struct stctl_fmt_kind *stctl_fmt_kind_lookup(const char *word)

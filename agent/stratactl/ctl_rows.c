@@ -66,6 +66,7 @@ static const char *const image_cols[] = {"NAME", "TAG", "DIGEST", "SIZE", "CREAT
 static const char *const service_cols[] = {"NAME",    "TYPE", "CLUSTER-IP", "EXTERNAL-IP",
                                            "PORT(S)", "AGE",  "SELECTOR"};
 static const char *const endpoints_cols[] = {"NAME", "ENDPOINTS", "AGE"};
+static const char *const namespace_cols[] = {"NAME", "STATUS", "AGE"};
 
 static void kind_columns(enum stctl_fmt_kind_id id, bool wide, const char *const **cols, size_t *n)
 {
@@ -93,6 +94,9 @@ static void kind_columns(enum stctl_fmt_kind_id id, bool wide, const char *const
         break;
     case STCTL_FMT_ENDPOINTS:
         *cols = endpoints_cols, *n = 3;
+        break;
+    case STCTL_FMT_NAMESPACE:
+        *cols = namespace_cols, *n = 3;
         break;
     }
 }
@@ -225,6 +229,11 @@ int stctl_fmt_table_add_object(stctl_fmt_table *t, json_t *obj, time_t now, st_e
     case STCTL_FMT_ENDPOINTS:
         st_print_endpoints_text(obj, "addresses", NULL, b[1], sizeof(b[1]));
         cell[1] = b[1];
+        st_print_age(created, now, b[2], sizeof(b[2]));
+        cell[2] = b[2];
+        break;
+    case STCTL_FMT_NAMESPACE:
+        cell[1] = ctlfmt_str_or(obj, "status.phase", "Active");
         st_print_age(created, now, b[2], sizeof(b[2]));
         cell[2] = b[2];
         break;

@@ -172,6 +172,30 @@ static void test_crud(void **state)
     json_decref(upd);
 }
 
+/* Namespaces (migration 003) are cluster-scoped: stored under "". */
+static void test_namespaces(void **state)
+{
+    (void)state;
+    assert_non_null(fx.store);
+    st_error err = {0};
+    json_t *in = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:s}}", "apiVersion", "v1", "kind",
+                           "Namespace", "metadata", "name", "pg-ns", "namespace", "ignored",
+                           "labels", "team", "a", "status", "phase", "Active");
+    json_t *out = NULL, *got = NULL, *list = NULL;
+    assert_int_equal(st_store_create(fx.store, in, &out, &err), 0);
+    assert_null(md(out, "namespace"));
+    assert_int_equal(st_store_get(fx.store, "Namespace", NULL, "pg-ns", &got, &err), 0);
+    assert_true(json_equal(got, out));
+    st_store_query q = {.kind = "Namespace", .label_selector = "team=a"};
+    assert_int_equal(st_store_list(fx.store, &q, &list, &err), 0);
+    assert_int_equal(json_array_size(list), 1);
+    assert_int_equal(st_store_delete(fx.store, "Namespace", "", "pg-ns", NULL, &err), 0);
+    json_decref(in);
+    json_decref(out);
+    json_decref(got);
+    json_decref(list);
+}
+
 static void test_conflict(void **state)
 {
     (void)state;
@@ -324,10 +348,10 @@ static void test_watch_hook(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_migrations_once),   cmocka_unit_test(test_crud),
-        cmocka_unit_test(test_conflict),          cmocka_unit_test(test_batch_all_or_none),
-        cmocka_unit_test(test_secret_ciphertext), cmocka_unit_test(test_restart_reconnects),
-        cmocka_unit_test(test_watch_hook),
+        cmocka_unit_test(test_migrations_once),    cmocka_unit_test(test_crud),
+        cmocka_unit_test(test_namespaces),         cmocka_unit_test(test_conflict),
+        cmocka_unit_test(test_batch_all_or_none),  cmocka_unit_test(test_secret_ciphertext),
+        cmocka_unit_test(test_restart_reconnects), cmocka_unit_test(test_watch_hook),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

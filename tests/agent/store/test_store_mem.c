@@ -341,6 +341,43 @@ static void test_cluster_scoped_node(void **state)
     json_decref(n);
 }
 
+/* Namespaces are cluster-scoped as Nodes are (issue 13); the store keeps
+ * them like any kind and never makes one by itself. */
+static void test_cluster_scoped_namespace(void **state)
+{
+    st_store *s = *state;
+    st_error err = {0};
+    json_t *items = NULL;
+    st_store_query all = {.kind = "Namespace"};
+    assert_int_equal(st_store_list(s, &all, &items, &err), 0);
+    assert_int_equal(json_array_size(items), 0);
+    json_decref(items);
+    json_t *n = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:s}}", "apiVersion", "v1", "kind",
+                          "Namespace", "metadata", "name", "shop", "namespace", "ignored", "labels",
+                          "team", "a", "status", "phase", "Active");
+    json_t *out = NULL;
+    assert_int_equal(st_store_create(s, n, &out, &err), 0);
+    assert_null(md(out, "namespace"));
+    assert_int_equal(st_store_create(s, n, NULL, &err), -EEXIST);
+    json_decref(n);
+    st_store_query sel = {.kind = "Namespace", .label_selector = "team=a"};
+    assert_int_equal(st_store_list(s, &sel, &items, &err), 0);
+    assert_int_equal(json_array_size(items), 1);
+    json_decref(items);
+    json_object_set_new(json_object_get(out, "status"), "phase", json_string("Terminating"));
+    json_t *upd = NULL;
+    assert_int_equal(st_store_update(s, out, &upd, &err), 0);
+    json_decref(upd);
+    assert_int_equal(st_store_update(s, out, NULL, &err), -ST_ECONFLICT);
+    json_decref(out);
+    assert_int_equal(st_store_get(s, "Namespace", "whatever", "shop", &out, &err), 0);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(out, "status"), "phase")),
+                        "Terminating");
+    json_decref(out);
+    assert_int_equal(st_store_delete(s, "Namespace", NULL, "shop", NULL, &err), 0);
+    assert_int_equal(st_store_get(s, "Namespace", NULL, "shop", &out, &err), -ENOENT);
+}
+
 /* Services and Endpoints are namespaced kinds like the others (issue 11). */
 static void test_services_and_endpoints(void **state)
 {
@@ -377,6 +414,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cluster_scoped_node, setup, teardown),
         cmocka_unit_test_setup_teardown(test_services_and_endpoints, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cluster_scoped_namespace, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -48,6 +48,8 @@ static void test_kind_aliases(void **state)
         {"svc", "Service"},
         {"endpoints", "Endpoints"},
         {"ep", "Endpoints"},
+        {"ns", "Namespace"},
+        {"namespaces", "Namespace"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const struct stctl_fmt_kind *k = stctl_fmt_kind_lookup(cases[i].word);
@@ -374,6 +376,14 @@ static void test_secret_event_image_rows(void **state)
                             "\"data\":{\"token\":\"aGVsbG8=\",\"user\":\"YQ==\"}}]");
     assert_string_equal(text, "NAME    TYPE     DATA   AGE\n"
                               "creds   Opaque   2      5s\n");
+    free(text);
+
+    text = kind_table("ns", false,
+                      "[{\"metadata\":{\"name\":\"shop\","
+                      "\"creationTimestamp\":\"2024-05-01T11:59:55Z\"},"
+                      "\"status\":{\"phase\":\"Terminating\"}}]");
+    assert_string_equal(text, "NAME   STATUS        AGE\n"
+                              "shop   Terminating   5s\n");
     free(text);
 
     text = kind_table(

@@ -76,7 +76,8 @@ int st_control_deployments(st_store *s, st_error *err);
  * A Pod that is not bound, has ended, or whose node is gone is removed at
  * once. Any other object is removed at once with Background or when nothing
  * depends on it; otherwise it gets a deletionTimestamp and the policy's
- * finalizer and waits for the collector. *out (may be NULL): the object as it
+ * finalizer and waits for the collector. A Namespace becomes Terminating
+ * (st_control_namespace_delete). *out (may be NULL): the object as it
  * stays, or NULL when it was removed. -ENOENT when there is none. */
 int st_control_delete(st_store *s, const char *kind, const char *ns, const char *name,
                       st_propagation policy, int grace_s, json_t **out, st_error *err);
@@ -90,7 +91,36 @@ int st_control_delete(st_store *s, const char *kind, const char *ns, const char 
  * on a node that is gone or not Ready, or ST_GC_STOP_SLACK_S past their
  * deletionTimestamp (their node had its grace and more to report). */
 #define ST_GC_STOP_SLACK_S 15
+/* Sets metadata.deletionTimestamp (now) and deletionGracePeriodSeconds 0
+ * on an object that is not being deleted yet: it waits for its content. */
+void st_object_mark_deleted(json_t *obj);
 int st_control_gc(st_store *s, st_error *err);
+
+/* ---- namespaces (controller_namespace.c) ------------------------------ */
+
+/* "default", "kube-system", "kube-public" and "kube-node-lease" are made
+ * (status.phase Active) when missing; the server does it at open. */
+int st_control_namespaces_ensure(st_store *s, st_error *err);
+/* "default", "kube-system" and "kube-public" may not be deleted. */
+bool st_namespace_is_protected(const char *name);
+/* metadata.deletionTimestamp is set: the namespace is being emptied. */
+bool st_namespace_is_terminating(json_t *ns);
+/* May kind ns/name be created? -ENOENT: no namespace ns ("namespaces \"x\"
+ * not found"); -EACCES: ns is Terminating ("WHAT is forbidden: unable to
+ * create new content in namespace ..."), unless may_exist and the object is
+ * stored already (an apply that changes what is there). what: the object as
+ * the message names it, 'pods "web"'. */
+int st_control_namespace_admit(st_store *s, const char *kind, const char *ns, const char *name,
+                               bool may_exist, const char *what, st_error *err);
+/* Marks namespace name Terminating (deletionTimestamp, status.phase);
+ * st_control_namespaces empties and removes it. -EACCES for a protected
+ * namespace ("this namespace may not be deleted"). *out (may be NULL): the
+ * namespace as it stays. */
+int st_control_namespace_delete(st_store *s, const char *name, json_t **out, st_error *err);
+/* A pass (run by st_control_gc): every Terminating namespace has its
+ * Deployments, Services, Endpoints, Secrets and Pods deleted (pods
+ * gracefully); once none is left, its Events and the namespace go. */
+int st_control_namespaces(st_store *s, st_error *err);
 
 /* The node no longer runs pod ns/name with uid (it reported it stopped, or
  * never started it): a Terminating pod with that uid is removed. Returns 1

@@ -40,7 +40,8 @@ int st_patch_apply(enum st_patch_type type, json_t *doc, json_t *patch, st_error
  * stored what the cluster owns: status, a Pod's spec.nodeName, a Service's
  * spec.clusterIP(s) and node ports when next gives none, and
  * metadata.ownerReferences, finalizers, deletionTimestamp and
- * deletionGracePeriodSeconds. Sets metadata.generation as Kubernetes counts
+ * deletionGracePeriodSeconds; a new Namespace gets status.phase Active.
+ * Sets metadata.generation as Kubernetes counts
  * it for objects with a spec: 1 when new, one more whenever spec changes. */
 void st_object_keep_server_fields(json_t *stored, json_t *next);
 
