@@ -258,6 +258,14 @@ static int route(struct st_server_call *c)
             "the request body is over %u bytes (3 MiB), the API's limit; apply "
             "fewer objects at a time (a Secret holds at most 1 MiB)",
             ST_SERVER_API_BODY_MAX);
+    /* client-go's typed clients (kubectl create namespace, drain) send
+     * protobuf first; a 415 makes them send JSON from then on, as to an
+     * apiserver that has no protobuf for a kind. */
+    if (q->content_type && q->body_len &&
+        strncmp(q->content_type, "application/vnd.kubernetes.protobuf", 35) == 0)
+        return st_server_api_reply_status(
+            c, 415, "the body is protobuf (%s): this API reads JSON; send application/json",
+            q->content_type);
     if (st_server_api_seg_is(c, 0, "healthz") && q->nseg == 1)
         return st_server_api_reply_text(c, 200, "text/plain", "ok\n", 3);
     if (st_server_api_seg_is(c, 0, "kubeconfig") && q->nseg == 1 && !q->tcp &&
