@@ -216,20 +216,13 @@ int st_server_api_kubeconfig(struct st_server_call *c)
     return st_server_api_reply_text(c, 200, "application/yaml", text, strlen(text));
 }
 
+/* The kind a namespaced resource name serves (discovery's table is the one
+ * list); NULL for anything else. */
 static const char *kind_of_resource(const char *res)
 {
-    if (strcmp(res, "pods") == 0)
-        return "Pod";
-    if (strcmp(res, "secrets") == 0)
-        return "Secret";
-    if (strcmp(res, "deployments") == 0)
-        return "Deployment";
-    if (strcmp(res, "events") == 0)
-        return "Event";
-    if (strcmp(res, "services") == 0)
-        return "Service";
-    if (strcmp(res, "endpoints") == 0)
-        return "Endpoints";
+    for (const struct st_server_api_resource *r = st_server_api_resources; r->name; r++)
+        if (r->namespaced && strcmp(r->name, res) == 0)
+            return r->kind;
     return NULL;
 }
 

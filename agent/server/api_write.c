@@ -22,14 +22,9 @@ static pthread_mutex_t alloc_lock = PTHREAD_MUTEX_INITIALIZER;
 
 const char *st_server_api_resource_of(const char *kind)
 {
-    static const char *const map[][2] = {
-        {"Pod", "pods"},         {"Deployment", "deployments"}, {"Secret", "secrets"},
-        {"Service", "services"}, {"Endpoints", "endpoints"},    {"Event", "events"},
-        {"Node", "nodes"},       {"Namespace", "namespaces"},
-    };
-    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-        if (strcmp(map[i][0], kind) == 0)
-            return map[i][1];
+    for (const struct st_server_api_resource *r = st_server_api_resources; r->name; r++)
+        if (strcmp(r->kind, kind) == 0 && strchr(r->name, '/') == NULL)
+            return r->name;
     return kind;
 }
 
@@ -56,11 +51,13 @@ bool st_server_api_field_mode(const struct st_server_call *c, enum st_manifest_f
     return true;
 }
 
-/* Server-set fields (metadata.uid, status ...) come back in every object a
- * client read and writes again: not worth a warning through the API. */
+/* Server-set fields (metadata.uid, status, a pod's spec.nodeName the
+ * scheduler wrote ...) come back in every object a client read and writes
+ * again (kubectl label, edit): not worth a warning through the API. */
 static bool server_field_note(const char *msg)
 {
-    return strncmp(msg, "status ", 7) == 0 || strncmp(msg, "metadata.", 9) == 0;
+    return strncmp(msg, "status ", 7) == 0 || strncmp(msg, "metadata.", 9) == 0 ||
+           strncmp(msg, "spec.nodeName ", 14) == 0;
 }
 
 void st_server_api_warn_diags(struct st_server_call *c, const struct st_manifest_diag *diags)
@@ -260,11 +257,8 @@ static int read_one(struct st_server_call *c, const char *kind, const char *ns, 
 int st_server_api_reply_conflict(struct st_server_call *c, const char *kind, const char *name)
 {
     st_error err = {0};
-    st_error_set(&err, ST_ECONFLICT,
-                 "Operation cannot be fulfilled on %s \"%s\": the object has been modified; please "
-                 "apply your changes to the latest version and try again",
-                 st_server_api_resource_of(kind), name);
-    return st_server_api_reply_error(c, -ST_ECONFLICT, &err, ST_SERVER_API_OBJECTS);
+    int r = st_store_err_conflict(&err, kind, NULL, name);
+    return st_server_api_reply_error(c, r, &err, ST_SERVER_API_OBJECTS);
 }
 
 /* Stores obj with op; replies the stored object with code. */

@@ -160,22 +160,36 @@ int st_store_update_rv(json_t *obj, const st_store_kind *k, const char *name, co
     return 0;
 }
 
+/* The resource's name as the apiserver's messages give it ("pods"). */
+static const char *resource_of(const char *kind)
+{
+    for (size_t i = 0; kind && i < ST_STORE_KIND_COUNT; i++)
+        if (strcmp(st_store_kinds[i].kind, kind) == 0)
+            return st_store_kinds[i].table;
+    return kind;
+}
+
+/* The three messages read as the apiserver's, word for word, so kubectl
+ * and stratactl users see what they know. */
 int st_store_err_conflict(st_error *err, const char *kind, const char *ns, const char *name)
 {
+    (void)ns;
     return st_error_set(err, ST_ECONFLICT,
-                        "%s %s%s%s: the object has been modified; please apply your changes to "
-                        "the latest version and try again",
-                        kind, ns, *ns ? "/" : "", name);
+                        "Operation cannot be fulfilled on %s \"%s\": the object has been "
+                        "modified; please apply your changes to the latest version and try again",
+                        resource_of(kind), name);
 }
 
 int st_store_err_not_found(st_error *err, const char *kind, const char *ns, const char *name)
 {
-    return st_error_set(err, ENOENT, "%s %s%s%s not found", kind, ns, *ns ? "/" : "", name);
+    (void)ns;
+    return st_error_set(err, ENOENT, "%s \"%s\" not found", resource_of(kind), name);
 }
 
 int st_store_err_exists(st_error *err, const char *kind, const char *ns, const char *name)
 {
-    return st_error_set(err, EEXIST, "%s %s%s%s already exists", kind, ns, *ns ? "/" : "", name);
+    (void)ns;
+    return st_error_set(err, EEXIST, "%s \"%s\" already exists", resource_of(kind), name);
 }
 
 int st_store_err_bound(st_error *err, const char *ns, const char *name, const char *node)

@@ -61,12 +61,9 @@ json_t *st_store_apply_content(json_t *obj, json_t *cur, const st_store_kind *k,
 int st_store_update_rv(json_t *obj, const st_store_kind *k, const char *name, const char **want,
                        st_error *err);
 
-/* The errors both backends report, in the same words; each returns the
- * negative code. */
-int st_store_err_conflict(st_error *err, const char *kind, const char *ns, const char *name);
-int st_store_err_not_found(st_error *err, const char *kind, const char *ns, const char *name);
-int st_store_err_exists(st_error *err, const char *kind, const char *ns, const char *name);
-/* A binding of a pod already bound: -ST_ECONFLICT. */
+/* The errors both backends report, in the same words (the not found,
+ * exists and conflict ones are public: strata/store.h). A binding of a pod
+ * already bound: -ST_ECONFLICT. */
 int st_store_err_bound(st_error *err, const char *ns, const char *name, const char *node);
 
 /* Sorts a JSON array of objects in place: by namespace then name, or by

@@ -157,6 +157,13 @@ typedef int (*st_store_mutate_fn)(json_t *obj, void *arg, st_error *err);
 int st_store_mutate(st_store *s, const char *kind, const char *ns, const char *name,
                     st_store_mutate_fn fn, void *arg, json_t **out, st_error *err);
 
+/* The store's errors, worded as the apiserver words them ("pods \"x\" not
+ * found"), for whoever answers the same condition before the store does:
+ * fill err and return -ST_ECONFLICT, -ENOENT, -EEXIST. */
+int st_store_err_conflict(st_error *err, const char *kind, const char *ns, const char *name);
+int st_store_err_not_found(st_error *err, const char *kind, const char *ns, const char *name);
+int st_store_err_exists(st_error *err, const char *kind, const char *ns, const char *name);
+
 /* Releases the results of a batch (after success). */
 void st_store_ops_release(st_store_op *ops, size_t n);
 
