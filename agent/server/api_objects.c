@@ -57,6 +57,54 @@ static bool label_selector_ok(const struct st_server_call *c, st_error *err)
     return true;
 }
 
+/* ?fieldSelector= names only the fields the apiserver lets a client select
+ * by, per kind (a typo is a 400, never an empty list). */
+static bool field_selector_ok(const char *kind, const char *sel, st_error *err)
+{
+    static const struct {
+        const char *kind;
+        const char *const fields[12];
+    } extra[] = {
+        {"Pod",
+         {"spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
+          "status.phase", "status.podIP", "status.nominatedNodeName"}},
+        {"Event",
+         {"involvedObject.kind", "involvedObject.namespace", "involvedObject.name",
+          "involvedObject.uid", "involvedObject.apiVersion", "involvedObject.resourceVersion",
+          "involvedObject.fieldPath", "reason", "reportingComponent", "source", "type"}},
+        {"Secret", {"type"}},
+        {"Node", {"spec.unschedulable"}},
+        {"Namespace", {"status.phase"}},
+    };
+    if (sel == NULL || *sel == 0)
+        return true;
+    _cleanup_free_ char *copy = strdup(sel);
+    if (copy == NULL)
+        return st_error_set(err, ENOMEM, "out of memory"), false;
+    char *save = NULL;
+    for (char *term = strtok_r(copy, ",", &save); term; term = strtok_r(NULL, ",", &save)) {
+        size_t n = strcspn(term, "!=");
+        if (n == 0 || term[n] == 0) {
+            st_error_set(err, EINVAL,
+                         "invalid field selector \"%s\": give FIELD=VALUE or FIELD!=VALUE, "
+                         "joined by commas",
+                         term);
+            return false;
+        }
+        term[n] = 0;
+        bool known = strcmp(term, "metadata.name") == 0 || strcmp(term, "metadata.namespace") == 0;
+        for (size_t k = 0; !known && k < sizeof(extra) / sizeof(extra[0]); k++)
+            for (size_t f = 0; !known && strcmp(extra[k].kind, kind) == 0 && extra[k].fields[f];
+                 f++)
+                known = strcmp(extra[k].fields[f], term) == 0;
+        if (!known) {
+            st_error_set(err, EINVAL, "field label not supported: %s", term);
+            return false;
+        }
+    }
+    return true;
+}
+
 /* The answer to a GET: obj (one object, or a list when items is set) as it
  * is, or as a Table when the client asked for one (kubectl get does). */
 static int reply_got(struct st_server_call *c, const char *kind, json_t *obj, json_t *items)
@@ -89,7 +137,8 @@ int st_server_api_get(struct st_server_call *c, const char *kind, const char *ns
         st_api_present(kind, &obj);
         return reply_got(c, kind, obj, NULL);
     }
-    if (!label_selector_ok(c, &err))
+    if (!label_selector_ok(c, &err) ||
+        !field_selector_ok(kind, st_server_api_arg(c, "fieldSelector"), &err))
         return st_server_api_reply_status(c, 400, "%s", err.msg);
     const char *selector = st_server_api_arg(c, "labelSelector");
     if (st_server_api_arg_true(c, "watch"))

@@ -186,6 +186,36 @@ static void test_bad_requests(void **state)
     assert_int_equal(fake_server_call(fs, "DELETE", "/api/v1/events/e1", NULL, NULL), 405);
     assert_int_equal(fake_server_call(fs, "GET", "/healthz", NULL, NULL), 200);
 
+    /* Field selectors: only the fields the apiserver selects by, per kind;
+     * a typo is a 400 that names it, never an empty list. */
+    assert_int_equal(
+        fake_server_call(fs, "GET", "/api/v1/pods?fieldSelector=spec.nodeName=n1", NULL, NULL),
+        200);
+    assert_int_equal(fake_server_call(fs, "GET",
+                                      "/api/v1/namespaces/default/pods?fieldSelector="
+                                      "status.phase!=Failed,metadata.name=x",
+                                      NULL, NULL),
+                     200);
+    assert_int_equal(
+        fake_server_call(fs, "GET", "/api/v1/pods?fieldSelector=spec.bogus=1", NULL, &st), 400);
+    assert_string_equal(json_string_value(json_object_get(st, "message")),
+                        "field label not supported: spec.bogus");
+    json_decref(st);
+    assert_int_equal(
+        fake_server_call(fs, "GET", "/api/v1/secrets?fieldSelector=spec.nodeName=n1", NULL, NULL),
+        400);
+    assert_int_equal(fake_server_call(fs, "GET", "/api/v1/pods?fieldSelector=nonsense", NULL, NULL),
+                     400);
+    assert_int_equal(
+        fake_server_call(fs, "GET", "/api/v1/pods?watch=1&fieldSelector=spec.bogus=1", NULL, NULL),
+        400);
+    /* Missing objects read as the apiserver words them. */
+    assert_int_equal(
+        fake_server_call(fs, "GET", "/api/v1/namespaces/default/pods/nosuch", NULL, &st), 404);
+    assert_string_equal(json_string_value(json_object_get(st, "message")),
+                        "pods \"nosuch\" not found");
+    json_decref(st);
+
     /* Over the body limit: 413, whatever the path. */
     size_t big = ST_SERVER_API_BODY_MAX + 1;
     char *body = malloc(big + 1);
