@@ -34,6 +34,7 @@ static const char *const rw_verbs[] = {"create", "delete", "get",   "list",
 static const char *const read_verbs[] = {"get", "list", "watch", NULL};
 static const char *const node_verbs[] = {"delete", "get", "list", "patch", "update", "watch", NULL};
 static const char *const get_verbs[] = {"get", NULL};
+static const char *const list_verbs[] = {"get", "list", NULL};
 static const char *const sub_verbs[] = {"get", "patch", "update", NULL};
 static const char *const create_verbs[] = {"create", NULL};
 
@@ -117,11 +118,17 @@ const struct st_server_api_resource st_server_api_resources[] = {
      .kind = "Deployment",
      .namespaced = true,
      .verbs = sub_verbs},
+    {.gv = "discovery.k8s.io/v1",
+     .name = "endpointslices",
+     .singular = "endpointslice",
+     .kind = "EndpointSlice",
+     .namespaced = true,
+     .verbs = list_verbs},
     {0},
 };
 
 /* The group-versions, core first; the groups under /apis are the others. */
-const char *const st_server_api_group_versions[] = {"v1", "apps/v1", NULL};
+const char *const st_server_api_group_versions[] = {"v1", "apps/v1", "discovery.k8s.io/v1", NULL};
 
 /* ---- the documents ---- */
 

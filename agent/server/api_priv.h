@@ -145,6 +145,9 @@ int st_server_api_images(struct st_server_call *c);
 /* api_forward.c: POST .../pods|services/NAME/portforward?ports=L:R */
 int st_server_api_forward(struct st_server_call *c, const char *kind, const char *ns,
                           const char *name);
+/* api_endpointslice.c: GET /apis/discovery.k8s.io/v1/...endpointslices,
+ * a read-only view of the Endpoints (kubectl describe service reads it). */
+int st_server_api_endpointslices(struct st_server_call *c);
 /* api_logs.c */
 int st_server_api_log(struct st_server_call *c, const char *ns, const char *name);
 

@@ -218,10 +218,10 @@ int st_server_api_kubeconfig(struct st_server_call *c)
 
 /* The kind a namespaced resource name serves (discovery's table is the one
  * list); NULL for anything else. */
-static const char *kind_of_resource(const char *res)
+static const char *kind_of_resource(const char *gv, const char *res)
 {
     for (const struct st_server_api_resource *r = st_server_api_resources; r->name; r++)
-        if (r->namespaced && strcmp(r->name, res) == 0)
+        if (r->namespaced && strcmp(r->gv, gv) == 0 && strcmp(r->name, res) == 0)
             return r->kind;
     return NULL;
 }
@@ -279,6 +279,9 @@ static int route(struct st_server_call *c)
      * after it, the namespaced prefix below. */
     if (core && st_server_api_seg_is(c, 2, "namespaces") && q->nseg <= 4)
         return namespaces(c);
+    if (st_server_api_seg_is(c, 0, "apis") && st_server_api_seg_is(c, 1, "discovery.k8s.io") &&
+        st_server_api_seg_is(c, 2, "v1"))
+        return st_server_api_endpointslices(c);
     size_t base = core ? 2 : apps ? 3 : 0;
     if (base == 0)
         return st_server_api_reply_status(c, 404, "no such API path (see agent/API.md)");
@@ -289,7 +292,7 @@ static int route(struct st_server_call *c)
         ns = q->seg[i + 1];
         i += 2;
     }
-    const char *kind = i < q->nseg ? kind_of_resource(q->seg[i]) : NULL;
+    const char *kind = i < q->nseg ? kind_of_resource(apps ? "apps/v1" : "v1", q->seg[i]) : NULL;
     if (kind == NULL || (apps != (strcmp(kind, "Deployment") == 0)))
         return st_server_api_reply_status(c, 404,
                                           "no such resource (pods, secrets, events, services, "

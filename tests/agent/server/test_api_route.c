@@ -163,6 +163,51 @@ static void test_delete_propagation(void **state)
     assert_int_equal(fake_server_call(fs, "DELETE", DEPLOY_PATH "/keep", "{oops", NULL), 400);
 }
 
+/* EndpointSlices: a read-only view of the Endpoints, found by the
+ * service-name label as kubectl describe service looks for them. */
+static void test_endpointslices(void **state)
+{
+    struct fake_server *fs = *state;
+    const char *body =
+        "{\"items\":[{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":"
+        "\"db\"},\"spec\":{\"ports\":[{\"port\":5432}]}},{\"apiVersion\":\"v1\",\"kind\":"
+        "\"Endpoints\",\"metadata\":{\"name\":\"db\"},\"subsets\":[{\"addresses\":[{\"ip\":"
+        "\"127.0.0.1\"}],\"ports\":[{\"port\":5433}]}]}]}";
+    assert_int_equal(fake_server_call(fs, "POST", "/apply", body, NULL), 200);
+    json_t *list = NULL;
+    assert_int_equal(fake_server_call(fs, "GET",
+                                      "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices"
+                                      "?labelSelector=kubernetes.io/service-name=db",
+                                      NULL, &list),
+                     200);
+    assert_string_equal(json_string_value(json_object_get(list, "kind")), "EndpointSliceList");
+    json_t *items = json_object_get(list, "items");
+    assert_int_equal(json_array_size(items), 1);
+    json_t *s = json_array_get(items, 0);
+    assert_string_equal(json_string_value(json_object_get(s, "addressType")), "IPv4");
+    json_t *ep = json_array_get(json_object_get(s, "endpoints"), 0);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(ep, "addresses"), 0)),
+                        "127.0.0.1");
+    assert_true(json_is_true(json_object_get(json_object_get(ep, "conditions"), "ready")));
+    assert_int_equal(
+        json_integer_value(json_object_get(json_array_get(json_object_get(s, "ports"), 0), "port")),
+        5433);
+    json_decref(list);
+    /* another service's label selects none; writes are refused */
+    assert_int_equal(fake_server_call(fs, "GET",
+                                      "/apis/discovery.k8s.io/v1/endpointslices?labelSelector="
+                                      "kubernetes.io/service-name=web",
+                                      NULL, &list),
+                     200);
+    assert_int_equal(json_array_size(json_object_get(list, "items")), 0);
+    json_decref(list);
+    assert_int_equal(fake_server_call(fs, "DELETE",
+                                      "/apis/discovery.k8s.io/v1/namespaces/default/"
+                                      "endpointslices/db",
+                                      NULL, NULL),
+                     405);
+}
+
 static void test_bad_requests(void **state)
 {
     struct fake_server *fs = *state;
@@ -299,6 +344,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_delete_propagation, fake_server_setup,
                                         fake_server_teardown),
         cmocka_unit_test_setup_teardown(test_bad_requests, fake_server_setup, fake_server_teardown),
+        cmocka_unit_test_setup_teardown(test_endpointslices, fake_server_setup,
+                                        fake_server_teardown),
         cmocka_unit_test_setup_teardown(test_images, fake_server_setup, fake_server_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
