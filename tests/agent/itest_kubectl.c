@@ -194,6 +194,14 @@ static void test_get_tables(void **state)
     assert_has(out, "default");
     assert_has(out, "Active");
     free(out);
+    char *err = NULL;
+    assert_int_not_equal(kc(NULL, &err, "get pods --field-selector spec.bogus=1"), 0);
+    assert_has(err, "field label not supported: spec.bogus");
+    free(err);
+    err = NULL;
+    assert_int_not_equal(kc(NULL, &err, "get pod nosuch"), 0);
+    assert_has(err, "pods \"nosuch\" not found");
+    free(err);
     out = kc_ok("api-resources");
     assert_has(out, "deployments");
     assert_has(out, "apps/v1");
@@ -210,6 +218,11 @@ static void test_describe_logs_explain(void **state)
     char *out = kc_ok("describe deployment kc-web");
     assert_has(out, "Replicas:");
     assert_has(out, "kc-web");
+    free(out);
+    /* kubectl 1.32 reads a Service's endpoints from EndpointSlices */
+    out = kc_ok("describe service kc-web");
+    assert_has(out, "TargetPort:");
+    assert_has(out, ":8080");
     free(out);
     out = kc_ok("get pods -l app=kc-web -o jsonpath={.items[0].metadata.name}");
     char pod[256];
