@@ -98,17 +98,16 @@ static void put_port_or_name(json_t *o, const char *key, const Strata__K8s__Port
 
 /* A field the .proto does not declare, with a value (gogo's marshalers
  * write every non-pointer field, so zeros and empty strings are on the wire
- * for fields nobody set): a warning naming where it was. */
+ * for fields nobody set): a warning naming where it was. protobuf-c keeps
+ * a length-prefixed field with its length, so an empty string, like a
+ * zero number, is all zero bytes. */
 static void note_unknown(struct conv *cv, const ProtobufCMessage *m, const char *path)
 {
     for (unsigned i = 0; m && i < m->n_unknown_fields; i++) {
         const ProtobufCMessageUnknownField *f = &m->unknown_fields[i];
         bool zero = true;
-        if (f->wire_type == PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED)
-            zero = f->len == 0;
-        else
-            for (size_t b = 0; b < f->len; b++)
-                zero = zero && f->data[b] == 0;
+        for (size_t b = 0; b < f->len; b++)
+            zero = zero && f->data[b] == 0;
         if (zero)
             continue;
         char msg[ST_ERROR_MSG_MAX];

@@ -235,15 +235,19 @@ static void test_deployment_fields(void **state)
     c.resources = &res;
     c.readiness_probe = &probe;
     c.image_pull_policy = "IfNotPresent";
-    /* Two fields Strata does not read: tty (18) false, as gogo always
-     * writes it, and stdin (16) true, which must be warned about. */
+    /* Fields Strata does not read: tty (18) false and
+     * terminationMessagePolicy (20) "", as gogo always writes them, and
+     * stdin (16) true, which must be warned about. (protobuf-c packs an
+     * unknown field as its tag and these bytes: a length-prefixed one
+     * starts with its length.) */
     uint8_t zero = 0, one = 1;
     ProtobufCMessageUnknownField extra[] = {
         {.tag = 18, .wire_type = PROTOBUF_C_WIRE_TYPE_VARINT, .len = 1, .data = &zero},
+        {.tag = 20, .wire_type = PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED, .len = 1, .data = &zero},
         {.tag = 16, .wire_type = PROTOBUF_C_WIRE_TYPE_VARINT, .len = 1, .data = &one},
     };
     c.base.unknown_fields = extra;
-    c.base.n_unknown_fields = 2;
+    c.base.n_unknown_fields = 3;
     Strata__K8s__ContainerPart *containers[] = {&c};
     Strata__K8s__PodSpecPart pod = STRATA__K8S__POD_SPEC_PART__INIT;
     pod.containers = containers;
