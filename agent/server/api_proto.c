@@ -374,12 +374,20 @@ static json_t *pod_spec_json(struct conv *cv, const Strata__K8s__PodSpecPart *s,
 
 /* ---- the kinds --------------------------------------------------------------------- */
 
+/* A kind's object with its metadata; its own unknown fields noted. */
+static json_t *object_of(struct conv *cv, const ProtobufCMessage *m, const char *kind,
+                         const Strata__K8s__Meta *md)
+{
+    json_t *o = json_object();
+    note_unknown(cv, m, kind);
+    json_object_set_new(o, "metadata", meta_json(cv, md, "metadata"));
+    return o;
+}
+
 static json_t *pod_json(struct conv *cv, const ProtobufCMessage *m)
 {
     const Strata__K8s__PodObject *p = (const Strata__K8s__PodObject *)m;
-    json_t *o = json_object();
-    note_unknown(cv, m, "Pod");
-    json_object_set_new(o, "metadata", meta_json(cv, p->metadata, "metadata"));
+    json_t *o = object_of(cv, m, "Pod", p->metadata);
     if (p->spec)
         json_object_set_new(o, "spec", pod_spec_json(cv, p->spec, "spec"));
     return o;
@@ -388,9 +396,7 @@ static json_t *pod_json(struct conv *cv, const ProtobufCMessage *m)
 static json_t *deployment_json(struct conv *cv, const ProtobufCMessage *m)
 {
     const Strata__K8s__DeploymentObject *d = (const Strata__K8s__DeploymentObject *)m;
-    json_t *o = json_object();
-    note_unknown(cv, m, "Deployment");
-    json_object_set_new(o, "metadata", meta_json(cv, d->metadata, "metadata"));
+    json_t *o = object_of(cv, m, "Deployment", d->metadata);
     const Strata__K8s__DeploymentSpecPart *s = d->spec;
     if (s == NULL)
         return o;
@@ -429,9 +435,7 @@ static json_t *deployment_json(struct conv *cv, const ProtobufCMessage *m)
 static json_t *namespace_json(struct conv *cv, const ProtobufCMessage *m)
 {
     const Strata__K8s__NamespaceObject *n = (const Strata__K8s__NamespaceObject *)m;
-    json_t *o = json_object();
-    note_unknown(cv, m, "Namespace");
-    json_object_set_new(o, "metadata", meta_json(cv, n->metadata, "metadata"));
+    json_t *o = object_of(cv, m, "Namespace", n->metadata);
     if (n->spec) {
         json_t *spec = json_object();
         put_strings(spec, "finalizers", n->spec->finalizers, n->spec->n_finalizers);
@@ -444,9 +448,7 @@ static json_t *namespace_json(struct conv *cv, const ProtobufCMessage *m)
 static json_t *secret_json(struct conv *cv, const ProtobufCMessage *m)
 {
     const Strata__K8s__SecretObject *s = (const Strata__K8s__SecretObject *)m;
-    json_t *o = json_object();
-    note_unknown(cv, m, "Secret");
-    json_object_set_new(o, "metadata", meta_json(cv, s->metadata, "metadata"));
+    json_t *o = object_of(cv, m, "Secret", s->metadata);
     if (s->n_data) {
         json_t *data = json_object();
         for (size_t i = 0; i < s->n_data; i++) {
@@ -469,9 +471,7 @@ static json_t *secret_json(struct conv *cv, const ProtobufCMessage *m)
 static json_t *service_json(struct conv *cv, const ProtobufCMessage *m)
 {
     const Strata__K8s__ServiceObject *v = (const Strata__K8s__ServiceObject *)m;
-    json_t *o = json_object();
-    note_unknown(cv, m, "Service");
-    json_object_set_new(o, "metadata", meta_json(cv, v->metadata, "metadata"));
+    json_t *o = object_of(cv, m, "Service", v->metadata);
     const Strata__K8s__ServiceSpecPart *s = v->spec;
     if (s == NULL)
         return o;
@@ -502,9 +502,7 @@ static json_t *service_json(struct conv *cv, const ProtobufCMessage *m)
 static json_t *eviction_json(struct conv *cv, const ProtobufCMessage *m)
 {
     const Strata__K8s__EvictionObject *e = (const Strata__K8s__EvictionObject *)m;
-    json_t *o = json_object();
-    note_unknown(cv, m, "Eviction");
-    json_object_set_new(o, "metadata", meta_json(cv, e->metadata, "metadata"));
+    json_t *o = object_of(cv, m, "Eviction", e->metadata);
     if (e->delete_options) {
         note_unknown(cv, &e->delete_options->base, "deleteOptions");
         json_t *d = json_object();
