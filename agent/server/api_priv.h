@@ -87,6 +87,16 @@ bool st_server_api_arg_true(const struct st_server_call *c, const char *key);
 /* The body as JSON, or NULL with err set (EINVAL: a 400). */
 json_t *st_server_api_parse_body(const struct st_server_call *c, st_error *err);
 
+/* api_proto.c: a body sent as application/vnd.kubernetes.protobuf (kubectl's
+ * typed clients: create namespace|secret|deployment|service, drain) as the
+ * JSON object it stands for (Namespace, Secret, Service, Pod, Deployment,
+ * Eviction). *notes: a new array of warnings, one per field on the wire
+ * that Strata does not read. -EINVAL: the body cannot be read (a 400);
+ * -ENOTSUP: a kind or encoding Strata does not read (a 415). */
+int st_server_api_proto_to_json(const char *body, size_t len, json_t **out, json_t **notes,
+                                st_error *err);
+#define ST_SERVER_API_PROTOBUF "application/vnd.kubernetes.protobuf"
+
 /* GET /kubeconfig (the unix socket only): STATE_DIR/kubeconfig */
 int st_server_api_kubeconfig(struct st_server_call *c);
 

@@ -138,7 +138,9 @@ unsigned fake_server_request(struct fake_server *fs, const struct fake_request *
     struct st_server_request q = {.method = r->method,
                                   .query = query,
                                   .body = r->body,
-                                  .body_len = r->body ? strlen(r->body) : 0,
+                                  .body_len = r->body_len ? r->body_len
+                                              : r->body   ? strlen(r->body)
+                                                          : 0,
                                   .accept = r->accept,
                                   .content_type = r->content_type};
     st_server_api_split_path(&q, copy);

@@ -42,6 +42,7 @@ unsigned fake_server_call(struct fake_server *fs, const char *method, const char
 struct fake_request {
     const char *method, *path, *body;
     const char *accept, *content_type; /* NULL: none */
+    size_t body_len;                   /* 0: strlen(body) (a protobuf body has NULs) */
 };
 unsigned fake_server_request(struct fake_server *fs, const struct fake_request *r, json_t **reply,
                              json_t **warnings);
