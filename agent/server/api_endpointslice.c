@@ -52,6 +52,10 @@ static json_t *slice_of(json_t *ep, size_t i, json_t *subset)
     json_array_foreach(json_object_get(subset, "ports"), k, a)
     {
         json_t *p = json_deep_copy(a);
+        /* always a name, "" for an unnamed port, as the apiserver's slices
+         * have it (kubectl reads it without a check) */
+        if (json_object_get(p, "name") == NULL)
+            json_object_set_new(p, "name", json_string(""));
         if (json_object_get(p, "protocol") == NULL)
             json_object_set_new(p, "protocol", json_string("TCP"));
         json_array_append_new(ports, p);

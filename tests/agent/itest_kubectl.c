@@ -337,18 +337,25 @@ static void test_scale_cordon_delete(void **state)
     int one = 1;
     assert_true(st_test_wait_until(pods_running_are, &one, 120000, 1000));
 
+    /* drain: cordoned, its pod evicted; with no other node the
+     * replacement waits Pending until uncordon */
     char args[300];
-    snprintf(args, sizeof(args), "cordon %s", node);
+    snprintf(args, sizeof(args), "drain %s --ignore-daemonsets --timeout=180s", node);
     out = kc_ok(args);
     assert_has(out, "cordoned");
+    assert_has(out, "evicted");
+    assert_has(out, "drained");
     free(out);
     out = kc_ok("get nodes");
     assert_has(out, "SchedulingDisabled");
     free(out);
+    int zero_running = 0;
+    assert_true(st_test_wait_until(pods_running_are, &zero_running, 60000, 500));
     snprintf(args, sizeof(args), "uncordon %s", node);
     out = kc_ok(args);
     assert_has(out, "uncordoned");
     free(out);
+    assert_true(st_test_wait_until(pods_running_are, &one, 120000, 1000));
 
     out = kc_ok("delete deployment kc-web");
     assert_has(out, "deployment.apps \"kc-web\" deleted");
@@ -361,6 +368,39 @@ static void test_scale_cordon_delete(void **state)
     char *err = NULL;
     assert_int_not_equal(kc(NULL, &err, "get deployment kc-web"), 0);
     assert_has(err, "NotFound");
+    free(err);
+}
+
+/* kubectl's typed clients send protobuf: create namespace and secret,
+ * then the namespace deleted with what is in it. */
+static void test_imperative_create_and_namespaces(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_KUBECTL();
+    char *out = kc_ok("create namespace lab");
+    assert_has(out, "namespace/lab created");
+    free(out);
+    out = kc_ok("create secret generic s1 --from-literal=a=b -n lab");
+    assert_has(out, "secret/s1 created");
+    free(out);
+    out = kc_ok("get secret s1 -n lab -o jsonpath={.data.a}");
+    assert_has(out, "Yg==");
+    free(out);
+    char *err = NULL;
+    assert_int_not_equal(kc(NULL, &err, "create secret generic s2 --from-literal=a=b -n nosuch"),
+                         0);
+    assert_has(err, "namespaces \"nosuch\" not found");
+    free(err);
+    err = NULL;
+    assert_int_not_equal(kc(NULL, &err, "delete namespace default"), 0);
+    assert_has(err, "Forbidden");
+    free(err);
+    out = kc_ok("delete namespace lab");
+    assert_has(out, "namespace \"lab\" deleted");
+    free(out);
+    err = NULL;
+    assert_int_not_equal(kc(NULL, &err, "get namespace lab"), 0);
+    assert_has(err, "not found");
     free(err);
 }
 
@@ -455,6 +495,7 @@ int main(void)
         cmocka_unit_test(test_json_round_trip),
         cmocka_unit_test(test_watch_sees_replacement),
         cmocka_unit_test(test_scale_cordon_delete),
+        cmocka_unit_test(test_imperative_create_and_namespaces),
         cmocka_unit_test(test_wrong_token_refused),
         cmocka_unit_test(test_idle_clients_stall_nothing),
     };
