@@ -299,23 +299,22 @@ int st_server_api_start(struct st_server *d, st_error *err)
     return 0;
 }
 
+/* Streams see stopping and end; then every connection thread joins. */
+static void stop_daemon(struct st_server *d, struct MHD_Daemon **mhd)
+{
+    if (*mhd == NULL)
+        return;
+    pthread_mutex_lock(&d->lock);
+    pthread_cond_broadcast(&d->changed);
+    pthread_mutex_unlock(&d->lock);
+    MHD_stop_daemon(*mhd);
+    *mhd = NULL;
+}
+
 void st_server_api_stop(struct st_server *d)
 {
-    if (d->mhd) {
-        /* Streams see stopping and end; then every connection thread joins. */
-        pthread_mutex_lock(&d->lock);
-        pthread_cond_broadcast(&d->changed);
-        pthread_mutex_unlock(&d->lock);
-        MHD_stop_daemon(d->mhd);
-        d->mhd = NULL;
-    }
-    if (d->mhd_tls) {
-        pthread_mutex_lock(&d->lock);
-        pthread_cond_broadcast(&d->changed);
-        pthread_mutex_unlock(&d->lock);
-        MHD_stop_daemon(d->mhd_tls);
-        d->mhd_tls = NULL;
-    }
+    stop_daemon(d, &d->mhd);
+    stop_daemon(d, &d->mhd_tls);
     st_api_pki_free(&d->pki);
     if (d->listen_fd >= 0) {
         close(d->listen_fd);
