@@ -57,8 +57,8 @@ void st_cluster_start(struct st_cluster *c)
     snprintf(log, sizeof(log), "%s/stratad.log", c->state_dir);
     /* Port 0: tests never collide on 6443 with another stratad; the
      * kubeconfig in the state dir names the port picked. */
-    const char *argv[32] = {bin,     "--state-dir", c->state_dir, "--socket", c->sock,
-                            "--api-listen", "127.0.0.1:0"};
+    const char *argv[32] = {bin,     "--state-dir",  c->state_dir, "--socket",
+                            c->sock, "--api-listen", "127.0.0.1:0"};
     size_t n = 7;
     for (size_t i = 0; c->daemon_args && c->daemon_args[i] && n < 31; i++)
         argv[n++] = c->daemon_args[i];
