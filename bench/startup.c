@@ -23,12 +23,14 @@
 #include <unistd.h>
 
 #include "startup.h"
+#include "strata/chart_svg.h"
 #include "strata/cleanup.h"
 #include "strata/exe_dir.h"
 #include "strata/fs.h"
 
-#define PROG         "bench_startup"
-#define USAGE_ARGS   "[--runs N] [-o json] [--svg FILE] [--node-image DIR] [--images DIR]"
+#define PROG "bench_startup"
+#define USAGE_ARGS                                                                                 \
+    "[--runs N] [-o json] [--svg FILE] [--results FILE] [--node-image DIR] [--images DIR]"
 #define RUNS_DEFAULT 10
 #define RUNS_MAX     1000
 #define EXIT_FAIL    1
@@ -86,7 +88,7 @@ void startup_row_record(struct startup_row *row, int i, int runs, double ms)
     row->runs_ms[i] = ms;
     row->n = (size_t)i + 1;
     char text[32];
-    st_bench_fmt_ms(ms, text, sizeof(text));
+    st_chart_fmt_ms(ms, text, sizeof(text));
     fprintf(stderr, "bench: %s: run %d/%d: %s ms\n", row->name, i + 1, runs, text);
 }
 
@@ -284,6 +286,8 @@ static void help(void)
            "  --runs N          runs of each (1..%d)\n"
            "  -o json           every run as JSON instead of the table\n"
            "  --svg FILE        also draw the medians as an SVG chart\n"
+           "  --results FILE    also write the results as JSON to FILE (stratactl sends\n"
+           "                    them to stratad, for the dashboard's chart)\n"
            "  --node-image DIR  vmlinux and initramfs.cpio (default: ../image next to bin)\n"
            "  --images DIR      an image store with busybox/rootfs, readable by QEMU\n"
            "                    (default: ../fixtures next to bin, the build's own)\n",
@@ -308,6 +312,7 @@ int main(int argc, char **argv)
         {"runs", required_argument, NULL, 'r'},
         {"output", required_argument, NULL, 'o'},
         {"svg", required_argument, NULL, 's'},
+        {"results", required_argument, NULL, 'R'},
         {"node-image", required_argument, NULL, 'i'},
         {"images", required_argument, NULL, 'I'},
         {"help", no_argument, NULL, 'h'},
@@ -315,7 +320,7 @@ int main(int argc, char **argv)
     };
     int runs = RUNS_DEFAULT, c;
     bool json = false;
-    const char *svg = NULL, *image_dir = NULL, *images = NULL;
+    const char *svg = NULL, *results = NULL, *image_dir = NULL, *images = NULL;
     if (argc > 0 && argv[0][0]) {
         const char *slash = strrchr(argv[0], '/');
         prog_name = slash ? slash + 1 : argv[0];
@@ -340,6 +345,9 @@ int main(int argc, char **argv)
             break;
         case 's':
             svg = optarg;
+            break;
+        case 'R':
+            results = optarg;
             break;
         case 'i':
             image_dir = optarg;
@@ -366,6 +374,12 @@ int main(int argc, char **argv)
         return EXIT_FAIL;
     }
 
+    _cleanup_fclose_ FILE *results_file = NULL;
+    if (results && (results_file = fopen(results, "we")) == NULL) {
+        fprintf(stderr, "error: cannot write the results to %s: %s\n", results, strerror(errno));
+        return EXIT_FAIL;
+    }
+
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
     /* no SA_RESTART: a wait for a child returns, and the loop sees the flag */
@@ -380,10 +394,12 @@ int main(int argc, char **argv)
         failed += b.rows[i].state == STARTUP_ROW_FAILED;
     if (r == 0) {
         if (json)
-            r = startup_print_json(&b, &err);
+            r = startup_print_json(&b, stdout, &err);
         else
             startup_print_table(&b);
         fflush(stdout);
+        if (r == 0 && results_file)
+            r = startup_print_json(&b, results_file, &err);
         if (r == 0 && svg_file)
             r = startup_write_svg(&b, st_steal_ptr(&svg_file), svg, &err);
     }

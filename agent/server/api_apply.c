@@ -1,7 +1,9 @@
 /* api_apply.c: POST /apply, kubectl apply's server side: the objects of
- * the body are read by the manifest reader exactly as a file is
- * (validated, defaulted), keep what the cluster owns, and are stored in one
- * batch; the answer says what each became. */
+ * the body ({"items": [...]}, or with Content-Type application/yaml the
+ * manifest's text itself, as the dashboard sends what was pasted) are read
+ * by the manifest reader exactly as a file is (validated, defaulted), keep
+ * what the cluster owns, and are stored in one batch; the answer says what
+ * each became. */
 #include "api_priv.h"
 #include "strata/cleanup.h"
 #include "strata/controller.h"
@@ -41,6 +43,39 @@ static const char *action_name(st_store_action a)
     }
 }
 
+static bool is_yaml(const char *type)
+{
+    static const char *const types[] = {"application/yaml", "application/x-yaml", "text/yaml"};
+    for (size_t i = 0; type && i < sizeof(types) / sizeof(types[0]); i++)
+        if (strncmp(type, types[i], strlen(types[i])) == 0)
+            return true;
+    return false;
+}
+
+/* A JSON body's items as YAML documents, one an item: -EINVAL (err says
+ * why: a 400) or -ENOMEM. */
+static int items_text(struct st_server_call *c, char **text, size_t *len, st_error *err)
+{
+    _cleanup_json_ json_t *body = st_server_api_parse_body(c, err);
+    if (body == NULL)
+        return -EINVAL;
+    json_t *items = json_object_get(body, "items");
+    if (!json_is_array(items))
+        return st_error_set(err, EINVAL, "request body: give {\"items\": [objects...]}");
+    FILE *f = open_memstream(text, len);
+    if (f == NULL)
+        return -ENOMEM;
+    size_t idx;
+    json_t *item;
+    json_array_foreach(items, idx, item)
+    {
+        fputs("---\n", f);
+        json_dumpf(item, f, JSON_COMPACT);
+        fputc('\n', f);
+    }
+    return fclose(f) == 0 ? 0 : -ENOMEM;
+}
+
 int st_server_api_apply(struct st_server_call *c)
 {
     /* The body is JSON, and JSON is YAML: the manifest reader validates
@@ -52,29 +87,18 @@ int st_server_api_apply(struct st_server_call *c)
     enum st_manifest_fields mode;
     if (!st_server_api_field_mode(c, ST_MANIFEST_FIELDS_STRICT, &mode))
         return st_server_api_reply_status(c, 400, ST_SERVER_API_FIELD_MODES);
-    _cleanup_json_ json_t *body = st_server_api_parse_body(c, &jerr);
-    if (body == NULL)
-        return st_server_api_reply_status(c, 400, "%s", jerr.msg);
-    json_t *items = json_object_get(body, "items");
-    if (!json_is_array(items))
-        return st_server_api_reply_status(c, 400, "request body: give {\"items\": [objects...]}");
-    /* One YAML document per item. */
-    char *text = NULL;
-    size_t text_len = 0;
-    FILE *f = open_memstream(&text, &text_len);
-    if (f == NULL)
-        return -ENOMEM;
-    size_t idx;
-    json_t *item;
-    json_array_foreach(items, idx, item)
-    {
-        fputs("---\n", f);
-        json_dumpf(item, f, JSON_COMPACT);
-        fputc('\n', f);
+    int r;
+    if (is_yaml(c->q->content_type)) {
+        r = st_server_api_read_objects(c, c->q->body ? c->q->body : "", c->q->body_len, mode, NULL,
+                                       NULL, &objects);
+    } else {
+        _cleanup_free_ char *text = NULL;
+        size_t text_len = 0;
+        if ((r = items_text(c, &text, &text_len, &jerr)) == -EINVAL)
+            return st_server_api_reply_status(c, 400, "%s", jerr.msg);
+        if (r == 0)
+            r = st_server_api_read_objects(c, text, text_len, mode, NULL, NULL, &objects);
     }
-    fclose(f);
-    int r = st_server_api_read_objects(c, text, text_len, mode, NULL, NULL, &objects);
-    free(text);
     if (r < 0 || objects == NULL)
         return r;
     size_t n = json_array_size(objects);

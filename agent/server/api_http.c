@@ -55,6 +55,10 @@ static enum MHD_Result send_response(struct MHD_Connection *c, struct st_server_
         if (asprintf(&h, "299 - \"%s\"", json_string_value(w)) >= 0)
             MHD_add_response_header(r, "Warning", h);
     }
+    const char *name;
+    json_t *value;
+    json_object_foreach(resp->headers, name, value)
+        MHD_add_response_header(r, name, json_string_value(value));
     enum MHD_Result ret = MHD_queue_response(c, resp->status, r);
     MHD_destroy_response(r);
     return ret;
@@ -76,50 +80,61 @@ struct body {
     char *buf;
     size_t len;
     bool too_big;
+    bool tcp; /* the HTTPS port: the gate let it in */
 };
 
-/* What anyone may read on the HTTPS port, as the apiserver lets anonymous
- * clients read them: health and the version. */
-static bool is_public(const char *url)
+/* The request as api_route.c reads it (its query and path parts point
+ * into query and path). */
+static struct st_server_request request_of(struct MHD_Connection *c, const char *method, char *path,
+                                           json_t *query)
 {
-    static const char *const paths[] = {"/healthz", "/livez", "/readyz", "/version"};
-    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
-        if (strcmp(url, paths[i]) == 0)
-            return true;
-    return false;
-}
-
-static enum MHD_Result unauthorized(struct MHD_Connection *c)
-{
-    static const char body[] =
-        "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\","
-        "\"message\":\"Unauthorized: give the bearer token of the kubeconfig stratad wrote "
-        "(stratactl kubeconfig prints it)\",\"reason\":\"Unauthorized\",\"code\":401}";
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(sizeof(body) - 1, (char *)body, MHD_RESPMEM_PERSISTENT);
-    if (r == NULL)
-        return MHD_NO;
-    MHD_add_response_header(r, "Content-Type", "application/json");
-    enum MHD_Result ret = MHD_queue_response(c, 401, r);
-    MHD_destroy_response(r);
-    return ret;
+    struct st_server_request q = {
+        .method = method,
+        .query = query,
+        .accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept"),
+        .content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type"),
+        .authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
+        .cookie = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Cookie"),
+        .ui_header = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Strata-UI")};
+    if (query)
+        MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_arg, query);
+    st_server_api_split_path(&q, path);
+    return q;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls);
 
-/* The HTTPS port: a request without the admin token gets 401 before its
- * body is read. */
+/* The HTTPS port: a request without the admin token or a session (or a
+ * session's write without X-Strata-UI) is refused before its body is read
+ * (api_ui.c decides). */
 static enum MHD_Result on_request_tls(void *cls, struct MHD_Connection *c, const char *url,
                                       const char *method, const char *version, const char *upload,
                                       size_t *upload_size, void **con_cls)
 {
     struct st_server *d = cls;
-    if (*con_cls == NULL && !is_public(url) &&
-        !st_api_pki_authorized(&d->pki,
-                               MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization")))
-        return unauthorized(c);
+    if (*con_cls == NULL) {
+        _cleanup_free_ char *path = strdup(url);
+        if (path == NULL)
+            return MHD_NO;
+        struct st_server_request q = request_of(c, method, path, NULL);
+        q.tcp = true;
+        struct st_server_response resp = {0};
+        int r = st_server_api_gate(d, &q, &resp);
+        enum MHD_Result ret = r < 0 ? MHD_NO : MHD_YES;
+        if (r == 0)
+            ret = send_response(c, &resp);
+        st_server_api_response_clear(&resp);
+        if (r <= 0)
+            return ret;
+        struct body *b = calloc(1, sizeof(*b));
+        if (b == NULL)
+            return MHD_NO;
+        b->tcp = true;
+        *con_cls = b;
+        return MHD_YES;
+    }
     return on_request(cls, c, url, method, version, upload, upload_size, con_cls);
 }
 
@@ -156,16 +171,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     _cleanup_json_ json_t *query = json_object();
     if (path == NULL || query == NULL)
         return MHD_NO;
-    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_arg, query);
-    struct st_server_request q = {
-        .method = method,
-        .query = query,
-        .body = b->buf,
-        .body_len = b->len,
-        .body_too_big = b->too_big,
-        .accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept"),
-        .content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type")};
-    st_server_api_split_path(&q, path);
+    struct st_server_request q = request_of(c, method, path, query);
+    q.body = b->buf;
+    q.body_len = b->len;
+    q.body_too_big = b->too_big;
+    q.tcp = b->tcp;
     struct st_server_response resp = {0};
     int r = st_server_api_route(d, &q, &resp);
     enum MHD_Result ret = r < 0 ? MHD_NO : send_response(c, &resp);

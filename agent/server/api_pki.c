@@ -73,20 +73,7 @@ bool st_api_host_is_loopback(const char *host)
 
 static int write_private(const char *path, const char *data, size_t len, st_error *err)
 {
-    _cleanup_free_ char *tmp = NULL;
-    if (asprintf(&tmp, "%s.tmp.%d", path, (int)getpid()) < 0)
-        return st_error_set(err, ENOMEM, "out of memory");
-    unlink(tmp);
-    _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return st_error_sys(err, errno, "cannot create %s", tmp);
-    ssize_t w = write(fd, data, len);
-    if (w != (ssize_t)len || fsync(fd) < 0 || rename(tmp, path) < 0) {
-        int e = w < 0 ? errno : errno ? errno : EIO;
-        unlink(tmp);
-        return st_error_sys(err, e, "cannot write %s (is the disk full?)", path);
-    }
-    return 0;
+    return st_fs_write_atomic(path, data, len, 0600, err);
 }
 
 /* The file's text, or NULL with errno ENOENT when there is none. */

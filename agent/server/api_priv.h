@@ -30,6 +30,10 @@ struct st_server_request {
     const char *accept;       /* the Accept header (NULL: none) */
     const char *content_type; /* the Content-Type header (NULL: none), e.g. a patch's type */
     bool tcp;                 /* came over the HTTPS port, not the unix socket */
+    /* what api_ui.c authenticates an HTTPS request by (NULL: none) */
+    const char *authorization; /* the Authorization header */
+    const char *cookie;        /* the Cookie header */
+    const char *ui_header;     /* X-Strata-UI: the page sends "1" with every request */
 };
 
 struct st_server_stream;
@@ -41,6 +45,7 @@ struct st_server_response {
     size_t len;
     struct st_server_stream *stream; /* owned: the body is read from it (watch, follow) */
     json_t *warnings; /* owned, NULL or an array of strings: one `Warning: 299 - "..."` each */
+    json_t *headers;  /* owned, NULL or name -> value: more headers (Set-Cookie, Location ...) */
 };
 
 /* Splits path (changed in place) into q's segments. */
@@ -77,6 +82,8 @@ int st_server_api_reply_stream(struct st_server_call *c, struct st_server_stream
  * sends for unknown fields under fieldValidation=Warn). */
 void st_server_api_warn(struct st_server_call *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Adds a response header (kept whatever reply follows). */
+void st_server_api_header(struct st_server_call *c, const char *name, const char *value);
 /* {"kind":"Status","status":"Success"} */
 int st_server_api_reply_success(struct st_server_call *c);
 
@@ -158,6 +165,28 @@ int st_server_api_forward(struct st_server_call *c, const char *kind, const char
 /* api_endpointslice.c: GET /apis/discovery.k8s.io/v1/...endpointslices,
  * a read-only view of the Endpoints (kubectl describe service reads it). */
 int st_server_api_endpointslices(struct st_server_call *c);
+/* api_ui.c: the dashboard (issue 16): its embedded files under /ui/,
+ * sessions and one-time login links, and who may use the HTTPS port. */
+/* How long a one-time link and a session last. */
+#define ST_SERVER_UI_LINK_TTL_MS    (60 * 1000)
+#define ST_SERVER_UI_SESSION_TTL_MS (12LL * 3600 * 1000)
+#define ST_SERVER_UI_COOKIE         "strata_session"
+/* Whether an HTTPS request may go on: 1 yes; 0 no, with out the 401
+ * (no bearer token nor session) or 403 (a session's request that changes
+ * state without X-Strata-UI: 1) to send; -ENOMEM. Health, version, the
+ * page's files and its login are public. */
+int st_server_api_gate(struct st_server *d, const struct st_server_request *q,
+                       struct st_server_response *out);
+/* /ui[/...] */
+int st_server_api_ui(struct st_server_call *c);
+/* api_host.c: GET /strata/v1/host: the physical layer (CPUs, memory, the
+ * accelerator nodes get and why, the node count). */
+int st_server_api_host(struct st_server_call *c);
+/* api_bench.c: /strata/v1/bench/startup[.svg]: the last start-up results
+ * (strata/startup_results.h), kept in STATE/bench-startup.json. */
+int st_server_api_bench(struct st_server_call *c);
+#define ST_SERVER_BENCH_FILE "bench-startup.json"
+
 /* api_logs.c */
 int st_server_api_log(struct st_server_call *c, const char *ns, const char *name);
 
@@ -217,6 +246,9 @@ int st_server_api_watch(struct st_server_call *c, const char *kind, const char *
 void st_server_stream_set_keepalive_ms(struct st_server_stream *s, int ms);
 struct st_server_stream *st_server_stream_log(struct st_server *d, const char *ns,
                                               const char *name);
+/* The stream starts at the last n lines (?tailLines=n) rather than the
+ * first line kept. */
+void st_server_stream_log_tail(struct st_server_stream *s, size_t n);
 /* What is there now, without waiting: the log so far. */
 void st_server_stream_fill(struct st_server_stream *s);
 /* A port-forward's stream: first, then a blank line a second while the

@@ -18,17 +18,27 @@ void st_server_api_response_clear(struct st_server_response *r)
     free(r->body);
     st_server_stream_free(r->stream);
     json_decref(r->warnings);
+    json_decref(r->headers);
     *r = (struct st_server_response){0};
 }
 
-/* A reply replaces the body, never the warnings gathered on the way. */
+/* A reply replaces the body, never the warnings and headers gathered on
+ * the way. */
 static void response_set(struct st_server_response *r, struct st_server_response next)
 {
-    json_t *warnings = r->warnings;
-    r->warnings = NULL;
+    json_t *warnings = r->warnings, *headers = r->headers;
+    r->warnings = r->headers = NULL;
     st_server_api_response_clear(r);
     *r = next;
     r->warnings = warnings;
+    r->headers = headers;
+}
+
+void st_server_api_header(struct st_server_call *c, const char *name, const char *value)
+{
+    if (c->out->headers == NULL)
+        c->out->headers = json_object();
+    json_object_set_new(c->out->headers, name, json_string(value));
 }
 
 void st_server_api_warn(struct st_server_call *c, const char *fmt, ...)
@@ -253,6 +263,14 @@ static int route_request(struct st_server_call *c)
         return st_server_api_kubeconfig(c);
     if (st_server_api_is_discovery(c))
         return st_server_api_discovery(c);
+    if (st_server_api_seg_is(c, 0, "ui"))
+        return st_server_api_ui(c);
+    if (st_server_api_seg_is(c, 0, "strata") && st_server_api_seg_is(c, 1, "v1")) {
+        if (st_server_api_seg_is(c, 2, "host") && q->nseg == 3 && st_server_api_method_is(c, "GET"))
+            return st_server_api_host(c);
+        if (st_server_api_seg_is(c, 2, "bench"))
+            return st_server_api_bench(c);
+    }
     if (st_server_api_seg_is(c, 0, "apply") && q->nseg == 1 && st_server_api_method_is(c, "POST"))
         return st_server_api_apply(c);
     bool core = st_server_api_seg_is(c, 0, "api") && st_server_api_seg_is(c, 1, "v1");
@@ -342,6 +360,11 @@ static int route_protobuf(struct st_server_call *c)
 static int route(struct st_server_call *c)
 {
     const struct st_server_request *q = c->q;
+    if (q->tcp) {
+        int r = st_server_api_gate(c->d, q, c->out);
+        if (r <= 0)
+            return r;
+    }
     if (q->body_too_big || q->body_len > ST_SERVER_API_BODY_MAX)
         return st_server_api_reply_status(
             c, 413,

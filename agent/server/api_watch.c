@@ -346,6 +346,17 @@ static void log_poll(struct st_server_stream *s)
     pthread_mutex_unlock(&d->lock);
 }
 
+void st_server_stream_log_tail(struct st_server_stream *s, size_t n)
+{
+    struct st_server *d = s->d;
+    pthread_mutex_lock(&d->lock);
+    json_t *entry = json_object_get(d->logs, s->log_key);
+    size_t total = (size_t)json_integer_value(json_object_get(entry, "dropped")) +
+                   json_array_size(json_object_get(entry, "lines"));
+    s->log_next = total > n ? total - n : 0;
+    pthread_mutex_unlock(&d->lock);
+}
+
 struct st_server_stream *st_server_stream_log(struct st_server *d, const char *ns, const char *name)
 {
     struct st_server_stream *s = calloc(1, sizeof(*s));

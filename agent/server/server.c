@@ -69,11 +69,12 @@ static int server_alloc(const st_server_config *cfg, struct st_server **out, st_
     pthread_mutex_init(&d->lock, NULL);
     pthread_cond_init(&d->changed, NULL);
     d->logs = json_object();
+    int r = st_server_ui_new(&d->ui);
     d->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     *out = d;
     if (d->kick_fd < 0)
         return st_error_sys(err, errno, "eventfd");
-    if (d->logs == NULL)
+    if (d->logs == NULL || r < 0)
         return st_error_set(err, ENOMEM, "out of memory");
     return 0;
 }
@@ -205,6 +206,7 @@ void st_server_close(st_server *d)
     }
     st_secret_key_free(d->key);
     json_decref(d->logs);
+    st_server_ui_free(d->ui);
     if (d->kick_fd >= 0)
         close(d->kick_fd);
     if (d->lock_fd >= 0)

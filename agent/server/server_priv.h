@@ -123,12 +123,18 @@ struct st_server {
     struct st_server_liveness lv;
     struct st_server_proxy *proxy;     /* proxy.c; NULL in the node manager's unit tests */
     struct st_server_watch_ring *ring; /* watch_ring.c: recent changes, for watches */
+    struct st_server_ui *ui;           /* api_ui.c: the dashboard's sessions and links */
 };
 
 /* api_http.c: --api-listen read and checked: 1 with host and port, 0 when
  * it is "none", or -EINVAL/-EPERM (before anything is started). */
 int st_server_api_listen_check(const st_server_config *cfg, char *host, size_t host_len,
                                unsigned *port, st_error *err);
+
+/* api_ui.c: the dashboard's sessions and one-time links (memory only: a
+ * restart ends them). 0 or -ENOMEM. */
+int st_server_ui_new(struct st_server_ui **out);
+void st_server_ui_free(struct st_server_ui *ui);
 
 /* server.c */
 /* A server on a store it is given (which it then owns and closes) and a

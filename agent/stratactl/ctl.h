@@ -140,6 +140,8 @@ int stctl_verb_image(struct stctl *ctl, int argc, char **argv);
 /* `bench startup`: runs the program bench_startup from stratactl's folder
  * (it works on this host directly: libvirt, runtimes; not through stratad). */
 int stctl_verb_bench(struct stctl *ctl, int argc, char **argv);
+/* `dashboard`: a one-time login link to stratad's page (dashboard.c). */
+int stctl_verb_dashboard(struct stctl *ctl, int argc, char **argv);
 
 /* `node add`, its own file because it waits and reports progress. */
 int stctl_node_add(struct stctl *ctl, int argc, char **argv);
@@ -164,6 +166,7 @@ int stctl_node_add(struct stctl *ctl, int argc, char **argv);
 #define STCTL_USAGE_IMAGE                                                                          \
     "image import NAME[:TAG] PATH | image list [-o wide|json|yaml] | image rm NAME[:TAG] | image " \
     "pull REF"
-#define STCTL_USAGE_BENCH "bench startup [--runs N] [-o json] [--svg FILE]"
+#define STCTL_USAGE_BENCH     "bench startup [--runs N] [-o json] [--svg FILE]"
+#define STCTL_USAGE_DASHBOARD "dashboard"
 
 #endif

@@ -87,6 +87,8 @@ static const struct {
     {"image", stctl_verb_image, "image pull REF", "pull an image from a registry"},
     {"bench", stctl_verb_bench, STCTL_USAGE_BENCH,
      "time VM node and container start-up (runs bench_startup)"},
+    {"dashboard", stctl_verb_dashboard, STCTL_USAGE_DASHBOARD,
+     "a one-time login link to the live page of host, nodes and pods"},
     {"kubeconfig", verb_kubeconfig, "kubeconfig",
      "the kubeconfig for kubectl (stratad's HTTPS API and its token)"},
     {"version", verb_version, "version", "stratactl's version"},

@@ -48,16 +48,6 @@ double st_bench_ratio(double value, double fastest)
     return fastest > 0 ? value / fastest : 0;
 }
 
-void st_bench_fmt_ms(double ms, char *buf, size_t len)
-{
-    if (ms < 9.995)
-        snprintf(buf, len, "%.2f", ms);
-    else if (ms < 99.95)
-        snprintf(buf, len, "%.1f", ms);
-    else
-        snprintf(buf, len, "%.0f", ms);
-}
-
 void st_bench_fmt_ratio(double ratio, char *buf, size_t len)
 {
     if (ratio < 9.995)

@@ -1,15 +1,19 @@
 /* report.c: how bench_startup shows its results: a table (median, p90 and
  * the ratio to the fastest row) with one last line of figures for scripts,
- * JSON with every run, or an SVG chart of the medians. */
+ * JSON with every run (strata/startup_results.h's document, which
+ * stratactl also sends to stratad), or an SVG chart of the medians, drawn
+ * by the same code as the dashboard's (agent/chart). */
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "startup.h"
-#include "strata/bench_svg.h"
+#include "strata/chart_svg.h"
 #include "strata/cleanup.h"
 #include "strata/node_proto.h"
+#include "strata/startup_results.h"
+#include "strata/time.h"
 
 static double fastest_median(const struct startup *b)
 {
@@ -25,7 +29,7 @@ static void figure(const struct startup *b, enum startup_row_id id, char *buf, s
 {
     const struct startup_row *row = &b->rows[id];
     if (row->state == STARTUP_ROW_DONE)
-        st_bench_fmt_ms(row->stats.median, buf, len);
+        st_chart_fmt_ms(row->stats.median, buf, len);
     else
         snprintf(buf, len, "na");
 }
@@ -70,8 +74,8 @@ void startup_print_table(const struct startup *b)
         switch (row->state) {
         case STARTUP_ROW_DONE: {
             char med[32], p90[32], ratio[32];
-            st_bench_fmt_ms(row->stats.median, med, sizeof(med));
-            st_bench_fmt_ms(row->stats.p90, p90, sizeof(p90));
+            st_chart_fmt_ms(row->stats.median, med, sizeof(med));
+            st_chart_fmt_ms(row->stats.p90, p90, sizeof(p90));
             st_bench_fmt_ratio(st_bench_ratio(row->stats.median, best), ratio, sizeof(ratio));
             printf("%-*s   %9s   %9s   %8s\n", w, row->name, med, p90, ratio);
             break;
@@ -98,11 +102,12 @@ static json_t *json_ms(double ms)
     return json_real((double)(long long)(ms * 1000 + 0.5) / 1000);
 }
 
-int startup_print_json(const struct startup *b, st_error *err)
+/* The results as strata/startup_results.h's document (new reference). */
+static json_t *results_doc(const struct startup *b, st_error *err)
 {
-    _cleanup_json_ json_t *results = json_array();
-    if (results == NULL)
-        return st_error_set(err, ENOMEM, "out of memory");
+    _cleanup_json_ json_t *rows = json_array();
+    if (rows == NULL)
+        goto oom;
     for (int i = 0; i < STARTUP_ROW_COUNT; i++) {
         const struct startup_row *row = &b->rows[i];
         if (row->state != STARTUP_ROW_DONE)
@@ -111,35 +116,42 @@ int startup_print_json(const struct startup *b, st_error *err)
         for (size_t k = 0; runs && k < row->n; k++)
             json_array_append_new(runs, json_ms(row->runs_ms[k]));
         if (runs == NULL ||
-            json_array_append_new(results,
-                                  json_pack("{s:s, s:o, s:o, s:o}", "name", row->name, "median_ms",
-                                            json_ms(row->stats.median), "p90_ms",
-                                            json_ms(row->stats.p90), "runs_ms", runs)) < 0)
-            return st_error_set(err, ENOMEM, "out of memory");
+            json_array_append_new(rows, json_pack("{s:s, s:o, s:o, s:I, s:o}", "name", row->name,
+                                                  "medianMs", json_ms(row->stats.median), "p90Ms",
+                                                  json_ms(row->stats.p90), "runs",
+                                                  (json_int_t)row->n, "runsMs", runs)) < 0)
+            goto oom;
     }
-    _cleanup_json_ json_t *doc = json_pack("{s:O, s:s, s:s}", "results", results, "accel",
-                                           st_accel_name(b->accel.accel), "host", b->host);
-    if (doc == NULL || json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(12)) < 0)
-        return st_error_set(err, EIO, "cannot print the results");
-    putchar('\n');
+    char when[ST_TIME_RFC3339_LEN];
+    json_t *doc =
+        json_pack("{s:O, s:s, s:s, s:s}", "rows", rows, "accel", st_accel_name(b->accel.accel),
+                  "host", b->host, "when", st_time_now_rfc3339(when));
+    if (doc)
+        return doc;
+oom:
+    st_error_set(err, ENOMEM, "out of memory");
+    return NULL;
+}
+
+int startup_print_json(const struct startup *b, FILE *f, st_error *err)
+{
+    _cleanup_json_ json_t *doc = results_doc(b, err);
+    if (doc == NULL)
+        return -ENOMEM;
+    if (json_dumpf(doc, f, JSON_INDENT(2) | JSON_REAL_PRECISION(12)) < 0 || fputc('\n', f) < 0 ||
+        fflush(f) != 0)
+        return st_error_sys(err, errno ? errno : EIO, "cannot write the results");
     return 0;
 }
 
 int startup_write_svg(const struct startup *b, FILE *f, const char *path, st_error *err)
 {
-    st_bench_bar bars[STARTUP_ROW_COUNT];
-    size_t n = 0;
-    for (int i = 0; i < STARTUP_ROW_COUNT; i++)
-        if (b->rows[i].state == STARTUP_ROW_DONE)
-            bars[n++] = (st_bench_bar){b->rows[i].name, b->rows[i].stats.median};
-    char title[640], subtitle[256];
-    snprintf(title, sizeof(title), "Start-up time on %s (accel %s)", b->host,
-             st_accel_name(b->accel.accel));
-    snprintf(subtitle, sizeof(subtitle),
-             "median of %d run%s each; VM: start call to hello; containers: until running", b->runs,
-             b->runs == 1 ? "" : "s");
-    int r = n ? st_bench_svg_write(f, title, subtitle, bars, n, err)
-              : st_error_set(err, ENODATA, "nothing was measured, so there is no chart");
+    _cleanup_json_ json_t *doc = results_doc(b, err);
+    int r = doc == NULL                                     ? -ENOMEM
+            : json_array_size(json_object_get(doc, "rows")) ? st_startup_results_svg(f, doc, err)
+                                                            : st_error_set(err, ENODATA,
+                                                                           "nothing was measured, "
+                                                                           "so there is no chart");
     if (fclose(f) != 0 && r == 0)
         r = st_error_sys(err, errno, "cannot write the chart");
     if (r < 0)

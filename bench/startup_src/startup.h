@@ -100,7 +100,8 @@ void startup_host_cleanup(struct startup *b);
 /* The table, then one line with every figure and the ratios to runc, the
  * named peer ("startup: vm_ms=... ratio..."), for scripts and the README. */
 void startup_print_table(const struct startup *b);
-int startup_print_json(const struct startup *b, st_error *err);
+/* The results document (strata/startup_results.h) into f. */
+int startup_print_json(const struct startup *b, FILE *f, st_error *err);
 /* Writes the chart into f, opened (and so checked) before the bench ran;
  * closes f. */
 int startup_write_svg(const struct startup *b, FILE *f, const char *path, st_error *err);

@@ -62,6 +62,23 @@ int st_fs_mkdir_mode(const char *path, mode_t mode, st_error *err)
     return 0;
 }
 
+int st_fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode, st_error *err)
+{
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp))
+        return st_error_set(err, ENAMETOOLONG, "cannot write %s: the path is too long", path);
+    _cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0)
+        return st_error_sys(err, errno, "cannot create a file beside %s", path);
+    ssize_t w = write(fd, data, len);
+    if (w != (ssize_t)len || fchmod(fd, mode) < 0 || fsync(fd) < 0 || rename(tmp, path) < 0) {
+        int e = w >= 0 && w != (ssize_t)len ? EIO : errno ? errno : EIO;
+        unlink(tmp);
+        return st_error_sys(err, e, "cannot write %s (is the disk full?)", path);
+    }
+    return 0;
+}
+
 /* ---- removing ------------------------------------------------------------ */
 
 /* One removal: the device it stays on, the path being looked at (for the

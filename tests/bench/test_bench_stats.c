@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "strata/bench_stats.h"
-#include "strata/bench_svg.h"
+#include "strata/chart_svg.h"
 #include "testutil.h"
 
 static void test_stats_odd(void **state)
@@ -85,13 +85,13 @@ static void test_ratio_and_formats(void **state)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char ms[32], ratio[32];
-        st_bench_fmt_ms(cases[i].v, ms, sizeof(ms));
+        st_chart_fmt_ms(cases[i].v, ms, sizeof(ms));
         st_bench_fmt_ratio(cases[i].v, ratio, sizeof(ratio));
         assert_string_equal(ms, cases[i].ms);
         assert_string_equal(ratio, cases[i].ratio);
     }
     char tiny[4];
-    st_bench_fmt_ms(123456.0, tiny, sizeof(tiny));
+    st_chart_fmt_ms(123456.0, tiny, sizeof(tiny));
     assert_string_equal(tiny, "123");
 }
 
@@ -99,23 +99,23 @@ static void test_axis(void **state)
 {
     (void)state;
     int lo, hi;
-    const st_bench_bar usual[] = {{"vm", 2300}, {"runc", 17.8}, {"strata-run", 9.1}};
-    st_bench_svg_axis(usual, 3, &lo, &hi);
+    const st_chart_bar usual[] = {{"vm", 2300}, {"runc", 17.8}, {"strata-run", 9.1}};
+    st_chart_svg_axis(usual, 3, &lo, &hi);
     assert_int_equal(lo, 0);
     assert_int_equal(hi, 4);
 
-    const st_bench_bar edges[] = {{"a", 1}, {"b", 10000}};
-    st_bench_svg_axis(edges, 2, &lo, &hi);
+    const st_chart_bar edges[] = {{"a", 1}, {"b", 10000}};
+    st_chart_svg_axis(edges, 2, &lo, &hi);
     assert_int_equal(lo, 0);
     assert_int_equal(hi, 4);
 
-    const st_bench_bar wide[] = {{"a", 0.5}, {"b", 12000}};
-    st_bench_svg_axis(wide, 2, &lo, &hi);
+    const st_chart_bar wide[] = {{"a", 0.5}, {"b", 12000}};
+    st_chart_svg_axis(wide, 2, &lo, &hi);
     assert_int_equal(lo, -1);
     assert_int_equal(hi, 5);
 
-    const st_bench_bar odd[] = {{"a", 0}, {"b", 1e-9}, {"c", 1e12}};
-    st_bench_svg_axis(odd, 3, &lo, &hi);
+    const st_chart_bar odd[] = {{"a", 0}, {"b", 1e-9}, {"c", 1e12}};
+    st_chart_svg_axis(odd, 3, &lo, &hi);
     assert_int_equal(lo, -3); /* bounded, and 0 is ignored */
     assert_int_equal(hi, 7);
 }
@@ -128,7 +128,7 @@ static size_t count(const char *text, const char *what)
     return n;
 }
 
-static char *svg_of(const char *title, const char *subtitle, const st_bench_bar *bars, size_t n,
+static char *svg_of(const char *title, const char *subtitle, const st_chart_bar *bars, size_t n,
                     int *r)
 {
     char *text = NULL;
@@ -136,7 +136,7 @@ static char *svg_of(const char *title, const char *subtitle, const st_bench_bar 
     FILE *f = open_memstream(&text, &len);
     assert_non_null(f);
     st_error err = {0};
-    *r = st_bench_svg_write(f, title, subtitle, bars, n, &err);
+    *r = st_chart_svg_write(f, title, subtitle, bars, n, &err);
     fclose(f);
     return text;
 }
@@ -144,7 +144,7 @@ static char *svg_of(const char *title, const char *subtitle, const st_bench_bar 
 static void test_svg(void **state)
 {
     (void)state;
-    const st_bench_bar bars[] = {
+    const st_chart_bar bars[] = {
         {"vm node (tcg)", 1000},
         {"container on host (strata-run)", 10},
         {"container on host (runc)", 100},
@@ -202,7 +202,7 @@ static void test_svg_small_values(void **state)
 {
     (void)state;
     /* below 1 ms the axis grows a decade, labelled 0.1 */
-    const st_bench_bar bars[] = {{"fast", 0.5}, {"zero", 0}};
+    const st_chart_bar bars[] = {{"fast", 0.5}, {"zero", 0}};
     int r;
     char *svg = svg_of("t", NULL, bars, 2, &r);
     assert_int_equal(r, 0);
@@ -224,9 +224,9 @@ static void test_svg_errors(void **state)
 
     FILE *full = fopen("/dev/full", "w");
     assert_non_null(full);
-    const st_bench_bar bars[] = {{"a", 1}};
+    const st_chart_bar bars[] = {{"a", 1}};
     st_error err = {0};
-    assert_true(st_bench_svg_write(full, "t", NULL, bars, 1, &err) < 0);
+    assert_true(st_chart_svg_write(full, "t", NULL, bars, 1, &err) < 0);
     assert_non_null(strstr(err.msg, "cannot write the chart"));
     fclose(full);
 }

@@ -117,8 +117,8 @@ void fake_server_node_ready(struct fake_server *fs, const char *name)
     json_decref(node);
 }
 
-unsigned fake_server_request(struct fake_server *fs, const struct fake_request *r, json_t **reply,
-                             json_t **warnings)
+void fake_server_respond(struct fake_server *fs, const struct fake_request *r,
+                         struct st_server_response *out)
 {
     char *copy = strdup(r->path);
     assert_non_null(copy);
@@ -142,10 +142,22 @@ unsigned fake_server_request(struct fake_server *fs, const struct fake_request *
                                               : r->body   ? strlen(r->body)
                                                           : 0,
                                   .accept = r->accept,
-                                  .content_type = r->content_type};
+                                  .content_type = r->content_type,
+                                  .tcp = r->tcp,
+                                  .authorization = r->authorization,
+                                  .cookie = r->cookie,
+                                  .ui_header = r->ui_header};
     st_server_api_split_path(&q, copy);
+    assert_int_equal(st_server_api_route(fs->d, &q, out), 0);
+    json_decref(query);
+    free(copy);
+}
+
+unsigned fake_server_request(struct fake_server *fs, const struct fake_request *r, json_t **reply,
+                             json_t **warnings)
+{
     struct st_server_response resp = {0};
-    assert_int_equal(st_server_api_route(fs->d, &q, &resp), 0);
+    fake_server_respond(fs, r, &resp);
     unsigned status = resp.status;
     if (reply) {
         *reply = NULL;
@@ -155,8 +167,6 @@ unsigned fake_server_request(struct fake_server *fs, const struct fake_request *
     if (warnings)
         *warnings = resp.warnings ? json_incref(resp.warnings) : json_array();
     st_server_api_response_clear(&resp);
-    json_decref(query);
-    free(copy);
     return status;
 }
 

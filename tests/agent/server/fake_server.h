@@ -43,9 +43,16 @@ struct fake_request {
     const char *method, *path, *body;
     const char *accept, *content_type; /* NULL: none */
     size_t body_len;                   /* 0: strlen(body) (a protobuf body has NULs) */
+    /* as if over the HTTPS port, with these headers (NULL: none) */
+    bool tcp;
+    const char *authorization, *cookie, *ui_header;
 };
 unsigned fake_server_request(struct fake_server *fs, const struct fake_request *r, json_t **reply,
                              json_t **warnings);
+/* The same, the whole response in *out (cleared by the caller with
+ * st_server_api_response_clear). */
+void fake_server_respond(struct fake_server *fs, const struct fake_request *r,
+                         struct st_server_response *out);
 
 /* The stored object (new reference) or NULL. */
 json_t *fake_server_get(struct fake_server *fs, const char *kind, const char *ns, const char *name);

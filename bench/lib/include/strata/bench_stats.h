@@ -24,11 +24,6 @@ int st_bench_stats_compute(const double *runs_ms, size_t n, st_bench_stats *out,
 /* value / fastest, or 0 when fastest is not positive. */
 double st_bench_ratio(double value, double fastest);
 
-/* A duration in ms with the digits that mean something at its size:
- * "0.42", "8.31", "17.8", "2345" (two decimals below 10, one below 100,
- * none above). Never longer than len - 1. */
-void st_bench_fmt_ms(double ms, char *buf, size_t len);
-
 /* A ratio as "1.00x", "13.4x", "142x". */
 void st_bench_fmt_ratio(double ratio, char *buf, size_t len);
 

@@ -23,6 +23,11 @@ int st_fs_mkdir_p(const char *path, mode_t mode, st_error *err);
  * able to enter. */
 int st_fs_mkdir_mode(const char *path, mode_t mode, st_error *err);
 
+/* Replaces path with data, atomically: written to a temporary file beside
+ * it with mode (exactly, umask aside), synced, then renamed over path, so a
+ * reader or a crash sees the old file or the new one, never half of one. */
+int st_fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode, st_error *err);
+
 /* rm -rf --one-file-system: removes path and everything below it, depth
  * first. A symlink is removed, never followed. A mount point below path (on
  * another file system, or a bind mount of the same one) and what is under

@@ -1,12 +1,13 @@
-/* svg.c: the SVG bar chart of `bench/startup --svg`. Start-up times of VMs
+/* svg.c: the SVG bar chart of `bench/startup --svg` and of the dashboard
+ * (GET /strata/v1/bench/startup.svg). Start-up times of VMs
  * and containers differ by three orders of magnitude, so the chart's axis is
  * logarithmic: on a linear one every container bar would be a sliver next to
  * the VM's. */
-#include "strata/bench_svg.h"
-#include "strata/bench_stats.h"
+#include "strata/chart_svg.h"
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 
 /* Layout, in SVG user units (pixels when shown at 100%). */
 #define SVG_WIDTH  960
@@ -25,6 +26,16 @@
 
 static const char *const bar_colors[] = {"#4e79a7", "#f28e2b", "#59a14f",
                                          "#e15759", "#76b7b2", "#b07aa1"};
+
+void st_chart_fmt_ms(double ms, char *buf, size_t len)
+{
+    if (ms < 9.995)
+        snprintf(buf, len, "%.2f", ms);
+    else if (ms < 99.95)
+        snprintf(buf, len, "%.1f", ms);
+    else
+        snprintf(buf, len, "%.0f", ms);
+}
 
 static double pow10_of(int d)
 {
@@ -52,7 +63,7 @@ static int ceil_of(double l)
     return l > i ? i + 1 : i;
 }
 
-void st_bench_svg_axis(const st_bench_bar *bars, size_t n, int *lo, int *hi)
+void st_chart_svg_axis(const st_chart_bar *bars, size_t n, int *lo, int *hi)
 {
     *lo = AXIS_LO_DEFAULT;
     *hi = AXIS_HI_DEFAULT;
@@ -146,13 +157,13 @@ static void svg_axis(FILE *out, int lo, int hi, int y_top, int y_axis)
             y_axis + 44);
 }
 
-int st_bench_svg_write(FILE *out, const char *title, const char *subtitle, const st_bench_bar *bars,
+int st_chart_svg_write(FILE *out, const char *title, const char *subtitle, const st_chart_bar *bars,
                        size_t n, st_error *err)
 {
     if (n == 0)
         return st_error_set(err, EINVAL, "no results to chart");
     int lo, hi;
-    st_bench_svg_axis(bars, n, &lo, &hi);
+    st_chart_svg_axis(bars, n, &lo, &hi);
     int y_axis = SVG_TOP + (int)n * SVG_ROW;
     int height = y_axis + 62;
     fprintf(out,
@@ -178,7 +189,7 @@ int st_bench_svg_write(FILE *out, const char *title, const char *subtitle, const
         if (w < 2)
             w = 2; /* a value at the axis start still shows a bar */
         char value[32];
-        st_bench_fmt_ms(bars[i].value_ms, value, sizeof(value));
+        st_chart_fmt_ms(bars[i].value_ms, value, sizeof(value));
         fprintf(out,
                 "  <text x=\"%d\" y=\"%d\" text-anchor=\"end\" font-size=\"14\" " SVG_FONT
                 " fill=\"#111111\">",
