@@ -8,7 +8,8 @@ import { svgEl, el } from './dom.js';
 import { request, ApiError } from './api.js';
 
 const LABEL_W = 190;
-const BAR_W = 380;
+const BAR_W = 360;
+const VALUE_W = 250; // room for "4.20 s (p90 5.10 s, 5 runs)"
 const ROW_H = 26;
 
 function niceMs(ms) {
@@ -21,7 +22,7 @@ function draw(res) {
   const scale = (ms) => (BAR_W * ms) / max;
   const height = rows.length * ROW_H + 10;
   const svg = svgEl('svg', {
-    class: 'chart', viewBox: `0 0 ${LABEL_W + BAR_W + 90} ${height}`, role: 'img',
+    class: 'chart', viewBox: `0 0 ${LABEL_W + BAR_W + VALUE_W} ${height}`, role: 'img',
     'aria-label': 'start-up times, median with a whisker to p90',
   });
   rows.forEach((r, i) => {
