@@ -41,7 +41,7 @@ async function statusMessage(res) {
 // watches stream it), text (return the body as text), no401 (a 401 is this
 // caller's answer, not an ended session: the login form).
 export async function request(path, opts = {}) {
-  const headers = { 'X-Strata-UI': '1', Accept: 'application/json' };
+  const headers = { 'X-Strata-UI': '1', Accept: opts.text ? 'text/plain, */*' : 'application/json' };
   let body = opts.body;
   if (body !== undefined && typeof body !== 'string') body = JSON.stringify(body);
   if (body !== undefined) headers['Content-Type'] = opts.type || 'application/json';
