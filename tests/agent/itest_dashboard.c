@@ -1,11 +1,11 @@
 /* itest_dashboard.c: stratad's dashboard (/ui/) in a real browser (Debian's
  * chromium driven by playwright-core, tests/ui/dashboard.js) against a real
  * cluster of 3 TCG node VMs: a Deployment `web` of 3 replicas, one per node,
- * and a pod that logs <script>alert(1)</script>. The browser script refuses a
- * wrong token, logs in, uses the one-time link of `stratactl dashboard` (and
- * sees it refused the second time), scales web to 5, reads the script pod's
- * log as text, and kills a node from the page until the timeline shows the
- * failover time. Screenshots go to BUILD/Testing/dashboard-shots/ (next to
+ * and a pod that logs <script>alert(1)</script>. The browser script uses the
+ * one-time link of `stratactl dashboard` (and sees it refused the second
+ * time), sees a wrong token refused, logs in with the token, scales web to 5,
+ * reads the script pod's log as text, and kills a node from the page until
+ * the timeline shows the failover time. Screenshots go to BUILD/Testing/dashboard-shots/ (next to
  * ctest's LastTest.log), kept pass or fail. Skips, saying why, where chromium,
  * node or tests/ui/node_modules (scripts/setup installs them) are missing.
  * Domains are strata-ui<pid>-*, removed in teardown, pass or fail. */

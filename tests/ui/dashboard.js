@@ -1,8 +1,9 @@
 'use strict';
 // dashboard.js: drives stratad's dashboard (/ui/) in Debian's chromium
-// through playwright-core, as a person would: a wrong token refused, a login,
-// the one-time link, scaling a deployment, a pod whose log holds <script>,
-// and a node killed from the page with the failover time on the timeline.
+// through playwright-core, as a person would: the one-time link (refused when
+// used again), a wrong token refused, a login, scaling a deployment, a pod
+// whose log holds <script>, and a node killed from the page with the failover
+// time on the timeline.
 // tests/agent/itest_dashboard.c brings up the cluster and runs this; the
 // selectors are the ones UI_CONTRACT.md fixes. Every wait has a bound; every
 // step saves a screenshot NN-name.png into STRATA_SHOTS and prints its result.
@@ -169,34 +170,14 @@ async function main() {
     watchDialogs(page, dialogs);
     current = page;
 
-    await step('wrong-token-refused', async () => {
-      await page.goto(cfg.url, { timeout: 30000 });
-      await waitVisible(page, '#login', 'the login before any credentials', 15000);
-      if (await isVisible(page, '#app')) throw new Error('#app is visible before logging in');
-      if (await page.locator('.node').count()) throw new Error('node boxes shown before logging in');
-      await page.fill('#token', `wrong-${cfg.token}`);
-      await page.click('#login-submit');
-      await waitVisible(page, '#login-error', 'a wrong token refused', 15000);
-      if (await isVisible(page, '#app')) throw new Error('#app is visible after a wrong token');
-    });
-
-    await step('logged-in-3-nodes', async () => {
-      await page.fill('#token', cfg.token);
-      await page.click('#login-submit');
-      await waitVisible(page, '#app', 'the app after logging in with the token', 15000);
-      if (await isVisible(page, '#login')) throw new Error('#login still visible after logging in');
-      await waitFor(page, `3 node boxes (${cfg.nodes.join(', ')}) each with a pod`, (names) =>
-        document.querySelectorAll('.node').length === 3 &&
-        names.every((n) => document.querySelector(`.node[data-node="${CSS.escape(n)}"] .pod`)),
-      cfg.nodes, 60000);
-    });
-
-    // The one-time link, in browser contexts of their own (no cookie yet);
+    // The one-time link first (it is good for a minute from
+    // `stratactl dashboard`), in browser contexts of their own (no cookie);
     // each step's screenshot is of its own page.
     const lctx = await browser.newContext(ctxOpts);
     try {
       await step('one-time-link', async () => {
         const lp = await lctx.newPage();
+        watchDialogs(lp, dialogs);
         current = lp;
         await lp.goto(cfg.link, { timeout: 30000 });
         await waitVisible(lp, '#app', 'the app through the one-time link', 15000);
@@ -224,6 +205,28 @@ async function main() {
       current = page;
       await rctx.close();
     }
+
+    await step('wrong-token-refused', async () => {
+      await page.goto(cfg.url, { timeout: 30000 });
+      await waitVisible(page, '#login', 'the login before any credentials', 15000);
+      if (await isVisible(page, '#app')) throw new Error('#app is visible before logging in');
+      if (await page.locator('.node').count()) throw new Error('node boxes shown before logging in');
+      await page.fill('#token', `wrong-${cfg.token}`);
+      await page.click('#login-submit');
+      await waitVisible(page, '#login-error', 'a wrong token refused', 15000);
+      if (await isVisible(page, '#app')) throw new Error('#app is visible after a wrong token');
+    });
+
+    await step('logged-in-3-nodes', async () => {
+      await page.fill('#token', cfg.token);
+      await page.click('#login-submit');
+      await waitVisible(page, '#app', 'the app after logging in with the token', 15000);
+      if (await isVisible(page, '#login')) throw new Error('#login still visible after logging in');
+      await waitFor(page, `3 node boxes (${cfg.nodes.join(', ')}) each with a pod`, (names) =>
+        document.querySelectorAll('.node').length === 3 &&
+        names.every((n) => document.querySelector(`.node[data-node="${CSS.escape(n)}"] .pod`)),
+      cfg.nodes, 60000);
+    });
 
     await step('scaled-to-5', async () => {
       const dep = '.deployment[data-deployment="web"]';
