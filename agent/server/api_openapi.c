@@ -227,7 +227,7 @@ static json_t *root_doc(void)
     for (const char *const *gv = st_server_api_group_versions; *gv; gv++) {
         _cleanup_json_ json_t *doc = st_server_api_openapi_doc(*gv);
         char hash[2 * EVP_MAX_MD_SIZE + 1] = "";
-        char key[128], url[128 + sizeof(hash)];
+        char key[128], url[sizeof("/openapi/v3/?hash=") + sizeof(key) + sizeof(hash)];
         if (doc == NULL || doc_hash(doc, hash, sizeof(hash)) < 0) {
             json_decref(paths);
             return NULL;
