@@ -37,7 +37,15 @@ static const char *WEB = "apiVersion: apps/v1\n"
                          "      - name: web\n"
                          "        image: busybox\n"
                          "        command: [/bin/sh, -c, 'echo web up; exec sleep 100000']\n"
-                         "        resources: {requests: {cpu: 10m, memory: 8Mi}}\n";
+                         "        resources: {requests: {cpu: 10m, memory: 8Mi}}\n"
+                         "        ports: [{containerPort: 8080}]\n"
+                         "---\n"
+                         "apiVersion: v1\n"
+                         "kind: Service\n"
+                         "metadata: {name: web}\n"
+                         "spec:\n"
+                         "  selector: {app: web}\n"
+                         "  ports: [{port: 80, targetPort: 8080}]\n";
 
 static const char *SCRIPTY =
     "apiVersion: v1\n"

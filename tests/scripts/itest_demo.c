@@ -55,6 +55,8 @@ static void test_demo_walks_every_step_and_cleans_up(void **state)
         "liveness-fails restarts",
         "strataEncryptedData" /* the SQL the demo shows */,
         "v1:" /* a sealed value, not base64 of the plaintext */,
+        "kubectl, and the live page",
+        "/ui/login?once=" /* stratactl dashboard's link */,
         "All steps passed.",
         "removed the nodes, stopped stratad and its PostgreSQL",
     };

@@ -226,6 +226,11 @@ async function main() {
         document.querySelectorAll('.node').length === 3 &&
         names.every((n) => document.querySelector(`.node[data-node="${CSS.escape(n)}"] .pod`)),
       cfg.nodes, 60000);
+      // the Service web with its 3 endpoints, each naming a web pod
+      await waitFor(page, 'service web with 3 endpoints to web pods', () =>
+        [...document.querySelectorAll('.service[data-service="web"] .endpoint')]
+          .filter((e) => (e.dataset.pod || '').startsWith('web-')).length === 3,
+      null, 60000);
     });
 
     await step('scaled-to-5', async () => {
