@@ -464,6 +464,10 @@ static void test_node_kill_under_a_client_loop(void **state)
         if (gone) {
             /* after the endpoints dropped the pod: answered, and not by it */
             after++;
+            if (code != 200)
+                print_error("request %d after %s left the endpoints (%lld ms after the kill): "
+                            "HTTP %ld (0: the connection failed or was reset), body: %s\n",
+                            after, pod, st_test_now_ms() - t_kill, code, body ? body : "");
             assert_int_equal(code, 200);
             assert_non_null(who);
             assert_string_not_equal(who, pod);
