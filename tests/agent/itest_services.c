@@ -464,10 +464,20 @@ static void test_node_kill_under_a_client_loop(void **state)
         if (gone) {
             /* after the endpoints dropped the pod: answered, and not by it */
             after++;
-            if (code != 200)
+            if (code != 200) {
+                json_t *ready = endpoint_addrs("quote", "addresses");
+                json_t *unready = endpoint_addrs("quote", "notReadyAddresses");
+                char *rs = json_dumps(ready, JSON_COMPACT), *us = json_dumps(unready, JSON_COMPACT);
                 print_error("request %d after %s left the endpoints (%lld ms after the kill): "
-                            "HTTP %ld (0: the connection failed or was reset), body: %s\n",
-                            after, pod, st_test_now_ms() - t_kill, code, body ? body : "");
+                            "HTTP %ld (0: the connection failed or was reset), body: %s\n"
+                            "ready now: %s\nnot ready now: %s\n",
+                            after, pod, st_test_now_ms() - t_kill, code, body ? body : "",
+                            rs ? rs : "", us ? us : "");
+                free(rs);
+                free(us);
+                json_decref(ready);
+                json_decref(unready);
+            }
             assert_int_equal(code, 200);
             assert_non_null(who);
             assert_string_not_equal(who, pod);
@@ -484,8 +494,12 @@ static void test_node_kill_under_a_client_loop(void **state)
                 const char *n = st_json_str_at(a, "nodeName");
                 still |= n && strcmp(n, node) == 0;
             }
+            /* gone: the survivors, and only they, are the ready endpoints
+             * (under TCG a survivor's heartbeat can be late at the kill and
+             * its pod briefly not ready: no endpoint at all is not yet the
+             * state this test asserts on) */
+            gone = !still && json_array_size(now) > 0;
             json_decref(now);
-            gone = !still;
         }
         usleep(50000); /* the client's pace: 20 requests a second */
     }
