@@ -42,11 +42,12 @@ static void test_listen_parse(void **state)
 
 static void assert_private(const char *dir, const char *name)
 {
-    char path[512];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    char *path = NULL;
+    assert_true(asprintf(&path, "%s/%s", dir, name) > 0);
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
+    free(path);
 }
 
 static X509 *cert_of(const char *pem)
