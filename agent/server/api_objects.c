@@ -107,15 +107,28 @@ static bool field_selector_ok(const char *kind, const char *sel, st_error *err)
 
 /* The answer to a GET: obj (one object, or a list when items is set) as it
  * is, or as a Table when the client asked for one (kubectl get does). */
+bool st_server_api_table_request(const struct st_server_call *c, bool *table,
+                                 enum st_api_table_object *include, st_error *err)
+{
+    *table = st_server_api_wants_table(c->q->accept);
+    *include = ST_API_TABLE_METADATA;
+    const char *io = st_server_api_arg(c, "includeObject");
+    if (*table && st_api_table_object_parse(io, include) < 0) {
+        st_error_set(err, EINVAL, "includeObject=%s: give None, Metadata or Object", io);
+        return false;
+    }
+    return true;
+}
+
 static int reply_got(struct st_server_call *c, const char *kind, json_t *obj, json_t *items)
 {
-    if (!st_server_api_wants_table(c->q->accept))
-        return st_server_api_reply_json(c, 200, obj);
+    bool want;
     enum st_api_table_object include;
-    const char *io = st_server_api_arg(c, "includeObject");
-    if (st_api_table_object_parse(io, &include) < 0)
-        return st_server_api_reply_status(c, 400, "includeObject=%s: give None, Metadata or Object",
-                                          io);
+    st_error err = {0};
+    if (!st_server_api_table_request(c, &want, &include, &err))
+        return st_server_api_reply_status(c, 400, "%s", err.msg);
+    if (!want)
+        return st_server_api_reply_json(c, 200, obj);
     _cleanup_json_ json_t *one = items ? NULL : json_pack("[O]", obj);
     _cleanup_json_ json_t *table = st_api_table(
         kind, items ? items : one,

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "server_priv.h"
+#include "strata/api_table.h"
 #include "strata/manifest.h"
 
 /* kube-apiserver's limit on a request body; a Secret holds at most 1 MiB. */
@@ -108,6 +109,11 @@ int st_server_api_proto_to_json(const char *body, size_t len, json_t **out, json
 int st_server_api_kubeconfig(struct st_server_call *c);
 
 /* api_objects.c */
+/* Whether c asks for a Table (Accept ...;as=Table, as kubectl get does)
+ * and what each row carries (?includeObject=); false with err set (a 400)
+ * when includeObject is none of None, Metadata, Object. */
+bool st_server_api_table_request(const struct st_server_call *c, bool *table,
+                                 enum st_api_table_object *include, st_error *err);
 int st_server_api_objects(struct st_server_call *c, const char *kind, const char *ns,
                           const char *name);
 int st_server_api_get(struct st_server_call *c, const char *kind, const char *ns, const char *name);
@@ -222,18 +228,16 @@ json_t *st_server_api_openapi_doc(const char *gv);
  * when ns is NULL) as ADDED / MODIFIED / DELETED lines from the ring of
  * recent events (watch_ring.h); a log stream, the pod's log lines as they
  * come. */
-/* An object as the request wants it shown (a Table of one row): new
- * reference. */
-typedef json_t *(*st_server_watch_table_fn)(const char *kind, json_t *obj);
 struct st_server_watch_opts {
     const char *kind;
-    const char *ns;                 /* NULL: every namespace */
-    const char *label_selector;     /* checked already; NULL: any */
-    const char *field_selector;     /* NULL: any */
-    const char *resource_version;   /* NULL, "" or "0": the objects there now first */
-    bool bookmarks;                 /* BOOKMARK events instead of blank keep-alive lines */
-    long timeout_s;                 /* > 0: the stream ends after it */
-    st_server_watch_table_fn table; /* NULL: objects as they are */
+    const char *ns;                         /* NULL: every namespace */
+    const char *label_selector;             /* checked already; NULL: any */
+    const char *field_selector;             /* NULL: any */
+    const char *resource_version;           /* NULL, "" or "0": the objects there now first */
+    bool bookmarks;                         /* BOOKMARK events instead of blank keep-alive lines */
+    long timeout_s;                         /* > 0: the stream ends after it */
+    bool table;                             /* each event's object as a Table of one row */
+    enum st_api_table_object table_include; /* with table: what each row carries */
 };
 /* -EINVAL (err says why: a 400) for a selector or resourceVersion that
  * cannot be read. A version older than the ring keeps is a stream that

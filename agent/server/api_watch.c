@@ -40,7 +40,8 @@ struct st_server_stream {
     unsigned long long rv_seen; /* every change up to it is sent or not for us */
     bool bookmarks;             /* ?allowWatchBookmarks=true */
     int64_t deadline_ns;        /* ?timeoutSeconds=: the stream ends then; 0: never */
-    st_server_watch_table_fn table;
+    bool table;                 /* each object as a Table of one row, with table_include */
+    enum st_api_table_object table_include;
     /* logs */
     char log_key[512];
     size_t log_next; /* index in the whole history (dropped + lines) */
@@ -91,10 +92,13 @@ static void emit_raw(struct st_server_stream *s, const char *type, json_t *obj)
     }
 }
 
-/* An object's event, as a Table row when the request wants one. */
+/* An object's event; as a Table of one row when the request wants one, as
+ * the apiserver sends them to `kubectl get -w`. */
 static void emit(struct st_server_stream *s, const char *type, json_t *obj)
 {
-    _cleanup_json_ json_t *shown = s->table && obj ? s->table(s->kind, obj) : json_incref(obj);
+    _cleanup_json_ json_t *one = s->table && obj ? json_pack("[O]", obj) : NULL;
+    _cleanup_json_ json_t *shown =
+        one ? st_api_table(s->kind, one, NULL, s->table_include, time(NULL)) : json_incref(obj);
     emit_raw(s, type, shown);
 }
 
@@ -248,6 +252,7 @@ int st_server_stream_watch(struct st_server *d, const struct st_server_watch_opt
     s->all_ns = o->ns == NULL;
     s->bookmarks = o->bookmarks;
     s->table = o->table;
+    s->table_include = o->table_include;
     s->last_out_ns = st_vmm_now_ns();
     s->keepalive_ms = KEEPALIVE_MS;
     if (o->timeout_s > 0)
@@ -273,40 +278,13 @@ void st_server_stream_set_keepalive_ms(struct st_server_stream *s, int ms)
     s->keepalive_ms = ms;
 }
 
-/* A watch event's object as a Table of one row, as the apiserver sends
- * them to `kubectl get -w`: one function per includeObject. */
-static json_t *table_of(const char *kind, json_t *obj, enum st_api_table_object include)
-{
-    _cleanup_json_ json_t *one = json_pack("[O]", obj);
-    return one ? st_api_table(kind, one, NULL, include, time(NULL)) : NULL;
-}
-static json_t *table_metadata(const char *kind, json_t *obj)
-{
-    return table_of(kind, obj, ST_API_TABLE_METADATA);
-}
-static json_t *table_object(const char *kind, json_t *obj)
-{
-    return table_of(kind, obj, ST_API_TABLE_OBJECT);
-}
-static json_t *table_none(const char *kind, json_t *obj)
-{
-    return table_of(kind, obj, ST_API_TABLE_NONE);
-}
-
 int st_server_api_watch(struct st_server_call *c, const char *kind, const char *ns)
 {
     st_error err = {0};
-    st_server_watch_table_fn table = NULL;
-    if (st_server_api_wants_table(c->q->accept)) {
-        enum st_api_table_object include;
-        const char *io = st_server_api_arg(c, "includeObject");
-        if (st_api_table_object_parse(io, &include) < 0)
-            return st_server_api_reply_status(
-                c, 400, "includeObject=%s: give None, Metadata or Object", io);
-        table = include == ST_API_TABLE_OBJECT ? table_object
-                : include == ST_API_TABLE_NONE ? table_none
-                                               : table_metadata;
-    }
+    bool table;
+    enum st_api_table_object include;
+    if (!st_server_api_table_request(c, &table, &include, &err))
+        return st_server_api_reply_status(c, 400, "%s", err.msg);
     const char *timeout = st_server_api_arg(c, "timeoutSeconds");
     struct st_server_watch_opts o = {
         .kind = kind,
@@ -317,6 +295,7 @@ int st_server_api_watch(struct st_server_call *c, const char *kind, const char *
         .bookmarks = st_server_api_arg_true(c, "allowWatchBookmarks"),
         .timeout_s = timeout ? atol(timeout) : 0,
         .table = table,
+        .table_include = include,
     };
     struct st_server_stream *s = NULL;
     int r = st_server_stream_watch(c->d, &o, &s, &err);
