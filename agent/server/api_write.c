@@ -20,17 +20,26 @@
 
 static pthread_mutex_t alloc_lock = PTHREAD_MUTEX_INITIALIZER;
 
-const char *st_server_api_resource_of(const char *kind)
+/* kind's own entry in discovery's table (not a subresource), or NULL. */
+static const struct st_server_api_resource *resource_entry(const char *kind)
 {
     for (const struct st_server_api_resource *r = st_server_api_resources; r->name; r++)
         if (strcmp(r->kind, kind) == 0 && strchr(r->name, '/') == NULL)
-            return r->name;
-    return kind;
+            return r;
+    return NULL;
 }
 
+const char *st_server_api_resource_of(const char *kind)
+{
+    const struct st_server_api_resource *r = resource_entry(kind);
+    return r ? r->name : kind;
+}
+
+/* The group-version a kind is served under. */
 static const char *api_version_of(const char *kind)
 {
-    return strcmp(kind, "Deployment") == 0 ? "apps/v1" : "v1";
+    const struct st_server_api_resource *r = resource_entry(kind);
+    return r ? r->gv : "v1";
 }
 
 bool st_server_api_field_mode(const struct st_server_call *c, enum st_manifest_fields def,
@@ -273,10 +282,10 @@ static int write_one(struct st_server_call *c, st_store_op_kind op, json_t *obj,
     st_error err = {0};
     int r = st_server_api_store_ops(c->d, ops, 1, &err);
     if (r == -EEXIST) {
+        /* the store's words, without the batch's "batch item 1: " */
         st_error exists = {0};
-        st_error_set(&exists, EEXIST, "%s \"%s\" already exists", st_server_api_resource_of(kind),
-                     name);
-        return st_server_api_reply_error(c, r, &exists, ST_SERVER_API_OBJECTS);
+        return st_server_api_reply_error(c, st_store_err_exists(&exists, kind, ns, name), &exists,
+                                         ST_SERVER_API_OBJECTS);
     }
     if (r == -ST_ECONFLICT)
         return st_server_api_reply_conflict(c, kind, name);
