@@ -9,7 +9,9 @@
 #include "strata/cleanup.h"
 #include "strata/controller.h"
 #include "strata/delete_options.h"
+#include "strata/jsonpath.h"
 #include "strata/object_patch.h"
+#include "strata/printers.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -146,16 +148,11 @@ static json_t *scale_of(json_t *dep)
     for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
         if (json_object_get(md, kept[i]))
             json_object_set(smd, kept[i], json_object_get(md, kept[i]));
-    /* status.selector: the label selector as a query string. */
+    /* status.selector: the label selector as a query string ("" for none) */
     char sel[1024] = "";
-    size_t used = 0;
-    const char *k;
-    json_t *v;
-    json_object_foreach(
-        json_object_get(json_object_get(json_object_get(dep, "spec"), "selector"), "matchLabels"),
-        k, v) if (used < sizeof(sel)) used +=
-        (size_t)snprintf(sel + used, sizeof(sel) - used, "%s%s=%s", used ? "," : "", k,
-                         json_string_value(v));
+    json_t *labels = st_json_at(dep, "spec.selector.matchLabels");
+    if (json_object_size(labels))
+        st_print_map_text(labels, sel, sizeof(sel));
     json_int_t replicas =
         json_integer_value(json_object_get(json_object_get(dep, "spec"), "replicas"));
     json_int_t have =
