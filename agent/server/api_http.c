@@ -176,6 +176,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     q.body_len = b->len;
     q.body_too_big = b->too_big;
     q.tcp = b->tcp;
+    q.gated = b->tcp; /* on_request_tls ran the gate before the body came */
     struct st_server_response resp = {0};
     int r = st_server_api_route(d, &q, &resp);
     enum MHD_Result ret = r < 0 ? MHD_NO : send_response(c, &resp);

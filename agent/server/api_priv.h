@@ -31,6 +31,7 @@ struct st_server_request {
     const char *accept;       /* the Accept header (NULL: none) */
     const char *content_type; /* the Content-Type header (NULL: none), e.g. a patch's type */
     bool tcp;                 /* came over the HTTPS port, not the unix socket */
+    bool gated;               /* tcp, and st_server_api_gate already let it in */
     /* what api_ui.c authenticates an HTTPS request by (NULL: none) */
     const char *authorization; /* the Authorization header */
     const char *cookie;        /* the Cookie header */

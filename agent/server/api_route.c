@@ -360,7 +360,7 @@ static int route_protobuf(struct st_server_call *c)
 static int route(struct st_server_call *c)
 {
     const struct st_server_request *q = c->q;
-    if (q->tcp) {
+    if (q->tcp && !q->gated) {
         int r = st_server_api_gate(c->d, q, c->out);
         if (r <= 0)
             return r;
