@@ -298,7 +298,7 @@ static int route_request(struct st_server_call *c)
         i += 2;
     }
     const char *kind = i < q->nseg ? kind_of_resource(apps ? "apps/v1" : "v1", q->seg[i]) : NULL;
-    if (kind == NULL || (apps != (strcmp(kind, "Deployment") == 0)))
+    if (kind == NULL)
         return st_server_api_reply_status(c, 404,
                                           "no such resource (pods, secrets, events, services, "
                                           "endpoints under /api/v1; deployments under "
