@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "strata/cleanup.h"
+#include "strata/hex.h"
 
 struct st_image_blob_writer {
     st_image_store *s;
@@ -124,8 +125,7 @@ int st_image_blob_commit(st_image_blob_writer *w, char out_digest[ST_IMAGE_DIGES
         r = st_error_set(err, EIO, "OpenSSL cannot finish a sha256");
         goto out;
     }
-    for (unsigned i = 0; i < 32; i++)
-        snprintf(got + 7 + 2 * i, 3, "%02x", sum[i]);
+    st_hex_encode(sum, 32, got + 7);
     if (w->expect[0] && strcmp(got, w->expect) != 0) {
         r = st_error_set(err, EBADMSG,
                          "content does not match its digest: expected %s, got %s (%lld bytes); "

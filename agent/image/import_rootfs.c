@@ -18,6 +18,7 @@
 
 #include "archive_cleanup.h"
 #include "strata/cleanup.h"
+#include "strata/hex.h"
 #include "strata/time.h"
 
 /* Config and manifest for one layer; the manifest's digest out. */
@@ -226,9 +227,8 @@ static int uncompressed_digest(const char *path, int *filter, char diff_id[ST_IM
     EVP_MD_CTX_free(md);
     if (r < 0)
         return r;
-    memcpy(diff_id, "sha256:", 8);
-    for (unsigned i = 0; i < 32; i++)
-        snprintf(diff_id + 7 + 2 * i, 3, "%02x", sum[i]);
+    memcpy(diff_id, "sha256:", 7);
+    st_hex_encode(sum, 32, diff_id + 7);
     return 0;
 }
 

@@ -27,6 +27,7 @@
 #include "image_priv.h"
 #include "store_priv.h"
 #include "strata/cleanup.h"
+#include "strata/hex.h"
 
 /* The distribution spec asks registries to refuse manifests over 4 MiB. */
 #define MANIFEST_MAX (4L << 20)
@@ -487,9 +488,8 @@ static void sha256_digest(const void *data, size_t len, char out[ST_IMAGE_DIGEST
     unsigned char md[32];
     unsigned int mdlen = 0;
     EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-    strcpy(out, "sha256:");
-    for (unsigned i = 0; i < 32; i++)
-        sprintf(out + 7 + 2 * i, "%02x", md[i]);
+    memcpy(out, "sha256:", 7);
+    st_hex_encode(md, 32, out + 7);
 }
 
 /* Store errors know the blob, not the image: name it. */

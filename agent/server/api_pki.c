@@ -27,6 +27,7 @@
 #include "strata/b64.h"
 #include "strata/cleanup.h"
 #include "strata/fs.h"
+#include "strata/hex.h"
 
 #define CA_DAYS     3650
 #define SERVER_DAYS 365
@@ -202,17 +203,16 @@ static int make_ca(const char *dir, st_error *err)
 
 static int make_token(const char *dir, st_error *err)
 {
-    unsigned char raw[32];
     char hex[65];
-    if (RAND_bytes(raw, sizeof(raw)) != 1)
-        return st_error_set(err, EIO, "cannot get random bytes for the API token from OpenSSL");
-    for (size_t i = 0; i < sizeof(raw); i++)
-        snprintf(hex + 2 * i, 3, "%02x", raw[i]);
-    OPENSSL_cleanse(raw, sizeof(raw));
+    int r = st_hex_random(32, hex, err);
+    if (r < 0) {
+        st_error_prefix(err, "the API token: ");
+        return r;
+    }
     _cleanup_free_ char *path = NULL;
     if (asprintf(&path, "%s/admin.token", dir) < 0)
         return st_error_set(err, ENOMEM, "out of memory");
-    int r = write_private(path, hex, 64, err);
+    r = write_private(path, hex, 64, err);
     OPENSSL_cleanse(hex, sizeof(hex));
     return r;
 }

@@ -10,11 +10,11 @@
  * out), compared in constant time and never logged. */
 #include "api_priv.h"
 #include "strata/cleanup.h"
+#include "strata/hex.h"
 #include "ui_assets.h"
 
 #include <errno.h>
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,12 +80,8 @@ static void entry_drop(struct entry *e)
 static int entry_add(struct st_server_ui *ui, enum entry_kind kind, int64_t now_ns, int64_t ttl_ms,
                      char id[ID_HEX + 1])
 {
-    unsigned char raw[ID_HEX / 2];
-    if (RAND_bytes(raw, sizeof(raw)) != 1)
+    if (st_hex_random(ID_HEX / 2, id, NULL) < 0)
         return -EIO;
-    for (size_t i = 0; i < sizeof(raw); i++)
-        snprintf(id + 2 * i, 3, "%02x", raw[i]);
-    OPENSSL_cleanse(raw, sizeof(raw));
     struct entry *slot = NULL, *oldest = NULL;
     size_t live = 0;
     for (size_t i = 0; i < sizeof(ui->entries) / sizeof(ui->entries[0]); i++) {
