@@ -180,13 +180,16 @@ int st_server_nodes_readopt(struct st_server *d, st_error *err)
         pthread_mutex_lock(&d->lock);
         st_server_node_reset(d, name);
         pthread_mutex_unlock(&d->lock);
+        /* Unknown until its hello (with the pods it runs), and fenced if
+         * nothing comes within the grace. Written before the channel is
+         * opened: a hello can arrive at once on the event thread, and its
+         * Ready must not be overwritten by this (seen in a full-suite run:
+         * a node left Adopting for good, its pods never rescheduled). */
+        set_ready(d, name, "Unknown", "Adopting", "Adopting",
+                  "stratad restarted; waiting for the node's hello");
         st_error aerr = {0};
         if (d->vmm.ops->node_adopt(d->vmm.ctx, name, &aerr) == 0) {
-            /* Its hello (with the pods it runs) follows; until then it is
-             * Unknown, and fenced if nothing comes within the grace. */
             st_server_log("node %s: re-adopted its running VM", name);
-            set_ready(d, name, "Unknown", "Adopting", "Adopting",
-                      "stratad restarted; waiting for the node's hello");
             continue;
         }
         st_server_node_dead(d, name, aerr.msg, false);
