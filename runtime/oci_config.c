@@ -270,6 +270,15 @@ static int parse_mounts(struct parse *p, json_t *root, struct st_oci_config *c)
             return r;
         if (opts && (r = parse_mount_options(p, opts, fpath, m)) < 0)
             return r;
+        /* idmapped mounts (runtime-spec 1.2) would change who owns the
+         * files the container sees. */
+        static const char *const idmaps[] = {"uidMappings", "gidMappings"};
+        for (size_t k = 0; k < NELEM(idmaps); k++) {
+            json_t *v = json_object_get(mj, idmaps[k]);
+            snprintf(fpath, sizeof(fpath), "%s.%s", path, idmaps[k]);
+            if (v && !json_is_null(v))
+                return bad(p, fpath, "idmapped mounts are not supported by strata-run: remove it");
+        }
         if (m->type == NULL || strcmp(m->type, "none") == 0) {
             if (!(m->flags & MS_BIND))
                 return bad(p, path, "no type and no bind option: say what to mount");
@@ -583,6 +592,263 @@ static int parse_linux(struct parse *p, json_t *root, struct st_oci_config *c)
     return parse_resources(p, linux, c);
 }
 
+/* ---- hooks ---- */
+
+const char *const st_oci_hook_names[ST_HOOK_KINDS] = {
+    [ST_HOOK_PRESTART] = "prestart",
+    [ST_HOOK_CREATE_RUNTIME] = "createRuntime",
+    [ST_HOOK_CREATE_CONTAINER] = "createContainer",
+    [ST_HOOK_START_CONTAINER] = "startContainer",
+    [ST_HOOK_POSTSTART] = "poststart",
+    [ST_HOOK_POSTSTOP] = "poststop",
+};
+
+static int parse_hook(struct parse *p, json_t *o, const char *path, struct st_oci_hook *h)
+{
+    char fpath[160];
+    int r;
+    if (!json_is_object(o))
+        return bad(p, path, "expected an object {path, args, env, timeout}");
+    snprintf(fpath, sizeof(fpath), "%s.path", path);
+    if ((r = get_string(p, o, "path", fpath, &h->path)) < 0)
+        return r;
+    if (h->path == NULL)
+        return bad(p, fpath, "missing: give the absolute path of the program to run");
+    /* The spec requires it, and a relative path would resolve against
+     * whatever folder the runtime happens to run in. */
+    if (h->path[0] != '/')
+        return bad(p, fpath, "expected an absolute path (the OCI spec requires one)");
+    snprintf(fpath, sizeof(fpath), "%s.args", path);
+    if ((r = get_strv(p, o, "args", fpath, &h->args)) < 0)
+        return r;
+    if (h->args[0] == NULL) {
+        st_strvfreep(&h->args);
+        h->args = calloc(2, sizeof(char *));
+        if (h->args == NULL || (h->args[0] = strdup(h->path)) == NULL)
+            return st_error_set(p->err, ENOMEM, "out of memory");
+    }
+    json_t *env;
+    snprintf(fpath, sizeof(fpath), "%s.env", path);
+    if ((r = get_member(p, o, "env", fpath, JSON_ARRAY, "an array of strings", &env)) < 0)
+        return r;
+    if (env && (r = get_strv(p, o, "env", fpath, &h->env)) < 0)
+        return r;
+    for (size_t i = 0; h->env && h->env[i]; i++)
+        if (strchr(h->env[i], '=') == NULL) {
+            snprintf(fpath, sizeof(fpath), "%s.env[%zu]", path, i);
+            return bad(p, fpath, "expected \"NAME=value\"");
+        }
+    bool has;
+    long long n;
+    snprintf(fpath, sizeof(fpath), "%s.timeout", path);
+    if ((r = get_int(p, o, "timeout", fpath, 1, INT_MAX, &has, &n)) < 0) {
+        st_error_clear(p->err);
+        return bad(p, fpath, "expected a number of seconds greater than 0");
+    }
+    h->timeout = has ? (int)n : 0;
+    return 0;
+}
+
+int st_oci_hooks_from_json(json_t *hooks, const char *where, struct st_oci_hooks *out,
+                           st_error *err)
+{
+    struct parse p = {.where = where ? where : "config", .err = err};
+    memset(out, 0, sizeof(*out));
+    if (hooks == NULL || json_is_null(hooks))
+        return 0;
+    if (!json_is_object(hooks))
+        return bad(&p, "hooks", "expected an object");
+    out->json = json_incref(hooks);
+    for (int k = 0; k < ST_HOOK_KINDS; k++) {
+        char path[64];
+        snprintf(path, sizeof(path), "hooks.%s", st_oci_hook_names[k]);
+        json_t *arr;
+        int r = get_member(&p, hooks, st_oci_hook_names[k], path, JSON_ARRAY, "an array", &arr);
+        if (r == 0 && arr &&
+            (out->list[k] = calloc(json_array_size(arr) + 1, sizeof(struct st_oci_hook))) == NULL)
+            r = st_error_set(err, ENOMEM, "out of memory");
+        size_t i;
+        json_t *o;
+        if (r == 0 && arr)
+            json_array_foreach(arr, i, o)
+            {
+                char ipath[96];
+                snprintf(ipath, sizeof(ipath), "%s[%zu]", path, i);
+                out->n[k]++;
+                if ((r = parse_hook(&p, o, ipath, &out->list[k][i])) < 0)
+                    break;
+            }
+        if (r < 0) {
+            st_oci_hooks_clear(out);
+            return r;
+        }
+    }
+    return 0;
+}
+
+void st_oci_hooks_clear(struct st_oci_hooks *h)
+{
+    for (int k = 0; k < ST_HOOK_KINDS; k++) {
+        for (size_t i = 0; i < h->n[k]; i++) {
+            free(h->list[k][i].path);
+            st_strvfreep(&h->list[k][i].args);
+            st_strvfreep(&h->list[k][i].env);
+        }
+        free(h->list[k]);
+    }
+    json_decref(h->json);
+    memset(h, 0, sizeof(*h));
+}
+
+/* ---- ociVersion and the fields this runtime does not implement ---- */
+
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* Dot-separated non-empty [0-9A-Za-z-] identifiers up to stop or the end;
+ * returns where they end, NULL when malformed. */
+static const char *semver_idents(const char *s, char stop)
+{
+    bool empty = true;
+    for (; *s && *s != stop; s++) {
+        if (*s == '.') {
+            if (empty)
+                return NULL;
+            empty = true;
+        } else if (is_digit(*s) || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+                   *s == '-') {
+            empty = false;
+        } else {
+            return NULL;
+        }
+    }
+    return empty ? NULL : s;
+}
+
+/* SemVer 2.0.0: MAJOR.MINOR.PATCH (no leading zeros), then an optional
+ * -prerelease and +build. Returns MAJOR, or -1 when s is not a version. */
+static long semver_major(const char *s)
+{
+    long major = -1;
+    for (int part = 0; part < 3; part++) {
+        if (part > 0 && *s++ != '.')
+            return -1;
+        if (!is_digit(s[0]) || (s[0] == '0' && is_digit(s[1])))
+            return -1;
+        char *end;
+        long n = strtol(s, &end, 10);
+        if (part == 0)
+            major = n;
+        s = end;
+    }
+    if (*s == '-' && (s = semver_idents(s + 1, '+')) == NULL)
+        return -1;
+    if (*s == '+' && (s = semver_idents(s + 1, '\0')) == NULL)
+        return -1;
+    return *s == '\0' ? major : -1;
+}
+
+static int check_version(struct parse *p, json_t *root)
+{
+    json_t *ver = json_object_get(root, "ociVersion");
+    if (ver == NULL || json_is_null(ver))
+        return bad(p, "ociVersion",
+                   "missing: set it to the runtime-spec version the config follows, e.g. "
+                   "\"1.0.2\"");
+    if (!json_is_string(ver))
+        return bad(p, "ociVersion", "expected a string such as \"1.0.2\"");
+    const char *v = json_string_value(ver);
+    long major = semver_major(v);
+    char what[160];
+    if (major < 0) {
+        snprintf(what, sizeof(what),
+                 "\"%.40s\" is not a version: expected MAJOR.MINOR.PATCH such as \"1.0.2\"", v);
+        return bad(p, "ociVersion", what);
+    }
+    if (major != 1) {
+        snprintf(what, sizeof(what),
+                 "\"%.40s\": major version %ld is not supported (this runtime reads %s to %s)", v,
+                 major, ST_OCI_VERSION_MIN, ST_OCI_VERSION_MAX);
+        return bad(p, "ociVersion", what);
+    }
+    return 0;
+}
+
+/* Fields of the runtime spec (up to ST_OCI_VERSION_MAX) that this runtime
+ * does not implement and that would change how the container runs: a config
+ * that sets one is refused, never run as if it were absent. Fields the spec
+ * does not define stay ignored, as the spec requires. An entry is a dotted
+ * path from the top; absent, null and "" count as not set. */
+static const struct {
+    const char *path;
+    const char *what; /* why it is refused and what to do */
+} unimplemented[] = {
+    {"process.apparmorProfile", "AppArmor profiles are not supported by strata-run: remove it"},
+    {"process.selinuxLabel", "SELinux labels are not supported by strata-run: remove it"},
+    {"process.scheduler", "scheduling policies are not supported by strata-run: remove it"},
+    {"process.ioPriority", "I/O priorities are not supported by strata-run: remove it"},
+    {"process.execCPUAffinity", "exec CPU affinity is not supported by strata-run: remove it"},
+    {"windows", "a Windows container: strata-run runs Linux containers only"},
+    {"solaris", "a Solaris container: strata-run runs Linux containers only"},
+    {"zos", "a z/OS container: strata-run runs Linux containers only"},
+    {"vm", "a virtual-machine container: strata-run runs Linux containers in namespaces only"},
+};
+
+static int refuse_unimplemented(struct parse *p, json_t *root)
+{
+    for (size_t i = 0; i < NELEM(unimplemented); i++) {
+        char path[128];
+        snprintf(path, sizeof(path), "%s", unimplemented[i].path);
+        json_t *v = root;
+        for (char *save = NULL, *tok = strtok_r(path, ".", &save); tok && v;
+             tok = strtok_r(NULL, ".", &save))
+            v = json_is_object(v) ? json_object_get(v, tok) : NULL;
+        if (v == NULL || json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0))
+            continue;
+        return bad(p, unimplemented[i].path, unimplemented[i].what);
+    }
+    return 0;
+}
+
+/* ---- the names the loader knows, for the features document ---- */
+
+const char *st_oci_known_mount_option(size_t i)
+{
+    if (i < NELEM(mount_opts))
+        return mount_opts[i].name;
+    i -= NELEM(mount_opts);
+    return i < NELEM(propagations) ? propagations[i].name : NULL;
+}
+
+const char *st_oci_known_namespace(size_t i)
+{
+    return i < NELEM(namespaces) ? namespaces[i].name : NULL;
+}
+
+/* parse_caps_set accepts what cap_from_name knows below 64; libcap numbers
+ * its names from 0 without gaps, so the first number it cannot name ends the
+ * list. */
+const char *st_oci_known_capability(size_t i, char buf[64])
+{
+    if (i >= 64)
+        return NULL;
+    char *name = cap_to_name((cap_value_t)i);
+    if (name == NULL)
+        return NULL;
+    bool named = strncmp(name, "cap_", 4) == 0;
+    size_t k = 0;
+    for (; named && name[k] && k < 63; k++)
+        buf[k] = (char)(name[k] >= 'a' && name[k] <= 'z' ? name[k] - 'a' + 'A' : name[k]);
+    buf[k] = '\0';
+    cap_free(name);
+    cap_value_t cv;
+    if (!named || cap_from_name(buf, &cv) < 0 || cv != (cap_value_t)i)
+        return NULL;
+    return buf;
+}
+
 /* ---- API ---- */
 
 int st_oci_config_from_json(json_t *root, const char *where, const char *bundle,
@@ -603,11 +869,8 @@ int st_oci_config_from_json(json_t *root, const char *where, const char *bundle,
     int r;
     json_t *rootobj;
     _cleanup_free_ char *rootpath = NULL;
-    json_t *ver = json_object_get(root, "ociVersion");
-    if (ver && !json_is_string(ver)) {
-        r = bad(&p, "ociVersion", "expected a string such as \"1.0.2\"");
+    if ((r = check_version(&p, root)) < 0 || (r = refuse_unimplemented(&p, root)) < 0)
         goto fail;
-    }
     if ((r = get_member(&p, root, "root", "root", JSON_OBJECT, "an object", &rootobj)) < 0)
         goto fail;
     if (rootobj == NULL) {
@@ -631,7 +894,10 @@ int st_oci_config_from_json(json_t *root, const char *where, const char *bundle,
         r = st_error_set(err, ENOMEM, "out of memory");
         goto fail;
     }
-    if ((r = get_string(&p, root, "hostname", "hostname", &c->hostname)) < 0)
+    if ((r = get_string(&p, root, "hostname", "hostname", &c->hostname)) < 0 ||
+        (r = get_string(&p, root, "domainname", "domainname", &c->domainname)) < 0)
+        goto fail;
+    if ((r = st_oci_hooks_from_json(json_object_get(root, "hooks"), p.where, &c->hooks, err)) < 0)
         goto fail;
     json_t *ann;
     if ((r = get_member(&p, root, "annotations", "annotations", JSON_OBJECT, "an object", &ann)) <
@@ -647,6 +913,11 @@ int st_oci_config_from_json(json_t *root, const char *where, const char *bundle,
         c->readonly_paths = calloc(1, sizeof(char *));
     if (c->hostname && !(c->ns_flags & CLONE_NEWUTS)) {
         r = bad(&p, "hostname", "setting a hostname needs a new uts namespace (linux.namespaces)");
+        goto fail;
+    }
+    if (c->domainname && !(c->ns_flags & CLONE_NEWUTS)) {
+        r = bad(&p, "domainname",
+                "setting a domainname needs a new uts namespace (linux.namespaces)");
         goto fail;
     }
     *out = c;
@@ -690,6 +961,8 @@ void st_oci_config_free(struct st_oci_config *c)
     free(c->bundle);
     free(c->root_path);
     free(c->hostname);
+    free(c->domainname);
+    st_oci_hooks_clear(&c->hooks);
     st_strvfreep(&c->args);
     st_strvfreep(&c->env);
     free(c->cwd);

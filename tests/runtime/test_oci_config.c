@@ -1,5 +1,7 @@
 /* test_oci_config.c: config.json parsing: good configs land in the struct,
- * each bad one fails with a message naming the file and the JSON path. */
+ * each bad one fails with a message naming the file and the JSON path;
+ * unknown fields are ignored, known ones strata-run does not implement are
+ * refused. */
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
@@ -147,6 +149,64 @@ static const struct bad_case bad_cases[] = {
     {"linux", "seccomp", "[]", "linux.seccomp: expected an object"},
     {"linux", "rootfsPropagation", "\"sideways\"", "linux.rootfsPropagation: expected"},
     {"linux", "namespaces", "[{\"type\":\"mount\"}]", "hostname: setting a hostname needs"},
+    /* ociVersion: a SemVer version with major 1 */
+    {"", "ociVersion", "null", "b/config.json: ociVersion: missing"},
+    {"", "ociVersion", "1", "ociVersion: expected a string"},
+    {"", "ociVersion", "\"\"", "ociVersion: \"\" is not a version"},
+    {"", "ociVersion", "\"latest\"", "ociVersion: \"latest\" is not a version"},
+    {"", "ociVersion", "\"1.0\"", "ociVersion: \"1.0\" is not a version"},
+    {"", "ociVersion", "\"1.0.2.3\"", "is not a version"},
+    {"", "ociVersion", "\"01.0.0\"", "is not a version"},
+    {"", "ociVersion", "\"v1.0.2\"", "is not a version"},
+    {"", "ociVersion", "\"1.0.2-\"", "is not a version"},
+    {"", "ociVersion", "\"1.0.2-a..b\"", "is not a version"},
+    {"", "ociVersion", "\"1.0.2+\"", "is not a version"},
+    {"", "ociVersion", "\"1.0.2 \"", "is not a version"},
+    {"", "ociVersion", "\"2.0.0\"", "ociVersion: \"2.0.0\": major version 2 is not supported"},
+    {"", "ociVersion", "\"0.5.0\"", "major version 0 is not supported"},
+    /* hooks */
+    {"", "hooks", "[]", "hooks: expected an object"},
+    {"", "hooks", "{\"poststop\": {}}", "hooks.poststop: expected an array"},
+    {"", "hooks", "{\"prestart\": [7]}", "hooks.prestart[0]: expected an object"},
+    {"", "hooks", "{\"createRuntime\": [{\"args\": [\"x\"]}]}",
+     "hooks.createRuntime[0].path: missing"},
+    {"", "hooks", "{\"createRuntime\": [{\"path\": \"bin/hook\"}]}",
+     "b/config.json: hooks.createRuntime[0].path: expected an absolute path"},
+    {"", "hooks", "{\"poststart\": [{\"path\": \"/h\"}, {\"path\": \"./h\"}]}",
+     "hooks.poststart[1].path: expected an absolute path"},
+    {"", "hooks", "{\"startContainer\": [{\"path\": \"/h\", \"timeout\": 0}]}",
+     "hooks.startContainer[0].timeout: expected a number of seconds greater than 0"},
+    {"", "hooks", "{\"startContainer\": [{\"path\": \"/h\", \"timeout\": -3}]}",
+     "hooks.startContainer[0].timeout: expected a number"},
+    {"", "hooks", "{\"poststop\": [{\"path\": \"/h\", \"timeout\": \"5\"}]}",
+     "hooks.poststop[0].timeout: expected a number"},
+    {"", "hooks", "{\"poststop\": [{\"path\": \"/h\", \"timeout\": 1.5}]}",
+     "hooks.poststop[0].timeout: expected a number"},
+    {"", "hooks", "{\"createContainer\": [{\"path\": \"/h\", \"env\": [\"NOEQ\"]}]}",
+     "hooks.createContainer[0].env[0]: expected \"NAME=value\""},
+    {"", "hooks", "{\"createContainer\": [{\"path\": \"/h\", \"args\": \"x\"}]}",
+     "hooks.createContainer[0].args: expected an array of strings"},
+    /* spec fields strata-run does not implement: refused by name */
+    {"process", "apparmorProfile", "\"docker-default\"",
+     "process.apparmorProfile: AppArmor profiles are not supported"},
+    {"process", "selinuxLabel", "\"system_u:system_r:container_t:s0\"",
+     "process.selinuxLabel: SELinux labels are not supported"},
+    {"process", "scheduler", "{\"policy\": \"SCHED_FIFO\", \"priority\": 1}",
+     "process.scheduler: scheduling policies are not supported"},
+    {"process", "ioPriority", "{\"class\": \"IOPRIO_CLASS_IDLE\", \"priority\": 7}",
+     "process.ioPriority: I/O priorities are not supported"},
+    {"process", "execCPUAffinity", "{\"final\": \"0\"}", "process.execCPUAffinity"},
+    {"", "windows", "{\"layerFolders\": []}", "windows: a Windows container"},
+    {"", "solaris", "{}", "solaris: a Solaris container"},
+    {"", "zos", "{}", "zos: a z/OS container"},
+    {"", "vm", "{\"kernel\": {\"path\": \"/k\"}}", "vm: a virtual-machine container"},
+    {"", "mounts",
+     "[{\"destination\":\"/x\",\"type\":\"bind\",\"source\":\"/y\",\"uidMappings\":"
+     "[{\"containerID\":0,\"hostID\":1000,\"size\":1}]}]",
+     "mounts[0].uidMappings: idmapped mounts are not supported"},
+    {"", "mounts", "[{\"destination\":\"/x\",\"type\":\"tmpfs\",\"gidMappings\":[]}]",
+     "mounts[0].gidMappings: idmapped mounts"},
+    {"", "domainname", "7", "domainname: expected a string"},
 };
 
 static void test_bad_configs(void **state)
@@ -175,6 +235,131 @@ static void test_bad_configs(void **state)
         assert_int_equal(r, -EINVAL);
         assert_null(c);
     }
+}
+
+/* The default spec with one member of obj (a dotted path, "" = top) set. */
+static int parse_with(const char *object, const char *key, const char *value,
+                      struct st_oci_config **out, st_error *err)
+{
+    json_t *spec = st_oci_config_default_json();
+    json_t *obj = spec;
+    char path[128];
+    snprintf(path, sizeof(path), "%s", object);
+    for (char *save = NULL, *tok = strtok_r(path, ".", &save); tok;
+         tok = strtok_r(NULL, ".", &save))
+        obj = json_object_get(obj, tok);
+    assert_non_null(obj);
+    json_error_t jerr;
+    json_t *v = json_loads(value, JSON_DECODE_ANY, &jerr);
+    if (v == NULL)
+        fail_msg("test value %s does not parse: %s", value, jerr.text);
+    json_object_set_new(obj, key, v);
+    return parse_json(spec, out, err);
+}
+
+static void expect_ok(const char *object, const char *key, const char *value)
+{
+    struct st_oci_config *c = NULL;
+    st_error err = {0};
+    if (parse_with(object, key, value, &c, &err) < 0)
+        fail_msg("%s.%s = %s refused: %s", object, key, value, err.msg);
+    st_oci_config_free(c);
+}
+
+static void test_versions_accepted(void **state)
+{
+    (void)state;
+    static const char *const good[] = {
+        "\"1.0.0\"",
+        "\"1.0.2\"",
+        "\"1.2.0\"",
+        "\"1.2.1\"",
+        "\"1.0.2-dev\"",
+        "\"1.3.0\"",
+        "\"1.0.0-rc.1+build.5\"",
+        "\"1.10.100\"",
+        "\"1.1.0+dev\"",
+        "\"1.0.0-rc5-dev\"",
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        expect_ok("", "ociVersion", good[i]);
+}
+
+static void test_hooks_parsed(void **state)
+{
+    (void)state;
+    struct st_oci_config *c = NULL;
+    st_error err = {0};
+    const char *hooks = "{\"prestart\": [{\"path\": \"/usr/bin/fix\", \"args\": [\"fix\", \"-a\"], "
+                        "\"env\": [\"K=v\"]}, {\"path\": \"/usr/bin/net\"}],"
+                        " \"createRuntime\": [{\"path\": \"/cr\", \"timeout\": 5}],"
+                        " \"createContainer\": [{\"path\": \"/cc\"}],"
+                        " \"startContainer\": [{\"path\": \"/sc\", \"timeout\": 1}],"
+                        " \"poststart\": [{\"path\": \"/ps\"}],"
+                        " \"poststop\": [{\"path\": \"/pt\", \"args\": []}, {\"path\": \"/pt2\"}, "
+                        "{\"path\": \"/pt3\"}]}";
+    assert_int_equal(parse_with("", "hooks", hooks, &c, &err), 0);
+    const struct st_oci_hooks *h = &c->hooks;
+    assert_int_equal(h->n[ST_HOOK_PRESTART], 2);
+    assert_int_equal(h->n[ST_HOOK_CREATE_RUNTIME], 1);
+    assert_int_equal(h->n[ST_HOOK_CREATE_CONTAINER], 1);
+    assert_int_equal(h->n[ST_HOOK_START_CONTAINER], 1);
+    assert_int_equal(h->n[ST_HOOK_POSTSTART], 1);
+    assert_int_equal(h->n[ST_HOOK_POSTSTOP], 3);
+    const struct st_oci_hook *fix = &h->list[ST_HOOK_PRESTART][0];
+    assert_string_equal(fix->path, "/usr/bin/fix");
+    assert_string_equal(fix->args[0], "fix");
+    assert_string_equal(fix->args[1], "-a");
+    assert_null(fix->args[2]);
+    assert_string_equal(fix->env[0], "K=v");
+    assert_null(fix->env[1]);
+    assert_int_equal(fix->timeout, 0);
+    /* No args: argv is just the path; no env: NULL (the default applies). */
+    const struct st_oci_hook *net = &h->list[ST_HOOK_PRESTART][1];
+    assert_string_equal(net->args[0], "/usr/bin/net");
+    assert_null(net->args[1]);
+    assert_null(net->env);
+    assert_int_equal(h->list[ST_HOOK_CREATE_RUNTIME][0].timeout, 5);
+    assert_int_equal(h->list[ST_HOOK_START_CONTAINER][0].timeout, 1);
+    assert_string_equal(h->list[ST_HOOK_POSTSTOP][0].args[0], "/pt");
+    assert_string_equal(h->list[ST_HOOK_POSTSTOP][2].path, "/pt3");
+    assert_non_null(h->json);
+    for (int k = 0; k < ST_HOOK_KINDS; k++)
+        assert_non_null(json_object_get(h->json, st_oci_hook_names[k]));
+    st_oci_config_free(c);
+
+    /* No hooks at all: nothing to run. */
+    assert_int_equal(parse_json(st_oci_config_default_json(), &c, &err), 0);
+    for (int k = 0; k < ST_HOOK_KINDS; k++)
+        assert_int_equal(c->hooks.n[k], 0);
+    assert_null(c->hooks.json);
+    st_oci_config_free(c);
+}
+
+/* The spec: unknown properties MUST be ignored. Only fields it defines and
+ * strata-run does not implement are refused (test_bad_configs). */
+static void test_unknown_fields_ignored(void **state)
+{
+    (void)state;
+    expect_ok("", "x-vendor-extension", "{\"anything\": [1, 2]}");
+    expect_ok("process", "futureField", "true");
+    expect_ok("linux", "futureLinuxField", "\"value\"");
+    expect_ok("", "hooks", "{\"futureKind\": [{\"path\": \"relative\"}]}");
+    expect_ok("", "hooks", "{\"poststop\": [{\"path\": \"/h\", \"futureField\": 1}]}");
+    expect_ok("root", "futureRootField", "1");
+    /* Set-but-empty means not set: no profile, no label. */
+    expect_ok("process", "apparmorProfile", "\"\"");
+    expect_ok("process", "selinuxLabel", "\"\"");
+    expect_ok("process", "scheduler", "null");
+    /* Windows-only members of process mean nothing on Linux. */
+    expect_ok("process", "commandLine", "\"cmd.exe /c dir\"");
+    expect_ok("process", "consoleSize", "{\"height\": 24, \"width\": 80}");
+
+    struct st_oci_config *c = NULL;
+    st_error err = {0};
+    assert_int_equal(parse_with("", "domainname", "\"example.org\"", &c, &err), 0);
+    assert_string_equal(c->domainname, "example.org");
+    st_oci_config_free(c);
 }
 
 static void test_load_file_errors(void **state)
@@ -218,9 +403,9 @@ static void test_load_file_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_default_spec),
-        cmocka_unit_test(test_mounts_and_resources),
-        cmocka_unit_test(test_bad_configs),
+        cmocka_unit_test(test_default_spec),     cmocka_unit_test(test_mounts_and_resources),
+        cmocka_unit_test(test_bad_configs),      cmocka_unit_test(test_versions_accepted),
+        cmocka_unit_test(test_hooks_parsed),     cmocka_unit_test(test_unknown_fields_ignored),
         cmocka_unit_test(test_load_file_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -35,6 +35,33 @@ struct st_oci_namespace {
     char *path; /* join this existing namespace instead of creating one, or NULL */
 };
 
+/* The OCI hook kinds, in the order the lifecycle runs them. */
+enum st_oci_hook_kind {
+    ST_HOOK_PRESTART = 0,     /* deprecated: create, runtime namespace, before createRuntime */
+    ST_HOOK_CREATE_RUNTIME,   /* create, runtime namespace, before pivot_root */
+    ST_HOOK_CREATE_CONTAINER, /* create, container namespaces, before pivot_root */
+    ST_HOOK_START_CONTAINER,  /* start, in the container, right before execve */
+    ST_HOOK_POSTSTART,        /* start, runtime namespace, after execve */
+    ST_HOOK_POSTSTOP,         /* delete, runtime namespace, after the container is gone */
+    ST_HOOK_KINDS,
+};
+
+/* "prestart", "createRuntime", ... (the config.json keys), by kind. */
+extern const char *const st_oci_hook_names[ST_HOOK_KINDS];
+
+struct st_oci_hook {
+    char *path;  /* absolute */
+    char **args; /* NULL-terminated argv (args[0] is argv[0]); {path} when absent */
+    char **env;  /* NULL-terminated, or NULL when absent: see hooks.h for what the hook gets */
+    int timeout; /* seconds, > 0; 0 = none given */
+};
+
+struct st_oci_hooks {
+    struct st_oci_hook *list[ST_HOOK_KINDS];
+    size_t n[ST_HOOK_KINDS];
+    json_t *json; /* the `hooks` object as given (a reference), NULL when absent */
+};
+
 /* Capability sets as bit masks over capability numbers (bit N = capability N). */
 struct st_oci_caps {
     uint64_t bounding, effective, permitted, inheritable, ambient;
@@ -45,7 +72,9 @@ struct st_oci_config {
     char *bundle;    /* absolute bundle folder, NULL for a config built in memory */
     char *root_path; /* absolute path of the root filesystem */
     bool root_readonly;
-    char *hostname; /* NULL = leave it */
+    char *hostname;   /* NULL = leave it */
+    char *domainname; /* NULL = leave it */
+    struct st_oci_hooks hooks;
 
     char **args; /* NULL-terminated, at least one */
     char **env;  /* NULL-terminated, may be empty */
@@ -87,6 +116,29 @@ int st_oci_config_load(const char *bundle, struct st_oci_config **out, st_error 
  * root.path, which must then be absolute when bundle is NULL. */
 int st_oci_config_from_json(json_t *root, const char *where, const char *bundle,
                             struct st_oci_config **out, st_error *err);
+
+/* Parses a `hooks` object (config.json's, or the copy a container's state
+ * keeps for start and delete); hooks NULL gives an empty set. where prefixes
+ * messages ("b/config.json: hooks.poststop[0].path: ..."). */
+int st_oci_hooks_from_json(json_t *hooks, const char *where, struct st_oci_hooks *out,
+                           st_error *err);
+void st_oci_hooks_clear(struct st_oci_hooks *h);
+
+/* ociVersion rules: MAJOR.MINOR.PATCH with an optional -prerelease and
+ * +build (SemVer 2.0.0); MAJOR must be 1. */
+#define ST_OCI_VERSION_MIN "1.0.0"
+#define ST_OCI_VERSION_MAX "1.2.1"
+/* The version the state JSON and `strata-run --version` report. */
+#define ST_OCI_VERSION_STATE "1.0.2"
+
+/* The names the loader accepts, for `strata-run features` (so the document
+ * is read from the tables the parser uses and cannot drift from them): each
+ * returns the i-th name, NULL past the end. */
+const char *st_oci_known_mount_option(size_t i);
+const char *st_oci_known_namespace(size_t i);
+/* Capability names as libcap spells them in upper case ("CAP_CHOWN");
+ * buf holds the name returned. */
+const char *st_oci_known_capability(size_t i, char buf[64]);
 
 /* The default config `strata-run spec` writes (like `runc spec`, terminal
  * false, args ["sh"], root "rootfs", no seccomp). New reference. */
