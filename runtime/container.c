@@ -3,8 +3,28 @@
  * and waits on ROOT/<id>/exec.fifo right before execve; start opens the FIFO.
  * The process's init IS the user process: no extra init, no re-exec, no
  * shelling out. A socketpair orders parent and child: the parent attaches the
- * child to the cgroup and writes its id maps before the child goes on, and
- * the child reports setup errors back so create can roll everything back. */
+ * child to the cgroup and writes its id maps before the child goes on, runs
+ * the prestart and createRuntime hooks when the child's mounts are ready,
+ * and the child reports setup errors back so create can roll everything
+ * back. Everything that can fail (mounts, rlimits, seccomp without
+ * no_new_privs, the user, the capabilities) happens before create returns,
+ * as runc does, so create reports it; what is left for start (the
+ * startContainer hooks, execve) reports through the FIFO itself, which the
+ * process holds open until its execve, so a `start` run by another process
+ * than the creator learns of it too.
+ *
+ * Hooks (the OCI lifecycle, hooks.h runs them):
+ *   create: clone, cgroup, id maps, mounts prepared
+ *           -> prestart, createRuntime     (here, runtime namespace)
+ *           -> createContainer             (the process, its namespaces,
+ *                                           before pivot_root)
+ *           -> pivot_root, user, caps; a failure of any: nothing left
+ *   start:  startContainer                 (the process, right before
+ *                                           execve; failure: destroyed)
+ *           -> execve -> poststart         (here; failure: a warning)
+ *   delete: cgroup and state gone -> poststop (here; failure: a warning)
+ * start and delete may run in other processes than create: the hooks they
+ * need are kept in ROOT/<id>/hooks.json. */
 #include "strata/container.h"
 
 #include <errno.h>
@@ -28,6 +48,7 @@
 
 #include "caps.h"
 #include "exec_path.h"
+#include "hooks.h"
 #include "mounts.h"
 #include "rlimits.h"
 #include "strata/cgroup.h"
@@ -41,17 +62,34 @@ struct st_container {
     char *root; /* state root */
     struct st_state st;
     struct st_oci_config *owned_config;
-    const struct st_oci_config *config; /* NULL when loaded from state */
+    const struct st_oci_config *config; /* during create only (a borrowed one may go after) */
     struct st_cgroup *cg;               /* NULL until needed when loaded */
     struct st_seccomp *seccomp;
     int sync_fd;    /* parent end of the socketpair, until the process execs */
     bool is_parent; /* the process is our child: waitpid works */
     bool reaped;
+    bool destroyed; /* a failed startContainer hook already removed it all */
     int wait_status;
+    /* The hooks the runtime runs after create (poststart, poststop), copied
+     * from the config at create or read from ROOT/<id>/hooks.json. */
+    struct st_oci_hooks hooks;
+    char *where; /* the config's name, for hook messages */
+    st_container_warn_fn warn;
+    void *warn_data;
 };
 
-/* What the child reports: code 0 = ready (or, after start, nothing: EOF on execve). */
+#define HOOKS_FILE "hooks.json"
+
+/* What the child tells the creator (socketpair) or the starter (FIFO). */
+enum msg_kind {
+    MSG_READY = 0,   /* set up, waiting for start */
+    MSG_RUN_HOOKS,   /* mounts prepared: run prestart and createRuntime, then say go */
+    MSG_ERROR,       /* setup failed: code, text */
+    MSG_HOOK_FAILED, /* a createContainer / startContainer hook failed: code, text */
+};
+
 struct sync_msg {
+    int kind;
     int code;
     char text[ST_ERROR_MSG_MAX];
 };
@@ -62,6 +100,18 @@ void st_container_opts_init(struct st_container_opts *opts)
     opts->stdin_fd = 0;
     opts->stdout_fd = 1;
     opts->stderr_fd = 2;
+}
+
+static void warn_stderr(void *data, const char *msg)
+{
+    (void)data;
+    fprintf(stderr, "strata: warning: %s\n", msg);
+}
+
+void st_container_set_warn(struct st_container *c, st_container_warn_fn fn, void *data)
+{
+    c->warn = fn ? fn : warn_stderr;
+    c->warn_data = fn ? data : NULL;
 }
 
 const char *st_container_status_name(enum st_container_status s)
@@ -108,13 +158,25 @@ struct child_args {
     int sock;
     int fifo_fd;
     int stdio[3];
+    /* The state for the hooks run in here, built before the clone (no
+     * allocation in the child): status creating, then created. */
+    const char *state_creating, *state_created;
 };
 
-static void child_report(int sock, const st_error *err)
+/* Sends err to the creator (socketpair) or, after start, writes it to the
+ * FIFO the starter reads. */
+static void child_report(int fd, bool is_socket, enum msg_kind kind, const st_error *err)
 {
-    struct sync_msg m = {.code = err->code ? err->code : EINVAL};
+    struct sync_msg m = {.kind = kind, .code = err->code ? err->code : EINVAL};
     snprintf(m.text, sizeof(m.text), "%s", err->msg);
-    if (send(sock, &m, sizeof(m), MSG_NOSIGNAL) < 0) {
+    ssize_t n;
+    if (is_socket) {
+        n = send(fd, &m, sizeof(m), MSG_NOSIGNAL);
+    } else {
+        signal(SIGPIPE, SIG_IGN);
+        n = write(fd, &m, sizeof(m)); /* under PIPE_BUF: one piece */
+    }
+    if (n < 0) {
         /* Nobody listens (the creator exited after create): the process's
          * own stderr is the only place left. */
         dprintf(2, "strata-run: %s\n", err->msg);
@@ -163,8 +225,16 @@ static int child_sysctl(const struct st_oci_config *c, st_error *err)
     return 0;
 }
 
-/* Everything that can fail is done before "ready", so create reports it. */
-static int child_prepare(struct child_args *a, st_error *err)
+/* The hooks' stdin inside the container: pid as seen from in here. */
+static struct st_hook_state child_state(const char *json)
+{
+    return (struct st_hook_state){.json = json, .pid = (int)getpid()};
+}
+
+/* Everything that can fail is done before "ready", so create reports it:
+ * also the rlimits, the user and the capabilities (a bad uid or an
+ * impossible capability set is a create error, never a silent exit later). */
+static int child_prepare(struct child_args *a, enum msg_kind *kind, st_error *err)
 {
     const struct st_oci_config *c = a->config;
     char b;
@@ -188,23 +258,30 @@ static int child_prepare(struct child_args *a, st_error *err)
     }
     if (c->hostname && sethostname(c->hostname, strlen(c->hostname)) < 0)
         return st_error_sys(err, errno, "%s: hostname: cannot set it", c->where);
-    if ((r = st_mounts_prepare(c, err)) < 0 || (r = st_mounts_pivot(c, err)) < 0 ||
-        (r = st_mounts_finish(c, err)) < 0 || (r = child_sysctl(c, err)) < 0)
+    if (c->domainname && setdomainname(c->domainname, strlen(c->domainname)) < 0)
+        return st_error_sys(err, errno, "%s: domainname: cannot set it", c->where);
+    if ((r = st_mounts_prepare(c, err)) < 0)
+        return r;
+    /* The runtime environment exists: the creator runs prestart and
+     * createRuntime, then createContainer runs here, in the container's
+     * namespaces with its mounts, the old root still reachable. */
+    struct sync_msg hooks = {.kind = MSG_RUN_HOOKS};
+    if (send(a->sock, &hooks, sizeof(hooks), MSG_NOSIGNAL) < 0 || read(a->sock, &b, 1) != 1)
+        return st_error_set(err, EPIPE, "the creating process went away during setup");
+    struct st_hook_state hs = child_state(a->state_creating);
+    if ((r = st_hooks_run(&c->hooks, ST_HOOK_CREATE_CONTAINER, c->where, &hs, c->env, NULL, NULL,
+                          err)) < 0) {
+        *kind = MSG_HOOK_FAILED;
+        return r;
+    }
+    if ((r = st_mounts_pivot(c, err)) < 0 || (r = st_mounts_finish(c, err)) < 0 ||
+        (r = child_sysctl(c, err)) < 0)
         return r;
     if (chdir(c->cwd) < 0)
         return st_error_sys(err, errno, "%s: process.cwd %s: cannot enter it in the container",
                             c->where, c->cwd);
     if (c->umask >= 0)
         umask((mode_t)c->umask);
-    return 0;
-}
-
-/* After start: privileges go, then execve. Late errors are rare (setuid,
- * exec of a missing binary) and go to the creator if it still listens. */
-static int child_finish(struct child_args *a, st_error *err)
-{
-    const struct st_oci_config *c = a->config;
-    int r;
     if ((r = st_rlimits_apply(c, err)) < 0)
         return r;
     /* Without no_new_privs the filter must go in while CAP_SYS_ADMIN is held. */
@@ -214,6 +291,21 @@ static int child_finish(struct child_args *a, st_error *err)
         return r;
     if (c->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         return st_error_sys(err, errno, "%s: process.noNewPrivileges: prctl failed", c->where);
+    return 0;
+}
+
+/* After start: the startContainer hooks, then (with no_new_privs) seccomp as
+ * close to execve as possible, then execve. */
+static int child_finish(struct child_args *a, enum msg_kind *kind, st_error *err)
+{
+    const struct st_oci_config *c = a->config;
+    int r;
+    struct st_hook_state hs = child_state(a->state_created);
+    if ((r = st_hooks_run(&c->hooks, ST_HOOK_START_CONTAINER, c->where, &hs, c->env, NULL, NULL,
+                          err)) < 0) {
+        *kind = MSG_HOOK_FAILED;
+        return r;
+    }
     if (a->seccomp && c->no_new_privileges && (r = st_seccomp_load(a->seccomp, err)) < 0)
         return r;
     st_proc_reset_signals();
@@ -226,27 +318,31 @@ static int child_finish(struct child_args *a, st_error *err)
 static __attribute__((noreturn)) void child_run(struct child_args *a)
 {
     st_error err = {0};
-    if (child_prepare(a, &err) < 0) {
-        child_report(a->sock, &err);
+    enum msg_kind kind = MSG_ERROR;
+    if (child_prepare(a, &kind, &err) < 0) {
+        child_report(a->sock, true, kind, &err);
         _exit(1);
     }
-    struct sync_msg ready = {.code = 0};
+    struct sync_msg ready = {.kind = MSG_READY};
     if (send(a->sock, &ready, sizeof(ready), MSG_NOSIGNAL) < 0)
         _exit(1);
     /* Block until start opens the FIFO for reading (the runc exec.fifo way):
-     * re-opening our O_PATH fd through /proc works after the pivot. */
+     * re-opening our O_PATH fd through /proc works after the pivot and
+     * after the switch to the container's user (the FIFO is 0622). */
     char path[64];
     snprintf(path, sizeof(path), "/proc/self/fd/%d", a->fifo_fd);
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0 || write(fd, "0", 1) != 1) {
         st_error_sys(&err, errno, "exec.fifo: cannot wait for start");
-        child_report(a->sock, &err);
+        child_report(a->sock, true, MSG_ERROR, &err);
         _exit(1);
     }
-    close(fd);
     close(a->fifo_fd);
-    child_finish(a, &err);
-    child_report(a->sock, &err);
+    /* fd stays open (close-on-exec) until execve: the starter reads the
+     * FIFO to its end, so EOF means the program runs and a message that it
+     * does not. */
+    child_finish(a, &kind, &err);
+    child_report(fd, false, kind, &err);
     _exit(err.code == ENOENT ? 127 : 126);
 }
 
@@ -321,6 +417,8 @@ void st_container_free(struct st_container *c)
     st_cgroup_free(c->cg);
     st_seccomp_free(c->seccomp);
     st_oci_config_free(c->owned_config);
+    st_oci_hooks_clear(&c->hooks);
+    free(c->where);
     st_state_clear(&c->st);
     free(c->root);
     free(c);
@@ -339,8 +437,105 @@ static struct st_container *container_new(const char *root)
         return NULL;
     c->sync_fd = -1;
     c->st.memory_limit = -1;
+    c->warn = warn_stderr;
     c->root = strdup(root ? root : ST_CONTAINER_DEFAULT_ROOT);
     return c;
+}
+
+/* ---- hooks: which, the state they read, and keeping them for later ---- */
+
+static const char *where_of(const struct st_container *c)
+{
+    return c->where ? c->where : c->st.id;
+}
+
+/* The OCI state; pid only when asked (hooks get it apart, see hooks.h). */
+static json_t *state_json(const struct st_container *c, enum st_container_status s, bool with_pid)
+{
+    json_t *j = json_pack("{s:s, s:s, s:s}", "ociVersion", ST_OCI_VERSION_STATE, "id", c->st.id,
+                          "status", st_container_status_name(s));
+    if (j == NULL)
+        return NULL;
+    if (with_pid && json_object_set_new(
+                        j, "pid", json_integer(s == ST_CONTAINER_STOPPED ? 0 : (int)c->st.pid)) < 0)
+        goto oom;
+    if (c->st.bundle && json_object_set_new(j, "bundle", json_string(c->st.bundle)) < 0)
+        goto oom;
+    if (c->st.created && json_object_set_new(j, "created", json_string(c->st.created)) < 0)
+        goto oom;
+    if (json_object_set_new(j, "annotations",
+                            c->st.annotations ? json_incref(c->st.annotations) : json_object()) < 0)
+        goto oom;
+    return j;
+oom:
+    json_decref(j);
+    return NULL;
+}
+
+static char *state_text(const struct st_container *c, enum st_container_status s)
+{
+    _cleanup_json_ json_t *j = state_json(c, s, false);
+    return j ? json_dumps(j, JSON_COMPACT) : NULL;
+}
+
+/* The hooks of a kind that run here, in the runtime's namespaces, with the
+ * host's pid. warn NULL: the first failure is returned. */
+static int run_here(struct st_container *c, enum st_oci_hook_kind kind, enum st_container_status s,
+                    bool warn, st_error *err)
+{
+    const struct st_oci_hooks *h = &c->hooks;
+    if (h->n[kind] == 0)
+        return 0;
+    _cleanup_free_ char *text = state_text(c, s);
+    if (text == NULL)
+        return st_error_set(err, ENOMEM, "container %s: cannot build the state for its hooks",
+                            c->st.id);
+    struct st_hook_state hs = {.json = text, .pid = s == ST_CONTAINER_STOPPED ? 0 : (int)c->st.pid};
+    return st_hooks_run(h, kind, where_of(c), &hs, environ, warn ? c->warn : NULL,
+                        warn ? c->warn_data : NULL, err);
+}
+
+/* The hooks run after create are copied (a borrowed config may be freed
+ * once create returns) and written to ROOT/<id>/hooks.json: start and
+ * delete may run in another process than create. */
+static int hooks_save(struct st_container *c, st_error *err)
+{
+    const struct st_oci_config *cfg = c->config;
+    if ((c->where = strdup(cfg->where)) == NULL)
+        return st_error_set(err, ENOMEM, "out of memory");
+    if (cfg->hooks.json == NULL)
+        return 0;
+    int r = st_oci_hooks_from_json(cfg->hooks.json, cfg->where, &c->hooks, err);
+    if (r < 0)
+        return r;
+    _cleanup_free_ char *file = NULL;
+    if (asprintf(&file, "%s/%s/%s", c->root, c->st.id, HOOKS_FILE) < 0)
+        return st_error_set(err, ENOMEM, "out of memory");
+    _cleanup_json_ json_t *j =
+        json_pack("{s:s, s:O}", "where", cfg->where, "hooks", cfg->hooks.json);
+    if (j == NULL || json_dump_file(j, file, JSON_COMPACT) < 0)
+        return st_error_sys(err, errno ? errno : EIO, "%s: cannot write it", file);
+    return 0;
+}
+
+static int hooks_load(struct st_container *c, st_error *err)
+{
+    _cleanup_free_ char *file = NULL;
+    if (asprintf(&file, "%s/%s/%s", c->root, c->st.id, HOOKS_FILE) < 0)
+        return st_error_set(err, ENOMEM, "out of memory");
+    json_error_t jerr;
+    _cleanup_json_ json_t *j = json_load_file(file, 0, &jerr);
+    if (j == NULL)
+        return access(file, F_OK) < 0 && errno == ENOENT
+                   ? 0
+                   : st_error_set(err, EIO,
+                                  "%s: unreadable (%s): delete the container with "
+                                  "--force",
+                                  file, jerr.text);
+    const char *where = json_string_value(json_object_get(j, "where"));
+    if (where && (c->where = strdup(where)) == NULL)
+        return st_error_set(err, ENOMEM, "out of memory");
+    return st_oci_hooks_from_json(json_object_get(j, "hooks"), where_of(c), &c->hooks, err);
 }
 
 /* ---- API ---- */
@@ -374,6 +569,8 @@ int st_container_create(const struct st_container_opts *opts, struct st_containe
     _cleanup_container_ struct st_container *c = container_new(opts->state_root);
     if (c == NULL || c->root == NULL)
         return st_error_set(err, ENOMEM, "out of memory");
+    if (opts->warn)
+        st_container_set_warn(c, opts->warn, opts->warn_data);
     _cleanup_free_ char *dir = NULL;
     int r = st_state_dir(c->root, opts->id, &dir, err);
     if (r < 0)
@@ -417,12 +614,23 @@ int st_container_create(const struct st_container_opts *opts, struct st_containe
         c->st.cgroup = NULL;
 
     _cleanup_free_ char *fifo = NULL;
+    _cleanup_free_ char *state_creating = NULL, *state_created = NULL;
     _cleanup_close_ int fifo_fd = -1;
     int sv[2] = {-1, -1};
     pid_t pid = -1;
-    if ((r = fifo_path(c, &fifo, err)) < 0)
+    bool hooks_ran = false;
+    if ((r = hooks_save(c, err)) < 0 || (r = fifo_path(c, &fifo, err)) < 0)
         goto fail;
-    if (mkfifo(fifo, 0600) < 0) {
+    /* The texts the process's own hooks read, made now: it must not
+     * allocate after the clone. */
+    if ((state_creating = state_text(c, ST_CONTAINER_CREATING)) == NULL ||
+        (state_created = state_text(c, ST_CONTAINER_CREATED)) == NULL) {
+        r = st_error_set(err, ENOMEM, "out of memory");
+        goto fail;
+    }
+    /* 0622: the process opens it after switching to the container's user;
+     * only it can reach it (through its O_PATH fd, the folder is 0700). */
+    if (mkfifo(fifo, 0600) < 0 || chmod(fifo, 0622) < 0) {
         r = st_error_sys(err, errno, "%s: cannot create the start FIFO", fifo);
         goto fail;
     }
@@ -449,7 +657,9 @@ int st_container_create(const struct st_container_opts *opts, struct st_containe
                            .seccomp = c->seccomp,
                            .sock = sv[1],
                            .fifo_fd = fifo_fd,
-                           .stdio = {opts->stdin_fd, opts->stdout_fd, opts->stderr_fd}};
+                           .stdio = {opts->stdin_fd, opts->stdout_fd, opts->stderr_fd},
+                           .state_creating = state_creating,
+                           .state_created = state_created};
     fflush(NULL);
     pid =
         (pid_t)syscall(SYS_clone, (unsigned long)(cfg->ns_flags | SIGCHLD), NULL, NULL, NULL, NULL);
@@ -480,24 +690,38 @@ int st_container_create(const struct st_container_opts *opts, struct st_containe
         goto fail;
     }
     struct sync_msg m;
-    ssize_t n;
-    while ((n = recv(c->sync_fd, &m, sizeof(m), 0)) < 0 && errno == EINTR)
-        ;
-    if (n != (ssize_t)sizeof(m)) {
-        /* A memory limit too small for the setup itself ends here: say so. */
-        bool oom = false;
-        st_error scratch = {0};
-        if (cfg->resources.memory_limit > 0 && st_cgroup_oom_killed(c->cg, &oom, &scratch) == 0 &&
-            oom)
-            r = st_error_set(err, ENOMEM,
-                             "%s: linux.resources.memory.limit %lld bytes: the process was "
-                             "OOM-killed during setup; raise the limit",
-                             cfg->where, (long long)cfg->resources.memory_limit);
-        else
-            r = st_error_set(err, EIO, "container %s: the process died during setup", opts->id);
-        goto fail;
+    for (;;) {
+        ssize_t n;
+        while ((n = recv(c->sync_fd, &m, sizeof(m), 0)) < 0 && errno == EINTR)
+            ;
+        if (n != (ssize_t)sizeof(m)) {
+            /* A memory limit too small for the setup itself ends here: say so. */
+            bool oom = false;
+            st_error scratch = {0};
+            if (cfg->resources.memory_limit > 0 &&
+                st_cgroup_oom_killed(c->cg, &oom, &scratch) == 0 && oom)
+                r = st_error_set(err, ENOMEM,
+                                 "%s: linux.resources.memory.limit %lld bytes: the process was "
+                                 "OOM-killed during setup; raise the limit",
+                                 cfg->where, (long long)cfg->resources.memory_limit);
+            else
+                r = st_error_set(err, EIO, "container %s: the process died during setup", opts->id);
+            goto fail;
+        }
+        if (m.kind != MSG_RUN_HOOKS)
+            break;
+        /* Its mounts are ready, pivot_root not done: prestart (deprecated)
+         * then createRuntime, here in the runtime's namespaces. */
+        hooks_ran = true;
+        if ((r = run_here(c, ST_HOOK_PRESTART, ST_CONTAINER_CREATING, false, err)) < 0 ||
+            (r = run_here(c, ST_HOOK_CREATE_RUNTIME, ST_CONTAINER_CREATING, false, err)) < 0)
+            goto fail;
+        if (write(c->sync_fd, "g", 1) != 1) {
+            r = st_error_sys(err, errno, "container %s: the process died during setup", opts->id);
+            goto fail;
+        }
     }
-    if (m.code != 0) {
+    if (m.kind != MSG_READY) {
         r = st_error_set(err, m.code, "%s", m.text);
         goto fail;
     }
@@ -507,6 +731,7 @@ int st_container_create(const struct st_container_opts *opts, struct st_containe
     }
     if ((r = st_state_write(c->root, &c->st, err)) < 0)
         goto fail;
+    c->config = NULL;
     *out = st_steal_ptr(&c);
     return 0;
 
@@ -523,6 +748,10 @@ fail:;
         c->cg = NULL;
     }
     st_state_remove(c->root, opts->id, &scratch);
+    /* The lifecycle goes on at "destroy" once a hook may have acted: the
+     * poststop hooks get to undo what prestart/createRuntime set up. */
+    if (hooks_ran)
+        run_here(c, ST_HOOK_POSTSTOP, ST_CONTAINER_STOPPED, true, &scratch);
     return r;
 }
 
@@ -533,9 +762,29 @@ int st_container_load(const char *state_root, const char *id, struct st_containe
     if (c == NULL || c->root == NULL)
         return st_error_set(err, ENOMEM, "out of memory");
     int r = st_state_read(c->root, id, &c->st, err);
-    if (r < 0)
+    if (r < 0 || (r = hooks_load(c, err)) < 0)
         return r;
     *out = st_steal_ptr(&c);
+    return 0;
+}
+
+/* The process is gone: cgroup and state go, then the poststop hooks run
+ * (failures are warnings, as the spec says). */
+static int destroy(struct st_container *c, st_error *err)
+{
+    int r = 0;
+    if (c->cg == NULL && c->st.cgroup) {
+        st_error scratch = {0};
+        if (st_cgroup_open(c->st.cgroup, &c->cg, &scratch) < 0)
+            c->cg = NULL; /* already gone */
+    }
+    if (c->cg && (r = st_cgroup_destroy(c->cg, err)) < 0)
+        return r;
+    if ((r = st_state_remove(c->root, c->st.id, err)) < 0)
+        return r;
+    c->destroyed = true;
+    st_error scratch = {0};
+    run_here(c, ST_HOOK_POSTSTOP, ST_CONTAINER_STOPPED, true, &scratch);
     return 0;
 }
 
@@ -585,17 +834,35 @@ int st_container_start(struct st_container *c, st_error *err)
         }
     }
     unlink(fifo);
-    if (c->sync_fd < 0)
-        return 0;
-    /* We created it: execve closes the socket (EOF); a message is a failure. */
+    /* The process holds its end open until execve: EOF means the program
+     * runs; a message means a startContainer hook or execve failed. */
     struct sync_msg m;
-    ssize_t n;
-    while ((n = recv(c->sync_fd, &m, sizeof(m), 0)) < 0 && errno == EINTR)
-        ;
-    close(c->sync_fd);
-    c->sync_fd = -1;
-    if (n == (ssize_t)sizeof(m) && m.code != 0)
+    size_t got = 0;
+    for (;;) {
+        if (poll(&p, 1, -1) < 0 && errno != EINTR)
+            break;
+        ssize_t n = read(fd, (char *)&m + got, sizeof(m) - got);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            continue;
+        if (n <= 0 || (got += (size_t)n) == sizeof(m))
+            break;
+    }
+    if (c->sync_fd >= 0) {
+        close(c->sync_fd);
+        c->sync_fd = -1;
+    }
+    if (got == sizeof(m) && m.kind == MSG_HOOK_FAILED) {
+        /* The spec: stop the container and go on at destroy. */
+        r = st_error_set(err, m.code, "%s; container %s was stopped and deleted", m.text, c->st.id);
+        kill_and_reap(c);
+        st_error scratch = {0};
+        destroy(c, &scratch);
+        return r;
+    }
+    if (got == sizeof(m))
         return st_error_set(err, m.code, "%s", m.text);
+    st_error scratch = {0};
+    run_here(c, ST_HOOK_POSTSTART, ST_CONTAINER_RUNNING, true, &scratch);
     return 0;
 }
 
@@ -690,6 +957,8 @@ int st_container_kill(struct st_container *c, int sig, st_error *err)
 
 int st_container_delete(struct st_container *c, bool force, st_error *err)
 {
+    if (c->destroyed)
+        return 0;
     enum st_container_status s = status_now(c);
     if (s == ST_CONTAINER_RUNNING && !force)
         return st_error_set(err, EBUSY,
@@ -698,15 +967,7 @@ int st_container_delete(struct st_container *c, bool force, st_error *err)
                             c->st.id, c->st.id);
     if (s != ST_CONTAINER_STOPPED || (c->is_parent && !c->reaped))
         kill_and_reap(c);
-    int r = 0;
-    if (c->cg == NULL && c->st.cgroup) {
-        st_error scratch = {0};
-        if (st_cgroup_open(c->st.cgroup, &c->cg, &scratch) < 0)
-            c->cg = NULL; /* already gone */
-    }
-    if (c->cg && (r = st_cgroup_destroy(c->cg, err)) < 0)
-        return r;
-    return st_state_remove(c->root, c->st.id, err);
+    return destroy(c, err);
 }
 
 int st_container_state(struct st_container *c, enum st_container_status *status, json_t **state,
@@ -717,10 +978,7 @@ int st_container_state(struct st_container *c, enum st_container_status *status,
         *status = s;
     if (state == NULL)
         return 0;
-    *state = json_pack("{s:s, s:s, s:s, s:i, s:s?, s:s?, s:O}", "ociVersion", "1.0.2", "id",
-                       c->st.id, "status", st_container_status_name(s), "pid",
-                       s == ST_CONTAINER_STOPPED ? 0 : (int)c->st.pid, "bundle", c->st.bundle,
-                       "created", c->st.created, "annotations", c->st.annotations);
+    *state = state_json(c, s, true);
     if (*state == NULL)
         return st_error_set(err, ENOMEM, "container %s: cannot build the state JSON", c->st.id);
     return 0;

@@ -26,6 +26,8 @@ int st_run_verb_create(const struct st_run_globals *g, int argc, char **argv)
     st_container_opts_init(&co);
     co.bundle = ".";
     co.state_root = g->root;
+    co.warn = st_run_warn;
+    co.warn_data = (void *)g;
     const char *pid_file = NULL;
     int c;
     while ((c = getopt_long(argc, argv, "+b:", opts, NULL)) != -1) {

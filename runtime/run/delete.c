@@ -21,8 +21,10 @@ int st_run_verb_delete(const struct st_run_globals *g, int argc, char **argv)
     st_error err = {0};
     struct st_container *ct = NULL;
     int r = st_container_load(g->root, argv[optind], &ct, &err);
-    if (r == 0)
+    if (r == 0) {
+        st_container_set_warn(ct, st_run_warn, (void *)g);
         r = st_container_delete(ct, force, &err);
+    }
     st_container_free(ct);
     return r < 0 ? st_run_fail(g, &err) : 0;
 }

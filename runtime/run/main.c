@@ -8,25 +8,34 @@
 #include <time.h>
 
 #include "strata/container.h"
+#include "strata/oci_config.h"
 #include "strata/time.h"
 #include "verbs.h"
 
-static void log_line(const struct st_run_globals *g, const char *msg)
+static void log_line(const struct st_run_globals *g, const char *level, const char *msg)
 {
-    fprintf(stderr, "strata-run: %s\n", msg);
+    if (strcmp(level, "error") == 0)
+        fprintf(stderr, "strata-run: %s\n", msg);
+    else
+        fprintf(stderr, "strata-run: %s: %s\n", level, msg);
     if (g->log == NULL)
         return;
     FILE *f = fopen(g->log, "ae");
     if (f == NULL)
         return;
     char ts[ST_TIME_RFC3339_LEN];
-    fprintf(f, "%s error strata-run: %s\n", st_time_now_rfc3339(ts), msg);
+    fprintf(f, "%s %s strata-run: %s\n", st_time_now_rfc3339(ts), level, msg);
     fclose(f);
+}
+
+void st_run_warn(void *globals, const char *msg)
+{
+    log_line(globals, "warning", msg);
 }
 
 int st_run_fail(const struct st_run_globals *g, const st_error *err)
 {
-    log_line(g, err->msg[0] ? err->msg : "failed");
+    log_line(g, "error", err->msg[0] ? err->msg : "failed");
     return 1;
 }
 
@@ -37,7 +46,7 @@ int st_run_failf(const struct st_run_globals *g, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    log_line(g, msg);
+    log_line(g, "error", msg);
     return 1;
 }
 
@@ -93,7 +102,7 @@ int main(int argc, char **argv)
         case 's':
             break; /* accepted for runc compatibility */
         case 'v':
-            printf("strata-run version 0.1.0\nspec: 1.0.2\n");
+            printf("strata-run version 0.1.0\nspec: %s\n", ST_OCI_VERSION_MAX);
             return 0;
         case 'h':
             return usage(stdout);

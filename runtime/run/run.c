@@ -41,6 +41,8 @@ int st_run_verb_run(const struct st_run_globals *g, int argc, char **argv)
     st_container_opts_init(&co);
     co.bundle = ".";
     co.state_root = g->root;
+    co.warn = st_run_warn;
+    co.warn_data = (void *)g;
     bool detach = false;
     const char *pid_file = NULL;
     int c;

@@ -11,8 +11,10 @@ int st_run_verb_start(const struct st_run_globals *g, int argc, char **argv)
     st_error err = {0};
     struct st_container *ct = NULL;
     int r = st_container_load(g->root, argv[1], &ct, &err);
-    if (r == 0)
+    if (r == 0) {
+        st_container_set_warn(ct, st_run_warn, (void *)g);
         r = st_container_start(ct, &err);
+    }
     st_container_free(ct);
     return r < 0 ? st_run_fail(g, &err) : 0;
 }

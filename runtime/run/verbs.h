@@ -16,6 +16,11 @@ int st_run_fail(const struct st_run_globals *g, const st_error *err);
 int st_run_failf(const struct st_run_globals *g, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* The runtime's warnings (a failing poststart or poststop hook): "strata-run:
+ * warning: MSG" on stderr and in --log. globals: the st_run_globals. Fits
+ * st_container_warn_fn. */
+void st_run_warn(void *globals, const char *msg);
+
 /* Writes pid to path (--pid-file); a NULL path does nothing. -1 on error. */
 int st_run_write_pid_file(const char *path, int pid);
 

@@ -20,12 +20,19 @@ enum st_container_status {
     ST_CONTAINER_STOPPED,
 };
 
+/* Where warnings go: a failing poststart or poststop hook (the spec says the
+ * lifecycle goes on). The default writes "strata: warning: MSG" to stderr,
+ * the one thing this API prints, so that no warning is ever lost. */
+typedef void (*st_container_warn_fn)(void *data, const char *msg);
+
 struct st_container_opts {
     const char *id;                     /* [A-Za-z0-9_.-]+, required */
     const char *bundle;                 /* folder with config.json; or NULL when config is set */
     const struct st_oci_config *config; /* an already-parsed config (borrowed), or NULL */
     const char *state_root;             /* NULL = ST_CONTAINER_DEFAULT_ROOT; state in ROOT/<id> */
     int stdin_fd, stdout_fd, stderr_fd; /* the process's stdio; -1 = /dev/null */
+    st_container_warn_fn warn;          /* NULL = stderr */
+    void *warn_data;
 };
 
 /* Sets every field to its default: stdio 0, 1, 2 (inherited), rest NULL. */
@@ -42,9 +49,12 @@ struct st_container_result {
 
 struct st_container;
 
-/* Validates everything, then creates the state dir, cgroup and namespaces and
- * prepares the root filesystem; the process waits right before execve until
- * st_container_start. On failure nothing is left behind. */
+/* Validates everything, then creates the state dir, cgroup and namespaces,
+ * prepares the root filesystem, runs the prestart, createRuntime and
+ * createContainer hooks and switches the process to the config's user,
+ * rlimits and capabilities; the process waits right before execve until
+ * st_container_start. On failure (a failing hook too) nothing is left
+ * behind; once hooks ran, the poststop hooks run after the rollback. */
 int st_container_create(const struct st_container_opts *opts, struct st_container **out,
                         st_error *err);
 
@@ -52,8 +62,15 @@ int st_container_create(const struct st_container_opts *opts, struct st_containe
 int st_container_load(const char *state_root, const char *id, struct st_container **out,
                       st_error *err);
 
-/* Releases the waiting process. In the process that created the container it
- * also waits for the execve and reports its failure ("process.args[0]: ..."). */
+/* For a loaded container (start, delete from another process); NULL fn
+ * restores the default. */
+void st_container_set_warn(struct st_container *c, st_container_warn_fn fn, void *data);
+
+/* Releases the waiting process, waits until it ran its startContainer hooks
+ * and execve'd, and reports either failure ("process.args[0]: ..."), in any
+ * process. A failing startContainer hook also deletes the container (the
+ * spec: stop it, destroy it, poststop). Then the poststart hooks run
+ * (failures are warnings). */
 int st_container_start(struct st_container *c, st_error *err);
 
 /* Blocks until the process ends (only in the process that created it). */
@@ -71,8 +88,9 @@ long long st_container_memory_limit(const struct st_container *c);
 
 int st_container_kill(struct st_container *c, int sig, st_error *err);
 
-/* Removes the cgroup and the state dir. A created or stopped container goes
- * at once; a running one only with force (then it is SIGKILLed first). */
+/* Removes the cgroup and the state dir, then runs the poststop hooks
+ * (failures are warnings). A created or stopped container goes at once; a
+ * running one only with force (then it is SIGKILLed first). */
 int st_container_delete(struct st_container *c, bool force, st_error *err);
 
 /* The current status (re-checked against the process) and the OCI state
