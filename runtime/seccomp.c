@@ -445,6 +445,21 @@ static int export_program(scmp_filter_ctx ctx, const char *where, struct st_secc
 
 /* ---- API ---- */
 
+const char *st_seccomp_known_name(enum st_seccomp_names which, size_t i)
+{
+    switch (which) {
+    case ST_SECCOMP_ACTIONS:
+        return i < ST_NELEMS(action_table) ? action_table[i].name : NULL;
+    case ST_SECCOMP_OPERATORS:
+        return i < ST_NELEMS(op_table) ? op_table[i].name : NULL;
+    case ST_SECCOMP_ARCHS:
+        return i < ST_NELEMS(arch_table) ? arch_table[i].name : NULL;
+    case ST_SECCOMP_FLAGS:
+        return i < ST_NELEMS(flag_table) ? flag_table[i].name : NULL;
+    }
+    return NULL;
+}
+
 int st_seccomp_build(json_t *spec, const char *where, struct st_seccomp **out, st_error *err)
 {
     if (out == NULL)

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "strata/container.h"
+#include "strata/features.h"
 #include "strata/oci_config.h"
 #include "strata/time.h"
 #include "verbs.h"
@@ -64,6 +65,7 @@ static const struct {
     {"run", st_run_verb_run, "run [--bundle DIR] [--detach] [--pid-file FILE] ID"},
     {"exec", st_run_verb_exec, "exec [--env K=V]... [--cwd DIR] ID [--] CMD [ARG...]"},
     {"list", st_run_verb_list, "list [--quiet]"},
+    {"features", st_run_verb_features, "features"},
 };
 
 static int usage(FILE *f)
@@ -102,7 +104,7 @@ int main(int argc, char **argv)
         case 's':
             break; /* accepted for runc compatibility */
         case 'v':
-            printf("strata-run version 0.1.0\nspec: %s\n", ST_OCI_VERSION_MAX);
+            printf("strata-run version %s\nspec: %s\n", ST_RUNTIME_VERSION, ST_OCI_VERSION_MAX);
             return 0;
         case 'h':
             return usage(stdout);

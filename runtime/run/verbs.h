@@ -34,5 +34,6 @@ int st_run_verb_delete(const struct st_run_globals *g, int argc, char **argv);
 int st_run_verb_run(const struct st_run_globals *g, int argc, char **argv);
 int st_run_verb_exec(const struct st_run_globals *g, int argc, char **argv);
 int st_run_verb_list(const struct st_run_globals *g, int argc, char **argv);
+int st_run_verb_features(const struct st_run_globals *g, int argc, char **argv);
 
 #endif

@@ -1,7 +1,7 @@
 /* test_oci_config.c: config.json parsing: good configs land in the struct,
  * each bad one fails with a message naming the file and the JSON path;
  * unknown fields are ignored, known ones strata-run does not implement are
- * refused. */
+ * refused, and the features document lists exactly what the loader takes. */
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
@@ -11,7 +11,9 @@
 #include <sys/resource.h>
 #include <sys/capability.h>
 
+#include "strata/features.h"
 #include "strata/oci_config.h"
+#include "strata/seccomp.h"
 #include "testutil.h"
 
 /* Parses the default spec after applying edit (a JSON object merged at the top
@@ -362,6 +364,133 @@ static void test_unknown_fields_ignored(void **state)
     st_oci_config_free(c);
 }
 
+/* `strata-run features` (st_features_json) claims what the loader takes:
+ * every name it lists is accepted where config.json would use it, and a
+ * name it does not list is not. */
+static void test_features_match_loader(void **state)
+{
+    (void)state;
+    json_t *f = st_features_json();
+    assert_non_null(f);
+    assert_string_equal(json_string_value(json_object_get(f, "ociVersionMin")), ST_OCI_VERSION_MIN);
+    assert_string_equal(json_string_value(json_object_get(f, "ociVersionMax")), ST_OCI_VERSION_MAX);
+    char v[64];
+    snprintf(v, sizeof(v), "\"%s\"", ST_OCI_VERSION_MIN);
+    expect_ok("", "ociVersion", v);
+    snprintf(v, sizeof(v), "\"%s\"", ST_OCI_VERSION_MAX);
+    expect_ok("", "ociVersion", v);
+
+    json_t *hooks = json_object_get(f, "hooks");
+    assert_int_equal(json_array_size(hooks), ST_HOOK_KINDS);
+    size_t i;
+    json_t *name;
+    json_array_foreach(hooks, i, name)
+    {
+        char h[128];
+        snprintf(h, sizeof(h), "{\"%s\": [{\"path\": \"/bin/true\"}]}", json_string_value(name));
+        struct st_oci_config *c = NULL;
+        st_error err = {0};
+        assert_int_equal(parse_with("", "hooks", h, &c, &err), 0);
+        assert_int_equal(c->hooks.n[i], 1);
+        st_oci_config_free(c);
+    }
+
+    /* A known option is a flag or propagation, never passed on as data. */
+    json_array_foreach(json_object_get(f, "mountOptions"), i, name)
+    {
+        char m[160];
+        snprintf(
+            m, sizeof(m),
+            "[{\"destination\":\"/x\",\"type\":\"tmpfs\",\"source\":\"/s\",\"options\":[\"%s\"]}]",
+            json_string_value(name));
+        struct st_oci_config *c = NULL;
+        st_error err = {0};
+        if (parse_with("", "mounts", m, &c, &err) < 0)
+            fail_msg("mount option %s refused: %s", json_string_value(name), err.msg);
+        if (c->mounts[0].data != NULL)
+            fail_msg("mount option %s listed but not recognised", json_string_value(name));
+        st_oci_config_free(c);
+    }
+    assert_true(json_array_size(json_object_get(f, "mountOptions")) >= 20);
+
+    json_t *linux = json_object_get(f, "linux");
+    json_array_foreach(json_object_get(linux, "capabilities"), i, name)
+    {
+        char caps[96];
+        snprintf(caps, sizeof(caps), "[\"%s\"]", json_string_value(name));
+        expect_ok("process.capabilities", "bounding", caps);
+    }
+    assert_true(json_array_size(json_object_get(linux, "capabilities")) >= 38);
+    json_array_foreach(json_object_get(linux, "namespaces"), i, name)
+    {
+        char ns[256];
+        snprintf(ns, sizeof(ns), "[{\"type\":\"mount\"},{\"type\":\"uts\"},{\"type\":\"%s\"}]",
+                 json_string_value(name));
+        json_t *spec = st_oci_config_default_json();
+        json_t *l = json_object_get(spec, "linux");
+        json_object_set_new(l, "namespaces", json_loads(ns, 0, NULL));
+        json_object_set_new(
+            l, "uidMappings",
+            json_pack("[{s:i,s:i,s:i}]", "containerID", 0, "hostID", 1000, "size", 1));
+        json_object_set_new(
+            l, "gidMappings",
+            json_pack("[{s:i,s:i,s:i}]", "containerID", 0, "hostID", 1000, "size", 1));
+        struct st_oci_config *c = NULL;
+        st_error err = {0};
+        if (parse_json(spec, &c, &err) < 0)
+            fail_msg("namespace %s refused: %s", json_string_value(name), err.msg);
+        st_oci_config_free(c);
+    }
+
+    /* Seccomp: each action and operator in one profile the compiler must
+     * take; each architecture is known to it (libseccomp only combines those
+     * of the native byte order with the native one, so some cannot load). */
+    json_t *sc = json_object_get(linux, "seccomp");
+    assert_true(json_is_true(json_object_get(sc, "enabled")));
+    st_error err = {0};
+    json_array_foreach(json_object_get(sc, "archs"), i, name)
+    {
+        json_t *one =
+            json_pack("{s:s, s:[O]}", "defaultAction", "SCMP_ACT_ALLOW", "architectures", name);
+        struct st_seccomp *compiled = NULL;
+        st_error_clear(&err);
+        if (st_seccomp_build(one, "features", &compiled, &err) < 0 &&
+            strstr(err.msg, "unknown architecture"))
+            fail_msg("arch %s listed but unknown: %s", json_string_value(name), err.msg);
+        st_seccomp_free(compiled);
+        json_decref(one);
+    }
+    json_t *profile = json_pack("{s:s, s:[]}", "defaultAction", "SCMP_ACT_ALLOW", "syscalls");
+    json_t *syscalls = json_object_get(profile, "syscalls");
+    json_array_foreach(json_object_get(sc, "actions"), i, name)
+    {
+        if (strcmp(json_string_value(name), "SCMP_ACT_ALLOW") == 0)
+            continue;
+        json_array_append_new(syscalls,
+                              json_pack("{s:[s], s:O}", "names", "getcwd", "action", name));
+    }
+    json_array_foreach(json_object_get(sc, "operators"), i, name) json_array_append_new(
+        syscalls,
+        json_pack("{s:[s], s:s, s:[{s:i, s:i, s:i, s:O}]}", "names", "personality", "action",
+                  "SCMP_ACT_ERRNO", "args", "index", 0, "value", 1, "valueTwo", 1, "op", name));
+    json_object_set(profile, "flags", json_object_get(sc, "supportedFlags"));
+    struct st_seccomp *compiled = NULL;
+    st_error_clear(&err);
+    if (st_seccomp_build(profile, "features", &compiled, &err) < 0)
+        fail_msg("the features' seccomp names do not compile: %s", err.msg);
+    st_seccomp_free(compiled);
+    json_decref(profile);
+
+    /* Names the loader refuses are not claimed. */
+    struct st_oci_config *c = NULL;
+    st_error_clear(&err);
+    assert_int_equal(parse_with("process.capabilities", "bounding", "[\"CAP_NOPE\"]", &c, &err),
+                     -EINVAL);
+    assert_false(json_is_true(json_object_get(json_object_get(linux, "apparmor"), "enabled")));
+    assert_false(json_is_true(json_object_get(json_object_get(linux, "selinux"), "enabled")));
+    json_decref(f);
+}
+
 static void test_load_file_errors(void **state)
 {
     (void)state;
@@ -403,10 +532,10 @@ static void test_load_file_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_default_spec),     cmocka_unit_test(test_mounts_and_resources),
-        cmocka_unit_test(test_bad_configs),      cmocka_unit_test(test_versions_accepted),
-        cmocka_unit_test(test_hooks_parsed),     cmocka_unit_test(test_unknown_fields_ignored),
-        cmocka_unit_test(test_load_file_errors),
+        cmocka_unit_test(test_default_spec),          cmocka_unit_test(test_mounts_and_resources),
+        cmocka_unit_test(test_bad_configs),           cmocka_unit_test(test_versions_accepted),
+        cmocka_unit_test(test_hooks_parsed),          cmocka_unit_test(test_unknown_fields_ignored),
+        cmocka_unit_test(test_features_match_loader), cmocka_unit_test(test_load_file_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

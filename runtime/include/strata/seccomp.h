@@ -52,6 +52,16 @@ int st_seccomp_load(struct st_seccomp *s, st_error *err);
 /* NULL is fine. */
 void st_seccomp_free(struct st_seccomp *s);
 
+/* The names st_seccomp_build accepts, read from its own tables (for
+ * `strata-run features`): the i-th of one kind, NULL past the end. */
+enum st_seccomp_names {
+    ST_SECCOMP_ACTIONS,
+    ST_SECCOMP_OPERATORS,
+    ST_SECCOMP_ARCHS,
+    ST_SECCOMP_FLAGS,
+};
+const char *st_seccomp_known_name(enum st_seccomp_names which, size_t i);
+
 /* The number of BPF instructions of the compiled filter (for tests and
  * benchmarks: each syscall a container makes runs through them). */
 size_t st_seccomp_insn_count(const struct st_seccomp *s);
