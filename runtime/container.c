@@ -73,7 +73,8 @@ struct st_container {
     /* The hooks the runtime runs after create (poststart, poststop), copied
      * from the config at create or read from ROOT/<id>/hooks.json. */
     struct st_oci_hooks hooks;
-    char *where; /* the config's name, for hook messages */
+    char *where;       /* the config's name, for hook messages */
+    char *hooks_error; /* why hooks.json could not be read, said when they would run */
     st_container_warn_fn warn;
     void *warn_data;
 };
@@ -419,6 +420,7 @@ void st_container_free(struct st_container *c)
     st_oci_config_free(c->owned_config);
     st_oci_hooks_clear(&c->hooks);
     free(c->where);
+    free(c->hooks_error);
     st_state_clear(&c->st);
     free(c->root);
     free(c);
@@ -484,6 +486,12 @@ static int run_here(struct st_container *c, enum st_oci_hook_kind kind, enum st_
                     bool warn, st_error *err)
 {
     const struct st_oci_hooks *h = &c->hooks;
+    if (c->hooks_error && warn) {
+        char msg[ST_ERROR_MSG_MAX];
+        snprintf(msg, sizeof(msg), "%s: its %s hooks, if any, did not run", c->hooks_error,
+                 st_oci_hook_names[kind]);
+        c->warn(c->warn_data, msg);
+    }
     if (h->n[kind] == 0)
         return 0;
     _cleanup_free_ char *text = state_text(c, s);
@@ -518,6 +526,8 @@ static int hooks_save(struct st_container *c, st_error *err)
     return 0;
 }
 
+/* A damaged hooks.json must not keep state, kill or delete from working:
+ * it only costs the hooks, and start and delete say so (run_here). */
 static int hooks_load(struct st_container *c, st_error *err)
 {
     _cleanup_free_ char *file = NULL;
@@ -525,17 +535,19 @@ static int hooks_load(struct st_container *c, st_error *err)
         return st_error_set(err, ENOMEM, "out of memory");
     json_error_t jerr;
     _cleanup_json_ json_t *j = json_load_file(file, 0, &jerr);
-    if (j == NULL)
-        return access(file, F_OK) < 0 && errno == ENOENT
-                   ? 0
-                   : st_error_set(err, EIO,
-                                  "%s: unreadable (%s): delete the container with "
-                                  "--force",
-                                  file, jerr.text);
+    if (j == NULL && access(file, F_OK) < 0 && errno == ENOENT)
+        return 0;
     const char *where = json_string_value(json_object_get(j, "where"));
     if (where && (c->where = strdup(where)) == NULL)
         return st_error_set(err, ENOMEM, "out of memory");
-    return st_oci_hooks_from_json(json_object_get(j, "hooks"), where_of(c), &c->hooks, err);
+    st_error perr = {0};
+    if (j == NULL)
+        st_error_set(&perr, EIO, "%s: unreadable (%s)", file, jerr.text);
+    else
+        st_oci_hooks_from_json(json_object_get(j, "hooks"), where_of(c), &c->hooks, &perr);
+    if (perr.code && (c->hooks_error = strdup(perr.msg)) == NULL)
+        return st_error_set(err, ENOMEM, "out of memory");
+    return 0;
 }
 
 /* ---- API ---- */

@@ -495,6 +495,28 @@ static void test_post_hooks_only_warn(void **state)
     assert_nothing_left(f, 0);
 }
 
+/* start and delete read the hooks back from the state dir: a damaged copy
+ * costs the hooks (with a warning), never the ability to delete. */
+static void test_damaged_hooks_file(void **state)
+{
+    struct fx *f = *state;
+    json_t *spec = make_spec(f, "true");
+    add_log_hook(f, spec, "poststop", false);
+    save_spec(f, spec);
+    assert_int_equal(SRUN_Q(f, NULL, "create", "--bundle", f->bundle, f->id), 0);
+    char path[600];
+    snprintf(path, sizeof(path), "%s/%s/hooks.json", f->root, f->id);
+    assert_int_equal(access(path, F_OK), 0);
+    st_test_write_file(path, "{\"hooks\": [");
+    char *err = NULL;
+    assert_int_equal(SRUN(f, NULL, &err, "delete", f->id), 0);
+    assert_contains(err, "strata-run: warning: ");
+    assert_contains(err, "hooks.json: unreadable");
+    assert_contains(err, "its poststop hooks, if any, did not run");
+    free(err);
+    assert_nothing_left(f, 0);
+}
+
 /* Setting the user, the capabilities and the rlimits happens at create, and
  * a failure there is create's error with its cause, never an exit 0. */
 static void test_user_caps_rlimits_fail_create(void **state)
@@ -682,6 +704,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failing_start_container_hook, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hook_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_post_hooks_only_warn, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_damaged_hooks_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_user_caps_rlimits_fail_create, setup, teardown),
         cmocka_unit_test_setup_teardown(test_user_checked_at_create, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config_refused_at_create, setup, teardown),
