@@ -18,6 +18,7 @@
 #include <strings.h>
 #include <sys/pidfd.h>
 #include <sys/mount.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -29,6 +30,7 @@
 #include "caps.h"
 #include "exec_path.h"
 #include "mounts.h"
+#include "namespaces.h"
 #include "rlimits.h"
 #include "strata/cgroup.h"
 #include "strata/cleanup.h"
@@ -106,7 +108,9 @@ struct child_args {
     const struct st_oci_config *config;
     struct st_seccomp *seccomp;
     int sock;
+    int parent_sock; /* the creator's end of the socketpair, closed first */
     int fifo_fd;
+    int fd_dir; /* /proc/self/fd opened before a chroot into a joined mount ns, or -1 */
     int stdio[3];
 };
 
@@ -174,20 +178,32 @@ static int child_prepare(struct child_args *a, st_error *err)
     if ((c->ns_flags & CLONE_NEWUSER) && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
         return st_error_sys(err, errno, "%s: linux.uidMappings: container root is not mapped",
                             c->where);
+    /* Joined by the helper (namespaces.c): become its root, as in a new one. */
+    if ((c->ns_joined & CLONE_NEWUSER) && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
+        return st_error_sys(err, errno,
+                            "%s: linux.namespaces: uid 0 is not mapped in the joined user "
+                            "namespace",
+                            c->where);
+    /* Only now, inside its cgroup, so the namespace is rooted there. */
+    if ((c->ns_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0)
+        return st_error_sys(err, errno, "%s: linux.namespaces: cannot create the cgroup namespace",
+                            c->where);
     int r = child_setup_stdio(a->stdio, err);
     if (r < 0)
         return r;
     setsid();
-    for (size_t i = 0; i < c->n_namespaces; i++) {
-        if (c->namespaces[i].path == NULL)
-            continue;
-        _cleanup_close_ int fd = open(c->namespaces[i].path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0 || setns(fd, c->namespaces[i].type) < 0)
-            return st_error_sys(err, errno, "%s: linux.namespaces[%zu].path %s: cannot join it",
-                                c->where, i, c->namespaces[i].path);
-    }
     if (c->hostname && sethostname(c->hostname, strlen(c->hostname)) < 0)
         return st_error_sys(err, errno, "%s: hostname: cannot set it", c->where);
+    if (c->has_personality && personality(c->personality) < 0)
+        return st_error_sys(err, errno, "%s: linux.personality: cannot set it", c->where);
+    /* After a chroot into a joined namespace there may be no /proc to find
+     * the start FIFO through: keep a way to it. */
+    if ((c->ns_joined & CLONE_NEWNS) &&
+        (a->fd_dir = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+        return st_error_sys(err, errno,
+                            "%s: linux.namespaces: no /proc in the joined mount "
+                            "namespace",
+                            c->where);
     if ((r = st_mounts_prepare(c, err)) < 0 || (r = st_mounts_pivot(c, err)) < 0 ||
         (r = st_mounts_finish(c, err)) < 0 || (r = child_sysctl(c, err)) < 0)
         return r;
@@ -223,9 +239,11 @@ static int child_finish(struct child_args *a, st_error *err)
                         c->args[0]);
 }
 
-static __attribute__((noreturn)) void child_run(struct child_args *a)
+static __attribute__((noreturn)) void child_run(void *arg)
 {
+    struct child_args *a = arg;
     st_error err = {0};
+    close(a->parent_sock);
     if (child_prepare(a, &err) < 0) {
         child_report(a->sock, &err);
         _exit(1);
@@ -237,7 +255,9 @@ static __attribute__((noreturn)) void child_run(struct child_args *a)
      * re-opening our O_PATH fd through /proc works after the pivot. */
     char path[64];
     snprintf(path, sizeof(path), "/proc/self/fd/%d", a->fifo_fd);
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    int fd = a->fd_dir >= 0
+                 ? openat(a->fd_dir, path + strlen("/proc/self/fd/"), O_WRONLY | O_CLOEXEC)
+                 : open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0 || write(fd, "0", 1) != 1) {
         st_error_sys(&err, errno, "exec.fifo: cannot wait for start");
         child_report(a->sock, &err);
@@ -265,6 +285,21 @@ static int write_idmap(pid_t pid, const char *file, const struct st_oci_idmap *m
     if (fd < 0 || write(fd, buf, len) != (ssize_t)len)
         return st_error_sys(err, errno, "%s: linux.%s: the kernel refused the mapping", where,
                             strcmp(file, "uid_map") == 0 ? "uidMappings" : "gidMappings");
+    return 0;
+}
+
+/* From the host's side, like the id maps: lowering the score needs
+ * CAP_SYS_RESOURCE, which a process in a user namespace lacks. It is
+ * inherited through execve. */
+static int write_oom_score_adj(pid_t pid, const struct st_oci_config *c, st_error *err)
+{
+    char path[64], val[16];
+    snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", (int)pid);
+    int n = snprintf(val, sizeof(val), "%d", c->oom_score_adj);
+    _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, val, (size_t)n) != n)
+        return st_error_sys(err, errno, "%s: process.oomScoreAdj %d: cannot set it", c->where,
+                            c->oom_score_adj);
     return 0;
 }
 
@@ -348,11 +383,17 @@ static struct st_container *container_new(const char *root)
 static int validate(const struct st_oci_config *cfg, st_error *err)
 {
     struct stat st;
-    if (!(cfg->ns_flags & CLONE_NEWNS))
+    if (!((cfg->ns_flags | cfg->ns_joined) & CLONE_NEWNS))
         return st_error_set(err, EINVAL,
-                            "%s: linux.namespaces: a new mount namespace is required: add "
-                            "{\"type\": \"mount\"}",
+                            "%s: linux.namespaces: a mount namespace (new or joined) is required: "
+                            "add {\"type\": \"mount\"}",
                             cfg->where);
+    int r = st_ns_check(cfg, err);
+    if (r < 0)
+        return r;
+    /* A joined mount namespace resolves root.path itself (the child reports). */
+    if (cfg->ns_joined & CLONE_NEWNS)
+        return 0;
     if (stat(cfg->root_path, &st) < 0)
         return st_error_sys(err, errno, "%s: root.path %s: cannot use it (create the rootfs)",
                             cfg->where, cfg->root_path);
@@ -437,6 +478,13 @@ int st_container_create(const struct st_container_opts *opts, struct st_containe
         r = st_error_sys(err, errno, "%s: cannot hand it to the container's root", fifo);
         goto fail;
     }
+    /* A joined user namespace's root is some host id we do not know: let
+     * anyone write (the state folder is 0700, and the process reopens the
+     * FIFO through its own fd). */
+    if ((cfg->ns_joined & CLONE_NEWUSER) && chmod(fifo, 0602) < 0) {
+        r = st_error_sys(err, errno, "%s: cannot open it to the joined user namespace", fifo);
+        goto fail;
+    }
     if ((r = st_cgroup_create(c->st.cgroup, &cfg->resources, &c->cg, err)) < 0) {
         st_error_prefix(err, "%s: ", cfg->where);
         goto fail;
@@ -449,17 +497,13 @@ int st_container_create(const struct st_container_opts *opts, struct st_containe
                            .seccomp = c->seccomp,
                            .sock = sv[1],
                            .fifo_fd = fifo_fd,
+                           .fd_dir = -1,
                            .stdio = {opts->stdin_fd, opts->stdout_fd, opts->stderr_fd}};
+    a.parent_sock = sv[0];
     fflush(NULL);
-    pid =
-        (pid_t)syscall(SYS_clone, (unsigned long)(cfg->ns_flags | SIGCHLD), NULL, NULL, NULL, NULL);
-    if (pid < 0) {
-        r = st_error_sys(err, errno, "%s: linux.namespaces: clone failed", cfg->where);
+    if ((r = st_ns_spawn(cfg, child_run, &a, &pid, err)) < 0) {
+        pid = -1;
         goto fail;
-    }
-    if (pid == 0) {
-        close(sv[0]);
-        child_run(&a);
     }
     close(sv[1]);
     sv[1] = -1;
@@ -468,6 +512,8 @@ int st_container_create(const struct st_container_opts *opts, struct st_containe
     c->st.pid = pid;
     c->is_parent = true;
     if ((r = st_cgroup_attach(c->cg, pid, err)) < 0)
+        goto fail;
+    if (cfg->has_oom_score_adj && (r = write_oom_score_adj(pid, cfg, err)) < 0)
         goto fail;
     if ((cfg->ns_flags & CLONE_NEWUSER) &&
         ((r = write_idmap(pid, "uid_map", cfg->uid_mappings, cfg->n_uid_mappings, cfg->where,
