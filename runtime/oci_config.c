@@ -515,12 +515,13 @@ static int parse_device_rules(struct parse *p, json_t *res, struct st_resources 
         d->type = type ? type[0] : 'a';
         bool has;
         long long n;
+        /* -1 is "any"; else the kernel's dev_t: 12 bits of major, 20 of minor */
         snprintf(fpath, sizeof(fpath), "%s.major", path);
-        if ((r = get_int(p, o, "major", fpath, -1, UINT32_MAX - 1, &has, &n)) < 0)
+        if ((r = get_int(p, o, "major", fpath, -1, 4095, &has, &n)) < 0)
             return r;
         d->major = has ? n : -1;
         snprintf(fpath, sizeof(fpath), "%s.minor", path);
-        if ((r = get_int(p, o, "minor", fpath, -1, UINT32_MAX - 1, &has, &n)) < 0)
+        if ((r = get_int(p, o, "minor", fpath, -1, (1 << 20) - 1, &has, &n)) < 0)
             return r;
         d->minor = has ? n : -1;
         snprintf(fpath, sizeof(fpath), "%s.access", path);

@@ -551,6 +551,26 @@ static void test_join_user_namespace(void **state)
     free(user);
 }
 
+/* A new cgroup namespace is rooted at the container's own cgroup: it is
+ * made after the process was moved there, so every line reads "/". */
+static void test_cgroup_namespace_rooted(void **state)
+{
+    struct fx *f = *state;
+    json_t *spec = make_spec(f, "grep -c -v ':/$' /proc/self/cgroup; grep -c . /proc/self/cgroup");
+    json_array_append_new(json_object_get(linux_of(spec), "namespaces"),
+                          json_pack("{s:s}", "type", "cgroup"));
+    json_object_set_new(linux_of(spec), "resources", json_pack("{s:{s:i}}", "pids", "limit", 50));
+    save_spec(f, spec);
+    char *out = NULL, *err = NULL;
+    /* grep -c exits 1 when it counts 0 */
+    SRUN(f, &out, &err, "run", "--bundle", f->bundle, f->id);
+    int outside = -1, lines = 0;
+    if (sscanf(out, "%d %d", &outside, &lines) != 2 || outside != 0 || lines == 0)
+        fail_msg("lines not at the namespace root: \"%s\" (stderr \"%s\")", out, err);
+    free(out);
+    free(err);
+}
+
 /* A path that is not a namespace of its type fails at create. */
 static void test_namespace_path_checked(void **state)
 {
@@ -781,6 +801,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_join_net_uts_ipc_pid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_join_mount_namespace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_join_user_namespace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cgroup_namespace_rooted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_namespace_path_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oom_score_adj, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cgroup_values, setup, teardown),
