@@ -226,6 +226,22 @@ int st_cgroup_set_value_at(const char *path, const char *ctrl, const char *file,
     return r < 0 ? r : 0;
 }
 
+int st_cgroup_swap_unaccounted(const char *file, st_error *err)
+{
+    _cleanup_fclose_ FILE *f = fopen("/proc/swaps", "re");
+    char line[256];
+    int lines = 0;
+    while (f && fgets(line, sizeof(line), f))
+        lines++;
+    if (f && lines <= 1) /* the header alone: no swap anywhere */
+        return 0;
+    return st_error_set(err, EOPNOTSUPP,
+                        "linux.resources.memory.swap: the kernel does not account swap (no %s), "
+                        "so swap use cannot be limited while this host has swap: boot with "
+                        "swapaccount=1 or drop memory.swap",
+                        file);
+}
+
 int st_cgroup_read_line(const char *ctrl, const char *path, const char *file, char *buf,
                         size_t size, st_error *err)
 {

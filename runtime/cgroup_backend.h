@@ -73,6 +73,11 @@ int st_cgroup_errno(int lcg_code);
 int st_cgroup_set_value(struct st_cgroup *cg, const char *ctrl, const char *file, const char *value,
                         const char *field, bool optional, bool *absent, st_error *err);
 
+/* memory.swap was asked for but the kernel has no swap limit file (swap
+ * is not accounted): fine when the host has no swap at all (there is none
+ * to use), else an error naming the field, never a silent drop. */
+int st_cgroup_swap_unaccounted(const char *file, st_error *err);
+
 /* Reads the first line of file of controller ctrl in the cgroup at path
  * (not necessarily cg's: a parent), without its newline. */
 int st_cgroup_read_line(const char *ctrl, const char *path, const char *file, char *buf,

@@ -137,12 +137,14 @@ static int v1_apply(struct st_cgroup *cg, const struct st_resources *res, st_err
         if (r < 0)
             return r;
     }
-    /* memsw exists only when the kernel accounts swap (swapaccount=1). Without
-     * it swap is not limited; with no swap configured there is none to use. */
+    /* memsw exists only when the kernel accounts swap (swapaccount=1). */
     if (res->memory_swap >= 0) {
+        bool absent = false;
         snprintf(v, sizeof(v), "%" PRId64, res->memory_swap);
         r = st_cgroup_set_value(cg, "memory", "memory.memsw.limit_in_bytes", v,
-                                "linux.resources.memory.swap", true, NULL, err);
+                                "linux.resources.memory.swap", true, &absent, err);
+        if (r == 0 && absent)
+            r = st_cgroup_swap_unaccounted("memory.memsw.limit_in_bytes", err);
         if (r < 0)
             return r;
     }

@@ -1,8 +1,8 @@
 /* cgroup_v2.c: the cgroup v2 backend (what the node VMs mount): one unified
  * directory, controllers handed down through cgroup.subtree_control, limits in
  * memory.max, memory.swap.max, memory.low, cpu.max, cpu.weight, device rules
- * as a BPF program on the directory, OOM kills counted in memory.events. It writes only through
- * cgroup.c's libcgroup helpers. */
+ * as a BPF program on the directory, OOM kills counted in memory.events. It
+ * writes files only through cgroup.c's libcgroup helpers. */
 #include "cgroup_backend.h"
 
 #include <errno.h>
@@ -114,9 +114,12 @@ static int v2_apply(struct st_cgroup *cg, const struct st_resources *res, st_err
         if (r < 0)
             return r;
         snprintf(v, sizeof(v), "%" PRId64, swap);
-        /* memory.swap.max is missing when swap is not accounted: nothing to cap. */
+        /* memory.swap.max is missing when swap is not accounted. */
+        bool absent = false;
         r = st_cgroup_set_value(cg, "memory", "memory.swap.max", v, "linux.resources.memory.swap",
-                                true, NULL, err);
+                                true, &absent, err);
+        if (r == 0 && absent)
+            r = st_cgroup_swap_unaccounted("memory.swap.max", err);
         if (r < 0)
             return r;
     }
