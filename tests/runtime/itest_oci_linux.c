@@ -4,9 +4,9 @@
  * BPF device program loaded into this kernel (on the hybrid host's cgroup2
  * mount, where it applies too), namespaces joined by path (network, uts
  * with a hostname, ipc, pid, mount, user) from holders made with
- * unshare(1), oomScoreAdj, cpuset/pids/memory values read back from the
- * cgroup files, rootfsPropagation seen in /proc/self/mountinfo, and
- * refusals at create that leave nothing behind. */
+ * unshare(1), oomScoreAdj, personality, cpuset/pids/memory values read
+ * back from the cgroup files, rootfsPropagation seen in
+ * /proc/self/mountinfo, and refusals at create that leave nothing behind. */
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -627,6 +628,20 @@ static void test_oom_score_adj(void **state)
     assert_false(cgroup_exists(f->id));
 }
 
+static void test_personality(void **state)
+{
+    struct fx *f = *state;
+    struct utsname u;
+    assert_int_equal(uname(&u), 0);
+    if (strcmp(u.machine, "x86_64") != 0)
+        skip(); /* LINUX32 shows i686 only where there is a 32-bit twin */
+    json_t *spec = make_spec(f, "uname -m");
+    json_object_set_new(linux_of(spec), "personality", json_pack("{s:s}", "domain", "LINUX32"));
+    char *out = run_ok(f, spec);
+    assert_string_equal(out, "i686\n");
+    free(out);
+}
+
 static void test_cgroup_values(void **state)
 {
     struct fx *f = *state;
@@ -804,6 +819,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cgroup_namespace_rooted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_namespace_path_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oom_score_adj, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_personality, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cgroup_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_at_create, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rootfs_propagation, setup, teardown),
