@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/vfs.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "strata/cleanup.h"
 
@@ -188,30 +189,72 @@ bool st_cgroup_has_ctrl(const struct st_cgroup *cg, const char *name)
     return false;
 }
 
+/* One value into one file; ECGROUPVALUENOTEXIST is returned as is (the
+ * caller decides whether a missing file is an error). */
+static int set_value(const char *path, const char *ctrl, const char *file, const char *value,
+                     const char *field, bool optional, st_error *err)
+{
+    /* A fresh struct per value: cgroup_modify_cgroup writes every value it
+     * holds, and one value per call is what lets the error name the field. */
+    _cleanup_lcg_ struct cgroup *g = cgroup_new_cgroup(path);
+    if (g == NULL)
+        return st_error_set(err, ENOMEM, "cgroup %s: out of memory", path);
+    struct cgroup_controller *c = cgroup_add_controller(g, ctrl);
+    if (c == NULL || cgroup_add_value_string(c, file, value) != 0)
+        return st_error_set(err, ENOMEM, "cgroup %s: cannot prepare %s", path, file);
+    int r = cgroup_modify_cgroup(g);
+    if (r == 0 || (r == ECGROUPVALUENOTEXIST && optional))
+        return r;
+    const char *mnt = st_cgroup_ctrl_mount(ctrl, NULL);
+    return st_error_set(err, st_cgroup_errno(r), "%s: the kernel refused %s (%s/%s/%s): %s", field,
+                        value, mnt ? mnt : ctrl, path, file, lcg_strerror(r));
+}
+
 int st_cgroup_set_value(struct st_cgroup *cg, const char *ctrl, const char *file, const char *value,
                         const char *field, bool optional, bool *absent, st_error *err)
 {
+    int r = set_value(cg->path, ctrl, file, value, field, optional, err);
     if (absent)
-        *absent = false;
-    /* A fresh struct per value: cgroup_modify_cgroup writes every value it
-     * holds, and one value per call is what lets the error name the field. */
-    _cleanup_lcg_ struct cgroup *g = cgroup_new_cgroup(cg->path);
-    if (g == NULL)
-        return st_error_set(err, ENOMEM, "cgroup %s: out of memory", cg->path);
-    struct cgroup_controller *c = cgroup_add_controller(g, ctrl);
-    if (c == NULL || cgroup_add_value_string(c, file, value) != 0)
-        return st_error_set(err, ENOMEM, "cgroup %s: cannot prepare %s", cg->path, file);
-    int r = cgroup_modify_cgroup(g);
-    if (r == 0)
+        *absent = r == ECGROUPVALUENOTEXIST;
+    return r < 0 ? r : 0;
+}
+
+int st_cgroup_set_value_at(const char *path, const char *ctrl, const char *file, const char *value,
+                           const char *field, st_error *err)
+{
+    int r = set_value(path, ctrl, file, value, field, false, err);
+    return r < 0 ? r : 0;
+}
+
+int st_cgroup_swap_unaccounted(const char *file, st_error *err)
+{
+    _cleanup_fclose_ FILE *f = fopen("/proc/swaps", "re");
+    char line[256];
+    int lines = 0;
+    while (f && fgets(line, sizeof(line), f))
+        lines++;
+    if (f && lines <= 1) /* the header alone: no swap anywhere */
         return 0;
-    if (r == ECGROUPVALUENOTEXIST && optional) {
-        if (absent)
-            *absent = true;
-        return 0;
-    }
-    const char *mnt = st_cgroup_ctrl_mount(ctrl, NULL);
-    return st_error_set(err, st_cgroup_errno(r), "%s: the kernel refused %s (%s/%s/%s): %s", field,
-                        value, mnt ? mnt : ctrl, cg->path, file, lcg_strerror(r));
+    return st_error_set(err, EOPNOTSUPP,
+                        "linux.resources.memory.swap: the kernel does not account swap (no %s), "
+                        "so swap use cannot be limited while this host has swap: boot with "
+                        "swapaccount=1 or drop memory.swap",
+                        file);
+}
+
+int st_cgroup_read_line(const char *ctrl, const char *path, const char *file, char *buf,
+                        size_t size, st_error *err)
+{
+    void *h = NULL;
+    buf[0] = '\0';
+    int r = cgroup_read_value_begin(ctrl, path, (char *)file, &h, buf, (int)size);
+    if (h)
+        cgroup_read_value_end(&h);
+    if (r != 0 && r != ECGEOF)
+        return st_error_set(err, st_cgroup_errno(r), "cgroup %s: cannot read %s (%s): %s",
+                            path[0] ? path : "/", file, ctrl, lcg_strerror(r));
+    buf[strcspn(buf, "\n")] = '\0';
+    return 0;
 }
 
 int st_cgroup_read_counter(struct st_cgroup *cg, const char *ctrl, const char *file,
@@ -278,6 +321,21 @@ static int path_normalize(const char *in, char **out, st_error *err)
                             "cgroup path \"%s\": names the root; give \"strata-<id>\" or /a/b", in);
     *out = st_steal_ptr(&p);
     return 0;
+}
+
+/* "2MB" -> 2048 (the kB of /sys/kernel/mm/hugepages/hugepages-<N>kB). */
+static uint64_t hugepage_kb(const char *size)
+{
+    char *end;
+    uint64_t n = strtoull(size, &end, 10);
+    switch (*end) {
+    case 'G':
+        return n << 20;
+    case 'M':
+        return n << 10;
+    default:
+        return n;
+    }
 }
 
 /* Exists in controller ctrl: its cgroup.procs can be opened. */
@@ -352,10 +410,56 @@ static int check_controllers(struct st_cgroup *cg, const struct st_resources *re
         {res->cpu_shares > 0, "cpu", "linux.resources.cpu.shares"},
         {res->cpu_quota > 0 || res->cpu_period > 0, "cpu", "linux.resources.cpu.quota"},
         {res->pids_limit >= 0, "pids", "linux.resources.pids.limit"},
+        {res->memory_reservation >= 0, "memory", "linux.resources.memory.reservation"},
+        {res->memory_swappiness >= 0, "memory", "linux.resources.memory.swappiness"},
+        {res->disable_oom_killer, "memory", "linux.resources.memory.disableOOMKiller"},
+        {res->cpuset_cpus != NULL, "cpuset", "linux.resources.cpu.cpus"},
+        {res->cpuset_mems != NULL, "cpuset", "linux.resources.cpu.mems"},
+        {res->n_hugepage_limits > 0, "hugetlb", "linux.resources.hugepageLimits"},
+        /* v2 has no devices controller: a BPF program on the directory does it */
+        {res->n_device_rules > 0 && cg->layout == ST_CGROUP_HYBRID_V1, "devices",
+         "linux.resources.devices"},
     };
     for (size_t i = 0; i < sizeof(needs) / sizeof(needs[0]); i++)
         if (needs[i].wanted && !st_cgroup_has_ctrl(cg, needs[i].ctrl))
             return cg->ops->missing(cg, needs[i].ctrl, needs[i].field, err);
+    /* A page size the host has no pool for has no hugetlb files either. */
+    for (size_t i = 0; i < res->n_hugepage_limits; i++) {
+        char path[128];
+        uint64_t kb = hugepage_kb(res->hugepage_limits[i].size);
+        snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%" PRIu64 "kB", kb);
+        if (access(path, F_OK) < 0)
+            return st_error_set(err, ENODEV,
+                                "linux.resources.hugepageLimits[%zu].pageSize: this host has no "
+                                "%s huge pages (no %s): use a size listed in "
+                                "/sys/kernel/mm/hugepages or drop the limit",
+                                i, res->hugepage_limits[i].size, path);
+    }
+    return cg->ops->check ? cg->ops->check(cg, res, err) : 0;
+}
+
+/* hugetlb file names follow the hugetlb mount's version, which on a hybrid
+ * host may differ from the layout (cgroup2 there holds hugetlb). The
+ * reservation limit exists only on kernels that account reservations: set
+ * it too where it does, so a mmap fails instead of a later SIGBUS. */
+static int apply_hugetlb(struct st_cgroup *cg, const struct st_resources *res, st_error *err)
+{
+    enum st_cgroup_layout v = ST_CGROUP_HYBRID_V1;
+    st_cgroup_ctrl_mount("hugetlb", &v);
+    const char *suffix = v == ST_CGROUP_UNIFIED_V2 ? "max" : "limit_in_bytes";
+    for (size_t i = 0; i < res->n_hugepage_limits; i++) {
+        const struct st_hugepage_limit *h = &res->hugepage_limits[i];
+        char file[64], rsvd[64], val[32], field[64];
+        snprintf(file, sizeof(file), "hugetlb.%s.%s", h->size, suffix);
+        snprintf(rsvd, sizeof(rsvd), "hugetlb.%s.rsvd.%s", h->size, suffix);
+        snprintf(val, sizeof(val), "%" PRIu64, h->limit);
+        snprintf(field, sizeof(field), "linux.resources.hugepageLimits[%zu]", i);
+        int r = st_cgroup_set_value(cg, "hugetlb", file, val, field, false, NULL, err);
+        if (r == 0)
+            r = st_cgroup_set_value(cg, "hugetlb", rsvd, val, field, true, NULL, err);
+        if (r < 0)
+            return r;
+    }
     return 0;
 }
 
@@ -363,12 +467,25 @@ static int check_controllers(struct st_cgroup *cg, const struct st_resources *re
 static int apply_resources(struct st_cgroup *cg, const struct st_resources *res, st_error *err)
 {
     int r = cg->ops->apply(cg, res, err);
-    if (r < 0 || res->pids_limit < 0)
+    if (r < 0)
         return r;
     char v[32];
-    snprintf(v, sizeof(v), "%" PRId64, res->pids_limit);
-    return st_cgroup_set_value(cg, "pids", "pids.max", v, "linux.resources.pids.limit", false, NULL,
-                               err);
+    if (res->pids_limit >= 0) {
+        snprintf(v, sizeof(v), "%" PRId64, res->pids_limit);
+        r = st_cgroup_set_value(cg, "pids", "pids.max", v, "linux.resources.pids.limit", false,
+                                NULL, err);
+        if (r < 0)
+            return r;
+    }
+    if (res->cpuset_mems &&
+        (r = st_cgroup_set_value(cg, "cpuset", "cpuset.mems", res->cpuset_mems,
+                                 "linux.resources.cpu.mems", false, NULL, err)) < 0)
+        return r;
+    if (res->cpuset_cpus &&
+        (r = st_cgroup_set_value(cg, "cpuset", "cpuset.cpus", res->cpuset_cpus,
+                                 "linux.resources.cpu.cpus", false, NULL, err)) < 0)
+        return r;
+    return apply_hugetlb(cg, res, err);
 }
 
 static int cg_new(const char *path, const struct st_resources *res, struct st_cgroup **out,
@@ -388,7 +505,7 @@ static int cg_new(const char *path, const struct st_resources *res, struct st_cg
     cg->path = st_steal_ptr(&norm);
     cg->layout = layout;
     cg->ops = layout == ST_CGROUP_UNIFIED_V2 ? &st_cgroup_v2_ops : &st_cgroup_v1_ops;
-    r = cg->ops->controllers(cg, err);
+    r = cg->ops->controllers(cg, res, err);
     if (r == 0 && res)
         r = check_controllers(cg, res, err);
     if (r < 0) {
@@ -403,12 +520,50 @@ static int cg_new(const char *path, const struct st_resources *res, struct st_cg
 
 void st_resources_init(struct st_resources *r)
 {
+    memset(r, 0, sizeof(*r));
     r->memory_limit = -1;
     r->memory_swap = -1;
+    r->memory_reservation = -1;
+    r->memory_swappiness = -1;
     r->cpu_quota = -1;
-    r->cpu_period = 0;
-    r->cpu_shares = 0;
     r->pids_limit = -1;
+}
+
+void st_resources_clear(struct st_resources *r)
+{
+    free(r->cpuset_cpus);
+    free(r->cpuset_mems);
+    free(r->hugepage_limits);
+    free(r->device_rules);
+    st_resources_init(r);
+}
+
+/* "0-3,7": numbers and ascending ranges joined by commas. */
+static bool cpuset_list_ok(const char *s)
+{
+    if (*s == '\0')
+        return false;
+    while (*s) {
+        char *end;
+        if (*s < '0' || *s > '9')
+            return false;
+        unsigned long a = strtoul(s, &end, 10);
+        s = end;
+        if (*s == '-') {
+            s++;
+            if (*s < '0' || *s > '9')
+                return false;
+            unsigned long b = strtoul(s, &end, 10);
+            if (b < a)
+                return false;
+            s = end;
+        }
+        if (*s == ',' && s[1] != '\0')
+            s++;
+        else if (*s != '\0')
+            return false;
+    }
+    return true;
 }
 
 int st_resources_check(const struct st_resources *r, st_error *err)
@@ -438,6 +593,24 @@ int st_resources_check(const struct st_resources *r, st_error *err)
         return st_error_set(err, EINVAL,
                             "linux.resources.pids.limit: %lld is not a count (use -1 for none)",
                             (long long)r->pids_limit);
+    if (r->memory_reservation < -1)
+        return st_error_set(
+            err, EINVAL, "linux.resources.memory.reservation: %lld is not a size (use -1 for none)",
+            (long long)r->memory_reservation);
+    if (r->memory_swappiness < -1 || r->memory_swappiness > 100)
+        return st_error_set(err, EINVAL,
+                            "linux.resources.memory.swappiness: %lld is outside 0..100",
+                            (long long)r->memory_swappiness);
+    if (r->cpuset_cpus && !cpuset_list_ok(r->cpuset_cpus))
+        return st_error_set(err, EINVAL,
+                            "linux.resources.cpu.cpus: \"%s\" is not a CPU list (such as "
+                            "\"0-3,7\")",
+                            r->cpuset_cpus);
+    if (r->cpuset_mems && !cpuset_list_ok(r->cpuset_mems))
+        return st_error_set(err, EINVAL,
+                            "linux.resources.cpu.mems: \"%s\" is not a memory node list (such as "
+                            "\"0-1\")",
+                            r->cpuset_mems);
     return 0;
 }
 
@@ -482,6 +655,8 @@ int st_cgroup_create(const char *path, const struct st_resources *res, struct st
             r = create_one(cg, level, err);
             if (r == 0)
                 made[nmade++] = end;
+            if (r == 0 && cg->ops->level_made)
+                r = cg->ops->level_made(cg, level, err);
         }
         level[end] = cg->path[end];
     }

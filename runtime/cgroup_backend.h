@@ -28,14 +28,25 @@ struct st_cgroup {
 };
 
 struct st_cgroup_ops {
-    /* Fills cg->ctrl/nctrl/nhier from the mounted controllers. */
-    int (*controllers)(struct st_cgroup *cg, st_error *err);
+    /* Fills cg->ctrl/nctrl/nhier from the mounted controllers: the ones
+     * every cgroup is in, and those res asks for (cpuset, devices,
+     * hugetlb); res NULL (opening an existing cgroup) lists them all. */
+    int (*controllers)(struct st_cgroup *cg, const struct st_resources *res, st_error *err);
+    /* Refuses, before anything is created, a limit this layout has no file
+     * for (v2: swappiness, disableOOMKiller). NULL: nothing to refuse. */
+    int (*check)(struct st_cgroup *cg, const struct st_resources *res, st_error *err);
+    /* Called for each level create made, top down, before res is applied
+     * (v1: a new cpuset level copies its parent's cpus and mems, without
+     * which no task may join it). NULL: nothing to do. */
+    int (*level_made)(struct st_cgroup *cg, const char *level, st_error *err);
     /* The error for a limit (OCI field) whose controller ctrl the cgroup is
      * not in, saying what to do on this layout. Which limit needs which
      * controller is the same on both: cgroup.c checks that, once. */
     int (*missing)(struct st_cgroup *cg, const char *ctrl, const char *field, st_error *err);
     /* Writes res into the existing cgroup, one value at a time, so a refusal
-     * names its OCI field; pids.max, the same file on both, is cgroup.c's. */
+     * names its OCI field; what has the same file on both (pids.max,
+     * cpuset.cpus/mems, hugetlb by the hugetlb mount's version) is
+     * cgroup.c's. */
     int (*apply)(struct st_cgroup *cg, const struct st_resources *res, st_error *err);
     /* The memory controller's file with the "oom_kill N" counter. */
     const char *oom_events;
@@ -61,6 +72,20 @@ int st_cgroup_errno(int lcg_code);
  * exist, sets *absent (if given) and succeeds. */
 int st_cgroup_set_value(struct st_cgroup *cg, const char *ctrl, const char *file, const char *value,
                         const char *field, bool optional, bool *absent, st_error *err);
+
+/* memory.swap was asked for but the kernel has no swap limit file (swap
+ * is not accounted): fine when the host has no swap at all (there is none
+ * to use), else an error naming the field, never a silent drop. */
+int st_cgroup_swap_unaccounted(const char *file, st_error *err);
+
+/* Reads the first line of file of controller ctrl in the cgroup at path
+ * (not necessarily cg's: a parent), without its newline. */
+int st_cgroup_read_line(const char *ctrl, const char *path, const char *file, char *buf,
+                        size_t size, st_error *err);
+
+/* st_cgroup_set_value for the cgroup at path (a level of cg being made). */
+int st_cgroup_set_value_at(const char *path, const char *ctrl, const char *file, const char *value,
+                           const char *field, st_error *err);
 
 /* Reads a "key N" line of a flat-keyed file (memory.events, memory.oom_control)
  * through cgroup_read_value_*; *found is false when no line has that key. */

@@ -1,12 +1,15 @@
 /* cgroup_v2.c: the cgroup v2 backend (what the node VMs mount): one unified
  * directory, controllers handed down through cgroup.subtree_control, limits in
- * memory.max, memory.swap.max, cpu.max, cpu.weight, OOM kills counted in
- * memory.events. It writes only through cgroup.c's libcgroup helpers. */
+ * memory.max, memory.swap.max, memory.low, cpu.max, cpu.weight, device rules
+ * as a BPF program on the directory, OOM kills counted in memory.events. It
+ * writes files only through cgroup.c's libcgroup helpers. */
 #include "cgroup_backend.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+
+#include "devices.h"
 
 static const char *const v2_ctrls[] = {"memory", "cpu", "pids"};
 
@@ -19,12 +22,30 @@ static int v2_missing(struct st_cgroup *cg, const char *ctrl, const char *field,
                         field, ctrl, mnt ? mnt : "?");
 }
 
-static int v2_controllers(struct st_cgroup *cg, st_error *err)
+static int v2_controllers(struct st_cgroup *cg, const struct st_resources *res, st_error *err)
 {
     for (size_t i = 0; i < sizeof(v2_ctrls) / sizeof(v2_ctrls[0]); i++) {
         enum st_cgroup_layout v;
         if (st_cgroup_ctrl_mount(v2_ctrls[i], &v) && v == ST_CGROUP_UNIFIED_V2) {
             int r = st_cgroup_ctrl_add(cg, v2_ctrls[i], err);
+            if (r < 0)
+                return r;
+        }
+    }
+    /* Enabled in the parents' subtree_control only for a cgroup that asks:
+     * cpuset and hugetlb cost every sibling their accounting otherwise. */
+    const struct {
+        const char *name;
+        bool wanted;
+    } optional[] = {
+        {"cpuset", res == NULL || res->cpuset_cpus || res->cpuset_mems},
+        {"hugetlb", res == NULL || res->n_hugepage_limits > 0},
+    };
+    for (size_t i = 0; i < sizeof(optional) / sizeof(optional[0]); i++) {
+        enum st_cgroup_layout v;
+        if (optional[i].wanted && st_cgroup_ctrl_mount(optional[i].name, &v) &&
+            v == ST_CGROUP_UNIFIED_V2) {
+            int r = st_cgroup_ctrl_add(cg, optional[i].name, err);
             if (r < 0)
                 return r;
         }
@@ -47,6 +68,35 @@ static int v2_controllers(struct st_cgroup *cg, st_error *err)
     return 0;
 }
 
+/* v2 has no file for these; crun refuses them too (runc drops them). */
+static int v2_check(struct st_cgroup *cg, const struct st_resources *res, st_error *err)
+{
+    (void)cg;
+    if (res->memory_swappiness >= 0)
+        return st_error_set(err, EOPNOTSUPP,
+                            "linux.resources.memory.swappiness: cgroup v2 has no per-cgroup "
+                            "swappiness (it is v1's memory.swappiness): remove it");
+    if (res->disable_oom_killer)
+        return st_error_set(err, EOPNOTSUPP,
+                            "linux.resources.memory.disableOOMKiller: cgroup v2 cannot turn the "
+                            "OOM killer off for a cgroup (v1's memory.oom_control): remove it or "
+                            "set it to false");
+    return 0;
+}
+
+/* The directory the device program is attached to. */
+static int v2_devices(struct st_cgroup *cg, const struct st_resources *res, st_error *err)
+{
+    if (res->n_device_rules == 0)
+        return 0;
+    const char *mnt = st_cgroup_ctrl_mount(cg->ctrl[0], NULL);
+    char dir[FILENAME_MAX];
+    if (mnt == NULL || snprintf(dir, sizeof(dir), "%s/%s", mnt, cg->path) >= (int)sizeof(dir))
+        return st_error_set(err, ENAMETOOLONG, "cgroup %s: no directory for the device program",
+                            cg->path);
+    return st_devices_bpf_attach(dir, res->device_rules, res->n_device_rules, err);
+}
+
 static int v2_apply(struct st_cgroup *cg, const struct st_resources *res, st_error *err)
 {
     char v[64];
@@ -64,9 +114,12 @@ static int v2_apply(struct st_cgroup *cg, const struct st_resources *res, st_err
         if (r < 0)
             return r;
         snprintf(v, sizeof(v), "%" PRId64, swap);
-        /* memory.swap.max is missing when swap is not accounted: nothing to cap. */
+        /* memory.swap.max is missing when swap is not accounted. */
+        bool absent = false;
         r = st_cgroup_set_value(cg, "memory", "memory.swap.max", v, "linux.resources.memory.swap",
-                                true, NULL, err);
+                                true, &absent, err);
+        if (r == 0 && absent)
+            r = st_cgroup_swap_unaccounted("memory.swap.max", err);
         if (r < 0)
             return r;
     }
@@ -88,11 +141,20 @@ static int v2_apply(struct st_cgroup *cg, const struct st_resources *res, st_err
         if (r < 0)
             return r;
     }
-    return 0;
+    /* v1's soft limit is what v2 calls best-effort protection. */
+    if (res->memory_reservation >= 0) {
+        snprintf(v, sizeof(v), "%" PRId64, res->memory_reservation);
+        r = st_cgroup_set_value(cg, "memory", "memory.low", v, "linux.resources.memory.reservation",
+                                false, NULL, err);
+        if (r < 0)
+            return r;
+    }
+    return v2_devices(cg, res, err);
 }
 
 const struct st_cgroup_ops st_cgroup_v2_ops = {
     .controllers = v2_controllers,
+    .check = v2_check,
     .missing = v2_missing,
     .apply = v2_apply,
     .oom_events = "memory.events",

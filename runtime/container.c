@@ -38,6 +38,7 @@
 #include <strings.h>
 #include <sys/pidfd.h>
 #include <sys/mount.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -50,6 +51,7 @@
 #include "exec_path.h"
 #include "hooks.h"
 #include "mounts.h"
+#include "namespaces.h"
 #include "rlimits.h"
 #include "strata/cgroup.h"
 #include "strata/cleanup.h"
@@ -157,7 +159,9 @@ struct child_args {
     const struct st_oci_config *config;
     struct st_seccomp *seccomp;
     int sock;
+    int parent_sock; /* the creator's end of the socketpair, closed first */
     int fifo_fd;
+    int fd_dir; /* /proc/self/fd opened before a chroot into a joined mount ns, or -1 */
     int stdio[3];
     /* The state for the hooks run in here, built before the clone (no
      * allocation in the child): status creating, then created. */
@@ -245,22 +249,34 @@ static int child_prepare(struct child_args *a, enum msg_kind *kind, st_error *er
     if ((c->ns_flags & CLONE_NEWUSER) && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
         return st_error_sys(err, errno, "%s: linux.uidMappings: container root is not mapped",
                             c->where);
+    /* Joined by the helper (namespaces.c): become its root, as in a new one. */
+    if ((c->ns_joined & CLONE_NEWUSER) && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
+        return st_error_sys(err, errno,
+                            "%s: linux.namespaces: uid 0 is not mapped in the joined user "
+                            "namespace",
+                            c->where);
+    /* Only now, inside its cgroup, so the namespace is rooted there. */
+    if ((c->ns_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0)
+        return st_error_sys(err, errno, "%s: linux.namespaces: cannot create the cgroup namespace",
+                            c->where);
     int r = child_setup_stdio(a->stdio, err);
     if (r < 0)
         return r;
     setsid();
-    for (size_t i = 0; i < c->n_namespaces; i++) {
-        if (c->namespaces[i].path == NULL)
-            continue;
-        _cleanup_close_ int fd = open(c->namespaces[i].path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0 || setns(fd, c->namespaces[i].type) < 0)
-            return st_error_sys(err, errno, "%s: linux.namespaces[%zu].path %s: cannot join it",
-                                c->where, i, c->namespaces[i].path);
-    }
     if (c->hostname && sethostname(c->hostname, strlen(c->hostname)) < 0)
         return st_error_sys(err, errno, "%s: hostname: cannot set it", c->where);
     if (c->domainname && setdomainname(c->domainname, strlen(c->domainname)) < 0)
         return st_error_sys(err, errno, "%s: domainname: cannot set it", c->where);
+    if (c->has_personality && personality(c->personality) < 0)
+        return st_error_sys(err, errno, "%s: linux.personality: cannot set it", c->where);
+    /* After a chroot into a joined namespace there may be no /proc to find
+     * the start FIFO through: keep a way to it. */
+    if ((c->ns_joined & CLONE_NEWNS) &&
+        (a->fd_dir = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+        return st_error_sys(err, errno,
+                            "%s: linux.namespaces: no /proc in the joined mount "
+                            "namespace",
+                            c->where);
     if ((r = st_mounts_prepare(c, err)) < 0)
         return r;
     /* The runtime environment exists: the creator runs prestart and
@@ -316,9 +332,11 @@ static int child_finish(struct child_args *a, enum msg_kind *kind, st_error *err
                         c->args[0]);
 }
 
-static __attribute__((noreturn)) void child_run(struct child_args *a)
+static __attribute__((noreturn)) void child_run(void *arg)
 {
+    struct child_args *a = arg;
     st_error err = {0};
+    close(a->parent_sock);
     enum msg_kind kind = MSG_ERROR;
     if (child_prepare(a, &kind, &err) < 0) {
         child_report(a->sock, true, kind, &err);
@@ -332,7 +350,9 @@ static __attribute__((noreturn)) void child_run(struct child_args *a)
      * after the switch to the container's user (the FIFO is 0622). */
     char path[64];
     snprintf(path, sizeof(path), "/proc/self/fd/%d", a->fifo_fd);
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    int fd = a->fd_dir >= 0
+                 ? openat(a->fd_dir, path + strlen("/proc/self/fd/"), O_WRONLY | O_CLOEXEC)
+                 : open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0 || write(fd, "0", 1) != 1) {
         st_error_sys(&err, errno, "exec.fifo: cannot wait for start");
         child_report(a->sock, true, MSG_ERROR, &err);
@@ -362,6 +382,21 @@ static int write_idmap(pid_t pid, const char *file, const struct st_oci_idmap *m
     if (fd < 0 || write(fd, buf, len) != (ssize_t)len)
         return st_error_sys(err, errno, "%s: linux.%s: the kernel refused the mapping", where,
                             strcmp(file, "uid_map") == 0 ? "uidMappings" : "gidMappings");
+    return 0;
+}
+
+/* From the host's side, like the id maps: lowering the score needs
+ * CAP_SYS_RESOURCE, which a process in a user namespace lacks. It is
+ * inherited through execve. */
+static int write_oom_score_adj(pid_t pid, const struct st_oci_config *c, st_error *err)
+{
+    char path[64], val[16];
+    snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", (int)pid);
+    int n = snprintf(val, sizeof(val), "%d", c->oom_score_adj);
+    _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, val, (size_t)n) != n)
+        return st_error_sys(err, errno, "%s: process.oomScoreAdj %d: cannot set it", c->where,
+                            c->oom_score_adj);
     return 0;
 }
 
@@ -555,11 +590,17 @@ static int hooks_load(struct st_container *c, st_error *err)
 static int validate(const struct st_oci_config *cfg, st_error *err)
 {
     struct stat st;
-    if (!(cfg->ns_flags & CLONE_NEWNS))
+    if (!((cfg->ns_flags | cfg->ns_joined) & CLONE_NEWNS))
         return st_error_set(err, EINVAL,
-                            "%s: linux.namespaces: a new mount namespace is required: add "
-                            "{\"type\": \"mount\"}",
+                            "%s: linux.namespaces: a mount namespace (new or joined) is required: "
+                            "add {\"type\": \"mount\"}",
                             cfg->where);
+    int r = st_ns_check(cfg, err);
+    if (r < 0)
+        return r;
+    /* A joined mount namespace resolves root.path itself (the child reports). */
+    if (cfg->ns_joined & CLONE_NEWNS)
+        return 0;
     if (stat(cfg->root_path, &st) < 0)
         return st_error_sys(err, errno, "%s: root.path %s: cannot use it (create the rootfs)",
                             cfg->where, cfg->root_path);
@@ -657,6 +698,13 @@ int st_container_create(const struct st_container_opts *opts, struct st_containe
         r = st_error_sys(err, errno, "%s: cannot hand it to the container's root", fifo);
         goto fail;
     }
+    /* A joined user namespace's root is some host id we do not know: let
+     * anyone write (the state folder is 0700, and the process reopens the
+     * FIFO through its own fd). */
+    if ((cfg->ns_joined & CLONE_NEWUSER) && chmod(fifo, 0602) < 0) {
+        r = st_error_sys(err, errno, "%s: cannot open it to the joined user namespace", fifo);
+        goto fail;
+    }
     if ((r = st_cgroup_create(c->st.cgroup, &cfg->resources, &c->cg, err)) < 0) {
         st_error_prefix(err, "%s: ", cfg->where);
         goto fail;
@@ -669,19 +717,15 @@ int st_container_create(const struct st_container_opts *opts, struct st_containe
                            .seccomp = c->seccomp,
                            .sock = sv[1],
                            .fifo_fd = fifo_fd,
+                           .fd_dir = -1,
                            .stdio = {opts->stdin_fd, opts->stdout_fd, opts->stderr_fd},
                            .state_creating = state_creating,
                            .state_created = state_created};
+    a.parent_sock = sv[0];
     fflush(NULL);
-    pid =
-        (pid_t)syscall(SYS_clone, (unsigned long)(cfg->ns_flags | SIGCHLD), NULL, NULL, NULL, NULL);
-    if (pid < 0) {
-        r = st_error_sys(err, errno, "%s: linux.namespaces: clone failed", cfg->where);
+    if ((r = st_ns_spawn(cfg, child_run, &a, &pid, err)) < 0) {
+        pid = -1;
         goto fail;
-    }
-    if (pid == 0) {
-        close(sv[0]);
-        child_run(&a);
     }
     close(sv[1]);
     sv[1] = -1;
@@ -690,6 +734,8 @@ int st_container_create(const struct st_container_opts *opts, struct st_containe
     c->st.pid = pid;
     c->is_parent = true;
     if ((r = st_cgroup_attach(c->cg, pid, err)) < 0)
+        goto fail;
+    if (cfg->has_oom_score_adj && (r = write_oom_score_adj(pid, cfg, err)) < 0)
         goto fail;
     if ((cfg->ns_flags & CLONE_NEWUSER) &&
         ((r = write_idmap(pid, "uid_map", cfg->uid_mappings, cfg->n_uid_mappings, cfg->where,

@@ -1,12 +1,17 @@
 /* mounts.c: the container's filesystem view (rootfs bind, config mounts,
  * /dev with its device nodes, pivot_root, masked and read-only paths). Runs
  * only in the container's process, inside its own mount namespace, after
- * "/" was made rslave/rprivate so nothing propagates back to the host. */
+ * "/" was made rslave/rprivate so nothing propagates back to the host; the
+ * propagation linux.rootfsPropagation asks for is set on the new root after
+ * pivot_root (a shared "/" before it would hand every mount made here to
+ * the host, and pivot_root refuses a shared parent). In a joined mount
+ * namespace nothing is mounted: the process only chroots into root.path. */
 #include "mounts.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +22,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "devices.h"
 #include "strata/cleanup.h"
 #include "strata/fs.h"
 
@@ -59,30 +65,24 @@ static unsigned long kept_flags(const char *path)
     return f;
 }
 
-struct dev_node {
-    const char *name;
-    unsigned maj, min;
-};
-
-static const struct dev_node dev_nodes[] = {
-    {"null", 1, 3},   {"zero", 1, 5},    {"full", 1, 7},
-    {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
-};
-
+/* The default devices (devices.h) in a fresh /dev tmpfs. */
 static int make_devices(const char *where, const char *dev, st_error *err)
 {
     char path[PATH_MAX], host[64];
-    for (size_t i = 0; i < sizeof(dev_nodes) / sizeof(dev_nodes[0]); i++) {
-        if (snprintf(path, sizeof(path), "%s/%s", dev, dev_nodes[i].name) >= (int)sizeof(path))
+    for (size_t i = 0; i < st_n_default_devices; i++) {
+        const struct st_default_device *d = &st_default_devices[i];
+        if (d->name == NULL)
+            continue;
+        if (snprintf(path, sizeof(path), "%s/%s", dev, d->name) >= (int)sizeof(path))
             return st_error_set(err, ENAMETOOLONG, "%s: mounts: %s: path too long", where, dev);
-        if (mknod(path, S_IFCHR | 0666, makedev(dev_nodes[i].maj, dev_nodes[i].min)) == 0) {
+        if (mknod(path, S_IFCHR | 0666, makedev((unsigned)d->major, (unsigned)d->minor)) == 0) {
             chmod(path, 0666); /* the umask applies to mknod */
             continue;
         }
         if (errno != EPERM)
             return st_error_sys(err, errno, "%s: mounts: cannot create %s", where, path);
         /* In a user namespace mknod is denied: bind the host's node instead. */
-        snprintf(host, sizeof(host), "/dev/%s", dev_nodes[i].name);
+        snprintf(host, sizeof(host), "/dev/%s", d->name);
         int r = mkpath(path, true);
         if (r < 0 || mount(host, path, NULL, MS_BIND, NULL) < 0)
             return st_error_sys(err, r < 0 ? -r : errno, "%s: mounts: cannot bind %s to %s", where,
@@ -201,11 +201,23 @@ static const struct st_oci_mount std_pts = {"/dev/pts", "devpts",
 static const struct st_oci_mount std_shm = {
     "/dev/shm", "tmpfs", "shm", MS_NOSUID | MS_NOEXEC | MS_NODEV, 0, "mode=1777,size=65536k"};
 
+static bool joined_mount_ns(const struct st_oci_config *c)
+{
+    return (c->ns_joined & CLONE_NEWNS) != 0;
+}
+
 int st_mounts_prepare(const struct st_oci_config *c, st_error *err)
 {
-    if (mount(NULL, "/", NULL, c->rootfs_propagation, NULL) < 0)
-        return st_error_sys(err, errno, "%s: linux.rootfsPropagation: cannot set it on /",
-                            c->where);
+    if (joined_mount_ns(c))
+        return 0;
+    /* Until the pivot nothing may flow back to the host: private when the
+     * root is to be private or unbindable, else a slave (it still receives
+     * the host's mounts, as "slave" and "shared" both promise). */
+    unsigned long first =
+        c->rootfs_propagation & (MS_PRIVATE | MS_UNBINDABLE) ? MS_PRIVATE : MS_SLAVE;
+    if (mount(NULL, "/", NULL, first | MS_REC, NULL) < 0)
+        return st_error_sys(err, errno, "%s: linux.rootfsPropagation: cannot make / %s", c->where,
+                            first == MS_PRIVATE ? "rprivate" : "rslave");
     if (mount(c->root_path, c->root_path, NULL, MS_BIND | MS_REC, NULL) < 0)
         return st_error_sys(err, errno, "%s: root.path %s: cannot bind it", c->where, c->root_path);
     bool dev_tmpfs = false;
@@ -229,11 +241,40 @@ int st_mounts_prepare(const struct st_oci_config *c, st_error *err)
         if ((r = make_devices(c->where, dev, err)) < 0)
             return r;
     }
+    return st_devices_create(c, err);
+}
+
+/* A joined namespace's mounts are its owner's: no pivot_root, which would
+ * move the root of every process in it; root.path is looked up there. */
+static int chroot_joined(const struct st_oci_config *c, st_error *err)
+{
+    if (chroot(c->root_path) < 0)
+        return st_error_sys(err, errno,
+                            "%s: root.path %s: cannot chroot into it in the joined mount "
+                            "namespace (it is looked up there)",
+                            c->where, c->root_path);
+    if (chdir("/") < 0)
+        return st_error_sys(err, errno, "chdir /");
+    return 0;
+}
+
+/* Now that "/" is the container's own root, it may become what the config
+ * asks: shared gets a peer group of its own (never the host's: "/" was a
+ * slave before), slave stays, private and unbindable cut the host off. */
+static int set_root_propagation(const struct st_oci_config *c, st_error *err)
+{
+    if (!c->rootfs_propagation_set)
+        return 0;
+    if (mount(NULL, "/", NULL, c->rootfs_propagation, NULL) < 0)
+        return st_error_sys(err, errno, "%s: linux.rootfsPropagation: cannot set it on the root",
+                            c->where);
     return 0;
 }
 
 int st_mounts_pivot(const struct st_oci_config *c, st_error *err)
 {
+    if (joined_mount_ns(c))
+        return chroot_joined(c, err);
     if (chdir(c->root_path) < 0)
         return st_error_sys(err, errno, "%s: root.path %s: cannot enter it", c->where,
                             c->root_path);
@@ -252,7 +293,7 @@ int st_mounts_pivot(const struct st_oci_config *c, st_error *err)
     }
     if (chdir("/") < 0)
         return st_error_sys(err, errno, "chdir /");
-    return 0;
+    return set_root_propagation(c, err);
 }
 
 static int mask_path(const struct st_oci_config *c, const char *path, st_error *err)

@@ -11,8 +11,11 @@
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/mount.h>
+#include <sys/personality.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
+#include "devices.h"
 #include "strata/cleanup.h"
 
 /* ---- typed getters: each names the JSON path on error ---- */
@@ -464,6 +467,255 @@ static int parse_idmaps(struct parse *p, json_t *linux, const char *key, struct 
     return 0;
 }
 
+/* A member the spec defines that strata-run does not apply: refused by
+ * name when present, never dropped (only names the spec does not define
+ * are ignored, as it requires). */
+static int refuse_member(struct parse *p, json_t *obj, const char *key, const char *path,
+                         const char *why)
+{
+    json_t *v = obj ? json_object_get(obj, key) : NULL;
+    if (v == NULL || json_is_null(v))
+        return 0;
+    return bad(p, path, why);
+}
+
+/* Like refuse_member, but the value that changes nothing (-1 for a
+ * deprecated limit, 0 for cpu.idle) is accepted. */
+static int refuse_unless(struct parse *p, json_t *obj, const char *key, const char *path,
+                         long long noop, const char *why)
+{
+    json_t *v = obj ? json_object_get(obj, key) : NULL;
+    if (v == NULL || json_is_null(v) || (json_is_integer(v) && json_integer_value(v) == noop))
+        return 0;
+    return bad(p, path, why);
+}
+
+/* ---- linux.resources ---- */
+
+static int parse_device_rules(struct parse *p, json_t *res, struct st_resources *rs)
+{
+    json_t *arr;
+    int r = get_member(p, res, "devices", "linux.resources.devices", JSON_ARRAY, "an array", &arr);
+    if (r < 0 || arr == NULL || json_array_size(arr) == 0)
+        return r;
+    rs->device_rules = calloc(json_array_size(arr), sizeof(*rs->device_rules));
+    if (rs->device_rules == NULL)
+        return st_error_set(p->err, ENOMEM, "out of memory");
+    size_t i;
+    json_t *o;
+    json_array_foreach(arr, i, o)
+    {
+        char path[64], fpath[96];
+        snprintf(path, sizeof(path), "linux.resources.devices[%zu]", i);
+        if (!json_is_object(o))
+            return bad(p, path, "expected an object {allow, type, major, minor, access}");
+        struct st_device_rule *d = &rs->device_rules[rs->n_device_rules++];
+        json_t *allow = json_object_get(o, "allow");
+        snprintf(fpath, sizeof(fpath), "%s.allow", path);
+        if (!json_is_boolean(allow))
+            return bad(p, fpath, "missing or not true/false: say whether the entry allows");
+        d->allow = json_is_true(allow);
+        _cleanup_free_ char *type = NULL, *access = NULL;
+        snprintf(fpath, sizeof(fpath), "%s.type", path);
+        if ((r = get_string(p, o, "type", fpath, &type)) < 0)
+            return r;
+        if (type && (strlen(type) != 1 || strchr("acb", type[0]) == NULL))
+            return bad(p, fpath, "expected \"a\" (all), \"c\" or \"b\"");
+        d->type = type ? type[0] : 'a';
+        bool has;
+        long long n;
+        /* -1 is "any"; else the kernel's dev_t: 12 bits of major, 20 of minor */
+        snprintf(fpath, sizeof(fpath), "%s.major", path);
+        if ((r = get_int(p, o, "major", fpath, -1, 4095, &has, &n)) < 0)
+            return r;
+        d->major = has ? n : -1;
+        snprintf(fpath, sizeof(fpath), "%s.minor", path);
+        if ((r = get_int(p, o, "minor", fpath, -1, (1 << 20) - 1, &has, &n)) < 0)
+            return r;
+        d->minor = has ? n : -1;
+        snprintf(fpath, sizeof(fpath), "%s.access", path);
+        if ((r = get_string(p, o, "access", fpath, &access)) < 0)
+            return r;
+        /* Absent or empty: every access, as "all" is for type and numbers. */
+        for (const char *a = access && access[0] ? access : "rwm"; *a; a++) {
+            unsigned bit = *a == 'r'   ? ST_DEV_ACC_READ
+                           : *a == 'w' ? ST_DEV_ACC_WRITE
+                           : *a == 'm' ? ST_DEV_ACC_MKNOD
+                                       : 0;
+            if (bit == 0)
+                return bad(p, fpath, "expected letters from \"rwm\"");
+            d->access |= bit;
+        }
+        /* The kernel reads any "a" entry as "every device, every access". */
+        if (d->type == 'a' && (d->major >= 0 || d->minor >= 0 || d->access != ST_DEV_ACC_ALL))
+            return bad(p, path,
+                       "type \"a\" means every device with every access: drop major, minor "
+                       "and a partial access, or use type \"c\" or \"b\"");
+    }
+    return 0;
+}
+
+/* "2MB" -> the kernel's "2MB"; "2048KB" -> "2MB" (the hugetlb files name a
+ * size in the largest unit at or below it, base 1024). */
+static int hugepage_size(struct parse *p, const char *path, const char *s, char *out, size_t size)
+{
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(s, &end, 10);
+    unsigned shift = 0;
+    if (end == s || errno || s[0] == '-')
+        return bad(p, path, "expected a size such as \"2MB\" or \"1GB\"");
+    if (strcmp(end, "KB") == 0)
+        shift = 10;
+    else if (strcmp(end, "MB") == 0)
+        shift = 20;
+    else if (strcmp(end, "GB") == 0)
+        shift = 30;
+    else if (strcmp(end, "B") != 0)
+        return bad(p, path, "expected a size such as \"2MB\" or \"1GB\" (units B, KB, MB, GB)");
+    if (n == 0 || n > (1ULL << 40) >> shift)
+        return bad(p, path, "expected a size such as \"2MB\" or \"1GB\"");
+    unsigned long long bytes = n << shift;
+    if (bytes >= 1ULL << 30 && bytes % (1ULL << 30) == 0)
+        snprintf(out, size, "%lluGB", bytes >> 30);
+    else if (bytes >= 1ULL << 20 && bytes % (1ULL << 20) == 0)
+        snprintf(out, size, "%lluMB", bytes >> 20);
+    else if (bytes >= 1ULL << 10 && bytes % (1ULL << 10) == 0)
+        snprintf(out, size, "%lluKB", bytes >> 10);
+    else
+        return bad(p, path, "no huge page size is a fraction of a KB");
+    return 0;
+}
+
+static int parse_hugepages(struct parse *p, json_t *res, struct st_resources *rs)
+{
+    json_t *arr;
+    int r = get_member(p, res, "hugepageLimits", "linux.resources.hugepageLimits", JSON_ARRAY,
+                       "an array", &arr);
+    if (r < 0 || arr == NULL || json_array_size(arr) == 0)
+        return r;
+    rs->hugepage_limits = calloc(json_array_size(arr), sizeof(*rs->hugepage_limits));
+    if (rs->hugepage_limits == NULL)
+        return st_error_set(p->err, ENOMEM, "out of memory");
+    size_t i;
+    json_t *o;
+    json_array_foreach(arr, i, o)
+    {
+        char path[64], fpath[96];
+        snprintf(path, sizeof(path), "linux.resources.hugepageLimits[%zu]", i);
+        if (!json_is_object(o))
+            return bad(p, path, "expected an object {pageSize, limit}");
+        struct st_hugepage_limit *h = &rs->hugepage_limits[rs->n_hugepage_limits];
+        _cleanup_free_ char *ps = NULL;
+        snprintf(fpath, sizeof(fpath), "%s.pageSize", path);
+        if ((r = get_string(p, o, "pageSize", fpath, &ps)) < 0)
+            return r;
+        if (ps == NULL)
+            return bad(p, fpath, "missing: give the page size, such as \"2MB\"");
+        if ((r = hugepage_size(p, fpath, ps, h->size, sizeof(h->size))) < 0)
+            return r;
+        for (size_t k = 0; k < rs->n_hugepage_limits; k++)
+            if (strcmp(rs->hugepage_limits[k].size, h->size) == 0)
+                return bad(p, fpath, "this page size is listed twice: keep one entry");
+        bool has;
+        long long n;
+        snprintf(fpath, sizeof(fpath), "%s.limit", path);
+        if ((r = get_int(p, o, "limit", fpath, 0, INT64_MAX, &has, &n)) < 0)
+            return r;
+        if (!has)
+            return bad(p, fpath, "missing: give the limit in bytes");
+        h->limit = (uint64_t)n;
+        rs->n_hugepage_limits++;
+    }
+    return 0;
+}
+
+static int parse_memory(struct parse *p, json_t *mem, struct st_resources *rs)
+{
+    int r;
+    bool has, b;
+    long long n;
+    if ((r = get_int(p, mem, "limit", "linux.resources.memory.limit", -1, INT64_MAX, &has, &n)) < 0)
+        return r;
+    if (has)
+        rs->memory_limit = n;
+    if ((r = get_int(p, mem, "swap", "linux.resources.memory.swap", -1, INT64_MAX, &has, &n)) < 0)
+        return r;
+    if (has)
+        rs->memory_swap = n;
+    if ((r = get_int(p, mem, "reservation", "linux.resources.memory.reservation", -1, INT64_MAX,
+                     &has, &n)) < 0)
+        return r;
+    if (has)
+        rs->memory_reservation = n;
+    /* -1 has meant "leave it" in Docker's configs. */
+    if ((r = get_int(p, mem, "swappiness", "linux.resources.memory.swappiness", -1, 100, &has,
+                     &n)) < 0)
+        return r;
+    if (has)
+        rs->memory_swappiness = n;
+    if ((r = get_bool(p, mem, "disableOOMKiller", "linux.resources.memory.disableOOMKiller",
+                      &rs->disable_oom_killer)) < 0)
+        return r;
+    b = true;
+    if ((r = get_bool(p, mem, "useHierarchy", "linux.resources.memory.useHierarchy", &b)) < 0)
+        return r;
+    if (!b)
+        return bad(p, "linux.resources.memory.useHierarchy",
+                   "false is not possible: current kernels always account hierarchically; "
+                   "remove it");
+    /* checkBeforeUpdate only concerns updating a running container's limit,
+     * which strata-run has no verb for: at create there is nothing to check. */
+    if ((r = get_bool(p, mem, "checkBeforeUpdate", "linux.resources.memory.checkBeforeUpdate",
+                      &b)) < 0)
+        return r;
+    if ((r = refuse_unless(p, mem, "kernel", "linux.resources.memory.kernel", -1,
+                           "kernel memory limits are deprecated and not supported (the kernel "
+                           "counts kernel memory in memory.limit): remove it or set -1")) < 0 ||
+        (r = refuse_unless(p, mem, "kernelTCP", "linux.resources.memory.kernelTCP", -1,
+                           "kernel TCP memory limits are deprecated and not supported: remove it "
+                           "or set -1")) < 0)
+        return r;
+    return 0;
+}
+
+static int parse_cpu(struct parse *p, json_t *cpu, struct st_resources *rs)
+{
+    int r;
+    bool has;
+    long long n;
+    if ((r = get_int(p, cpu, "quota", "linux.resources.cpu.quota", -1, INT64_MAX, &has, &n)) < 0)
+        return r;
+    if (has)
+        rs->cpu_quota = n;
+    if ((r = get_int(p, cpu, "period", "linux.resources.cpu.period", 0, INT64_MAX, &has, &n)) < 0)
+        return r;
+    if (has)
+        rs->cpu_period = (uint64_t)n;
+    if ((r = get_int(p, cpu, "shares", "linux.resources.cpu.shares", 0, INT64_MAX, &has, &n)) < 0)
+        return r;
+    if (has)
+        rs->cpu_shares = (uint64_t)n;
+    if ((r = get_string(p, cpu, "cpus", "linux.resources.cpu.cpus", &rs->cpuset_cpus)) < 0 ||
+        (r = get_string(p, cpu, "mems", "linux.resources.cpu.mems", &rs->cpuset_mems)) < 0)
+        return r;
+    /* "" is "not set" in configs generated from empty fields */
+    if (rs->cpuset_cpus && rs->cpuset_cpus[0] == '\0')
+        free(st_steal_ptr(&rs->cpuset_cpus));
+    if (rs->cpuset_mems && rs->cpuset_mems[0] == '\0')
+        free(st_steal_ptr(&rs->cpuset_mems));
+    if ((r = refuse_member(p, cpu, "realtimeRuntime", "linux.resources.cpu.realtimeRuntime",
+                           "real-time CPU limits are not supported: remove it")) < 0 ||
+        (r = refuse_member(p, cpu, "realtimePeriod", "linux.resources.cpu.realtimePeriod",
+                           "real-time CPU limits are not supported: remove it")) < 0 ||
+        (r = refuse_member(p, cpu, "burst", "linux.resources.cpu.burst",
+                           "CPU burst is not supported: remove it")) < 0 ||
+        (r = refuse_unless(p, cpu, "idle", "linux.resources.cpu.idle", 0,
+                           "SCHED_IDLE cgroups are not supported: remove it or set 0")) < 0)
+        return r;
+    return 0;
+}
+
 static int parse_resources(struct parse *p, json_t *linux, struct st_oci_config *c)
 {
     json_t *res, *mem, *cpu, *pids;
@@ -482,79 +734,246 @@ static int parse_resources(struct parse *p, json_t *linux, struct st_oci_config 
             0)
         return r;
     struct st_resources *rs = &c->resources;
-    if ((r = get_int(p, mem, "limit", "linux.resources.memory.limit", -1, INT64_MAX, &has, &n)) < 0)
+    if ((r = parse_memory(p, mem, rs)) < 0 || (r = parse_cpu(p, cpu, rs)) < 0)
         return r;
-    if (has)
-        rs->memory_limit = n;
-    if ((r = get_int(p, mem, "swap", "linux.resources.memory.swap", -1, INT64_MAX, &has, &n)) < 0)
-        return r;
-    if (has)
-        rs->memory_swap = n;
-    if ((r = get_int(p, cpu, "quota", "linux.resources.cpu.quota", -1, INT64_MAX, &has, &n)) < 0)
-        return r;
-    if (has)
-        rs->cpu_quota = n;
-    if ((r = get_int(p, cpu, "period", "linux.resources.cpu.period", 0, INT64_MAX, &has, &n)) < 0)
-        return r;
-    if (has)
-        rs->cpu_period = (uint64_t)n;
-    if ((r = get_int(p, cpu, "shares", "linux.resources.cpu.shares", 0, INT64_MAX, &has, &n)) < 0)
-        return r;
-    if (has)
-        rs->cpu_shares = (uint64_t)n;
     if ((r = get_int(p, pids, "limit", "linux.resources.pids.limit", -1, INT64_MAX, &has, &n)) < 0)
         return r;
     if (has)
         rs->pids_limit = n;
+    if ((r = parse_device_rules(p, res, rs)) < 0 || (r = parse_hugepages(p, res, rs)) < 0)
+        return r;
+    json_t *unified = json_object_get(res, "unified");
+    if (json_is_object(unified) && json_object_size(unified) == 0)
+        unified = NULL;
+    if ((r = refuse_member(p, res, "blockIO", "linux.resources.blockIO",
+                           "block I/O limits are not supported: remove it")) < 0 ||
+        (r = refuse_member(p, res, "network", "linux.resources.network",
+                           "net_cls/net_prio are not supported: remove it")) < 0 ||
+        (r = refuse_member(p, res, "rdma", "linux.resources.rdma",
+                           "RDMA limits are not supported: remove it")) < 0 ||
+        (unified && (r = bad(p, "linux.resources.unified",
+                             "raw cgroup v2 files are not supported: use the typed fields "
+                             "(memory, cpu, pids, hugepageLimits) instead")) < 0))
+        return r;
     return 0;
+}
+
+/* ---- linux.namespaces, linux.devices ---- */
+
+static int parse_namespaces(struct parse *p, json_t *linux, struct st_oci_config *c)
+{
+    json_t *nss;
+    int r = get_member(p, linux, "namespaces", "linux.namespaces", JSON_ARRAY, "an array", &nss);
+    if (r < 0 || nss == NULL)
+        return r;
+    c->namespaces = calloc(json_array_size(nss) + 1, sizeof(*c->namespaces));
+    if (c->namespaces == NULL)
+        return st_error_set(p->err, ENOMEM, "out of memory");
+    size_t i;
+    json_t *o;
+    json_array_foreach(nss, i, o)
+    {
+        char path[64], fpath[96];
+        snprintf(path, sizeof(path), "linux.namespaces[%zu]", i);
+        if (!json_is_object(o))
+            return bad(p, path, "expected an object {type, path}");
+        _cleanup_free_ char *type = NULL;
+        snprintf(fpath, sizeof(fpath), "%s.type", path);
+        if ((r = get_string(p, o, "type", fpath, &type)) < 0)
+            return r;
+        const struct named *t = type ? lookup(namespaces, NELEM(namespaces), type) : NULL;
+        if (t == NULL)
+            return bad(p, fpath,
+                       "expected one of pid, network, mount, ipc, uts, user, cgroup (time "
+                       "namespaces are not supported)");
+        if ((c->ns_flags | c->ns_joined) & (int)t->value)
+            return bad(p, fpath, "this namespace type is listed twice: keep one entry");
+        struct st_oci_namespace *ns = &c->namespaces[c->n_namespaces++];
+        ns->type = (int)t->value;
+        snprintf(fpath, sizeof(fpath), "%s.path", path);
+        if ((r = get_string(p, o, "path", fpath, &ns->path)) < 0)
+            return r;
+        if (ns->path && ns->path[0] != '/')
+            return bad(p, fpath, "expected an absolute path such as /proc/PID/ns/TYPE");
+        if (ns->path)
+            c->ns_joined |= ns->type;
+        else
+            c->ns_flags |= ns->type;
+    }
+    return 0;
+}
+
+static bool has_dotdot(const char *path)
+{
+    for (const char *s = path; (s = strstr(s, "..")) != NULL; s += 2)
+        if ((s == path || s[-1] == '/') && (s[2] == '/' || s[2] == '\0'))
+            return true;
+    return false;
+}
+
+static int parse_devices(struct parse *p, json_t *linux, struct st_oci_config *c)
+{
+    json_t *arr;
+    int r = get_member(p, linux, "devices", "linux.devices", JSON_ARRAY, "an array", &arr);
+    if (r < 0 || arr == NULL)
+        return r;
+    c->devices = calloc(json_array_size(arr) + 1, sizeof(*c->devices));
+    if (c->devices == NULL)
+        return st_error_set(p->err, ENOMEM, "out of memory");
+    size_t i;
+    json_t *o;
+    json_array_foreach(arr, i, o)
+    {
+        char path[64], fpath[96];
+        snprintf(path, sizeof(path), "linux.devices[%zu]", i);
+        if (!json_is_object(o))
+            return bad(p, path,
+                       "expected an object {path, type, major, minor, fileMode, uid, gid}");
+        struct st_oci_device *d = &c->devices[c->n_devices++];
+        snprintf(fpath, sizeof(fpath), "%s.path", path);
+        if ((r = get_string(p, o, "path", fpath, &d->path)) < 0)
+            return r;
+        if (d->path == NULL || d->path[0] != '/' || strcmp(d->path, "/") == 0 ||
+            has_dotdot(d->path))
+            return bad(p, fpath, "expected an absolute path inside the container, without \"..\"");
+        for (size_t k = 0; k + 1 < c->n_devices; k++)
+            if (strcmp(c->devices[k].path, d->path) == 0)
+                return bad(p, fpath, "this path is listed twice: keep one entry");
+        _cleanup_free_ char *type = NULL;
+        snprintf(fpath, sizeof(fpath), "%s.type", path);
+        if ((r = get_string(p, o, "type", fpath, &type)) < 0)
+            return r;
+        if (type == NULL || strlen(type) != 1 || strchr("cbup", type[0]) == NULL)
+            return bad(p, fpath, "expected \"c\", \"b\", \"u\" or \"p\"");
+        d->type = type[0];
+        d->format = d->type == 'b' ? S_IFBLK : d->type == 'p' ? S_IFIFO : S_IFCHR;
+        bool has_major, has_minor;
+        long long n;
+        /* the kernel's dev_t: 12 bits of major, 20 of minor */
+        snprintf(fpath, sizeof(fpath), "%s.major", path);
+        if ((r = get_int(p, o, "major", fpath, 0, 4095, &has_major, &n)) < 0)
+            return r;
+        d->major = (uint32_t)n;
+        snprintf(fpath, sizeof(fpath), "%s.minor", path);
+        if ((r = get_int(p, o, "minor", fpath, 0, (1 << 20) - 1, &has_minor, &n)) < 0)
+            return r;
+        d->minor = (uint32_t)n;
+        if (d->type != 'p' && (!has_major || !has_minor))
+            return bad(p, path, "a c, b or u device needs major and minor");
+        if (d->type == 'p')
+            d->major = d->minor = 0;
+        snprintf(fpath, sizeof(fpath), "%s.fileMode", path);
+        if ((r = get_int(p, o, "fileMode", fpath, 0, 07777, &d->has_mode, &n)) < 0)
+            return r;
+        d->mode = (mode_t)n;
+        snprintf(fpath, sizeof(fpath), "%s.uid", path);
+        if ((r = get_int(p, o, "uid", fpath, 0, UINT32_MAX - 1, &d->has_uid, &n)) < 0)
+            return r;
+        d->uid = (uid_t)n;
+        snprintf(fpath, sizeof(fpath), "%s.gid", path);
+        if ((r = get_int(p, o, "gid", fpath, 0, UINT32_MAX - 1, &d->has_gid, &n)) < 0)
+            return r;
+        d->gid = (gid_t)n;
+    }
+    return 0;
+}
+
+/* ---- linux.personality, process.oomScoreAdj ---- */
+
+static int parse_personality(struct parse *p, json_t *linux, struct st_oci_config *c)
+{
+    json_t *pers;
+    int r =
+        get_member(p, linux, "personality", "linux.personality", JSON_OBJECT, "an object", &pers);
+    if (r < 0 || pers == NULL)
+        return r;
+    _cleanup_free_ char *domain = NULL;
+    if ((r = get_string(p, pers, "domain", "linux.personality.domain", &domain)) < 0)
+        return r;
+    if (domain && strcmp(domain, "LINUX") == 0)
+        c->personality = PER_LINUX;
+    else if (domain && strcmp(domain, "LINUX32") == 0)
+        c->personality = PER_LINUX32;
+    else
+        return bad(p, "linux.personality.domain", "expected \"LINUX\" or \"LINUX32\"");
+    json_t *flags;
+    if ((r = get_member(p, pers, "flags", "linux.personality.flags", JSON_ARRAY, "an array",
+                        &flags)) < 0)
+        return r;
+    if (flags && json_array_size(flags) > 0)
+        return bad(p, "linux.personality.flags",
+                   "no flag is supported (the spec defines none yet): remove them");
+    c->has_personality = true;
+    return 0;
+}
+
+/* process.oomScoreAdj is a Linux process setting: read with the linux
+ * section (the rest of process is parse_process's). */
+static int parse_oom_score_adj(struct parse *p, json_t *root, struct st_oci_config *c)
+{
+    bool has;
+    long long n;
+    int r = get_int(p, json_object_get(root, "process"), "oomScoreAdj", "process.oomScoreAdj",
+                    -1000, 1000, &has, &n);
+    if (r == 0 && has) {
+        c->has_oom_score_adj = true;
+        c->oom_score_adj = (int)n;
+    }
+    return r;
+}
+
+/* A joined mount namespace is shared with whoever made it: strata-run
+ * makes no mounts there (they would show in every member, and pivot_root
+ * would move every member's root) and only chroots into root.path as that
+ * namespace sees it. What would need a mount is refused. */
+static int check_joined_mount(struct parse *p, const struct st_oci_config *c)
+{
+    static const char fix[] = "strata-run makes no mounts in a joined mount namespace (linux."
+                              "namespaces mount path): prepare it there, or drop the path";
+    char what[256];
+    const char *field = NULL;
+    if (c->n_mounts > 0)
+        field = "mounts";
+    else if (c->masked_paths[0])
+        field = "linux.maskedPaths";
+    else if (c->readonly_paths[0])
+        field = "linux.readonlyPaths";
+    else if (c->root_readonly)
+        field = "root.readonly";
+    else if (c->n_devices > 0)
+        field = "linux.devices";
+    else if (c->rootfs_propagation_set)
+        field = "linux.rootfsPropagation";
+    if (field == NULL)
+        return 0;
+    snprintf(what, sizeof(what), "%s", fix);
+    return bad(p, field, what);
 }
 
 static int parse_linux(struct parse *p, json_t *root, struct st_oci_config *c)
 {
     json_t *linux;
     int r = get_member(p, root, "linux", "linux", JSON_OBJECT, "an object", &linux);
-    if (r < 0 || linux == NULL)
+    if (r < 0)
         return r;
-    json_t *nss;
-    if ((r = get_member(p, linux, "namespaces", "linux.namespaces", JSON_ARRAY, "an array", &nss)) <
-        0)
+    if ((r = parse_oom_score_adj(p, root, c)) < 0 || linux == NULL)
         return r;
-    if (nss) {
-        c->namespaces = calloc(json_array_size(nss) + 1, sizeof(*c->namespaces));
-        size_t i;
-        json_t *o;
-        json_array_foreach(nss, i, o)
-        {
-            char path[64], fpath[96];
-            snprintf(path, sizeof(path), "linux.namespaces[%zu]", i);
-            if (!json_is_object(o))
-                return bad(p, path, "expected an object {type, path}");
-            _cleanup_free_ char *type = NULL;
-            snprintf(fpath, sizeof(fpath), "%s.type", path);
-            if ((r = get_string(p, o, "type", fpath, &type)) < 0)
-                return r;
-            const struct named *t = type ? lookup(namespaces, NELEM(namespaces), type) : NULL;
-            if (t == NULL)
-                return bad(p, fpath, "expected one of pid, network, mount, ipc, uts, user, cgroup");
-            struct st_oci_namespace *ns = &c->namespaces[c->n_namespaces++];
-            ns->type = (int)t->value;
-            snprintf(fpath, sizeof(fpath), "%s.path", path);
-            if ((r = get_string(p, o, "path", fpath, &ns->path)) < 0)
-                return r;
-            if (ns->path && (ns->type == CLONE_NEWPID || ns->type == CLONE_NEWUSER))
-                return bad(p, fpath,
-                           "joining an existing pid or user namespace is not supported: remove "
-                           "the path");
-            if (ns->path == NULL)
-                c->ns_flags |= ns->type;
-        }
-    }
+    if ((r = parse_namespaces(p, linux, c)) < 0)
+        return r;
     if ((r = parse_idmaps(p, linux, "uidMappings", &c->uid_mappings, &c->n_uid_mappings)) < 0 ||
         (r = parse_idmaps(p, linux, "gidMappings", &c->gid_mappings, &c->n_gid_mappings)) < 0)
         return r;
     if ((c->ns_flags & CLONE_NEWUSER) && (c->n_uid_mappings == 0 || c->n_gid_mappings == 0))
         return bad(p, "linux.uidMappings",
                    "a user namespace needs uidMappings and gidMappings: add them");
+    if ((c->ns_joined & CLONE_NEWUSER) && (c->n_uid_mappings || c->n_gid_mappings))
+        return bad(p, "linux.uidMappings",
+                   "a joined user namespace has its mappings already: remove uidMappings and "
+                   "gidMappings");
+    if (!((c->ns_flags | c->ns_joined) & CLONE_NEWUSER) && (c->n_uid_mappings || c->n_gid_mappings))
+        return bad(p, "linux.uidMappings",
+                   "mappings need a new user namespace: add {\"type\": \"user\"} to "
+                   "linux.namespaces or remove them");
     if ((r = get_strv(p, linux, "maskedPaths", "linux.maskedPaths", &c->masked_paths)) < 0 ||
         (r = get_strv(p, linux, "readonlyPaths", "linux.readonlyPaths", &c->readonly_paths)) < 0)
         return r;
@@ -567,8 +986,10 @@ static int parse_linux(struct parse *p, json_t *root, struct st_oci_config *c)
         const struct named *pr = lookup(propagations, NELEM(propagations), prop);
         if (pr == NULL)
             return bad(p, "linux.rootfsPropagation",
-                       "expected private, rprivate, slave, rslave, shared or rshared");
+                       "expected shared, slave, private or unbindable (or rshared, rslave, "
+                       "rprivate, runbindable)");
         c->rootfs_propagation = pr->value;
+        c->rootfs_propagation_set = true;
     }
     json_t *sysctl;
     if ((r = get_member(p, linux, "sysctl", "linux.sysctl", JSON_OBJECT, "an object of strings",
@@ -589,7 +1010,29 @@ static int parse_linux(struct parse *p, json_t *root, struct st_oci_config *c)
         return r;
     if (sec)
         c->seccomp = json_incref(sec);
-    return parse_resources(p, linux, c);
+    if ((r = parse_devices(p, linux, c)) < 0 || (r = parse_resources(p, linux, c)) < 0 ||
+        (r = parse_personality(p, linux, c)) < 0)
+        return r;
+    if ((r = st_devices_complete_rules(&c->resources, c->devices, c->n_devices, p->err)) < 0) {
+        st_error_prefix(p->err, "%s: ", p->where);
+        return r;
+    }
+    if ((r = refuse_member(p, linux, "intelRdt", "linux.intelRdt",
+                           "Intel RDT (resctrl) is not supported by strata-run: remove it")) < 0 ||
+        (r = refuse_member(p, linux, "mountLabel", "linux.mountLabel",
+                           "SELinux labels are not supported (no SELinux here): remove it")) < 0 ||
+        (r = refuse_member(p, linux, "timeOffsets", "linux.timeOffsets",
+                           "time namespaces are not supported by strata-run: remove it")) < 0 ||
+        (r = refuse_member(p, linux, "memoryPolicy", "linux.memoryPolicy",
+                           "NUMA memory policies are not supported: remove it (use "
+                           "linux.resources.cpu.mems to pick nodes)")) < 0 ||
+        (r = refuse_member(p, linux, "netDevices", "linux.netDevices",
+                           "moving network devices into the container is not supported: remove "
+                           "it")) < 0)
+        return r;
+    if ((c->ns_joined & CLONE_NEWNS) && (r = check_joined_mount(p, c)) < 0)
+        return r;
+    return 0;
 }
 
 /* ---- hooks ---- */
@@ -911,13 +1354,14 @@ int st_oci_config_from_json(json_t *root, const char *where, const char *bundle,
         c->masked_paths = calloc(1, sizeof(char *));
     if (c->readonly_paths == NULL)
         c->readonly_paths = calloc(1, sizeof(char *));
-    if (c->hostname && !(c->ns_flags & CLONE_NEWUTS)) {
-        r = bad(&p, "hostname", "setting a hostname needs a new uts namespace (linux.namespaces)");
+    if (c->hostname && !((c->ns_flags | c->ns_joined) & CLONE_NEWUTS)) {
+        r = bad(&p, "hostname",
+                "setting a hostname needs a new or joined uts namespace (linux.namespaces)");
         goto fail;
     }
-    if (c->domainname && !(c->ns_flags & CLONE_NEWUTS)) {
+    if (c->domainname && !((c->ns_flags | c->ns_joined) & CLONE_NEWUTS)) {
         r = bad(&p, "domainname",
-                "setting a domainname needs a new uts namespace (linux.namespaces)");
+                "setting a domainname needs a new or joined uts namespace (linux.namespaces)");
         goto fail;
     }
     *out = c;
@@ -978,6 +1422,10 @@ void st_oci_config_free(struct st_oci_config *c)
     for (size_t i = 0; i < c->n_namespaces; i++)
         free(c->namespaces[i].path);
     free(c->namespaces);
+    for (size_t i = 0; i < c->n_devices; i++)
+        free(c->devices[i].path);
+    free(c->devices);
+    st_resources_clear(&c->resources);
     free(c->uid_mappings);
     free(c->gid_mappings);
     st_strvfreep(&c->masked_paths);

@@ -11,19 +11,59 @@
 #include <sys/types.h>
 #include "strata/error.h"
 
+/* Device access bits, the values of the kernel's BPF_DEVCG_ACC_* (so a v2
+ * device program compares them as they are). */
+#define ST_DEV_ACC_MKNOD 1u
+#define ST_DEV_ACC_READ  2u
+#define ST_DEV_ACC_WRITE 4u
+#define ST_DEV_ACC_ALL   7u
+
+/* One linux.resources.devices entry (or one the runtime adds after them:
+ * the default devices and linux.devices, allowed as runc does). */
+struct st_device_rule {
+    bool allow;
+    char type;            /* 'a' (all), 'c' or 'b' */
+    int64_t major, minor; /* -1 = any ("*") */
+    unsigned access;      /* ST_DEV_ACC_* */
+};
+
+/* One linux.resources.hugepageLimits entry, page size in the kernel's
+ * spelling of the hugetlb files ("2MB", "1GB", "64KB"). */
+struct st_hugepage_limit {
+    char size[24];
+    uint64_t limit; /* bytes */
+};
+
 struct st_resources {
-    int64_t memory_limit; /* bytes, -1 = unset (OCI linux.resources.memory.limit) */
-    int64_t memory_swap;  /* OCI memory.swap (memory+swap) bytes, -1 = unset */
-    int64_t cpu_quota;    /* microseconds per period, -1 = unset */
-    uint64_t cpu_period;  /* microseconds, 0 = unset */
-    uint64_t cpu_shares;  /* OCI cpu.shares (v1 scale 2..262144), 0 = unset; on v2 -> cpu.weight */
-    int64_t pids_limit;   /* -1 = unset */
+    int64_t memory_limit;       /* bytes, -1 = unset (OCI linux.resources.memory.limit) */
+    int64_t memory_swap;        /* OCI memory.swap (memory+swap) bytes, -1 = unset */
+    int64_t memory_reservation; /* OCI memory.reservation (soft limit) bytes, -1 = unset */
+    int64_t memory_swappiness;  /* 0..100, -1 = unset (v1 only: refused on v2) */
+    bool disable_oom_killer;    /* OCI memory.disableOOMKiller (v1 only: refused on v2) */
+    int64_t cpu_quota;          /* microseconds per period, -1 = unset */
+    uint64_t cpu_period;        /* microseconds, 0 = unset */
+    uint64_t cpu_shares; /* OCI cpu.shares (v1 scale 2..262144), 0 = unset; on v2 -> cpu.weight */
+    char *cpuset_cpus;   /* OCI cpu.cpus ("0-3,7"), NULL = unset; owned */
+    char *cpuset_mems;   /* OCI cpu.mems, NULL = unset; owned */
+    int64_t pids_limit;  /* -1 = unset */
+    struct st_hugepage_limit *hugepage_limits; /* owned */
+    size_t n_hugepage_limits;
+    /* The device rules in the order they apply, NULL when the config gives
+     * none (then the cgroup keeps its parent's device access). v1 writes
+     * them to devices.allow/deny; v2 attaches a BPF program built from
+     * them (devices.h). Owned. */
+    struct st_device_rule *device_rules;
+    size_t n_device_rules;
 };
 
 void st_resources_init(struct st_resources *r); /* everything unset */
+/* Frees what st_resources owns (cpuset strings, hugepage limits, device
+ * rules) and sets everything unset again. */
+void st_resources_clear(struct st_resources *r);
 
 /* Rejects what no kernel would take, naming the OCI field: negative values
- * other than -1, memory.swap below memory.limit, cpu.shares outside 2..262144.
+ * other than -1, memory.swap below memory.limit, cpu.shares outside 2..262144,
+ * swappiness above 100, a cpuset list that is not one ("0-3,7").
  * st_cgroup_create calls it first. */
 int st_resources_check(const struct st_resources *r, st_error *err);
 
@@ -44,10 +84,17 @@ struct st_cgroup; /* opaque */
 /* path is relative to the hierarchy roots: "strata-<id>" or an OCI cgroupsPath
  * like "/a/b" (no "." or ".." components). Creates it, and any missing parent,
  * in every controller it needs:
- *   v1: memory, cpu, cpuacct, pids, freezer (each where mounted);
- *   v2: the unified tree, enabling memory, cpu, pids (where available) in each
- *       parent's cgroup.subtree_control;
- * then applies res. A value the kernel refuses fails with the OCI field named
+ *   v1: memory, cpu, cpuacct, pids, freezer (each where mounted), and only
+ *       when res asks for them cpuset (new levels get their parent's cpus and
+ *       mems, or no task could join), devices, hugetlb (which may be on the
+ *       cgroup2 mount of a hybrid host: its own hierarchy either way);
+ *   v2: the unified tree, enabling memory, cpu, pids (where available), and
+ *       cpuset, hugetlb when res asks, in each parent's
+ *       cgroup.subtree_control; device rules become a BPF_CGROUP_DEVICE
+ *       program attached to the directory;
+ * then applies res. A limit the layout cannot honour (swappiness or
+ * disableOOMKiller on v2, a huge page size the host lacks) is refused before
+ * anything is created. A value the kernel refuses fails with the OCI field named
  * ("linux.resources.memory.limit: the kernel refused 4096 ...") and nothing
  * created is left behind. Parents that existed before are never removed. */
 int st_cgroup_create(const char *path, const struct st_resources *res, struct st_cgroup **out,

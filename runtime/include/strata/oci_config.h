@@ -62,6 +62,18 @@ struct st_oci_hooks {
     json_t *json; /* the `hooks` object as given (a reference), NULL when absent */
 };
 
+/* A linux.devices entry: a node the container gets at path. */
+struct st_oci_device {
+    char *path;    /* absolute, inside the container, no ".." */
+    char type;     /* 'c', 'b', 'u' (unbuffered char) or 'p' (FIFO), as written */
+    mode_t format; /* S_IFCHR, S_IFBLK or S_IFIFO */
+    uint32_t major, minor;
+    bool has_mode, has_uid, has_gid;
+    mode_t mode; /* permission bits (fileMode), 0666 when absent */
+    uid_t uid;   /* in the container's user namespace */
+    gid_t gid;
+};
+
 /* Capability sets as bit masks over capability numbers (bit N = capability N). */
 struct st_oci_caps {
     uint64_t bounding, effective, permitted, inheritable, ambient;
@@ -94,12 +106,20 @@ struct st_oci_config {
     size_t n_mounts;
     struct st_oci_namespace *namespaces;
     size_t n_namespaces;
-    int ns_flags; /* CLONE_NEW* of the namespaces to create (path == NULL) */
+    int ns_flags;  /* CLONE_NEW* of the namespaces to create (path == NULL) */
+    int ns_joined; /* CLONE_NEW* of the namespaces joined by path */
     struct st_oci_idmap *uid_mappings, *gid_mappings;
     size_t n_uid_mappings, n_gid_mappings;
     char **masked_paths;              /* NULL-terminated */
     char **readonly_paths;            /* NULL-terminated */
     unsigned long rootfs_propagation; /* MS_* for "/", default MS_SLAVE | MS_REC */
+    bool rootfs_propagation_set;      /* linux.rootfsPropagation was given */
+    struct st_oci_device *devices;    /* linux.devices */
+    size_t n_devices;
+    bool has_oom_score_adj; /* process.oomScoreAdj given (-1000..1000) */
+    int oom_score_adj;
+    bool has_personality;      /* linux.personality given */
+    unsigned long personality; /* PER_LINUX or PER_LINUX32 */
     struct st_resources resources;
     char *cgroups_path;  /* linux.cgroupsPath or NULL */
     json_t *sysctl;      /* object of strings, or NULL */
