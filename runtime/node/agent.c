@@ -1,6 +1,7 @@
 /* agent.c: strata-node's event loop: wait for the host on the transport,
- * greet it (hello), answer pings, follow the host's clock, and hand pod_run
- * / pod_stop to the pod table, whose fds and timers share the same poll.
+ * greet it (hello), answer pings and pods queries, follow the host's
+ * clock, and hand pod_run / pod_stop to the pod table, whose fds and
+ * timers share the same poll.
  * One thread owns the connection, the reads and the pod table; poll() with
  * deadlines. Heartbeats go out from their own thread (host_out.c), so pod
  * work here never delays them; all writes share its output queue, which
@@ -113,6 +114,21 @@ static void host_attach(struct agent *a, int fd)
     st_node_host_out_attach(a->out, fd, hello);
 }
 
+/* The host asks what runs here (pods_query): the pod table as it is now,
+ * answered on the loop that owns it. */
+static void on_pods_query(struct agent *a, json_t *msg)
+{
+    st_error err = {0};
+    int64_t id = 0;
+    json_t *answer = NULL;
+    if (st_proto_pods_query_parse(msg, &id, &err) < 0 ||
+        st_proto_pods_build(id, st_node_pods_states(a->pods), &answer, &err) < 0) {
+        st_node_log("ignoring a pods_query: %s", err.msg);
+        return;
+    }
+    send_msg(a, answer);
+}
+
 /* Only strata-node as its VM's agent sets the clock; on a host (--listen,
  * the tests) it must leave the machine's clock alone. */
 static void on_clock(struct agent *a, json_t *msg)
@@ -173,6 +189,8 @@ static void handle_line(struct agent *a, const char *line)
         on_clock(a, msg);
     } else if (strcmp(type, ST_PROTO_SERVICES) == 0) {
         on_services(a, msg);
+    } else if (strcmp(type, ST_PROTO_PODS_QUERY) == 0) {
+        on_pods_query(a, msg);
     } else if (strcmp(type, ST_PROTO_PONG) != 0) {
         st_node_log("ignoring a message of unknown type \"%s\"", type);
     }
