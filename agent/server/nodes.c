@@ -1,8 +1,9 @@
 /* nodes.c: stratad's node manager. Starts node VMs in worker threads,
  * re-adopts running ones after a restart, turns vmm events into store
- * writes (hello, heartbeats, pod status, logs, deaths) and hands the nodes'
- * silence to liveness.c (which fences). What each live node runs is
- * dispatch.c's; adding and removing nodes is node_admin.c's. */
+ * writes (hello, heartbeats, pod status, logs, deaths), hands answers to
+ * api_nodeproxy.c's questions back, and the nodes' silence to liveness.c
+ * (which fences). What each live node runs is dispatch.c's; adding and
+ * removing nodes is node_admin.c's. */
 #include "server_priv.h"
 #include "strata/b64.h"
 #include "strata/cleanup.h"
@@ -137,6 +138,7 @@ void st_server_node_dead(struct st_server *d, const char *name, const char *why,
     pthread_mutex_unlock(&d->lock);
     if (already)
         return;
+    st_server_node_queries_fail(d, name, why);
     st_server_proxy_node_down(d, name);
     st_server_log("node %s is %s: %s", name, removal ? "removed" : "dead", why);
     set_ready(d, name, "False", removal ? "Removing" : "Dead", removal ? "Removing" : "NodeLost",
@@ -380,6 +382,8 @@ static void on_message(struct st_server *d, st_vmm_event *ev)
         on_log(d, ev->node, ev->msg);
     } else if (strcmp(ev->type, ST_PROTO_EVENT) == 0) {
         on_pod_event(d, ev->node, ev->msg);
+    } else if (strcmp(ev->type, ST_PROTO_PODS) == 0) {
+        st_server_node_queries_answer(d, ev->node, ev->msg);
     }
 }
 
@@ -433,5 +437,6 @@ void st_server_nodes_drain_events(struct st_server *d)
 void st_server_nodes_events(struct st_server *d)
 {
     st_server_nodes_drain_events(d);
+    st_server_node_queries_send(d);
     st_server_liveness_check(d);
 }
