@@ -55,7 +55,7 @@ struct st_server_node *st_server_node_reset(struct st_server *d, const char *nam
     n->provisioning = n->connected = n->dead = n->fencing = n->removing = false;
     n->unknown = n->held = false;
     n->last_msg_ns = st_server_now_ns(d);
-    n->grace_from_ns = n->unknown_ns = 0;
+    n->grace_from_ns = n->unknown_ns = n->ping_sent_ns = 0;
     return n;
 }
 
@@ -238,6 +238,37 @@ static void send_clocks(struct st_server *d)
     pthread_mutex_unlock(&d->lock);
     for (size_t i = 0; i < n; i++)
         send_clock(d, due[i]);
+}
+
+/* ---- nodes whose hello is awaited ----------------------------------------- */
+
+/* A re-adopted node greets a new host when it sees the old one hang up.
+ * On virtio-serial a hangup and a reconnect close together are one event
+ * the guest may never see (its loop busy starting a pod), so the node also
+ * greets when the host's seq starts again (runtime/node/agent.c), and the
+ * host must speak first: a ping now, and again while no hello came (the
+ * first may land behind half a line the old stratad left). */
+#define GREET_PING_EVERY_NS (2LL * 1000000000)
+
+static void ping_ungreeted(struct st_server *d)
+{
+    int64_t now = st_server_now_ns(d);
+    char due[64][64];
+    size_t n = 0;
+    pthread_mutex_lock(&d->lock);
+    for (struct st_server_node *rt = d->nodes; rt && n < 64; rt = rt->next)
+        if (!rt->connected && !rt->dead && !rt->provisioning && !rt->fencing && !rt->removing &&
+            (rt->ping_sent_ns == 0 || now - rt->ping_sent_ns >= GREET_PING_EVERY_NS)) {
+            rt->ping_sent_ns = now;
+            snprintf(due[n++], sizeof(due[0]), "%s", rt->name);
+        }
+    pthread_mutex_unlock(&d->lock);
+    for (size_t i = 0; i < n; i++) {
+        _cleanup_json_ json_t *msg = NULL;
+        /* a node whose channel is not open yet is tried at the next round */
+        if (st_proto_ping_build(0, &msg, NULL) == 0)
+            d->vmm.ops->node_send(d->vmm.ctx, due[i], msg, NULL);
+    }
 }
 
 /* ---- messages from nodes ------------------------------------------------ */
@@ -432,6 +463,7 @@ void st_server_nodes_drain_events(struct st_server *d)
         st_vmm_event_clear(&ev);
     }
     send_clocks(d);
+    ping_ungreeted(d);
 }
 
 void st_server_nodes_events(struct st_server *d)

@@ -82,6 +82,8 @@ struct st_server_node {
                             * Terminating pod was sent pod_stop (nodes.c, dispatch) */
     /* when it was last sent the host's clock (vmm now_ns) */
     int64_t clock_sent_ns;
+    /* when it was last pinged while its hello was awaited (nodes.c) */
+    int64_t ping_sent_ns;
     json_t *reported; /* uid -> its last pod_status, replayed when heard again */
 };
 

@@ -374,6 +374,21 @@ void fake_vmm_heartbeats(struct fake_vmm *f)
     pthread_mutex_unlock(&f->lock);
 }
 
+void fake_vmm_hello(struct fake_vmm *f, const char *name)
+{
+    struct st_proto_hello h = {.node = name,
+                               .version = "fake",
+                               .cpu_millis = 2000,
+                               .memory_bytes = 1LL << 30,
+                               .kernel = "fake"};
+    json_t *msg = NULL;
+    if (st_proto_hello_build(&h, &msg, NULL) < 0)
+        return;
+    pthread_mutex_lock(&f->lock);
+    push(f, ST_VMM_EVENT_MESSAGE, name, msg);
+    pthread_mutex_unlock(&f->lock);
+}
+
 void fake_vmm_silence(struct fake_vmm *f, const char *name)
 {
     pthread_mutex_lock(&f->lock);

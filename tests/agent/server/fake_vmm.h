@@ -26,6 +26,8 @@ void fake_vmm_advance_ms(struct fake_vmm *f, int64_t ms);
 /* A heartbeat from every running node that is not silent, at the clock's
  * time. */
 void fake_vmm_heartbeats(struct fake_vmm *f);
+/* The node says hello again (it saw a new host). */
+void fake_vmm_hello(struct fake_vmm *f, const char *name);
 /* The node stops talking (its VM still runs). */
 void fake_vmm_silence(struct fake_vmm *f, const char *name);
 /* The node's VM exits: a DEAD event (channel EOF). */
