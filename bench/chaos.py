@@ -571,10 +571,10 @@ class Chaos:
                 return f"{dep}: {len(mine)} pods, {replicas} desired"
             for p in mine:
                 live_uids[p["metadata"]["uid"]] = p["spec"]["nodeName"]
-        addrs = [a for s in eps.get("subsets", []) for a in s.get("addresses", [])]
-        alpha = deps["alpha"]["spec"]["replicas"]
-        if len(addrs) != alpha:
-            return f"Service alpha: {len(addrs)} ready endpoints, {alpha} desired"
+        addrs = sorted(a.get("ip") for s in eps.get("subsets", []) for a in s.get("addresses", []))
+        ips = sorted(p.get("status", {}).get("podIP") for p in pods if State.dep_of(p) == "alpha")
+        if addrs != ips:
+            return f"Service alpha: ready endpoints {addrs}, its pods {ips}"
         # the nodes themselves run exactly these pods, each where the store says
         lists = node_lists(self.api, sorted(want_nodes))
         if set(lists) != want_nodes:
@@ -622,6 +622,7 @@ class Chaos:
                 self.state.daemon_up_since = self.daemon.up_since
             time.sleep(0.2)
         took = ms(now() - t0)
+        self.check_watch()
         for dep in DEPLOYMENTS:
             d = self.last_deps[dep]
             stored = {"replicas": d["spec"]["replicas"], "gen": gen_of(d)}
@@ -634,6 +635,31 @@ class Chaos:
             self.state.settle_allowed(dep, stored["replicas"])
         self.check_load_secret()
         return took
+
+    def check_watch(self):
+        """The watch's pods are the store's (each at the same
+        resourceVersion) within a few seconds of convergence: a watch that
+        lost or reordered a change would keep a stale pod."""
+        end = now() + 5
+        while True:
+            try:
+                lst = self.api.get("/api/v1/namespaces/default/pods", 5)["items"]
+            except (OSError, http.client.HTTPException, ValueError):
+                return
+            store = {p["metadata"]["uid"]: p["metadata"].get("resourceVersion") for p in lst}
+            with self.state.lock:
+                seen = {u: p["metadata"].get("resourceVersion") for u, p in self.state.pods.items()
+                        if p["metadata"].get("namespace", "default") == "default"}
+            if seen == store:
+                return
+            if now() > end:
+                diff = {u: (seen.get(u), store.get(u)) for u in set(seen) | set(store)
+                        if seen.get(u) != store.get(u)}
+                self.state.violate("watch diverged", "pods",
+                                   f"5 s after convergence the watch's pods differ from the "
+                                   f"store's (uid: watch rv, store rv): {diff}")
+                return
+            time.sleep(0.2)
 
     def check_load_secret(self):
         try:
