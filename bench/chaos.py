@@ -517,6 +517,13 @@ class Chaos:
             self.writes.record(key, value, ok, self.state.round)
         return ok, st, reply
 
+    def call_quiet(self, method, path):
+        """A call whose answer does not matter (stratad may die under it)."""
+        try:
+            return self.api.call(method, path, timeout=60)
+        except (OSError, http.client.HTTPException) as e:
+            return None, str(e)
+
     def apply(self, dep, replicas, gen):
         return self.write(f"apply {dep}", "POST", "/apply", {"items": [manifest(dep, replicas, gen)]},
                           [((dep, "replicas"), replicas), ((dep, "gen"), gen)])
@@ -534,6 +541,21 @@ class Chaos:
             except subprocess.TimeoutExpired:
                 print(f"stratactl {' '.join(args)}: no answer in 30 s", file=sys.stderr)
         print(f"stratad.log (last 40 lines):\n{self.daemon.tail(40)}", file=sys.stderr)
+        for n in self.live_nodes():
+            try:
+                st, body = self.api.call("GET", f"/api/v1/nodes/{n}/proxy/pods", timeout=8)
+                print(f"{n} says it runs: {st} {json.dumps(body)[:600]}", file=sys.stderr)
+            except (OSError, http.client.HTTPException) as e:
+                print(f"{n}: no answer: {e}", file=sys.stderr)
+        # where stratad's threads are (a stuck controller loop shows here)
+        if self.daemon.alive():
+            try:
+                r = subprocess.run(["gdb", "-p", str(self.daemon.proc.pid), "-batch", "-ex",
+                                    "thread apply all bt 12"], stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True, timeout=60)
+                print(f"stratad's threads:\n{r.stdout[-12000:]}", file=sys.stderr)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
 
     # -- convergence (invariant 4) and the stored writes (invariant 3) --
 
@@ -743,8 +765,8 @@ class Chaos:
             victim = self.node(slot)
             self.dead_slot = slot
             self.counts["node_kills"] += 1
-            bg = threading.Thread(target=lambda: self.api.call(
-                "POST", f"/api/v1/nodes/{victim}/kill", timeout=60))
+            bg = threading.Thread(target=self.call_quiet,
+                                  args=("POST", f"/api/v1/nodes/{victim}/kill"))
             what += f" (node kill {victim})"
         t0 = now()
         if bg:
@@ -833,7 +855,8 @@ class Chaos:
         replicas = r.randint(1, MAX_REPLICAS)
         slot = r.choice(SLOTS)
         rank = r.random()
-        delay = r.uniform(0, 0.3)
+        # half the kills in the first 30 ms, when an apply or scale is still in flight
+        delay = r.uniform(0, 0.03) if r.random() < 0.5 else r.uniform(0, 0.3)
         during = r.choice(["idle", "apply", "scale", "failover"])
         lead, down = r.uniform(0.2, 1.0), r.uniform(1.0, 3.0)
         if self.dead_slot is not None:
