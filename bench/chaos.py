@@ -470,6 +470,11 @@ def gen_of(obj):
     return None
 
 
+class Hung(Exception):
+    """No convergence in HANG_S: the run stops there (its rounds so far
+    and the violation are reported)."""
+
+
 class Chaos:
     def __init__(self, a):
         self.a = a
@@ -633,8 +638,8 @@ class Chaos:
                 reported = True
             if t > HANG_S:
                 self.diagnose()
-                raise SystemExit(f"chaos: round {self.state.round}: hung: not converged "
-                                 f"{HANG_S} s after {label}: {why}")
+                raise Hung(f"chaos: round {self.state.round}: hung: not converged {HANG_S} s "
+                           f"after {label}: {why}")
             if not self.daemon.alive():
                 self.state.violate("stratad exited", label,
                                    f"stratad exited ({self.daemon.proc.returncode}) during "
@@ -902,7 +907,10 @@ class Chaos:
         Watcher(self.a.sock, self.state, self.stop).start()
         self.sampler = Sampler(self.a.sock, self.state, self.stop)
         self.sampler.start()
-        took = self.settle(t0, "setup")
+        try:
+            took = self.settle(t0, "setup")
+        except Hung as e:
+            raise SystemExit(str(e))
         print(f"chaos: setup: stratad, 3 nodes, alpha (2, behind a Service) and beta (2) ready "
               f"after {took} ms", flush=True)
 
@@ -919,7 +927,11 @@ class Chaos:
             step = self.draw()
             kind = step[0]
             t0, what = getattr(self, "step_" + kind)(*step[1:])
-            took = self.settle(t0, what)
+            try:
+                took = self.settle(t0, what)
+            except Hung as e:
+                print(e, flush=True)
+                break
             self.converge_ms.append(took)
             print(f"round {rounds}: {what}: converged in {took} ms", flush=True)
         self.stop.set()
