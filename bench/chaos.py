@@ -522,6 +522,11 @@ class Chaos:
             self.writes.record(key, value, ok, self.state.round)
         return ok, st, reply
 
+    def domain_running(self, node):
+        r = subprocess.run(["virsh", "-c", "qemu:///system", "domstate", f"strata-{node}"],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, timeout=30)
+        return r.stdout.strip() == "running"
+
     def call_quiet(self, method, path):
         """A call whose answer does not matter (stratad may die under it)."""
         try:
@@ -786,6 +791,12 @@ class Chaos:
             what += " (answered 2xx before the kill)" if acked else " (cut: no answer)"
         self.restart_daemon()
         what += f"; back after {ms(now() - t0)} ms"
+        if during == "failover" and self.domain_running(self.node(slot)):
+            # the kill request died with stratad before it reached libvirt:
+            # the node lives on (re-adopted), and nothing is to be added back
+            self.dead_slot = None
+            self.counts["node_kills"] -= 1
+            what += " (the node kill was cut before it happened: the node lives)"
         return t0, what
 
     def load(self, until):
