@@ -150,9 +150,12 @@ class Daemon:
         return self.proc is not None and self.proc.poll() is None
 
     def kill9(self):
+        """SIGKILL and reap; the seconds the reaping took."""
         self.up_since = float("inf")
+        t = now()
         os.kill(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
+        return now() - t
 
     def tail(self, n=30):
         self.log.flush()
@@ -492,6 +495,7 @@ class Chaos:
         self.pg_daemon_exits = 0
         self.pg_resume_ms = []
         self.mid_write = {"acked": 0, "cut": 0}  # kills during an apply or scale
+        self.restart_s = []  # stratad's exec to its first answer, after each kill
         self.notes = []
 
     # -- helpers --
@@ -709,9 +713,13 @@ class Chaos:
     # -- the steps --
 
     def restart_daemon(self):
+        """Starts stratad again; the seconds until it answered."""
+        t = now()
         self.daemon.start()
         self.daemon.wait_up(self.api)
         self.state.daemon_up_since = self.daemon.up_since
+        self.restart_s.append(now() - t)
+        return now() - t
 
     def step_node_kill(self, slot):
         victim = self.node(slot)
@@ -782,15 +790,18 @@ class Chaos:
         if bg:
             bg.start()
         time.sleep(delay)
-        self.daemon.kill9()
+        reaped = self.daemon.kill9()
+        t_join = now()
         if bg:
             bg.join()
+        joined = now() - t_join
         if result:
             acked = result[0][0]
             self.mid_write["acked" if acked else "cut"] += 1
             what += " (answered 2xx before the kill)" if acked else " (cut: no answer)"
-        self.restart_daemon()
-        what += f"; back after {ms(now() - t0)} ms"
+        up = self.restart_daemon()
+        what += (f"; back after {ms(now() - t0)} ms (reaped in {ms(reaped)} ms, the cut call "
+                 f"returned in {ms(joined)} ms, answering {ms(up)} ms after exec)")
         if during == "failover" and self.domain_running(self.node(slot)):
             # the kill request died with stratad before it reached libvirt:
             # the node lives on (re-adopted), and nothing is to be added back
@@ -955,6 +966,10 @@ class Chaos:
             print(f"chaos: writes resumed after PostgreSQL came back: median "
                   f"{statistics.median(self.pg_resume_ms):.0f} ms, max {max(self.pg_resume_ms)} ms; "
                   f"stratad exits on a PostgreSQL restart: {self.pg_daemon_exits}", flush=True)
+        if self.restart_s:
+            print(f"chaos: stratad answered {ms(statistics.median(self.restart_s))} ms (median; "
+                  f"max {ms(max(self.restart_s))} ms) after its restart (exec to the first API "
+                  f"answer: PostgreSQL adopted, nodes re-adopted)", flush=True)
         if sum(self.mid_write.values()):
             print(f"chaos: stratad killed during a write {sum(self.mid_write.values())} times: "
                   f"{self.mid_write['cut']} cut before the answer (stored or not, both allowed), "
