@@ -177,6 +177,19 @@ int st_server_nodes_readopt(struct st_server *d, st_error *err)
             if (rt)
                 rt->dead = true;
             pthread_mutex_unlock(&d->lock);
+            /* Its death is two writes, the Node's phase then its pods: a
+             * stratad killed between them left pods Running on a dead node,
+             * never replaced (bench/chaos: kill -9 20 ms into a failover).
+             * Giving them up again is a no-op when it was done. */
+            int lost = 0;
+            st_error lerr = {0};
+            if (st_control_node_lost(d->store, name, "it was dead when stratad started", &lost,
+                                     &lerr) < 0)
+                st_server_log("node %s: marking its pods lost: %s", name, lerr.msg);
+            else if (lost)
+                st_server_log("node %s: dead, and %d pod%s still bound to it: lost, to be "
+                              "replaced",
+                              name, lost, lost == 1 ? "" : "s");
             continue;
         }
         pthread_mutex_lock(&d->lock);

@@ -331,6 +331,31 @@ static void test_adopted_node_pinged_until_hello(void **state)
     assert_int_equal(fake_vmm_sent(fs->vmm, "n1", ST_PROTO_PING, NULL), 2);
 }
 
+/* A node's death is two writes (its phase, then its pods): a stratad
+ * killed between them restarts with the node Dead and its pods still bound
+ * and not lost; the restart gives them up so they are replaced. */
+static void test_restart_gives_up_a_dead_nodes_pods(void **state)
+{
+    struct fake_server *fs = *state;
+    json_t *before = web_on_n1(fs);
+    fake_vmm_kill(fs->vmm, "n1");
+    /* the first write only, as the killed stratad left it */
+    st_server_node_set_ready(fs->d, "n1", "False", "Dead", "NodeLost", "channel EOF");
+    st_error err = {0};
+    assert_int_equal(st_server_nodes_readopt(fs->d, &err), 0);
+    size_t i;
+    json_t *p;
+    json_array_foreach(before, i, p)
+    {
+        json_t *now = fake_server_get(fs, "Pod", "default", pod_str(p, "metadata", "name"));
+        assert_non_null(now);
+        assert_string_equal(pod_str(now, "status", "phase"), "Failed");
+        assert_string_equal(pod_str(now, "status", "reason"), "NodeLost");
+        json_decref(now);
+    }
+    json_decref(before);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -347,6 +372,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stall_fences_nothing, fake_server_setup,
                                         fake_server_teardown),
         cmocka_unit_test_setup_teardown(test_mass_silence_holds, fake_server_setup,
+                                        fake_server_teardown),
+        cmocka_unit_test_setup_teardown(test_restart_gives_up_a_dead_nodes_pods, fake_server_setup,
                                         fake_server_teardown),
         cmocka_unit_test_setup_teardown(test_adopted_node_pinged_until_hello, fake_server_setup,
                                         fake_server_teardown),
