@@ -360,6 +360,54 @@ int st_proto_ping_parse(json_t *msg, int64_t *id, st_error *err)
     return get_int(msg, "id", id, err);
 }
 
+int st_proto_pods_query_build(int64_t id, json_t **msg, st_error *err)
+{
+    return id_build(ST_PROTO_PODS_QUERY, id, msg, err);
+}
+
+int st_proto_pods_query_parse(json_t *msg, int64_t *id, st_error *err)
+{
+    int rc = check_type(msg, ST_PROTO_PODS_QUERY, err);
+    return rc < 0 ? rc : get_int(msg, "id", id, err);
+}
+
+int st_proto_pods_build(int64_t id, json_t *pods, json_t **msg, st_error *err)
+{
+    if (!json_is_array(pods))
+        return st_error_set(err, EINVAL, "node protocol: pods \"pods\" must be an array");
+    _cleanup_json_ json_t *m = NULL;
+    int rc = id_build(ST_PROTO_PODS, id, &m, err);
+    if (rc < 0 || (rc = set_new(m, "pods", json_incref(pods), err)) < 0)
+        return rc;
+    *msg = st_steal_ptr(&m);
+    return 0;
+}
+
+int st_proto_pods_parse(json_t *msg, int64_t *id, json_t **pods, st_error *err)
+{
+    int rc;
+    if ((rc = check_type(msg, ST_PROTO_PODS, err)) < 0 || (rc = get_int(msg, "id", id, err)) < 0)
+        return rc;
+    json_t *arr = json_object_get(msg, "pods");
+    if (!json_is_array(arr))
+        return st_error_set(err, EPROTO, "node protocol: pods message: \"pods\" must be an array");
+    size_t i;
+    json_t *p;
+    json_array_foreach(arr, i, p)
+    {
+        const char *s = NULL;
+        if (!json_is_object(p))
+            return st_error_set(err, EPROTO,
+                                "node protocol: pods message: pods[%zu] must be an object", i);
+        if ((rc = get_str(p, "pod", false, &s, err)) < 0 ||
+            (rc = get_str(p, "uid", false, &s, err)) < 0 ||
+            (rc = get_str(p, "phase", false, &s, err)) < 0)
+            return rc;
+    }
+    *pods = arr;
+    return 0;
+}
+
 int st_proto_pod_status_build(const struct st_proto_pod_status *ps, json_t **msg, st_error *err)
 {
     _cleanup_json_ json_t *m = NULL;

@@ -1,5 +1,6 @@
-/* api_nodes.c: /api/v1/nodes: list and get Nodes, and the node commands
- * (add, kill, rm) that node_admin.c carries out. */
+/* api_nodes.c: /api/v1/nodes: list and get Nodes, the node commands
+ * (add, kill, rm) that node_admin.c carries out, and what a node runs
+ * (proxy/pods, api_nodeproxy.c). */
 #include "api_priv.h"
 #include "strata/cleanup.h"
 
@@ -31,7 +32,7 @@ int st_server_api_nodes(struct st_server_call *c)
     st_error err = {0};
     size_t nseg = c->q->nseg;
     int r;
-    /* seg: api v1 nodes [NAME [kill]] */
+    /* seg: api v1 nodes [NAME [kill | proxy pods]] */
     if (nseg == 3 && st_server_api_method_is(c, "GET"))
         return st_server_api_get(c, "Node", NULL, NULL);
     if (nseg == 3 && st_server_api_method_is(c, "POST"))
@@ -50,6 +51,9 @@ int st_server_api_nodes(struct st_server_call *c)
             return st_server_api_reply_error(c, r, &err, ST_SERVER_API_COMMANDS);
         return st_server_api_reply_success(c);
     }
+    if (nseg == 6 && st_server_api_seg_is(c, 4, "proxy") && st_server_api_seg_is(c, 5, "pods") &&
+        st_server_api_method_is(c, "GET"))
+        return st_server_api_node_pods(c, c->q->seg[3]);
     return st_server_api_reply_status(c, 405, "%s %s: not an API call (see agent/API.md)",
                                       c->q->method, "/api/v1/nodes/...");
 }

@@ -165,6 +165,10 @@ int st_server_api_subresource(struct st_server_call *c, const char *kind, const 
                               const char *name, const char *sub);
 /* api_nodes.c, api_images.c */
 int st_server_api_nodes(struct st_server_call *c);
+/* api_nodeproxy.c: GET /api/v1/nodes/NAME/proxy/pods, the PodList the node
+ * itself reports now (kubelet's /pods): 404 no such node, 503 it is not
+ * connected, 504 it did not answer in time. */
+int st_server_api_node_pods(struct st_server_call *c, const char *name);
 int st_server_api_images(struct st_server_call *c);
 /* api_forward.c: POST .../pods|services/NAME/portforward?ports=L:R */
 int st_server_api_forward(struct st_server_call *c, const char *kind, const char *ns,

@@ -1,8 +1,9 @@
 /* nodes.c: stratad's node manager. Starts node VMs in worker threads,
  * re-adopts running ones after a restart, turns vmm events into store
- * writes (hello, heartbeats, pod status, logs, deaths) and hands the nodes'
- * silence to liveness.c (which fences). What each live node runs is
- * dispatch.c's; adding and removing nodes is node_admin.c's. */
+ * writes (hello, heartbeats, pod status, logs, deaths), hands answers to
+ * api_nodeproxy.c's questions back, and the nodes' silence to liveness.c
+ * (which fences). What each live node runs is dispatch.c's; adding and
+ * removing nodes is node_admin.c's. */
 #include "server_priv.h"
 #include "strata/b64.h"
 #include "strata/cleanup.h"
@@ -54,7 +55,7 @@ struct st_server_node *st_server_node_reset(struct st_server *d, const char *nam
     n->provisioning = n->connected = n->dead = n->fencing = n->removing = false;
     n->unknown = n->held = false;
     n->last_msg_ns = st_server_now_ns(d);
-    n->grace_from_ns = n->unknown_ns = 0;
+    n->grace_from_ns = n->unknown_ns = n->ping_sent_ns = 0;
     return n;
 }
 
@@ -137,6 +138,7 @@ void st_server_node_dead(struct st_server *d, const char *name, const char *why,
     pthread_mutex_unlock(&d->lock);
     if (already)
         return;
+    st_server_node_queries_fail(d, name, why);
     st_server_proxy_node_down(d, name);
     st_server_log("node %s is %s: %s", name, removal ? "removed" : "dead", why);
     set_ready(d, name, "False", removal ? "Removing" : "Dead", removal ? "Removing" : "NodeLost",
@@ -175,6 +177,19 @@ int st_server_nodes_readopt(struct st_server *d, st_error *err)
             if (rt)
                 rt->dead = true;
             pthread_mutex_unlock(&d->lock);
+            /* Its death is two writes, the Node's phase then its pods: a
+             * stratad killed between them left pods Running on a dead node,
+             * never replaced (bench/chaos: kill -9 20 ms into a failover).
+             * Giving them up again is a no-op when it was done. */
+            int lost = 0;
+            st_error lerr = {0};
+            if (st_control_node_lost(d->store, name, "it was dead when stratad started", &lost,
+                                     &lerr) < 0)
+                st_server_log("node %s: marking its pods lost: %s", name, lerr.msg);
+            else if (lost)
+                st_server_log("node %s: dead, and %d pod%s still bound to it: lost, to be "
+                              "replaced",
+                              name, lost, lost == 1 ? "" : "s");
             continue;
         }
         pthread_mutex_lock(&d->lock);
@@ -236,6 +251,37 @@ static void send_clocks(struct st_server *d)
     pthread_mutex_unlock(&d->lock);
     for (size_t i = 0; i < n; i++)
         send_clock(d, due[i]);
+}
+
+/* ---- nodes whose hello is awaited ----------------------------------------- */
+
+/* A re-adopted node greets a new host when it sees the old one hang up.
+ * On virtio-serial a hangup and a reconnect close together are one event
+ * the guest may never see (its loop busy starting a pod), so the node also
+ * greets when the host's seq starts again (runtime/node/agent.c), and the
+ * host must speak first: a ping now, and again while no hello came (the
+ * first may land behind half a line the old stratad left). */
+#define GREET_PING_EVERY_NS (2LL * 1000000000)
+
+static void ping_ungreeted(struct st_server *d)
+{
+    int64_t now = st_server_now_ns(d);
+    char due[64][64];
+    size_t n = 0;
+    pthread_mutex_lock(&d->lock);
+    for (struct st_server_node *rt = d->nodes; rt && n < 64; rt = rt->next)
+        if (!rt->connected && !rt->dead && !rt->provisioning && !rt->fencing && !rt->removing &&
+            (rt->ping_sent_ns == 0 || now - rt->ping_sent_ns >= GREET_PING_EVERY_NS)) {
+            rt->ping_sent_ns = now;
+            snprintf(due[n++], sizeof(due[0]), "%s", rt->name);
+        }
+    pthread_mutex_unlock(&d->lock);
+    for (size_t i = 0; i < n; i++) {
+        _cleanup_json_ json_t *msg = NULL;
+        /* a node whose channel is not open yet is tried at the next round */
+        if (st_proto_ping_build(0, &msg, NULL) == 0)
+            d->vmm.ops->node_send(d->vmm.ctx, due[i], msg, NULL);
+    }
 }
 
 /* ---- messages from nodes ------------------------------------------------ */
@@ -380,6 +426,8 @@ static void on_message(struct st_server *d, st_vmm_event *ev)
         on_log(d, ev->node, ev->msg);
     } else if (strcmp(ev->type, ST_PROTO_EVENT) == 0) {
         on_pod_event(d, ev->node, ev->msg);
+    } else if (strcmp(ev->type, ST_PROTO_PODS) == 0) {
+        st_server_node_queries_answer(d, ev->node, ev->msg);
     }
 }
 
@@ -428,10 +476,12 @@ void st_server_nodes_drain_events(struct st_server *d)
         st_vmm_event_clear(&ev);
     }
     send_clocks(d);
+    ping_ungreeted(d);
 }
 
 void st_server_nodes_events(struct st_server *d)
 {
     st_server_nodes_drain_events(d);
+    st_server_node_queries_send(d);
     st_server_liveness_check(d);
 }

@@ -82,7 +82,22 @@ struct st_server_node {
                             * Terminating pod was sent pod_stop (nodes.c, dispatch) */
     /* when it was last sent the host's clock (vmm now_ns) */
     int64_t clock_sent_ns;
+    /* when it was last pinged while its hello was awaited (nodes.c) */
+    int64_t ping_sent_ns;
     json_t *reported; /* uid -> its last pod_status, replayed when heard again */
+};
+
+/* api_nodeproxy.c: a question to a node (pods_query) waiting for its
+ * answer. It lives on the asking API thread's stack and is linked in
+ * st_server.queries while it waits; the loop finds it only by id. [lock] */
+struct st_server_node_query {
+    struct st_server_node_query *next;
+    int64_t id;
+    char node[64];
+    bool sent;   /* the loop sent it */
+    bool failed; /* it could not be sent, or the node died: why says */
+    char why[256];
+    json_t *pods; /* the answer (the node's pod states), once it came */
 };
 
 /* liveness.c's state; only the controller loop touches it. */
@@ -124,6 +139,10 @@ struct st_server {
     struct st_server_proxy *proxy;     /* proxy.c; NULL in the node manager's unit tests */
     struct st_server_watch_ring *ring; /* watch_ring.c: recent changes, for watches */
     struct st_server_ui *ui;           /* api_ui.c: the dashboard's sessions and links */
+
+    /* [lock] api_nodeproxy.c: questions to nodes, and the last one's id */
+    struct st_server_node_query *queries;
+    int64_t query_seq;
 };
 
 /* api_http.c: --api-listen read and checked: 1 with host and port, 0 when
@@ -217,6 +236,14 @@ void st_server_node_set_ready(struct st_server *d, const char *name, const char 
 void st_server_node_dead(struct st_server *d, const char *name, const char *why, bool removal);
 /* st_server_pod_report_apply, remembering the report for st_server_liveness_heard. */
 int st_server_pod_status(struct st_server *d, const char *node, json_t *msg, st_error *err);
+
+/* api_nodeproxy.c, the loop's side of asking a node what it runs. */
+/* Sends the questions not sent yet. Controller loop only. */
+void st_server_node_queries_send(struct st_server *d);
+/* A pods message from node: the answer to one of its questions. */
+void st_server_node_queries_answer(struct st_server *d, const char *node, json_t *msg);
+/* The node is gone: its open questions fail with why. */
+void st_server_node_queries_fail(struct st_server *d, const char *node, const char *why);
 
 /* node_admin.c: `stratactl node add|kill|rm`. Errors are these codes
  * (api_route.c turns them into HTTP): EINVAL the request is wrong, ENOENT no

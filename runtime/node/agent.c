@@ -1,6 +1,7 @@
 /* agent.c: strata-node's event loop: wait for the host on the transport,
- * greet it (hello), answer pings, follow the host's clock, and hand pod_run
- * / pod_stop to the pod table, whose fds and timers share the same poll.
+ * greet it (hello), answer pings and pods queries, follow the host's
+ * clock, and hand pod_run / pod_stop to the pod table, whose fds and
+ * timers share the same poll.
  * One thread owns the connection, the reads and the pod table; poll() with
  * deadlines. Heartbeats go out from their own thread (host_out.c), so pod
  * work here never delays them; all writes share its output queue, which
@@ -37,6 +38,7 @@ struct agent {
      * (monotonic ms): how stale a `clock` may be when handled. */
     int64_t host_empty_at, host_fresh_since;
     bool clock_seen;  /* a clock came on this connection */
+    int64_t host_seq; /* seq of the host's last message (0: none on this connection) */
     int64_t retry_at; /* monotonic ms */
     int retry_ms;
     struct st_node_pods *pods;
@@ -88,7 +90,9 @@ static void digest_refresh(struct agent *a)
     a->digest_gen = gen;
 }
 
-static void host_attach(struct agent *a, int fd)
+/* hello (with the pods it runs) as the first thing the host on fd reads
+ * from us: anything queued for an earlier host is dropped. */
+static void greet(struct agent *a, int fd)
 {
     st_error err = {0};
     json_t *hello = NULL;
@@ -103,14 +107,56 @@ static void host_attach(struct agent *a, int fd)
     };
     if (st_proto_hello_build(&h, &hello, &err) < 0)
         st_node_log("cannot build hello: %s", err.msg);
-    a->conn = fd;
-    a->host_empty_at = a->host_fresh_since = st_node_now_ms();
     a->clock_seen = false;
-    st_proto_reader_reset(&a->rd);
-    st_node_log("host connected over %s; sending hello as %s", a->t.ops->name, a->cfg->name);
     digest_refresh(a);
     /* hello first: heartbeats follow it in seq and on the wire */
+    st_node_host_out_detach(a->out);
     st_node_host_out_attach(a->out, fd, hello);
+}
+
+static void host_attach(struct agent *a, int fd)
+{
+    a->conn = fd;
+    a->host_empty_at = a->host_fresh_since = st_node_now_ms();
+    a->host_seq = 0;
+    st_proto_reader_reset(&a->rd);
+    st_node_log("host connected over %s; sending hello as %s", a->t.ops->name, a->cfg->name);
+    greet(a, fd);
+}
+
+/* The host numbers its messages from 1 up. One whose seq is not above the
+ * last one's comes from a new host: on virtio-serial a restarted stratad
+ * that reconnects while this loop is busy (a pod starting under TCG) is
+ * never seen as a hangup, only as its first message, and it waits for a
+ * hello that would never come (issue 14's chaos: a stratad killed and
+ * restarted in 0.4 s left every node Adopting for good). */
+static void host_seq_check(struct agent *a, json_t *msg)
+{
+    int64_t seq = st_proto_seq(msg);
+    if (seq < 0)
+        return;
+    if (seq <= a->host_seq) {
+        st_node_log("the host's messages start again (seq %lld after %lld): a new host is on the "
+                    "channel; sending hello",
+                    (long long)seq, (long long)a->host_seq);
+        greet(a, a->conn);
+    }
+    a->host_seq = seq;
+}
+
+/* The host asks what runs here (pods_query): the pod table as it is now,
+ * answered on the loop that owns it. */
+static void on_pods_query(struct agent *a, json_t *msg)
+{
+    st_error err = {0};
+    int64_t id = 0;
+    json_t *answer = NULL;
+    if (st_proto_pods_query_parse(msg, &id, &err) < 0 ||
+        st_proto_pods_build(id, st_node_pods_states(a->pods), &answer, &err) < 0) {
+        st_node_log("ignoring a pods_query: %s", err.msg);
+        return;
+    }
+    send_msg(a, answer);
 }
 
 /* Only strata-node as its VM's agent sets the clock; on a host (--listen,
@@ -157,6 +203,7 @@ static void handle_line(struct agent *a, const char *line)
         st_node_log("ignoring a line from the host: %s", err.msg);
         return;
     }
+    host_seq_check(a, msg);
     if (strcmp(type, ST_PROTO_PING) == 0) {
         int64_t id = 0;
         json_t *pong = NULL;
@@ -173,6 +220,8 @@ static void handle_line(struct agent *a, const char *line)
         on_clock(a, msg);
     } else if (strcmp(type, ST_PROTO_SERVICES) == 0) {
         on_services(a, msg);
+    } else if (strcmp(type, ST_PROTO_PODS_QUERY) == 0) {
+        on_pods_query(a, msg);
     } else if (strcmp(type, ST_PROTO_PONG) != 0) {
         st_node_log("ignoring a message of unknown type \"%s\"", type);
     }

@@ -42,9 +42,27 @@ static size_t count_substr(const char *s, const char *sub)
     return n;
 }
 
+/* pods_query: the node's answer (new reference to its pods array), which
+ * must carry the query's id. */
+static json_t *query_pods(struct st_nodefx *fx, int64_t id)
+{
+    st_error err = {0};
+    json_t *q = NULL;
+    assert_int_equal(st_proto_pods_query_build(id, &q, &err), 0);
+    st_nodefx_send(fx, q);
+    _cleanup_json_ json_t *answer = st_nodefx_recv_type(fx, ST_PROTO_PODS);
+    int64_t got = -1;
+    json_t *pods = NULL;
+    if (st_proto_pods_parse(answer, &got, &pods, &err) < 0)
+        st_nodefx_fail(fx, "bad pods answer: %s", err.msg);
+    assert_int_equal(got, id);
+    return json_incref(pods);
+}
+
 /* A pod runs, its output arrives as log lines with env expanded, its cgroup
- * has the limits, heartbeats count it; pod_stop's SIGTERM reaches the
- * container (a trap ends it: Succeeded) and nothing is left. */
+ * has the limits, heartbeats count it, a pods_query lists it; pod_stop's
+ * SIGTERM reaches the container (a trap ends it: Succeeded) and nothing is
+ * left, nor listed. */
 static void test_pod_runs_logs_and_stops(void **state)
 {
     struct st_nodefx *fx = *state;
@@ -75,6 +93,11 @@ static void test_pod_runs_logs_and_stops(void **state)
     st_nodefx_wait_log(fx, "hello/main/stdout: greeting=hello hello");
     st_nodefx_wait_log(fx, "hello/main/stderr: to stderr");
     st_nodefx_wait_heartbeat_pods(fx, 1);
+    _cleanup_json_ json_t *running = query_pods(fx, 7);
+    assert_int_equal(json_array_size(running), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(running, 0), "uid")), uid);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(running, 0), "phase")),
+                        "Running");
 
     /* the limits: v1 (this host) or v2 (the VMs) files */
     char path[512];
@@ -110,6 +133,8 @@ static void test_pod_runs_logs_and_stops(void **state)
     assert_string_equal(json_string_value(json_object_get(term, "reason")), "Completed");
     json_decref(final);
     st_nodefx_wait_log(fx, "hello/main/stdout: bye");
+    _cleanup_json_ json_t *none = query_pods(fx, 8);
+    assert_int_equal(json_array_size(none), 0);
     fx->passed = true;
 }
 

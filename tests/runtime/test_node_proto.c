@@ -633,6 +633,50 @@ static void test_ipv4_parse(void **state)
     assert_false(st_proto_ipv4_parse("", &a, NULL));
 }
 
+/* pods_query and its answer: the id comes back, and an answer whose pods
+ * are not pod states (no uid) is refused, never half-read. */
+static void test_pods_query(void **state)
+{
+    (void)state;
+    uint64_t seq = 0;
+    st_error err = {0};
+    _cleanup_json_ json_t *q = NULL;
+    assert_int_equal(st_proto_pods_query_build(42, &q, &err), 0);
+    _cleanup_json_ json_t *qback = round_trip(q, &seq, ST_PROTO_PODS_QUERY);
+    int64_t id = 0;
+    assert_int_equal(st_proto_pods_query_parse(qback, &id, &err), 0);
+    assert_int_equal(id, 42);
+
+    struct st_proto_pod_status ps = {.pod = "web-1", .uid = "u-1", .phase = "Running"};
+    _cleanup_json_ json_t *one = NULL, *pods = json_array();
+    assert_int_equal(st_proto_pod_status_build(&ps, &one, &err), 0);
+    json_array_append(pods, one);
+    _cleanup_json_ json_t *a = NULL;
+    assert_int_equal(st_proto_pods_build(42, pods, &a, &err), 0);
+    _cleanup_json_ json_t *back = round_trip(a, &seq, ST_PROTO_PODS);
+    json_t *got = NULL;
+    id = 0;
+    assert_int_equal(st_proto_pods_parse(back, &id, &got, &err), 0);
+    assert_int_equal(id, 42);
+    assert_int_equal(json_array_size(got), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(got, 0), "uid")), "u-1");
+
+    /* a query is not an answer, and a pod without its uid is refused */
+    assert_int_equal(st_proto_pods_parse(qback, &id, &got, &err), -EPROTO);
+    assert_non_null(strstr(err.msg, "expected a pods message"));
+    st_error_clear(&err);
+    json_object_del(json_array_get(json_object_get(back, "pods"), 0), "uid");
+    assert_int_equal(st_proto_pods_parse(back, &id, &got, &err), -EPROTO);
+    assert_non_null(strstr(err.msg, "\"uid\""));
+    st_error_clear(&err);
+    json_object_set_new(back, "pods", json_object());
+    assert_int_equal(st_proto_pods_parse(back, &id, &got, &err), -EPROTO);
+    st_error_clear(&err);
+    _cleanup_json_ json_t *bad = NULL;
+    assert_int_equal(st_proto_pods_build(1, NULL, &bad, &err), -EINVAL);
+    assert_null(bad);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -648,6 +692,7 @@ int main(void)
         cmocka_unit_test(test_event),
         cmocka_unit_test(test_services),
         cmocka_unit_test(test_ipv4_parse),
+        cmocka_unit_test(test_pods_query),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

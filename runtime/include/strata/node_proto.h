@@ -39,6 +39,8 @@
 #define ST_PROTO_CLOCK      "clock"
 #define ST_PROTO_EVENT      "event"
 #define ST_PROTO_SERVICES   "services"
+#define ST_PROTO_PODS_QUERY "pods_query"
+#define ST_PROTO_PODS       "pods"
 
 /* Hex digest length of st_proto_pods_digest (64-bit hash), plus NUL. */
 #define ST_PROTO_DIGEST_LEN 17
@@ -119,6 +121,17 @@ int st_proto_ping_build(int64_t id, json_t **msg, st_error *err);
 int st_proto_pong_build(int64_t id, json_t **msg, st_error *err);
 /* Reads "id" of a ping or pong. */
 int st_proto_ping_parse(json_t *msg, int64_t *id, st_error *err);
+
+/* pods_query {id} from the host: what does the node run now? The node
+ * answers pods {id (the same), pods: [pod_status-shaped objects]}: its pod
+ * table as it is at that moment, not the reports the host kept (kubelet's
+ * /pods, which is how a check reads a node beside the store). The builder
+ * takes a new reference to pods; the parser hands out the array borrowed
+ * from msg and checks each entry has a string "pod", "uid" and "phase". */
+int st_proto_pods_query_build(int64_t id, json_t **msg, st_error *err);
+int st_proto_pods_query_parse(json_t *msg, int64_t *id, st_error *err);
+int st_proto_pods_build(int64_t id, json_t *pods, json_t **msg, st_error *err);
+int st_proto_pods_parse(json_t *msg, int64_t *id, json_t **pods, st_error *err);
 
 struct st_proto_pod_status {
     const char *pod;

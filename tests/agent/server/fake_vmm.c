@@ -96,6 +96,46 @@ static int fake_start(void *ctx, const st_node_spec *spec, const st_vmm_start_op
     return n ? 0 : st_error_set(err, ENOSPC, "fake vmm: too many nodes");
 }
 
+/* [lock] A pods_query's answer: what the node was sent with pod_run and
+ * not pod_stop, Running, as a real node that did as told answers. */
+static void answer_pods_query(struct fake_vmm *f, const char *name, json_t *query)
+{
+    int64_t id = 0;
+    if (st_proto_pods_query_parse(query, &id, NULL) < 0)
+        return;
+    json_t *uids = json_object(); /* uid -> pod name, in the order of pod_run */
+    size_t i;
+    json_t *s;
+    json_array_foreach(f->sent, i, s)
+    {
+        json_t *msg = json_object_get(s, "msg");
+        const char *t = json_string_value(json_object_get(msg, "type"));
+        const char *uid = json_string_value(json_object_get(msg, "uid"));
+        if (strcmp(json_string_value(json_object_get(s, "node")), name) != 0 || !t || !uid)
+            continue;
+        if (strcmp(t, ST_PROTO_POD_RUN) == 0)
+            json_object_set(uids, uid, json_object_get(msg, "pod"));
+        else if (strcmp(t, ST_PROTO_POD_STOP) == 0)
+            json_object_del(uids, uid);
+    }
+    json_t *pods = json_array();
+    const char *uid;
+    json_t *pod;
+    json_object_foreach(uids, uid, pod)
+    {
+        struct st_proto_pod_status ps = {
+            .pod = json_string_value(pod), .uid = uid, .phase = "Running", .ready = true};
+        json_t *st = NULL;
+        if (st_proto_pod_status_build(&ps, &st, NULL) == 0)
+            json_array_append_new(pods, st);
+    }
+    json_t *answer = NULL;
+    if (st_proto_pods_build(id, pods, &answer, NULL) == 0)
+        push(f, ST_VMM_EVENT_MESSAGE, name, answer);
+    json_decref(pods);
+    json_decref(uids);
+}
+
 static int fake_send(void *ctx, const char *name, json_t *msg, st_error *err)
 {
     struct fake_vmm *f = ctx;
@@ -104,6 +144,9 @@ static int fake_send(void *ctx, const char *name, json_t *msg, st_error *err)
     bool up = n && n->running;
     if (up)
         json_array_append_new(f->sent, json_pack("{s:s, s:O}", "node", name, "msg", msg));
+    const char *type = json_string_value(json_object_get(msg, "type"));
+    if (up && !n->silent && type && strcmp(type, ST_PROTO_PODS_QUERY) == 0)
+        answer_pods_query(f, name, msg);
     pthread_mutex_unlock(&f->lock);
     return up ? 0 : st_error_set(err, ENOTCONN, "fake vmm: node %s is not running", name);
 }
@@ -328,6 +371,21 @@ void fake_vmm_heartbeats(struct fake_vmm *f)
         if (st_proto_heartbeat_build(&hb, &msg, NULL) == 0)
             push(f, ST_VMM_EVENT_MESSAGE, f->nodes[i].name, msg);
     }
+    pthread_mutex_unlock(&f->lock);
+}
+
+void fake_vmm_hello(struct fake_vmm *f, const char *name)
+{
+    struct st_proto_hello h = {.node = name,
+                               .version = "fake",
+                               .cpu_millis = 2000,
+                               .memory_bytes = 1LL << 30,
+                               .kernel = "fake"};
+    json_t *msg = NULL;
+    if (st_proto_hello_build(&h, &msg, NULL) < 0)
+        return;
+    pthread_mutex_lock(&f->lock);
+    push(f, ST_VMM_EVENT_MESSAGE, name, msg);
     pthread_mutex_unlock(&f->lock);
 }
 

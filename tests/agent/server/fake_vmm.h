@@ -1,8 +1,9 @@
 /* fake_vmm.h: a vmm for the server's unit tests, behind the same ops table
  * as libvirt (server_priv.h): nodes "boot" at once and say hello, send
  * heartbeats when told, can be made silent (they just stop) or dead (a
- * DEAD event), and every message sent to them is recorded. Its clock only
- * moves when the test moves it. */
+ * DEAD event), and every message sent to them is recorded; a pods_query
+ * is answered with the pods the node was sent and not stopped. Its clock
+ * only moves when the test moves it. */
 #ifndef STRATA_TEST_FAKE_VMM_H
 #define STRATA_TEST_FAKE_VMM_H
 
@@ -25,6 +26,8 @@ void fake_vmm_advance_ms(struct fake_vmm *f, int64_t ms);
 /* A heartbeat from every running node that is not silent, at the clock's
  * time. */
 void fake_vmm_heartbeats(struct fake_vmm *f);
+/* The node says hello again (it saw a new host). */
+void fake_vmm_hello(struct fake_vmm *f, const char *name);
 /* The node stops talking (its VM still runs). */
 void fake_vmm_silence(struct fake_vmm *f, const char *name);
 /* The node's VM exits: a DEAD event (channel EOF). */
