@@ -287,6 +287,11 @@ static int build_resources(json_t *c, const char *where, json_t **out, st_error 
         json_object_set_new(lr, "memory", json_pack("{s:I}", "limit", (json_int_t)mem_lim));
     json_object_set_new(lr, "pids",
                         json_pack("{s:I}", "limit", (json_int_t)st_node_container_pids_limit()));
+    /* Every device denied but the runtime's defaults (null, zero, full,
+     * random, urandom, tty, the ptys), as containerd asks: CAP_MKNOD is in
+     * the default set, and with no devices cgroup a pod could make and open
+     * any device of the node, its virtio-serial channel to stratad too. */
+    json_object_set_new(lr, "devices", json_pack("[{s:b, s:s}]", "allow", 0, "access", "rwm"));
     *out = st_steal_ptr(&lr);
     return 0;
 }

@@ -120,6 +120,12 @@ static void test_full_container(void **state)
     long long pids = json_integer_value(json_object_get(json_object_get(res, "pids"), "limit"));
     assert_int_equal(pids, st_node_container_pids_limit());
     assert_true(pids >= 64 && pids <= 1024);
+    /* every device denied; the runtime adds its defaults */
+    json_t *devs = json_object_get(res, "devices");
+    assert_int_equal(json_array_size(devs), 1);
+    assert_true(json_is_false(json_object_get(json_array_get(devs, 0), "allow")));
+    assert_string_equal(json_string_value(json_object_get(json_array_get(devs, 0), "access")),
+                        "rwm");
     assert_true(json_is_false(json_object_get(proc, "noNewPrivileges")));
 
     const struct st_probe_spec *rp = cs->probes[ST_PROBE_READINESS];
