@@ -124,6 +124,9 @@ static const struct oa_note oa_notes[] = {
     {.path = "seccompProfile", .text = "RuntimeDefault (Strata's filter) or Unconfined."},
     {.path = "runAsUser", .text = "The user ID the processes run as."},
     {.path = "runAsGroup", .text = "The group ID the processes run as."},
+    {.path = "allowPrivilegeEscalation",
+     .text = "false: the processes run with no_new_privs, so a setuid binary raises no "
+             "privilege. Default true, as in Kubernetes."},
     {.path = "exec", .text = "Passes when the command exits 0 in the container."},
     {.path = "tcpSocket", .text = "Passes when a TCP connection to the port opens."},
     {.path = "httpGet", .text = "Passes when an HTTP GET answers 200-399."},

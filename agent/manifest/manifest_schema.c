@@ -471,7 +471,7 @@ static const struct st_mfield st_container_security_fields[] = {
     {.name = "runAsGroup", .type = ST_MT_INT, ST_RANGE(0, INT32_MAX)},
     ST_IGNORED("runAsNonRoot"),
     ST_IGNORED("readOnlyRootFilesystem"),
-    ST_IGNORED("allowPrivilegeEscalation"),
+    {.name = "allowPrivilegeEscalation", .type = ST_MT_BOOL},
     ST_IGNORED("procMount"),
     ST_IGNORED("seLinuxOptions"),
     ST_IGNORED("appArmorProfile"),

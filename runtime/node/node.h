@@ -341,6 +341,9 @@ struct st_node_pod_spec {
 int st_node_pod_spec_parse(json_t *spec, const char *pod, struct st_node_pod_spec **out,
                            st_error *err);
 void st_node_pod_spec_free(struct st_node_pod_spec *ps);
+/* The pids.max every container gets: 1024, or one per 512 KiB of this
+ * machine's memory when that is less (at least 64). */
+long long st_node_container_pids_limit(void);
 
 /* The config for one start of a container: its template with root.path =
  * rootfs, joining the network, IPC and UTS namespaces of the sandbox, and

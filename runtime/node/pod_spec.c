@@ -1,13 +1,15 @@
 /* pod_spec.c: a Kubernetes PodSpec, as stratad sends it in pod_run, turned
  * into what the runtime library runs: per container an OCI config (command
  * and args with $(VAR) expansion, env, the container runtime's default
- * capabilities, RuntimeDefault seccomp unless Unconfined, cgroup limits from
- * resources) and its probe specs. Secrets were resolved by stratad: env
+ * capabilities, RuntimeDefault seccomp unless Unconfined, no_new_privs when
+ * allowPrivilegeEscalation is false, cgroup limits from resources and a
+ * pids limit) and its probe specs. Secrets were resolved by stratad: env
  * entries arrive as plain name/value. It validates and translates only; it
  * never touches the system, so a bad spec fails its pod before anything is
  * made. Every message names the field. */
 #include "node.h"
 #include "strata/cleanup.h"
+#include "strata/meminfo.h"
 #include "strata/names.h"
 #include "strata/node_proto.h"
 #include "strata/seccomp.h"
@@ -283,6 +285,13 @@ static int build_resources(json_t *c, const char *where, json_t **out, st_error 
     json_object_set_new(lr, "cpu", cpu);
     if (mem_lim > 0)
         json_object_set_new(lr, "memory", json_pack("{s:I}", "limit", (json_int_t)mem_lim));
+    json_object_set_new(lr, "pids",
+                        json_pack("{s:I}", "limit", (json_int_t)st_node_container_pids_limit()));
+    /* Every device denied but the runtime's defaults (null, zero, full,
+     * random, urandom, tty, the ptys), as containerd asks: CAP_MKNOD is in
+     * the default set, and with no devices cgroup a pod could make and open
+     * any device of the node, its virtio-serial channel to stratad too. */
+    json_object_set_new(lr, "devices", json_pack("[{s:b, s:s}]", "allow", 0, "access", "rwm"));
     *out = st_steal_ptr(&lr);
     return 0;
 }
@@ -458,6 +467,42 @@ static int parse_layers(json_t *c, const char *where, struct st_node_container_s
     return 0;
 }
 
+/* process.noNewPrivileges from securityContext.allowPrivilegeEscalation:
+ * only an explicit false sets no_new_privs (Kubernetes' default is true), so
+ * a setuid binary in the image raises nothing. */
+static int no_new_privs(json_t *c, const char *where, bool *out, st_error *err)
+{
+    json_t *v = json_object_get(json_object_get(c, "securityContext"), "allowPrivilegeEscalation");
+    *out = false;
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_boolean(v))
+        return st_error_set(err, EINVAL,
+                            "%s.securityContext.allowPrivilegeEscalation: expected true or false",
+                            where);
+    *out = json_is_false(v);
+    return 0;
+}
+
+/* Kubernetes leaves a pod's process count to the node (the kubelet's
+ * podPidsLimit, unlimited unless set): without a limit a fork bomb in any
+ * pod takes the whole node. Each container's pids.max is 1024 (CRI-O's old
+ * default), fewer on a small node: one per 512 KiB of its memory, as a
+ * process costs ~100 KiB of kernel memory, so a bomb at the limit holds
+ * about a fifth of the node (a 192 MiB node: ~370). */
+#define PIDS_LIMIT_MAX      1024
+#define PIDS_LIMIT_MIN      64
+#define PIDS_LIMIT_KIB_EACH 512
+
+long long st_node_container_pids_limit(void)
+{
+    int64_t kib = 0;
+    if (st_meminfo_kib(NULL, "MemTotal", &kib, NULL) < 0)
+        return PIDS_LIMIT_MAX;
+    long long n = kib / PIDS_LIMIT_KIB_EACH;
+    return n > PIDS_LIMIT_MAX ? PIDS_LIMIT_MAX : n < PIDS_LIMIT_MIN ? PIDS_LIMIT_MIN : n;
+}
+
 /* process.user from securityContext.runAsUser/runAsGroup: stratad sends
  * them resolved (the pod's, else the image's User), 0 when absent. */
 static int build_user(json_t *c, const char *where, json_t **out, st_error *err)
@@ -503,11 +548,12 @@ static int parse_container(json_t *c, size_t idx, const char *pod, const char *p
     _cleanup_strv_ char **env = NULL;
     _cleanup_json_ json_t *args = NULL, *resources = NULL, *seccomp = NULL, *user = NULL;
     const char *cwd = NULL, *sec = NULL;
+    bool nnp = false;
     if ((r = build_env(c, pod, where, &env, err)) < 0 ||
         (r = build_args(c, env, where, &args, err)) < 0 ||
         (r = build_resources(c, where, &resources, err)) < 0 ||
         (r = get_str(c, "workingDir", &cwd, where, err)) < 0 ||
-        (r = build_user(c, where, &user, err)) < 0 ||
+        (r = build_user(c, where, &user, err)) < 0 || (r = no_new_privs(c, where, &nnp, err)) < 0 ||
         (r = seccomp_type(json_object_get(c, "securityContext"), where, &sec, err)) < 0)
         return r;
     if (cwd && cwd[0] != '/')
@@ -519,7 +565,8 @@ static int parse_container(json_t *c, size_t idx, const char *pod, const char *p
 
     /* The runc-style default spec gives the mounts, masked and read-only
      * paths; the rest is Kubernetes': no hostname of its own (the pod's UTS
-     * namespace has it), privilege escalation allowed, limits inherited. */
+     * namespace has it), privilege escalation allowed unless the container
+     * says allowPrivilegeEscalation: false, limits inherited. */
     _cleanup_json_ json_t *oci = st_oci_config_default_json();
     if (oci == NULL)
         return st_error_set(err, ENOMEM, "out of memory");
@@ -536,7 +583,7 @@ static int parse_container(json_t *c, size_t idx, const char *pod, const char *p
     json_object_set(proc, "args", args);
     json_object_set_new(proc, "cwd", json_string(cwd ? cwd : "/"));
     json_object_set(proc, "user", user);
-    json_object_set_new(proc, "noNewPrivileges", json_false());
+    json_object_set_new(proc, "noNewPrivileges", json_boolean(nnp));
     json_object_del(proc, "rlimits");
     json_t *linux = json_object_get(oci, "linux");
     json_object_set_new(linux, "namespaces",

@@ -116,6 +116,17 @@ static void test_full_container(void **state)
     assert_int_equal(json_integer_value(json_object_get(cpu, "shares")), 102);
     assert_int_equal(json_integer_value(json_object_get(cpu, "quota")), 25000);
     assert_int_equal(json_integer_value(json_object_get(cpu, "period")), 100000);
+    /* every container gets a pids limit: the node's, never unlimited */
+    long long pids = json_integer_value(json_object_get(json_object_get(res, "pids"), "limit"));
+    assert_int_equal(pids, st_node_container_pids_limit());
+    assert_true(pids >= 64 && pids <= 1024);
+    /* every device denied; the runtime adds its defaults */
+    json_t *devs = json_object_get(res, "devices");
+    assert_int_equal(json_array_size(devs), 1);
+    assert_true(json_is_false(json_object_get(json_array_get(devs, 0), "allow")));
+    assert_string_equal(json_string_value(json_object_get(json_array_get(devs, 0), "access")),
+                        "rwm");
+    assert_true(json_is_false(json_object_get(proc, "noNewPrivileges")));
 
     const struct st_probe_spec *rp = cs->probes[ST_PROBE_READINESS];
     assert_non_null(rp);
@@ -170,13 +181,19 @@ static void test_defaults_and_seccomp_choice(void **state)
         " \"containers\": [{\"name\": \"a\", \"image\": \"busybox\", \"imageLayers\": [], "
         "\"args\": [\"true\"]},"
         "  {\"name\": \"b\", \"image\": \"busybox\", \"imageLayers\": [], \"command\": [\"true\"],"
-        "   \"securityContext\": {\"seccompProfile\": {\"type\": \"RuntimeDefault\"}}}]}");
+        "   \"securityContext\": {\"seccompProfile\": {\"type\": \"RuntimeDefault\"},"
+        "    \"allowPrivilegeEscalation\": false}}]}");
     assert_int_equal(ps->restart, ST_NODE_RESTART_ALWAYS);
     assert_int_equal(ps->grace_s, 30);
     assert_int_equal(ps->n_containers, 2);
     /* the pod says Unconfined, b says RuntimeDefault for itself */
     assert_null(json_object_get(json_object_get(ps->containers[0].oci, "linux"), "seccomp"));
     assert_non_null(json_object_get(json_object_get(ps->containers[1].oci, "linux"), "seccomp"));
+    /* b said allowPrivilegeEscalation: false: no_new_privs; a did not */
+    assert_true(json_is_true(
+        json_object_get(json_object_get(ps->containers[1].oci, "process"), "noNewPrivileges")));
+    assert_true(json_is_false(
+        json_object_get(json_object_get(ps->containers[0].oci, "process"), "noNewPrivileges")));
     /* no resources: BestEffort, the kubelet's minimum shares, no limits */
     json_t *res = json_object_get(json_object_get(ps->containers[0].oci, "linux"), "resources");
     assert_int_equal(json_integer_value(json_object_get(json_object_get(res, "cpu"), "shares")), 2);
@@ -219,6 +236,10 @@ static void test_errors_name_the_field(void **state)
     parse_fails("{\"containers\": [{\"name\": \"a\", \"image\": \"i\", \"imageLayers\": [],"
                 " \"command\": [\"x\"], \"securityContext\": {\"runAsUser\": -1}}]}",
                 "spec.containers[0].securityContext.runAsUser");
+    parse_fails(
+        "{\"containers\": [{\"name\": \"a\", \"image\": \"i\", \"imageLayers\": [],"
+        " \"command\": [\"x\"], \"securityContext\": {\"allowPrivilegeEscalation\": 0}}]}",
+        "spec.containers[0].securityContext.allowPrivilegeEscalation: expected true or false");
     parse_fails("{\"restartPolicy\": \"Sometimes\", \"containers\": [{\"name\": \"a\", "
                 "\"image\": \"i\", \"imageLayers\": [], \"command\": [\"x\"]}]}",
                 "spec.restartPolicy: \"Sometimes\"");

@@ -100,13 +100,14 @@ static void check_values(json_t *objects, const struct expect *cases, size_t n)
     }
 }
 
-/* The fields the image store acts on are kept as written. */
+/* The fields the image store and the node act on are kept as written. */
 static void test_image_fields(void **state)
 {
     (void)state;
     struct parsed p = parse(POD_HEAD "      imagePullPolicy: Never\n"
                                      "      workingDir: /srv\n"
-                                     "      securityContext: {runAsUser: 1000, runAsGroup: 50}\n"
+                                     "      securityContext: {runAsUser: 1000, runAsGroup: 50,"
+                                     " allowPrivilegeEscalation: false}\n"
                                      "  securityContext: {runAsUser: 7}\n"
                                      "  imagePullSecrets: [{name: regcred}]\n");
     if (p.r != 0)
@@ -116,6 +117,7 @@ static void test_image_fields(void **state)
         {"0.spec.containers.0.workingDir", "\"/srv\""},
         {"0.spec.containers.0.securityContext.runAsUser", "1000"},
         {"0.spec.containers.0.securityContext.runAsGroup", "50"},
+        {"0.spec.containers.0.securityContext.allowPrivilegeEscalation", "false"},
         {"0.spec.securityContext.runAsUser", "7"},
         {"0.spec.imagePullSecrets", "[{\"name\": \"regcred\"}]"},
     };
