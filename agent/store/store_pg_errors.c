@@ -31,14 +31,19 @@ int st_store_pg_error_code(const char *sqlstate, const char *message, bool conn_
     return EIO;
 }
 
-/* PostgreSQL's message on one line: "ERROR:  " and the like dropped, line
- * breaks and runs of spaces made one space, the end trimmed. */
+/* PostgreSQL's message on one line: "ERROR:  " and the like dropped, its
+ * HINT too (ours follows), line breaks and runs of spaces made one space,
+ * the end trimmed. */
 static void one_line(const char *in, char *out, size_t len)
 {
     static const char *const levels[] = {"ERROR:", "FATAL:", "PANIC:"};
     size_t o = 0;
     bool space = false;
     for (const char *p = in ? in : ""; *p && o + 1 < len;) {
+        if (strncmp(p, "HINT:", 5) == 0 && (p == in || p[-1] == '\n')) {
+            p += strcspn(p, "\n");
+            continue;
+        }
         bool skipped = false;
         for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
             size_t n = strlen(levels[i]);
