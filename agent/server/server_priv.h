@@ -136,6 +136,19 @@ struct st_server {
     struct st_server_proxy *proxy;     /* proxy.c; NULL in the node manager's unit tests */
     struct st_server_watch_ring *ring; /* watch_ring.c: recent changes, for watches */
     struct st_server_ui *ui;           /* api_ui.c: the dashboard's sessions and links */
+
+    /* server.c, the loop's: the store unreachable since store_down_ns, so
+     * the controllers, liveness and dispatch wait for it */
+    bool store_down;
+    int64_t store_down_ns;
+    /* server.c: the private PostgreSQL started again when it died, in a
+     * worker (pg_ctl waits), with a growing back-off */
+    pthread_t pg_worker;
+    bool pg_worker_joinable; /* loop only */
+    atomic_bool pg_working;  /* the worker runs */
+    int64_t pg_next_ns;      /* no new attempt before */
+    int pg_backoff_s;
+    int pg_attempts;
 };
 
 /* api_http.c: --api-listen read and checked: 1 with host and port, 0 when
