@@ -38,13 +38,24 @@ struct api_conn {
     int fd;              /* a dup of the connection's socket, ours: shut down, never reused */
     int64_t deadline_ns; /* cut then (monotonic); 0: none (a response is being sent) */
     bool cut;
+    /* answered before its body was read: the socket's last close waits
+     * (until deadline_ns, once libmicrohttpd closed its own descriptor) */
+    bool linger;
 };
+
+/* How long a connection answered before its body was read stays open
+ * after libmicrohttpd closed it: closing a TCP socket with unread data
+ * resets it, and the reset can destroy the answer (the 413) before the
+ * client read it; a client still sending learns of the answer meanwhile
+ * (Go's server waits 500 ms the same way). */
+#define LINGER_MS 1000
 
 struct st_server_api_guard {
     pthread_mutex_t lock;
     pthread_cond_t wake;
-    struct api_conn *head; /* [lock] */
-    bool stop;             /* [lock] */
+    struct api_conn *head;      /* [lock] */
+    struct api_conn *lingering; /* [lock] closed by libmicrohttpd, closed by us at deadline_ns */
+    bool stop;                  /* [lock] */
     pthread_t thread;
     bool running;
     unsigned conns_max; /* per door */
@@ -122,6 +133,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         struct api_conn *e = *socket_context;
         if (e == NULL)
             return;
+        *socket_context = NULL;
         pthread_mutex_lock(&g->lock);
         if (e->prev)
             e->prev->next = e->next;
@@ -129,11 +141,17 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
             g->head = e->next;
         if (e->next)
             e->next->prev = e->prev;
+        if (e->linger && e->fd >= 0) {
+            e->deadline_ns = mono_ns() + (int64_t)LINGER_MS * 1000000;
+            e->prev = NULL;
+            e->next = g->lingering;
+            g->lingering = e;
+            e = NULL;
+        }
         pthread_mutex_unlock(&g->lock);
-        if (e->fd >= 0)
+        if (e && e->fd >= 0)
             close(e->fd);
         free(e);
-        *socket_context = NULL;
     }
 }
 
@@ -146,8 +164,24 @@ static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *
     return NULL;
 }
 
+/* Closes the lingering sockets whose time came (all with now 0). [lock] */
+static void linger_end(struct st_server_api_guard *g, int64_t now)
+{
+    for (struct api_conn **p = &g->lingering; *p;) {
+        struct api_conn *e = *p;
+        if (now && now < e->deadline_ns) {
+            p = &e->next;
+            continue;
+        }
+        *p = e->next;
+        close(e->fd);
+        free(e);
+    }
+}
+
 /* Cuts the connections past their deadline (shutdown: the connection's
- * own thread then sees the end and cleans up), once a second. */
+ * own thread then sees the end and cleans up) and ends lingering ones,
+ * four times a second. */
 static void *guard_main(void *arg)
 {
     struct st_server_api_guard *g = arg;
@@ -155,9 +189,14 @@ static void *guard_main(void *arg)
     while (!g->stop) {
         struct timespec dl;
         clock_gettime(CLOCK_REALTIME, &dl);
-        dl.tv_sec += 1;
+        dl.tv_nsec += 250 * 1000000;
+        if (dl.tv_nsec >= 1000000000) {
+            dl.tv_sec++;
+            dl.tv_nsec -= 1000000000;
+        }
         pthread_cond_timedwait(&g->wake, &g->lock, &dl);
         int64_t now = mono_ns();
+        linger_end(g, now);
         unsigned cut = 0;
         for (struct api_conn *e = g->head; e; e = e->next)
             if (!e->cut && e->deadline_ns && now > e->deadline_ns && e->fd >= 0) {
@@ -226,6 +265,7 @@ static void guard_stop(struct st_server *d)
         pthread_mutex_unlock(&g->lock);
         pthread_join(g->thread, NULL);
     }
+    linger_end(g, 0);
     pthread_cond_destroy(&g->wake);
     pthread_mutex_destroy(&g->lock);
     free(g);
@@ -368,7 +408,13 @@ static enum MHD_Result request_begins(struct st_server *d, struct MHD_Connection
     if (!announced_too_big(c))
         return MHD_YES;
     b->too_big = true;
-    set_deadline(d, c, 0);
+    struct api_conn *e = conn_of(c);
+    if (e && d->guard) {
+        pthread_mutex_lock(&d->guard->lock);
+        e->deadline_ns = 0;
+        e->linger = true;
+        pthread_mutex_unlock(&d->guard->lock);
+    }
     return respond(d, c, url, method, b);
 }
 
