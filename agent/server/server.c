@@ -298,8 +298,15 @@ static void store_back(struct st_server *d)
     d->store_down = false;
     d->pg_backoff_s = d->pg_attempts = 0;
     _cleanup_json_ json_t *reports = json_object(), *dead = json_array();
+    /* Silence was not judged while the store was away: every node gets a
+     * fresh grace from now, as after a stall of stratad's own (liveness.c),
+     * which the pause is not. */
+    int64_t now = st_server_now_ns(d);
+    d->lv.last_pass_ns = now;
     pthread_mutex_lock(&d->lock);
     for (struct st_server_node *n = d->nodes; n; n = n->next) {
+        if (!n->dead && !n->provisioning)
+            n->grace_from_ns = now;
         if (n->dead && !n->removing)
             json_array_append_new(dead, json_string(n->name));
         else if (n->connected && !n->dead && n->reported)

@@ -264,6 +264,11 @@ static void test_loop_pauses(void **state)
     assert_true(fx->store->calls > 0);
     assert_int_equal(fake_vmm_sent(fx->fs.vmm, "n1", "pod_stop", uid), 0);
     assert_int_equal(fake_vmm_sent(fx->fs.vmm, "n1", "pod_run", uid), 1);
+    /* n2's silence is judged from the resume on: a fresh grace, then fenced */
+    assert_int_equal(fake_vmm_fences_total(fx->fs.vmm), 0);
+    fake_server_passes(&fx->fs, 6, FAKE_GRACE_MS);
+    assert_int_equal(fake_vmm_fenced(fx->fs.vmm, "n2"), 1);
+    assert_int_equal(fake_vmm_fenced(fx->fs.vmm, "n1"), 0);
     free(uid);
 }
 
