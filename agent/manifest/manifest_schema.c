@@ -23,9 +23,25 @@ static bool st_is_lower_alnum(char ch)
     return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
 }
 
+/* A name over the limit is not echoed: 10,000 characters of it would push
+ * the rule out of the message. */
+static bool st_name_too_long(struct st_mctx *c, yaml_node_t *node, const char *s, size_t max,
+                             const char *rule)
+{
+    size_t len = s ? strlen(s) : 0;
+    if (len <= max)
+        return false;
+    st_mctx_error(c, node, "%s: \"%.32s...\" is not a valid name: it has %zu characters, %s",
+                  st_mctx_path(c), s, len, rule);
+    return true;
+}
+
 void st_check_dns_label(struct st_mctx *c, yaml_node_t *node, json_t *value)
 {
     const char *s = json_string_value(value);
+    if (st_name_too_long(c, node, s, ST_NAME_DNS_LABEL_MAX,
+                         "a name has at most 63 (Kubernetes' DNS-1123 label rule)"))
+        return;
     if (!st_name_dns_label_ok(s))
         st_mctx_error(c, node,
                       "%s: \"%s\" is not a valid name: use at most 63 lowercase letters, digits "
@@ -36,6 +52,9 @@ void st_check_dns_label(struct st_mctx *c, yaml_node_t *node, json_t *value)
 static void st_check_dns_subdomain(struct st_mctx *c, yaml_node_t *node, json_t *value)
 {
     const char *s = json_string_value(value);
+    if (st_name_too_long(c, node, s, ST_NAME_DNS_SUBDOMAIN_MAX,
+                         "a name has at most 253 (Kubernetes' DNS-1123 subdomain rule)"))
+        return;
     if (!st_name_dns_subdomain_ok(s))
         st_mctx_error(c, node,
                       "%s: \"%s\" is not a valid name: use at most 253 lowercase letters, "
@@ -51,18 +70,19 @@ static void st_check_label_keys(struct st_mctx *c, yaml_node_t *node, json_t *ma
     {
         if (!st_label_key_ok(key)) {
             st_mctx_error(c, st_mctx_key(c, node, key),
-                          "%s: key \"%s\" is not valid: use an optional DNS prefix and '/', then "
-                          "at most 63 letters, digits, '-', '_' or '.', starting and ending with "
-                          "a letter or digit",
-                          st_mctx_path(c), key);
+                          "%s: key \"%.80s%s\" is not valid: use an optional DNS prefix and "
+                          "'/', then at most 63 letters, digits, '-', '_' or '.', starting and "
+                          "ending with a letter or digit",
+                          st_mctx_path(c), key, strlen(key) > 80 ? "..." : "");
             continue;
         }
         const char *s = json_string_value(v);
         if (values && *s && !st_label_value_ok(s, strlen(s)))
             st_mctx_error(c, st_mctx_child(c, node, key),
-                          "%s.%s: value \"%s\" is not valid: use at most 63 letters, digits, "
-                          "'-', '_' or '.', starting and ending with a letter or digit",
-                          st_mctx_path(c), key, s);
+                          "%s.%.80s: value \"%.63s%s\" is not valid (%zu characters): use at "
+                          "most 63 letters, digits, '-', '_' or '.', starting and ending with a "
+                          "letter or digit",
+                          st_mctx_path(c), key, s, strlen(s) > 63 ? "..." : "", strlen(s));
     }
 }
 

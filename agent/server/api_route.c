@@ -108,6 +108,8 @@ static const char *reason_of(unsigned code)
         return "Invalid";
     case 503:
         return "ServiceUnavailable";
+    case 507: /* Kubernetes names no reason for it; clients go by the code */
+        return "InsufficientStorage";
     default:
         return code >= 500 ? "InternalError" : "BadRequest";
     }
@@ -159,6 +161,10 @@ static unsigned http_of(int r, enum st_server_api_errors kind)
         return kind == ST_SERVER_API_COMMANDS ? 422 : 500;
     case EAGAIN:
         return kind == ST_SERVER_API_COMMANDS ? 503 : 500;
+    case ST_ESTORE_DOWN: /* PostgreSQL gone: the same request works once it is back */
+        return 503;
+    case ST_ESTORE_FULL: /* the store's disk is full: nothing was written */
+        return 507;
     default:
         return 500;
     }
@@ -168,6 +174,13 @@ int st_server_api_reply_error(struct st_server_call *c, int r, const st_error *e
                               enum st_server_api_errors kind)
 {
     unsigned code = http_of(r, kind);
+    /* As the apiserver does on a 503: client-go then retries the request
+     * by itself (a few times), so a PostgreSQL restart is only a delay. */
+    if (-r == ST_ESTORE_DOWN) {
+        char after[16];
+        snprintf(after, sizeof(after), "%d", ST_STORE_RETRY_S);
+        st_server_api_header(c, "Retry-After", after);
+    }
     /* 409 is AlreadyExists for a create, Conflict for a stale write. */
     const char *reason = -r == ST_ECONFLICT || -r == EBUSY ? "Conflict" : reason_of(code);
     return reply_status_reason(c, code, reason, err->msg[0] ? err->msg : strerror(-r));
@@ -210,7 +223,10 @@ json_t *st_server_api_parse_body(const struct st_server_call *c, st_error *err)
     json_error_t je;
     json_t *j = json_loadb(c->q->body ? c->q->body : "", c->q->body_len, 0, &je);
     if (j == NULL)
-        st_error_set(err, EINVAL, "request body is not JSON: %s (line %d)", je.text, je.line);
+        st_error_set(err, EINVAL,
+                     "request body is not JSON: %s (line %d, column %d, byte %d); send a JSON "
+                     "object",
+                     je.text, je.line, je.column, je.position);
     return j;
 }
 
@@ -236,10 +252,34 @@ static const char *kind_of_resource(const char *gv, const char *res)
     return NULL;
 }
 
+/* Kubernetes' longest object name (a DNS-1123 subdomain). */
+#define NAME_LEN_MAX 253
+
+/* A path naming an object (or namespace) longer than any name can be
+ * names nothing: answered here, in a few words, before the store is asked
+ * and before a 10,000-character name fills the message (a PUT's body would
+ * be Invalid, anything else NotFound, as the apiserver answers). 1 when
+ * the name is fine. */
+static int name_checked(struct st_server_call *c, const char *resource, const char *name)
+{
+    size_t len = name ? strlen(name) : 0;
+    if (len <= NAME_LEN_MAX)
+        return 1;
+    bool put = st_server_api_method_is(c, "PUT");
+    return st_server_api_reply_status(c, put ? 422 : 404,
+                                      "%s \"%.32s...\" %s: a name has at most %d characters "
+                                      "(Kubernetes' DNS-1123 subdomain rule) and this one %zu",
+                                      resource, name, put ? "is invalid" : "not found",
+                                      NAME_LEN_MAX, len);
+}
+
 /* /api/v1/namespaces [NAME]: Namespaces are cluster-scoped. */
 static int namespaces(struct st_server_call *c)
 {
     const char *name = c->q->nseg == 4 ? c->q->seg[3] : NULL;
+    int r = name_checked(c, "namespaces", name);
+    if (r <= 0)
+        return r;
     if (st_server_api_method_is(c, "GET"))
         return st_server_api_get(c, "Namespace", NULL, name);
     if (st_server_api_method_is(c, "POST") && name == NULL)
@@ -276,8 +316,10 @@ static int route_request(struct st_server_call *c)
     bool core = st_server_api_seg_is(c, 0, "api") && st_server_api_seg_is(c, 1, "v1");
     bool apps = st_server_api_seg_is(c, 0, "apis") && st_server_api_seg_is(c, 1, "apps") &&
                 st_server_api_seg_is(c, 2, "v1");
-    if (core && st_server_api_seg_is(c, 2, "nodes"))
-        return st_server_api_nodes(c);
+    if (core && st_server_api_seg_is(c, 2, "nodes")) {
+        int r = name_checked(c, "nodes", q->nseg > 3 ? q->seg[3] : NULL);
+        return r <= 0 ? r : st_server_api_nodes(c);
+    }
     if (core && st_server_api_seg_is(c, 2, "images"))
         return st_server_api_images(c);
     /* /api/v1/namespaces[/NAME] is the Namespace kind; with a resource
@@ -305,6 +347,11 @@ static int route_request(struct st_server_call *c)
                                           "/apis/apps/v1)");
     const char *name = i + 1 < q->nseg ? q->seg[i + 1] : NULL;
     const char *sub = i + 2 < q->nseg ? q->seg[i + 2] : NULL;
+    int r = name_checked(c, "namespaces", ns);
+    if (r > 0)
+        r = name_checked(c, q->seg[i], name);
+    if (r <= 0)
+        return r;
     if (i + 3 < q->nseg)
         return st_server_api_reply_status(c, 404, "no such API path (see agent/API.md)");
     if (sub) {

@@ -64,7 +64,7 @@ int st_server_api_listen(const char *path, st_error *err)
     mode_t old = umask(0177);
     r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
     umask(old);
-    if (r < 0 || chmod(path, 0600) < 0 || listen(fd, 64) < 0) {
+    if (r < 0 || chmod(path, 0600) < 0 || listen(fd, ST_SERVER_API_BACKLOG) < 0) {
         int e = errno;
         close(fd);
         return st_error_sys(err, e, "cannot listen on %s", path);

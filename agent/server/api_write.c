@@ -89,9 +89,15 @@ int st_server_api_reply_invalid(struct st_server_call *c, const struct st_manife
                                      used ? ", " : "", d->text + d->msg);
     if (used)
         return st_server_api_reply_status(c, 400, "strict decoding error: %s", unknown);
+    /* With its place in the body ("<request>:LINE:COL: invalid YAML ..."). */
     for (const struct st_manifest_diag *d = diags; d; d = d->next)
         if (d->is_error && strncmp(d->text + d->msg, "invalid YAML", 12) == 0)
-            return st_server_api_reply_status(c, 400, "%s", d->text + d->msg);
+            return st_server_api_reply_status(c, 400, "%s", d->text);
+    /* A name too long to be one (10,000 characters) must not push the
+     * reason out of the message. */
+    if (kind && name && strlen(name) > 64)
+        return st_server_api_reply_status(c, 422, "%s \"%.32s...\" is invalid: %s", kind, name,
+                                          err->msg);
     if (kind && name)
         return st_server_api_reply_status(c, 422, "%s \"%s\" is invalid: %s", kind, name, err->msg);
     return st_server_api_reply_status(c, 422, "%s", err->msg);

@@ -438,7 +438,9 @@ int st_server_pod_status(struct st_server *d, const char *node, json_t *msg, st_
     pthread_mutex_lock(&d->lock);
     struct st_server_node *rt = rt_find(d, node);
     if (rt && rt->reported && uid) {
-        if (r > 0)
+        /* kept also when the store is unreachable: written when it is back
+         * (server.c) */
+        if (r > 0 || r == -ST_ESTORE_DOWN)
             json_object_set(rt->reported, uid, msg);
         else if (r == 0)
             json_object_del(rt->reported, uid);

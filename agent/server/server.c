@@ -1,14 +1,16 @@
 /* server.c: the server's life: opening it (the state dir lock, the store
  * with its private PostgreSQL, libvirt, re-adopting running nodes),
- * closing it, the controller pass the program's loop runs, and what every
- * part shares at run time: the log line format and the kick that wakes
- * the loop and the watchers after a write. */
+ * closing it, the controller pass the program's loop runs (paused while
+ * the store cannot be reached, the private PostgreSQL started again if it
+ * died), and what every part shares at run time: the log line format and
+ * the kick that wakes the loop and the watchers after a write. */
 #include "server_priv.h"
 #include "watch_ring.h"
 #include "strata/controller.h"
 #include "strata/netalloc.h"
 #include "strata/fs.h"
 #include "strata/statedir.h"
+#include "strata/cleanup.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -17,6 +19,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -198,6 +201,8 @@ void st_server_close(st_server *d)
         d->vmm.ops->close(d->vmm.ctx);
     st_server_watch_detach(d);
     st_store_close(d->store);
+    if (d->pg_worker_joinable)
+        pthread_join(d->pg_worker, NULL); /* pg_ctl start, bounded by its -t */
     if (d->pg) {
         st_error err = {0};
         if (st_pg_embedded_stop(d->pg, &err) < 0)
@@ -216,6 +221,150 @@ void st_server_close(st_server *d)
     pthread_cond_destroy(&d->changed);
     pthread_mutex_destroy(&d->lock);
     free(d);
+}
+
+/* ---- the store gone and back -------------------------------------------------- */
+
+/* Between attempts to start the private PostgreSQL again, at most. */
+#define PG_BACKOFF_MAX_S 30
+
+static void *pg_revive_main(void *arg)
+{
+    struct st_server *d = arg;
+    st_error err = {0};
+    bool started = false;
+    if (st_pg_embedded_revive(d->pg, &started, &err) < 0) {
+        st_server_log("the private PostgreSQL (%s/pg) did not start: %s", d->cfg.state_dir,
+                      err.msg);
+        /* It shuts itself down when it cannot write its WAL, and cannot
+         * start on a full disk either: say so where the reader looks. */
+        struct statvfs fs;
+        if (statvfs(d->cfg.state_dir, &fs) == 0 &&
+            (unsigned long long)fs.f_bavail * fs.f_frsize < 64ull << 20)
+            st_server_log("the state dir's filesystem is full (%s: %llu KiB free): PostgreSQL "
+                          "cannot start there; free space there and it starts at the next try",
+                          d->cfg.state_dir, (unsigned long long)fs.f_bavail * fs.f_frsize / 1024);
+    } else if (started) {
+        st_server_log("the private PostgreSQL (%s/pg) was not running: started it again",
+                      d->cfg.state_dir);
+    }
+    atomic_store(&d->pg_working, false);
+    st_server_kick(d); /* the loop asks the store again at once */
+    return NULL;
+}
+
+/* stratad started the private cluster, so it starts it again when it died
+ * (crashed, stopped by hand, or shut down by a PANIC on a full disk): the
+ * first try ST_STORE_RETRY_S after the store went away (a restart by hand
+ * has that long to finish), then 2, 4 ... 30 s apart, each in a worker as
+ * pg_ctl waits for the server. A --db server is its owner's to start:
+ * stratad only connects again every ST_STORE_RETRY_S. */
+static void pg_revive(struct st_server *d)
+{
+    if (d->pg == NULL || atomic_load(&d->pg_working) || atomic_load(&d->stopping))
+        return;
+    int64_t now = st_server_now_ns(d);
+    if (now < d->pg_next_ns)
+        return;
+    if (d->pg_worker_joinable) {
+        pthread_join(d->pg_worker, NULL);
+        d->pg_worker_joinable = false;
+    }
+    d->pg_attempts++;
+    d->pg_backoff_s = d->pg_backoff_s ? d->pg_backoff_s * 2 : ST_STORE_RETRY_S;
+    if (d->pg_backoff_s > PG_BACKOFF_MAX_S)
+        d->pg_backoff_s = PG_BACKOFF_MAX_S;
+    d->pg_next_ns = now + (int64_t)d->pg_backoff_s * 1000000000;
+    st_server_log("the private PostgreSQL does not answer: making sure it runs (attempt %d, the "
+                  "next in %d s; its log: %s/pg/postgresql.log)",
+                  d->pg_attempts, d->pg_backoff_s, d->cfg.state_dir);
+    atomic_store(&d->pg_working, true);
+    if (pthread_create(&d->pg_worker, NULL, pg_revive_main, d) != 0) {
+        atomic_store(&d->pg_working, false);
+        st_server_log("cannot start a thread to start PostgreSQL again; trying later");
+        return;
+    }
+    d->pg_worker_joinable = true;
+}
+
+/* The store answers again: what nodes reported meanwhile is written (each
+ * pod's last status, kept in memory while it could not be), and nodes that
+ * died meanwhile are recorded dead, their pods lost, as they would have
+ * been. */
+static void store_back(struct st_server *d)
+{
+    long long ms = (long long)((st_server_now_ns(d) - d->store_down_ns) / 1000000);
+    st_server_log("the store (PostgreSQL) answers again after %lld ms: controllers resume", ms);
+    d->store_down = false;
+    d->pg_backoff_s = d->pg_attempts = 0;
+    _cleanup_json_ json_t *reports = json_object(), *dead = json_array();
+    /* Silence was not judged while the store was away: every node gets a
+     * fresh grace from now, as after a stall of stratad's own (liveness.c),
+     * which the pause is not. */
+    int64_t now = st_server_now_ns(d);
+    d->lv.last_pass_ns = now;
+    pthread_mutex_lock(&d->lock);
+    for (struct st_server_node *n = d->nodes; n; n = n->next) {
+        if (!n->dead && !n->provisioning)
+            n->grace_from_ns = now;
+        if (n->dead && !n->removing)
+            json_array_append_new(dead, json_string(n->name));
+        else if (n->connected && !n->dead && n->reported)
+            json_object_set_new(reports, n->name, json_deep_copy(n->reported));
+    }
+    pthread_mutex_unlock(&d->lock);
+    const char *node, *uid;
+    json_t *msgs, *msg;
+    json_object_foreach(reports, node, msgs)
+    {
+        json_object_foreach(msgs, uid, msg)
+        {
+            st_error err = {0};
+            if (st_server_pod_status(d, node, msg, &err) < 0)
+                st_server_log("node %s: pod status: %s", node, err.msg);
+        }
+    }
+    size_t i;
+    json_t *name;
+    json_array_foreach(dead, i, name)
+    {
+        const char *nm = json_string_value(name);
+        _cleanup_json_ json_t *obj = st_server_node_get(d, nm);
+        const char *ph = obj ? st_server_node_phase(obj) : "Dead";
+        if (strcmp(ph, "Dead") == 0 || strcmp(ph, "Failed") == 0 || strcmp(ph, "Removing") == 0)
+            continue;
+        const char *why = "it died while the store was unreachable";
+        st_server_node_set_ready(d, nm, "False", "Dead", "NodeLost", why);
+        int lost = 0;
+        st_error err = {0};
+        if (st_control_node_lost(d->store, nm, why, &lost, &err) < 0)
+            st_server_log("node %s: marking its pods lost: %s", nm, err.msg);
+    }
+    st_server_kick(d);
+}
+
+/* Whether the loop waits for the store: while it cannot be reached,
+ * nothing is decided from it (no fencing, no rescheduling, no pod_stop: the
+ * nodes keep running what they run); node messages are still read. */
+static bool store_paused(struct st_server *d)
+{
+    st_error err = {0};
+    if (st_store_ping(d->store, &err) != -ST_ESTORE_DOWN) {
+        if (d->store_down)
+            store_back(d);
+        return false;
+    }
+    if (!d->store_down) {
+        d->store_down = true;
+        d->store_down_ns = st_server_now_ns(d);
+        d->pg_next_ns = d->store_down_ns + (int64_t)ST_STORE_RETRY_S * 1000000000;
+        st_server_log("%s. Controllers paused (no fencing, no rescheduling); nodes keep running "
+                      "their pods%s",
+                      err.msg,
+                      d->pg ? "" : "; start the PostgreSQL server stratad was given (--db)");
+    }
+    pg_revive(d);
+    return true;
 }
 
 /* ---- the loop's side ------------------------------------------------------ */
@@ -240,6 +389,10 @@ void st_server_pass(st_server *d)
     uint64_t v;
     if (read(d->kick_fd, &v, sizeof(v)) < 0) {
         /* nonblocking: no kick pending */
+    }
+    if (store_paused(d)) {
+        st_server_nodes_drain_events(d);
+        return;
     }
     st_error err = {0};
     st_server_nodes_events(d);

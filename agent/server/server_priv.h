@@ -22,6 +22,16 @@
 #include "strata/store.h"
 #include "strata/vmm.h"
 
+/* What one API client can hold (api_http.c): connections a door serves at
+ * once (more wait in the listen queue of ST_SERVER_API_BACKLOG), the time
+ * a request may take to arrive whole from its first line (and the first
+ * from the connection), and how long a kept-alive connection may wait for
+ * its next request. */
+#define ST_SERVER_API_CONNS_MAX 2048
+#define ST_SERVER_API_BACKLOG   512
+#define ST_SERVER_API_REQUEST_S 30
+#define ST_SERVER_API_IDLE_S    120
+
 /* `node rm`: how long the guest gets to power off before it is destroyed. */
 #define ST_SERVER_SHUTDOWN_MS 2000
 /* Log lines kept per pod for `stratactl logs`. */
@@ -123,10 +133,12 @@ struct st_server {
     struct MHD_Daemon *mhd;
     int listen_fd;
     struct MHD_Daemon *mhd_tls; /* the HTTPS port (api_http.c), NULL when off */
-    struct st_api_pki pki;      /* its credentials (api_pki.h) */
-    unsigned api_port;          /* the port it listens on */
-    char api_host[64];          /* and its address */
-    int kick_fd;                /* eventfd: wakes the controller loop */
+    /* api_http.c: both doors' connections and the deadlines they are held to */
+    struct st_server_api_guard *guard;
+    struct st_api_pki pki; /* its credentials (api_pki.h) */
+    unsigned api_port;     /* the port it listens on */
+    char api_host[64];     /* and its address */
+    int kick_fd;           /* eventfd: wakes the controller loop */
     atomic_bool stopping;
 
     pthread_mutex_t lock;
@@ -143,6 +155,19 @@ struct st_server {
     /* [lock] api_nodeproxy.c: questions to nodes, and the last one's id */
     struct st_server_node_query *queries;
     int64_t query_seq;
+
+    /* server.c, the loop's: the store unreachable since store_down_ns, so
+     * the controllers, liveness and dispatch wait for it */
+    bool store_down;
+    int64_t store_down_ns;
+    /* server.c: the private PostgreSQL started again when it died, in a
+     * worker (pg_ctl waits), with a growing back-off */
+    pthread_t pg_worker;
+    bool pg_worker_joinable; /* loop only */
+    atomic_bool pg_working;  /* the worker runs */
+    int64_t pg_next_ns;      /* no new attempt before */
+    int pg_backoff_s;
+    int pg_attempts;
 };
 
 /* api_http.c: --api-listen read and checked: 1 with host and port, 0 when

@@ -411,6 +411,22 @@ int st_pg_embedded_restart(st_pg_embedded *pg, st_error *err)
     return pg_ctl(pg, "restart", NULL, err);
 }
 
+int st_pg_embedded_revive(st_pg_embedded *pg, bool *started, st_error *err)
+{
+    *started = false;
+    int status = 0;
+    int r = pg_ctl(pg, "status", &status, err);
+    if (r < 0)
+        return r;
+    if (status == 0) /* running (perhaps still recovering): its own business */
+        return 0;
+    /* strata.conf is not rewritten: on a full disk that would leave it
+     * empty, and the server would come up on TCP and another socket. */
+    if ((r = pg_ctl(pg, "start", NULL, err)) == 0)
+        *started = true;
+    return r;
+}
+
 int st_pg_embedded_stop(st_pg_embedded *pg, st_error *err)
 {
     int status = 0;

@@ -32,6 +32,8 @@ typedef struct st_store_ops {
     int (*batch)(st_store *s, st_store_op *ops, size_t n, st_error *err);
     /* n > 0 bindings, each with a name and a node name. */
     int (*bind_pods)(st_store *s, const st_store_binding *b, size_t n, st_error *err);
+    /* st_store_ping; NULL: the backend is always there (memory). */
+    int (*ping)(st_store *s, st_error *err);
     /* Frees the backend; the lock is already destroyed. */
     void (*close)(st_store *s);
 } st_store_ops;

@@ -179,6 +179,12 @@ int st_store_list_events(st_store *s, const st_store_query *q, json_t **out, st_
     return s->ops->list(s, &eq, true, out, err);
 }
 
+int st_store_ping(st_store *s, st_error *err)
+{
+    _cleanup_unlock_ pthread_mutex_t *held = hold(s);
+    return s->ops->ping ? s->ops->ping(s, err) : 0;
+}
+
 void st_store_close(st_store *s)
 {
     if (s == NULL)

@@ -111,7 +111,7 @@ static int fetch(st_store_pg *s, const st_store_kind *k, const char *ns, const c
     _cleanup_pgresult_ PGresult *r =
         st_store_pg_exec(s, stmt, NULL, 2, params, !s->in_txn, NULL, err);
     if (r == NULL)
-        return -EIO;
+        return st_store_pg_failed(s);
     *out = NULL;
     if (PQntuples(r) == 0)
         return 0;
@@ -135,7 +135,7 @@ static int write_row(st_store_pg *s, const st_store_kind *k, const char *ns, con
     snprintf(full, sizeof(full), "%s_%s", k->table, stmt);
     *res = st_store_pg_exec(s, full, NULL, st_store_pg_extra_cols[kind_index(k)][0] ? 6 : 4, params,
                             !s->in_txn, retried, err);
-    return *res ? 0 : -EIO;
+    return *res ? 0 : st_store_pg_failed(s);
 }
 
 /* Same content (system metadata aside) as we meant to write? */
@@ -266,7 +266,7 @@ static int pgs_remove(st_store *st, const char *kind, const char *ns_in, const c
     _cleanup_pgresult_ PGresult *res =
         st_store_pg_exec(s, stmt, NULL, 3, params, !s->in_txn, &retried, err);
     if (res == NULL)
-        return -EIO;
+        return st_store_pg_failed(s);
     if (PQntuples(res) > 0) {
         /* The row as it was, with the version its delete took. (A delete
          * whose answer was lost and whose retry found nothing reports no
@@ -352,7 +352,7 @@ static int bind_txn(st_store_pg *s, void *c, st_error *err)
     const char *p[1] = {b->json};
     _cleanup_pgresult_ PGresult *r = st_store_pg_exec(s, "pods_bind", NULL, 1, p, false, NULL, err);
     if (r == NULL)
-        return -EIO;
+        return st_store_pg_failed(s);
     if ((size_t)PQntuples(r) == b->n) {
         st_store_changes_reset(&s->base); /* a re-run reports its own writes */
         const st_store_kind *k = st_store_kind_find("Pod", NULL);
@@ -461,7 +461,7 @@ static int list_query(st_store_pg *s, const st_store_query *q, bool by_rv, json_
              by_rv ? "resource_version" : "namespace, name");
     _cleanup_pgresult_ PGresult *r = st_store_pg_exec(s, NULL, sql, n, params, true, NULL, err);
     if (r == NULL)
-        return -EIO;
+        return st_store_pg_failed(s);
     /* The full selector (!=, existence, other fields) is checked here, with
      * the same code as the in-memory store. */
     json_t *arr = json_array();
@@ -509,6 +509,14 @@ static int pgs_bind_pods(st_store *st, const st_store_binding *b, size_t n, st_e
     return st_store_pg_txn(pg_of(st), bind_txn, bind_reset, &c, err);
 }
 
+static int pgs_ping(st_store *st, st_error *err)
+{
+    st_store_pg *s = pg_of(st);
+    _cleanup_pgresult_ PGresult *r =
+        st_store_pg_exec(s, NULL, "SELECT 1", 0, NULL, true, NULL, err);
+    return r ? 0 : st_store_pg_failed(s);
+}
+
 static void pgs_close(st_store *st)
 {
     st_store_pg *s = pg_of(st);
@@ -526,6 +534,7 @@ static const st_store_ops pg_ops = {
     .apply = pgs_apply,
     .batch = pgs_batch,
     .bind_pods = pgs_bind_pods,
+    .ping = pgs_ping,
     .close = pgs_close,
 };
 
@@ -537,7 +546,12 @@ int st_store_pg_open(const char *dsn, const st_secret_key *key, int *migrations_
         return st_error_set(err, ENOMEM, "out of memory opening the store");
     st_store_init(&s->base, &pg_ops);
     s->key = key;
-    s->conn = PQconnectdb(dsn);
+    /* A server that does not answer costs a connection attempt at most
+     * this long (the store's lock is held meanwhile); the DSN may say
+     * otherwise. */
+    static const char *const keys[] = {"connect_timeout", "dbname", NULL};
+    const char *values[] = {"5", dsn, NULL};
+    s->conn = PQconnectdbParams(keys, values, 1);
     int r = 0;
     if (PQstatus(s->conn) != CONNECTION_OK) {
         r = st_error_set(err, EIO, "cannot connect to PostgreSQL (%s): %s", dsn,
@@ -545,6 +559,12 @@ int st_store_pg_open(const char *dsn, const st_secret_key *key, int *migrations_
     } else if ((r = st_migrate_apply(s->conn, st_migrations, st_migrations_count,
                                      migrations_applied, err)) == 0 &&
                (r = st_store_pg_prepare_all(s, err)) == 0) {
+        /* Where its disk is, for the message when it is full (only a
+         * superuser or pg_read_all_settings may read it: else unnamed). */
+        PGresult *dd = PQexec(s->conn, "SELECT current_setting('data_directory')");
+        if (PQresultStatus(dd) == PGRES_TUPLES_OK && PQntuples(dd) == 1)
+            snprintf(s->data_dir, sizeof(s->data_dir), "%s", PQgetvalue(dd, 0, 0));
+        PQclear(dd);
         /* Markers only matter for the minutes around a lost COMMIT. */
         r = st_store_pg_exec_simple(
             s, "DELETE FROM strata_txn WHERE at < now() - interval '1 hour'", err);

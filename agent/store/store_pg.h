@@ -5,7 +5,9 @@
 #ifndef STRATA_STORE_PG_H
 #define STRATA_STORE_PG_H
 
+#include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <libpq-fe.h>
 
 #include "store_backend.h"
@@ -21,7 +23,38 @@ typedef struct st_store_pg {
     PGconn *conn;
     const st_secret_key *key;
     bool in_txn; /* inside st_store_pg_txn: a lost connection is the transaction's to re-run */
+    /* The last failure's code (ST_ESTORE_DOWN, ST_ESTORE_FULL, EIO): what a
+     * caller that got no result returns (st_store_pg_failed). */
+    int fail_code;
+    /* The server could not be reached: not tried again before retry_ns
+     * (monotonic), so a store that is down answers at once, and why. */
+    bool down;
+    int64_t retry_ns;
+    char down_msg[512];
+    char data_dir[256]; /* the server's data_directory, when it tells us ("" if not) */
 } st_store_pg;
+
+/* -fail_code: the return of a function whose statement failed (err is
+ * already set). */
+static inline int st_store_pg_failed(const st_store_pg *s)
+{
+    return -(s->fail_code ? s->fail_code : EIO);
+}
+
+/* store_pg_errors.c: what a PostgreSQL failure means to the store's callers.
+ * ST_ESTORE_DOWN when the connection is gone or the server will not take
+ * one (SQLSTATE class 08, 57P01 admin_shutdown, 57P02 crash_shutdown,
+ * 57P03 cannot_connect_now, 53300 too_many_connections, or conn_bad: no
+ * answer at all); ST_ESTORE_FULL when its disk is full (53100 disk_full,
+ * or "No space left on device" in message, as an io_error carries it);
+ * EIO for anything else. sqlstate and message may be NULL. */
+int st_store_pg_error_code(const char *sqlstate, const char *message, bool conn_bad);
+/* Fills err for code with a message a person can act on: what failed
+ * (a statement's name, may be NULL), PostgreSQL's words (pgmsg, its
+ * "ERROR:" and line breaks dropped), where its data lives (data_dir, ""
+ * when unknown), and what to do. Returns -code. */
+int st_store_pg_error_set(st_error *err, int code, const char *what, const char *pgmsg,
+                          const char *data_dir);
 
 /* Indexed columns beyond the common ones, per kind (same order as
  * st_store_kinds: Pod, Deployment, Secret, Node, Event); NULL: none. */

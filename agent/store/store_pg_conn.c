@@ -1,12 +1,16 @@
 /* store_pg_conn.c: the PostgreSQL backend's one connection: the prepared
  * statements per kind, reconnecting after the server restarted, and
  * running a statement or a transaction so that a lost connection re-runs it
- * once and a COMMIT whose answer was lost is never blindly sent again. */
+ * once and a COMMIT whose answer was lost is never blindly sent again.
+ * A server that cannot be reached is tried again at most every
+ * ST_STORE_RETRY_S seconds; in between, every call fails at once with
+ * -ST_ESTORE_DOWN, so the API answers 503 without waiting on it. */
 #include "store_pg.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "strata/cleanup.h"
 #include "store_pg_cleanup.h"
@@ -22,11 +26,34 @@ const char *const st_store_pg_extra_cols[ST_STORE_KIND_COUNT][2] = {
     {NULL, NULL},
 };
 
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static bool conn_lost(st_store_pg *s)
+{
+    return PQstatus(s->conn) == CONNECTION_BAD;
+}
+
+/* The connection or (with r) a statement failed: err and s->fail_code say
+ * what it means (store_pg_errors.c). */
+static int failed(st_store_pg *s, PGresult *r, const char *what, st_error *err)
+{
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg =
+        r && *PQresultErrorMessage(r) ? PQresultErrorMessage(r) : PQerrorMessage(s->conn);
+    s->fail_code = st_store_pg_error_code(state, msg, conn_lost(s));
+    return st_store_pg_error_set(err, s->fail_code, what, msg, s->data_dir);
+}
+
 static int prepare(st_store_pg *s, const char *name, const char *sql, st_error *err)
 {
     _cleanup_pgresult_ PGresult *r = PQprepare(s->conn, name, sql, 0, NULL);
     if (PQresultStatus(r) != PGRES_COMMAND_OK)
-        return st_error_set(err, EIO, "preparing %s: %s", name, PQerrorMessage(s->conn));
+        return failed(s, r, name, err);
     return 0;
 }
 
@@ -99,20 +126,26 @@ int st_store_pg_prepare_all(st_store_pg *s, st_error *err)
         err);
 }
 
+/* A new session (PQreset) at once after a lost one (a server restart is
+ * then invisible to callers), but after a failed attempt not again for
+ * ST_STORE_RETRY_S: until then, the reason it failed. */
 static int reconnect(st_store_pg *s, st_error *err)
 {
+    if (s->down && mono_ns() < s->retry_ns) {
+        s->fail_code = ST_ESTORE_DOWN;
+        return st_store_pg_error_set(err, ST_ESTORE_DOWN, NULL, s->down_msg, s->data_dir);
+    }
     PQreset(s->conn);
-    if (PQstatus(s->conn) != CONNECTION_OK)
-        return st_error_set(err, EIO,
-                            "lost the connection to PostgreSQL and cannot reconnect: %s; is the "
-                            "server running?",
-                            PQerrorMessage(s->conn));
-    return st_store_pg_prepare_all(s, err);
-}
-
-static bool conn_lost(st_store_pg *s)
-{
-    return PQstatus(s->conn) == CONNECTION_BAD;
+    if (PQstatus(s->conn) != CONNECTION_OK) {
+        s->down = true;
+        s->retry_ns = mono_ns() + (int64_t)ST_STORE_RETRY_S * 1000000000;
+        snprintf(s->down_msg, sizeof(s->down_msg), "%s", PQerrorMessage(s->conn));
+        return failed(s, NULL, "reconnecting", err);
+    }
+    int r = st_store_pg_prepare_all(s, err);
+    if (r == 0)
+        s->down = false;
+    return r;
 }
 
 PGresult *st_store_pg_exec(st_store_pg *s, const char *stmt, const char *sql, int n,
@@ -128,15 +161,16 @@ PGresult *st_store_pg_exec(st_store_pg *s, const char *stmt, const char *sql, in
         ExecStatusType st = PQresultStatus(r);
         if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
             return r;
-        PQclear(r);
         if (may_retry && attempt == 0 && conn_lost(s)) {
+            PQclear(r);
             if (reconnect(s, err) < 0)
                 return NULL;
             if (retried)
                 *retried = true;
             continue;
         }
-        st_error_set(err, EIO, "PostgreSQL %s: %s", stmt ? stmt : "query", PQerrorMessage(s->conn));
+        failed(s, r, stmt ? stmt : "query", err);
+        PQclear(r);
         return NULL;
     }
 }
@@ -146,7 +180,7 @@ int st_store_pg_exec_simple(st_store_pg *s, const char *sql, st_error *err)
     _cleanup_pgresult_ PGresult *r = PQexec(s->conn, sql);
     ExecStatusType st = PQresultStatus(r);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-        return st_error_set(err, EIO, "PostgreSQL %s: %s", sql, PQerrorMessage(s->conn));
+        return failed(s, r, sql, err);
     return 0;
 }
 
@@ -154,12 +188,13 @@ int st_store_pg_txn(st_store_pg *s, st_store_pg_txn_fn fn, void (*reset)(void *)
                     st_error *err)
 {
     for (int attempt = 0;; attempt++) {
-        if (conn_lost(s) && reconnect(s, err) < 0)
-            return -EIO;
+        int r;
+        if (conn_lost(s) && (r = reconnect(s, err)) < 0)
+            return r;
         char marker[ST_STORE_UID_LEN];
         st_store_uid_new(marker);
         st_error local = {0};
-        int r = st_store_pg_exec_simple(s, "BEGIN", &local);
+        r = st_store_pg_exec_simple(s, "BEGIN", &local);
         if (r == 0) {
             s->in_txn = true;
             r = fn(s, ctx, &local);
@@ -169,21 +204,21 @@ int st_store_pg_txn(st_store_pg *s, st_store_pg_txn_fn fn, void (*reset)(void *)
             const char *p[1] = {marker};
             _cleanup_pgresult_ PGresult *m = st_store_pg_exec(
                 s, NULL, "INSERT INTO strata_txn (id) VALUES ($1)", 1, p, false, NULL, &local);
-            r = m ? st_store_pg_exec_simple(s, "COMMIT", &local) : -EIO;
+            r = m ? st_store_pg_exec_simple(s, "COMMIT", &local) : st_store_pg_failed(s);
             if (r == 0)
                 return 0;
             if (conn_lost(s)) {
                 /* COMMIT's outcome is unknown: ask the marker. */
-                if (reconnect(s, err) < 0)
-                    return -EIO;
+                if ((r = reconnect(s, err)) < 0)
+                    return r;
                 _cleanup_pgresult_ PGresult *chk = st_store_pg_exec(
                     s, NULL, "SELECT 1 FROM strata_txn WHERE id = $1", 1, p, false, NULL, err);
                 if (chk == NULL)
-                    return -EIO;
+                    return st_store_pg_failed(s);
                 if (PQntuples(chk) == 1)
                     return 0;
                 if (attempt > 0)
-                    return st_error_set(err, EIO, "lost the connection to PostgreSQL twice: %s",
+                    return st_error_set(err, ST_ESTORE_DOWN, "%s (lost twice in one write)",
                                         local.msg);
                 reset(ctx);
                 continue;
@@ -194,7 +229,7 @@ int st_store_pg_txn(st_store_pg *s, st_store_pg_txn_fn fn, void (*reset)(void *)
             return st_error_set(err, local.code ? local.code : EIO, "%s", local.msg);
         }
         if (attempt > 0)
-            return st_error_set(err, EIO, "lost the connection to PostgreSQL twice: %s", local.msg);
+            return st_error_set(err, ST_ESTORE_DOWN, "%s (lost twice in one write)", local.msg);
         reset(ctx);
     }
 }

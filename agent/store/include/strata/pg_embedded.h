@@ -5,6 +5,8 @@
 #ifndef STRATA_PG_EMBEDDED_H
 #define STRATA_PG_EMBEDDED_H
 
+#include <stdbool.h>
+
 #include "strata/error.h"
 
 typedef struct st_pg_embedded st_pg_embedded;
@@ -23,6 +25,11 @@ const char *st_pg_embedded_bindir(const st_pg_embedded *pg);
 
 /* pg_ctl restart -m fast: open connections are cut (tests of reconnect). */
 int st_pg_embedded_restart(st_pg_embedded *pg, st_error *err);
+/* The server started again (pg_ctl start, waiting until it takes
+ * connections) when pg_ctl status says it is not running: it crashed, was
+ * stopped by hand, or shut itself down (a PANIC on a full disk). *started
+ * says whether it had to be. A server that runs is left alone. */
+int st_pg_embedded_revive(st_pg_embedded *pg, bool *started, st_error *err);
 /* pg_ctl stop -m fast; a server already stopped is fine. */
 int st_pg_embedded_stop(st_pg_embedded *pg, st_error *err);
 /* Frees the handle; does not stop the server. NULL-safe. */

@@ -20,6 +20,16 @@
  * of an existing one: -EEXIST; an invalid object: -EINVAL. */
 #define ST_ECONFLICT ESTALE
 
+/* The store cannot be reached (its PostgreSQL stopped, restarting, or the
+ * connection lost and not back yet): -ST_ESTORE_DOWN, which the API answers
+ * with 503 while stratad tries again every ST_STORE_RETRY_S seconds. Its
+ * disk is full: -ST_ESTORE_FULL (507), and nothing was written. Codes of
+ * their own because ENOSPC already means "no address or memory left" to the
+ * API's callers, and EIO "something else broke" (500). */
+#define ST_ESTORE_DOWN   EHOSTDOWN
+#define ST_ESTORE_FULL   EDQUOT
+#define ST_STORE_RETRY_S 2
+
 /* Kinds the store keeps: "Pod", "Deployment", "Secret", "Event",
  * "Service", "Endpoints" are namespaced (metadata.namespace defaults to
  * "default"); "Node" and "Namespace" are cluster-scoped (namespace ""). The
@@ -109,6 +119,10 @@ int st_store_append_event(st_store *s, json_t *event, json_t **out, st_error *er
 int st_store_list_events(st_store *s, const st_store_query *q, json_t **out, st_error *err);
 /* NULL-safe. */
 void st_store_close(st_store *s);
+/* Whether the store answers now: 0, or -ST_ESTORE_DOWN with err saying why
+ * (a store that is down is tried again when ST_STORE_RETRY_S has passed
+ * since the last try, so calling this often costs nothing). */
+int st_store_ping(st_store *s, st_error *err);
 
 /* The change feed: after every write that succeeded (create, update,
  * delete, each item of a batch, each pod bound, appended events), fn gets
