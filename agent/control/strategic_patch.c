@@ -122,9 +122,16 @@ static int merge_list(const char *field, json_t *dst, json_t *patch, json_t **ou
     {
         if (replace && json_is_object(e) && directive(e) && json_object_size(e) == 1)
             continue;
-        if (key && json_is_object(e) && !replace) {
+        /* An element that is not an object, or whose key is null, matches
+         * nothing: it would be appended again at every apply. */
+        if (key && !replace && !json_is_object(e))
+            return st_error_set(err, EINVAL,
+                                "strategic merge patch: an element of %s is not an object; its "
+                                "elements are objects merged by \"%s\"",
+                                field, key);
+        if (key && !replace) {
             json_t *kv = json_object_get(e, key);
-            if (kv == NULL)
+            if (kv == NULL || json_is_null(kv))
                 return st_error_set(err, EINVAL,
                                     "strategic merge patch: an element of %s has no \"%s\", the "
                                     "key its elements are merged by",

@@ -43,11 +43,23 @@ static const char *st_scalar_text(const yaml_node_t *n)
     return (const char *)n->data.scalar.value;
 }
 
-/* libyaml keeps a "\0" escape inside the scalar: C string functions would
- * cut the text there, so such a scalar is refused rather than read short. */
-static bool st_scalar_has_nul(const yaml_node_t *n)
+/* The first character of a scalar that no stored string may hold, or -1.
+ * NUL: libyaml keeps a "\0" escape inside the scalar, and C string
+ * functions would cut the text there. DEL and the C1 controls (U+0080 to
+ * U+009F): an escape ("\x7f", "\u0085") reads them, but YAML text cannot
+ * carry them raw while JSON writers (jansson, so the API and every patch,
+ * which read what they print) write them raw: the object could never be
+ * read back. */
+static int st_scalar_bad_char(const yaml_node_t *n)
 {
-    return strlen(st_scalar_text(n)) != n->data.scalar.length;
+    const unsigned char *p = n->data.scalar.value;
+    for (size_t i = 0; i < n->data.scalar.length; i++) {
+        if (p[i] == 0 || p[i] == 0x7f)
+            return p[i];
+        if (p[i] == 0xc2 && i + 1 < n->data.scalar.length && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f)
+            return p[i + 1];
+    }
+    return -1;
 }
 
 static enum st_yaml_scalar st_scalar_kind(const yaml_node_t *n)
@@ -288,8 +300,14 @@ static const char *st_key_text(struct st_mctx *c, const yaml_node_t *k, const ch
         st_mctx_error(c, k, "%s%s%s must be a string, got %s", c->path, sep, what, st_node_what(k));
         return NULL;
     }
-    if (st_scalar_has_nul(k)) {
+    int bad = st_scalar_bad_char(k);
+    if (bad == 0) {
         st_mctx_error(c, k, "%s%s%s contains a NUL character", c->path, sep, what);
+        return NULL;
+    }
+    if (bad > 0) {
+        st_mctx_error(c, k, "%s%s%s contains the control character U+%04X: remove it", c->path, sep,
+                      what, bad);
         return NULL;
     }
     return st_scalar_text(k);
@@ -299,8 +317,14 @@ static json_t *st_mbuild_string_value(struct st_mctx *c, const yaml_node_t *n)
 {
     if (!st_expect_scalar(c, n, ST_YAML_STRING, "a string"))
         return NULL;
-    if (st_scalar_has_nul(n)) {
+    int bad = st_scalar_bad_char(n);
+    if (bad == 0) {
         st_mctx_error(c, n, "%s: the string contains a NUL character", c->path);
+        return NULL;
+    }
+    if (bad > 0) {
+        st_mctx_error(c, n, "%s: the string contains the control character U+%04X: remove it",
+                      c->path, bad);
         return NULL;
     }
     return json_string(st_scalar_text(n));
@@ -647,17 +671,14 @@ static void st_manifest_document(struct st_mctx *c, yaml_node_t *root, json_t *o
     c->doc_notes = NULL;
 }
 
-/* libyaml's reader reports only a byte offset (its marks are not set yet):
- * count lines and characters up to it, as the marks of later stages do.
- * UTF-16 input keeps "byte N" only. */
-static void st_offset_position(const struct st_mctx *c, const yaml_parser_t *parser, int *line,
-                               int *col)
+/* Line and column (1-based) of byte offset end of UTF-8 text, counted as
+ * libyaml's marks count them. */
+static void st_text_position(const struct st_mctx *c, size_t end, int *line, int *col)
 {
     *line = 1;
     *col = 1;
-    if (parser->encoding == YAML_UTF16LE_ENCODING || parser->encoding == YAML_UTF16BE_ENCODING)
-        return;
-    size_t end = parser->problem_offset < c->len ? parser->problem_offset : c->len;
+    if (end > c->len)
+        end = c->len;
     size_t i = 0;
     if (end >= 3 && memcmp(c->text, "\xEF\xBB\xBF", 3) == 0)
         i = 3; /* a byte order mark is no character of line 1 */
@@ -670,6 +691,38 @@ static void st_offset_position(const struct st_mctx *c, const yaml_parser_t *par
             (*col)++; /* a character starts here, not a UTF-8 continuation byte */
         }
     }
+}
+
+/* libyaml's reader reports only a byte offset (its marks are not set yet):
+ * count lines and characters up to it, as the marks of later stages do.
+ * UTF-16 input keeps "byte N" only. */
+static void st_offset_position(const struct st_mctx *c, const yaml_parser_t *parser, int *line,
+                               int *col)
+{
+    *line = 1;
+    *col = 1;
+    if (parser->encoding == YAML_UTF16LE_ENCODING || parser->encoding == YAML_UTF16BE_ENCODING)
+        return;
+    st_text_position(c, parser->problem_offset, line, col);
+}
+
+/* A raw NEL (U+0085) is a line break to YAML 1.1 but a character to JSON:
+ * libyaml would fold the JSON string "a<NEL>b", which jansson writes for
+ * "a\u0085b", into "a b", so an API body would be stored other than sent.
+ * Refused wherever it is (in a string it would be refused anyway, see
+ * st_scalar_bad_char). UTF-8 text only: the API takes nothing else. */
+static bool st_manifest_has_nel(struct st_mctx *c)
+{
+    const unsigned char *nel = memmem(c->text, c->len, "\xc2\x85", 2);
+    if (nel == NULL)
+        return false;
+    int line, col;
+    st_text_position(c, (size_t)(nel - c->text), &line, &col);
+    st_mctx_error_line(c, line, col,
+                       "invalid YAML: the character U+0085 (NEL) is a line break in YAML but an "
+                       "ordinary character in JSON, so the text reads differently as each: "
+                       "remove it");
+    return true;
 }
 
 static void st_manifest_yaml_error(struct st_mctx *c, const yaml_parser_t *parser)
@@ -732,6 +785,15 @@ int st_manifest_parse_string_fields(const char *name, const char *text, size_t l
                         .fields = mode};
     c.tail = &c.head;
     _cleanup_json_ json_t *notes = c.notes = json_array();
+    bool utf16 = len >= 2 && ((unsigned char)text[0] == 0xff || (unsigned char)text[0] == 0xfe);
+    if (!utf16 && st_manifest_has_nel(&c)) {
+        st_manifest_error_summary(&c, err);
+        if (diags)
+            *diags = c.head;
+        else
+            st_manifest_diag_free(c.head);
+        return -EINVAL;
+    }
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser))
         return st_error_set(err, ENOMEM, "%s: cannot initialize the YAML parser", c.name);

@@ -120,6 +120,32 @@ static void test_failures(void **state)
         fail_msg("got %s", err.msg);
 }
 
+/* An element of a keyed list that is not an object, or whose key is null,
+ * matched nothing and was appended again at every apply (the status
+ * subresource stores such a patch unvalidated): refused, as Kubernetes
+ * does. Found by applying the fuzzer's patches twice (tests/fuzz/). */
+static void test_keyless_elements_refused(void **state)
+{
+    (void)state;
+    static const char *const patches[] = {
+        "{\"status\":{\"conditions\":[5]}}",
+        "{\"status\":{\"conditions\":[{\"type\":null,\"status\":\"True\"}]}}",
+        "{\"ports\":[0]}",
+    };
+    for (size_t i = 0; i < sizeof(patches) / sizeof(patches[0]); i++) {
+        _cleanup_json_ json_t *d =
+            json_loads("{\"status\":{\"conditions\":[{\"type\":\"Ready\"}]}}", 0, NULL);
+        _cleanup_json_ json_t *p = json_loads(patches[i], 0, NULL);
+        st_error err = {0};
+        if (st_strategic_merge_patch(d, p, &err) != -EINVAL ||
+            (strstr(err.msg, "is not an object") == NULL && strstr(err.msg, "has no") == NULL))
+            fail_msg("%s: want a refusal, got \"%s\"", patches[i], err.msg);
+    }
+    /* replaced lists take anything */
+    check("{\"ports\":[{\"port\":1}]}", "{\"ports\":[{\"$patch\":\"replace\"},0]}",
+          "{\"ports\":[0]}");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -128,6 +154,7 @@ int main(void)
         cmocka_unit_test(test_ports_env_mounts_conditions),
         cmocka_unit_test(test_directives),
         cmocka_unit_test(test_failures),
+        cmocka_unit_test(test_keyless_elements_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -751,6 +751,62 @@ static void test_nul_in_keys(void **state)
     }
 }
 
+/* DEL and the C1 controls reach a string only through an escape: YAML
+ * text cannot carry them raw, but JSON writers write them raw, so an
+ * object holding one could never be printed and read again (every later
+ * patch of it would fail). A raw NEL is a line break to YAML and a
+ * character to JSON. All refused; inputs the fuzzer's round trip found
+ * (tests/fuzz/regress/manifest/). */
+static void test_control_characters(void **state)
+{
+    (void)state;
+    static const struct error_case cases[] = {
+        {"DEL, JSON escape",
+         "{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":\"s\","
+         "\"annotations\":{\"a\":\"x\\u007fy\"}}}",
+         "t.yaml:1:78: metadata.annotations.a: the string contains the control character U+007F: "
+         "remove it"},
+        {"NEL, JSON escape",
+         "{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":\"s\","
+         "\"annotations\":{\"a\":\"\\u0085\"}}}",
+         "t.yaml:1:78: metadata.annotations.a: the string contains the control character U+0085"},
+        {"C1 in an argument, YAML escape", POD_HEAD "      args: [\"\\x9b[2J\"]\n",
+         "t.yaml:9:14: spec.containers[0].args[0]: the string contains the control character "
+         "U+009B"},
+        {"raw NEL",
+         "apiVersion: v1\nkind: Secret\nmetadata: {name: s, annotations: {a: \"x\xc2\x85y\"}}\n",
+         "t.yaml:3:40: invalid YAML: the character U+0085 (NEL) is a line break in YAML but an "
+         "ordinary character in JSON"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct parsed p = parse(cases[i].text);
+        if (p.r != -EINVAL || strncmp(p.err.msg, cases[i].first, strlen(cases[i].first)) != 0)
+            fail_msg("%s:\n  want: %s\n  got:  %d %s", cases[i].what, cases[i].first, p.r,
+                     p.err.msg);
+        parsed_free(&p);
+    }
+}
+
+/* What the reader accepts, printed as JSON the way the API prints it and
+ * read again, is the same object: other Unicode (no-break space, line
+ * separator, a C0 control by its escape) stays as it was. */
+static void test_json_round_trip(void **state)
+{
+    (void)state;
+    struct parsed p = parse("apiVersion: v1\nkind: Pod\nmetadata: {name: p, annotations: "
+                            "{a: \"\\u00a0\\u2028\\u0001\\x7e\"}}\n"
+                            "spec: {containers: [{name: c, image: i, args: [\"\\L\\P\\t\"]}]}\n");
+    assert_int_equal(p.r, 0);
+    char *text = json_dumps(json_array_get(p.objects, 0), JSON_COMPACT);
+    assert_non_null(text);
+    struct parsed again = parse(text);
+    assert_int_equal(again.r, 0);
+    assert_true(json_equal(p.objects, again.objects));
+    free(text);
+    parsed_free(&again);
+    parsed_free(&p);
+}
+
 /* The reader's errors (invalid UTF-8, control characters) name the real
  * line and column, not 1:1. */
 static void test_reader_error_position(void **state)
@@ -829,6 +885,8 @@ int main(void)
         cmocka_unit_test(test_scalar_resolve),
         cmocka_unit_test(test_null_reads_as_absent),
         cmocka_unit_test(test_nul_in_keys),
+        cmocka_unit_test(test_control_characters),
+        cmocka_unit_test(test_json_round_trip),
         cmocka_unit_test(test_reader_error_position),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

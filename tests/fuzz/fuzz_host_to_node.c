@@ -1,0 +1,84 @@
+/* fuzz_host_to_node.c: what strata-node reads from the host's channel
+ * (runtime/node_proto.c), on any bytes: the line reader fed in two pieces,
+ * each line decoded and parsed by its type as the node agent does
+ * (pod_run, pod_stop, ping, clock, services). A pod_run's spec then goes
+ * through the node's own translation (runtime/node/pod_spec.c) and each
+ * container's OCI config through the runtime's loader, as a pod start
+ * would, without starting anything. */
+#include "fuzz.h"
+
+#include "node.h"
+#include "strata/node_proto.h"
+#include "strata/oci_config.h"
+
+static void pod_run(json_t *msg)
+{
+    struct st_proto_pod_run pr = {0};
+    if (st_proto_pod_run_parse(msg, &pr, NULL) < 0)
+        return;
+    struct st_node_pod_spec *ps = NULL;
+    if (st_node_pod_spec_parse(pr.spec, pr.pod, &ps, NULL) < 0)
+        return;
+    struct st_node_sandbox sb = {.pid = 1};
+    for (size_t i = 0; i < ps->n_containers; i++) {
+        struct st_oci_config *oci = NULL;
+        if (st_node_container_config(&ps->containers[i], "/rootfs", &sb, "/run/hosts", &oci,
+                                     NULL) == 0)
+            st_oci_config_free(oci);
+    }
+    st_node_pod_spec_free(ps);
+}
+
+static void message(const char *line)
+{
+    json_t *msg = NULL;
+    const char *type = NULL;
+    if (st_proto_decode(line, &msg, &type, NULL) < 0)
+        return;
+    if (strcmp(type, ST_PROTO_POD_RUN) == 0) {
+        pod_run(msg);
+    } else if (strcmp(type, ST_PROTO_POD_STOP) == 0) {
+        struct st_proto_pod_stop ps;
+        st_proto_pod_stop_parse(msg, &ps, NULL);
+    } else if (strcmp(type, ST_PROTO_CLOCK) == 0) {
+        int64_t ms;
+        st_proto_clock_parse(msg, &ms, NULL);
+    } else if (strcmp(type, ST_PROTO_SERVICES) == 0) {
+        json_t *services = NULL;
+        if (st_proto_services_parse(msg, &services, NULL) == 0) {
+            size_t i;
+            json_t *svc;
+            json_array_foreach(services, i, svc)
+            {
+                struct st_proto_service f;
+                st_proto_service_fields(svc, &f);
+            }
+        }
+    } else {
+        int64_t id;
+        st_proto_ping_parse(msg, &id, NULL);
+    }
+    json_decref(msg);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct st_proto_reader r;
+    st_proto_reader_init(&r);
+    /* Two reads, split where the first byte says: a line may span them. */
+    size_t cut = size ? data[0] % (size + 1) : 0;
+    const char *line;
+    for (int part = 0; part < 2; part++) {
+        const uint8_t *p = part == 0 ? data : data + cut;
+        size_t n = part == 0 ? cut : size - cut;
+        if (st_proto_reader_feed(&r, p, n, NULL) < 0)
+            break;
+        int got;
+        while ((got = st_proto_reader_next(&r, &line, NULL)) != 0) {
+            if (got > 0)
+                message(line);
+        }
+    }
+    st_proto_reader_free(&r);
+    return 0;
+}
