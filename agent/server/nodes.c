@@ -146,13 +146,18 @@ void st_server_node_dead(struct st_server *d, const char *name, const char *why,
     if (!removal)
         st_event_record(d->store, "Node", "", name, "Warning", "NodeLost", COMPONENT, "Node %s: %s",
                         name, why);
+    st_server_node_pods_lost(d, name, why);
+    st_server_kick(d);
+}
+
+void st_server_node_pods_lost(struct st_server *d, const char *name, const char *why)
+{
     int lost = 0;
     st_error err = {0};
     if (st_control_node_lost(d->store, name, why, &lost, &err) < 0)
         st_server_log("node %s: marking its pods lost: %s", name, err.msg);
     else if (lost)
         st_server_log("node %s: %d pod%s lost, to be replaced", name, lost, lost == 1 ? "" : "s");
-    st_server_kick(d);
 }
 
 /* ---- re-adoption -------------------------------------------------------- */
@@ -181,15 +186,7 @@ int st_server_nodes_readopt(struct st_server *d, st_error *err)
              * stratad killed between them left pods Running on a dead node,
              * never replaced (bench/chaos: kill -9 20 ms into a failover).
              * Giving them up again is a no-op when it was done. */
-            int lost = 0;
-            st_error lerr = {0};
-            if (st_control_node_lost(d->store, name, "it was dead when stratad started", &lost,
-                                     &lerr) < 0)
-                st_server_log("node %s: marking its pods lost: %s", name, lerr.msg);
-            else if (lost)
-                st_server_log("node %s: dead, and %d pod%s still bound to it: lost, to be "
-                              "replaced",
-                              name, lost, lost == 1 ? "" : "s");
+            st_server_node_pods_lost(d, name, "it was dead when stratad started");
             continue;
         }
         pthread_mutex_lock(&d->lock);

@@ -335,10 +335,7 @@ static void store_back(struct st_server *d)
             continue;
         const char *why = "it died while the store was unreachable";
         st_server_node_set_ready(d, nm, "False", "Dead", "NodeLost", why);
-        int lost = 0;
-        st_error err = {0};
-        if (st_control_node_lost(d->store, nm, why, &lost, &err) < 0)
-            st_server_log("node %s: marking its pods lost: %s", nm, err.msg);
+        st_server_node_pods_lost(d, nm, why);
     }
     st_server_kick(d);
 }

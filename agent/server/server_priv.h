@@ -259,6 +259,9 @@ void st_server_node_set_ready(struct st_server *d, const char *name, const char 
  * them) and forgets what was sent to it. removal: `node rm` asked for it, so
  * no Warning NodeLost is recorded on the Node. Once per node. */
 void st_server_node_dead(struct st_server *d, const char *name, const char *why, bool removal);
+/* Its pods bound in the store marked lost (Failed, NodeLost: replaced
+ * elsewhere), and how many logged; a no-op when none is left. */
+void st_server_node_pods_lost(struct st_server *d, const char *name, const char *why);
 /* st_server_pod_report_apply, remembering the report for st_server_liveness_heard. */
 int st_server_pod_status(struct st_server *d, const char *node, json_t *msg, st_error *err);
 
