@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "strata/clock.h"
 #include "strata/cleanup.h"
 
 /* How long destroy waits for killed processes to leave, and how often it looks. */
@@ -771,13 +772,6 @@ int st_cgroup_kill(struct st_cgroup *cg, int sig, st_error *err)
     return 0;
 }
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void pause_ms(int ms)
 {
     struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)ms * 1000000L};
@@ -786,7 +780,7 @@ static void pause_ms(int ms)
 
 int st_cgroup_destroy(struct st_cgroup *cg, st_error *err)
 {
-    long long deadline = now_ms() + ST_CGROUP_DRAIN_MS;
+    long long deadline = st_clock_ms() + ST_CGROUP_DRAIN_MS;
     /* Kill and look again until every hierarchy is empty: a process may fork
      * between the read and the kill, and its child lands in the cgroup too. */
     for (;;) {
@@ -806,7 +800,7 @@ int st_cgroup_destroy(struct st_cgroup *cg, st_error *err)
         }
         if (total == 0)
             break;
-        if (now_ms() > deadline)
+        if (st_clock_ms() > deadline)
             return st_error_set(err, EBUSY,
                                 "cgroup %s: %zu processes (pid %d first) still in it %d ms after "
                                 "SIGKILL; a process stuck in the kernel (D state) cannot leave",
@@ -819,7 +813,7 @@ int st_cgroup_destroy(struct st_cgroup *cg, st_error *err)
         int r = delete_one(cg, cg->path, &e);
         if (r == 0)
             return 0;
-        if (r != -EBUSY || now_ms() > deadline) {
+        if (r != -EBUSY || st_clock_ms() > deadline) {
             return st_error_set(err, -r, "%s%s", e.msg,
                                 r == -EBUSY ? " (it still has child cgroups or tasks)" : "");
         }

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "strata/clock.h"
 #include "strata/proc.h"
 
 /* How much of a failing hook's output the message quotes (its end). */
@@ -91,17 +92,10 @@ static void output_tail(int fd, char *buf, size_t size)
         buf[--n] = '\0';
 }
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Waits for pid up to timeout_s (0 = no limit). false when it still runs. */
 static bool wait_bounded(pid_t pid, int timeout_s, int *status)
 {
-    long long deadline = timeout_s > 0 ? now_ms() + (long long)timeout_s * 1000 : 0;
+    long long deadline = timeout_s > 0 ? st_clock_ms() + (long long)timeout_s * 1000 : 0;
     int pfd = pidfd_open(pid, 0);
     for (;;) {
         pid_t r = waitpid(pid, status, WNOHANG);
@@ -112,7 +106,7 @@ static bool wait_bounded(pid_t pid, int timeout_s, int *status)
         }
         int left = -1;
         if (deadline) {
-            long long ms = deadline - now_ms();
+            long long ms = deadline - st_clock_ms();
             if (ms <= 0)
                 break;
             left = ms > 1000 ? 1000 : (int)ms;

@@ -26,6 +26,7 @@
 #include "auth.h"
 #include "image_priv.h"
 #include "store_priv.h"
+#include "strata/clock.h"
 #include "strata/cleanup.h"
 #include "strata/hex.h"
 
@@ -726,19 +727,12 @@ static int pull_locked(struct reg *g, struct st_image_pull_report *rep, st_error
     return 0;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- the API -------------------------------------------------------------------- */
 
 int st_image_pull(st_image_store *s, const char *reftext, const char *auth,
                   struct st_image_pull_report *rep, st_error *err)
 {
-    int64_t t0 = now_ms();
+    int64_t t0 = st_clock_ms();
     struct st_image_pull_report local;
     if (rep == NULL)
         rep = &local;
@@ -770,6 +764,6 @@ int st_image_pull(st_image_store *s, const char *reftext, const char *auth,
         st_image_once_end(s, name);
     }
     reg_free(&g);
-    rep->ms = now_ms() - t0;
+    rep->ms = st_clock_ms() - t0;
     return rc;
 }

@@ -16,6 +16,7 @@
  * may wait ST_SERVER_API_IDLE_S for its next. A response (a watch, a log
  * follow) has no deadline. */
 #include "api_priv.h"
+#include "strata/clock.h"
 #include "strata/cleanup.h"
 
 #include <arpa/inet.h>
@@ -61,16 +62,9 @@ struct st_server_api_guard {
     unsigned conns_max; /* per door */
 };
 
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static int64_t after_s(int s)
 {
-    return mono_ns() + (int64_t)s * 1000000000;
+    return st_clock_ns() + (int64_t)s * 1000000000;
 }
 
 /* The connection's entry (NULL when the guard could not track it). */
@@ -97,7 +91,7 @@ static bool past_deadline(struct st_server *d, struct MHD_Connection *c)
     if (e == NULL || d->guard == NULL)
         return false;
     pthread_mutex_lock(&d->guard->lock);
-    bool past = e->cut || (e->deadline_ns && mono_ns() > e->deadline_ns);
+    bool past = e->cut || (e->deadline_ns && st_clock_ns() > e->deadline_ns);
     pthread_mutex_unlock(&d->guard->lock);
     return past;
 }
@@ -142,7 +136,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         if (e->next)
             e->next->prev = e->prev;
         if (e->linger && e->fd >= 0) {
-            e->deadline_ns = mono_ns() + (int64_t)LINGER_MS * 1000000;
+            e->deadline_ns = st_clock_ns() + (int64_t)LINGER_MS * 1000000;
             e->prev = NULL;
             e->next = g->lingering;
             g->lingering = e;
@@ -195,7 +189,7 @@ static void *guard_main(void *arg)
             dl.tv_nsec -= 1000000000;
         }
         pthread_cond_timedwait(&g->wake, &g->lock, &dl);
-        int64_t now = mono_ns();
+        int64_t now = st_clock_ns();
         linger_end(g, now);
         unsigned cut = 0;
         for (struct api_conn *e = g->head; e; e = e->next)

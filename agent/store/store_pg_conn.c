@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "strata/clock.h"
 #include "strata/cleanup.h"
 #include "store_pg_cleanup.h"
 
@@ -25,13 +26,6 @@ const char *const st_store_pg_extra_cols[ST_STORE_KIND_COUNT][2] = {
     {NULL, NULL},
     {NULL, NULL},
 };
-
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static bool conn_lost(st_store_pg *s)
 {
@@ -131,14 +125,14 @@ int st_store_pg_prepare_all(st_store_pg *s, st_error *err)
  * ST_STORE_RETRY_S: until then, the reason it failed. */
 static int reconnect(st_store_pg *s, st_error *err)
 {
-    if (s->down && mono_ns() < s->retry_ns) {
+    if (s->down && st_clock_ns() < s->retry_ns) {
         s->fail_code = ST_ESTORE_DOWN;
         return st_store_pg_error_set(err, ST_ESTORE_DOWN, NULL, s->down_msg, s->data_dir);
     }
     PQreset(s->conn);
     if (PQstatus(s->conn) != CONNECTION_OK) {
         s->down = true;
-        s->retry_ns = mono_ns() + (int64_t)ST_STORE_RETRY_S * 1000000000;
+        s->retry_ns = st_clock_ns() + (int64_t)ST_STORE_RETRY_S * 1000000000;
         snprintf(s->down_msg, sizeof(s->down_msg), "%s", PQerrorMessage(s->conn));
         return failed(s, NULL, "reconnecting", err);
     }

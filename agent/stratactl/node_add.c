@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "ctl.h"
+#include "strata/clock.h"
 #include "strata/cleanup.h"
 #include "strata/quantity.h"
 
@@ -26,13 +27,6 @@ struct node_opts {
     bool timeout_given;
     const char *accel;
 };
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static const char *str_in(json_t *obj, const char *a, const char *b, const char *c)
 {
@@ -188,7 +182,7 @@ int stctl_node_add(struct stctl *ctl, int argc, char **argv)
     json_t *node = NULL;
     if (body == NULL)
         return stctl_failf("out of memory");
-    long long start = now_ms();
+    long long start = st_clock_ms();
     if (stctl_call(cl, "POST", post, body, &node, &err) < 0 ||
         stctl_path(cl, k, NULL, name, NULL, &path, &err) < 0) {
         json_decref(node);
@@ -203,7 +197,7 @@ int stctl_node_add(struct stctl *ctl, int argc, char **argv)
                     json_object_get(json_object_get(node, "status"), "strata"), "bootMillis");
                 long long ms = json_is_integer(boot) && json_integer_value(boot) > 0
                                    ? (long long)json_integer_value(boot)
-                                   : now_ms() - start;
+                                   : st_clock_ms() - start;
                 const char *accel = str_in(node, "status", "strata", "accel");
                 printf("node/%s Ready in %lld ms%s%s%s\n", name, ms, accel ? " (accel " : "",
                        accel ? accel : "", accel ? ")" : "");
@@ -221,7 +215,7 @@ int stctl_node_add(struct stctl *ctl, int argc, char **argv)
             }
         }
         long wait_s = o.timeout_s + (o.timeout_given ? FAILURE_REPORT_S : 0);
-        if (now_ms() - start >= wait_s * 1000LL) {
+        if (st_clock_ms() - start >= wait_s * 1000LL) {
             const char *phase = stctl_fmt_node_phase(node);
             r = stctl_failf("node/%s is not Ready after %ld s (phase %s): see `stratactl "
                             "describe node %s` and `stratactl events`",

@@ -12,17 +12,11 @@
 #include <time.h>
 
 #include "ctl.h"
+#include "strata/clock.h"
 #include "strata/cleanup.h"
 
 #define RESTARTED_AT "kubectl.kubernetes.io/restartedAt"
 #define POLL_MS      500
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* kubectl's --timeout: a whole number with an optional unit (s, m, h);
  * 0 waits for ever. Milliseconds, or -1 when not understood. */
@@ -111,7 +105,7 @@ static int status(stctl_client *cl, const struct stctl_target *t, const char *ns
     _cleanup_free_ char *path = NULL;
     if (stctl_path(cl, t->kind, ns, t->name, NULL, &path, &err) < 0)
         return stctl_fail(&err);
-    long long start = now_ms();
+    long long start = st_clock_ms();
     char last[512] = "";
     for (;;) {
         _cleanup_json_ json_t *dep = NULL;
@@ -126,7 +120,7 @@ static int status(stctl_client *cl, const struct stctl_target *t, const char *ns
         }
         if (done)
             return 0;
-        if (timeout_ms > 0 && now_ms() - start >= timeout_ms)
+        if (timeout_ms > 0 && st_clock_ms() - start >= timeout_ms)
             return stctl_failf("timed out waiting for deployment \"%s\" to roll out (see "
                                "`stratactl describe deployment %s`)",
                                t->name, t->name);
