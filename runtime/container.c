@@ -917,8 +917,19 @@ int st_container_start(struct st_container *c, st_error *err)
         destroy(c, &scratch);
         return r;
     }
-    if (got == sizeof(m))
-        return st_error_set(err, m.code, "%s", m.text);
+    if (got == sizeof(m)) {
+        /* The process said why it cannot run and is on its way out: wait
+         * for it, so that `state` says stopped and `delete` works at once. */
+        r = st_error_set(err, m.code, "%s", m.text);
+        if (c->is_parent) {
+            while (waitpid(c->st.pid, &c->wait_status, 0) < 0 && errno == EINTR)
+                ;
+            c->reaped = true;
+        } else {
+            wait_gone(c->st.pid, c->st.pid_start, 5000);
+        }
+        return r;
+    }
     st_error scratch = {0};
     run_here(c, ST_HOOK_POSTSTART, ST_CONTAINER_RUNNING, true, &scratch);
     return 0;
