@@ -403,8 +403,11 @@ void st_server_pass(st_server *d)
         st_server_log("controllers: %s", err.msg);
         st_error_clear(&err);
     }
-    st_server_nodes_dispatch(d);
+    /* The relay's routes follow the Endpoints just written, before the
+     * dispatch's node messages: a client that reads the Endpoints and then
+     * connects finds the relay already there (no pass-long lag). */
     st_server_proxy_sync(d);
+    st_server_nodes_dispatch(d);
     /* Watchers learn of what the controllers wrote. */
     if (atomic_load(&d->generation) == before) {
         atomic_fetch_add(&d->generation, 1);
