@@ -231,12 +231,23 @@ int st_server_node_add(struct st_server *d, json_t *body, int ready_timeout_ms, 
     return 0;
 }
 
+/* The stored node, or -ENOENT saying where to look, or the store's own
+ * error (down: 503, never a "not found" that is not known). */
+static int node_lookup(struct st_server *d, const char *name, json_t **obj, st_error *err)
+{
+    int r = st_store_get(d->store, "Node", "", name, obj, err);
+    if (r == -ENOENT)
+        return st_error_set(err, ENOENT, "node %s not found (see `stratactl get nodes`)", name);
+    return r < 0 ? r : 0;
+}
+
 int st_server_node_kill(struct st_server *d, const char *name, st_error *err)
 {
-    _cleanup_json_ json_t *obj = st_server_node_get(d, name);
-    if (obj == NULL)
-        return st_error_set(err, ENOENT, "node %s not found (see `stratactl get nodes`)", name);
-    int r = d->vmm.ops->node_destroy(d->vmm.ctx, name, err);
+    _cleanup_json_ json_t *obj = NULL;
+    int r = node_lookup(d, name, &obj, err);
+    if (r < 0)
+        return r;
+    r = d->vmm.ops->node_destroy(d->vmm.ctx, name, err);
     if (r < 0)
         return r == -ENOENT ? r : st_server_recode(err, EIO);
     st_event_record(d->store, "Node", "", name, "Warning", "Killed", "stratactl",
@@ -247,9 +258,10 @@ int st_server_node_kill(struct st_server *d, const char *name, st_error *err)
 
 int st_server_node_remove(struct st_server *d, const char *name, st_error *err)
 {
-    _cleanup_json_ json_t *obj = st_server_node_get(d, name);
-    if (obj == NULL)
-        return st_error_set(err, ENOENT, "node %s not found (see `stratactl get nodes`)", name);
+    _cleanup_json_ json_t *obj = NULL;
+    int r = node_lookup(d, name, &obj, err);
+    if (r < 0)
+        return r;
     pthread_mutex_lock(&d->lock);
     struct st_server_node *rt = st_server_node_find(d, name);
     bool provisioning = rt && rt->provisioning;
@@ -268,7 +280,7 @@ int st_server_node_remove(struct st_server *d, const char *name, st_error *err)
     st_error serr = {0};
     /* The node's init has no ACPI daemon: the power button is a request it
      * may ignore, so the wait is short before the VM is destroyed. */
-    int r = d->vmm.ops->node_shutdown(d->vmm.ctx, name, ST_SERVER_SHUTDOWN_MS, &serr);
+    r = d->vmm.ops->node_shutdown(d->vmm.ctx, name, ST_SERVER_SHUTDOWN_MS, &serr);
     if (r < 0 && serr.code != ENOENT)
         st_server_log("node %s: shutdown: %s", name, serr.msg);
     st_server_node_dead(d, name, "removed by `stratactl node rm`", true);

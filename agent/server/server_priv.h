@@ -337,9 +337,13 @@ void st_server_pulls_prune(struct st_server *d, json_t *uids);
 void st_server_pulls_free(struct st_server *d);
 
 /* err's code becomes code (its message kept): how a caller says what a
- * failure below it means here. Returns -code. */
+ * failure below it means here. Returns -code. A store that is down or
+ * full stays so (503 / 507: the client retries later, or frees space),
+ * whatever the caller would have called it. */
 static inline int st_server_recode(st_error *err, int code)
 {
+    if (err && (err->code == ST_ESTORE_DOWN || err->code == ST_ESTORE_FULL))
+        return -err->code;
     if (err)
         err->code = code;
     return -code;

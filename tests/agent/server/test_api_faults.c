@@ -227,6 +227,32 @@ static void test_full_is_507(void **state)
     assert_int_equal(fake_server_request(&fx->fs, &r, NULL, NULL), 200);
 }
 
+/* Node add and remove when the store fails keep the store's answer (503,
+ * 507), never a 500 that says nothing of what to do. */
+static void test_node_admin_keeps_store_status(void **state)
+{
+    struct fixture *fx = *state;
+    const char *body = "{\"metadata\":{\"name\":\"n9\"},\"spec\":{\"cpus\":1,"
+                       "\"memoryMiB\":256,\"accel\":\"tcg\"}}";
+    fx->store->fail = ST_ESTORE_DOWN;
+    char *msg = NULL, ra[16];
+    assert_int_equal(call(fx, "POST", "/api/v1/nodes", body, &msg, ra, sizeof(ra)), 503);
+    assert_non_null(strstr(msg, "unreachable"));
+    assert_string_not_equal(ra, "");
+    free(msg);
+    fx->store->fail = ST_ESTORE_FULL;
+    assert_int_equal(call(fx, "POST", "/api/v1/nodes", body, &msg, NULL, 0), 507);
+    assert_non_null(strstr(msg, "is full"));
+    free(msg);
+    /* nothing was made: with the store back, the same add works */
+    fx->store->fail = 0;
+    assert_int_equal(call(fx, "POST", "/api/v1/nodes", body, NULL, NULL, 0), 201);
+    fake_server_workers_done(&fx->fs);
+    fx->store->fail = ST_ESTORE_DOWN;
+    assert_int_equal(call(fx, "DELETE", "/api/v1/nodes/n9", NULL, NULL, NULL, 0), 503);
+    fx->store->fail = 0;
+}
+
 /* The pod the Deployment made, bound to n1 and sent to it. */
 static char *running_pod(struct fixture *fx)
 {
@@ -350,6 +376,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_unreachable_is_503, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_is_507, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_node_admin_keeps_store_status, setup, teardown),
         cmocka_unit_test_setup_teardown(test_loop_pauses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_node_dead_meanwhile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_json_position, setup, teardown),
