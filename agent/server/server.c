@@ -13,6 +13,7 @@
 #include "strata/cleanup.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,6 +104,32 @@ int st_server_new(const st_server_config *cfg, st_store *store, struct st_server
     return 0;
 }
 
+/* A PostgreSQL server given with --db that is not up yet (stratad started
+ * first, or both at boot) is waited for, with back-off up to 10 s, as a
+ * kubelet waits for its API server; a private cluster that will not start,
+ * or a --db that refuses us (password, database), is an error at once.
+ * SIGINT or SIGTERM (blocked by stratad's main, read here) ends the wait. */
+static int open_store_waiting(struct st_server *d, const char *dsn, int *applied, st_error *err)
+{
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    for (unsigned delay = 1;; delay = delay * 2 > 10 ? 10 : delay * 2) {
+        int r = st_store_pg_open(dsn, d->key, applied, &d->store, err);
+        if (r != -ST_ESTORE_DOWN || d->pg)
+            return r;
+        st_server_log("store: %s; trying again in %u s (stratad serves once it connects; "
+                      "start that PostgreSQL server, or stop stratad and fix --db)",
+                      err->msg, delay);
+        st_error_clear(err);
+        struct timespec ts = {.tv_sec = delay};
+        if (sigtimedwait(&stop, NULL, &ts) > 0)
+            return st_error_set(err, ECANCELED,
+                                "stopped while waiting for the PostgreSQL server given with --db");
+    }
+}
+
 static int open_store(struct st_server *d, st_error *err)
 {
     int r;
@@ -116,7 +143,7 @@ static int open_store(struct st_server *d, st_error *err)
     if ((r = st_secret_key_load(d->cfg.state_dir, &d->key, err)) < 0)
         return r;
     int applied = 0;
-    if ((r = st_store_pg_open(dsn, d->key, &applied, &d->store, err)) < 0 ||
+    if ((r = open_store_waiting(d, dsn, &applied, err)) < 0 ||
         (r = st_server_watch_attach(d, ST_SERVER_WATCH_RING_DEFAULT, err)) < 0)
         return r;
     st_server_log("store ready (%s; %d migration%s applied)", d->pg ? "private cluster" : "--db",

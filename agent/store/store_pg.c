@@ -554,8 +554,12 @@ int st_store_pg_open(const char *dsn, const st_secret_key *key, int *migrations_
     s->conn = PQconnectdbParams(keys, values, 1);
     int r = 0;
     if (PQstatus(s->conn) != CONNECTION_OK) {
-        r = st_error_set(err, EIO, "cannot connect to PostgreSQL (%s): %s", dsn,
-                         PQerrorMessage(s->conn));
+        /* Not there (yet) or starting up is a store that is down, which
+         * may come back; a wrong password or database is not. */
+        PGPing ping = PQpingParams(keys, values, 1);
+        bool down = ping == PQPING_NO_RESPONSE || ping == PQPING_REJECT;
+        r = st_error_set(err, down ? ST_ESTORE_DOWN : EIO, "cannot connect to PostgreSQL (%s): %s",
+                         dsn, PQerrorMessage(s->conn));
     } else if ((r = st_migrate_apply(s->conn, st_migrations, st_migrations_count,
                                      migrations_applied, err)) == 0 &&
                (r = st_store_pg_prepare_all(s, err)) == 0) {

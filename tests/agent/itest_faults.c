@@ -712,6 +712,48 @@ static void test_db_stopped(void **state)
     assert_true(st_test_wait_until((bool (*)(void *))log_has, "answers again", 10000, 100));
 }
 
+/* stratad started before its PostgreSQL (--db): it says so in its log and
+ * waits, holding its state dir, then serves once the server is up. */
+static int db_late_setup(void **state)
+{
+    st_error err = {0};
+    db_dir = st_test_mkdtemp("strata-faultsdb");
+    if (st_pg_embedded_start(db_dir, &db, &err) < 0 || st_pg_embedded_stop(db, &err) < 0) {
+        print_message("PostgreSQL: %s\n", err.msg);
+        db_teardown(state);
+        return -1;
+    }
+    static const char *args[4];
+    args[0] = "--db";
+    args[1] = st_pg_embedded_dsn(db);
+    args[2] = NULL;
+    st_cluster_init(&db_cl, "fl");
+    db_cl.daemon_args = args;
+    st_cluster_spawn(&db_cl);
+    cur = &db_cl;
+    return 0;
+}
+
+static void test_db_down_at_start(void **state)
+{
+    (void)state;
+    assert_true(st_test_wait_until((bool (*)(void *))log_has, "trying again in", 20000, 100));
+    assert_int_equal(kill(db_cl.daemon, 0), 0);
+    assert_false(st_cluster_answers(&db_cl));
+    long long t0 = st_test_now_ms();
+    st_error err = {0};
+    bool started = false;
+    assert_int_equal(st_pg_embedded_revive(db, &started, &err), 0);
+    assert_true(started);
+    /* the back-off is at most 10 s; migrations and the API come after */
+    assert_true(st_test_wait_until(st_cluster_answers, &db_cl, 40000, 100));
+    print_message("faults: stratad started before its PostgreSQL (--db) answered %lld ms after "
+                  "the server came up\n",
+                  st_test_now_ms() - t0);
+    apply_secret("late", 200, NULL);
+    expect_secret("late");
+}
+
 /* ---- the private cluster dies: stratad starts it again ----------------------------- */
 
 static struct st_cluster own;
@@ -1131,6 +1173,7 @@ int main(void)
     };
     const struct CMUnitTest store_tests[] = {
         cmocka_unit_test_setup_teardown(test_db_stopped, db_setup, db_teardown),
+        cmocka_unit_test_setup_teardown(test_db_down_at_start, db_late_setup, db_teardown),
         cmocka_unit_test_setup_teardown(test_private_cluster_restarted, own_setup, own_teardown),
         cmocka_unit_test_setup_teardown(test_full_disk, full_setup, full_teardown),
     };

@@ -45,12 +45,12 @@ json_t *st_cluster_get(struct st_cluster *c, const char *what)
     return j;
 }
 
-static bool answers(void *arg)
+bool st_cluster_answers(void *arg)
 {
     return st_cluster_ctl(arg, NULL, NULL, "get nodes >/dev/null 2>&1") == 0;
 }
 
-void st_cluster_start(struct st_cluster *c)
+void st_cluster_spawn(struct st_cluster *c)
 {
     char *bin = st_test_bin("stratad");
     char log[600];
@@ -73,7 +73,12 @@ void st_cluster_start(struct st_cluster *c)
     }
     free(bin);
     c->daemon = pid;
-    assert_true(st_test_wait_until(answers, c, 60000, 100));
+}
+
+void st_cluster_start(struct st_cluster *c)
+{
+    st_cluster_spawn(c);
+    assert_true(st_test_wait_until(st_cluster_answers, c, 60000, 100));
 }
 
 void st_cluster_stop(struct st_cluster *c, int sig)

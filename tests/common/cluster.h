@@ -23,6 +23,10 @@ struct st_cluster {
 void st_cluster_init(struct st_cluster *c, const char *tag);
 /* Starts stratad and waits (bounded) until it answers; fails the test if not. */
 void st_cluster_start(struct st_cluster *c);
+/* Starts stratad only (its log: STATE/stratad.log). */
+void st_cluster_spawn(struct st_cluster *c);
+/* Whether stratad answers `stratactl get nodes` (c: the cluster). */
+bool st_cluster_answers(void *c);
 /* Sends sig to stratad and reaps it. */
 void st_cluster_stop(struct st_cluster *c, int sig);
 /* Stops everything the cluster started and removes its files. */

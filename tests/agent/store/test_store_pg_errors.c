@@ -108,6 +108,26 @@ static void test_other_message(void **state)
     assert_string_equal(err.msg, "PostgreSQL pods_ins: relation \"pods\" does not exist");
 }
 
+/* Opening: a server that does not answer is a store that is down (stratad
+ * waits for it); parameters libpq refuses before trying are not. Nothing
+ * listens on loopback port 1 (root's ports are never bound by the tests). */
+static void test_open_unreachable_is_down(void **state)
+{
+    (void)state;
+    st_store *s = NULL;
+    st_error err = {0};
+    int applied = 0;
+    int r = st_store_pg_open("host=127.0.0.1 port=1 dbname=strata connect_timeout=2", NULL,
+                             &applied, &s, &err);
+    assert_int_equal(r, -ST_ESTORE_DOWN);
+    assert_null(s);
+    assert_non_null(strstr(err.msg, "cannot connect to PostgreSQL (host=127.0.0.1 port=1"));
+    st_error_clear(&err);
+    r = st_store_pg_open("host=127.0.0.1 dbname=strata nosuchoption=1", NULL, &applied, &s, &err);
+    assert_int_equal(r, -EIO);
+    assert_null(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -115,6 +135,7 @@ int main(void)
         cmocka_unit_test(test_down_message),
         cmocka_unit_test(test_full_message),
         cmocka_unit_test(test_other_message),
+        cmocka_unit_test(test_open_unreachable_is_down),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
