@@ -615,24 +615,41 @@ static int db_teardown(void **state)
 }
 
 /* A PostgreSQL server of the test's own (pg_embedded in a temporary
- * folder), and stratad given it with --db. */
-static int db_setup(void **state)
+ * folder), left stopped when asked, and cluster c named with --db set to
+ * it (nothing started). 0, or -1 with everything undone. */
+static int db_prepare(struct st_cluster *c, bool stopped)
 {
     st_error err = {0};
     db_dir = st_test_mkdtemp("strata-faultsdb");
-    if (st_pg_embedded_start(db_dir, &db, &err) < 0) {
+    if (st_pg_embedded_start(db_dir, &db, &err) < 0 ||
+        (stopped && st_pg_embedded_stop(db, &err) < 0)) {
         print_message("PostgreSQL: %s\n", err.msg);
-        db_teardown(state);
+        if (db)
+            st_pg_embedded_stop(db, &err);
+        st_pg_embedded_free(db);
+        db = NULL;
+        st_test_rmrf(db_dir);
+        free(db_dir);
+        db_dir = NULL;
         return -1;
     }
     static const char *args[4];
     args[0] = "--db";
     args[1] = st_pg_embedded_dsn(db);
     args[2] = NULL;
-    st_cluster_init(&db_cl, "fl");
-    db_cl.daemon_args = args;
+    st_cluster_init(c, "fl");
+    c->daemon_args = args;
+    cur = c;
+    return 0;
+}
+
+/* stratad given that server with --db. */
+static int db_setup(void **state)
+{
+    (void)state;
+    if (db_prepare(&db_cl, false) < 0)
+        return -1;
     st_cluster_start(&db_cl);
-    cur = &db_cl;
     return 0;
 }
 
@@ -716,21 +733,10 @@ static void test_db_stopped(void **state)
  * waits, holding its state dir, then serves once the server is up. */
 static int db_late_setup(void **state)
 {
-    st_error err = {0};
-    db_dir = st_test_mkdtemp("strata-faultsdb");
-    if (st_pg_embedded_start(db_dir, &db, &err) < 0 || st_pg_embedded_stop(db, &err) < 0) {
-        print_message("PostgreSQL: %s\n", err.msg);
-        db_teardown(state);
+    (void)state;
+    if (db_prepare(&db_cl, true) < 0)
         return -1;
-    }
-    static const char *args[4];
-    args[0] = "--db";
-    args[1] = st_pg_embedded_dsn(db);
-    args[2] = NULL;
-    st_cluster_init(&db_cl, "fl");
-    db_cl.daemon_args = args;
     st_cluster_spawn(&db_cl);
-    cur = &db_cl;
     return 0;
 }
 
@@ -997,23 +1003,11 @@ static int vm_teardown(void **state);
 
 static int vm_setup(void **state)
 {
-    st_error err = {0};
-    db_dir = st_test_mkdtemp("strata-faultsdb");
-    if (st_pg_embedded_start(db_dir, &db, &err) < 0) {
-        print_message("PostgreSQL: %s\n", err.msg);
-        st_test_rmrf(db_dir);
-        return -1;
-    }
-    static const char *args[4];
-    args[0] = "--db";
-    args[1] = st_pg_embedded_dsn(db);
-    args[2] = NULL;
     /* st_cluster_up's steps, with --db; cmocka skips the group's teardown
      * when its setup fails: undone here then */
-    st_cluster_init(&vm, "fl");
-    vm.daemon_args = args;
+    if (db_prepare(&vm, false) < 0)
+        return -1;
     st_cluster_start(&vm);
-    cur = &vm;
     st_cluster_import_busybox(&vm);
     static const char *const a[] = {"a"};
     if (st_cluster_add_nodes(&vm, a, 1) != 0) {
