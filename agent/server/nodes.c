@@ -323,11 +323,20 @@ static void on_hello(struct st_server *d, const char *name, json_t *msg)
     char cpu[32], mem[32];
     snprintf(cpu, sizeof(cpu), "%lldm", (long long)h.cpu_millis);
     snprintf(mem, sizeof(mem), "%lldKi", (long long)(h.memory_bytes / 1024));
-    _cleanup_json_ json_t *patch =
-        json_pack("{s:{s:{s:s, s:s}, s:{s:s}, s:{s:I, s:I, s:s}}}", "status", "capacity", "cpu",
-                  cpu, "memory", mem, "nodeInfo", "kernelVersion", h.kernel ? h.kernel : "",
-                  "strata", "cpuMillis", (json_int_t)h.cpu_millis, "memoryBytes",
-                  (json_int_t)h.memory_bytes, "agentVersion", h.version ? h.version : "");
+    /* nodeInfo as a kubelet reports it, so `kubectl get nodes -o wide`
+     * fills its VERSION, OS-IMAGE and CONTAINER-RUNTIME columns: the node
+     * agent and its runtime are strata-node's (one binary, one version). */
+    const char *ver = h.version && *h.version ? h.version : "unknown";
+    char agent[64], runtime[64];
+    snprintf(agent, sizeof(agent), "strata-node-v%s", ver);
+    snprintf(runtime, sizeof(runtime), "strata://%s", ver);
+    _cleanup_json_ json_t *patch = json_pack(
+        "{s:{s:{s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:s, s:s}, s:{s:I, s:I, s:s}}}", "status",
+        "capacity", "cpu", cpu, "memory", mem, "nodeInfo", "kernelVersion",
+        h.kernel ? h.kernel : "", "kubeletVersion", agent, "containerRuntimeVersion", runtime,
+        "osImage", "Strata node (busybox initramfs)", "operatingSystem", "linux", "architecture",
+        "amd64", "strata", "cpuMillis", (json_int_t)h.cpu_millis, "memoryBytes",
+        (json_int_t)h.memory_bytes, "agentVersion", h.version ? h.version : "");
     st_control_node_patch(d->store, name, patch, NULL);
     set_ready(d, name, "True", "Ready", "NodeReady", "strata-node said hello");
     st_server_log("node %s: hello (%lld mCPU, %lld MiB, kernel %s, %zu pods)", name,

@@ -52,6 +52,13 @@ static void test_node_add_hello_ready(void **state)
     json_t *node = fake_server_get(fs, "Node", "", "n1");
     /* The hello's capacity is the Node's. */
     assert_string_equal(pod_str(json_object_get(node, "status"), "capacity", "cpu"), "2000m");
+    /* and nodeInfo is filled as a kubelet fills it (kubectl's -o wide columns) */
+    json_t *info = json_object_get(json_object_get(node, "status"), "nodeInfo");
+    assert_non_null(
+        strstr(json_string_value(json_object_get(info, "kubeletVersion")), "strata-node-v"));
+    assert_non_null(
+        strstr(json_string_value(json_object_get(info, "containerRuntimeVersion")), "strata://"));
+    assert_string_equal(json_string_value(json_object_get(info, "operatingSystem")), "linux");
     json_decref(node);
     /* The name is taken now; a host without the memory refuses and makes
      * nothing. */
