@@ -193,7 +193,17 @@ int st_object_patch_with(st_store *s, const char *kind, const char *ns, const ch
                          st_error *err)
 {
     struct patch_arg a = {kind, name, patch, o, NULL};
-    int r = st_store_mutate(s, kind, ns, name, patch_fn, &a, out, err);
+    int r;
+    if (o->dry_run) {
+        /* the same decision on what is stored now, kept to ourselves */
+        json_t *obj = NULL;
+        if ((r = st_store_get(s, kind, ns, name, &obj, err)) == 0 &&
+            (r = patch_fn(obj, &a, err)) >= 0 && out)
+            *out = json_incref(obj);
+        json_decref(obj);
+    } else {
+        r = st_store_mutate(s, kind, ns, name, patch_fn, &a, out, err);
+    }
     if (o->diags)
         *o->diags = a.diags;
     else

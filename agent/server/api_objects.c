@@ -183,6 +183,13 @@ static int delete_object(struct st_server_call *c, const char *kind, const char 
     if (r < 0)
         return st_server_api_reply_status(c, 400, "%s", err.msg);
     _cleanup_json_ json_t *left = NULL;
+    if (c->dry_run) {
+        /* the object that would be deleted is the answer; it stays */
+        if ((r = st_store_get(c->d->store, kind, ns, name, &left, &err)) < 0)
+            return st_server_api_reply_error(c, r, &err, ST_SERVER_API_OBJECTS);
+        st_api_present(kind, &left);
+        return st_server_api_reply_json(c, 200, left);
+    }
     if ((r = st_control_delete(c->d->store, kind, ns, name, policy, grace, &left, &err)) < 0)
         return st_server_api_reply_error(c, r, &err, ST_SERVER_API_OBJECTS);
     st_event_record(c->d->store, kind, ns, name, "Normal", "Deleted", "stratactl",

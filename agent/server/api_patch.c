@@ -55,7 +55,7 @@ static int patch_with(struct st_server_call *c, const char *kind, const char *ns
                       bool status_only)
 {
     int r = 0;
-    struct st_object_patch_opts o = {.status_only = status_only};
+    struct st_object_patch_opts o = {.status_only = status_only, .dry_run = c->dry_run};
     if (!patch_type(c, &o.type, &r))
         return r;
     if (!st_server_api_field_mode(c, ST_MANIFEST_FIELDS_WARN, &o.fields))
@@ -77,9 +77,11 @@ static int patch_with(struct st_server_call *c, const char *kind, const char *ns
     st_manifest_diag_free(diags);
     if (r < 0 || out == NULL)
         return r;
-    st_event_record(c->d->store, kind, ns, name, "Normal", "Configured", "stratactl",
-                    "%s %s%s patched", kind, name, status_only ? " status" : "");
-    st_server_kick(c->d);
+    if (!c->dry_run) {
+        st_event_record(c->d->store, kind, ns, name, "Normal", "Configured", "stratactl",
+                        "%s %s%s patched", kind, name, status_only ? " status" : "");
+        st_server_kick(c->d);
+    }
     st_api_present(kind, &out);
     return st_server_api_reply_json(c, 200, out);
 }

@@ -63,6 +63,10 @@ struct st_server_call {
     struct st_server *d;
     const struct st_server_request *q;
     struct st_server_response *out;
+    /* ?dryRun=All on a write: checked and answered as if done, nothing
+     * stored (only object create, replace, patch and delete take it; the
+     * router refuses it anywhere else before anything happens) */
+    bool dry_run;
 };
 
 /* How errors read to a client: where an object is written, EINVAL is the

@@ -292,10 +292,54 @@ static int namespaces(struct st_server_call *c)
                                       c->q->method);
 }
 
+/* Whether the path names an object, or a collection, of a kind served
+ * (namespaces included, nodes and subresources not): where ?dryRun=All is
+ * taken. */
+static bool dry_run_path(const struct st_server_call *c)
+{
+    const struct st_server_request *q = c->q;
+    size_t base = st_server_api_seg_is(c, 0, "api") && st_server_api_seg_is(c, 1, "v1") ? 2
+                  : st_server_api_seg_is(c, 0, "apis") && st_server_api_seg_is(c, 1, "apps") &&
+                          st_server_api_seg_is(c, 2, "v1")
+                      ? 3
+                      : 0;
+    if (base == 0 || q->nseg <= base || st_server_api_seg_is(c, base, "nodes"))
+        return false;
+    size_t left = q->nseg - base;
+    if (st_server_api_seg_is(c, base, "namespaces"))
+        return left <= 4; /* namespaces [NS [RESOURCE [NAME]]] */
+    return left <= 2;     /* RESOURCE [NAME] */
+}
+
+/* ?dryRun on a write: All (the only value Kubernetes has) where it is
+ * taken; 1 to go on. A dry run is never carried out for real. */
+static int dry_run_checked(struct st_server_call *c)
+{
+    const char *v = st_server_api_arg(c, "dryRun");
+    if (v == NULL || st_server_api_method_is(c, "GET"))
+        return 1;
+    if (strcmp(v, "All") != 0)
+        return st_server_api_reply_status(c, 400,
+                                          "dryRun=%s: the only value is All (check the write, "
+                                          "store nothing); nothing was done",
+                                          v);
+    if (!dry_run_path(c))
+        return st_server_api_reply_status(c, 400,
+                                          "dryRun=All is taken by object create, replace, patch "
+                                          "and delete only (not by nodes, subresources or "
+                                          "Strata's own endpoints); this %s did nothing",
+                                          c->q->method);
+    c->dry_run = true;
+    return 1;
+}
+
 /* A request whose body (if any) is JSON or text, within the limit. */
 static int route_request(struct st_server_call *c)
 {
     const struct st_server_request *q = c->q;
+    int dr = dry_run_checked(c);
+    if (dr <= 0)
+        return dr;
     if (st_server_api_seg_is(c, 0, "healthz") && q->nseg == 1)
         return st_server_api_reply_text(c, 200, "text/plain", "ok\n", 3);
     if (st_server_api_seg_is(c, 0, "kubeconfig") && q->nseg == 1 && !q->tcp &&

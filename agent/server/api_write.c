@@ -276,7 +276,28 @@ int st_server_api_reply_conflict(struct st_server_call *c, const char *kind, con
     return st_server_api_reply_error(c, r, &err, ST_SERVER_API_OBJECTS);
 }
 
-/* Stores obj with op; replies the stored object with code. */
+/* A dry run of one write: what the store would refuse first (a namespace
+ * that is missing or going, a name taken); nothing is written, no Service
+ * address taken. */
+static int dry_check(struct st_server *d, const st_store_op *op, const char *kind, const char *ns,
+                     const char *name, st_error *err)
+{
+    int r = admit(d, op, 1, op, err);
+    if (r < 0 || op->op != ST_STORE_CREATE || name == NULL)
+        return r;
+    json_t *cur = NULL;
+    r = st_store_get(d->store, kind, ns ? ns : "", name, &cur, err);
+    json_decref(cur);
+    if (r == 0)
+        return -EEXIST;
+    if (r == -ENOENT) {
+        st_error_clear(err);
+        return 0;
+    }
+    return r;
+}
+
+/* Stores obj with op (a dry run: checks it); replies the stored object with code. */
 static int write_one(struct st_server_call *c, st_store_op_kind op, json_t *obj, unsigned code,
                      const char *verb)
 {
@@ -286,7 +307,8 @@ static int write_one(struct st_server_call *c, st_store_op_kind op, json_t *obj,
     const char *name = json_string_value(json_object_get(md, "name"));
     st_store_op ops[1] = {{.op = op, .object = obj}};
     st_error err = {0};
-    int r = st_server_api_store_ops(c->d, ops, 1, &err);
+    int r = c->dry_run ? dry_check(c->d, ops, kind, ns, name, &err)
+                       : st_server_api_store_ops(c->d, ops, 1, &err);
     if (r == -EEXIST) {
         /* the store's words, without the batch's "batch item 1: " */
         st_error exists = {0};
@@ -297,11 +319,13 @@ static int write_one(struct st_server_call *c, st_store_op_kind op, json_t *obj,
         return st_server_api_reply_conflict(c, kind, name);
     if (r < 0)
         return st_server_api_reply_error(c, r, &err, ST_SERVER_API_OBJECTS);
-    _cleanup_json_ json_t *stored = ops[0].result;
-    st_event_record(c->d->store, kind, ns, name, "Normal",
-                    op == ST_STORE_CREATE ? "Created" : "Configured", "stratactl", "%s %s %s", kind,
-                    name, verb);
-    st_server_kick(c->d);
+    _cleanup_json_ json_t *stored = c->dry_run ? json_incref(obj) : ops[0].result;
+    if (!c->dry_run) {
+        st_event_record(c->d->store, kind, ns, name, "Normal",
+                        op == ST_STORE_CREATE ? "Created" : "Configured", "stratactl", "%s %s %s",
+                        kind, name, verb);
+        st_server_kick(c->d);
+    }
     st_api_present(kind, &stored);
     return st_server_api_reply_json(c, code, stored);
 }

@@ -346,6 +346,72 @@ static void test_cordon(void **state)
     json_decref(pod);
 }
 
+/* ?dryRun=All (kubectl diff, apply/create/delete --dry-run=server): the
+ * answer of the write, nothing stored; other values and places refused
+ * before anything happens. */
+static void test_dry_run(void **state)
+{
+    struct fake_server *fs = *state;
+    json_t *out = NULL;
+    assert_int_equal(
+        call(fs, "POST", DEPLOYS "?dryRun=All", DEPLOY_BODY("dry", 2), NULL, &out, NULL), 201);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(out, "spec"), "replicas")),
+                     2);
+    json_decref(out);
+    assert_null(fake_server_get(fs, "Deployment", "default", "dry"));
+
+    assert_int_equal(call(fs, "POST", DEPLOYS, DEPLOY_BODY("dry", 2), NULL, NULL, NULL), 201);
+    json_t *before = fake_server_get(fs, "Deployment", "default", "dry");
+    const char *rv =
+        json_string_value(json_object_get(json_object_get(before, "metadata"), "resourceVersion"));
+    /* a dry create of a name taken is still 409 */
+    assert_int_equal(
+        call(fs, "POST", DEPLOYS "?dryRun=All", DEPLOY_BODY("dry", 2), NULL, &out, NULL), 409);
+    json_decref(out);
+    /* patch: the patched object in the answer, the stored one untouched */
+    assert_int_equal(call(fs, "PATCH", DEPLOYS "/dry?dryRun=All", "{\"spec\":{\"replicas\":7}}",
+                          "application/merge-patch+json", &out, NULL),
+                     200);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(out, "spec"), "replicas")),
+                     7);
+    json_decref(out);
+    /* replace and delete */
+    assert_int_equal(
+        call(fs, "PUT", DEPLOYS "/dry?dryRun=All", DEPLOY_BODY("dry", 5), NULL, &out, NULL), 200);
+    json_decref(out);
+    assert_int_equal(call(fs, "DELETE", DEPLOYS "/dry?dryRun=All", NULL, NULL, &out, NULL), 200);
+    json_decref(out);
+    json_t *after = fake_server_get(fs, "Deployment", "default", "dry");
+    assert_non_null(after);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(after, "metadata"), "resourceVersion")),
+        rv);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(after, "spec"), "replicas")), 2);
+    json_decref(after);
+    json_decref(before);
+
+    /* refused: another value, a subresource, a node */
+    assert_int_equal(call(fs, "PATCH", DEPLOYS "/dry?dryRun=Some", "{}",
+                          "application/merge-patch+json", &out, NULL),
+                     400);
+    assert_contains(message(out), "the only value is All");
+    json_decref(out);
+    assert_int_equal(call(fs, "PATCH", DEPLOYS "/dry/scale?dryRun=All",
+                          "{\"spec\":{\"replicas\":9}}", "application/merge-patch+json", &out,
+                          NULL),
+                     400);
+    assert_contains(message(out), "this PATCH did nothing");
+    json_decref(out);
+    assert_int_equal(call(fs, "DELETE", "/api/v1/nodes/n1?dryRun=All", NULL, NULL, &out, NULL),
+                     400);
+    json_decref(out);
+    after = fake_server_get(fs, "Deployment", "default", "dry");
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(after, "spec"), "replicas")), 2);
+    json_decref(after);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -356,6 +422,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_patch_types, fake_server_setup, fake_server_teardown),
         cmocka_unit_test_setup_teardown(test_subresources, fake_server_setup, fake_server_teardown),
         cmocka_unit_test_setup_teardown(test_cordon, fake_server_setup, fake_server_teardown),
+        cmocka_unit_test_setup_teardown(test_dry_run, fake_server_setup, fake_server_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -57,6 +57,7 @@ struct st_object_patch_opts {
     enum st_manifest_fields fields;  /* unknown fields in the result (?fieldValidation=) */
     bool status_only;                /* the status subresource: only status changes, unvalidated */
     struct st_manifest_diag **diags; /* may be NULL: the reader's warnings (caller frees) */
+    bool dry_run;                    /* *out as it would be stored; nothing written */
 };
 
 /* st_object_patch with a patch type, a field mode, or on status only; the
