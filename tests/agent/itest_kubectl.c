@@ -141,7 +141,7 @@ static void test_apply_and_rollout(void **state)
     char path[600];
     snprintf(path, sizeof(path), "%s/kc.yaml", cl.state_dir);
     st_test_write_file(path, MANIFEST);
-    char args[700];
+    char args[2200];
     snprintf(args, sizeof(args), "apply -f %s", path);
     char *out = kc_ok(args);
     assert_has(out, "secret/kc-secret created");
@@ -256,11 +256,26 @@ static void test_json_round_trip(void **state)
     char path[600];
     snprintf(path, sizeof(path), "%s/kc-web.json", cl.state_dir);
     st_test_write_file(path, before);
-    char args[700];
+    char args[2200];
     snprintf(args, sizeof(args), "apply -f %s", path);
     char *out = kc_ok(args);
     assert_has(out, "deployment.apps/kc-web");
     free(out);
+    /* kubectl diff (a server-side dry run) of a change shows it, and
+     * --dry-run=server of another changes nothing stored */
+    char *err = NULL;
+    snprintf(args, sizeof(args),
+             "patch --local -f %s -p '{\"spec\":{\"replicas\":4}}' -o json > %s.4 && "
+             "kubectl --kubeconfig %s/kubeconfig diff -f %s.4",
+             path, path, cl.state_dir, path);
+    assert_int_equal(kc(&out, &err, "%s", args), 1); /* 1: differences found */
+    assert_has(out, "+  replicas: 4");
+    free(out);
+    free(err);
+    assert_int_equal(kc(&out, &err, "apply --dry-run=server -f %s.4", path), 0);
+    assert_has(out, "configured (server dry run)");
+    free(out);
+    free(err);
     char *after = kc_ok("get deployment kc-web -o json");
     json_t *a = json_loads(after, 0, NULL);
     assert_non_null(a);
