@@ -235,22 +235,32 @@ static void test_device_nodes(void **state)
     assert_false(st_srunfx_cgroup_exists(f->id));
 }
 
+/* A spec running script with the host's /dev/kmsg bound in: a device the
+ * rules do not allow (opened write-only, which needs no capability: only
+ * the cgroup can refuse it); deny_all: linux.resources.devices denies all
+ * but the runtime's defaults. */
+static json_t *kmsg_spec(struct st_srunfx *f, const char *script, bool deny_all)
+{
+    json_t *spec = st_srunfx_make_spec(f, script);
+    if (deny_all)
+        json_object_set_new(linux_of(spec), "resources",
+                            json_pack("{s:[{s:b, s:s}]}", "devices", "allow", 0, "access", "rwm"));
+    json_array_append_new(json_object_get(spec, "mounts"),
+                          json_pack("{s:s, s:s, s:s, s:[s]}", "destination", "/dev/kmsg", "type",
+                                    "bind", "source", "/dev/kmsg", "options", "bind"));
+    return spec;
+}
+
 static void test_devices_cgroup_v1(void **state)
 {
     struct st_srunfx *f = *state;
     if (!v1_mounted("devices"))
         skip(); /* a v2 host: test_bpf_device_program covers it */
-    json_t *spec =
-        st_srunfx_make_spec(f, "echo x > /dev/null && echo null-ok; head -c 1 /dev/zero | wc -c; "
-                               "(: > /dev/kmsg) 2>&1 | grep -o 'Operation not permitted'; "
-                               "cat /proc/self/cgroup | grep -c devices:/strata-; sleep 100");
-    json_object_set_new(linux_of(spec), "resources",
-                        json_pack("{s:[{s:b, s:s}]}", "devices", "allow", 0, "access", "rwm"));
-    /* the host's /dev/kmsg, bound in: a device the rules do not allow (opened
-     * write-only, which needs no capability: only the cgroup can refuse it) */
-    json_array_append_new(json_object_get(spec, "mounts"),
-                          json_pack("{s:s, s:s, s:s, s:[s]}", "destination", "/dev/kmsg", "type",
-                                    "bind", "source", "/dev/kmsg", "options", "bind"));
+    json_t *spec = kmsg_spec(f,
+                             "echo x > /dev/null && echo null-ok; head -c 1 /dev/zero | wc -c; "
+                             "(: > /dev/kmsg) 2>&1 | grep -o 'Operation not permitted'; "
+                             "cat /proc/self/cgroup | grep -c devices:/strata-; sleep 100",
+                             true);
     st_srunfx_save_spec(f, spec);
     char *err = NULL;
     if (create_quiet(f, &err) != 0)
@@ -269,23 +279,16 @@ static void test_devices_cgroup_v1(void **state)
     assert_int_equal(ST_SRUN(f, NULL, NULL, "delete", "--force", f->id), 0);
 
     /* And from inside: /dev/null and /dev/zero work, /dev/kmsg is refused. */
-    spec =
-        st_srunfx_make_spec(f, "echo x > /dev/null && echo null-ok; head -c 1 /dev/zero | wc -c; "
-                               "(: > /dev/kmsg) 2>&1 | grep -o 'Operation not permitted'");
-    json_object_set_new(linux_of(spec), "resources",
-                        json_pack("{s:[{s:b, s:s}]}", "devices", "allow", 0, "access", "rwm"));
-    json_array_append_new(json_object_get(spec, "mounts"),
-                          json_pack("{s:s, s:s, s:s, s:[s]}", "destination", "/dev/kmsg", "type",
-                                    "bind", "source", "/dev/kmsg", "options", "bind"));
+    spec = kmsg_spec(f,
+                     "echo x > /dev/null && echo null-ok; head -c 1 /dev/zero | wc -c; "
+                     "(: > /dev/kmsg) 2>&1 | grep -o 'Operation not permitted'",
+                     true);
     char *out = run_ok(f, spec);
     assert_string_equal(out, "null-ok\n1\nOperation not permitted\n");
     free(out);
 
     /* Control: without the rules the same device opens. */
-    spec = st_srunfx_make_spec(f, "(: > /dev/kmsg) && echo kmsg-open");
-    json_array_append_new(json_object_get(spec, "mounts"),
-                          json_pack("{s:s, s:s, s:s, s:[s]}", "destination", "/dev/kmsg", "type",
-                                    "bind", "source", "/dev/kmsg", "options", "bind"));
+    spec = kmsg_spec(f, "(: > /dev/kmsg) && echo kmsg-open", false);
     out = run_ok(f, spec);
     assert_string_equal(out, "kmsg-open\n");
     free(out);
