@@ -10,6 +10,7 @@
  * the API socket and the kubeconfig refuse a non-root user. Domains are
  * strata-cf<pid>-*, removed in teardown, pass or fail. */
 #include "cluster.h"
+#include "probe_out.h"
 #include "testutil.h"
 
 #include "strata/cleanup.h"
@@ -83,49 +84,6 @@ static void wait_logs_say(const char *pod, const char *text)
         return;
     _cleanup_free_ char *out = logs_of(pod);
     fail_msg("pod %s did not log \"%s\" within %d s:\n%s", pod, text, WAIT_MS / 1000, out);
-}
-
-/* The line of out that starts with "CHECK: ", or "" (a static buffer). */
-static const char *line_of(const char *out, const char *check)
-{
-    static char line[4096];
-    size_t n = strlen(check);
-    for (const char *p = out; p && *p;) {
-        const char *end = strchrnul(p, '\n');
-        if (strncmp(p, check, n) == 0 && p[n] == ':' && p[n + 1] == ' ') {
-            snprintf(line, sizeof(line), "%.*s", (int)(end - p), p);
-            return line;
-        }
-        p = *end ? end + 1 : end;
-    }
-    return "";
-}
-
-static void expect_line(const char *out, const char *check, const char *want)
-{
-    char full[4096];
-    snprintf(full, sizeof(full), "%s: %s", check, want);
-    const char *got = line_of(out, check);
-    if (strcmp(got, full) != 0)
-        fail_msg("expected \"%s\", the probe said \"%s\" (all of it:\n%s)", full, got, out);
-}
-
-/* The probe's line for check is "CHECK: a" or "CHECK: b". */
-static void expect_either(const char *out, const char *check, const char *a, const char *b)
-{
-    const char *got = line_of(out, check);
-    const char *v = strlen(got) > strlen(check) + 2 ? got + strlen(check) + 2 : "";
-    if (strcmp(v, a) != 0 && strcmp(v, b) != 0)
-        fail_msg("expected \"%s: %s\" or \"%s\", the probe said \"%s\" (all of it:\n%s)", check, a,
-                 b, got, out);
-}
-
-static void expect_has(const char *out, const char *check, const char *want)
-{
-    const char *got = line_of(out, check);
-    if (strstr(got, want) == NULL)
-        fail_msg("expected \"%s\" in the probe's \"%s\" line, got \"%s\" (all of it:\n%s)", want,
-                 check, got, out);
 }
 
 /* Logs of a pod that ran to Succeeded, echoed for ctest -V. */
@@ -238,36 +196,37 @@ static void test_pod_denied_syscalls_caps_paths(void **state)
               "");
     _cleanup_free_ char *out = finished_logs("probe-root");
     /* Kubernetes' default: privilege escalation allowed, so no_new_privs 0 */
-    expect_line(out, "privs",
-                "uid=0 euid=0 nnp=0 seccomp=2 capeff=" POD_CAPS " capprm=" POD_CAPS
-                " capbnd=" POD_CAPS " capamb=0000000000000000 sys_admin=none");
-    expect_line(out, "mount", "EPERM");
-    expect_line(out, "umount /proc/keys", "EPERM");
-    expect_line(out, "unshare-user", "EPERM");
-    expect_line(out, "keyctl", "EPERM");
-    expect_line(out, "bpf", "EPERM");
-    expect_line(out, "ptrace", "EPERM");
-    expect_line(out, "sethostname", "EPERM");
-    expect_line(out, "capset", "EPERM");
+    st_probe_expect_line(out, "privs",
+                         "uid=0 euid=0 nnp=0 seccomp=2 capeff=" POD_CAPS " capprm=" POD_CAPS
+                         " capbnd=" POD_CAPS " capamb=0000000000000000 sys_admin=none");
+    st_probe_expect_line(out, "mount", "EPERM");
+    st_probe_expect_line(out, "umount /proc/keys", "EPERM");
+    st_probe_expect_line(out, "unshare-user", "EPERM");
+    st_probe_expect_line(out, "keyctl", "EPERM");
+    st_probe_expect_line(out, "bpf", "EPERM");
+    st_probe_expect_line(out, "ptrace", "EPERM");
+    st_probe_expect_line(out, "sethostname", "EPERM");
+    st_probe_expect_line(out, "capset", "EPERM");
     /* CAP_MKNOD is in the default set; the pod's device rules deny all but
      * the runtime's defaults, so where strata-run enforces them (the v2 BPF
      * device filter) mknod itself is refused. Where it does not, only the
      * devices' own rules refuse: /dev/kmsg wants CAP_SYSLOG, the node's
      * virtio-serial ports (its channel to stratad) are held open by
      * strata-node (EBUSY). Never opened, whichever refuses. */
-    expect_either(out, "mknod c:1:11", "open EPERM", "mknod EPERM");
+    st_probe_expect_either(out, "mknod c:1:11", "open EPERM", "mknod EPERM");
     if (strstr(out, ": OPENED"))
         fail_msg("a pod opened a device of the node:\n%s", out);
-    expect_has(out, "vports", "n=");
-    expect_either(out, "read /proc/kcore", "EMPTY", "ENOENT");
-    expect_line(out, "read /proc/keys", "EMPTY");
-    expect_either(out, "read /proc/timer_list", "EMPTY", "ENOENT");
-    expect_either(out, "read /sys/firmware", "EMPTY", "ENOENT");
-    expect_line(out, "write /proc/sys/vm/drop_caches", "EROFS");
-    expect_line(out, "write /proc/sys/kernel/core_pattern", "EROFS");
-    expect_either(out, "write /proc/sysrq-trigger", "EROFS", "ENOENT");
-    expect_either(out, "write /sys/kernel/mm/transparent_hugepage/enabled", "EROFS", "ENOENT");
-    expect_has(out, "read /proc/self/status", "DATA ");
+    st_probe_expect_has(out, "vports", "n=");
+    st_probe_expect_either(out, "read /proc/kcore", "EMPTY", "ENOENT");
+    st_probe_expect_line(out, "read /proc/keys", "EMPTY");
+    st_probe_expect_either(out, "read /proc/timer_list", "EMPTY", "ENOENT");
+    st_probe_expect_either(out, "read /sys/firmware", "EMPTY", "ENOENT");
+    st_probe_expect_line(out, "write /proc/sys/vm/drop_caches", "EROFS");
+    st_probe_expect_line(out, "write /proc/sys/kernel/core_pattern", "EROFS");
+    st_probe_expect_either(out, "write /proc/sysrq-trigger", "EROFS", "ENOENT");
+    st_probe_expect_either(out, "write /sys/kernel/mm/transparent_hugepage/enabled", "EROFS",
+                           "ENOENT");
+    st_probe_expect_has(out, "read /proc/self/status", "DATA ");
     delete_pod("probe-root");
 }
 
@@ -284,14 +243,14 @@ static void test_pod_setuid(void **state)
     apply_pod("suid-default", "[/bin/confine-probe-suid, privs]",
               "    securityContext: {runAsUser: 65534, runAsGroup: 65534}\n");
     _cleanup_free_ char *nnp = finished_logs("suid-nnp");
-    expect_line(nnp, "privs",
-                "uid=65534 euid=65534 nnp=1 seccomp=2 capeff=0000000000000000 "
-                "capprm=0000000000000000 capbnd=" POD_CAPS
-                " capamb=0000000000000000 sys_admin=none");
+    st_probe_expect_line(nnp, "privs",
+                         "uid=65534 euid=65534 nnp=1 seccomp=2 capeff=0000000000000000 "
+                         "capprm=0000000000000000 capbnd=" POD_CAPS
+                         " capamb=0000000000000000 sys_admin=none");
     _cleanup_free_ char *dflt = finished_logs("suid-default");
-    expect_line(dflt, "privs",
-                "uid=65534 euid=0 nnp=0 seccomp=2 capeff=" POD_CAPS " capprm=" POD_CAPS
-                " capbnd=" POD_CAPS " capamb=0000000000000000 sys_admin=none");
+    st_probe_expect_line(dflt, "privs",
+                         "uid=65534 euid=0 nnp=0 seccomp=2 capeff=" POD_CAPS " capprm=" POD_CAPS
+                         " capbnd=" POD_CAPS " capamb=0000000000000000 sys_admin=none");
     delete_pod("suid-nnp");
     delete_pod("suid-default");
 }
@@ -323,10 +282,10 @@ static void test_pod_isolation(void **state)
              secret, marker, secret);
     apply_pod("prober", text, "");
     _cleanup_free_ char *out = finished_logs("prober");
-    expect_has(out, "ps", "n=1 1/confine-probe");
-    expect_has(out, "find-env", "absent");
-    expect_line(out, "grep-fs", "absent");
-    expect_line(out, "read /var/lib/strata", "ENOENT");
+    st_probe_expect_has(out, "ps", "n=1 1/confine-probe");
+    st_probe_expect_has(out, "find-env", "absent");
+    st_probe_expect_line(out, "grep-fs", "absent");
+    st_probe_expect_line(out, "read /var/lib/strata", "ENOENT");
     /* both find-file lines (the marker, the node agent's binary) */
     if (strstr(out, "present"))
         fail_msg("the prober found something:\n%s", out);
@@ -358,7 +317,7 @@ static void test_pod_fork_bomb(void **state)
     print_message("bomb (limit %ld):\n%s", limit, out);
     char want[64];
     snprintf(want, sizeof(want), "EAGAIN procs=%ld ", limit);
-    expect_has(out, "forkbomb", want);
+    st_probe_expect_has(out, "forkbomb", want);
 
     assert_true(node_ready());
     expect_calm_untouched();

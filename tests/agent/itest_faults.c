@@ -598,10 +598,10 @@ static struct st_cluster db_cl;
 static char *db_dir;
 static st_pg_embedded *db;
 
-static int db_teardown(void **state)
+/* Stops the test's own PostgreSQL (when there is one) and removes its
+ * folder: every teardown of a cluster given --db, and a failed db_prepare. */
+static void db_release(void)
 {
-    (void)state;
-    st_cluster_teardown(&db_cl);
     if (db) {
         st_error err = {0};
         st_pg_embedded_stop(db, &err);
@@ -611,6 +611,13 @@ static int db_teardown(void **state)
     st_test_rmrf(db_dir);
     free(db_dir);
     db_dir = NULL;
+}
+
+static int db_teardown(void **state)
+{
+    (void)state;
+    st_cluster_teardown(&db_cl);
+    db_release();
     return 0;
 }
 
@@ -624,13 +631,7 @@ static int db_prepare(struct st_cluster *c, bool stopped)
     if (st_pg_embedded_start(db_dir, &db, &err) < 0 ||
         (stopped && st_pg_embedded_stop(db, &err) < 0)) {
         print_message("PostgreSQL: %s\n", err.msg);
-        if (db)
-            st_pg_embedded_stop(db, &err);
-        st_pg_embedded_free(db);
-        db = NULL;
-        st_test_rmrf(db_dir);
-        free(db_dir);
-        db_dir = NULL;
+        db_release();
         return -1;
     }
     static const char *args[4];
@@ -1021,15 +1022,7 @@ static int vm_teardown(void **state)
 {
     (void)state;
     st_cluster_teardown(&vm);
-    if (db) {
-        st_error err = {0};
-        st_pg_embedded_stop(db, &err);
-        st_pg_embedded_free(db);
-        db = NULL;
-    }
-    st_test_rmrf(db_dir);
-    free(db_dir);
-    db_dir = NULL;
+    db_release();
     return 0;
 }
 

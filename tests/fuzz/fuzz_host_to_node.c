@@ -6,6 +6,9 @@
  * container's OCI config through the runtime's loader, as a pod start
  * would, without starting anything. */
 #include "fuzz.h"
+#include "fuzz_proto.h"
+
+#include <stdbool.h>
 
 #include "node.h"
 #include "strata/node_proto.h"
@@ -29,12 +32,9 @@ static void pod_run(json_t *msg)
     st_node_pod_spec_free(ps);
 }
 
-static void message(const char *line)
+/* One message of the host's side (st_fuzz_proto_handler). */
+static bool message(json_t *msg, const char *type)
 {
-    json_t *msg = NULL;
-    const char *type = NULL;
-    if (st_proto_decode(line, &msg, &type, NULL) < 0)
-        return;
     if (strcmp(type, ST_PROTO_POD_RUN) == 0) {
         pod_run(msg);
     } else if (strcmp(type, ST_PROTO_POD_STOP) == 0) {
@@ -55,30 +55,13 @@ static void message(const char *line)
             }
         }
     } else {
-        int64_t id;
-        st_proto_ping_parse(msg, &id, NULL);
+        return false;
     }
-    json_decref(msg);
+    return true;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct st_proto_reader r;
-    st_proto_reader_init(&r);
-    /* Two reads, split where the first byte says: a line may span them. */
-    size_t cut = size ? data[0] % (size + 1) : 0;
-    const char *line;
-    for (int part = 0; part < 2; part++) {
-        const uint8_t *p = part == 0 ? data : data + cut;
-        size_t n = part == 0 ? cut : size - cut;
-        if (st_proto_reader_feed(&r, p, n, NULL) < 0)
-            break;
-        int got;
-        while ((got = st_proto_reader_next(&r, &line, NULL)) != 0) {
-            if (got > 0)
-                message(line);
-        }
-    }
-    st_proto_reader_free(&r);
+    st_fuzz_proto_lines(data, size, message);
     return 0;
 }

@@ -6,6 +6,7 @@
  * trust: nothing it sends may crash stratad. Property: a parsed message
  * built again from its fields and parsed again reads the same. */
 #include "fuzz.h"
+#include "fuzz_proto.h"
 
 #include <stdbool.h>
 
@@ -42,12 +43,9 @@ static void pod_status(json_t *msg)
     json_decref(built);
 }
 
-static void message(const char *line)
+/* One message of the node's side (st_fuzz_proto_handler). */
+static bool message(json_t *msg, const char *type)
 {
-    json_t *msg = NULL;
-    const char *type = NULL;
-    if (st_proto_decode(line, &msg, &type, NULL) < 0)
-        return;
     if (strcmp(type, ST_PROTO_HELLO) == 0) {
         struct st_proto_hello h = {0};
         if (st_proto_hello_parse(msg, &h, NULL) == 0) {
@@ -69,30 +67,13 @@ static void message(const char *line)
         struct st_proto_event ev;
         st_proto_event_parse(msg, &ev, NULL);
     } else {
-        int64_t id;
-        st_proto_ping_parse(msg, &id, NULL);
+        return false;
     }
-    json_decref(msg);
+    return true;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct st_proto_reader r;
-    st_proto_reader_init(&r);
-    /* Two reads, split where the first byte says: a line may span them. */
-    size_t cut = size ? data[0] % (size + 1) : 0;
-    const char *line;
-    for (int part = 0; part < 2; part++) {
-        const uint8_t *p = part == 0 ? data : data + cut;
-        size_t n = part == 0 ? cut : size - cut;
-        if (st_proto_reader_feed(&r, p, n, NULL) < 0)
-            break;
-        int got;
-        while ((got = st_proto_reader_next(&r, &line, NULL)) != 0) {
-            if (got > 0)
-                message(line);
-        }
-    }
-    st_proto_reader_free(&r);
+    st_fuzz_proto_lines(data, size, message);
     return 0;
 }

@@ -23,6 +23,8 @@
 
 #include "strata/cleanup.h"
 #include "strata/seccomp.h"
+#include "srun_fx.h"
+#include "probe_out.h"
 #include "testutil.h"
 
 #define PROBE      "/bin/confine-probe"
@@ -30,37 +32,32 @@
 /* CAP_AUDIT_WRITE, CAP_KILL, CAP_NET_BIND_SERVICE: what `strata-run spec` keeps */
 #define SPEC_CAPS "0000000020000420"
 
+/* The strata-run fixture (f->run.bundle holds one bundle folder per
+ * container), then a container run in the background, or -1. */
 struct fx {
-    char *bundle, *root, *bin;
-    char id[64];
-    pid_t bg; /* a container run in the background, or -1 */
+    struct st_srunfx run;
+    pid_t bg;
 };
 
 static int setup(void **state)
 {
-    static int seq;
     struct fx *f = calloc(1, sizeof(*f));
-    f->bundle = st_test_mkdtemp("strata-conf-bundle");
-    f->root = st_test_mkdtemp("strata-conf-root");
-    f->bin = st_test_bin("strata-run");
+    st_srunfx_init(&f->run, "conf", "conf");
     f->bg = -1;
-    snprintf(f->id, sizeof(f->id), "conf%d-%d", ++seq, (int)getpid());
     *state = f;
     return 0;
 }
 
-/* Every container this test made has an id starting with f->id. */
+/* Every container this test made has an id starting with f->run.id. */
 static void delete_all(struct fx *f)
 {
     char *out = NULL;
-    char *argv[] = {f->bin, "--root", f->root, "list", NULL};
-    st_test_run(argv, NULL, &out, NULL);
+    ST_SRUN(&f->run, &out, NULL, "list");
     for (char *line = out ? strtok(out, "\n") : NULL; line; line = strtok(NULL, "\n")) {
         char id[128];
-        if (sscanf(line, "%127s", id) != 1 || strncmp(id, f->id, strlen(f->id)) != 0)
+        if (sscanf(line, "%127s", id) != 1 || strncmp(id, f->run.id, strlen(f->run.id)) != 0)
             continue;
-        char *del[] = {f->bin, "--root", f->root, "delete", "--force", id, NULL};
-        st_test_run(del, NULL, NULL, NULL);
+        ST_SRUN(&f->run, NULL, NULL, "delete", "--force", id);
     }
     free(out);
 }
@@ -73,11 +70,7 @@ static int teardown(void **state)
         kill(f->bg, SIGKILL);
         waitpid(f->bg, NULL, 0);
     }
-    st_test_rmrf(f->bundle);
-    st_test_rmrf(f->root);
-    free(f->bundle);
-    free(f->root);
-    free(f->bin);
+    st_srunfx_fini(&f->run);
     free(f);
     return 0;
 }
@@ -90,10 +83,10 @@ static json_t *probe_spec(struct fx *f, bool unconfined, const char *const *args
 {
     static int n;
     char *bundle = NULL;
-    if (asprintf(&bundle, "%s/b%d", f->bundle, ++n) < 0 || mkdir(bundle, 0700) < 0)
+    if (asprintf(&bundle, "%s/b%d", f->run.bundle, ++n) < 0 || mkdir(bundle, 0700) < 0)
         fail_msg("bundle dir: %s", strerror(errno));
     char *err = NULL;
-    char *argv[] = {f->bin, "spec", "--bundle", bundle, NULL};
+    char *argv[] = {f->run.bin, "spec", "--bundle", bundle, NULL};
     if (st_test_run(argv, NULL, NULL, &err) != 0)
         fail_msg("strata-run spec: %s", err);
     free(err);
@@ -151,58 +144,21 @@ static void set_resources(json_t *spec, json_t *resources)
 static int run_spec(struct fx *f, const char *id, json_t *spec, char **out, char **err)
 {
     char *bundle = save_spec(spec);
-    char *argv[] = {f->bin, "--root", f->root, "run", "--bundle", bundle, (char *)id, NULL};
-    int rc = st_test_run(argv, NULL, out, err);
+    int rc = ST_SRUN(&f->run, out, err, "run", "--bundle", bundle, id);
     free(bundle);
     return rc;
 }
 
-/* Runs spec as f->id; fails unless it exits 0; returns its output. */
+/* Runs spec as f->run.id; fails unless it exits 0; returns its output. */
 static char *probe_output(struct fx *f, json_t *spec)
 {
     char *out = NULL, *err = NULL;
-    int rc = run_spec(f, f->id, spec, &out, &err);
+    int rc = run_spec(f, f->run.id, spec, &out, &err);
     if (rc != 0)
         fail_msg("the probe's container exited %d: %s%s", rc, out, err);
     free(err);
     print_message("%s", out); /* what was tried and how it ended, for ctest -V */
     return out;
-}
-
-/* The line of out that starts with "CHECK: " (without its newline, in a
- * static buffer), or "" when the probe printed none. */
-static const char *line_of(const char *out, const char *check)
-{
-    static char line[4096];
-    size_t n = strlen(check);
-    for (const char *p = out; p && *p;) {
-        const char *end = strchrnul(p, '\n');
-        if (strncmp(p, check, n) == 0 && p[n] == ':' && p[n + 1] == ' ') {
-            snprintf(line, sizeof(line), "%.*s", (int)(end - p), p);
-            return line;
-        }
-        p = *end ? end + 1 : end;
-    }
-    return "";
-}
-
-/* The probe said exactly "CHECK: want". */
-static void expect_line(const char *out, const char *check, const char *want)
-{
-    char full[4096];
-    snprintf(full, sizeof(full), "%s: %s", check, want);
-    const char *got = line_of(out, check);
-    if (strcmp(got, full) != 0)
-        fail_msg("expected \"%s\", the probe said \"%s\" (all of it:\n%s)", full, got, out);
-}
-
-/* The probe's line for check contains want. */
-static void expect_has(const char *out, const char *check, const char *want)
-{
-    const char *got = line_of(out, check);
-    if (strstr(got, want) == NULL)
-        fail_msg("expected \"%s\" in the probe's \"%s\" line, got \"%s\" (all of it:\n%s)", want,
-                 check, got, out);
 }
 
 /* "EMPTY" for a path the host has (the mask hides it), "ENOENT" otherwise. */
@@ -253,7 +209,7 @@ static long cgroup_value(const char *id, const char *ctrl, const char *file, con
 static char *bg_out_path(struct fx *f)
 {
     char *p = NULL;
-    if (asprintf(&p, "%s/bg.out", f->bundle) < 0)
+    if (asprintf(&p, "%s/bg.out", f->run.bundle) < 0)
         fail_msg("oom");
     return p;
 }
@@ -269,7 +225,8 @@ static void run_background(struct fx *f, const char *id, json_t *spec)
         int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (fd < 0 || null < 0 || dup2(null, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
             _exit(126);
-        execl(f->bin, f->bin, "--root", f->root, "run", "--bundle", bundle, id, (char *)NULL);
+        execl(f->run.bin, f->run.bin, "--root", f->run.root, "run", "--bundle", bundle, id,
+              (char *)NULL);
         _exit(127);
     }
     f->bg = pid;
@@ -315,39 +272,25 @@ static int wait_bg_exit(struct fx *f)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-static int srun(struct fx *f, char **out, const char *const *args)
-{
-    char *argv[16] = {f->bin, "--root", f->root};
-    size_t n = 3;
-    for (; *args && n < 15; args++)
-        argv[n++] = (char *)*args;
-    argv[n] = NULL;
-    return st_test_run(argv, NULL, out, NULL);
-}
-#define SRUN(f, out, ...) srun(f, out, (const char *const[]){__VA_ARGS__, NULL})
-
 static bool is_status(struct fx *f, const char *id, const char *status)
 {
     _cleanup_free_ char *out = NULL;
-    if (SRUN(f, &out, "state", id) != 0)
+    if (ST_SRUN(&f->run, &out, NULL, "state", id) != 0)
         return false;
     _cleanup_json_ json_t *j = json_loads(out, 0, NULL);
     const char *s = json_string_value(json_object_get(j, "status"));
     return s && strcmp(s, status) == 0;
 }
 
-/* A sleeping neighbour container, detached: <f->id>-n. */
+/* A sleeping neighbour container, detached: <f->run.id>-n. */
 static void start_neighbour(struct fx *f, char *id, size_t len, json_t *resources)
 {
-    snprintf(id, len, "%s-n", f->id);
+    snprintf(id, len, "%s-n", f->run.id);
     json_t *spec = probe_spec(f, false, (const char *const[]){"sleep", "1000", NULL});
     if (resources)
         set_resources(spec, resources);
     char *bundle = save_spec(spec);
-    int rc = st_test_sh(NULL, NULL,
-                        "exec %s --root %s run --detach --bundle %s %s </dev/null "
-                        ">/dev/null 2>&1",
-                        f->bin, f->root, bundle, id);
+    int rc = ST_SRUN_Q(&f->run, NULL, "run", "--detach", "--bundle", bundle, id);
     free(bundle);
     assert_int_equal(rc, 0);
     assert_true(is_status(f, id, "running"));
@@ -368,13 +311,13 @@ static void test_denied_syscalls(void **state)
     _cleanup_free_ char *out =
         probe_output(f, PROBE_SPEC(f, false, "mount", "umount", "/proc/keys", "unshare-user",
                                    "keyctl", "bpf", "ptrace", "privs"));
-    expect_line(out, "mount", "EPERM");
-    expect_line(out, "umount /proc/keys", "EPERM");
-    expect_line(out, "unshare-user", "EPERM");
-    expect_line(out, "keyctl", "EPERM");
-    expect_line(out, "bpf", "EPERM");
-    expect_line(out, "ptrace", "EPERM");
-    expect_has(out, "privs", " seccomp=2 "); /* a filter is in force */
+    st_probe_expect_line(out, "mount", "EPERM");
+    st_probe_expect_line(out, "umount /proc/keys", "EPERM");
+    st_probe_expect_line(out, "unshare-user", "EPERM");
+    st_probe_expect_line(out, "keyctl", "EPERM");
+    st_probe_expect_line(out, "bpf", "EPERM");
+    st_probe_expect_line(out, "ptrace", "EPERM");
+    st_probe_expect_has(out, "privs", " seccomp=2 "); /* a filter is in force */
 }
 
 /* The control: without the filter, keyctl, ptrace of a child and a user
@@ -386,12 +329,12 @@ static void test_denied_syscalls_control(void **state)
     struct fx *f = *state;
     _cleanup_free_ char *out = probe_output(
         f, PROBE_SPEC(f, true, "privs", "keyctl", "ptrace", "mount", "bpf", "unshare-user"));
-    expect_line(out, "keyctl", "OK");
-    expect_line(out, "ptrace", "OK");
-    expect_line(out, "unshare-user", "OK");
-    expect_line(out, "mount", "EPERM");
-    expect_line(out, "bpf", "EPERM");
-    expect_has(out, "privs", " seccomp=0 ");
+    st_probe_expect_line(out, "keyctl", "OK");
+    st_probe_expect_line(out, "ptrace", "OK");
+    st_probe_expect_line(out, "unshare-user", "OK");
+    st_probe_expect_line(out, "mount", "EPERM");
+    st_probe_expect_line(out, "bpf", "EPERM");
+    st_probe_expect_has(out, "privs", " seccomp=0 ");
 }
 
 /* Root in the container holds only the spec's three capabilities, cannot
@@ -402,13 +345,13 @@ static void test_caps_stay_dropped(void **state)
     struct fx *f = *state;
     _cleanup_free_ char *out =
         probe_output(f, PROBE_SPEC(f, false, "privs", "sethostname", "capset", "mknod", "c:1:11"));
-    expect_line(out, "privs",
-                "uid=0 euid=0 nnp=1 seccomp=2 capeff=" SPEC_CAPS " capprm=" SPEC_CAPS
-                " capbnd=" SPEC_CAPS " capamb=0000000000000000 sys_admin=none");
-    expect_line(out, "sethostname", "EPERM");
-    expect_line(out, "capset", "EPERM");
+    st_probe_expect_line(out, "privs",
+                         "uid=0 euid=0 nnp=1 seccomp=2 capeff=" SPEC_CAPS " capprm=" SPEC_CAPS
+                         " capbnd=" SPEC_CAPS " capamb=0000000000000000 sys_admin=none");
+    st_probe_expect_line(out, "sethostname", "EPERM");
+    st_probe_expect_line(out, "capset", "EPERM");
     /* /dev/kmsg made by hand: CAP_MKNOD is not among the three */
-    expect_line(out, "mknod c:1:11", "mknod EPERM");
+    st_probe_expect_line(out, "mknod c:1:11", "mknod EPERM");
 }
 
 /* A setuid-root binary run by nobody: no_new_privs keeps its euid and its
@@ -419,10 +362,10 @@ static void test_setuid_raises_nothing(void **state)
     json_t *spec = probe_spec(f, false, (const char *const[]){PROBE_SUID, "privs", NULL});
     set_user(spec, 65534, 65534);
     _cleanup_free_ char *out = probe_output(f, spec);
-    expect_line(out, "privs",
-                "uid=65534 euid=65534 nnp=1 seccomp=2 capeff=0000000000000000 "
-                "capprm=0000000000000000 capbnd=" SPEC_CAPS
-                " capamb=0000000000000000 sys_admin=none");
+    st_probe_expect_line(out, "privs",
+                         "uid=65534 euid=65534 nnp=1 seccomp=2 capeff=0000000000000000 "
+                         "capprm=0000000000000000 capbnd=" SPEC_CAPS
+                         " capamb=0000000000000000 sys_admin=none");
 }
 
 /* The control: with noNewPrivileges false the same binary does become
@@ -434,9 +377,9 @@ static void test_setuid_control_bounded(void **state)
     set_user(spec, 65534, 65534);
     json_object_set_new(json_object_get(spec, "process"), "noNewPrivileges", json_false());
     _cleanup_free_ char *out = probe_output(f, spec);
-    expect_line(out, "privs",
-                "uid=65534 euid=0 nnp=0 seccomp=2 capeff=" SPEC_CAPS " capprm=" SPEC_CAPS
-                " capbnd=" SPEC_CAPS " capamb=0000000000000000 sys_admin=none");
+    st_probe_expect_line(out, "privs",
+                         "uid=65534 euid=0 nnp=0 seccomp=2 capeff=" SPEC_CAPS " capprm=" SPEC_CAPS
+                         " capbnd=" SPEC_CAPS " capamb=0000000000000000 sys_admin=none");
 }
 
 /* maskedPaths read as empty (or are absent where the host lacks them);
@@ -466,15 +409,15 @@ static void test_masked_and_readonly_paths(void **state)
     char check[300];
     for (size_t i = 0; i < sizeof(masked) / sizeof(*masked); i++) {
         snprintf(check, sizeof(check), "read %s", masked[i]);
-        expect_line(out, check, masked_outcome(masked[i]));
+        st_probe_expect_line(out, check, masked_outcome(masked[i]));
     }
     for (size_t i = 0; i < sizeof(ro) / sizeof(*ro); i++) {
         if (access(ro[i], F_OK) != 0)
             continue; /* this host's kernel lacks it */
         snprintf(check, sizeof(check), "write %s", ro[i]);
-        expect_line(out, check, "EROFS");
+        st_probe_expect_line(out, check, "EROFS");
     }
-    expect_has(out, "read /proc/self/status", "DATA ");
+    st_probe_expect_has(out, "read /proc/self/status", "DATA ");
 }
 
 /* A fork bomb stops at linux.resources.pids.limit; meanwhile the host
@@ -486,27 +429,27 @@ static void test_fork_bomb(void **state)
     const long limit = 64;
     json_t *spec = PROBE_SPEC(f, false, "forkbomb");
     set_resources(spec, json_pack("{s:{s:I}}", "pids", "limit", (json_int_t)limit));
-    run_background(f, f->id, spec);
+    run_background(f, f->run.id, spec);
     wait_bg_said(f, "forkbomb: EAGAIN", 60000);
     _cleanup_free_ char *out = bg_output(f);
     char want[64];
     snprintf(want, sizeof(want), "EAGAIN procs=%ld ", limit);
-    expect_has(out, "forkbomb", want);
-    assert_int_equal(cgroup_value(f->id, "pids", "pids.current", NULL), limit);
+    st_probe_expect_has(out, "forkbomb", want);
+    assert_int_equal(cgroup_value(f->run.id, "pids", "pids.current", NULL), limit);
 
     /* the host is fine: it forks and runs another container */
     assert_int_equal(st_test_sh(NULL, NULL, "true"), 0);
     char other[80];
-    snprintf(other, sizeof(other), "%s-other", f->id);
+    snprintf(other, sizeof(other), "%s-other", f->run.id);
     _cleanup_free_ char *ps = NULL;
     assert_int_equal(run_spec(f, other, PROBE_SPEC(f, false, "ps"), &ps, NULL), 0);
-    expect_has(ps, "ps", "n=1 ");
+    st_probe_expect_has(ps, "ps", "n=1 ");
 
-    assert_int_equal(SRUN(f, NULL, "kill", f->id, "TERM"), 0);
+    assert_int_equal(ST_SRUN(&f->run, NULL, NULL, "kill", f->run.id, "TERM"), 0);
     assert_int_equal(wait_bg_exit(f), 0);
     free(out);
     out = bg_output(f);
-    expect_line(out, "forkbomb-end", "cleaned procs=1");
+    st_probe_expect_line(out, "forkbomb-end", "cleaned procs=1");
 }
 
 /* Memory over the limit: the hog is OOMKilled (strata-run says so, exit
@@ -519,7 +462,7 @@ static void test_oom_kills_only_the_hog(void **state)
     start_neighbour(f, neighbour, sizeof(neighbour),
                     json_pack("{s:{s:I}}", "memory", "limit", (json_int_t)(32 << 20)));
     char hog[80];
-    snprintf(hog, sizeof(hog), "%s-hog", f->id);
+    snprintf(hog, sizeof(hog), "%s-hog", f->run.id);
     json_t *spec = PROBE_SPEC(f, false, "hog", "512");
     set_resources(spec, json_pack("{s:{s:I}}", "memory", "limit", (json_int_t)(32 << 20)));
     _cleanup_free_ char *out = NULL, *err = NULL;
@@ -532,7 +475,7 @@ static void test_oom_kills_only_the_hog(void **state)
         fail_msg("the hog got all it asked for past its limit:\n%s", out);
     assert_true(is_status(f, neighbour, "running"));
     assert_int_equal(cgroup_value(neighbour, "memory", "memory.oom_control", "oom_kill "), 0);
-    assert_int_equal(SRUN(f, NULL, "delete", "--force", neighbour), 0);
+    assert_int_equal(ST_SRUN(&f->run, NULL, NULL, "delete", "--force", neighbour), 0);
 }
 
 /* A container sees neither another container's processes, files nor
@@ -549,7 +492,7 @@ static void test_isolation(void **state)
 
     /* the holder: its secret in its env and in a file on its own /tmp */
     char holder[80];
-    snprintf(holder, sizeof(holder), "%s-holder", f->id);
+    snprintf(holder, sizeof(holder), "%s-holder", f->run.id);
     char script[300];
     snprintf(script, sizeof(script), "echo \"$SECRET\" >/tmp/%s && exec sleep 1000", marker);
     json_t *spec = probe_spec(f, false, (const char *const[]){"sh", "-c", script, NULL});
@@ -561,15 +504,11 @@ static void test_isolation(void **state)
     json_array_append_new(json_object_get(json_object_get(spec, "process"), "env"),
                           json_string(env));
     char *bundle = save_spec(spec);
-    assert_int_equal(st_test_sh(NULL, NULL,
-                                "exec %s --root %s run --detach --bundle %s %s </dev/null "
-                                ">/dev/null 2>&1",
-                                f->bin, f->root, bundle, holder),
-                     0);
+    assert_int_equal(ST_SRUN_Q(&f->run, NULL, "run", "--detach", "--bundle", bundle, holder), 0);
     free(bundle);
     /* the holder wrote its file (seen from the host, through its root) */
     _cleanup_free_ char *st = NULL;
-    assert_int_equal(SRUN(f, &st, "state", holder), 0);
+    assert_int_equal(ST_SRUN(&f->run, &st, NULL, "state", holder), 0);
     _cleanup_json_ json_t *sj = json_loads(st, 0, NULL);
     int hpid = (int)json_integer_value(json_object_get(sj, "pid"));
     char hpath[200];
@@ -584,14 +523,14 @@ static void test_isolation(void **state)
                                     "tmpfs", "source", "tmpfs", "options", "nosuid", "nodev"));
     _cleanup_free_ char *out = probe_output(f, spec);
     unsetenv("CONFINE_HOST_SECRET");
-    expect_has(out, "ps", "n=1 1/confine-probe");
-    expect_has(out, "find-env", "absent");
-    expect_line(out, "find-file", "absent");
-    expect_line(out, "grep-fs", "absent");
+    st_probe_expect_has(out, "ps", "n=1 1/confine-probe");
+    st_probe_expect_has(out, "find-env", "absent");
+    st_probe_expect_line(out, "find-file", "absent");
+    st_probe_expect_line(out, "grep-fs", "absent");
     /* every find-env and find-file line said absent */
     for (const char *p = out; (p = strstr(p, "present")) != NULL; p++)
         fail_msg("the prober found something:\n%s", out);
-    assert_int_equal(SRUN(f, NULL, "delete", "--force", holder), 0);
+    assert_int_equal(ST_SRUN(&f->run, NULL, NULL, "delete", "--force", holder), 0);
 }
 
 int main(void)

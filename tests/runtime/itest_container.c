@@ -4,7 +4,6 @@
  * Every test removes its container, cgroup and state even when it fails. */
 #include <errno.h>
 #include <fcntl.h>
-#include <glob.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 #include "strata/container.h"
 #include "strata/exec.h"
 #include "strata/state.h"
+#include "srun_fx.h" /* st_srunfx_cgroup_exists: the runtime names the cgroups alike */
 #include "testutil.h"
 
 struct fx {
@@ -147,17 +147,6 @@ static void outcome_free(struct outcome *o)
     free(o->err);
 }
 
-static bool cgroup_exists(const char *id)
-{
-    char pattern[256];
-    snprintf(pattern, sizeof(pattern), "/sys/fs/cgroup/*/strata-%s", id);
-    glob_t g;
-    bool found = glob(pattern, 0, NULL, &g) == 0 && g.gl_pathc > 0;
-    globfree(&g);
-    snprintf(pattern, sizeof(pattern), "/sys/fs/cgroup/strata-%s", id);
-    return found || access(pattern, F_OK) == 0;
-}
-
 /* ---- tests ---- */
 
 static void test_exit_codes(void **state)
@@ -172,7 +161,7 @@ static void test_exit_codes(void **state)
     assert_int_equal(st_container_delete(f->c, false, &err), 0);
     st_container_free(f->c);
     f->c = NULL;
-    assert_false(cgroup_exists(f->id));
+    assert_false(st_srunfx_cgroup_exists(f->id));
 
     /* pid 1 of a pid namespace ignores signals sent from inside it, so a
      * child kills itself and the shell passes 128+9 on. */
@@ -365,7 +354,7 @@ static void test_lifecycle_and_exec(void **state)
     st_oci_config_free(cfg);
     if (r < 0)
         fail_msg("create: %s", err.msg);
-    assert_true(cgroup_exists(f->id));
+    assert_true(st_srunfx_cgroup_exists(f->id));
 
     /* Another process's view, as strata-run state would have it. */
     struct st_container *other = NULL;
@@ -428,7 +417,7 @@ static void test_lifecycle_and_exec(void **state)
     assert_int_equal(st_container_state(f->c, &s, NULL, &err), 0);
     assert_int_equal(s, ST_CONTAINER_STOPPED);
     assert_int_equal(st_container_delete(f->c, false, &err), 0);
-    assert_false(cgroup_exists(f->id));
+    assert_false(st_srunfx_cgroup_exists(f->id));
     char dir[512];
     snprintf(dir, sizeof(dir), "%s/%s", f->root, f->id);
     assert_int_equal(access(dir, F_OK), -1);
@@ -441,7 +430,7 @@ static void assert_nothing_left(struct fx *f)
     assert_int_equal(st_state_list(f->root, &ids, &err), 0);
     assert_null(ids[0]);
     free(ids);
-    assert_false(cgroup_exists(f->id));
+    assert_false(st_srunfx_cgroup_exists(f->id));
     char *mounts = st_test_read_file("/proc/self/mounts");
     assert_non_null(mounts);
     assert_null(strstr(mounts, st_test_env("STRATA_TEST_ROOTFS")));

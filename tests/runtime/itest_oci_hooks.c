@@ -7,7 +7,6 @@
  * Hooks are small sh scripts appending "KIND STATE" lines to a log in a
  * folder the container also sees, bind-mounted on its /tmp. */
 #include <errno.h>
-#include <glob.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,114 +17,43 @@
 #include <jansson.h>
 
 #include "strata/state.h"
+#include "srun_fx.h"
 #include "testutil.h"
-
-struct fx {
-    char *bundle, *root, *dir, *bin, *log;
-    char id[64];
-};
 
 static int setup(void **state)
 {
-    static int seq;
-    struct fx *f = calloc(1, sizeof(*f));
-    f->bundle = st_test_mkdtemp("strata-ith-bundle");
-    f->root = st_test_mkdtemp("strata-ith-root");
-    f->dir = st_test_mkdtemp("strata-ith-dir");
-    f->bin = st_test_bin("strata-run");
-    if (asprintf(&f->log, "%s/log", f->dir) < 0)
-        return -1;
+    struct st_srunfx *f = calloc(1, sizeof(*f));
+    st_srunfx_init(f, "ith", "h");
     /* The container's user may be another than root (test_user_checked_at_create). */
     chmod(f->dir, 0777);
-    snprintf(f->id, sizeof(f->id), "h%d-%d", ++seq, (int)getpid());
     *state = f;
     return 0;
 }
 
 static int teardown(void **state)
 {
-    struct fx *f = *state;
-    char *argv[] = {f->bin, "--root", f->root, "delete", "--force", f->id, NULL};
-    st_test_run(argv, NULL, NULL, NULL);
-    st_test_rmrf(f->bundle);
-    st_test_rmrf(f->root);
-    st_test_rmrf(f->dir);
-    free(f->bundle);
-    free(f->root);
-    free(f->dir);
-    free(f->bin);
-    free(f->log);
-    free(f);
+    st_srunfx_fini(*state);
+    free(*state);
     return 0;
 }
 
-/* strata-run --root ROOT ARGS...; returns the exit code. */
-static int srun(struct fx *f, char **out, char **err, const char *const *args)
-{
-    char *argv[32] = {f->bin, "--root", f->root};
-    size_t n = 3;
-    for (; *args && n < 31; args++)
-        argv[n++] = (char *)*args;
-    argv[n] = NULL;
-    return st_test_run(argv, NULL, out, err);
-}
-#define SRUN(f, out, err, ...) srun(f, out, err, (const char *const[]){__VA_ARGS__, NULL})
-
-/* For verbs that leave a container behind (create): its process inherits
- * stdio, so pipes would only close when it exits. */
-static int srun_quiet(struct fx *f, char **err, const char *const *args)
-{
-    char cmd[2048];
-    size_t n = (size_t)snprintf(cmd, sizeof(cmd), "exec %s --root %s", f->bin, f->root);
-    for (; *args; args++)
-        n += (size_t)snprintf(cmd + n, sizeof(cmd) - n, " '%s'", *args);
-    snprintf(cmd + n, sizeof(cmd) - n, " </dev/null >/dev/null 2>%s/.stderr", f->dir);
-    int rc = st_test_sh(NULL, NULL, "%s", cmd);
-    char path[600];
-    snprintf(path, sizeof(path), "%s/.stderr", f->dir);
-    if (err)
-        *err = st_test_read_file(path);
-    unlink(path);
-    return rc;
-}
-#define SRUN_Q(f, err, ...) srun_quiet(f, err, (const char *const[]){__VA_ARGS__, NULL})
-
-static char *config_path(struct fx *f)
+/* The hooks' log, "<dir>/log" (malloc'd): the container sees it as /tmp/log. */
+static char *log_path(struct st_srunfx *f)
 {
     char *p = NULL;
-    if (asprintf(&p, "%s/config.json", f->bundle) < 0)
+    if (asprintf(&p, "%s/log", f->dir) < 0)
         fail_msg("oom");
     return p;
 }
 
-/* `strata-run spec`, then the fixture root, args, and f->dir on /tmp. */
-static json_t *make_spec(struct fx *f, const char *script)
+/* The fixture's spec with f->dir on /tmp. */
+static json_t *make_spec(struct st_srunfx *f, const char *script)
 {
-    char *err = NULL;
-    char *path = config_path(f);
-    unlink(path); /* spec never overwrites */
-    if (SRUN(f, NULL, &err, "spec", "--bundle", f->bundle) != 0)
-        fail_msg("spec: %s", err);
-    free(err);
-    json_t *spec = json_load_file(path, 0, NULL);
-    free(path);
-    assert_non_null(spec);
-    json_object_set_new(json_object_get(spec, "root"), "path",
-                        json_string(st_test_env("STRATA_TEST_ROOTFS")));
-    json_object_set_new(json_object_get(spec, "process"), "args",
-                        json_pack("[s,s,s]", "sh", "-c", script));
+    json_t *spec = st_srunfx_make_spec(f, script);
     json_array_append_new(json_object_get(spec, "mounts"),
                           json_pack("{s:s, s:s, s:s, s:[s,s]}", "destination", "/tmp", "type",
                                     "bind", "source", f->dir, "options", "rbind", "rw"));
     return spec;
-}
-
-static void save_spec(struct fx *f, json_t *spec)
-{
-    char *path = config_path(f);
-    assert_int_equal(json_dump_file(spec, path, JSON_INDENT(1)), 0);
-    free(path);
-    json_decref(spec);
 }
 
 /* A hook: /bin/sh -c SCRIPT KIND (so $0 is the kind); timeout 0 = none. */
@@ -160,46 +88,14 @@ static void add_hook(json_t *spec, const char *kind, json_t *hook)
 }
 
 /* Adds a hook of kind that logs; in_container: the container's /bin/sh and
- * /tmp/log (startContainer resolves there), else the host's and f->log. */
-static void add_log_hook(struct fx *f, json_t *spec, const char *kind, bool in_container)
+ * /tmp/log (startContainer resolves there), else the host's and log_path(f). */
+static void add_log_hook(struct st_srunfx *f, json_t *spec, const char *kind, bool in_container)
 {
-    char *script = log_script(in_container ? "/tmp/log" : f->log);
+    char *log = log_path(f);
+    char *script = log_script(in_container ? "/tmp/log" : log);
     add_hook(spec, kind, sh_hook(kind, script, 10));
     free(script);
-}
-
-static bool cgroup_exists(const char *id)
-{
-    char pattern[256];
-    snprintf(pattern, sizeof(pattern), "/sys/fs/cgroup/*/strata-%s", id);
-    glob_t g;
-    bool found = glob(pattern, 0, NULL, &g) == 0 && g.gl_pathc > 0;
-    globfree(&g);
-    snprintf(pattern, sizeof(pattern), "/sys/fs/cgroup/strata-%s", id);
-    return found || access(pattern, F_OK) == 0;
-}
-
-/* No state dir, no cgroup, no mount of the rootfs left; pid (when > 0) gone. */
-static void assert_nothing_left(struct fx *f, int pid)
-{
-    char *out = NULL;
-    st_test_sh(&out, NULL, "ls -A %s", f->root);
-    assert_string_equal(out, "");
-    free(out);
-    assert_false(cgroup_exists(f->id));
-    char *mounts = st_test_read_file("/proc/self/mounts");
-    assert_null(strstr(mounts, st_test_env("STRATA_TEST_ROOTFS")));
-    free(mounts);
-    if (pid > 0)
-        assert_false(st_proc_alive(pid, 0));
-}
-
-/* One line on stderr, starting "strata-run: ", containing what. */
-static void assert_one_line(const char *err, const char *what)
-{
-    if (strncmp(err, "strata-run: ", 12) != 0 || strchr(err, '\n') != err + strlen(err) - 1 ||
-        strstr(err, what) == NULL)
-        fail_msg("expected one line naming \"%s\", got \"%s\"", what, err);
+    free(log);
 }
 
 static void assert_contains(const char *text, const char *what)
@@ -208,36 +104,17 @@ static void assert_contains(const char *text, const char *what)
         fail_msg("expected \"%s\" in \"%s\"", what, text ? text : "(nothing)");
 }
 
-static json_t *state_json(struct fx *f)
-{
-    char *out = NULL, *err = NULL;
-    if (SRUN(f, &out, &err, "state", f->id) != 0)
-        fail_msg("state: %s", err);
-    json_t *j = json_loads(out, 0, NULL);
-    if (j == NULL)
-        fail_msg("state printed bad JSON \"%s\"", out);
-    free(out);
-    free(err);
-    return j;
-}
-
-static bool is_stopped(void *arg)
-{
-    json_t *j = state_json(arg);
-    bool stopped = strcmp(json_string_value(json_object_get(j, "status")), "stopped") == 0;
-    json_decref(j);
-    return stopped;
-}
-
 /* The log's lines: kinds[i] and the state each hook read (parsed). */
 struct entry {
     char kind[32];
     json_t *state;
 };
 
-static size_t read_log(struct fx *f, struct entry *e, size_t max)
+static size_t read_log(struct st_srunfx *f, struct entry *e, size_t max)
 {
-    char *text = st_test_read_file(f->log);
+    char *log = log_path(f);
+    char *text = st_test_read_file(log);
+    free(log);
     size_t n = 0;
     for (char *save = NULL, *line = text ? strtok_r(text, "\n", &save) : NULL; line && n < max;
          line = strtok_r(NULL, "\n", &save)) {
@@ -281,7 +158,7 @@ static long long num(json_t *state, const char *key)
  * the runtime's hooks, 1 for the container's), id, bundle, annotations. */
 static void test_every_hook_in_order(void **state)
 {
-    struct fx *f = *state;
+    struct st_srunfx *f = *state;
     json_t *spec = make_spec(f, "exec sleep 100");
     json_object_set_new(spec, "annotations", json_pack("{s:s}", "team", "hooks"));
     add_log_hook(f, spec, "prestart", false);
@@ -297,13 +174,13 @@ static void test_every_hook_in_order(void **state)
     free(script);
     json_object_set_new(envhook, "env", json_pack("[s]", "HOOK_VAR=given"));
     add_hook(spec, "poststart", envhook);
-    save_spec(f, spec);
+    st_srunfx_save_spec(f, spec);
 
     char *err = NULL;
-    assert_int_equal(SRUN_Q(f, &err, "create", "--bundle", f->bundle, f->id), 0);
+    assert_int_equal(ST_SRUN_Q(f, &err, "create", "--bundle", f->bundle, f->id), 0);
     assert_string_equal(err, "");
     free(err);
-    json_t *st = state_json(f);
+    json_t *st = st_srunfx_state(f);
     long long pid = num(st, "pid");
     assert_true(pid > 1);
     json_decref(st);
@@ -327,7 +204,7 @@ static void test_every_hook_in_order(void **state)
     assert_int_equal(num(e[2].state, "pid"), 1); /* in the container's pid namespace */
     free_log(e, n);
 
-    assert_int_equal(SRUN(f, NULL, &err, "start", f->id), 0);
+    assert_int_equal(ST_SRUN(f, NULL, &err, "start", f->id), 0);
     assert_string_equal(err, "");
     free(err);
     n = read_log(f, e, 16);
@@ -345,9 +222,9 @@ static void test_every_hook_in_order(void **state)
     assert_string_equal(text, "given:nohome\n");
     free(text);
 
-    assert_int_equal(SRUN(f, NULL, NULL, "kill", f->id, "KILL"), 0);
-    assert_true(st_test_wait_until(is_stopped, f, 5000, 10));
-    assert_int_equal(SRUN(f, NULL, &err, "delete", f->id), 0);
+    assert_int_equal(ST_SRUN(f, NULL, NULL, "kill", f->id, "KILL"), 0);
+    assert_true(st_test_wait_until(st_srunfx_is_stopped, f, 5000, 10));
+    assert_int_equal(ST_SRUN(f, NULL, &err, "delete", f->id), 0);
     assert_string_equal(err, "");
     free(err);
     n = read_log(f, e, 16);
@@ -356,7 +233,7 @@ static void test_every_hook_in_order(void **state)
     assert_string_equal(str(e[5].state, "status"), "stopped");
     assert_string_equal(str(e[5].state, "id"), f->id);
     free_log(e, n);
-    assert_nothing_left(f, (int)pid);
+    st_srunfx_assert_nothing_left(f, (int)pid);
 }
 
 /* A failing prestart, createRuntime or createContainer hook fails create
@@ -364,10 +241,12 @@ static void test_every_hook_in_order(void **state)
  * poststop hooks still run, to undo what the others set up. */
 static void test_failing_create_hook_leaves_nothing(void **state)
 {
-    struct fx *f = *state;
+    struct st_srunfx *f = *state;
     static const char *const kinds[] = {"prestart", "createRuntime", "createContainer"};
     for (size_t k = 0; k < 3; k++) {
-        unlink(f->log);
+        char *log = log_path(f);
+        unlink(log);
+        free(log);
         json_t *spec = make_spec(f, "true");
         /* prestart records the process's pid first (when it is not the one failing). */
         if (k > 0)
@@ -375,9 +254,9 @@ static void test_failing_create_hook_leaves_nothing(void **state)
         add_hook(spec, kinds[k], sh_hook(kinds[k], "echo boom-$0 >&2; exit 3", 0));
         add_log_hook(f, spec, "startContainer", true);
         add_log_hook(f, spec, "poststop", false);
-        save_spec(f, spec);
+        st_srunfx_save_spec(f, spec);
         char *err = NULL;
-        assert_int_equal(SRUN_Q(f, &err, "create", "--bundle", f->bundle, f->id), 1);
+        assert_int_equal(ST_SRUN_Q(f, &err, "create", "--bundle", f->bundle, f->id), 1);
         char what[160];
         snprintf(what, sizeof(what),
                  "hooks.%s[0] /bin/sh: exited with status 3 (it printed \"boom-%s\")", kinds[k],
@@ -397,7 +276,7 @@ static void test_failing_create_hook_leaves_nothing(void **state)
         assert_true(n >= 1);
         assert_string_equal(e[n - 1].kind, "poststop");
         free_log(e, n);
-        assert_nothing_left(f, pid);
+        st_srunfx_assert_nothing_left(f, pid);
     }
 }
 
@@ -405,20 +284,21 @@ static void test_failing_create_hook_leaves_nothing(void **state)
  * destroys the container: nothing is left, poststop ran. */
 static void test_failing_start_container_hook(void **state)
 {
-    struct fx *f = *state;
+    struct st_srunfx *f = *state;
     json_t *spec = make_spec(f, "echo ran >> /tmp/ran");
     add_hook(spec, "startContainer", sh_hook("startContainer", "echo nope; exit 2", 0));
     add_log_hook(f, spec, "poststart", false);
     add_log_hook(f, spec, "poststop", false);
-    save_spec(f, spec);
-    assert_int_equal(SRUN_Q(f, NULL, "create", "--bundle", f->bundle, f->id), 0);
-    json_t *st = state_json(f);
+    st_srunfx_save_spec(f, spec);
+    assert_int_equal(ST_SRUN_Q(f, NULL, "create", "--bundle", f->bundle, f->id), 0);
+    json_t *st = st_srunfx_state(f);
     int pid = (int)num(st, "pid");
     json_decref(st);
     char *err = NULL;
-    assert_int_equal(SRUN(f, NULL, &err, "start", f->id), 1);
-    assert_one_line(err, "hooks.startContainer[0] /bin/sh: exited with status 2 (it printed "
-                         "\"nope\"); container");
+    assert_int_equal(ST_SRUN(f, NULL, &err, "start", f->id), 1);
+    st_srunfx_assert_one_line(err,
+                              "hooks.startContainer[0] /bin/sh: exited with status 2 (it printed "
+                              "\"nope\"); container");
     assert_contains(err, "was stopped and deleted");
     free(err);
     struct entry e[4];
@@ -429,26 +309,27 @@ static void test_failing_start_container_hook(void **state)
     char ran[600];
     snprintf(ran, sizeof(ran), "%s/ran", f->dir);
     assert_int_equal(access(ran, F_OK), -1); /* the process never ran */
-    assert_nothing_left(f, pid);
+    st_srunfx_assert_nothing_left(f, pid);
 }
 
 /* A hook still running at its timeout is killed, with what it started,
  * and counts as a failure. */
 static void test_hook_timeout(void **state)
 {
-    struct fx *f = *state;
+    struct st_srunfx *f = *state;
     json_t *spec = make_spec(f, "true");
     char *script = NULL;
     assert_true(asprintf(&script, "sleep 60 & echo $! > %s/sleeper; wait", f->dir) > 0);
     add_hook(spec, "createRuntime", sh_hook("createRuntime", script, 1));
     free(script);
-    save_spec(f, spec);
+    st_srunfx_save_spec(f, spec);
     char *err = NULL;
-    assert_int_equal(SRUN_Q(f, &err, "create", "--bundle", f->bundle, f->id), 1);
-    assert_one_line(err, "hooks.createRuntime[0] /bin/sh: still running after its timeout of 1 s: "
-                         "killed");
+    assert_int_equal(ST_SRUN_Q(f, &err, "create", "--bundle", f->bundle, f->id), 1);
+    st_srunfx_assert_one_line(
+        err, "hooks.createRuntime[0] /bin/sh: still running after its timeout of 1 s: "
+             "killed");
     free(err);
-    assert_nothing_left(f, 0);
+    st_srunfx_assert_nothing_left(f, 0);
     char path[600];
     snprintf(path, sizeof(path), "%s/sleeper", f->dir);
     char *sleeper = st_test_read_file(path);
@@ -464,18 +345,19 @@ static void test_hook_timeout(void **state)
  * remaining hooks run and the operation succeeds. */
 static void test_post_hooks_only_warn(void **state)
 {
-    struct fx *f = *state;
+    struct st_srunfx *f = *state;
     json_t *spec = make_spec(f, "exit 0");
     add_hook(spec, "poststart", sh_hook("poststart", "echo late; exit 4", 0));
     add_log_hook(f, spec, "poststart", false);
     add_hook(spec, "poststop", sh_hook("poststop", "exit 5", 0));
     add_hook(spec, "poststop", json_pack("{s:s}", "path", "/no/such/hook"));
     add_log_hook(f, spec, "poststop", false);
-    save_spec(f, spec);
+    st_srunfx_save_spec(f, spec);
     char logfile[600];
     snprintf(logfile, sizeof(logfile), "%s/strata-run.log", f->dir);
     char *err = NULL;
-    assert_int_equal(SRUN(f, NULL, &err, "--log", logfile, "run", "--bundle", f->bundle, f->id), 0);
+    assert_int_equal(ST_SRUN(f, NULL, &err, "--log", logfile, "run", "--bundle", f->bundle, f->id),
+                     0);
     assert_contains(err, "strata-run: warning: ");
     assert_contains(err, "hooks.poststart[0] /bin/sh: exited with status 4 (it printed \"late\")");
     assert_contains(err, "hooks.poststop[0] /bin/sh: exited with status 5");
@@ -492,59 +374,60 @@ static void test_post_hooks_only_warn(void **state)
     assert_string_equal(e[0].kind, "poststart");
     assert_string_equal(e[1].kind, "poststop");
     free_log(e, n);
-    assert_nothing_left(f, 0);
+    st_srunfx_assert_nothing_left(f, 0);
 }
 
 /* start and delete read the hooks back from the state dir: a damaged copy
  * costs the hooks (with a warning), never the ability to delete. */
 static void test_damaged_hooks_file(void **state)
 {
-    struct fx *f = *state;
+    struct st_srunfx *f = *state;
     json_t *spec = make_spec(f, "true");
     add_log_hook(f, spec, "poststop", false);
-    save_spec(f, spec);
-    assert_int_equal(SRUN_Q(f, NULL, "create", "--bundle", f->bundle, f->id), 0);
+    st_srunfx_save_spec(f, spec);
+    assert_int_equal(ST_SRUN_Q(f, NULL, "create", "--bundle", f->bundle, f->id), 0);
     char path[600];
     snprintf(path, sizeof(path), "%s/%s/hooks.json", f->root, f->id);
     assert_int_equal(access(path, F_OK), 0);
     st_test_write_file(path, "{\"hooks\": [");
     char *err = NULL;
-    assert_int_equal(SRUN(f, NULL, &err, "delete", f->id), 0);
+    assert_int_equal(ST_SRUN(f, NULL, &err, "delete", f->id), 0);
     assert_contains(err, "strata-run: warning: ");
     assert_contains(err, "hooks.json: unreadable");
     assert_contains(err, "its poststop hooks, if any, did not run");
     free(err);
-    assert_nothing_left(f, 0);
+    st_srunfx_assert_nothing_left(f, 0);
 }
 
 /* Setting the user, the capabilities and the rlimits happens at create, and
  * a failure there is create's error with its cause, never an exit 0. */
 static void test_user_caps_rlimits_fail_create(void **state)
 {
-    struct fx *f = *state;
+    struct st_srunfx *f = *state;
 
     /* effective must be within permitted: the kernel refuses. */
     json_t *spec = make_spec(f, "true");
     json_t *process = json_object_get(spec, "process");
     json_object_set_new(json_object_get(process, "capabilities"), "effective",
                         json_pack("[s]", "CAP_SYS_ADMIN"));
-    save_spec(f, spec);
+    st_srunfx_save_spec(f, spec);
     char *err = NULL;
-    assert_int_equal(SRUN_Q(f, &err, "create", "--bundle", f->bundle, f->id), 1);
-    assert_one_line(err, "process.capabilities: cannot set effective/permitted/inheritable");
+    assert_int_equal(ST_SRUN_Q(f, &err, "create", "--bundle", f->bundle, f->id), 1);
+    st_srunfx_assert_one_line(err,
+                              "process.capabilities: cannot set effective/permitted/inheritable");
     free(err);
-    assert_nothing_left(f, 0);
+    st_srunfx_assert_nothing_left(f, 0);
 
     /* A hard limit above fs.nr_open. */
     spec = make_spec(f, "true");
     json_object_set_new(json_object_get(spec, "process"), "rlimits",
                         json_pack("[{s:s, s:I, s:I}]", "type", "RLIMIT_NOFILE", "soft",
                                   (json_int_t)1024, "hard", (json_int_t)1 << 40));
-    save_spec(f, spec);
-    assert_int_equal(SRUN_Q(f, &err, "create", "--bundle", f->bundle, f->id), 1);
-    assert_one_line(err, "process.rlimits[0]: the kernel refused soft 1024");
+    st_srunfx_save_spec(f, spec);
+    assert_int_equal(ST_SRUN_Q(f, &err, "create", "--bundle", f->bundle, f->id), 1);
+    st_srunfx_assert_one_line(err, "process.rlimits[0]: the kernel refused soft 1024");
     free(err);
-    assert_nothing_left(f, 0);
+    st_srunfx_assert_nothing_left(f, 0);
 
     /* A uid the user namespace does not map. */
     spec = make_spec(f, "true");
@@ -558,11 +441,11 @@ static void test_user_caps_rlimits_fail_create(void **state)
         json_pack("[{s:i, s:i, s:i}]", "containerID", 0, "hostID", 100000, "size", 65536));
     json_object_set_new(json_object_get(spec, "process"), "user",
                         json_pack("{s:i, s:i}", "uid", 70000, "gid", 0));
-    save_spec(f, spec);
-    assert_int_equal(SRUN_Q(f, &err, "create", "--bundle", f->bundle, f->id), 1);
-    assert_one_line(err, "process.user.uid 70000: setuid failed");
+    st_srunfx_save_spec(f, spec);
+    assert_int_equal(ST_SRUN_Q(f, &err, "create", "--bundle", f->bundle, f->id), 1);
+    st_srunfx_assert_one_line(err, "process.user.uid 70000: setuid failed");
     free(err);
-    assert_nothing_left(f, 0);
+    st_srunfx_assert_nothing_left(f, 0);
 }
 
 /* The good case of the same: a non-root user set at create still gets
@@ -570,15 +453,15 @@ static void test_user_caps_rlimits_fail_create(void **state)
  * cannot be executed fails `start` run from another process than create. */
 static void test_user_checked_at_create(void **state)
 {
-    struct fx *f = *state;
+    struct st_srunfx *f = *state;
     json_t *spec = make_spec(f, "id -u > /tmp/uid; id -G > /tmp/groups");
     json_object_set_new(
         json_object_get(spec, "process"), "user",
         json_pack("{s:i, s:i, s:[i]}", "uid", 1000, "gid", 1000, "additionalGids", 5));
-    save_spec(f, spec);
-    assert_int_equal(SRUN_Q(f, NULL, "create", "--bundle", f->bundle, f->id), 0);
-    assert_int_equal(SRUN(f, NULL, NULL, "start", f->id), 0);
-    assert_true(st_test_wait_until(is_stopped, f, 5000, 10));
+    st_srunfx_save_spec(f, spec);
+    assert_int_equal(ST_SRUN_Q(f, NULL, "create", "--bundle", f->bundle, f->id), 0);
+    assert_int_equal(ST_SRUN(f, NULL, NULL, "start", f->id), 0);
+    assert_true(st_test_wait_until(st_srunfx_is_stopped, f, 5000, 10));
     char path[600];
     snprintf(path, sizeof(path), "%s/uid", f->dir);
     char *uid = st_test_read_file(path);
@@ -588,25 +471,26 @@ static void test_user_checked_at_create(void **state)
     char *groups = st_test_read_file(path);
     assert_string_equal(groups, "1000 5\n");
     free(groups);
-    assert_int_equal(SRUN(f, NULL, NULL, "delete", f->id), 0);
+    assert_int_equal(ST_SRUN(f, NULL, NULL, "delete", f->id), 0);
 
     spec = make_spec(f, "true");
     json_object_set_new(json_object_get(spec, "process"), "args",
                         json_pack("[s]", "no-such-program"));
-    save_spec(f, spec);
-    assert_int_equal(SRUN_Q(f, NULL, "create", "--bundle", f->bundle, f->id), 0);
+    st_srunfx_save_spec(f, spec);
+    assert_int_equal(ST_SRUN_Q(f, NULL, "create", "--bundle", f->bundle, f->id), 0);
     char *err = NULL;
-    assert_int_equal(SRUN(f, NULL, &err, "start", f->id), 1);
-    assert_one_line(err, "process.args[0] \"no-such-program\": cannot execute it in the container");
+    assert_int_equal(ST_SRUN(f, NULL, &err, "start", f->id), 1);
+    st_srunfx_assert_one_line(
+        err, "process.args[0] \"no-such-program\": cannot execute it in the container");
     free(err);
-    assert_int_equal(SRUN(f, NULL, NULL, "delete", f->id), 0);
-    assert_nothing_left(f, 0);
+    assert_int_equal(ST_SRUN(f, NULL, NULL, "delete", f->id), 0);
+    st_srunfx_assert_nothing_left(f, 0);
 }
 
 /* Checks at create: each one line naming the field, nothing left. */
 static void test_config_refused_at_create(void **state)
 {
-    struct fx *f = *state;
+    struct st_srunfx *f = *state;
     struct {
         const char *object, *key, *value, *what;
     } cases[] = {
@@ -625,21 +509,21 @@ static void test_config_refused_at_create(void **state)
         json_t *spec = make_spec(f, "true");
         json_t *obj = cases[i].object[0] ? json_object_get(spec, cases[i].object) : spec;
         json_object_set_new(obj, cases[i].key, json_loads(cases[i].value, JSON_DECODE_ANY, NULL));
-        save_spec(f, spec);
+        st_srunfx_save_spec(f, spec);
         char *err = NULL;
-        int rc = SRUN(f, NULL, &err, "create", "--bundle", f->bundle, f->id);
+        int rc = ST_SRUN(f, NULL, &err, "create", "--bundle", f->bundle, f->id);
         if (rc != 1)
             fail_msg("case %zu: exit %d: %s", i, rc, err);
-        assert_one_line(err, cases[i].what);
+        st_srunfx_assert_one_line(err, cases[i].what);
         free(err);
-        assert_nothing_left(f, 0);
+        st_srunfx_assert_nothing_left(f, 0);
     }
     /* A field the spec does not define is ignored, as the spec requires. */
     json_t *spec = make_spec(f, "exit 7");
     json_object_set_new(spec, "org.example.future", json_pack("{s:b}", "on", 1));
-    save_spec(f, spec);
-    assert_int_equal(SRUN(f, NULL, NULL, "run", "--bundle", f->bundle, f->id), 7);
-    assert_nothing_left(f, 0);
+    st_srunfx_save_spec(f, spec);
+    assert_int_equal(ST_SRUN(f, NULL, NULL, "run", "--bundle", f->bundle, f->id), 7);
+    st_srunfx_assert_nothing_left(f, 0);
 }
 
 /* `strata-run features` is the runtime-spec document, and what it lists is
@@ -647,9 +531,9 @@ static void test_config_refused_at_create(void **state)
  * capability in its bounding set runs. */
 static void test_features(void **state)
 {
-    struct fx *f = *state;
+    struct st_srunfx *f = *state;
     char *out = NULL, *err = NULL;
-    assert_int_equal(SRUN(f, &out, &err, "features"), 0);
+    assert_int_equal(ST_SRUN(f, &out, &err, "features"), 0);
     assert_string_equal(err, "");
     free(err);
     json_error_t jerr;
@@ -684,12 +568,12 @@ static void test_features(void **state)
     json_object_set_new(spec, "ociVersion", json_string(max));
     json_object_set(json_object_get(json_object_get(spec, "process"), "capabilities"), "bounding",
                     caps);
-    save_spec(f, spec);
-    assert_int_equal(SRUN(f, NULL, &err, "run", "--bundle", f->bundle, f->id), 3);
+    st_srunfx_save_spec(f, spec);
+    assert_int_equal(ST_SRUN(f, NULL, &err, "run", "--bundle", f->bundle, f->id), 3);
     assert_string_equal(err, "");
     free(err);
     json_decref(doc);
-    assert_nothing_left(f, 0);
+    st_srunfx_assert_nothing_left(f, 0);
 }
 
 int main(void)

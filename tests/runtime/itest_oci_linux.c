@@ -9,7 +9,6 @@
  * /proc/self/mountinfo, and refusals at create that leave nothing behind. */
 #include <errno.h>
 #include <fcntl.h>
-#include <glob.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,6 +23,7 @@
 #include <jansson.h>
 
 #include "../../runtime/devices.h" /* private to the runtime: the v2 program's loader */
+#include "srun_fx.h"
 #include "testutil.h"
 
 #define MAX_HOLDERS 2
@@ -34,23 +34,21 @@ struct holder {
     pid_t ns_pid;  /* the process in the namespaces (unshare itself without --fork) */
 };
 
+/* The strata-run fixture first (a test that needs nothing else takes
+ * *state as a struct st_srunfx), then this file's own. */
 struct fx {
-    char *bundle, *root, *bin, *mnt;
-    char id[64];
+    struct st_srunfx run;
+    char *mnt; /* a mount point for a rootfs of the test's own */
     bool mnt_mounted;
     struct holder holders[MAX_HOLDERS];
 };
 
 static int setup(void **state)
 {
-    static int seq;
-    struct fx *f = calloc(1, sizeof(*f));
-    f->bundle = st_test_mkdtemp("strata-itl-bundle");
-    f->root = st_test_mkdtemp("strata-itl-root");
-    f->mnt = st_test_mkdtemp("strata-itl-mnt");
-    f->bin = st_test_bin("strata-run");
-    snprintf(f->id, sizeof(f->id), "l%d-%d", ++seq, (int)getpid());
-    *state = f;
+    struct fx *fx = calloc(1, sizeof(*fx));
+    st_srunfx_init(&fx->run, "itl", "l");
+    fx->mnt = st_test_mkdtemp("strata-itl-mnt");
+    *state = fx;
     return 0;
 }
 
@@ -69,21 +67,16 @@ static void holder_stop(struct holder *h)
 
 static int teardown(void **state)
 {
-    struct fx *f = *state;
-    char *argv[] = {f->bin, "--root", f->root, "delete", "--force", f->id, NULL};
-    st_test_run(argv, NULL, NULL, NULL);
+    struct fx *fx = *state;
+    /* the container first: it may have joined a holder's namespaces */
+    st_srunfx_fini(&fx->run);
     for (int i = 0; i < MAX_HOLDERS; i++)
-        holder_stop(&f->holders[i]);
-    if (f->mnt_mounted)
-        umount2(f->mnt, MNT_DETACH);
-    st_test_rmrf(f->bundle);
-    st_test_rmrf(f->root);
-    rmdir(f->mnt);
-    free(f->bundle);
-    free(f->root);
-    free(f->mnt);
-    free(f->bin);
-    free(f);
+        holder_stop(&fx->holders[i]);
+    if (fx->mnt_mounted)
+        umount2(fx->mnt, MNT_DETACH);
+    rmdir(fx->mnt);
+    free(fx->mnt);
+    free(fx);
     return 0;
 }
 
@@ -125,13 +118,13 @@ static bool holder_ready(void *arg)
 
 /* Starts argv (unshare ...) with stdio on /dev/null; returns when its
  * namespace ns differs from ours (or file exists in its view). */
-static struct holder *holder_start(struct fx *f, bool forked, const char *ns, const char *file,
+static struct holder *holder_start(struct fx *fx, bool forked, const char *ns, const char *file,
                                    char *const argv[])
 {
     struct holder *h = NULL;
     for (int i = 0; i < MAX_HOLDERS && h == NULL; i++)
-        if (f->holders[i].unshare == 0)
-            h = &f->holders[i];
+        if (fx->holders[i].unshare == 0)
+            h = &fx->holders[i];
     assert_non_null(h);
     pid_t pid = fork();
     assert_true(pid >= 0);
@@ -164,59 +157,10 @@ static char *ns_of(pid_t pid, const char *ns)
 
 /* ---- strata-run ---- */
 
-static int srun(struct fx *f, char **out, char **err, const char *const *args)
-{
-    char *argv[32] = {f->bin, "--root", f->root};
-    size_t n = 3;
-    for (; *args && n < 31; args++)
-        argv[n++] = (char *)*args;
-    argv[n] = NULL;
-    return st_test_run(argv, NULL, out, err);
-}
-#define SRUN(f, out, err, ...) srun(f, out, err, (const char *const[]){__VA_ARGS__, NULL})
-
 /* create leaves a process holding stdio: no pipes, stderr through a file. */
-static int create_quiet(struct fx *f, char **err)
+static int create_quiet(struct st_srunfx *f, char **err)
 {
-    int rc = st_test_sh(NULL, NULL,
-                        "exec %s --root %s create --bundle %s %s </dev/null >/dev/null "
-                        "2>%s/.stderr",
-                        f->bin, f->root, f->bundle, f->id, f->root);
-    char path[600];
-    snprintf(path, sizeof(path), "%s/.stderr", f->root);
-    if (err)
-        *err = st_test_read_file(path);
-    unlink(path);
-    return rc;
-}
-
-/* `strata-run spec`, root.path -> the fixture, args -> sh -c script. */
-static json_t *make_spec(struct fx *f, const char *script)
-{
-    char *err = NULL, cfg[600];
-    snprintf(cfg, sizeof(cfg), "%s/config.json", f->bundle);
-    unlink(cfg); /* spec never overwrites */
-    if (SRUN(f, NULL, &err, "spec", "--bundle", f->bundle) != 0)
-        fail_msg("spec: %s", err);
-    free(err);
-    char path[600];
-    snprintf(path, sizeof(path), "%s/config.json", f->bundle);
-    json_t *spec = json_load_file(path, 0, NULL);
-    assert_non_null(spec);
-    unlink(path);
-    json_object_set_new(json_object_get(spec, "root"), "path",
-                        json_string(st_test_env("STRATA_TEST_ROOTFS")));
-    json_object_set_new(json_object_get(spec, "process"), "args",
-                        json_pack("[s,s,s]", "sh", "-c", script));
-    return spec;
-}
-
-static void save_spec(struct fx *f, json_t *spec)
-{
-    char path[600];
-    snprintf(path, sizeof(path), "%s/config.json", f->bundle);
-    assert_int_equal(json_dump_file(spec, path, JSON_INDENT(1)), 0);
-    json_decref(spec);
+    return ST_SRUN_Q(f, err, "create", "--bundle", f->bundle, f->id);
 }
 
 static json_t *linux_of(json_t *spec)
@@ -225,11 +169,11 @@ static json_t *linux_of(json_t *spec)
 }
 
 /* run: exit status, stdout in *out; fails the test on a nonzero exit. */
-static char *run_ok(struct fx *f, json_t *spec)
+static char *run_ok(struct st_srunfx *f, json_t *spec)
 {
-    save_spec(f, spec);
+    st_srunfx_save_spec(f, spec);
     char *out = NULL, *err = NULL;
-    int rc = SRUN(f, &out, &err, "run", "--bundle", f->bundle, f->id);
+    int rc = ST_SRUN(f, &out, &err, "run", "--bundle", f->bundle, f->id);
     if (rc != 0)
         fail_msg("run exited %d: stdout \"%s\" stderr \"%s\"", rc, out, err);
     free(err);
@@ -257,17 +201,6 @@ static char *cg_read(const char *id, const char *ctrl, const char *file)
     return NULL;
 }
 
-static bool cgroup_exists(const char *id)
-{
-    char pattern[256];
-    snprintf(pattern, sizeof(pattern), "/sys/fs/cgroup/*/strata-%s", id);
-    glob_t g;
-    bool found = glob(pattern, 0, NULL, &g) == 0 && g.gl_pathc > 0;
-    globfree(&g);
-    snprintf(pattern, sizeof(pattern), "/sys/fs/cgroup/strata-%s", id);
-    return found || access(pattern, F_OK) == 0;
-}
-
 static bool v1_mounted(const char *ctrl)
 {
     char path[128];
@@ -279,9 +212,10 @@ static bool v1_mounted(const char *ctrl)
 
 static void test_device_nodes(void **state)
 {
-    struct fx *f = *state;
-    json_t *spec = make_spec(f, "stat -c '%a %u %g %t %T %F' /dev/mynull /dev/myfifo /tmp/mydev; "
-                                "echo x > /dev/mynull && echo written");
+    struct st_srunfx *f = *state;
+    json_t *spec =
+        st_srunfx_make_spec(f, "stat -c '%a %u %g %t %T %F' /dev/mynull /dev/myfifo /tmp/mydev; "
+                               "echo x > /dev/mynull && echo written");
     json_object_set_new(
         linux_of(spec), "devices",
         json_pack("[{s:s, s:s, s:i, s:i, s:i, s:i, s:i}, {s:s, s:s, s:i}, {s:s, s:s, s:i, s:i}]",
@@ -298,25 +232,36 @@ static void test_device_nodes(void **state)
                              "666 0 0 1 5 character special file\n"
                              "written\n");
     free(out);
-    assert_false(cgroup_exists(f->id));
+    assert_false(st_srunfx_cgroup_exists(f->id));
+}
+
+/* A spec running script with the host's /dev/kmsg bound in: a device the
+ * rules do not allow (opened write-only, which needs no capability: only
+ * the cgroup can refuse it); deny_all: linux.resources.devices denies all
+ * but the runtime's defaults. */
+static json_t *kmsg_spec(struct st_srunfx *f, const char *script, bool deny_all)
+{
+    json_t *spec = st_srunfx_make_spec(f, script);
+    if (deny_all)
+        json_object_set_new(linux_of(spec), "resources",
+                            json_pack("{s:[{s:b, s:s}]}", "devices", "allow", 0, "access", "rwm"));
+    json_array_append_new(json_object_get(spec, "mounts"),
+                          json_pack("{s:s, s:s, s:s, s:[s]}", "destination", "/dev/kmsg", "type",
+                                    "bind", "source", "/dev/kmsg", "options", "bind"));
+    return spec;
 }
 
 static void test_devices_cgroup_v1(void **state)
 {
-    struct fx *f = *state;
+    struct st_srunfx *f = *state;
     if (!v1_mounted("devices"))
         skip(); /* a v2 host: test_bpf_device_program covers it */
-    json_t *spec = make_spec(f, "echo x > /dev/null && echo null-ok; head -c 1 /dev/zero | wc -c; "
-                                "(: > /dev/kmsg) 2>&1 | grep -o 'Operation not permitted'; "
-                                "cat /proc/self/cgroup | grep -c devices:/strata-; sleep 100");
-    json_object_set_new(linux_of(spec), "resources",
-                        json_pack("{s:[{s:b, s:s}]}", "devices", "allow", 0, "access", "rwm"));
-    /* the host's /dev/kmsg, bound in: a device the rules do not allow (opened
-     * write-only, which needs no capability: only the cgroup can refuse it) */
-    json_array_append_new(json_object_get(spec, "mounts"),
-                          json_pack("{s:s, s:s, s:s, s:[s]}", "destination", "/dev/kmsg", "type",
-                                    "bind", "source", "/dev/kmsg", "options", "bind"));
-    save_spec(f, spec);
+    json_t *spec = kmsg_spec(f,
+                             "echo x > /dev/null && echo null-ok; head -c 1 /dev/zero | wc -c; "
+                             "(: > /dev/kmsg) 2>&1 | grep -o 'Operation not permitted'; "
+                             "cat /proc/self/cgroup | grep -c devices:/strata-; sleep 100",
+                             true);
+    st_srunfx_save_spec(f, spec);
     char *err = NULL;
     if (create_quiet(f, &err) != 0)
         fail_msg("create: %s", err);
@@ -331,25 +276,19 @@ static void test_devices_cgroup_v1(void **state)
     assert_non_null(strstr(list, "c 136:* rwm"));
     assert_null(strstr(list, "c 1:11"));
     free(list);
-    assert_int_equal(SRUN(f, NULL, NULL, "delete", "--force", f->id), 0);
+    assert_int_equal(ST_SRUN(f, NULL, NULL, "delete", "--force", f->id), 0);
 
     /* And from inside: /dev/null and /dev/zero work, /dev/kmsg is refused. */
-    spec = make_spec(f, "echo x > /dev/null && echo null-ok; head -c 1 /dev/zero | wc -c; "
-                        "(: > /dev/kmsg) 2>&1 | grep -o 'Operation not permitted'");
-    json_object_set_new(linux_of(spec), "resources",
-                        json_pack("{s:[{s:b, s:s}]}", "devices", "allow", 0, "access", "rwm"));
-    json_array_append_new(json_object_get(spec, "mounts"),
-                          json_pack("{s:s, s:s, s:s, s:[s]}", "destination", "/dev/kmsg", "type",
-                                    "bind", "source", "/dev/kmsg", "options", "bind"));
+    spec = kmsg_spec(f,
+                     "echo x > /dev/null && echo null-ok; head -c 1 /dev/zero | wc -c; "
+                     "(: > /dev/kmsg) 2>&1 | grep -o 'Operation not permitted'",
+                     true);
     char *out = run_ok(f, spec);
     assert_string_equal(out, "null-ok\n1\nOperation not permitted\n");
     free(out);
 
     /* Control: without the rules the same device opens. */
-    spec = make_spec(f, "(: > /dev/kmsg) && echo kmsg-open");
-    json_array_append_new(json_object_get(spec, "mounts"),
-                          json_pack("{s:s, s:s, s:s, s:[s]}", "destination", "/dev/kmsg", "type",
-                                    "bind", "source", "/dev/kmsg", "options", "bind"));
+    spec = kmsg_spec(f, "(: > /dev/kmsg) && echo kmsg-open", false);
     out = run_ok(f, spec);
     assert_string_equal(out, "kmsg-open\n");
     free(out);
@@ -376,7 +315,7 @@ static char *cgroup2_mount(void)
  * cgroup, which allows everything here. */
 static void test_bpf_device_program(void **state)
 {
-    struct fx *f = *state;
+    struct st_srunfx *f = *state;
     char *mnt = cgroup2_mount();
     if (mnt == NULL)
         skip();
@@ -432,14 +371,15 @@ static void test_bpf_device_program(void **state)
 
 static void test_join_net_uts_ipc_pid(void **state)
 {
-    struct fx *f = *state;
+    struct fx *fx = *state;
+    struct st_srunfx *f = &fx->run;
     char *argv[] = {"unshare", "--net",        "--uts", "--ipc", "--pid",
                     "--fork",  "--kill-child", "sleep", "1000",  NULL};
-    struct holder *h = holder_start(f, true, "net", NULL, argv);
+    struct holder *h = holder_start(fx, true, "net", NULL, argv);
     char path[64];
-    json_t *spec =
-        make_spec(f, "for t in net uts ipc pid; do readlink /proc/self/ns/$t; done; hostname; "
-                     "echo pid=$$; tr '\\0' ' ' < /proc/1/cmdline; echo");
+    json_t *spec = st_srunfx_make_spec(
+        f, "for t in net uts ipc pid; do readlink /proc/self/ns/$t; done; hostname; "
+           "echo pid=$$; tr '\\0' ' ' < /proc/1/cmdline; echo");
     json_t *nss = json_array();
     json_array_append_new(nss, json_pack("{s:s}", "type", "mount"));
     static const char *const types[][2] = {
@@ -473,19 +413,20 @@ static void test_join_net_uts_ipc_pid(void **state)
 
 static void test_join_mount_namespace(void **state)
 {
-    struct fx *f = *state;
+    struct fx *fx = *state;
+    struct st_srunfx *f = &fx->run;
     char script[2048], marker[600];
-    /* The holder's own view: the fixture on f->mnt, a tmpfs with a marker
+    /* The holder's own view: the fixture on fx->mnt, a tmpfs with a marker
      * on its /tmp, a /proc: a mount namespace someone else prepared. */
     snprintf(script, sizeof(script),
              "mount --bind %s %s && mount -t tmpfs t %s/tmp && echo joined > %s/tmp/marker && "
              "mount -t proc proc %s/proc && exec sleep 1000",
-             st_test_env("STRATA_TEST_ROOTFS"), f->mnt, f->mnt, f->mnt, f->mnt);
-    snprintf(marker, sizeof(marker), "%s/tmp/marker", f->mnt);
+             st_test_env("STRATA_TEST_ROOTFS"), fx->mnt, fx->mnt, fx->mnt, fx->mnt);
+    snprintf(marker, sizeof(marker), "%s/tmp/marker", fx->mnt);
     char *argv[] = {"unshare", "--mount", "--propagation", "private", "sh", "-c", script, NULL};
-    struct holder *h = holder_start(f, false, NULL, marker, argv);
-    json_t *spec = make_spec(f, "cat /tmp/marker; readlink /proc/self/ns/mnt; echo $$");
-    json_object_set_new(json_object_get(spec, "root"), "path", json_string(f->mnt));
+    struct holder *h = holder_start(fx, false, NULL, marker, argv);
+    json_t *spec = st_srunfx_make_spec(f, "cat /tmp/marker; readlink /proc/self/ns/mnt; echo $$");
+    json_object_set_new(json_object_get(spec, "root"), "path", json_string(fx->mnt));
     json_object_set_new(json_object_get(spec, "root"), "readonly", json_false());
     char path[64];
     snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)h->ns_pid);
@@ -506,8 +447,8 @@ static void test_join_mount_namespace(void **state)
     char *before = NULL, *after = NULL;
     snprintf(path, sizeof(path), "/proc/%d/mountinfo", (int)h->ns_pid);
     before = st_test_read_file(path);
-    spec = make_spec(f, "true");
-    json_object_set_new(json_object_get(spec, "root"), "path", json_string(f->mnt));
+    spec = st_srunfx_make_spec(f, "true");
+    json_object_set_new(json_object_get(spec, "root"), "path", json_string(fx->mnt));
     json_object_set_new(json_object_get(spec, "root"), "readonly", json_false());
     snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)h->ns_pid);
     json_object_set_new(linux_of(spec), "namespaces",
@@ -526,9 +467,10 @@ static void test_join_mount_namespace(void **state)
 
 static void test_join_user_namespace(void **state)
 {
-    struct fx *f = *state;
+    struct fx *fx = *state;
+    struct st_srunfx *f = &fx->run;
     char *argv[] = {"unshare", "--user", "sleep", "1000", NULL};
-    struct holder *h = holder_start(f, false, "user", NULL, argv);
+    struct holder *h = holder_start(fx, false, "user", NULL, argv);
     /* Its root is host uid 100000, which owns nothing of strata-run's. */
     char path[64];
     static const char *const files[] = {"uid_map", "setgroups", "gid_map"};
@@ -537,8 +479,8 @@ static void test_join_user_namespace(void **state)
         snprintf(path, sizeof(path), "/proc/%d/%s", (int)h->ns_pid, files[i]);
         st_test_write_file(path, values[i]);
     }
-    json_t *spec =
-        make_spec(f, "id -u; tr -s ' ' < /proc/self/uid_map; readlink /proc/self/ns/user");
+    json_t *spec = st_srunfx_make_spec(
+        f, "id -u; tr -s ' ' < /proc/self/uid_map; readlink /proc/self/ns/user");
     snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)h->ns_pid);
     json_object_set_new(linux_of(spec), "namespaces",
                         json_pack("[{s:s}, {s:s}, {s:s}, {s:s, s:s}]", "type", "mount", "type",
@@ -556,15 +498,16 @@ static void test_join_user_namespace(void **state)
  * made after the process was moved there, so every line reads "/". */
 static void test_cgroup_namespace_rooted(void **state)
 {
-    struct fx *f = *state;
-    json_t *spec = make_spec(f, "grep -c -v ':/$' /proc/self/cgroup; grep -c . /proc/self/cgroup");
+    struct st_srunfx *f = *state;
+    json_t *spec =
+        st_srunfx_make_spec(f, "grep -c -v ':/$' /proc/self/cgroup; grep -c . /proc/self/cgroup");
     json_array_append_new(json_object_get(linux_of(spec), "namespaces"),
                           json_pack("{s:s}", "type", "cgroup"));
     json_object_set_new(linux_of(spec), "resources", json_pack("{s:{s:i}}", "pids", "limit", 50));
-    save_spec(f, spec);
+    st_srunfx_save_spec(f, spec);
     char *out = NULL, *err = NULL;
     /* grep -c exits 1 when it counts 0 */
-    SRUN(f, &out, &err, "run", "--bundle", f->bundle, f->id);
+    ST_SRUN(f, &out, &err, "run", "--bundle", f->bundle, f->id);
     int outside = -1, lines = 0;
     if (sscanf(out, "%d %d", &outside, &lines) != 2 || outside != 0 || lines == 0)
         fail_msg("lines not at the namespace root: \"%s\" (stderr \"%s\")", out, err);
@@ -575,19 +518,19 @@ static void test_cgroup_namespace_rooted(void **state)
 /* A path that is not a namespace of its type fails at create. */
 static void test_namespace_path_checked(void **state)
 {
-    struct fx *f = *state;
-    json_t *spec = make_spec(f, "true");
+    struct st_srunfx *f = *state;
+    json_t *spec = st_srunfx_make_spec(f, "true");
     json_array_append_new(json_object_get(linux_of(spec), "namespaces"),
                           json_pack("{s:s, s:s}", "type", "cgroup", "path", "/proc/self/ns/net"));
     json_array_remove(json_object_get(linux_of(spec), "namespaces"), 0); /* the new pid one */
-    save_spec(f, spec);
+    st_srunfx_save_spec(f, spec);
     char *err = NULL;
     assert_int_equal(create_quiet(f, &err), 1);
     if (strstr(err, "linux.namespaces[4].path /proc/self/ns/net: is a network namespace, not a "
                     "cgroup one") == NULL)
         fail_msg("got \"%s\"", err);
     free(err);
-    assert_false(cgroup_exists(f->id));
+    assert_false(st_srunfx_cgroup_exists(f->id));
 }
 
 /* ---- process and resources ---- */
@@ -604,14 +547,14 @@ static bool have_sys_resource(void)
 
 static void test_oom_score_adj(void **state)
 {
-    struct fx *f = *state;
-    json_t *spec = make_spec(f, "cat /proc/self/oom_score_adj");
+    struct st_srunfx *f = *state;
+    json_t *spec = st_srunfx_make_spec(f, "cat /proc/self/oom_score_adj");
     json_object_set_new(json_object_get(spec, "process"), "oomScoreAdj", json_integer(321));
     char *out = run_ok(f, spec);
     assert_string_equal(out, "321\n");
     free(out);
     /* Lowering it: honoured with CAP_SYS_RESOURCE, else a clear refusal. */
-    spec = make_spec(f, "cat /proc/self/oom_score_adj");
+    spec = st_srunfx_make_spec(f, "cat /proc/self/oom_score_adj");
     json_object_set_new(json_object_get(spec, "process"), "oomScoreAdj", json_integer(-321));
     if (have_sys_resource()) {
         out = run_ok(f, spec);
@@ -619,23 +562,23 @@ static void test_oom_score_adj(void **state)
         free(out);
         return;
     }
-    save_spec(f, spec);
+    st_srunfx_save_spec(f, spec);
     char *err = NULL;
-    assert_int_equal(SRUN(f, NULL, &err, "run", "--bundle", f->bundle, f->id), 1);
+    assert_int_equal(ST_SRUN(f, NULL, &err, "run", "--bundle", f->bundle, f->id), 1);
     if (strstr(err, "process.oomScoreAdj -321: cannot set it: Permission denied") == NULL)
         fail_msg("got \"%s\"", err);
     free(err);
-    assert_false(cgroup_exists(f->id));
+    assert_false(st_srunfx_cgroup_exists(f->id));
 }
 
 static void test_personality(void **state)
 {
-    struct fx *f = *state;
+    struct st_srunfx *f = *state;
     struct utsname u;
     assert_int_equal(uname(&u), 0);
     if (strcmp(u.machine, "x86_64") != 0)
         skip(); /* LINUX32 shows i686 only where there is a 32-bit twin */
-    json_t *spec = make_spec(f, "uname -m");
+    json_t *spec = st_srunfx_make_spec(f, "uname -m");
     json_object_set_new(linux_of(spec), "personality", json_pack("{s:s}", "domain", "LINUX32"));
     char *out = run_ok(f, spec);
     assert_string_equal(out, "i686\n");
@@ -644,7 +587,7 @@ static void test_personality(void **state)
 
 static void test_cgroup_values(void **state)
 {
-    struct fx *f = *state;
+    struct st_srunfx *f = *state;
     /* the first CPU this test may run on */
     cpu_set_t set;
     assert_int_equal(sched_getaffinity(0, sizeof(set), &set), 0);
@@ -667,9 +610,9 @@ static void test_cgroup_values(void **state)
         json_object_set_new(
             res, "hugepageLimits",
             json_pack("[{s:s, s:I}]", "pageSize", "2MB", "limit", (json_int_t)4 << 20));
-    json_t *spec = make_spec(f, "sleep 100");
+    json_t *spec = st_srunfx_make_spec(f, "sleep 100");
     json_object_set_new(linux_of(spec), "resources", res);
-    save_spec(f, spec);
+    st_srunfx_save_spec(f, spec);
     char *err = NULL;
     if (create_quiet(f, &err) != 0)
         fail_msg("create: %s", err);
@@ -709,7 +652,7 @@ static void test_cgroup_values(void **state)
     }
     /* The process is in them, and they go with delete. */
     char *out = NULL;
-    assert_int_equal(SRUN(f, &out, NULL, "state", f->id), 0);
+    assert_int_equal(ST_SRUN(f, &out, NULL, "state", f->id), 0);
     json_t *st = json_loads(out, 0, NULL);
     free(out);
     char path[64];
@@ -722,14 +665,14 @@ static void test_cgroup_values(void **state)
     if (v1 && strstr(cg, want) == NULL)
         fail_msg("not in the cpuset cgroup: %s", cg);
     free(cg);
-    assert_int_equal(SRUN(f, NULL, NULL, "delete", "--force", f->id), 0);
-    assert_false(cgroup_exists(f->id));
+    assert_int_equal(ST_SRUN(f, NULL, NULL, "delete", "--force", f->id), 0);
+    assert_false(st_srunfx_cgroup_exists(f->id));
 }
 
 /* A limit that cannot be honoured on this host fails create cleanly. */
 static void test_refused_at_create(void **state)
 {
-    struct fx *f = *state;
+    struct st_srunfx *f = *state;
     struct {
         const char *key, *json, *expect;
     } cases[] = {
@@ -743,9 +686,9 @@ static void test_refused_at_create(void **state)
          "linux.resources.devices[2]: denying \"c 1:* rwm\" inside the allowed \"c *:* rwm\""},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        json_t *spec = make_spec(f, "true");
+        json_t *spec = st_srunfx_make_spec(f, "true");
         json_object_set_new(linux_of(spec), cases[i].key, json_loads(cases[i].json, 0, NULL));
-        save_spec(f, spec);
+        st_srunfx_save_spec(f, spec);
         char *err = NULL;
         assert_int_equal(create_quiet(f, &err), 1);
         if (strncmp(err, "strata-run: ", 12) != 0 || strstr(err, cases[i].expect) == NULL ||
@@ -753,7 +696,7 @@ static void test_refused_at_create(void **state)
             fail_msg("case %zu: expected one line naming \"%s\", got \"%s\"", i, cases[i].expect,
                      err);
         free(err);
-        assert_false(cgroup_exists(f->id));
+        assert_false(st_srunfx_cgroup_exists(f->id));
         char *ls = NULL;
         st_test_sh(&ls, NULL, "ls -A %s", f->root);
         assert_string_equal(ls, "");
@@ -765,12 +708,13 @@ static void test_refused_at_create(void **state)
 
 static void test_rootfs_propagation(void **state)
 {
-    struct fx *f = *state;
+    struct fx *fx = *state;
+    struct st_srunfx *f = &fx->run;
     /* A shared mount to be the rootfs (the host's / is private here): the
      * container's root can then be a slave of it, or cut off. */
-    assert_int_equal(mount(st_test_env("STRATA_TEST_ROOTFS"), f->mnt, NULL, MS_BIND, NULL), 0);
-    f->mnt_mounted = true;
-    assert_int_equal(mount(NULL, f->mnt, NULL, MS_SHARED, NULL), 0);
+    assert_int_equal(mount(st_test_env("STRATA_TEST_ROOTFS"), fx->mnt, NULL, MS_BIND, NULL), 0);
+    fx->mnt_mounted = true;
+    assert_int_equal(mount(NULL, fx->mnt, NULL, MS_SHARED, NULL), 0);
     static const struct {
         const char *prop;
         const char *has, *lacks; /* optional fields of the root's mountinfo line */
@@ -781,8 +725,8 @@ static void test_rootfs_propagation(void **state)
         {"unbindable", "unbindable", "master:"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        json_t *spec = make_spec(f, "awk '$5 == \"/\"' /proc/self/mountinfo");
-        json_object_set_new(json_object_get(spec, "root"), "path", json_string(f->mnt));
+        json_t *spec = st_srunfx_make_spec(f, "awk '$5 == \"/\"' /proc/self/mountinfo");
+        json_object_set_new(json_object_get(spec, "root"), "path", json_string(fx->mnt));
         json_object_set_new(linux_of(spec), "rootfsPropagation", json_string(cases[i].prop));
         char *out = run_ok(f, spec);
         /* the optional fields sit between the options and " - " */
@@ -797,7 +741,7 @@ static void test_rootfs_propagation(void **state)
     /* Nothing the containers mounted came back to the host's shared mount. */
     char *info = st_test_read_file("/proc/self/mountinfo");
     int n = 0;
-    for (char *p = info; (p = strstr(p, f->mnt)) != NULL; p++)
+    for (char *p = info; (p = strstr(p, fx->mnt)) != NULL; p++)
         n++;
     free(info);
     assert_int_equal(n, 1);
