@@ -431,7 +431,8 @@ static void test_security_defaults(void **state)
 /* Starting many pods at once keeps the node's loop busy (each pod is a
  * sandbox, an overlay, a cgroup and a clone: some 5 ms each on a host, far
  * more under TCG), but heartbeats go on at their interval: no gap between
- * two longer than three intervals. The interval is short here so that the
+ * two longer than three intervals (or a third of the burst, on a busy
+ * host). The interval is short here so that the
  * burst outlasts three of them on a fast host too. Gaps are measured on the
  * node's own uptimeMillis, so the pace at which this test reads does not
  * count. */
@@ -484,10 +485,17 @@ static void test_heartbeats_while_starting_many_pods(void **state)
                   "(interval %d ms)\n",
                   MANY_PODS, took, (long long)(fx->hb_count - hb_before), (long long)fx->hb_max_gap,
                   MANY_HB_MS);
-    if (fx->hb_max_gap > 3 * MANY_HB_MS)
+    /* Heartbeats held up by the burst would leave one gap about as long as
+     * the burst; a host busy with other work (2 cores, CI's other builds)
+     * may delay any thread by more than three short intervals, so the
+     * bound is whichever is larger: three intervals or a third of the
+     * burst. */
+    long long allowed = took / 3 > 3 * MANY_HB_MS ? took / 3 : 3 * MANY_HB_MS;
+    if (fx->hb_max_gap > allowed)
         st_nodefx_fail(fx,
-                       "a gap of %lld ms between heartbeats while pods started (interval %d ms)",
-                       (long long)fx->hb_max_gap, MANY_HB_MS);
+                       "a gap of %lld ms between heartbeats while %d pods started in %lld ms "
+                       "(interval %d ms, allowed %lld)",
+                       (long long)fx->hb_max_gap, MANY_PODS, took, MANY_HB_MS, allowed);
     for (int i = MANY_PODS - 1; i >= 0; i--) {
         json_decref(st_nodefx_stop_and_check(fx, names[i], uids[i], i));
         free(uids[i]);
