@@ -168,8 +168,10 @@ static json_t *linux_of(json_t *spec)
     return json_object_get(spec, "linux");
 }
 
-/* run: exit status, stdout in *out; fails the test on a nonzero exit. */
-static char *run_ok(struct st_srunfx *f, json_t *spec)
+/* run: exit status, stdout in *out; fails the test on a nonzero exit.
+ * noinline: inlined, GCC 12's -Wdangling-pointer (Release) takes what it
+ * returns for a pointer to its local. */
+static __attribute__((noinline)) char *run_ok(struct st_srunfx *f, json_t *spec)
 {
     st_srunfx_save_spec(f, spec);
     char *out = NULL, *err = NULL;
