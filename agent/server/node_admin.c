@@ -1,7 +1,8 @@
 /* node_admin.c: what `stratactl node add|kill|rm` asks of stratad: add
  * checks the request and the host's memory, records the Node and boots its
- * VM in a worker (which records Ready or why it failed); kill destroys a
- * VM to simulate node loss; rm shuts a node down and forgets it. */
+ * VM in a worker, which waits for a start slot (node_pool.c) and records
+ * Ready or why it failed; kill destroys a VM to simulate node loss; rm
+ * shuts a node down and forgets it. */
 #include "server_priv.h"
 #include "strata/cleanup.h"
 #include "strata/controller.h"
@@ -55,10 +56,20 @@ static void *start_worker(void *arg)
     };
     st_error err = {0};
     json_t *hello = NULL;
+    /* A few boots at once (node_pool.c); its ready timeout starts with its
+     * slot, and the host's memory is checked again then, after the nodes
+     * booted before it took theirs. */
+    int r = st_server_node_pool_enter(&d->node_pool, &err);
+    bool slot = r == 0;
+    if (slot && (r = d->vmm.ops->host_memory_check(d->vmm.ctx, job->memory_mib, &err)) < 0)
+        st_error_prefix(&err, "when its turn to boot came: ");
     int64_t t0 = st_server_now_ns(d);
     st_vmm_start_options so = {.ready_timeout_ms = job->ready_timeout_ms};
-    int r = d->vmm.ops->node_start(d->vmm.ctx, &spec, &so, &hello, &err);
+    if (r == 0)
+        r = d->vmm.ops->node_start(d->vmm.ctx, &spec, &so, &hello, &err);
     int64_t ms = (st_server_now_ns(d) - t0) / 1000000;
+    if (slot)
+        st_server_node_pool_leave(&d->node_pool);
     json_decref(hello);
     if (r < 0) {
         st_server_log("node %s failed to start: %s", job->name, err.msg);
