@@ -61,6 +61,9 @@ static void *start_worker(void *arg)
      * booted before it took theirs. */
     int r = st_server_node_pool_enter(&d->node_pool, &err);
     bool slot = r == 0;
+    if (slot)
+        st_server_log("node %s: booting (one of at most %u at once)", job->name,
+                      d->node_pool.slots);
     if (slot && (r = d->vmm.ops->host_memory_check(d->vmm.ctx, job->memory_mib, &err)) < 0)
         st_error_prefix(&err, "when its turn to boot came: ");
     int64_t t0 = st_server_now_ns(d);
@@ -68,11 +71,17 @@ static void *start_worker(void *arg)
     if (r == 0)
         r = d->vmm.ops->node_start(d->vmm.ctx, &spec, &so, &hello, &err);
     int64_t ms = (st_server_now_ns(d) - t0) / 1000000;
+    json_decref(hello);
+    /* Logged before the slot is left, so the log never shows more boots
+     * at once than slots (itest_nodes_at_once reads it). */
+    if (r < 0)
+        st_server_log("node %s failed to start: %s", job->name, err.msg);
+    else
+        st_server_log("node %s is up in %lld ms (%s)", job->name, (long long)ms,
+                      st_accel_name(job->accel));
     if (slot)
         st_server_node_pool_leave(&d->node_pool);
-    json_decref(hello);
     if (r < 0) {
-        st_server_log("node %s failed to start: %s", job->name, err.msg);
         _cleanup_json_ json_t *patch = json_pack("{s:{s:s, s:{s:s}}}", "status", "message", err.msg,
                                                  "strata", "phase", "Failed");
         st_control_node_patch(d->store, job->name, patch, NULL);
@@ -87,8 +96,6 @@ static void *start_worker(void *arg)
         }
         pthread_mutex_unlock(&d->lock);
     } else {
-        st_server_log("node %s is up in %lld ms (%s)", job->name, (long long)ms,
-                      st_accel_name(job->accel));
         _cleanup_json_ json_t *patch =
             json_pack("{s:{s:{s:I}}}", "status", "strata", "bootMillis", (json_int_t)ms);
         st_control_node_patch(d->store, job->name, patch, NULL);
