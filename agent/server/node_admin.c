@@ -1,7 +1,8 @@
 /* node_admin.c: what `stratactl node add|kill|rm` asks of stratad: add
  * checks the request and the host's memory, records the Node and boots its
- * VM in a worker (which records Ready or why it failed); kill destroys a
- * VM to simulate node loss; rm shuts a node down and forgets it. */
+ * VM in a worker, which waits for a start slot (node_pool.c) and records
+ * Ready or why it failed; kill destroys a VM to simulate node loss; rm
+ * shuts a node down and forgets it. */
 #include "server_priv.h"
 #include "strata/cleanup.h"
 #include "strata/controller.h"
@@ -55,13 +56,32 @@ static void *start_worker(void *arg)
     };
     st_error err = {0};
     json_t *hello = NULL;
+    /* A few boots at once (node_pool.c); its ready timeout starts with its
+     * slot, and the host's memory is checked again then, after the nodes
+     * booted before it took theirs. */
+    int r = st_server_node_pool_enter(&d->node_pool, &err);
+    bool slot = r == 0;
+    if (slot)
+        st_server_log("node %s: booting (one of at most %u at once)", job->name,
+                      d->node_pool.slots);
+    if (slot && (r = d->vmm.ops->host_memory_check(d->vmm.ctx, job->memory_mib, &err)) < 0)
+        st_error_prefix(&err, "when its turn to boot came: ");
     int64_t t0 = st_server_now_ns(d);
     st_vmm_start_options so = {.ready_timeout_ms = job->ready_timeout_ms};
-    int r = d->vmm.ops->node_start(d->vmm.ctx, &spec, &so, &hello, &err);
+    if (r == 0)
+        r = d->vmm.ops->node_start(d->vmm.ctx, &spec, &so, &hello, &err);
     int64_t ms = (st_server_now_ns(d) - t0) / 1000000;
     json_decref(hello);
-    if (r < 0) {
+    /* Logged before the slot is left, so the log never shows more boots
+     * at once than slots (itest_nodes_at_once reads it). */
+    if (r < 0)
         st_server_log("node %s failed to start: %s", job->name, err.msg);
+    else
+        st_server_log("node %s is up in %lld ms (%s)", job->name, (long long)ms,
+                      st_accel_name(job->accel));
+    if (slot)
+        st_server_node_pool_leave(&d->node_pool);
+    if (r < 0) {
         _cleanup_json_ json_t *patch = json_pack("{s:{s:s, s:{s:s}}}", "status", "message", err.msg,
                                                  "strata", "phase", "Failed");
         st_control_node_patch(d->store, job->name, patch, NULL);
@@ -76,8 +96,6 @@ static void *start_worker(void *arg)
         }
         pthread_mutex_unlock(&d->lock);
     } else {
-        st_server_log("node %s is up in %lld ms (%s)", job->name, (long long)ms,
-                      st_accel_name(job->accel));
         _cleanup_json_ json_t *patch =
             json_pack("{s:{s:{s:I}}}", "status", "strata", "bootMillis", (json_int_t)ms);
         st_control_node_patch(d->store, job->name, patch, NULL);

@@ -61,6 +61,8 @@ struct st_server_node *st_server_node_reset(struct st_server *d, const char *nam
 
 void st_server_nodes_drain(struct st_server *d)
 {
+    /* Nodes still waiting for a start slot are not booted now. */
+    st_server_node_pool_close(&d->node_pool);
     /* A worker blocks in st_vmm_node_start for at most the ready timeout;
      * the vmm and the store must outlive it. */
     int64_t end = st_vmm_now_ns() + (int64_t)(ST_VMM_READY_TIMEOUT_MS_DEFAULT + 5000) * 1000000;

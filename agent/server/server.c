@@ -72,6 +72,7 @@ static int server_alloc(const st_server_config *cfg, struct st_server **out, st_
     d->lock_fd = d->listen_fd = -1;
     pthread_mutex_init(&d->lock, NULL);
     pthread_cond_init(&d->changed, NULL);
+    st_server_node_pool_init(&d->node_pool, 0);
     d->logs = json_object();
     int r = st_server_ui_new(&d->ui);
     d->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -247,6 +248,7 @@ void st_server_close(st_server *d)
     free(d->images_dir);
     pthread_cond_destroy(&d->changed);
     pthread_mutex_destroy(&d->lock);
+    st_server_node_pool_destroy(&d->node_pool);
     free(d);
 }
 

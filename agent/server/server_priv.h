@@ -37,6 +37,31 @@
 /* Log lines kept per pod for `stratactl logs`. */
 #define ST_SERVER_LOG_LINES 1000
 
+/* node_pool.c: the start slots node boots wait for (one per online core,
+ * at most ST_SERVER_NODE_POOL_MAX). */
+#define ST_SERVER_NODE_POOL_MAX 16
+struct st_server_node_pool {
+    pthread_mutex_t lock;
+    pthread_cond_t freed;
+    unsigned slots;    /* boots at once */
+    unsigned busy;     /* [lock] boots holding a slot */
+    unsigned waiting;  /* [lock] workers waiting for one */
+    unsigned busy_max; /* [lock] the most at once so far (tests) */
+    bool closed;       /* [lock] stratad is stopping: waiters give up */
+};
+/* The slots for a host with cpus online cores. */
+unsigned st_server_node_pool_bound(long cpus);
+/* slots 0: st_server_node_pool_bound of the online cores. */
+void st_server_node_pool_init(struct st_server_node_pool *p, unsigned slots);
+void st_server_node_pool_destroy(struct st_server_node_pool *p);
+/* Waits for a slot; -ECANCELED once the pool is closed. */
+int st_server_node_pool_enter(struct st_server_node_pool *p, st_error *err);
+void st_server_node_pool_leave(struct st_server_node_pool *p);
+/* Wakes every waiter with -ECANCELED; slots held are kept until left. */
+void st_server_node_pool_close(struct st_server_node_pool *p);
+void st_server_node_pool_stats(struct st_server_node_pool *p, unsigned *busy, unsigned *waiting,
+                               unsigned *busy_max);
+
 /* Everything the server asks of the VM layer, with ctx the vmm's own
  * handle; the real table wraps st_vmm_* (vmm_real.c), tests use a fake
  * (tests/agent/server/fake_vmm.c). Each call has the contract of the
@@ -151,6 +176,9 @@ struct st_server {
     struct st_server_proxy *proxy;     /* proxy.c; NULL in the node manager's unit tests */
     struct st_server_watch_ring *ring; /* watch_ring.c: recent changes, for watches */
     struct st_server_ui *ui;           /* api_ui.c: the dashboard's sessions and links */
+
+    /* node_pool.c: how many node VMs boot at once */
+    struct st_server_node_pool node_pool;
 
     /* [lock] api_nodeproxy.c: questions to nodes, and the last one's id */
     struct st_server_node_query *queries;

@@ -57,6 +57,22 @@ static void test_tcg_defaults(void **state)
     assert_non_null(strstr(xml, "<feature policy=\"require\" name=\"rdrand\"/>"));
     assert_non_null(strstr(xml, "<controller type=\"usb\" model=\"none\"/>"));
     assert_non_null(strstr(xml, "<target hotplug=\"off\"/>"));
+    /* free page reporting: an idle node gives back what its guest frees */
+    assert_non_null(strstr(xml, "<memballoon model=\"virtio\" freePageReporting=\"on\"/>"));
+    free(xml);
+}
+
+/* bench/density's peer: the same node without a balloon device. */
+static void test_balloon_off(void **state)
+{
+    (void)state;
+    st_node_spec s = base_spec();
+    s.balloon_off = true;
+    char *xml = NULL;
+    st_error err = {0};
+    assert_int_equal(st_domain_xml_build(&s, &xml, &err), 0);
+    assert_non_null(strstr(xml, "<memballoon model=\"none\"/>"));
+    assert_null(strstr(xml, "freePageReporting"));
     free(xml);
 }
 
@@ -144,6 +160,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tcg_defaults),
+        cmocka_unit_test(test_balloon_off),
         cmocka_unit_test(test_kvm_images_escaped),
         cmocka_unit_test(test_refused_specs),
         cmocka_unit_test(test_paths),

@@ -4,6 +4,7 @@
 #ifndef STRATA_DOMAIN_XML_H
 #define STRATA_DOMAIN_XML_H
 
+#include <stdbool.h>
 #include <time.h>
 
 #include "strata/accel.h"
@@ -52,6 +53,7 @@ typedef struct st_node_spec {
     const char *state_dir;     /* NULL → ST_NODE_STATE_DIR_DEFAULT */
     const char *images_dir;    /* optional: shared read-only over 9p as "strata-images" */
     time_t created;            /* metadata timestamp; 0 → now */
+    bool balloon_off;          /* no virtio-balloon (bench/density's peer); false → on */
 } st_node_spec;
 
 /* Checks the fields that need no file access (name, vcpus, memory, accel,
