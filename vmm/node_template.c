@@ -166,6 +166,7 @@ static int template_make(st_vmm *vmm, const st_node_spec *spec, const char *dir,
         virDomainDestroy(dom);
         _cleanup_free_ char *tail = st_vmm_console_tail(console);
         st_error why = *err;
+        st_error_clear(err);
         r = st_error_set(err, why.code, "%s. Console (%s):%s", why.msg, console,
                          tail ? tail : " (empty)");
         template_files_remove(dir, name);
