@@ -159,6 +159,11 @@ int main(int argc, char **argv)
             break;
         }
         restored[i] = (st_vmm_now_ns() - t0) / 1000000;
+        fprintf(stderr,
+                "node_boot: run %d: restore: libvirt %lld ms, define %lld ms, identity sent "
+                "%lld ms, identity to hello %lld ms\n",
+                i + 1, (long long)rep.restore_ms, (long long)rep.define_ms,
+                (long long)rep.identity_ms, (long long)rep.hello_ms);
         st_vmm_node_destroy(vmm, name, NULL);
         st_vmm_node_undefine(vmm, name, NULL);
 

@@ -30,16 +30,6 @@ static void on_hello(st_vmm_node *node, json_t *msg)
     pthread_mutex_unlock(&vmm->lock);
 }
 
-/* A node restored from a template asks who it is (node_template.c answers). */
-static void on_template_wait(st_vmm_node *node)
-{
-    st_vmm *vmm = node->vmm;
-    pthread_mutex_lock(&vmm->lock);
-    node->template_wait = true;
-    pthread_cond_broadcast(&vmm->cond);
-    pthread_mutex_unlock(&vmm->lock);
-}
-
 static void channel_gone(st_vmm_node *node, const char *why)
 {
     int64_t ts = st_vmm_now_ns();
@@ -78,8 +68,6 @@ static void on_readable(int watch, int fd, int events, void *opaque)
             }
             if (strcmp(type, ST_PROTO_HELLO) == 0)
                 on_hello(node, msg);
-            else if (strcmp(type, ST_PROTO_TEMPLATE_WAIT) == 0)
-                on_template_wait(node);
             st_vmm_queue_message(node->vmm, node->name, msg);
         }
     }

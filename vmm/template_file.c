@@ -39,15 +39,18 @@ static int sha256_hex(const void *data, size_t len, char hex[ST_TEMPLATE_KEY_LEN
 
 void st_template_key(const st_template_ident *id, char key[ST_TEMPLATE_KEY_LEN])
 {
-    char text[512];
-    int n = snprintf(text, sizeof(text),
+    _cleanup_free_ char *text = NULL;
+    int n = asprintf(&text,
                      "strata-template 1\nkernel %s\ninitramfs %s\nmemory %u\nvcpus %u\naccel "
-                     "%s\nimages %d\nqemu %lu\nlibvirt %lu\n",
+                     "%s\nimages %s\nqemu %lu\nlibvirt %lu\n",
                      id->kernel_sha, id->initramfs_sha, id->memory_mib, id->vcpus,
-                     st_accel_name(id->accel), id->images ? 1 : 0, id->qemu_version,
-                     id->libvirt_version);
-    if (sha256_hex(text, (size_t)n, key) < 0)
-        memset(key, '0', ST_TEMPLATE_KEY_LEN - 1), key[ST_TEMPLATE_KEY_LEN - 1] = '\0';
+                     st_accel_name(id->accel), id->images_dir ? id->images_dir : "-",
+                     id->qemu_version, id->libvirt_version);
+    /* out of memory: a key no template has, so nothing stale is restored */
+    if (n < 0 || sha256_hex(text, (size_t)n, key) < 0) {
+        memset(key, '0', ST_TEMPLATE_KEY_LEN - 1);
+        key[ST_TEMPLATE_KEY_LEN - 1] = '\0';
+    }
 }
 
 struct hash_memo {

@@ -34,7 +34,6 @@ struct st_vmm_node {
     uint64_t send_seq;             /* [lock] */
     unsigned bad_lines;            /* [loop] lines that were not protocol messages */
 
-    bool template_wait;                  /* [lock] a template clone asks for its identity */
     bool ready;                          /* [lock] hello received */
     json_t *hello;                       /* [lock] */
     bool dead;                           /* [lock] */

@@ -121,7 +121,7 @@ static void test_key_covers_every_input(void **state)
     v[3].vcpus = 2;
     v[4].accel = ST_ACCEL_KVM;
     v[5].qemu_version = 8002000;
-    v[6].images = true;
+    v[6].images_dir = "/var/lib/strata/images";
     for (int i = 0; i < 7; i++) {
         st_template_key(&v[i], k);
         assert_string_not_equal(base, k);

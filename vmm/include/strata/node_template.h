@@ -7,7 +7,7 @@
  *
  * The key is a SHA-256 over everything the saved state depends on: the
  * kernel's and the initramfs' contents, memory, vcpus, accelerator, the
- * image share's presence and the QEMU and libvirt versions. A template made
+ * image share's folder and the QEMU and libvirt versions. A template made
  * from other files or another QEMU is never found under a new key, and is
  * dropped when a template of the same size is made again.
  *
@@ -44,7 +44,7 @@ typedef struct st_template_ident {
     unsigned memory_mib;
     unsigned vcpus;
     st_accel accel;
-    bool images; /* the 9p image share is in the domain */
+    const char *images_dir; /* the 9p image share's folder (a clone keeps it); NULL: none */
     unsigned long qemu_version;
     unsigned long libvirt_version;
 } st_template_ident;
