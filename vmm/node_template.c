@@ -188,7 +188,9 @@ static int template_make(st_vmm *vmm, const st_node_spec *spec, const char *dir,
         unlink(tmp);
         return r;
     }
-    if ((r = st_template_done_write(done, key, id, st.st_size, err)) < 0) {
+    char stream_sha[ST_TEMPLATE_KEY_LEN];
+    if ((r = st_template_stream_sha256(save, stream_sha, err)) < 0 ||
+        (r = st_template_done_write(done, key, id, st.st_size, stream_sha, err)) < 0) {
         unlink(save);
         return r;
     }
@@ -242,8 +244,11 @@ static int restore(st_vmm *vmm, const st_node_spec *spec, const char *save, cons
     if ((r = st_node_spec_paths(spec, &sock, &console, &data, err)) < 0 ||
         (r = read_uuid(uuid, err)) < 0)
         return r;
+    /* Every restore checks the stream (~50 ms for 80 MiB with SHA-NI):
+     * QEMU does not checksum guest RAM in it, so a flipped bit would run. */
     st_template_file f;
-    if ((r = st_template_open(save, done, key, true, &f, err)) < 0)
+    if ((r = st_template_verify(save, done, err)) < 0 ||
+        (r = st_template_open(save, done, key, true, &f, err)) < 0)
         return r;
     r = st_template_clone_xml(f.xml, spec, uuid, &xml, err);
     if (r == 0)

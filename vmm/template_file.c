@@ -77,6 +77,33 @@ static void md_ctx_freep(EVP_MD_CTX **c)
         EVP_MD_CTX_free(*c);
 }
 
+/* SHA-256 of fd from offset to its end, as hex. */
+static int fd_sha256(int fd, off_t offset, const char *path, char hex[ST_TEMPLATE_KEY_LEN],
+                     st_error *err)
+{
+    __attribute__((cleanup(md_ctx_freep))) EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+        return st_error_set(err, EIO, "template: SHA-256 is not available (OpenSSL)");
+    static __thread unsigned char buf[1 << 16];
+    for (;;) {
+        ssize_t n = pread(fd, buf, sizeof(buf), offset);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return st_error_sys(err, errno, "template: reading %s", path);
+        if (n == 0)
+            break;
+        offset += n;
+        EVP_DigestUpdate(ctx, buf, (size_t)n);
+    }
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned mdlen = 0;
+    if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32)
+        return st_error_set(err, EIO, "template: SHA-256 of %s failed", path);
+    st_hex_encode(md, 32, hex);
+    return 0;
+}
+
 int st_template_file_sha256(const char *path, char hex[ST_TEMPLATE_KEY_LEN], st_error *err)
 {
     _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -92,25 +119,9 @@ int st_template_file_sha256(const char *path, char hex[ST_TEMPLATE_KEY_LEN], st_
         }
     pthread_mutex_unlock(&memo_lock);
 
-    __attribute__((cleanup(md_ctx_freep))) EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
-        return st_error_set(err, EIO, "template key: SHA-256 is not available (OpenSSL)");
-    static __thread unsigned char buf[1 << 16];
-    for (;;) {
-        ssize_t n = read(fd, buf, sizeof(buf));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return st_error_sys(err, errno, "template key: reading %s", path);
-        if (n == 0)
-            break;
-        EVP_DigestUpdate(ctx, buf, (size_t)n);
-    }
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned mdlen = 0;
-    if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32)
-        return st_error_set(err, EIO, "template key: SHA-256 of %s failed", path);
-    st_hex_encode(md, 32, hex);
+    int r = fd_sha256(fd, 0, path, hex, err);
+    if (r < 0)
+        return r;
     pthread_mutex_lock(&memo_lock);
     struct hash_memo *m = &memo[memo_next++ % HASH_MEMO_SLOTS];
     *m = (struct hash_memo){
@@ -303,13 +314,15 @@ int st_template_rewrite(st_template_file *f, const char *xml, st_error *err)
 }
 
 int st_template_done_write(const char *done_path, const char *key, const st_template_ident *id,
-                           off_t size, st_error *err)
+                           off_t size, const char *stream_sha, st_error *err)
 {
     _cleanup_json_ json_t *o = json_pack("{s:s, s:I, s:i, s:i, s:s, s:s, s:s}", "key", key, "size",
                                          (json_int_t)size, "memoryMiB", (int)id->memory_mib,
                                          "vcpus", (int)id->vcpus, "accel", st_accel_name(id->accel),
                                          "kernel", id->kernel_sha, "initramfs", id->initramfs_sha);
     _cleanup_free_ char *tmp = NULL;
+    if (o && stream_sha)
+        json_object_set_new(o, "streamSha256", json_string(stream_sha));
     if (o == NULL || asprintf(&tmp, "%s.tmp", done_path) < 0)
         return st_error_set(err, ENOMEM, "template: out of memory");
     if (json_dump_file(o, tmp, JSON_COMPACT) < 0 || rename(tmp, done_path) < 0) {
@@ -492,4 +505,38 @@ int st_template_drop_all(const char *dir, st_error *err)
     if (n < 0)
         return st_error_sys(err, -n, "templates: cannot list %s", dir);
     return n;
+}
+
+int st_template_stream_sha256(const char *save_path, char hex[ST_TEMPLATE_KEY_LEN], st_error *err)
+{
+    _cleanup_close_ int fd = open(save_path, O_RDONLY | O_CLOEXEC);
+    unsigned char h[ST_TEMPLATE_SAVE_HEADER];
+    if (fd < 0)
+        return st_error_sys(err, errno, "template %s", save_path);
+    if (pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h))
+        return st_error_set(err, EBADMSG, "template %s: shorter than libvirt's save header",
+                            save_path);
+    uint32_t data_len = u32_at(h + 20);
+    if (data_len == 0 || data_len > ST_TEMPLATE_DATA_MAX)
+        return st_error_set(err, EBADMSG, "template %s: unexpected libvirt save header", save_path);
+    return fd_sha256(fd, (off_t)ST_TEMPLATE_SAVE_HEADER + data_len, save_path, hex, err);
+}
+
+int st_template_verify(const char *save_path, const char *done_path, st_error *err)
+{
+    _cleanup_json_ json_t *done = json_load_file(done_path, 0, NULL);
+    const char *want = json_string_value(json_object_get(done, "streamSha256"));
+    if (want == NULL)
+        return st_error_set(err, EBADMSG, "template %s: %s records no SHA-256 of the saved state",
+                            save_path, done_path);
+    char got[ST_TEMPLATE_KEY_LEN];
+    int r = st_template_stream_sha256(save_path, got, err);
+    if (r < 0)
+        return r;
+    if (strcmp(got, want) != 0)
+        return st_error_set(err, EBADMSG,
+                            "template %s: the saved state is corrupt (SHA-256 %.12s, saved as "
+                            "%.12s)",
+                            save_path, got, want);
+    return 0;
 }

@@ -263,9 +263,10 @@ int st_node_template_wait(struct st_node_config *cfg, st_error *err)
         if (r < 0)
             return r;
         if (r == 0) {
-            /* wait until the host's end is really gone before polling again */
-            while (host_connected(fd))
-                sleep_ms(ST_TEMPLATE_POLL_MS);
+            /* The host left. Never wait here for its end to look closed: the
+             * VM may be saved right now, and a restored one finds its next
+             * host already connected, sending the identity. */
+            sleep_ms(ST_TEMPLATE_POLL_MS);
             continue;
         }
         if ((r = apply_identity(cfg, msg, cmdline, err)) < 0)

@@ -2,8 +2,9 @@
  * VMs (libvirt, TCG here), from the node image in $STRATA_BUILD_DIR/image:
  * the first start makes the template, two restored siblings each say hello
  * with their own name, machine id and RNG output, have the image share
- * mounted, and die like booted nodes when fenced; a truncated template is
- * dropped and the node boots cold, saying why. At most two VMs run at once.
+ * mounted, and die like booted nodes when fenced; a corrupt template (one
+ * byte of guest state flipped) is dropped and the node boots cold, saying
+ * why. At most two VMs run at once.
  * Domains strata-tt-<pid>-* and the template folder go in teardown. */
 #include "testutil.h"
 
@@ -13,6 +14,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,7 +215,7 @@ static void test_restored_siblings_are_their_own(void **state)
     json_decref(hb);
 }
 
-static void test_truncated_template_boots_cold(void **state)
+static void test_corrupt_template_boots_cold(void **state)
 {
     (void)state;
     char c[64], d[64];
@@ -228,13 +230,22 @@ static void test_truncated_template_boots_cold(void **state)
     st_vmm_node_undefine(vmm, c, NULL);
     char *save = the_save();
     assert_non_null(save);
+    /* one byte of guest state flipped, the length unchanged: QEMU itself
+     * would load it (it checks no RAM) */
     struct stat st;
     assert_int_equal(stat(save, &st), 0);
-    assert_int_equal(truncate(save, st.st_size / 2), 0);
+    int fd = open(save, O_RDWR);
+    assert_true(fd >= 0);
+    unsigned char b = 0;
+    off_t at = st.st_size / 2;
+    assert_int_equal(pread(fd, &b, 1, at), 1);
+    b ^= 0x40;
+    assert_int_equal(pwrite(fd, &b, 1, at), 1);
+    close(fd);
 
     start(d, &rd, &hd);
     assert_false(rd.restored);
-    assert_non_null(strstr(rd.fallback, "truncated"));
+    assert_non_null(strstr(rd.fallback, "corrupt"));
     assert_non_null(strstr(rd.fallback, "booted cold"));
     assert_string_equal(json_string_value(json_object_get(hd, "node")), d);
     /* the bad template is gone: the next start makes a new one */
@@ -247,7 +258,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_restored_siblings_are_their_own, test_teardown),
-        cmocka_unit_test_teardown(test_truncated_template_boots_cold, test_teardown),
+        cmocka_unit_test_teardown(test_corrupt_template_boots_cold, test_teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -154,7 +154,7 @@ static void test_good_save_accepted(void **state)
     fx *f = *state;
     off_t size = write_save(f->save, ST_TEMPLATE_SAVE_MAGIC, saved_xml, 4096);
     st_error err = {0};
-    assert_int_equal(st_template_done_write(f->done, KEY_A, &f->id, size, &err), 0);
+    assert_int_equal(st_template_done_write(f->done, KEY_A, &f->id, size, NULL, &err), 0);
     st_template_file tf;
     assert_int_equal(st_template_open(f->save, f->done, KEY_A, false, &tf, &err), 0);
     assert_non_null(strstr(tf.xml, "strata-tmpl-aaaaaaaaaaaa"));
@@ -172,28 +172,28 @@ static void test_bad_saves_refused(void **state)
     off_t size = write_save(f->save, ST_TEMPLATE_SAVE_MAGIC, saved_xml, 4096);
     assert_int_equal(st_template_check(f->save, f->done, KEY_A, &err), -ENOENT);
     /* truncated after the .done was written */
-    assert_int_equal(st_template_done_write(f->done, KEY_A, &f->id, size, &err), 0);
+    assert_int_equal(st_template_done_write(f->done, KEY_A, &f->id, size, NULL, &err), 0);
     assert_int_equal(truncate(f->save, size - 100), 0);
     st_error_clear(&err);
     assert_int_equal(st_template_check(f->save, f->done, KEY_A, &err), -EBADMSG);
     assert_non_null(strstr(err.msg, "truncated"));
     /* libvirt's mark of an unfinished save */
     size = write_save(f->save, ST_TEMPLATE_SAVE_MAGIC_PART, saved_xml, 4096);
-    assert_int_equal(st_template_done_write(f->done, KEY_A, &f->id, size, &err), 0);
+    assert_int_equal(st_template_done_write(f->done, KEY_A, &f->id, size, NULL, &err), 0);
     assert_int_equal(st_template_check(f->save, f->done, KEY_A, &err), -EBADMSG);
     /* not a libvirt save at all */
     size = write_save(f->save, "NotLibvirtAtAll!", saved_xml, 4096);
-    assert_int_equal(st_template_done_write(f->done, KEY_A, &f->id, size, &err), 0);
+    assert_int_equal(st_template_done_write(f->done, KEY_A, &f->id, size, NULL, &err), 0);
     assert_int_equal(st_template_check(f->save, f->done, KEY_A, &err), -EBADMSG);
     /* another key: in the .done, or in the saved XML */
     size = write_save(f->save, ST_TEMPLATE_SAVE_MAGIC, saved_xml, 4096);
-    assert_int_equal(st_template_done_write(f->done, KEY_B, &f->id, size, &err), 0);
+    assert_int_equal(st_template_done_write(f->done, KEY_B, &f->id, size, NULL, &err), 0);
     assert_int_equal(st_template_check(f->save, f->done, KEY_A, &err), -ESTALE);
-    assert_int_equal(st_template_done_write(f->done, KEY_A, &f->id, size, &err), 0);
+    assert_int_equal(st_template_done_write(f->done, KEY_A, &f->id, size, NULL, &err), 0);
     assert_int_equal(st_template_check(f->save, f->done, KEY_B, &err), -ESTALE);
     /* a domain that is not a Strata node's */
     size = write_save(f->save, ST_TEMPLATE_SAVE_MAGIC, "<domain><name>x</name></domain>", 4096);
-    assert_int_equal(st_template_done_write(f->done, KEY_A, &f->id, size, &err), 0);
+    assert_int_equal(st_template_done_write(f->done, KEY_A, &f->id, size, NULL, &err), 0);
     assert_int_equal(st_template_check(f->save, f->done, KEY_A, &err), -EBADMSG);
 }
 
@@ -202,7 +202,7 @@ static void test_clone_xml_and_rewrite(void **state)
     fx *f = *state;
     off_t size = write_save(f->save, ST_TEMPLATE_SAVE_MAGIC, saved_xml, 4096);
     st_error err = {0};
-    assert_int_equal(st_template_done_write(f->done, KEY_A, &f->id, size, &err), 0);
+    assert_int_equal(st_template_done_write(f->done, KEY_A, &f->id, size, NULL, &err), 0);
     st_node_spec spec = {.name = "n7",
                          .accel = ST_ACCEL_TCG,
                          .kernel = "/k",
@@ -233,6 +233,35 @@ static void test_clone_xml_and_rewrite(void **state)
     free(xml);
 }
 
+static void test_stream_corruption_found(void **state)
+{
+    fx *f = *state;
+    st_error err = {0};
+    off_t size = write_save(f->save, ST_TEMPLATE_SAVE_MAGIC, saved_xml, 8192);
+    /* no recorded digest: refused */
+    assert_int_equal(st_template_done_write(f->done, KEY_A, &f->id, size, NULL, &err), 0);
+    assert_int_equal(st_template_verify(f->save, f->done, &err), -EBADMSG);
+    char sha[ST_TEMPLATE_KEY_LEN];
+    assert_int_equal(st_template_stream_sha256(f->save, sha, &err), 0);
+    assert_int_equal(st_template_done_write(f->done, KEY_A, &f->id, size, sha, &err), 0);
+    st_error_clear(&err);
+    assert_int_equal(st_template_verify(f->save, f->done, &err), 0);
+    /* a clone's XML rewrite leaves the stream alone */
+    st_template_file tf;
+    assert_int_equal(st_template_open(f->save, f->done, KEY_A, true, &tf, &err), 0);
+    assert_int_equal(st_template_rewrite(&tf, saved_xml, &err), 0);
+    st_template_close(&tf);
+    assert_int_equal(st_template_verify(f->save, f->done, &err), 0);
+    /* one byte of the stream flipped, size unchanged: corrupt */
+    int fd = open(f->save, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, "X", 1, size - 4000), 1);
+    close(fd);
+    assert_int_equal(st_template_check(f->save, f->done, KEY_A, &err), 0);
+    assert_int_equal(st_template_verify(f->save, f->done, &err), -EBADMSG);
+    assert_non_null(strstr(err.msg, "corrupt"));
+}
+
 static void test_drop_stale_keeps_other_sizes(void **state)
 {
     fx *f = *state;
@@ -240,11 +269,11 @@ static void test_drop_stale_keeps_other_sizes(void **state)
     char *save_b = NULL, *done_b = NULL;
     assert_int_equal(st_template_paths(f->dir, KEY_B, &save_b, &done_b, NULL), 0);
     off_t size = write_save(f->save, ST_TEMPLATE_SAVE_MAGIC, saved_xml, 16);
-    assert_int_equal(st_template_done_write(f->done, KEY_A, &f->id, size, &err), 0);
+    assert_int_equal(st_template_done_write(f->done, KEY_A, &f->id, size, NULL, &err), 0);
     write_save(save_b, ST_TEMPLATE_SAVE_MAGIC, saved_xml, 16);
     st_template_ident other = f->id;
     other.memory_mib = 512;
-    assert_int_equal(st_template_done_write(done_b, KEY_B, &other, size, &err), 0);
+    assert_int_equal(st_template_done_write(done_b, KEY_B, &other, size, NULL, &err), 0);
     /* a new template for A's size: B (another size) stays */
     assert_int_equal(st_template_drop_stale(f->dir, KEY_A, &f->id), 0);
     assert_int_equal(access(save_b, F_OK), 0);
@@ -267,6 +296,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_good_save_accepted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_saves_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clone_xml_and_rewrite, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_corruption_found, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drop_stale_keeps_other_sizes, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

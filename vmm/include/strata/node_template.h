@@ -14,7 +14,7 @@
  * A save is libvirt's file (a header with "LibvirtQemudSave", the domain
  * XML and a cookie in a padded area, then QEMU's migration stream) plus
  * DIR/<key>.done, written only once the save completed, which records the
- * key, the size and the file's length. libvirt checks a restore's XML
+ * key, the size, the file's length and the SHA-256 of QEMU's stream. libvirt checks a restore's XML
  * against the saved one and refuses another uuid or name; a clone's XML is
  * therefore written into the file's padded XML area before each restore
  * (one restore at a time per template: a stratad's own lock). */
@@ -85,7 +85,14 @@ int st_template_rewrite(st_template_file *f, const char *xml, st_error *err);
 /* Records a finished save: key, the template's size and the save's length,
  * written to a temporary file and renamed. */
 int st_template_done_write(const char *done_path, const char *key, const st_template_ident *id,
-                           off_t size, st_error *err);
+                           off_t size, const char *stream_sha, st_error *err);
+/* SHA-256 (hex) of a save's QEMU stream: everything after the XML area,
+ * which a clone's rewrite never touches. */
+int st_template_stream_sha256(const char *save_path, char hex[ST_TEMPLATE_KEY_LEN], st_error *err);
+/* Checks the stream against the .done's streamSha256: -EBADMSG when they
+ * differ or the .done has none (the saved state is corrupt). Reads the
+ * whole save; node_template.c checks before every restore. */
+int st_template_verify(const char *save_path, const char *done_path, st_error *err);
 
 /* The saved domain XML turned into node spec's: its name, uuid, metadata
  * (the template marker dropped), channel, data port and console paths.
