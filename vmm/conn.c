@@ -454,6 +454,7 @@ int st_vmm_open(const st_vmm_options *opts, st_vmm **out, st_error *err)
     pthread_cond_init(&vmm->cond, &ca);
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&vmm->lock, NULL);
+    pthread_mutex_init(&vmm->template_lock, NULL);
     vmm->uri = strdup(uri);
     if (vmm->efd < 0 || vmm->uri == NULL) {
         r = st_error_sys(err, errno ? errno : ENOMEM, "vmm: eventfd");
@@ -511,6 +512,7 @@ void st_vmm_close(st_vmm *vmm)
     if (vmm->efd >= 0)
         close(vmm->efd);
     pthread_mutex_destroy(&vmm->lock);
+    pthread_mutex_destroy(&vmm->template_lock);
     pthread_cond_destroy(&vmm->cond);
     free(vmm->uri);
     free(vmm);

@@ -148,6 +148,9 @@ static int write_metadata(xmlTextWriterPtr w, const st_node_spec *spec, const ch
     W(xmlTextWriterWriteElementNS(w, X(ST_NODE_XMLNS_PREFIX), X("created"), NULL, X(created)));
     W(xmlTextWriterWriteElementNS(w, X(ST_NODE_XMLNS_PREFIX), X("stateDir"), NULL,
                                   X(state_dir_of(spec))));
+    if (spec->template_key)
+        W(xmlTextWriterWriteElementNS(w, X(ST_NODE_XMLNS_PREFIX), X("template"), NULL,
+                                      X(spec->template_key)));
     W(xmlTextWriterEndElement(w));
     return xmlTextWriterEndElement(w);
 }

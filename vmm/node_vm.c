@@ -99,7 +99,7 @@ int st_vmm_boot_files_check(const char *kernel, const char *initramfs, st_error 
 /* ---- helpers ----------------------------------------------------------- */
 
 /* The last lines of the console log, one string (malloc'd), or NULL. */
-static char *console_tail(const char *path)
+char *st_vmm_console_tail(const char *path)
 {
     _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -174,7 +174,7 @@ static bool dom_active(virDomainPtr dom)
 
 /* Destroys and undefines the domain, drops the node, removes its files.
  * Runs on failure paths: errors here are not reported over the first one. */
-static void discard(st_vmm *vmm, st_vmm_node *node, virDomainPtr dom)
+void st_vmm_node_discard(st_vmm *vmm, st_vmm_node *node, virDomainPtr dom)
 {
     if (dom) {
         if (dom_active(dom))
@@ -200,7 +200,7 @@ static int lookup(st_vmm *vmm, const char *name, virDomainPtr *out, st_error *er
 
 /* ---- start ------------------------------------------------------------ */
 
-static int wait_ready(st_vmm *vmm, st_vmm_node *node, int timeout_ms, json_t **hello)
+int st_vmm_node_wait_ready(st_vmm *vmm, st_vmm_node *node, int timeout_ms, json_t **hello)
 {
     struct timespec dl;
     st_vmm_deadline(&dl, timeout_ms);
@@ -215,8 +215,18 @@ static int wait_ready(st_vmm *vmm, st_vmm_node *node, int timeout_ms, json_t **h
     return out;
 }
 
-int st_vmm_node_start(st_vmm *vmm, const st_node_spec *spec_in, const st_vmm_start_options *opts,
+int st_vmm_node_start(st_vmm *vmm, const st_node_spec *spec, const st_vmm_start_options *opts,
                       json_t **hello, st_error *err)
+{
+    if (opts && opts->report)
+        *opts->report = (st_vmm_start_report){0};
+    if (opts && opts->template_dir)
+        return st_vmm_node_template_start(vmm, spec, opts, hello, err);
+    return st_vmm_node_cold_start(vmm, spec, opts, hello, err);
+}
+
+int st_vmm_node_cold_start(st_vmm *vmm, const st_node_spec *spec_in,
+                           const st_vmm_start_options *opts, json_t **hello, st_error *err)
 {
     st_node_spec spec = *spec_in;
     int timeout = opts && opts->ready_timeout_ms > 0 ? opts->ready_timeout_ms
@@ -271,7 +281,7 @@ int st_vmm_node_start(st_vmm *vmm, const st_node_spec *spec_in, const st_vmm_sta
     if (dom == NULL) {
         r = st_error_set(err, EIO, "node %s: libvirt refused the domain definition: %s", spec.name,
                          st_vmm_virt_error());
-        discard(vmm, node, NULL);
+        st_vmm_node_discard(vmm, node, NULL);
         return r;
     }
     for (int attempt = 1; virDomainCreate(dom) < 0; attempt++) {
@@ -282,21 +292,21 @@ int st_vmm_node_start(st_vmm *vmm, const st_node_spec *spec_in, const st_vmm_sta
         }
         r = st_error_set(err, EIO, "node %s: libvirt could not start %s: %s", spec.name,
                          node->domain, st_vmm_virt_error());
-        discard(vmm, node, dom);
+        st_vmm_node_discard(vmm, node, dom);
         return r;
     }
     if ((r = st_vmm_channel_open(node, ST_NODE_CHANNEL_CONNECT_MS, err)) < 0) {
-        discard(vmm, node, dom);
+        st_vmm_node_discard(vmm, node, dom);
         return r;
     }
-    r = wait_ready(vmm, node, timeout, hello);
+    r = st_vmm_node_wait_ready(vmm, node, timeout, hello);
     if (r == 0)
         return 0;
 
     /* Destroy first: QEMU then has flushed everything the guest printed. */
     if (dom_active(dom))
         virDomainDestroy(dom);
-    _cleanup_free_ char *tail = console_tail(console);
+    _cleanup_free_ char *tail = st_vmm_console_tail(console);
     if (r == -ETIMEDOUT)
         r = st_error_set(err, ETIMEDOUT,
                          "node %s: no hello within %d ms; destroyed it. Console (%s):%s", spec.name,
@@ -305,7 +315,7 @@ int st_vmm_node_start(st_vmm *vmm, const st_node_spec *spec_in, const st_vmm_sta
         r = st_error_set(
             err, ECHILD, "node %s: the VM died before hello (%s); removed it. Console (%s):%s",
             spec.name, st_node_death_name(node->cause), console, tail ? tail : " (empty)");
-    discard(vmm, node, dom);
+    st_vmm_node_discard(vmm, node, dom);
     return r;
 }
 
@@ -375,6 +385,7 @@ static int read_metadata(virDomainPtr dom, st_vmm_node_info *info)
     if (doc == NULL)
         return -EINVAL;
     xmlNodePtr root = xmlDocGetRootElement(doc);
+    bool template = false;
     for (xmlNodePtr c = root ? root->children : NULL; c; c = c->next) {
         if (c->type != XML_ELEMENT_NODE)
             continue;
@@ -387,8 +398,13 @@ static int read_metadata(virDomainPtr dom, st_vmm_node_info *info)
             copy_text(info->created, sizeof(info->created), c);
         else if (strcmp(n, "stateDir") == 0)
             copy_text(info->state_dir, sizeof(info->state_dir), c);
+        else if (strcmp(n, "template") == 0)
+            template = true;
     }
     xmlFreeDoc(doc);
+    /* a template VM being made (node_template.c) is nobody's node */
+    if (template)
+        return -ENOENT;
     return info->name[0] ? 0 : -EINVAL;
 }
 

@@ -52,6 +52,7 @@ struct st_vmm {
     st_vmm_node *nodes;                 /* [lock] */
     struct st_vmm_qitem *qhead, *qtail; /* [lock] */
     int efd;                            /* eventfd: nonzero while the queue is not empty */
+    pthread_mutex_t template_lock;      /* one template made or rewritten at a time */
 };
 
 /* conn.c: the registry and the queue. */
@@ -88,6 +89,20 @@ const char *st_vmm_virt_error(void);
  * and a scan of /proc. */
 int st_vmm_fence_domain(const char *domain, const char *pid_file, int timeout_ms,
                         st_vmm_fence_report *rep, st_error *err);
+
+/* node_vm.c, for node_template.c */
+int st_vmm_node_cold_start(st_vmm *vmm, const st_node_spec *spec, const st_vmm_start_options *opts,
+                           json_t **hello, st_error *err);
+/* Destroys and undefines dom (may be NULL), drops node, removes its files. */
+void st_vmm_node_discard(st_vmm *vmm, st_vmm_node *node, virDomainPtr dom);
+/* Waits for node's hello: 0, -ECHILD (died) or -ETIMEDOUT. */
+int st_vmm_node_wait_ready(st_vmm *vmm, st_vmm_node *node, int timeout_ms, json_t **hello);
+/* The console log's last lines (malloc'd) or NULL. */
+char *st_vmm_console_tail(const char *path);
+
+/* node_template.c: st_vmm_node_start with opts->template_dir. */
+int st_vmm_node_template_start(st_vmm *vmm, const st_node_spec *spec,
+                               const st_vmm_start_options *opts, json_t **hello, st_error *err);
 
 /* channel.c */
 int st_vmm_channel_open(st_vmm_node *node, int timeout_ms, st_error *err);

@@ -57,3 +57,17 @@ int st_server_api_nodes(struct st_server_call *c)
     return st_server_api_reply_status(c, 405, "%s %s: not an API call (see agent/API.md)",
                                       c->q->method, "/api/v1/nodes/...");
 }
+
+/* DELETE /strata/v1/node-templates: drops this stratad's booted node
+ * templates; {"removed": N}. */
+int st_server_api_node_templates(struct st_server_call *c)
+{
+    if (!st_server_api_method_is(c, "DELETE"))
+        return st_server_api_reply_status(c, 405, "/strata/v1/node-templates: only DELETE");
+    st_error err = {0};
+    int n = st_server_node_templates_drop(c->d, &err);
+    if (n < 0)
+        return st_server_api_reply_error(c, n, &err, ST_SERVER_API_COMMANDS);
+    _cleanup_json_ json_t *out = json_pack("{s:i}", "removed", n);
+    return st_server_api_reply_json(c, 200, out);
+}

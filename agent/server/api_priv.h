@@ -197,6 +197,7 @@ int st_server_api_ui(struct st_server_call *c);
 /* api_host.c: GET /strata/v1/host: the physical layer (CPUs, memory, the
  * accelerator nodes get and why, the node count). */
 int st_server_api_host(struct st_server_call *c);
+int st_server_api_node_templates(struct st_server_call *c);
 /* api_bench.c: /strata/v1/bench/startup[.svg]: the last start-up results
  * (strata/startup_results.h), kept in STATE/bench-startup.json. */
 int st_server_api_bench(struct st_server_call *c);

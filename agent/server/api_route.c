@@ -354,6 +354,8 @@ static int route_request(struct st_server_call *c)
             return st_server_api_host(c);
         if (st_server_api_seg_is(c, 2, "bench"))
             return st_server_api_bench(c);
+        if (st_server_api_seg_is(c, 2, "node-templates") && q->nseg == 3)
+            return st_server_api_node_templates(c);
     }
     if (st_server_api_seg_is(c, 0, "apply") && q->nseg == 1 && st_server_api_method_is(c, "POST"))
         return st_server_api_apply(c);

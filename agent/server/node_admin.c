@@ -8,6 +8,7 @@
 #include "strata/controller.h"
 #include "strata/names.h"
 #include "strata/netalloc.h"
+#include "strata/node_template.h"
 #include "strata/time.h"
 
 #include <errno.h>
@@ -26,6 +27,7 @@ struct start_job {
     st_accel accel;
     char accel_reason[ST_ACCEL_REASON_MAX];
     char pod_cidr[ST_NET_CIDR_LEN];
+    bool from_template; /* spec.fromTemplate: restore a booted template */
 };
 
 static pthread_mutex_t pod_cidr_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -67,9 +69,21 @@ static void *start_worker(void *arg)
     if (slot && (r = d->vmm.ops->host_memory_check(d->vmm.ctx, job->memory_mib, &err)) < 0)
         st_error_prefix(&err, "when its turn to boot came: ");
     int64_t t0 = st_server_now_ns(d);
-    st_vmm_start_options so = {.ready_timeout_ms = job->ready_timeout_ms};
+    st_vmm_start_report rep = {0};
+    st_vmm_start_options so = {.ready_timeout_ms = job->ready_timeout_ms,
+                               .template_dir = job->from_template ? d->templates_dir : NULL,
+                               .report = &rep};
     if (r == 0)
         r = d->vmm.ops->node_start(d->vmm.ctx, &spec, &so, &hello, &err);
+    if (rep.fallback[0]) {
+        st_server_log("node %s: %s", job->name, rep.fallback);
+        st_event_record(d->store, "Node", "", job->name, "Warning", "TemplateUnused", COMPONENT,
+                        "%s", rep.fallback);
+    }
+    if (rep.template_made)
+        st_event_record(d->store, "Node", "", job->name, "Normal", "TemplateMade", COMPONENT,
+                        "booted and saved a node template in %lld ms (in %s)",
+                        (long long)rep.template_ms, d->templates_dir);
     int64_t ms = (st_server_now_ns(d) - t0) / 1000000;
     json_decref(hello);
     /* Logged before the slot is left, so the log never shows more boots
@@ -100,8 +114,9 @@ static void *start_worker(void *arg)
             json_pack("{s:{s:{s:I}}}", "status", "strata", "bootMillis", (json_int_t)ms);
         st_control_node_patch(d->store, job->name, patch, NULL);
         st_event_record(d->store, "Node", "", job->name, "Normal", "Started", COMPONENT,
-                        "VM %s%s booted to hello in %lld ms (%s)", ST_NODE_DOMAIN_PREFIX, job->name,
-                        (long long)ms, job->accel_reason);
+                        "VM %s%s %s to hello in %lld ms (%s)", ST_NODE_DOMAIN_PREFIX, job->name,
+                        rep.restored ? "restored from a template" : "booted", (long long)ms,
+                        job->accel_reason);
         pthread_mutex_lock(&d->lock);
         struct st_server_node *n = st_server_node_find(d, job->name);
         if (n)
@@ -123,6 +138,9 @@ int st_server_node_add(struct st_server *d, json_t *body, int ready_timeout_ms, 
     json_int_t cpus = json_integer_value(json_object_get(spec, "cpus"));
     json_int_t mem = json_integer_value(json_object_get(spec, "memoryMiB"));
     const char *accel_text = json_string_value(json_object_get(spec, "accel"));
+    json_t *from_template = json_object_get(spec, "fromTemplate");
+    if (from_template && !json_is_boolean(from_template))
+        return st_error_set(err, EINVAL, "spec.fromTemplate: true or false");
     if (!st_name_dns_label_ok(name) || strlen(name) > ST_NODE_NAME_MAX)
         return st_error_set(err, EINVAL,
                             "metadata.name \"%s\": a node name is lowercase letters, digits and "
@@ -223,7 +241,8 @@ int st_server_node_add(struct st_server *d, json_t *body, int ready_timeout_ms, 
                               .cpus = (unsigned)cpus,
                               .memory_mib = (unsigned)mem,
                               .ready_timeout_ms = ready_timeout_ms,
-                              .accel = choice.accel};
+                              .accel = choice.accel,
+                              .from_template = json_is_true(from_template)};
     snprintf(job->name, sizeof(job->name), "%s", name);
     snprintf(job->accel_reason, sizeof(job->accel_reason), "%s", choice.reason);
     snprintf(job->pod_cidr, sizeof(job->pod_cidr), "%s", cidr);
@@ -322,4 +341,12 @@ int st_server_node_remove(struct st_server *d, const char *name, st_error *err)
                     "Node %s shut down and removed", name);
     st_server_kick(d);
     return 0;
+}
+
+int st_server_node_templates_drop(struct st_server *d, st_error *err)
+{
+    int n = st_template_drop_all(d->templates_dir, err);
+    if (n > 0)
+        st_server_log("dropped %d node template(s) in %s", n, d->templates_dir);
+    return n;
 }

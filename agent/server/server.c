@@ -170,6 +170,12 @@ static int setup(struct st_server *d, st_error *err)
         d->nodes_dir = NULL;
         return st_error_set(err, ENOMEM, "out of memory");
     }
+    /* in the state dir, which one stratad holds locked: two stratad never
+     * share a template */
+    if (asprintf(&d->templates_dir, "%s/templates", d->cfg.state_dir) < 0) {
+        d->templates_dir = NULL;
+        return st_error_set(err, ENOMEM, "out of memory");
+    }
     if (d->cfg.images_dir)
         d->images_dir = strdup(d->cfg.images_dir);
     else if (asprintf(&d->images_dir, "%s/images", d->cfg.state_dir) < 0)
@@ -245,6 +251,7 @@ void st_server_close(st_server *d)
     if (d->lock_fd >= 0)
         close(d->lock_fd);
     free(d->nodes_dir);
+    free(d->templates_dir);
     free(d->images_dir);
     pthread_cond_destroy(&d->changed);
     pthread_mutex_destroy(&d->lock);

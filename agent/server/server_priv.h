@@ -146,7 +146,8 @@ struct st_server_liveness {
 
 struct st_server {
     st_server_config cfg;
-    char *nodes_dir; /* STATE_DIR/nodes: channel sockets, console logs */
+    char *nodes_dir;     /* STATE_DIR/nodes: channel sockets, console logs */
+    char *templates_dir; /* STATE_DIR/templates: this stratad's booted node templates */
     char *images_dir;
     st_image_store *images;       /* the OCI image store in images_dir (thread-safe) */
     struct st_server_pull *pulls; /* [lock] image_pull.c: pulls for pods, by pod and container */
@@ -313,6 +314,9 @@ void st_server_node_queries_fail(struct st_server *d, const char *node, const ch
 int st_server_node_add(struct st_server *d, json_t *body, int ready_timeout_ms, json_t **node,
                        st_error *err);
 int st_server_node_kill(struct st_server *d, const char *name, st_error *err);
+/* DELETE /strata/v1/node-templates: removes this stratad's node templates
+ * (the next `node add --from-template` makes one again). How many. */
+int st_server_node_templates_drop(struct st_server *d, st_error *err);
 int st_server_node_remove(struct st_server *d, const char *name, st_error *err);
 
 /* liveness.c: which silent nodes are fenced, and how. */

@@ -161,8 +161,9 @@ int stctl_node_add(struct stctl *ctl, int argc, char **argv);
 #define STCTL_USAGE_PORT_FORWARD                                                                   \
     "port-forward pod/NAME|svc/NAME [LOCAL]:REMOTE [--address 127.0.0.1] [-n NS]"
 #define STCTL_USAGE_NODE_ADD                                                                       \
-    "node add NAME [--cpus N] [--memory MIB] [--accel auto|kvm|tcg] [--timeout S]"
-#define STCTL_USAGE_NODE "node add|list|kill|rm ..."
+    "node add NAME [--cpus N] [--memory MIB] [--accel auto|kvm|tcg] [--timeout S] "                \
+    "[--from-template]"
+#define STCTL_USAGE_NODE "node add|list|kill|rm|template rm ..."
 #define STCTL_USAGE_IMAGE                                                                          \
     "image import NAME[:TAG] PATH | image list [-o wide|json|yaml] | image rm NAME[:TAG] | image " \
     "pull REF"

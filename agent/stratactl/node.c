@@ -56,6 +56,24 @@ static int node_act(struct stctl *ctl, int argc, char **argv, const char *usage,
     return 0;
 }
 
+/* `node template rm`: drops stratad's booted node templates. */
+static int node_template(struct stctl *ctl, int argc, char **argv)
+{
+    if (argc != 2 || strcmp(argv[1], "rm") != 0)
+        return stctl_usage("node template rm", "the one template command is rm");
+    st_error err = {0};
+    stctl_client *cl = stctl_connect(ctl, &err);
+    if (cl == NULL)
+        return stctl_fail(&err);
+    json_t *out = NULL;
+    if (stctl_call(cl, "DELETE", "/strata/v1/node-templates", NULL, &out, &err) < 0)
+        return stctl_fail(&err);
+    printf("%lld node template(s) removed\n",
+           (long long)json_integer_value(json_object_get(out, "removed")));
+    json_decref(out);
+    return 0;
+}
+
 int stctl_verb_node(struct stctl *ctl, int argc, char **argv)
 {
     if (argc < 2)
@@ -63,7 +81,8 @@ int stctl_verb_node(struct stctl *ctl, int argc, char **argv)
     const char *sub = argv[1];
     if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0) {
         printf("usage: stratactl %s\n       stratactl node list [-o wide|json|yaml|name] [-w]\n"
-               "       stratactl node kill NAME\n       stratactl node rm NAME\n",
+               "       stratactl node kill NAME\n       stratactl node rm NAME\n"
+               "       stratactl node template rm\n",
                STCTL_USAGE_NODE_ADD);
         return 0;
     }
@@ -74,6 +93,8 @@ int stctl_verb_node(struct stctl *ctl, int argc, char **argv)
         return stctl_node_add(ctl, argc, argv);
     if (strcmp(sub, "list") == 0 || strcmp(sub, "ls") == 0)
         return node_list(ctl, argc, argv);
+    if (strcmp(sub, "template") == 0 || strcmp(sub, "templates") == 0)
+        return node_template(ctl, argc, argv);
     if (strcmp(sub, "kill") == 0)
         return node_act(ctl, argc, argv, "node kill NAME", true);
     if (strcmp(sub, "rm") == 0 || strcmp(sub, "remove") == 0 || strcmp(sub, "delete") == 0)

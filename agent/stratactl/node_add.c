@@ -3,7 +3,9 @@
  * accelerator chosen), its phase is Failed (prints why), or --timeout
  * passes. --timeout also bounds stratad's wait for the VM's hello (it then
  * removes the VM and says why). Progress goes to stderr, a line per change
- * of phase or accel. */
+ * of phase or accel. --from-template restores the node from this stratad's
+ * booted template of the image and size (made by the first such add); any
+ * problem with the template boots cold, said in `stratactl events`. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -25,6 +27,7 @@
 struct node_opts {
     long cpus, memory_mib, timeout_s;
     bool timeout_given;
+    bool from_template;
     const char *accel;
 };
 
@@ -99,6 +102,7 @@ static int parse_opts(struct stctl *ctl, int argc, char **argv, struct node_opts
         {"memory", required_argument, NULL, 'm'},
         {"accel", required_argument, NULL, 'a'},
         {"timeout", required_argument, NULL, 't'},
+        {"from-template", no_argument, NULL, 'T'},
         STCTL_COMMON_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
@@ -122,6 +126,9 @@ static int parse_opts(struct stctl *ctl, int argc, char **argv, struct node_opts
                 return stctl_usage(STCTL_USAGE_NODE_ADD, "--accel is auto, kvm or tcg, not \"%s\"",
                                    optarg);
             o->accel = optarg;
+            break;
+        case 'T':
+            o->from_template = true;
             break;
         case 't':
             o->timeout_s = parse_long(optarg, 1, 86400, &ok);
@@ -179,6 +186,8 @@ int stctl_node_add(struct stctl *ctl, int argc, char **argv)
     _cleanup_json_ json_t *body =
         json_pack("{s:{s:s}, s:{s:I, s:I, s:s}}", "metadata", "name", name, "spec", "cpus",
                   (json_int_t)o.cpus, "memoryMiB", (json_int_t)o.memory_mib, "accel", o.accel);
+    if (body && o.from_template)
+        json_object_set_new(json_object_get(body, "spec"), "fromTemplate", json_true());
     json_t *node = NULL;
     if (body == NULL)
         return stctl_failf("out of memory");

@@ -17,6 +17,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -90,6 +92,26 @@ static void digest_refresh(struct agent *a)
     a->digest_gen = gen;
 }
 
+/* What tells clones of one template apart, for the host to check: the
+ * machine id (Kubernetes' nodeInfo.machineID) and 8 bytes fresh from the
+ * kernel RNG (two clones that share RNG state would send the same). */
+static void hello_identity(json_t *hello)
+{
+    char mid[64] = "";
+    _cleanup_fclose_ FILE *f = fopen("/etc/machine-id", "re");
+    if (f && fgets(mid, sizeof(mid), f)) {
+        mid[strcspn(mid, "\n")] = '\0';
+        json_object_set_new(hello, "machineId", json_string(mid));
+    }
+    unsigned char r[8];
+    char hex[2 * sizeof(r) + 1];
+    if (getrandom(r, sizeof(r), GRND_NONBLOCK) == (ssize_t)sizeof(r)) {
+        for (size_t i = 0; i < sizeof(r); i++)
+            snprintf(hex + 2 * i, 3, "%02x", r[i]);
+        json_object_set_new(hello, "randomSample", json_string(hex));
+    }
+}
+
 /* hello (with the pods it runs) as the first thing the host on fd reads
  * from us: anything queued for an earlier host is dropped. */
 static void greet(struct agent *a, int fd)
@@ -107,6 +129,8 @@ static void greet(struct agent *a, int fd)
     };
     if (st_proto_hello_build(&h, &hello, &err) < 0)
         st_node_log("cannot build hello: %s", err.msg);
+    else
+        hello_identity(hello);
     a->clock_seen = false;
     digest_refresh(a);
     /* hello first: heartbeats follow it in seq and on the wire */

@@ -181,5 +181,7 @@ void st_node_config_free(struct st_node_config *cfg)
     free(cfg->port_name);
     free(cfg->images_dir);
     free(cfg->state_dir);
+    free(cfg->cmdline_owned);
+    cfg->cmdline_owned = NULL;
     cfg->name = cfg->listen_path = cfg->port_name = cfg->images_dir = cfg->state_dir = NULL;
 }

@@ -127,7 +127,9 @@ int main(int argc, char **argv)
     }
 
     st_error err = {0};
-    int rc = st_node_config_resolve(&cfg, &err);
+    int rc = st_node_template_wait(&cfg, &err);
+    if (rc >= 0)
+        rc = st_node_config_resolve(&cfg, &err);
     if (rc >= 0)
         rc = st_node_agent_run(&cfg, &err);
     if (rc < 0)

@@ -54,7 +54,17 @@ struct st_node_config {
     bool podnet;                  /* strata.podcidr= was given: pods get an IP */
     struct st_node_cidr pod_cidr; /* strata.podcidr= (a /24) */
     struct st_node_cidr svc_cidr; /* strata.svccidr=, or ST_NODE_SVC_CIDR_DEFAULT */
+    int port_fd;                  /* > 0: the node port, already open (template.c) */
+    char *cmdline_owned;          /* template.c's identity file, when cmdline points to it */
 };
+
+/* template.c: with strata.template=1 on the kernel cmdline, waits (for as
+ * long as it takes: the VM is saved meanwhile) for the host's `identity`,
+ * answering each host that connects with `template_wait`; then reseeds the
+ * RNG, sets hostname, machine id and clock, mounts the image store and
+ * points cfg at the identity's settings and the open port. 0 right away
+ * without the flag or with --listen. */
+int st_node_template_wait(struct st_node_config *cfg, st_error *err);
 
 /* Fills what the command line left unset from the kernel cmdline, then the
  * hostname and defaults. */

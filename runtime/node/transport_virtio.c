@@ -46,6 +46,10 @@ int st_node_virtio_port_find(const char *name, char *dev, size_t devlen, st_erro
 static int virtio_open(struct st_node_transport *t, const struct st_node_config *cfg, st_error *err)
 {
     t->fd = t->conn = -1;
+    /* template.c waited on the port already: keep its descriptor (a
+     * virtio port has one opener at a time) */
+    if (cfg->port_fd > 0)
+        t->fd = cfg->port_fd;
     t->path = strdup(cfg->port_name);
     if (t->path == NULL)
         return st_error_set(err, ENOMEM, "out of memory");

@@ -26,21 +26,30 @@
  * strata.svccidr=10.96.0.0/16 (clusterIPs; local to every guest). */
 #define ST_PROTO_CMDLINE_PODCIDR "strata.podcidr"
 #define ST_PROTO_CMDLINE_SVCCIDR "strata.svccidr"
+/* strata.template=1: the VM is booted to be saved as a template (vmm's
+ * node_template.c): strata-node holds back (no 9p mount, no name) and
+ * answers each host that connects with `template_wait` until one sends
+ * `identity`: {name, args (kernel-cmdline-style settings, read after the
+ * real cmdline), hostname, machineId (32 hex), seed (64 bytes as hex: the
+ * guest's RNG is reseeded with them), unixMillis (the clock is stepped)}. */
+#define ST_PROTO_CMDLINE_TEMPLATE "strata.template"
 
 /* Message types. */
-#define ST_PROTO_HELLO      "hello"
-#define ST_PROTO_HEARTBEAT  "heartbeat"
-#define ST_PROTO_PING       "ping"
-#define ST_PROTO_PONG       "pong"
-#define ST_PROTO_POD_STATUS "pod_status"
-#define ST_PROTO_LOG        "log"
-#define ST_PROTO_POD_RUN    "pod_run"
-#define ST_PROTO_POD_STOP   "pod_stop"
-#define ST_PROTO_CLOCK      "clock"
-#define ST_PROTO_EVENT      "event"
-#define ST_PROTO_SERVICES   "services"
-#define ST_PROTO_PODS_QUERY "pods_query"
-#define ST_PROTO_PODS       "pods"
+#define ST_PROTO_HELLO         "hello"
+#define ST_PROTO_HEARTBEAT     "heartbeat"
+#define ST_PROTO_PING          "ping"
+#define ST_PROTO_PONG          "pong"
+#define ST_PROTO_POD_STATUS    "pod_status"
+#define ST_PROTO_LOG           "log"
+#define ST_PROTO_POD_RUN       "pod_run"
+#define ST_PROTO_POD_STOP      "pod_stop"
+#define ST_PROTO_CLOCK         "clock"
+#define ST_PROTO_EVENT         "event"
+#define ST_PROTO_SERVICES      "services"
+#define ST_PROTO_PODS_QUERY    "pods_query"
+#define ST_PROTO_PODS          "pods"
+#define ST_PROTO_TEMPLATE_WAIT "template_wait"
+#define ST_PROTO_IDENTITY      "identity"
 
 /* Hex digest length of st_proto_pods_digest (64-bit hash), plus NUL. */
 #define ST_PROTO_DIGEST_LEN 17

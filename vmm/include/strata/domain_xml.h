@@ -54,6 +54,7 @@ typedef struct st_node_spec {
     const char *images_dir;    /* optional: shared read-only over 9p as "strata-images" */
     time_t created;            /* metadata timestamp; 0 → now */
     bool balloon_off;          /* no virtio-balloon (bench/density's peer); false → on */
+    const char *template_key;  /* a template VM's key (<strata:template>); NULL for a node */
 } st_node_spec;
 
 /* Checks the fields that need no file access (name, vcpus, memory, accel,

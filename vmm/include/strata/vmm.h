@@ -83,9 +83,27 @@ int st_vmm_sync(st_vmm *vmm, int timeout_ms, st_error *err);
 
 /* ---- nodes ------------------------------------------------------------ */
 
+/* How a start went (st_vmm_start_options.report). */
+typedef struct st_vmm_start_report {
+    bool restored;       /* the node was restored from a template */
+    bool template_made;  /* this start booted and saved the template first */
+    int64_t template_ms; /* making the template (cold boot + save), 0 when none */
+    int64_t restore_ms;  /* of a restored node: libvirt's restore (QEMU up, state read) */
+    int64_t define_ms;   /* ... defining the restored domain persistently */
+    int64_t identity_ms; /* ... channel connected, identity sent */
+    int64_t hello_ms;    /* ... identity sent to hello */
+    char fallback[ST_ERROR_MSG_MAX]; /* why a template start booted cold instead ("" when it did
+                                        not) */
+} st_vmm_start_report;
+
 typedef struct st_vmm_start_options {
     int ready_timeout_ms;   /* 0 → ST_VMM_READY_TIMEOUT_MS_DEFAULT */
     const char *accel_root; /* root for st_accel_choose when spec->accel is AUTO; NULL → "/" */
+    /* Non-NULL: start from a booted template kept in this folder (see
+     * strata/node_template.h); made on first use; any problem with it ends
+     * in a cold boot, said in report->fallback. NULL: a cold boot. */
+    const char *template_dir;
+    st_vmm_start_report *report; /* may be NULL */
 } st_vmm_start_options;
 
 /* Checks that the kernel (ELF or bzImage) and initramfs (newc cpio) exist,
