@@ -6,6 +6,7 @@
 #include "cgroup_backend.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <linux/magic.h>
 #include <pthread.h>
@@ -718,6 +719,86 @@ int st_cgroup_attach(struct st_cgroup *cg, pid_t pid, st_error *err)
         return st_error_set(err, st_cgroup_errno(r), "cgroup %s: cannot move pid %d into it: %s",
                             cg->path, (int)pid, lcg_strerror(r));
     return 0;
+}
+
+int st_cgroup_dir_open(const struct st_cgroup *cg, st_error *err)
+{
+    if (cg->layout != ST_CGROUP_UNIFIED_V2)
+        return st_error_set(err, EOPNOTSUPP,
+                            "cgroup %s: v1 has one directory per controller: attach instead",
+                            cg->path);
+    const char *mnt = st_cgroup_ctrl_mount(cg->ctrl[0], NULL);
+    if (mnt == NULL)
+        return st_error_set(err, ENOENT, "cgroup %s: controller %s is not mounted", cg->path,
+                            cg->ctrl[0]);
+    char dir[FILENAME_MAX * 2];
+    snprintf(dir, sizeof(dir), "%s/%s", mnt, cg->path);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return st_error_sys(err, errno, "cgroup %s: cannot open %s", cg->path, dir);
+    return fd;
+}
+
+/* ---- the migration lock's grace period (v1) ----
+ * Every move of a process between cgroups takes the kernel's global
+ * cgroup_threadgroup_rwsem for writing, and a writer that finds it idle waits
+ * for an RCU grace period first (rcu_sync): 5-30 ms on a busy host, the
+ * largest single cost of a container start on v1. A writer that comes while
+ * another holds it, or shortly after, does not wait again. So the creator
+ * starts one harmless move early, on its own thread: it moves itself into the
+ * cgroup it is already in, while config, cgroup and clone go on; the real
+ * move of the container's process then finds the grace period (mostly)
+ * passed. Nothing changes if it fails (not permitted, no such file). v2 never
+ * needs it: the process is born in its cgroup (CLONE_INTO_CGROUP). */
+
+static void *warm_run(void *arg)
+{
+    (void)arg;
+    char line[FILENAME_MAX], file[FILENAME_MAX * 2 + 32];
+    FILE *f = fopen("/proc/self/cgroup", "re");
+    if (f == NULL)
+        return NULL;
+    file[0] = '\0';
+    /* "ID:ctrl[,ctrl]:/path": the first v1 hierarchy libcgroup knows. */
+    while (file[0] == '\0' && fgets(line, sizeof(line), f)) {
+        char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        if (c2 == NULL || c2 == c1 + 1)
+            continue;
+        *c2 = '\0';
+        char *path = c2 + 1;
+        path[strcspn(path, "\n")] = '\0';
+        char *save = NULL;
+        for (char *ctrl = strtok_r(c1 + 1, ",", &save); ctrl; ctrl = strtok_r(NULL, ",", &save)) {
+            enum st_cgroup_layout v;
+            const char *mnt = st_cgroup_ctrl_mount(ctrl, &v);
+            if (mnt && v == ST_CGROUP_HYBRID_V1) {
+                snprintf(file, sizeof(file), "%s%s/cgroup.procs", mnt, path);
+                break;
+            }
+        }
+    }
+    fclose(f);
+    if (file[0] == '\0')
+        return NULL;
+    int fd = open(file, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    char pid[24];
+    int n = snprintf(pid, sizeof(pid), "%d", (int)getpid());
+    if (write(fd, pid, (size_t)n) < 0) {
+        /* not permitted here: the real move just waits its full time */
+    }
+    close(fd);
+    return NULL;
+}
+
+int st_cgroup_warm_start(pthread_t *thread)
+{
+    enum st_cgroup_layout layout;
+    st_error ignored = {0};
+    if (st_cgroup_layout(&layout, &ignored) < 0 || layout != ST_CGROUP_HYBRID_V1)
+        return 0;
+    return pthread_create(thread, NULL, warm_run, NULL) == 0 ? 1 : 0;
 }
 
 static int procs_read(struct st_cgroup *cg, const char *ctrl, pid_t **pids, size_t *n,

@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -587,6 +588,18 @@ static int hooks_load(struct st_container *c, st_error *err)
 
 /* ---- API ---- */
 
+struct warm_thread {
+    pthread_t *thread;
+    bool started;
+};
+
+static void warm_join(struct warm_thread *w)
+{
+    if (w->started)
+        pthread_join(*w->thread, NULL);
+    w->started = false;
+}
+
 static int validate(const struct st_oci_config *cfg, st_error *err)
 {
     struct stat st;
@@ -619,6 +632,12 @@ static int validate(const struct st_oci_config *cfg, st_error *err)
 int st_container_create(const struct st_container_opts *opts, struct st_container **out,
                         st_error *err)
 {
+    /* v1: the kernel's migration lock waits out a grace period while the
+     * config is read and the cgroup made (cgroup.c says why); joined before
+     * the clone, so the child never starts beside another thread. */
+    pthread_t warm;
+    __attribute__((cleanup(warm_join))) struct warm_thread wt = {.thread = &warm};
+    wt.started = st_cgroup_warm_start(&warm) == 1;
     _cleanup_container_ struct st_container *c = container_new(opts->state_root);
     if (c == NULL || c->root == NULL)
         return st_error_set(err, ENOMEM, "out of memory");
@@ -668,7 +687,7 @@ int st_container_create(const struct st_container_opts *opts, struct st_containe
 
     _cleanup_free_ char *fifo = NULL;
     _cleanup_free_ char *state_creating = NULL, *state_created = NULL;
-    _cleanup_close_ int fifo_fd = -1;
+    _cleanup_close_ int fifo_fd = -1, cg_fd = -1;
     int sv[2] = {-1, -1};
     pid_t pid = -1;
     bool hooks_ran = false;
@@ -723,7 +742,12 @@ int st_container_create(const struct st_container_opts *opts, struct st_containe
                            .state_created = state_created};
     a.parent_sock = sv[0];
     fflush(NULL);
-    if ((r = st_ns_spawn(cfg, child_run, &a, &pid, err)) < 0) {
+    warm_join(&wt);
+    /* v2: born in its cgroup, without the migration lock (-1 on v1). */
+    st_error no_dir = {0};
+    cg_fd = st_cgroup_dir_open(c->cg, &no_dir);
+    bool placed = false;
+    if ((r = st_ns_spawn_into(cfg, cg_fd, child_run, &a, &pid, &placed, err)) < 0) {
         pid = -1;
         goto fail;
     }
@@ -733,7 +757,7 @@ int st_container_create(const struct st_container_opts *opts, struct st_containe
     sv[0] = -1;
     c->st.pid = pid;
     c->is_parent = true;
-    if ((r = st_cgroup_attach(c->cg, pid, err)) < 0)
+    if (!placed && (r = st_cgroup_attach(c->cg, pid, err)) < 0)
         goto fail;
     if (cfg->has_oom_score_adj && (r = write_oom_score_adj(pid, cfg, err)) < 0)
         goto fail;

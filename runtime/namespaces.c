@@ -10,12 +10,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/nsfs.h>
+#include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <stdint.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -137,6 +139,33 @@ static __attribute__((noreturn)) void helper_run(const struct st_oci_config *c, 
     }
     helper_report(fd, NULL, pid);
     _exit(0);
+}
+
+int st_ns_spawn_into(const struct st_oci_config *c, int cgroup_fd, void (*child)(void *arg),
+                     void *arg, pid_t *out, bool *placed, st_error *err)
+{
+    *placed = false;
+    if (cgroup_fd >= 0 && c->ns_joined == 0) {
+        struct clone_args ca;
+        memset(&ca, 0, sizeof(ca));
+        ca.flags = (uint64_t)(c->ns_flags & ~CLONE_NEWCGROUP) | CLONE_INTO_CGROUP;
+        ca.exit_signal = SIGCHLD;
+        ca.cgroup = (uint64_t)cgroup_fd;
+        pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+        if (pid == 0)
+            child(arg);
+        if (pid > 0) {
+            *out = pid;
+            *placed = true;
+            return 0;
+        }
+        /* ENOSYS/E2BIG: an old kernel; anything else clone would say too */
+        if (errno != ENOSYS && errno != E2BIG)
+            return st_error_sys(err, errno,
+                                "%s: linux.namespaces: clone3 into the container's cgroup failed",
+                                c->where);
+    }
+    return st_ns_spawn(c, child, arg, out, err);
 }
 
 int st_ns_spawn(const struct st_oci_config *c, void (*child)(void *arg), void *arg, pid_t *out,

@@ -5,6 +5,7 @@
 #ifndef STRATA_NAMESPACES_H
 #define STRATA_NAMESPACES_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "strata/error.h"
@@ -24,5 +25,12 @@ int st_ns_check(const struct st_oci_config *c, st_error *err);
  * child was moved into its cgroup, to be rooted there. */
 int st_ns_spawn(const struct st_oci_config *c, void (*child)(void *arg), void *arg, pid_t *pid,
                 st_error *err);
+
+/* st_ns_spawn, but with nothing to join and cgroup_fd a v2 cgroup directory
+ * (st_cgroup_dir_open), the child is born in that cgroup (clone3 with
+ * CLONE_INTO_CGROUP): *placed is then true and the caller does not attach
+ * it. A kernel without clone3 or a joined namespace leaves *placed false. */
+int st_ns_spawn_into(const struct st_oci_config *c, int cgroup_fd, void (*child)(void *arg),
+                     void *arg, pid_t *pid, bool *placed, st_error *err);
 
 #endif
