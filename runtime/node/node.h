@@ -491,6 +491,9 @@ struct st_node_pod {
     char *ns;  /* "namespace" of pod_run (stratad sends it), echoed in log and pod_status */
     char *dir; /* <state>/pods/<uid> */
     char started_at[40];
+    /* st_clock_ns when pod_run arrived and when its sandbox was ready: the
+     * first container's start logs its phases against them. */
+    int64_t run_ns, sandbox_ns;
     struct st_node_pod_spec *spec; /* NULL when the spec was refused */
     struct st_node_sandbox sandbox;
     struct st_node_ctr *ctrs;
