@@ -745,17 +745,18 @@ int st_cgroup_dir_open(const struct st_cgroup *cg, st_error *err)
  * for an RCU grace period first (rcu_sync): 5-30 ms on a busy host, the
  * largest single cost of a container start on v1. A writer that comes while
  * another holds it, or shortly after, does not wait again. So the creator
- * starts one harmless move early, on its own thread: it moves itself into the
- * cgroup it is already in, while config, cgroup and clone go on; the real
- * move of the container's process then finds the grace period (mostly)
- * passed. Nothing changes if it fails (not permitted, no such file). v2 never
- * needs it: the process is born in its cgroup (CLONE_INTO_CGROUP). */
+ * starts one harmless move early, on its own thread: that thread moves itself
+ * (v1 "tasks") into the cgroup it is already in, while the config is read and
+ * the cgroup made; the real move of the container's process then finds the
+ * grace period (mostly) passed. Nothing changes if it fails (not permitted,
+ * no such file). v2 never needs it: the process is born in its cgroup
+ * (CLONE_INTO_CGROUP). */
 
 static void *warm_run(void *arg)
 {
     (void)arg;
     char line[FILENAME_MAX], file[FILENAME_MAX * 2 + 32];
-    FILE *f = fopen("/proc/self/cgroup", "re");
+    FILE *f = fopen("/proc/thread-self/cgroup", "re");
     if (f == NULL)
         return NULL;
     file[0] = '\0';
@@ -772,7 +773,7 @@ static void *warm_run(void *arg)
             enum st_cgroup_layout v;
             const char *mnt = st_cgroup_ctrl_mount(ctrl, &v);
             if (mnt && v == ST_CGROUP_HYBRID_V1) {
-                snprintf(file, sizeof(file), "%s%s/cgroup.procs", mnt, path);
+                snprintf(file, sizeof(file), "%s%s/tasks", mnt, path);
                 break;
             }
         }
@@ -783,8 +784,10 @@ static void *warm_run(void *arg)
     int fd = open(file, O_WRONLY | O_CLOEXEC);
     if (fd < 0)
         return NULL;
+    /* this thread only (tasks, not cgroup.procs): no other thread of the
+     * caller moves, even one it placed elsewhere */
     char pid[24];
-    int n = snprintf(pid, sizeof(pid), "%d", (int)getpid());
+    int n = snprintf(pid, sizeof(pid), "%d", (int)gettid());
     if (write(fd, pid, (size_t)n) < 0) {
         /* not permitted here: the real move just waits its full time */
     }
