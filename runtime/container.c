@@ -30,7 +30,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -588,18 +587,6 @@ static int hooks_load(struct st_container *c, st_error *err)
 
 /* ---- API ---- */
 
-struct warm_thread {
-    pthread_t *thread;
-    bool started;
-};
-
-static void warm_join(struct warm_thread *w)
-{
-    if (w->started)
-        pthread_join(*w->thread, NULL);
-    w->started = false;
-}
-
 static int validate(const struct st_oci_config *cfg, st_error *err)
 {
     struct stat st;
@@ -632,12 +619,6 @@ static int validate(const struct st_oci_config *cfg, st_error *err)
 int st_container_create(const struct st_container_opts *opts, struct st_container **out,
                         st_error *err)
 {
-    /* v1: the kernel's migration lock waits out a grace period while the
-     * config is read and the cgroup made (cgroup.c says why); joined before
-     * the clone, so the child never starts beside another thread. */
-    pthread_t warm;
-    __attribute__((cleanup(warm_join))) struct warm_thread wt = {.thread = &warm};
-    wt.started = st_cgroup_warm_start(&warm) == 1;
     _cleanup_container_ struct st_container *c = container_new(opts->state_root);
     if (c == NULL || c->root == NULL)
         return st_error_set(err, ENOMEM, "out of memory");
@@ -742,7 +723,6 @@ int st_container_create(const struct st_container_opts *opts, struct st_containe
                            .state_created = state_created};
     a.parent_sock = sv[0];
     fflush(NULL);
-    warm_join(&wt);
     /* v2: born in its cgroup, without the migration lock (-1 on v1). */
     st_error no_dir = {0};
     cg_fd = st_cgroup_dir_open(c->cg, &no_dir);

@@ -5,7 +5,6 @@
 #ifndef STRATA_CGROUP_H
 #define STRATA_CGROUP_H
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -113,13 +112,6 @@ int st_cgroup_attach(struct st_cgroup *cg, pid_t pid, st_error *err);
  * global migration lock st_cgroup_attach takes. v1: -EOPNOTSUPP (one
  * directory per controller; attach instead). */
 int st_cgroup_dir_open(const struct st_cgroup *cg, st_error *err);
-
-/* v1 only: starts, on a new thread, a move of the caller into the cgroup it
- * is already in, so that the kernel's migration lock has waited out its RCU
- * grace period by the time st_cgroup_attach runs (see cgroup.c). Returns 1
- * when *thread was started (join it before the caller exits or forks
- * again), 0 when not needed or not possible. */
-int st_cgroup_warm_start(pthread_t *thread);
 
 /* true when the kernel OOM-killed a process of this cgroup (or below it):
  *   v2: the oom_kill counter of memory.events is > 0;
