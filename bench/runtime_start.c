@@ -1,6 +1,6 @@
 /* runtime_start.c: times container start-up of two runtimes, alternating so
  * both see the same machine load, and prints the medians and their ratio.
- *   bench_runtime_start N -- CMD_A... -- CMD_B...
+ *   bench_runtime_start N -- CMD_A... -- CMD_B... [-- CMD_C...]
  * Each command is fork/exec'd N times with stdio on /dev/null; a run that
  * exits non-zero aborts the benchmark (a failing runtime is not fast). */
 #include <fcntl.h>
@@ -41,46 +41,62 @@ static int run_once(char **argv, double *ms)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+#define MAX_CMDS 4
+
 int main(int argc, char **argv)
 {
+    static const char usage[] =
+        "usage: bench_runtime_start N -- CMD_A... -- CMD_B... [-- CMD_C...]\n";
     if (argc < 6 || strcmp(argv[2], "--") != 0) {
-        fprintf(stderr, "usage: bench_runtime_start N -- CMD_A... -- CMD_B...\n");
+        fputs(usage, stderr);
         return 2;
     }
     int n = atoi(argv[1]);
-    char **a = argv + 3, **b = NULL;
+    char **cmds[MAX_CMDS];
+    int ncmd = 0;
+    cmds[ncmd++] = argv + 3;
     for (int i = 3; i < argc; i++)
         if (strcmp(argv[i], "--") == 0) {
             argv[i] = NULL;
-            b = argv + i + 1;
-            break;
+            if (ncmd == MAX_CMDS || i + 1 >= argc) {
+                fputs(usage, stderr);
+                return 2;
+            }
+            cmds[ncmd++] = argv + i + 1;
         }
-    if (n < 1 || b == NULL || *b == NULL) {
-        fprintf(stderr, "usage: bench_runtime_start N -- CMD_A... -- CMD_B...\n");
+    if (n < 1 || ncmd < 2) {
+        fputs(usage, stderr);
         return 2;
     }
-    double *ta = calloc((size_t)n, sizeof(double)), *tb = calloc((size_t)n, sizeof(double));
-    for (int i = 0; i < n; i++) {
-        int ra = run_once(a, &ta[i]), rb = run_once(b, &tb[i]);
-        if (ra != 0 || rb != 0) {
-            fprintf(stderr, "bench_runtime_start: run %d failed (%s: %d, %s: %d)\n", i, a[0], ra,
-                    b[0], rb);
+    double *t[MAX_CMDS];
+    for (int k = 0; k < ncmd; k++)
+        if ((t[k] = calloc((size_t)n, sizeof(double))) == NULL)
+            return 1;
+    /* Alternated run by run, so every command sees the same load. */
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < ncmd; k++) {
+            int rc = run_once(cmds[k], &t[k][i]);
+            if (rc != 0) {
+                fprintf(stderr, "bench_runtime_start: run %d of %s failed (status %d)\n", i,
+                        cmds[k][0], rc);
+                return 1;
+            }
+        }
+    st_bench_stats st[MAX_CMDS];
+    st_error err = {0};
+    for (int k = 0; k < ncmd; k++) {
+        if (st_bench_stats_compute(t[k], (size_t)n, &st[k], &err) < 0) {
+            fprintf(stderr, "bench_runtime_start: %s\n", err.msg);
             return 1;
         }
+        printf("%s: median %.2f ms (p90 %.2f, min %.2f, max %.2f, %d runs)\n", cmds[k][0],
+               st[k].median, st[k].p90, st[k].min, st[k].max, n);
     }
-    st_bench_stats sa, sb;
-    st_error err = {0};
-    if (st_bench_stats_compute(ta, (size_t)n, &sa, &err) < 0 ||
-        st_bench_stats_compute(tb, (size_t)n, &sb, &err) < 0) {
-        fprintf(stderr, "bench_runtime_start: %s\n", err.msg);
-        return 1;
-    }
-    printf("%s: median %.2f ms (min %.2f, max %.2f, %d runs)\n", a[0], sa.median, sa.min, sa.max,
-           n);
-    printf("%s: median %.2f ms (min %.2f, max %.2f, %d runs)\n", b[0], sb.median, sb.min, sb.max,
-           n);
-    printf("medians_ms a=%.2f b=%.2f\n", sa.median, sb.median);
-    free(ta);
-    free(tb);
+    printf("medians_ms");
+    for (int k = 0; k < ncmd; k++)
+        printf(" %c=%.2f", 'a' + k, st[k].median);
+    printf("\n");
+    for (int k = 0; k < ncmd; k++)
+        free(t[k]);
     return 0;
 }

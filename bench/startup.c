@@ -13,6 +13,7 @@
  * an error or Ctrl-C: the signal only sets a flag that every loop checks,
  * and the way out is always the same cleanup. This file holds the options,
  * the checks, the run order and the cleanup; the rows live in startup_src/. */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -181,6 +182,22 @@ static int startup_check(struct startup *b, const char *image_dir, const char *i
                             "`cmake --build build --target fixtures`, or make one with "
                             "scripts/mkrootfs-busybox DIR/busybox/rootfs and give --images DIR",
                             b->images, true_path);
+    /* The pods' image: the first layer of the store (bench/startup makes
+     * one of the busybox root). */
+    char layers[PATH_MAX];
+    if ((r = startup_pathf(layers, sizeof(layers), err, "%s/layers", b->images)) < 0)
+        return r;
+    _cleanup_closedir_ DIR *ld = opendir(layers);
+    for (struct dirent *de; ld && (de = readdir(ld)) != NULL;)
+        if (de->d_name[0] != '.' && strlen(de->d_name) < sizeof(b->layer) - 8) {
+            snprintf(b->layer, sizeof(b->layer), "layers/%s", de->d_name);
+            break;
+        }
+    if (b->layer[0] == '\0')
+        return st_error_set(err, ENOENT,
+                            "no image layer in %s (the pods run one, as stratad sends them): "
+                            "copy DIR/busybox/rootfs to DIR/layers/<hex> (bench/startup does)",
+                            layers);
     if (!open_to_others(b->images))
         return st_error_set(err, EACCES,
                             "QEMU (it runs as another user) cannot read the image store %s: a "
@@ -192,6 +209,18 @@ static int startup_check(struct startup *b, const char *image_dir, const char *i
                             "%s is missing: build it with `cmake --build build --target "
                             "strata-run` (it is found next to " PROG ")",
                             b->strata_run);
+    /* The bench image is optional: without it the crun row says how to
+     * make it. */
+    char bench_dir[PATH_MAX];
+    st_error no_bench = {0};
+    if (resolve_dir(bench_dir, sizeof(bench_dir), NULL, b->bin_dir, "../image-bench", &no_bench) ==
+            0 &&
+        startup_pathf(b->bench_kernel, sizeof(b->bench_kernel), &no_bench, "%s/vmlinux",
+                      bench_dir) == 0 &&
+        startup_pathf(b->bench_initramfs, sizeof(b->bench_initramfs), &no_bench,
+                      "%s/initramfs.cpio", bench_dir) == 0 &&
+        st_vmm_boot_files_check(b->bench_kernel, b->bench_initramfs, &no_bench) == 0)
+        b->crun_in_vm = true;
     host_describe(b->host, sizeof(b->host));
     if ((r = st_accel_choose(NULL, ST_ACCEL_AUTO, &b->accel, err)) < 0)
         return r;
@@ -237,11 +266,12 @@ static int rows_init(struct startup *b, st_error *err)
         if (row->runs_ms == NULL)
             return st_error_set(err, ENOMEM, "out of memory");
     }
-    /* The peer a pod in a VM would be compared with; the node image
-     * (vmm/image/build-image) carries strata-node's own runtime only, and
-     * the node protocol runs pods with it. */
-    startup_row_na(&b->rows[STARTUP_ROW_CRUN],
-                   "n/a (the node image has no crun: strata-node runs pods itself)");
+    /* The peer of a pod in a VM: crun in the same VM, which only the bench
+     * variant of the node image carries. */
+    if (!b->crun_in_vm)
+        startup_row_na(&b->rows[STARTUP_ROW_CRUN],
+                       "n/a (no bench node image next to the binaries: cmake --build build "
+                       "--target node-image-bench, which needs crun on this host)");
     return 0;
 }
 

@@ -6,6 +6,7 @@
 #include "cgroup_backend.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <linux/magic.h>
 #include <pthread.h>
@@ -718,6 +719,24 @@ int st_cgroup_attach(struct st_cgroup *cg, pid_t pid, st_error *err)
         return st_error_set(err, st_cgroup_errno(r), "cgroup %s: cannot move pid %d into it: %s",
                             cg->path, (int)pid, lcg_strerror(r));
     return 0;
+}
+
+int st_cgroup_dir_open(const struct st_cgroup *cg, st_error *err)
+{
+    if (cg->layout != ST_CGROUP_UNIFIED_V2)
+        return st_error_set(err, EOPNOTSUPP,
+                            "cgroup %s: v1 has one directory per controller: attach instead",
+                            cg->path);
+    const char *mnt = st_cgroup_ctrl_mount(cg->ctrl[0], NULL);
+    if (mnt == NULL)
+        return st_error_set(err, ENOENT, "cgroup %s: controller %s is not mounted", cg->path,
+                            cg->ctrl[0]);
+    char dir[FILENAME_MAX * 2];
+    snprintf(dir, sizeof(dir), "%s/%s", mnt, cg->path);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return st_error_sys(err, errno, "cgroup %s: cannot open %s", cg->path, dir);
+    return fd;
 }
 
 static int procs_read(struct st_cgroup *cg, const char *ctrl, pid_t **pids, size_t *n,

@@ -668,7 +668,7 @@ int st_container_create(const struct st_container_opts *opts, struct st_containe
 
     _cleanup_free_ char *fifo = NULL;
     _cleanup_free_ char *state_creating = NULL, *state_created = NULL;
-    _cleanup_close_ int fifo_fd = -1;
+    _cleanup_close_ int fifo_fd = -1, cg_fd = -1;
     int sv[2] = {-1, -1};
     pid_t pid = -1;
     bool hooks_ran = false;
@@ -723,7 +723,11 @@ int st_container_create(const struct st_container_opts *opts, struct st_containe
                            .state_created = state_created};
     a.parent_sock = sv[0];
     fflush(NULL);
-    if ((r = st_ns_spawn(cfg, child_run, &a, &pid, err)) < 0) {
+    /* v2: born in its cgroup, without the migration lock (-1 on v1). */
+    st_error no_dir = {0};
+    cg_fd = st_cgroup_dir_open(c->cg, &no_dir);
+    bool placed = false;
+    if ((r = st_ns_spawn_into(cfg, cg_fd, child_run, &a, &pid, &placed, err)) < 0) {
         pid = -1;
         goto fail;
     }
@@ -733,7 +737,7 @@ int st_container_create(const struct st_container_opts *opts, struct st_containe
     sv[0] = -1;
     c->st.pid = pid;
     c->is_parent = true;
-    if ((r = st_cgroup_attach(c->cg, pid, err)) < 0)
+    if (!placed && (r = st_cgroup_attach(c->cg, pid, err)) < 0)
         goto fail;
     if (cfg->has_oom_score_adj && (r = write_oom_score_adj(pid, cfg, err)) < 0)
         goto fail;

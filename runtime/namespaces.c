@@ -10,12 +10,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/nsfs.h>
+#include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <stdint.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -68,13 +70,15 @@ int st_ns_check(const struct st_oci_config *c, st_error *err)
 /* What the helper reports: the container process's pid, or why not. */
 struct spawn_msg {
     pid_t pid;
+    int placed; /* born in its cgroup (CLONE_INTO_CGROUP) */
     int code;
     char text[ST_ERROR_MSG_MAX];
 };
 
-static void helper_report(int fd, const st_error *e, pid_t pid)
+static void helper_report(int fd, const st_error *e, pid_t pid, bool placed)
 {
-    struct spawn_msg m = {.pid = pid, .code = e ? (e->code ? e->code : EINVAL) : 0};
+    struct spawn_msg m = {
+        .pid = pid, .placed = placed, .code = e ? (e->code ? e->code : EINVAL) : 0};
     if (e)
         snprintf(m.text, sizeof(m.text), "%s", e->msg);
     ssize_t n;
@@ -82,8 +86,33 @@ static void helper_report(int fd, const st_error *e, pid_t pid)
         ;
 }
 
+/* clone(2) with flags (SIGCHLD in them), or with cgroup_fd >= 0 first
+ * clone3 into that v2 cgroup: *placed says which. Any clone3 failure (an
+ * old kernel, no permission on the cgroup from a joined user namespace)
+ * falls back to clone, whose error is the one to report. */
+static pid_t clone_into(unsigned long flags, int cgroup_fd, bool *placed)
+{
+    *placed = false;
+    if (cgroup_fd >= 0) {
+        struct clone_args ca;
+        memset(&ca, 0, sizeof(ca));
+        ca.flags = (uint64_t)(flags & ~(unsigned long)CSIGNAL) | CLONE_INTO_CGROUP;
+        /* clone3 refuses an exit signal with CLONE_PARENT: the child
+         * gets its parent's (the helper's SIGCHLD), as clone(2) does then */
+        ca.exit_signal = (flags & CLONE_PARENT) ? 0 : flags & CSIGNAL;
+        ca.cgroup = (uint64_t)cgroup_fd;
+        pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+        if (pid >= 0) {
+            *placed = pid > 0;
+            return pid;
+        }
+    }
+    return (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
+}
+
 static __attribute__((noreturn)) void helper_run(const struct st_oci_config *c, unsigned long flags,
-                                                 void (*child)(void *), void *arg, int fd)
+                                                 int cgroup_fd, void (*child)(void *), void *arg,
+                                                 int fd)
 {
     st_error e = {0};
     int fds[16];
@@ -96,7 +125,7 @@ static __attribute__((noreturn)) void helper_run(const struct st_oci_config *c, 
             (fds[i] = open(c->namespaces[i].path, O_RDONLY | O_CLOEXEC)) < 0) {
             st_error_sys(&e, errno, "%s: linux.namespaces[%zu].path %s: cannot open it", c->where,
                          i, c->namespaces[i].path);
-            helper_report(fd, &e, 0);
+            helper_report(fd, &e, 0, false);
             _exit(1);
         }
     }
@@ -114,14 +143,15 @@ static __attribute__((noreturn)) void helper_run(const struct st_oci_config *c, 
                              ns->type == CLONE_NEWPID
                                  ? " (a pid namespace must be the creator's or below it)"
                                  : "");
-                helper_report(fd, &e, 0);
+                helper_report(fd, &e, 0, false);
                 _exit(1);
             }
             close(fds[i]);
             fds[i] = -1;
         }
     }
-    pid_t pid = (pid_t)syscall(SYS_clone, flags | CLONE_PARENT, NULL, NULL, NULL, NULL);
+    bool placed;
+    pid_t pid = clone_into(flags | CLONE_PARENT, cgroup_fd, &placed);
     if (pid == 0) {
         close(fd);
         child(arg);
@@ -132,19 +162,20 @@ static __attribute__((noreturn)) void helper_run(const struct st_oci_config *c, 
                      errno == ENOMEM && (c->ns_joined & CLONE_NEWPID)
                          ? " (the joined pid namespace has no init left)"
                          : "");
-        helper_report(fd, &e, 0);
+        helper_report(fd, &e, 0, false);
         _exit(1);
     }
-    helper_report(fd, NULL, pid);
+    helper_report(fd, NULL, pid, placed);
     _exit(0);
 }
 
-int st_ns_spawn(const struct st_oci_config *c, void (*child)(void *arg), void *arg, pid_t *out,
-                st_error *err)
+int st_ns_spawn_into(const struct st_oci_config *c, int cgroup_fd, void (*child)(void *arg),
+                     void *arg, pid_t *out, bool *placed, st_error *err)
 {
     unsigned long flags = (unsigned long)(c->ns_flags & ~CLONE_NEWCGROUP) | SIGCHLD;
+    *placed = false;
     if (c->ns_joined == 0) {
-        pid_t pid = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
+        pid_t pid = clone_into(flags, cgroup_fd, placed);
         if (pid < 0)
             return st_error_sys(err, errno, "%s: linux.namespaces: clone failed", c->where);
         if (pid == 0)
@@ -164,7 +195,7 @@ int st_ns_spawn(const struct st_oci_config *c, void (*child)(void *arg), void *a
     }
     if (helper == 0) {
         close(p[0]);
-        helper_run(c, flags, child, arg, p[1]);
+        helper_run(c, flags, cgroup_fd, child, arg, p[1]);
     }
     close(p[1]);
     struct spawn_msg m;
@@ -181,5 +212,6 @@ int st_ns_spawn(const struct st_oci_config *c, void (*child)(void *arg), void *a
     if (m.code != 0)
         return st_error_set(err, m.code, "%s", m.text);
     *out = m.pid;
+    *placed = m.placed != 0;
     return 0;
 }

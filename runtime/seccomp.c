@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <pthread.h>
 #include <seccomp.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -460,7 +461,77 @@ const char *st_seccomp_known_name(enum st_seccomp_names which, size_t i)
     return NULL;
 }
 
+/* ---- the last program built, kept for the next identical spec ----
+ * A process that starts many containers (strata-node) passes the same
+ * profile each time, RuntimeDefault mostly, and compiling it with
+ * libseccomp is the costliest step of create under TCG (20-30 ms). The
+ * program depends only on the spec (the text, keys sorted) and on this
+ * process's kernel and libseccomp, so the last one built is handed out again
+ * as a copy for the same text. */
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *cache_key;
+static struct st_seccomp cache_prog;
+
+static struct st_seccomp *prog_copy(const struct st_seccomp *from)
+{
+    struct st_seccomp *s = calloc(1, sizeof(*s));
+    if (s == NULL || (s->insns = malloc(from->len * sizeof(struct sock_filter))) == NULL) {
+        free(s);
+        return NULL;
+    }
+    memcpy(s->insns, from->insns, from->len * sizeof(struct sock_filter));
+    s->len = from->len;
+    s->flags = from->flags;
+    return s;
+}
+
+static struct st_seccomp *cache_get(const char *key)
+{
+    struct st_seccomp *s = NULL;
+    pthread_mutex_lock(&cache_lock);
+    if (cache_key && key && strcmp(cache_key, key) == 0)
+        s = prog_copy(&cache_prog);
+    pthread_mutex_unlock(&cache_lock);
+    return s;
+}
+
+static void cache_put(char *key, const struct st_seccomp *built)
+{
+    struct st_seccomp *copy = key ? prog_copy(built) : NULL;
+    pthread_mutex_lock(&cache_lock);
+    if (copy) {
+        free(cache_key);
+        free(cache_prog.insns);
+        cache_key = key;
+        cache_prog = *copy;
+        key = NULL;
+    }
+    pthread_mutex_unlock(&cache_lock);
+    free(copy);
+    free(key);
+}
+
+static int build_uncached(json_t *spec, const char *where, struct st_seccomp **out, st_error *err);
+
 int st_seccomp_build(json_t *spec, const char *where, struct st_seccomp **out, st_error *err)
+{
+    if (out == NULL)
+        return st_error_set(err, EINVAL, "st_seccomp_build: out is NULL");
+    *out = NULL;
+    char *key = json_is_object(spec) ? json_dumps(spec, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    if ((*out = cache_get(key)) != NULL) {
+        free(key);
+        return 0;
+    }
+    int r = build_uncached(spec, where, out, err);
+    if (r == 0)
+        cache_put(key, *out);
+    else
+        free(key);
+    return r;
+}
+
+static int build_uncached(json_t *spec, const char *where, struct st_seccomp **out, st_error *err)
 {
     if (out == NULL)
         return st_error_set(err, EINVAL, "st_seccomp_build: out is NULL");

@@ -56,9 +56,18 @@ static void print_figures(const struct startup *b)
     ratio_to_runc(b, STARTUP_ROW_VM, vm_r, sizeof(vm_r));
     ratio_to_runc(b, STARTUP_ROW_POD, pod_r, sizeof(pod_r));
     ratio_to_runc(b, STARTUP_ROW_STRATA_RUN, srun_r, sizeof(srun_r));
-    printf("startup: vm_ms=%s pod_in_vm_ms=%s strata_run_ms=%s runc_ms=%s "
-           "vm_vs_runc=%s pod_in_vm_vs_runc=%s strata_run_vs_runc=%s accel=%s\n",
-           vm, pod, srun, runc, vm_r, pod_r, srun_r, st_accel_name(b->accel.accel));
+    /* and the pod against crun in the same VM, the peer measured in there */
+    char crun[32], pod_c[32];
+    const struct startup_row *pr = &b->rows[STARTUP_ROW_POD], *cr = &b->rows[STARTUP_ROW_CRUN];
+    figure(b, STARTUP_ROW_CRUN, crun, sizeof(crun));
+    if (pr->state == STARTUP_ROW_DONE && cr->state == STARTUP_ROW_DONE && cr->stats.median > 0)
+        snprintf(pod_c, sizeof(pod_c), "%.2f", st_bench_ratio(pr->stats.median, cr->stats.median));
+    else
+        snprintf(pod_c, sizeof(pod_c), "na");
+    printf("startup: vm_ms=%s pod_in_vm_ms=%s crun_in_vm_ms=%s strata_run_ms=%s runc_ms=%s "
+           "vm_vs_runc=%s pod_in_vm_vs_runc=%s pod_in_vm_vs_crun_in_vm=%s strata_run_vs_runc=%s "
+           "accel=%s\n",
+           vm, pod, crun, srun, runc, vm_r, pod_r, pod_c, srun_r, st_accel_name(b->accel.accel));
 }
 
 void startup_print_table(const struct startup *b)

@@ -52,8 +52,14 @@ struct startup {
     char bin_dir[PATH_MAX];
     char image_dir[PATH_MAX];
     char kernel[PATH_MAX], initramfs[PATH_MAX];
+    /* The bench variant of the node image (build-image --bench: crun and
+     * the bench_exec hook); the pods' node boots it when crun_in_vm, so the
+     * "crun in VM" row runs in the same VM as the pods. */
+    bool crun_in_vm;
+    char bench_kernel[PATH_MAX], bench_initramfs[PATH_MAX];
     char images[PATH_MAX]; /* an image store holding busybox/rootfs */
     char rootfs[PATH_MAX]; /* images/busybox/rootfs */
+    char layer[128];       /* "layers/<hex>": the same root as the pods' one image layer */
     char strata_run[PATH_MAX];
     char host[512]; /* "NAME, Linux RELEASE, N CPUs" */
     st_vmm *vmm;
@@ -83,7 +89,9 @@ void startup_row_record(struct startup_row *row, int i, int runs, double ms);
 /* N node boots, start call to hello, one at a time. */
 void startup_vm(struct startup *b);
 /* One node with the bench's image store, then N pods of /bin/true on it,
- * one at a time: each from its pod_run until it runs. */
+ * one at a time: each from its pod_run until it runs; with crun_in_vm, a
+ * `crun run` of /bin/true in the same node after each pod (bench_exec,
+ * timed from its send until its answer, as the pod is). */
 void startup_pods(struct startup *b);
 /* Removes the node that is up, if any; errors say how to clean up by hand. */
 void startup_node_remove(struct startup *b);

@@ -36,8 +36,8 @@ void startup_node_remove(struct startup *b)
 
 /* Starts node name (optionally sharing images_dir) and waits for its hello;
  * on success it is b->live_node until node_remove. */
-static int node_start(struct startup *b, const char *name, const char *images_dir, double *ms,
-                      st_error *err)
+static int node_start(struct startup *b, const char *name, const char *images_dir, bool bench,
+                      double *ms, st_error *err)
 {
     char state_dir[PATH_MAX];
     int r = startup_pathf(state_dir, sizeof(state_dir), err, "%s/state", b->tmp);
@@ -46,8 +46,8 @@ static int node_start(struct startup *b, const char *name, const char *images_di
     st_node_spec spec = {
         .name = name,
         .accel = b->accel.accel,
-        .kernel = b->kernel,
-        .initramfs = b->initramfs,
+        .kernel = bench ? b->bench_kernel : b->kernel,
+        .initramfs = bench ? b->bench_initramfs : b->initramfs,
         .state_dir = state_dir,
         .images_dir = images_dir,
     };
@@ -67,7 +67,7 @@ void startup_vm(struct startup *b)
         snprintf(name, sizeof(name), "bench-%d-%d", (int)getpid(), i + 1);
         st_error err = {0};
         double ms;
-        if (node_start(b, name, NULL, &ms, &err) < 0) {
+        if (node_start(b, name, NULL, false, &ms, &err) < 0) {
             startup_row_fail(row, &err);
             return;
         }
@@ -85,7 +85,7 @@ static int pod_wait(struct startup *b, const char *node, const char *uid, enum p
                     int timeout_ms, int64_t *at_ns, st_error *err)
 {
     int64_t deadline = st_vmm_now_ns() + (int64_t)timeout_ms * 1000000;
-    char phase[32] = "none yet";
+    char phase[384] = "none yet";
     for (;;) {
         if (startup_interrupted)
             return st_error_set(err, EINTR, "startup_interrupted");
@@ -123,7 +123,9 @@ static int pod_wait(struct startup *b, const char *node, const char *uid, enum p
             st_vmm_event_clear(&ev);
             continue;
         }
-        snprintf(phase, sizeof(phase), "%s", ps.phase);
+        /* the whole status: a container's waiting reason says why it is not running */
+        _cleanup_free_ char *text = json_dumps(ps.containers, JSON_COMPACT);
+        snprintf(phase, sizeof(phase), "%s %s", ps.phase, text ? text : "");
         bool started = strcmp(ps.phase, "Running") == 0 || strcmp(ps.phase, "Succeeded") == 0;
         if (want == POD_WAIT_STARTED && strcmp(ps.phase, "Failed") == 0) {
             r = st_error_set(err, EIO, "pod uid %s failed: %s%s%s", uid,
@@ -146,9 +148,9 @@ static int pod_wait(struct startup *b, const char *node, const char *uid, enum p
 static int pod_send_run(struct startup *b, const char *node, const char *pod, const char *uid,
                         st_error *err)
 {
-    _cleanup_json_ json_t *spec =
-        json_pack("{s:[{s:s, s:s, s:[s]}], s:s}", "containers", "name", "c", "image", "busybox",
-                  "command", "/bin/true", "restartPolicy", "Never");
+    _cleanup_json_ json_t *spec = json_pack("{s:[{s:s, s:s, s:[s], s:[s]}], s:s}", "containers",
+                                            "name", "c", "image", "busybox", "command", "/bin/true",
+                                            "imageLayers", b->layer, "restartPolicy", "Never");
     if (spec == NULL)
         return st_error_set(err, ENOMEM, "out of memory");
     struct st_proto_pod_run pr = {.pod = pod, .uid = uid, .spec = spec};
@@ -166,6 +168,93 @@ static int pod_send_stop(struct startup *b, const char *node, const char *pod, c
     return r < 0 ? r : st_vmm_node_send(b->vmm, node, msg, err);
 }
 
+/* ---- crun in the same VM (the bench image's bench_exec hook) ---- */
+
+/* The bundle crun runs: `crun spec`'s own config, with /bin/true, no
+ * terminal, and the busybox root the pods' image store gives the guest
+ * (read-only, as the spec has it). */
+#define CRUN_BUNDLE "/run/strata-bench-crun"
+#define CRUN_STATE  "/run/strata-bench-crun-state"
+#define CRUN_SETUP                                                                                 \
+    "set -e; mkdir -p " CRUN_BUNDLE "; cd " CRUN_BUNDLE "; rm -f config.json; crun spec; "         \
+    "sed -i -e 's/\"terminal\": true/\"terminal\": false/' "                                       \
+    "-e 's/^\\([[:space:]]*\\)\"sh\"$/\\1\"\\/bin\\/true\"/' "                                     \
+    "-e 's|\"path\": \"rootfs\"|\"path\": \"/var/lib/strata/images/busybox/rootfs\"|' "            \
+    "config.json; grep -q /bin/true config.json"
+
+/* Sends argv as bench_exec and waits for its bench_result; *ms from the
+ * send until the answer arrived (the pod row's measure: channel both ways). */
+static int bench_exec(struct startup *b, const char *node, json_t *argv, int64_t id, double *ms,
+                      st_error *err)
+{
+    _cleanup_json_ json_t *msg =
+        json_pack("{s:s, s:I, s:O}", "type", "bench_exec", "id", (json_int_t)id, "argv", argv);
+    if (msg == NULL)
+        return st_error_set(err, ENOMEM, "out of memory");
+    int64_t t0 = st_vmm_now_ns();
+    int r = st_vmm_node_send(b->vmm, node, msg, err);
+    if (r < 0)
+        return r;
+    int64_t deadline = t0 + (int64_t)POD_START_TIMEOUT_MS * 1000000;
+    for (;;) {
+        if (startup_interrupted)
+            return st_error_set(err, EINTR, "startup_interrupted");
+        int64_t left_ms = (deadline - st_vmm_now_ns()) / 1000000;
+        if (left_ms <= 0)
+            return st_error_set(err, ETIMEDOUT,
+                                "node %s: no bench_result within %d s: was it booted from the "
+                                "bench image (build-image --bench)?",
+                                node, POD_START_TIMEOUT_MS / 1000);
+        st_vmm_event ev = {0};
+        r = st_vmm_event_next(b->vmm, left_ms < EVENT_POLL_MS ? (int)left_ms : EVENT_POLL_MS, &ev,
+                              err);
+        if (r < 0)
+            return r;
+        if (r == 0)
+            continue;
+        if (strcmp(ev.node, node) == 0 && ev.kind == ST_VMM_EVENT_DEAD) {
+            st_vmm_event_clear(&ev);
+            return st_error_set(err, EPIPE, "node %s died during a bench_exec", node);
+        }
+        if (strcmp(ev.node, node) != 0 || ev.type == NULL || strcmp(ev.type, "bench_result") != 0 ||
+            json_integer_value(json_object_get(ev.msg, "id")) != id) {
+            st_vmm_event_clear(&ev);
+            continue;
+        }
+        int64_t t1 = ev.mono_ns;
+        int status = (int)json_integer_value(json_object_get(ev.msg, "status"));
+        const char *out = json_string_value(json_object_get(ev.msg, "output"));
+        if (status != 0)
+            r = st_error_set(err, EIO, "in node %s, %s exited %d: %s", node,
+                             json_string_value(json_array_get(argv, 0)), status,
+                             out && *out ? out : "(no output)");
+        st_vmm_event_clear(&ev);
+        if (r < 0)
+            return r;
+        *ms = startup_ms_since(t0, t1);
+        return 0;
+    }
+}
+
+static int crun_setup(struct startup *b, const char *node, st_error *err)
+{
+    _cleanup_json_ json_t *argv = json_pack("[s, s, s]", "sh", "-c", CRUN_SETUP);
+    double ms;
+    return argv ? bench_exec(b, node, argv, 0, &ms, err)
+                : st_error_set(err, ENOMEM, "out of memory");
+}
+
+static int crun_run(struct startup *b, const char *node, int i, double *ms, st_error *err)
+{
+    char id[32];
+    snprintf(id, sizeof(id), "bench-%d", i + 1);
+    _cleanup_json_ json_t *argv =
+        json_pack("[s, s, s, s, s, s, s, s]", "crun", "--root", CRUN_STATE, "run", "--no-pivot",
+                  "--bundle", CRUN_BUNDLE, id);
+    return argv ? bench_exec(b, node, argv, i + 1, ms, err)
+                : st_error_set(err, ENOMEM, "out of memory");
+}
+
 /* One node with the bench's image store, then N pods of /bin/true on it,
  * one at a time: each timed from its pod_run until it runs, then stopped. */
 void startup_pods(struct startup *b)
@@ -176,11 +265,27 @@ void startup_pods(struct startup *b)
     snprintf(node, sizeof(node), "bench-%d-pods", (int)getpid());
     double boot_ms;
     fprintf(stderr, "bench: %s: starting node %s\n", row->name, node);
-    if (node_start(b, node, b->images, &boot_ms, &err) < 0) {
+    if (node_start(b, node, b->images, b->crun_in_vm, &boot_ms, &err) < 0) {
         startup_row_fail(row, &err);
         return;
     }
+    struct startup_row *crun = &b->rows[STARTUP_ROW_CRUN];
+    bool crun_ok = b->crun_in_vm;
+    if (crun_ok && crun_setup(b, node, &err) < 0) {
+        startup_row_fail(crun, &err);
+        st_error_clear(&err);
+        crun_ok = false;
+    }
     for (int i = 0; i < b->runs && !startup_interrupted; i++) {
+        /* alternated with the pods, run by run, so both see the same VM */
+        double crun_ms;
+        if (crun_ok && crun_run(b, node, i, &crun_ms, &err) < 0) {
+            startup_row_fail(crun, &err);
+            st_error_clear(&err);
+            crun_ok = false;
+        } else if (crun_ok) {
+            startup_row_record(crun, i, b->runs, crun_ms);
+        }
         char pod[32], uid[64];
         snprintf(pod, sizeof(pod), "bench-%d", i + 1);
         snprintf(uid, sizeof(uid), "bench-%d-%d", (int)getpid(), i + 1);

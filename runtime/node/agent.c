@@ -246,6 +246,13 @@ static void handle_line(struct agent *a, const char *line)
         on_services(a, msg);
     } else if (strcmp(type, ST_PROTO_PODS_QUERY) == 0) {
         on_pods_query(a, msg);
+    } else if (strcmp(type, ST_NODE_BENCH_EXEC) == 0 && st_node_bench_exec_enabled()) {
+        json_t *reply = NULL;
+        if (st_node_bench_exec(msg, &reply, &err) < 0) {
+            st_node_log("ignoring a bench_exec: %s", err.msg);
+            return;
+        }
+        send_msg(a, reply);
     } else if (strcmp(type, ST_PROTO_PONG) != 0) {
         st_node_log("ignoring a message of unknown type \"%s\"", type);
     }

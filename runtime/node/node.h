@@ -141,6 +141,17 @@ void st_node_pollset_free(struct st_node_pollset *ps);
 /* Milliseconds on the monotonic clock. */
 int64_t st_node_now_ms(void);
 
+/* ---- the bench image's hook (bench_exec.c) ---- */
+
+/* Present only in an image built with `build-image --bench`. */
+#define ST_NODE_BENCH_MARK   "/etc/strata/bench-exec"
+#define ST_NODE_BENCH_EXEC   "bench_exec"
+#define ST_NODE_BENCH_RESULT "bench_result"
+/* true when this node answers bench_exec (ST_NODE_BENCH_MARK exists). */
+bool st_node_bench_exec_enabled(void);
+/* Runs a bench_exec message's argv and builds the bench_result answer. */
+int st_node_bench_exec(json_t *msg, json_t **reply, st_error *err);
+
 /* Differences below this are noise (the host's message took a while to
  * arrive) and are left alone. */
 #define ST_NODE_CLOCK_TOLERANCE_MS 20
@@ -490,6 +501,9 @@ struct st_node_pod {
     char *ns;  /* "namespace" of pod_run (stratad sends it), echoed in log and pod_status */
     char *dir; /* <state>/pods/<uid> */
     char started_at[40];
+    /* st_clock_ns when pod_run arrived and when its sandbox was ready: the
+     * first container's start logs its phases against them. */
+    int64_t run_ns, sandbox_ns;
     struct st_node_pod_spec *spec; /* NULL when the spec was refused */
     struct st_node_sandbox sandbox;
     struct st_node_ctr *ctrs;

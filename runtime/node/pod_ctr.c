@@ -4,6 +4,7 @@
  * pod table (pods.c) drives these steps; nothing here blocks for long. */
 #include "pods_priv.h"
 #include "strata/cleanup.h"
+#include "strata/clock.h"
 #include "strata/fs.h"
 #include "strata/node_proto.h"
 #include "strata/state.h"
@@ -170,6 +171,7 @@ void st_node_ctr_begin(struct st_node_ctr *c, int64_t now)
     const char *reason = "CreateContainerError";
     bool retry = true;
     int out_w = -1, err_w = -1;
+    int64_t t0 = st_clock_ns(), t_overlay = 0, t_create = 0;
     int r = st_node_overlay_mount(c->dir, p->images_dir, c->spec->layers, c->spec->n_layers, source,
                                   &err);
     if (r == -ENOENT) {
@@ -183,6 +185,7 @@ void st_node_ctr_begin(struct st_node_ctr *c, int64_t now)
     if (r < 0)
         goto fail;
     c->mounted = true;
+    t_overlay = st_clock_ns();
     if ((r = st_node_container_config(c->spec, rootfs, &pod->sandbox, pod->hosts, &c->cfg, &err)) <
         0) {
         reason = "CreateContainerConfigError";
@@ -200,7 +203,9 @@ void st_node_ctr_begin(struct st_node_ctr *c, int64_t now)
     opts.stdin_fd = -1;
     opts.stdout_fd = out_w;
     opts.stderr_fd = err_w;
+    int64_t t_config = st_clock_ns();
     r = st_container_create(&opts, &c->c, &err);
+    t_create = st_clock_ns();
     close(out_w);
     close(err_w);
     out_w = err_w = -1;
@@ -239,8 +244,16 @@ void st_node_ctr_begin(struct st_node_ctr *c, int64_t now)
     c->state = ST_NODE_CTR_RUNNING;
     c->waiting_reason[0] = c->waiting_message[0] = '\0';
     c->kill_at = -1;
-    st_node_log("pod %s: container %s started (pid %d, restarts %d)", pod->name, c->spec->name,
-                (int)st_container_pid(c->c), c->restart_count);
+    /* Where a start's time goes (pod_run's arrival to here), to find what
+     * makes a slow one slow. */
+    int64_t t_start = st_clock_ns();
+    st_node_log("pod %s: container %s started (pid %d, restarts %d) %.1f ms after pod_run: "
+                "sandbox %.1f, overlay %.1f, config %.1f, create %.1f, start %.1f ms",
+                pod->name, c->spec->name, (int)st_container_pid(c->c), c->restart_count,
+                (double)(t_start - pod->run_ns) / 1e6,
+                (double)(pod->sandbox_ns - pod->run_ns) / 1e6, (double)(t_overlay - t0) / 1e6,
+                (double)(t_config - t_overlay) / 1e6, (double)(t_create - t_config) / 1e6,
+                (double)(t_start - t_create) / 1e6);
     st_node_pod_event(pod, now, "Normal", "Started", "Started container %s", c->spec->name);
     return;
 

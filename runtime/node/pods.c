@@ -18,6 +18,7 @@
 #include "node.h"
 #include "pods_priv.h"
 #include "strata/cleanup.h"
+#include "strata/clock.h"
 #include "strata/fs.h"
 #include "strata/node_proto.h"
 #include "strata/state.h"
@@ -351,6 +352,7 @@ void st_node_pods_run(struct st_node_pods *p, json_t *msg)
         return;
     }
     pod->pods = p;
+    pod->run_ns = st_clock_ns();
     st_node_event_limit_init(&pod->events);
     const char *ns = json_string_value(json_object_get(msg, "namespace"));
     if (ns && (pod->ns = strdup(ns)) == NULL)
@@ -374,6 +376,7 @@ void st_node_pods_run(struct st_node_pods *p, json_t *msg)
                pod_hosts_init(pod, &err) < 0) {
         pod_refuse(pod, "CreatePodSandboxError", err.msg);
     } else {
+        pod->sandbox_ns = st_clock_ns();
         for (size_t i = 0; i < pod->n_ctrs; i++)
             st_node_ctr_begin(&pod->ctrs[i], now);
     }

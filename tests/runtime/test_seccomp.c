@@ -145,6 +145,32 @@ static void test_default_profile_builds(void **state)
     st_seccomp_free(s);
 }
 
+/* The same spec again is the last program handed out as a copy (no
+ * compile); a different spec is compiled, never the cached one; each copy
+ * is the caller's own to free. */
+static void test_same_spec_reuses_program(void **state)
+{
+    (void)state;
+    static const char *const a =
+        "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"names\": [\"chroot\"], "
+        "\"action\": \"SCMP_ACT_ERRNO\"}]}";
+    static const char *const b =
+        "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"names\": [\"chroot\", "
+        "\"mount\", \"umount2\", \"pivot_root\"], \"action\": \"SCMP_ACT_ERRNO\"}]}";
+    st_error err = {0};
+    size_t n1 = 0, n2 = 0, n3 = 0, n4 = 0;
+    assert_int_equal(build_text(a, &err, &n1), 0);
+    assert_int_equal(build_text(a, &err, &n2), 0);
+    assert_int_equal(build_text(b, &err, &n3), 0);
+    assert_int_equal(build_text(a, &err, &n4), 0);
+    assert_true(n1 > 0);
+    assert_int_equal(n1, n2);
+    assert_int_equal(n1, n4);
+    assert_true(n3 > n1);
+    /* a bad spec after a good one is still refused, with its own error */
+    expect_error("{\"defaultAction\": \"SCMP_ACT_NOPE\"}", EINVAL, "SCMP_ACT_NOPE");
+}
+
 /* The on-disk file and the compiled-in copy are the same profile. */
 static void test_default_profile_file_builds(void **state)
 {
@@ -340,6 +366,7 @@ int main(void)
         cmocka_unit_test(test_syscall_of_other_arch_skipped),
         cmocka_unit_test(test_rule_equal_to_default_skipped),
         cmocka_unit_test(test_default_profile_builds),
+        cmocka_unit_test(test_same_spec_reuses_program),
         cmocka_unit_test(test_default_profile_file_builds),
         cmocka_unit_test(test_error_not_an_object),
         cmocka_unit_test(test_error_bad_types),

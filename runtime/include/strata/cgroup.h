@@ -107,6 +107,12 @@ int st_cgroup_open(const char *path, struct st_cgroup **out, st_error *err);
 /* Moves the process pid (all its threads) into the cgroup, in every hierarchy. */
 int st_cgroup_attach(struct st_cgroup *cg, pid_t pid, st_error *err);
 
+/* v2: the cgroup's directory, opened (O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+ * for clone3's CLONE_INTO_CGROUP, which starts a process in it without the
+ * global migration lock st_cgroup_attach takes. v1: -EOPNOTSUPP (one
+ * directory per controller; attach instead). */
+int st_cgroup_dir_open(const struct st_cgroup *cg, st_error *err);
+
 /* true when the kernel OOM-killed a process of this cgroup (or below it):
  *   v2: the oom_kill counter of memory.events is > 0;
  *   v1: the oom_kill counter of memory.oom_control is > 0 (kernel >= 4.13).
