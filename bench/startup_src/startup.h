@@ -57,9 +57,9 @@ struct startup {
      * "crun in VM" row runs in the same VM as the pods. */
     bool crun_in_vm;
     char bench_kernel[PATH_MAX], bench_initramfs[PATH_MAX];
-    char images[PATH_MAX]; /* an image store holding busybox/rootfs */
-    char rootfs[PATH_MAX]; /* images/busybox/rootfs */
-    char layer[128];       /* "layers/<hex>": the same root as the pods' one image layer */
+    char images[PATH_MAX];    /* an image store holding busybox/rootfs */
+    char rootfs[PATH_MAX];    /* images/busybox/rootfs */
+    char layer[NAME_MAX + 8]; /* "layers/<hex>": the same root as the pods' one image layer */
     char strata_run[PATH_MAX];
     char host[512]; /* "NAME, Linux RELEASE, N CPUs" */
     st_vmm *vmm;
