@@ -53,13 +53,35 @@ static const char *st_scalar_text(const yaml_node_t *n)
 static int st_scalar_bad_char(const yaml_node_t *n)
 {
     const unsigned char *p = n->data.scalar.value;
-    for (size_t i = 0; i < n->data.scalar.length; i++) {
+    size_t len = n->data.scalar.length;
+    for (size_t i = 0; i < len; i++) {
         if (p[i] == 0 || p[i] == 0x7f)
             return p[i];
-        if (p[i] == 0xc2 && i + 1 < n->data.scalar.length && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f)
+        if (p[i] == 0xc2 && i + 1 < len && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f)
             return p[i + 1];
+        /* U+2028 and U+2029 ("\L", "\P") are line breaks YAML keeps as
+         * they are, but it strips the white space around a line break: a
+         * space beside one would not read back from the JSON the API
+         * writes (jansson writes both raw; a tab it escapes) */
+        if (p[i] == 0xe2 && i + 2 < len && p[i + 1] == 0x80 &&
+            (p[i + 2] == 0xa8 || p[i + 2] == 0xa9) &&
+            ((i > 0 && p[i - 1] == ' ') || (i + 3 < len && p[i + 3] == ' ')))
+            return p[i + 2] == 0xa8 ? 0x2028 : 0x2029;
     }
     return -1;
+}
+
+/* How a character st_scalar_bad_char found is named in an error. */
+static const char *st_bad_char_name(int ch, char *buf, size_t len)
+{
+    if (ch == 0x2028 || ch == 0x2029)
+        snprintf(buf, len,
+                 "the line break U+%04X beside a space (YAML strips white space around a line "
+                 "break, so the value would not read back as written)",
+                 ch);
+    else
+        snprintf(buf, len, "the control character U+%04X", ch);
+    return buf;
 }
 
 static enum st_yaml_scalar st_scalar_kind(const yaml_node_t *n)
@@ -306,8 +328,9 @@ static const char *st_key_text(struct st_mctx *c, const yaml_node_t *k, const ch
         return NULL;
     }
     if (bad > 0) {
-        st_mctx_error(c, k, "%s%s%s contains the control character U+%04X: remove it", c->path, sep,
-                      what, bad);
+        char name[200];
+        st_mctx_error(c, k, "%s%s%s contains %s: remove it", c->path, sep, what,
+                      st_bad_char_name(bad, name, sizeof(name)));
         return NULL;
     }
     return st_scalar_text(k);
@@ -323,8 +346,9 @@ static json_t *st_mbuild_string_value(struct st_mctx *c, const yaml_node_t *n)
         return NULL;
     }
     if (bad > 0) {
-        st_mctx_error(c, n, "%s: the string contains the control character U+%04X: remove it",
-                      c->path, bad);
+        char name[200];
+        st_mctx_error(c, n, "%s: the string contains %s: remove it", c->path,
+                      st_bad_char_name(bad, name, sizeof(name)));
         return NULL;
     }
     return json_string(st_scalar_text(n));

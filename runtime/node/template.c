@@ -140,16 +140,19 @@ static int rng_reseed(const unsigned char *seed, size_t n, st_error *err)
     _cleanup_close_ int fd = open("/dev/urandom", O_WRONLY | O_CLOEXEC);
     if (fd < 0)
         return st_error_sys(err, errno, "template: open /dev/urandom");
-    struct {
-        struct rand_pool_info info;
-        unsigned char buf[ST_TEMPLATE_SEED_BYTES];
-    } req;
-    memset(&req, 0, sizeof(req));
-    req.info.entropy_count = (int)(n * 8);
-    req.info.buf_size = (int)n;
-    memcpy(req.buf, seed, n);
-    int r = ioctl(fd, RNDADDENTROPY, &req);
-    explicit_bzero(&req, sizeof(req));
+    if (n > ST_TEMPLATE_SEED_BYTES)
+        return st_error_set(err, EINVAL, "template: a seed of %zu bytes (at most %d)", n,
+                            ST_TEMPLATE_SEED_BYTES);
+    /* the request: the header, then the bytes (its flexible array) */
+    _Alignas(struct rand_pool_info) unsigned char
+        raw[sizeof(struct rand_pool_info) + ST_TEMPLATE_SEED_BYTES];
+    memset(raw, 0, sizeof(raw));
+    struct rand_pool_info *req = (struct rand_pool_info *)raw;
+    req->entropy_count = (int)(n * 8);
+    req->buf_size = (int)n;
+    memcpy(req->buf, seed, n);
+    int r = ioctl(fd, RNDADDENTROPY, req);
+    explicit_bzero(raw, sizeof(raw));
     if (r < 0)
         return st_error_sys(err, errno, "template: RNDADDENTROPY on /dev/urandom");
     if (ioctl(fd, RNDRESEEDCRNG) < 0)

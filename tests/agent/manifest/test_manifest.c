@@ -755,7 +755,8 @@ static void test_nul_in_keys(void **state)
  * text cannot carry them raw, but JSON writers write them raw, so an
  * object holding one could never be printed and read again (every later
  * patch of it would fail). A raw NEL is a line break to YAML and a
- * character to JSON. All refused; inputs the fuzzer's round trip found
+ * character to JSON. U+2028/U+2029 are kept as they are, but YAML strips
+ * a space beside them. All refused; inputs the fuzzer's round trip found
  * (tests/fuzz/regress/manifest/). */
 static void test_control_characters(void **state)
 {
@@ -773,6 +774,14 @@ static void test_control_characters(void **state)
         {"C1 in an argument, YAML escape", POD_HEAD "      args: [\"\\x9b[2J\"]\n",
          "t.yaml:9:14: spec.containers[0].args[0]: the string contains the control character "
          "U+009B"},
+        {"a space before a line separator, YAML escape", POD_HEAD "      args: [\"a \\L\"]\n",
+         "t.yaml:9:14: spec.containers[0].args[0]: the string contains the line break U+2028 "
+         "beside a space"},
+        {"a space after a paragraph separator, JSON escape",
+         "{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":\"s\","
+         "\"annotations\":{\"a\":\"\\u2029 b\"}}}",
+         "t.yaml:1:78: metadata.annotations.a: the string contains the line break U+2029 beside "
+         "a space"},
         {"raw NEL",
          "apiVersion: v1\nkind: Secret\nmetadata: {name: s, annotations: {a: \"x\xc2\x85y\"}}\n",
          "t.yaml:3:40: invalid YAML: the character U+0085 (NEL) is a line break in YAML but an "
