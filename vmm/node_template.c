@@ -358,18 +358,8 @@ int st_vmm_node_template_start(st_vmm *vmm, const st_node_spec *spec_in,
         *hello = NULL;
     json_t *hello_local = NULL;
     json_t **hp = hello ? hello : &hello_local;
-    if (spec.accel == ST_ACCEL_AUTO) {
-        st_accel_choice c;
-        if ((r = st_accel_choose(opts->accel_root, ST_ACCEL_AUTO, &c, err)) < 0)
-            return r;
-        spec.accel = c.accel;
-    }
-    if ((r = st_node_spec_validate(&spec, err)) < 0)
+    if ((r = st_vmm_spec_prepare(&spec, opts->accel_root, err)) < 0)
         return r;
-    if ((r = st_vmm_boot_files_check(spec.kernel, spec.initramfs, err)) < 0) {
-        st_error_prefix(err, "node %s: ", spec.name);
-        return r;
-    }
     /* the name must be free, as for a cold start */
     char dname[ST_NODE_NAME_MAX + 16];
     snprintf(dname, sizeof(dname), "%s%s", ST_NODE_DOMAIN_PREFIX, spec.name);

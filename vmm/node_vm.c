@@ -225,6 +225,24 @@ int st_vmm_node_start(st_vmm *vmm, const st_node_spec *spec, const st_vmm_start_
     return st_vmm_node_cold_start(vmm, spec, opts, hello, err);
 }
 
+int st_vmm_spec_prepare(st_node_spec *spec, const char *accel_root, st_error *err)
+{
+    int r;
+    if (spec->accel == ST_ACCEL_AUTO) {
+        st_accel_choice c;
+        if ((r = st_accel_choose(accel_root, ST_ACCEL_AUTO, &c, err)) < 0)
+            return r;
+        spec->accel = c.accel;
+    }
+    if ((r = st_node_spec_validate(spec, err)) < 0)
+        return r;
+    if ((r = st_vmm_boot_files_check(spec->kernel, spec->initramfs, err)) < 0) {
+        st_error_prefix(err, "node %s: ", spec->name);
+        return r;
+    }
+    return 0;
+}
+
 int st_vmm_node_cold_start(st_vmm *vmm, const st_node_spec *spec_in,
                            const st_vmm_start_options *opts, json_t **hello, st_error *err)
 {
@@ -234,18 +252,8 @@ int st_vmm_node_cold_start(st_vmm *vmm, const st_node_spec *spec_in,
     int r;
     if (hello)
         *hello = NULL;
-    if (spec.accel == ST_ACCEL_AUTO) {
-        st_accel_choice c;
-        if ((r = st_accel_choose(opts ? opts->accel_root : NULL, ST_ACCEL_AUTO, &c, err)) < 0)
-            return r;
-        spec.accel = c.accel;
-    }
-    if ((r = st_node_spec_validate(&spec, err)) < 0)
+    if ((r = st_vmm_spec_prepare(&spec, opts ? opts->accel_root : NULL, err)) < 0)
         return r;
-    if ((r = st_vmm_boot_files_check(spec.kernel, spec.initramfs, err)) < 0) {
-        st_error_prefix(err, "node %s: ", spec.name);
-        return r;
-    }
 
     _cleanup_dom_ virDomainPtr dom = NULL;
     st_error lerr = {0};

@@ -109,4 +109,9 @@ int st_vmm_channel_open(st_vmm_node *node, int timeout_ms, st_error *err);
 void st_vmm_channel_close(st_vmm_node *node);
 int st_vmm_channel_send(st_vmm_node *node, json_t *msg, st_error *err);
 
+/* A node spec made ready to start: accel AUTO resolved (accel_root: NULL
+ * for the host's own /dev and /sys), the spec validated, the boot files
+ * checked (their error names the node). Cold starts and restores alike. */
+int st_vmm_spec_prepare(st_node_spec *spec, const char *accel_root, st_error *err);
+
 #endif
