@@ -12,6 +12,7 @@
 
 #include "strata/error.h"
 #include "strata/store.h"
+#include "strata/store_lease.h"
 
 /* Each operation has the meaning of its st_store_* function in
  * strata/store.h, except where said. */
@@ -32,6 +33,16 @@ typedef struct st_store_ops {
     int (*batch)(st_store *s, st_store_op *ops, size_t n, st_error *err);
     /* n > 0 bindings, each with a name and a node name. */
     int (*bind_pods)(st_store *s, const st_store_binding *b, size_t n, st_error *err);
+    /* Leases (strata/store_lease.h), arguments already checked
+     * (st_store_lease_args) and out never NULL; NULL: the backend keeps
+     * none (-ENOTSUP). */
+    int (*lease_try)(st_store *s, const char *ns, const char *name, const char *holder,
+                     int duration_ms, st_lease_state *out, st_error *err);
+    int (*lease_release)(st_store *s, const char *ns, const char *name, const char *holder,
+                         st_lease_state *out, st_error *err);
+    int (*lease_get)(st_store *s, const char *ns, const char *name, st_lease_state *out,
+                     st_error *err);
+    int (*db_now_ms)(st_store *s, int64_t *ms, st_error *err);
     /* st_store_ping; NULL: the backend is always there (memory). */
     int (*ping)(st_store *s, st_error *err);
     /* Frees the backend; the lock is already destroyed. */

@@ -10,8 +10,10 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "strata/cleanup.h"
+#include "store_object.h"
 
 void st_store_init(st_store *s, const st_store_ops *ops)
 {
@@ -177,6 +179,64 @@ int st_store_list_events(st_store *s, const st_store_query *q, json_t **out, st_
     eq.kind = "Event";
     _cleanup_unlock_ pthread_mutex_t *held = hold(s);
     return s->ops->list(s, &eq, true, out, err);
+}
+
+/* ---- leases: checked here once, for every backend ---- */
+
+static int no_leases(st_error *err)
+{
+    return st_error_set(err, ENOTSUP, "this store keeps no leases; use PostgreSQL or memory");
+}
+
+int st_store_lease_try(st_store *s, const char *ns, const char *name, const char *holder,
+                       int duration_ms, st_lease_state *out, st_error *err)
+{
+    st_lease_state scratch;
+    out = out ? out : &scratch;
+    memset(out, 0, sizeof(*out));
+    int r = st_store_lease_args(ns, name, holder ? holder : "", duration_ms, NULL, err);
+    if (r < 0)
+        return r;
+    _cleanup_unlock_ pthread_mutex_t *held = hold(s);
+    if (s->ops->lease_try == NULL)
+        return no_leases(err);
+    return settle(s, s->ops->lease_try(s, ns, name, holder, duration_ms, out, err));
+}
+
+int st_store_lease_release(st_store *s, const char *ns, const char *name, const char *holder,
+                           st_lease_state *out, st_error *err)
+{
+    st_lease_state scratch;
+    out = out ? out : &scratch;
+    memset(out, 0, sizeof(*out));
+    int r = st_store_lease_args(ns, name, holder ? holder : "", -1, NULL, err);
+    if (r < 0)
+        return r;
+    _cleanup_unlock_ pthread_mutex_t *held = hold(s);
+    if (s->ops->lease_release == NULL)
+        return no_leases(err);
+    return settle(s, s->ops->lease_release(s, ns, name, holder, out, err));
+}
+
+int st_store_lease_get(st_store *s, const char *ns, const char *name, st_lease_state *out,
+                       st_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    int r = st_store_lease_args(ns, name, NULL, -1, NULL, err);
+    if (r < 0)
+        return r;
+    _cleanup_unlock_ pthread_mutex_t *held = hold(s);
+    if (s->ops->lease_get == NULL)
+        return no_leases(err);
+    return s->ops->lease_get(s, ns, name, out, err);
+}
+
+int st_store_db_now_ms(st_store *s, int64_t *ms, st_error *err)
+{
+    _cleanup_unlock_ pthread_mutex_t *held = hold(s);
+    if (s->ops->db_now_ms == NULL)
+        return no_leases(err);
+    return s->ops->db_now_ms(s, ms, err);
 }
 
 int st_store_ping(st_store *s, st_error *err)

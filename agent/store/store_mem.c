@@ -1,13 +1,16 @@
 /* store_mem.c: the in-memory store backend, for the controller and
  * scheduler unit tests and the in-memory benchmark. Same semantics as
- * PostgreSQL (store_object.c holds the shared rules); batches are all or
- * none through an undo log. Nothing is persisted; Secrets stay plaintext. */
+ * PostgreSQL (store_object.c and store_lease.c hold the shared rules);
+ * batches are all or none through an undo log. Nothing is persisted;
+ * Secrets stay plaintext. Leases are judged on the store's own clock,
+ * CLOCK_REALTIME or one a unit test sets (st_store_mem_set_clock). */
 #include "store_backend.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "strata/cleanup.h"
 #include "strata/time.h"
@@ -30,6 +33,8 @@ typedef struct mem_store {
     json_t *maps[ST_STORE_KIND_COUNT];
     undo_log *undo; /* the running batch's log; NULL outside a batch */
     long long rv;
+    st_store_clock_fn clock; /* NULL: CLOCK_REALTIME */
+    void *clock_arg;
 } mem_store;
 
 static mem_store *mem_of(st_store *s)
@@ -262,6 +267,83 @@ static int mem_apply(st_store *s, json_t *obj, json_t **out, st_store_action *ac
     return replace(mem_of(s), &sl, content, out, err);
 }
 
+/* ---- leases: the database's clock is this store's ---- */
+
+static int64_t mem_now_ms(mem_store *m)
+{
+    if (m->clock)
+        return m->clock(m->clock_arg);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Stores next (taken) in the Lease's slot: created, or replacing it. */
+static int lease_put(mem_store *m, slot *sl, json_t *next, int64_t now_ms, json_t **out,
+                     st_error *err)
+{
+    if (sl->cur)
+        return replace(m, sl, next, out, err);
+    char uid[ST_STORE_UID_LEN], created[ST_TIME_RFC3339_LEN];
+    st_store_uid_new(uid);
+    st_time_rfc3339((time_t)(now_ms / 1000), created);
+    return put(m, sl, next, uid, created, "ADDED", out, err);
+}
+
+static int mem_lease_try(st_store *s, const char *ns, const char *name, const char *holder,
+                         int duration_ms, st_lease_state *out, st_error *err)
+{
+    mem_store *m = mem_of(s);
+    _cleanup_json_ json_t *skel = NULL;
+    slot sl;
+    int r = st_store_lease_args(ns, name, holder, duration_ms, &skel, err);
+    if (r < 0 || (r = slot_at(m, "Lease", ns, name, &sl, err)) < 0)
+        return r;
+    int64_t now = mem_now_ms(m);
+    json_t *next = st_store_lease_next(sl.cur, skel, holder, duration_ms, now);
+    _cleanup_json_ json_t *stored = NULL;
+    if (next && (r = lease_put(m, &sl, next, now, &stored, err)) < 0)
+        return r;
+    st_store_lease_state_of(stored ? stored : sl.cur, now, out);
+    return strcmp(out->holder, holder) == 0;
+}
+
+static int mem_lease_release(st_store *s, const char *ns, const char *name, const char *holder,
+                             st_lease_state *out, st_error *err)
+{
+    mem_store *m = mem_of(s);
+    slot sl;
+    int r = st_store_lease_args(ns, name, holder, -1, NULL, err);
+    if (r < 0 || (r = slot_at(m, "Lease", ns, name, &sl, err)) < 0)
+        return r;
+    int64_t now = mem_now_ms(m);
+    json_t *next = st_store_lease_released(sl.cur, holder, now);
+    _cleanup_json_ json_t *stored = NULL;
+    if (next && (r = replace(m, &sl, next, &stored, err)) < 0)
+        return r;
+    st_store_lease_state_of(stored ? stored : sl.cur, now, out);
+    return next != NULL;
+}
+
+static int mem_lease_get(st_store *s, const char *ns, const char *name, st_lease_state *out,
+                         st_error *err)
+{
+    mem_store *m = mem_of(s);
+    slot sl;
+    int r = st_store_lease_args(ns, name, NULL, -1, NULL, err);
+    if (r < 0 || (r = slot_at(m, "Lease", ns, name, &sl, err)) < 0)
+        return r;
+    st_store_lease_state_of(sl.cur, mem_now_ms(m), out);
+    return sl.cur ? 0 : st_store_err_not_found(err, "Lease", sl.ns, sl.name);
+}
+
+static int mem_db_now(st_store *s, int64_t *ms, st_error *err)
+{
+    (void)err;
+    *ms = mem_now_ms(mem_of(s));
+    return 0;
+}
+
 /* ---- the ops table ---- */
 
 static int mem_get(st_store *s, const char *kind, const char *ns, const char *name, json_t **out,
@@ -366,8 +448,23 @@ static const st_store_ops mem_ops = {
     .apply = mem_apply,
     .batch = mem_batch,
     .bind_pods = mem_bind_pods,
+    .lease_try = mem_lease_try,
+    .lease_release = mem_lease_release,
+    .lease_get = mem_lease_get,
+    .db_now_ms = mem_db_now,
     .close = mem_close,
 };
+
+int st_store_mem_set_clock(st_store *s, st_store_clock_fn fn, void *arg, st_error *err)
+{
+    if (s == NULL || s->ops != &mem_ops)
+        return st_error_set(err, EINVAL, "only the in-memory store takes a test clock");
+    pthread_mutex_lock(&s->lock);
+    mem_of(s)->clock = fn;
+    mem_of(s)->clock_arg = arg;
+    pthread_mutex_unlock(&s->lock);
+    return 0;
+}
 
 int st_store_mem_open(st_store **out, st_error *err)
 {

@@ -29,6 +29,7 @@ const st_store_kind st_store_kinds[ST_STORE_KIND_COUNT] = {
     {"Service", "services", true},
     {"Endpoints", "endpoints", true},
     {"Namespace", "namespaces", false},
+    {"Lease", "leases", true},
 };
 
 const st_store_kind *st_store_kind_find(const char *kind, st_error *err)
@@ -38,7 +39,7 @@ const st_store_kind *st_store_kind_find(const char *kind, st_error *err)
             return &st_store_kinds[i];
     st_error_set(err, EINVAL,
                  "kind \"%s\" is not kept by the store; use Pod, Deployment, Secret, Node, "
-                 "Event, Service, Endpoints or Namespace",
+                 "Event, Service, Endpoints, Namespace or Lease",
                  kind ? kind : "(missing)");
     return NULL;
 }

@@ -11,6 +11,7 @@
 
 #include "strata/error.h"
 #include "strata/store.h"
+#include "strata/store_lease.h"
 
 typedef struct st_store_kind {
     const char *kind;  /* "Pod" */
@@ -18,7 +19,7 @@ typedef struct st_store_kind {
     bool namespaced;
 } st_store_kind;
 
-#define ST_STORE_KIND_COUNT 8
+#define ST_STORE_KIND_COUNT 9
 extern const st_store_kind st_store_kinds[ST_STORE_KIND_COUNT];
 
 /* The kind's descriptor, or NULL with err set naming the kinds known. */
@@ -73,5 +74,33 @@ void st_store_array_sort(json_t *arr, bool by_rv);
 /* The equality requirements "k=v" of a label selector as a JSON object
  * (new reference), for an indexed containment pre-filter. */
 json_t *st_store_selector_equalities(const char *selector);
+
+/* ---- Leases (store_lease.c): the rules both backends take a lease by ---- */
+
+/* Checks a lease call's arguments (holder NULL: release/get have none to
+ * check but the name; duration_ms < 0: none given) and fills *obj (may be
+ * NULL) with a new Lease without spec: apiVersion, kind, metadata. */
+int st_store_lease_args(const char *ns, const char *name, const char *holder, int duration_ms,
+                        json_t **obj, st_error *err);
+
+/* The lease's time text (RFC 3339 in UTC with microseconds, as
+ * Kubernetes' MicroTime: "2026-12-02T02:06:17.123000Z") of ms. */
+#define ST_STORE_LEASE_TIME_LEN 40
+void st_store_lease_time(int64_t ms, char out[ST_STORE_LEASE_TIME_LEN]);
+
+/* What a try writes over cur (NULL: no lease) at now_ms: a new content
+ * (new reference; it takes, creates or renews the lease), or NULL when
+ * someone else holds it and it is left alone. The memory backend's rule;
+ * PostgreSQL's statement (store_pg_lease.c) is the same rule in SQL. */
+json_t *st_store_lease_next(json_t *cur, json_t *skel, const char *holder, int duration_ms,
+                            int64_t now_ms);
+
+/* The lease release leaves (new reference), or NULL when holder does not
+ * hold cur. */
+json_t *st_store_lease_released(json_t *cur, const char *holder, int64_t now_ms);
+
+/* *out from a stored Lease (NULL: none) and the database's now. A lease
+ * whose times do not parse reads as expired long ago (0). */
+void st_store_lease_state_of(json_t *lease, int64_t db_now_ms, st_lease_state *out);
 
 #endif

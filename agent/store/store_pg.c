@@ -76,9 +76,8 @@ static int row_content(st_store_pg *s, const st_store_kind *k, const char *ns, j
     return 0;
 }
 
-/* Row (resource_version, uid, created, object) to the object callers see. */
-static int row_object(st_store_pg *s, const st_store_kind *k, PGresult *r, int row, json_t **out,
-                      st_error *err)
+int st_store_pg_row_object(st_store_pg *s, const st_store_kind *k, PGresult *r, int row,
+                           json_t **out, st_error *err)
 {
     json_error_t jerr;
     json_t *o = json_loads(PQgetvalue(r, row, 3), 0, &jerr);
@@ -115,7 +114,7 @@ static int fetch(st_store_pg *s, const st_store_kind *k, const char *ns, const c
     *out = NULL;
     if (PQntuples(r) == 0)
         return 0;
-    return row_object(s, k, r, 0, out, err);
+    return st_store_pg_row_object(s, k, r, 0, out, err);
 }
 
 /* Runs KIND_ins or KIND_upd (stmt): $1 namespace, $2 name, $3 key (the
@@ -272,7 +271,7 @@ static int pgs_remove(st_store *st, const char *kind, const char *ns_in, const c
          * whose answer was lost and whose retry found nothing reports no
          * change: what was deleted is no longer known.) */
         json_t *gone = NULL;
-        if (st_store_watched(st) && row_object(s, k, res, 0, &gone, err) == 0)
+        if (st_store_watched(st) && st_store_pg_row_object(s, k, res, 0, &gone, err) == 0)
             st_store_changed(st, "DELETED", gone);
         return 0;
     }
@@ -358,7 +357,7 @@ static int bind_txn(st_store_pg *s, void *c, st_error *err)
         const st_store_kind *k = st_store_kind_find("Pod", NULL);
         for (int row = 0; row < PQntuples(r) && st_store_watched(&s->base); row++) {
             json_t *o = NULL;
-            if (row_object(s, k, r, row, &o, NULL) == 0)
+            if (st_store_pg_row_object(s, k, r, row, &o, NULL) == 0)
                 st_store_changed(&s->base, "MODIFIED", o);
         }
         return 0;
@@ -467,7 +466,7 @@ static int list_query(st_store_pg *s, const st_store_query *q, bool by_rv, json_
     json_t *arr = json_array();
     for (int row = 0; row < PQntuples(r); row++) {
         json_t *o = NULL;
-        int rc = row_object(s, k, r, row, &o, err);
+        int rc = st_store_pg_row_object(s, k, r, row, &o, err);
         if (rc == 0) {
             rc = st_store_query_match(q, o, err);
             if (rc > 0)
@@ -534,6 +533,10 @@ static const st_store_ops pg_ops = {
     .apply = pgs_apply,
     .batch = pgs_batch,
     .bind_pods = pgs_bind_pods,
+    .lease_try = st_store_pg_lease_try,
+    .lease_release = st_store_pg_lease_release,
+    .lease_get = st_store_pg_lease_get,
+    .db_now_ms = st_store_pg_db_now_ms,
     .ping = pgs_ping,
     .close = pgs_close,
 };

@@ -60,6 +60,20 @@ int st_store_pg_error_set(st_error *err, int code, const char *what, const char 
  * st_store_kinds: Pod, Deployment, Secret, Node, Event); NULL: none. */
 extern const char *const st_store_pg_extra_cols[ST_STORE_KIND_COUNT][2];
 
+/* Row (resource_version, uid, created, object: ST_PG_COLS) to the object
+ * callers see, Secrets unsealed. */
+int st_store_pg_row_object(st_store_pg *s, const st_store_kind *k, PGresult *r, int row,
+                           json_t **out, st_error *err);
+
+/* store_pg_lease.c: the lease operations of the ops table (store_backend.h). */
+int st_store_pg_lease_try(st_store *s, const char *ns, const char *name, const char *holder,
+                          int duration_ms, st_lease_state *out, st_error *err);
+int st_store_pg_lease_release(st_store *s, const char *ns, const char *name, const char *holder,
+                              st_lease_state *out, st_error *err);
+int st_store_pg_lease_get(st_store *s, const char *ns, const char *name, st_lease_state *out,
+                          st_error *err);
+int st_store_pg_db_now_ms(st_store *s, int64_t *ms, st_error *err);
+
 /* Prepares every statement; they live in the session, so after every
  * (re)connect: KIND_get, KIND_getx (FOR UPDATE), KIND_ins, KIND_upd,
  * KIND_del per table, and pods_bind. */

@@ -25,6 +25,7 @@ const char *const st_store_pg_extra_cols[ST_STORE_KIND_COUNT][2] = {
     {NULL, NULL},
     {NULL, NULL},
     {NULL, NULL},
+    {NULL, NULL},
 };
 
 static bool conn_lost(st_store_pg *s)

@@ -1,6 +1,6 @@
 /* store.h: the agent's state store: Kubernetes-shaped JSON objects (Pod,
- * Deployment, Secret, Node, Event, Service, Endpoints, Namespace) behind an
- * ops table,
+ * Deployment, Secret, Node, Event, Service, Endpoints, Namespace, Lease)
+ * behind an ops table,
  * so PostgreSQL and the in-memory backend differ without #ifdefs. It keeps
  * objects; it never reconciles, schedules or talks to libvirt. */
 #ifndef STRATA_STORE_H
@@ -31,10 +31,11 @@
 #define ST_STORE_RETRY_S 2
 
 /* Kinds the store keeps: "Pod", "Deployment", "Secret", "Event",
- * "Service", "Endpoints" are namespaced (metadata.namespace defaults to
- * "default"); "Node" and "Namespace" are cluster-scoped (namespace ""). The
- * store does not check that an object's namespace exists: the API does
- * (controller.h, st_control_namespace_admit). The store assigns metadata.uid (a random
+ * "Service", "Endpoints", "Lease" (strata/store_lease.h) are namespaced
+ * (metadata.namespace defaults to "default"); "Node" and "Namespace" are
+ * cluster-scoped (namespace ""). The store does not check that an
+ * object's namespace exists: the API does (controller.h,
+ * st_control_namespace_admit). The store assigns metadata.uid (a random
  * UUID from libuuid), metadata.resourceVersion (a number as a string,
  * increasing across all kinds) and metadata.creationTimestamp (RFC 3339
  * UTC); what a caller puts there is ignored, except the resourceVersion an
