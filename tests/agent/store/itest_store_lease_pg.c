@@ -2,8 +2,8 @@
  * temporary state dir, stopped in the group teardown, which cmocka runs
  * also when a test fails), through several st_store handles, each its own
  * connection, as several stratads would hold them:
- * - racing: threads on four connections try one lease thousands of times,
- *   stalling now and then so it changes hands; in the order PostgreSQL
+ * - racing: threads on four connections try one lease thousands of times
+ *   for 5 s, stalling now and then so it changes hands; in the order PostgreSQL
  *   serialized the writes (resourceVersion), a new holder only ever took
  *   it after the old one's renewTime + duration on the database's clock,
  *   and a refused try always saw a valid lease held by someone else;
@@ -183,7 +183,7 @@ static void test_lifecycle(void **state)
 
 /* ---- the race ---- */
 
-#define RACE_MS       4000
+#define RACE_MS       5000
 #define RACE_DURATION 1000 /* ms: the lease's */
 #define RACE_HOLD_MS  300  /* a holder renews this long, then stalls */
 #define RACE_STALL_MS 1300 /* longer than the lease: someone takes it */
