@@ -51,6 +51,9 @@ static void test_host_lost(void **state)
     assert_false(st_lease_host_lost(&r, ST_LEASE_MARGIN_MS));
     r.db_now_ms = renew + 7501;
     assert_true(st_lease_host_lost(&r, ST_LEASE_MARGIN_MS));
+    /* no lease at all: only the database's clock is known */
+    st_lease_state none = {.db_now_ms = renew};
+    assert_true(st_lease_host_lost(&none, ST_LEASE_MARGIN_MS));
 }
 
 static void test_timing_defaults_safe(void **state)

@@ -57,7 +57,8 @@ bool st_lease_self_fence_due(int64_t last_ok_send_mono_ns, int64_t now_mono_ns, 
 /* May the leader call the lease's host lost? True when l->db_now_ms >
  * renewTime + duration + margin_ms, all on the database's clock. A lease
  * given up (no holder) counts the same way from its release, so margin
- * still applies. With margin_ms 0: has the lease expired? */
+ * still applies; no lease at all (st_store_lease_get's -ENOENT leaves its
+ * times 0) is lost. With margin_ms 0: has the lease expired? */
 bool st_lease_host_lost(const st_lease_state *l, int margin_ms);
 
 /* Checks a set of timings (milliseconds): every one positive (margin may
