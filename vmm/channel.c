@@ -166,7 +166,7 @@ void st_vmm_channel_close(st_vmm_node *node)
         virEventRemoveHandle(watch);
 }
 
-int st_vmm_channel_send(st_vmm_node *node, json_t *msg, st_error *err)
+static int channel_send_locked(st_vmm_node *node, json_t *msg, st_error *err)
 {
     st_vmm *vmm = node->vmm;
     _cleanup_free_ char *line = NULL;
@@ -204,6 +204,14 @@ int st_vmm_channel_send(st_vmm_node *node, json_t *msg, st_error *err)
         poll(&p, 1, left);
     }
     return 0;
+}
+
+int st_vmm_channel_send(st_vmm_node *node, json_t *msg, st_error *err)
+{
+    pthread_mutex_lock(&node->send_lock);
+    int r = channel_send_locked(node, msg, err);
+    pthread_mutex_unlock(&node->send_lock);
+    return r;
 }
 
 int st_vmm_node_data_connect(st_vmm *vmm, const char *name, int *fd, st_error *err)

@@ -286,6 +286,7 @@ st_vmm_node *st_vmm_node_new(st_vmm *vmm, const char *name, const char *sock_pat
     n->data_path = strdup(data_path);
     n->chan_fd = -1;
     n->watch = -1;
+    pthread_mutex_init(&n->send_lock, NULL);
     st_proto_reader_init(&n->reader);
     if (n->sock_path == NULL || n->console_path == NULL || n->data_path == NULL) {
         st_vmm_node_unref(n);
@@ -301,6 +302,7 @@ void st_vmm_node_unref(st_vmm_node *node)
     if (node->chan_fd >= 0)
         close(node->chan_fd);
     st_proto_reader_free(&node->reader);
+    pthread_mutex_destroy(&node->send_lock);
     if (node->hello)
         json_decref(node->hello);
     free(node->sock_path);

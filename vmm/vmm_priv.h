@@ -31,8 +31,11 @@ struct st_vmm_node {
     int chan_fd;                   /* [lock] closed only by the watch's free callback */
     int watch;                     /* [lock] libvirt event handle, -1 when none */
     struct st_proto_reader reader; /* [loop] */
-    uint64_t send_seq;             /* [lock] */
-    unsigned bad_lines;            /* [loop] lines that were not protocol messages */
+    uint64_t send_seq;             /* [send_lock] */
+    /* Held from a message's number to its last byte, so two threads (the
+     * loop, the host's lease pings) never interleave lines or numbers. */
+    pthread_mutex_t send_lock;
+    unsigned bad_lines; /* [loop] lines that were not protocol messages */
 
     bool ready;                          /* [lock] hello received */
     json_t *hello;                       /* [lock] */

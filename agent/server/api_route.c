@@ -161,6 +161,10 @@ static unsigned http_of(int r, enum st_server_api_errors kind)
         return kind == ST_SERVER_API_COMMANDS ? 422 : 500;
     case EAGAIN:
         return kind == ST_SERVER_API_COMMANDS ? 503 : 500;
+    case EREMOTE: /* a node of another host: that host's stratad does it */
+        return 409;
+    case EHOSTUNREACH: /* `node add --host` of a host whose lease lapsed */
+        return 503;
     case ST_ESTORE_DOWN: /* PostgreSQL gone: the same request works once it is back */
         return 503;
     case ST_ESTORE_FULL: /* the store's disk is full: nothing was written */

@@ -165,6 +165,7 @@ static const struct column node_cols[] = {
     {"OS-Image", "string", "", 1, "The operating system the node runs."},
     {"Kernel-Version", "string", "", 1, "The node's kernel version."},
     {"Container-Runtime", "string", "", 1, "The node's container runtime and its version."},
+    {"Host", "string", "", 1, "The host whose stratad runs the node's VM (strata.io/host)."},
 };
 
 static const struct column secret_cols[] = {
@@ -350,6 +351,8 @@ static void node_row(json_t *node, time_t now, json_t *cells)
     add_str(cells, str_or(node, "status.nodeInfo.osImage", "<unknown>"));
     add_str(cells, str_or(node, "status.nodeInfo.kernelVersion", "<unknown>"));
     add_str(cells, str_or(node, "status.nodeInfo.containerRuntimeVersion", "<unknown>"));
+    json_t *host = json_object_get(st_json_at(node, "metadata.labels"), "strata.io/host");
+    add_str(cells, json_is_string(host) ? json_string_value(host) : ST_PRINT_NONE);
 }
 
 static void secret_row(json_t *secret, time_t now, json_t *cells)

@@ -10,6 +10,8 @@
 #include "strata/netalloc.h"
 #include "strata/node_template.h"
 #include "strata/time.h"
+#include "strata/lease.h"
+#include "strata/store_lease.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -39,8 +41,11 @@ static void *start_worker(void *arg)
     _cleanup_free_ char *kernel = NULL, *initrd = NULL, *cmdline = NULL;
     if (asprintf(&kernel, "%s/vmlinux", d->cfg.node_image) < 0 ||
         asprintf(&initrd, "%s/initramfs.cpio", d->cfg.node_image) < 0 ||
-        asprintf(&cmdline, "strata.heartbeat_ms=%d strata.podcidr=%s strata.svccidr=%s",
-                 st_server_liveness_heartbeat_ms(d), job->pod_cidr, ST_NET_SERVICE_CIDR) < 0) {
+        asprintf(&cmdline,
+                 "strata.heartbeat_ms=%d strata.podcidr=%s strata.svccidr=%s "
+                 "strata.host_grace_ms=%d",
+                 st_server_liveness_heartbeat_ms(d), job->pod_cidr, ST_NET_SERVICE_CIDR,
+                 st_server_hosts_grace_ms(d)) < 0) {
         free(job);
         atomic_fetch_sub(&d->workers, 1);
         return NULL;
@@ -129,6 +134,98 @@ static void *start_worker(void *arg)
     return NULL;
 }
 
+/* What this host checks before it records a node it boots: the
+ * accelerator, the node image, and that the node fits in its memory. */
+static int node_local_checks(struct st_server *d, const char *name, st_accel accel, unsigned mem,
+                             st_accel_choice *choice, st_error *err)
+{
+    int r;
+    if (st_accel_choose(NULL, accel, choice, err) < 0)
+        return st_server_recode(err, EINVAL);
+    _cleanup_free_ char *kernel = NULL, *initrd = NULL;
+    if (asprintf(&kernel, "%s/vmlinux", d->cfg.node_image) < 0 ||
+        asprintf(&initrd, "%s/initramfs.cpio", d->cfg.node_image) < 0)
+        return st_error_set(err, ENOMEM, "out of memory");
+    if (d->vmm.ops->boot_files_check(d->vmm.ctx, kernel, initrd, err) < 0) {
+        st_error_prefix(err, "node image %s: ", d->cfg.node_image);
+        return st_server_recode(err, EAGAIN);
+    }
+    /* Before anything is made: a node that cannot fit leaves nothing. */
+    if ((r = d->vmm.ops->host_memory_check(d->vmm.ctx, mem, err)) < 0) {
+        st_error_prefix(err, "node %s: ", name);
+        return st_server_recode(err, r == -ENOMEM ? ENOSPC : EIO);
+    }
+    return 0;
+}
+
+/* `node add --host H` for another host: a stratad serves H (its lease is
+ * there and current). */
+static int host_check(struct st_server *d, const char *host, st_error *err)
+{
+    if (d->hosts == NULL)
+        return st_error_set(err, EINVAL,
+                            "spec.host %s: this stratad runs alone (its own PostgreSQL); hosts "
+                            "share a cluster through one PostgreSQL given with --db",
+                            host);
+    char lease[128];
+    st_lease_state st = {0};
+    int r = st_lease_host_name(host, lease, sizeof(lease), err);
+    if (r < 0)
+        return st_server_recode(err, EINVAL);
+    r = st_store_lease_get(d->store, ST_LEASE_HOST_NS, lease, &st, err);
+    if (r == -ENOENT)
+        return st_error_set(err, ENOENT,
+                            "host %s: no stratad serves it (no lease %s/%s); start one there with "
+                            "--host-name %s and this --db, or see `stratactl get hosts`",
+                            host, ST_LEASE_HOST_NS, lease, host);
+    if (r < 0)
+        return r;
+    if (st_lease_host_lost(&st, 0))
+        return st_error_set(err, EHOSTUNREACH,
+                            "host %s: its stratad has not renewed its lease for %lld ms (lease %d "
+                            "ms): it is down or cut off; its nodes are lost",
+                            host, (long long)(st.db_now_ms - st.renew_ms), st.duration_ms);
+    return 0;
+}
+
+/* Boots node name in a worker (a start slot first). */
+static int start_spawn(struct st_server *d, const char *name, unsigned cpus, unsigned mem,
+                       int ready_timeout_ms, const st_accel_choice *choice, const char *cidr,
+                       bool from_template, st_error *err)
+{
+    struct start_job *job = calloc(1, sizeof(*job));
+    if (job == NULL)
+        return st_error_set(err, ENOMEM, "out of memory");
+    *job = (struct start_job){.d = d,
+                              .cpus = cpus,
+                              .memory_mib = mem,
+                              .ready_timeout_ms = ready_timeout_ms,
+                              .accel = choice->accel,
+                              .from_template = from_template};
+    snprintf(job->name, sizeof(job->name), "%s", name);
+    snprintf(job->accel_reason, sizeof(job->accel_reason), "%s", choice->reason);
+    snprintf(job->pod_cidr, sizeof(job->pod_cidr), "%s", cidr);
+    pthread_mutex_lock(&d->lock);
+    struct st_server_node *rt = st_server_node_reset(d, name);
+    if (rt)
+        rt->provisioning = true;
+    pthread_mutex_unlock(&d->lock);
+    st_server_log("node %s: starting (%u vCPU, %u MiB, %s)", name, cpus, mem, choice->reason);
+    pthread_t th;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    atomic_fetch_add(&d->workers, 1);
+    int r = pthread_create(&th, &attr, start_worker, job);
+    pthread_attr_destroy(&attr);
+    if (r != 0) {
+        atomic_fetch_sub(&d->workers, 1);
+        free(job);
+        return st_error_set(err, EIO, "cannot start a worker thread for node %s", name);
+    }
+    return 0;
+}
+
 int st_server_node_add(struct st_server *d, json_t *body, int ready_timeout_ms, json_t **node,
                        st_error *err)
 {
@@ -141,6 +238,14 @@ int st_server_node_add(struct st_server *d, json_t *body, int ready_timeout_ms, 
     json_t *from_template = json_object_get(spec, "fromTemplate");
     if (from_template && !json_is_boolean(from_template))
         return st_error_set(err, EINVAL, "spec.fromTemplate: true or false");
+    const char *host = json_string_value(json_object_get(spec, "host"));
+    if (json_object_get(spec, "host") && (host == NULL || !st_name_dns_label_ok(host)))
+        return st_error_set(err, EINVAL,
+                            "spec.host: the name of a host (see `stratactl get hosts`)");
+    bool remote = host && strcmp(host, d->host_name) != 0;
+    int r;
+    if (remote && (r = host_check(d, host, err)) < 0)
+        return r;
     if (!st_name_dns_label_ok(name) || strlen(name) > ST_NODE_NAME_MAX)
         return st_error_set(err, EINVAL,
                             "metadata.name \"%s\": a node name is lowercase letters, digits and "
@@ -158,25 +263,15 @@ int st_server_node_add(struct st_server *d, json_t *body, int ready_timeout_ms, 
                             "spec.memoryMiB %lld: a node needs at least %d MiB (default %d)",
                             (long long)mem, ST_NODE_MEMORY_MIN_MIB, ST_NODE_MEMORY_DEFAULT_MIB);
     st_accel accel;
-    int r;
     if (st_accel_parse(accel_text, &accel, err) < 0)
         return st_server_recode(err, EINVAL);
-    st_accel_choice choice;
-    if (st_accel_choose(NULL, accel, &choice, err) < 0)
-        return st_server_recode(err, EINVAL);
-    _cleanup_free_ char *kernel = NULL, *initrd = NULL;
-    if (asprintf(&kernel, "%s/vmlinux", d->cfg.node_image) < 0 ||
-        asprintf(&initrd, "%s/initramfs.cpio", d->cfg.node_image) < 0)
-        return st_error_set(err, ENOMEM, "out of memory");
-    if (d->vmm.ops->boot_files_check(d->vmm.ctx, kernel, initrd, err) < 0) {
-        st_error_prefix(err, "node image %s: ", d->cfg.node_image);
-        return st_server_recode(err, EAGAIN);
-    }
-    /* Before anything is made: a node that cannot fit leaves nothing. */
-    if ((r = d->vmm.ops->host_memory_check(d->vmm.ctx, (unsigned)mem, err)) < 0) {
-        st_error_prefix(err, "node %s: ", name);
-        return st_server_recode(err, r == -ENOMEM ? ENOSPC : EIO);
-    }
+    st_accel_choice choice = {.accel = accel};
+    /* Another host's accelerator, image and memory are its own stratad's
+     * to check, when it claims the node. */
+    if (remote)
+        snprintf(choice.reason, sizeof(choice.reason), "chosen by host %s", host);
+    else if ((r = node_local_checks(d, name, accel, (unsigned)mem, &choice, err)) < 0)
+        return r;
 
     /* A node that died or failed may be added again under its name: its old
      * domain goes first. A live or starting one may not. */
@@ -192,7 +287,9 @@ int st_server_node_add(struct st_server *d, json_t *body, int ready_timeout_ms, 
                             "%s`, or pick another name",
                             name, *ph ? ph : "starting", name);
     }
-    if (old) {
+    if (old && !st_server_node_mine(d, old)) {
+        st_store_delete(d->store, "Node", "", name, NULL, NULL);
+    } else if (old) {
         st_error uerr = {0};
         d->vmm.ops->node_destroy(d->vmm.ctx, name, &uerr);
         st_error_clear(&uerr);
@@ -212,8 +309,20 @@ int st_server_node_add(struct st_server *d, json_t *body, int ready_timeout_ms, 
                   "reason", "Provisioning", "message", "the VM is booting", "lastTransitionTime",
                   now, "strata", "domain", "", "accel", st_accel_name(choice.accel), "accelReason",
                   choice.reason, "bootMillis", (json_int_t)0);
+    json_object_set_new(json_object_get(json_object_get(obj, "metadata"), "labels"), ST_HOST_LABEL,
+                        json_string(remote ? host : d->host_name));
     json_object_set_new(json_object_get(json_object_get(obj, "status"), "strata"), "phase",
-                        json_string("Provisioning"));
+                        json_string(remote ? ST_NODE_PHASE_REQUESTED : "Provisioning"));
+    if (remote) {
+        json_t *c =
+            json_array_get(json_object_get(json_object_get(obj, "status"), "conditions"), 0);
+        json_object_set_new(c, "reason", json_string(ST_NODE_PHASE_REQUESTED));
+        char msg[160];
+        snprintf(msg, sizeof(msg), "waiting for host %s's stratad to boot it", host);
+        json_object_set_new(c, "message", json_string(msg));
+        if (from_template)
+            json_object_set(json_object_get(obj, "spec"), "fromTemplate", from_template);
+    }
     char domain[ST_NODE_NAME_MAX + 16];
     snprintf(domain, sizeof(domain), "%s%s", ST_NODE_DOMAIN_PREFIX, name);
     json_object_set_new(json_object_get(json_object_get(obj, "status"), "strata"), "domain",
@@ -234,38 +343,89 @@ int st_server_node_add(struct st_server *d, json_t *body, int ready_timeout_ms, 
         return r;
     if (r < 0)
         return r == -EEXIST ? r : st_server_recode(err, EIO);
-    struct start_job *job = calloc(1, sizeof(*job));
-    if (job == NULL)
-        return st_error_set(err, ENOMEM, "out of memory");
-    *job = (struct start_job){.d = d,
-                              .cpus = (unsigned)cpus,
-                              .memory_mib = (unsigned)mem,
-                              .ready_timeout_ms = ready_timeout_ms,
-                              .accel = choice.accel,
-                              .from_template = json_is_true(from_template)};
-    snprintf(job->name, sizeof(job->name), "%s", name);
-    snprintf(job->accel_reason, sizeof(job->accel_reason), "%s", choice.reason);
-    snprintf(job->pod_cidr, sizeof(job->pod_cidr), "%s", cidr);
-    pthread_mutex_lock(&d->lock);
-    rt = st_server_node_reset(d, name);
-    if (rt)
-        rt->provisioning = true;
-    pthread_mutex_unlock(&d->lock);
-    st_server_log("node %s: starting (%lld vCPU, %lld MiB, %s)", name, (long long)cpus,
-                  (long long)mem, choice.reason);
-    pthread_t th;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    atomic_fetch_add(&d->workers, 1);
-    r = pthread_create(&th, &attr, start_worker, job);
-    pthread_attr_destroy(&attr);
-    if (r != 0) {
-        atomic_fetch_sub(&d->workers, 1);
-        free(job);
-        return st_error_set(err, EIO, "cannot start a worker thread for node %s", name);
+    if (remote)
+        return 0;
+    return start_spawn(d, name, (unsigned)cpus, (unsigned)mem, ready_timeout_ms, &choice, cidr,
+                       json_is_true(from_template), err);
+}
+
+bool st_server_node_mine(struct st_server *d, json_t *node)
+{
+    if (d->hosts == NULL)
+        return true;
+    const char *h = json_string_value(json_object_get(
+        json_object_get(json_object_get(node, "metadata"), "labels"), ST_HOST_LABEL));
+    return h && strcmp(h, d->host_name) == 0;
+}
+
+int st_server_node_local(struct st_server *d, json_t *node, const char *what, st_error *err)
+{
+    if (st_server_node_mine(d, node))
+        return 0;
+    json_t *md = json_object_get(node, "metadata");
+    const char *h =
+        json_string_value(json_object_get(json_object_get(md, "labels"), ST_HOST_LABEL));
+    return st_error_set(err, EREMOTE,
+                        "node %s runs on host %s, not on this one (%s): %s it through that "
+                        "host's stratad",
+                        json_string_value(json_object_get(md, "name")), h ? h : "(none)",
+                        d->host_name, what);
+}
+
+struct claim {
+    bool claimed;
+};
+
+static int claim_fn(json_t *obj, void *arg, st_error *err)
+{
+    (void)err;
+    struct claim *c = arg;
+    json_t *strata = json_object_get(json_object_get(obj, "status"), "strata");
+    if (strcmp(json_string_value(json_object_get(strata, "phase")) ?: "",
+               ST_NODE_PHASE_REQUESTED) != 0)
+        return ST_STORE_KEEP;
+    json_object_set_new(strata, "phase", json_string("Provisioning"));
+    json_t *c0 = json_array_get(json_object_get(json_object_get(obj, "status"), "conditions"), 0);
+    json_object_set_new(c0, "reason", json_string("Provisioning"));
+    json_object_set_new(c0, "message", json_string("the VM is booting"));
+    c->claimed = true;
+    return ST_STORE_WRITE;
+}
+
+int st_server_node_boot_requested(struct st_server *d, json_t *node, st_error *err)
+{
+    const char *name =
+        json_string_value(json_object_get(json_object_get(node, "metadata"), "name"));
+    json_t *spec = json_object_get(node, "spec");
+    unsigned cpus = (unsigned)json_integer_value(json_object_get(spec, "cpus"));
+    unsigned mem = (unsigned)json_integer_value(json_object_get(spec, "memoryMiB"));
+    const char *cidr = json_string_value(json_object_get(spec, "podCIDR"));
+    st_accel accel;
+    st_accel_choice choice = {0};
+    int r;
+    if (name == NULL || cidr == NULL)
+        return st_error_set(err, EINVAL, "a requested node without a name or pod CIDR");
+    if (st_accel_parse(json_string_value(json_object_get(spec, "accel")), &accel, err) < 0 ||
+        (r = node_local_checks(d, name, accel, mem, &choice, err)) < 0) {
+        /* It cannot boot here: say so on the node, as a failed start. */
+        _cleanup_json_ json_t *patch = json_pack("{s:{s:s, s:{s:s}}}", "status", "message",
+                                                 err->msg, "strata", "phase", "Failed");
+        st_control_node_patch(d->store, name, patch, NULL);
+        st_server_node_set_ready(d, name, "False", "Failed", "StartFailed", err->msg);
+        return -err->code;
     }
-    return 0;
+    struct claim c = {0};
+    if ((r = st_store_mutate(d->store, "Node", "", name, claim_fn, &c, NULL, err)) < 0)
+        return r;
+    if (!c.claimed)
+        return 0;
+    _cleanup_json_ json_t *patch =
+        json_pack("{s:{s:{s:s, s:s}}}", "status", "strata", "accel", st_accel_name(choice.accel),
+                  "accelReason", choice.reason);
+    st_control_node_patch(d->store, name, patch, NULL);
+    return start_spawn(d, name, cpus ? cpus : ST_NODE_VCPUS_DEFAULT,
+                       mem ? mem : ST_NODE_MEMORY_DEFAULT_MIB, 0, &choice, cidr,
+                       json_is_true(json_object_get(spec, "fromTemplate")), err);
 }
 
 /* The stored node, or -ENOENT saying where to look, or the store's own
@@ -282,7 +442,7 @@ int st_server_node_kill(struct st_server *d, const char *name, st_error *err)
 {
     _cleanup_json_ json_t *obj = NULL;
     int r = node_lookup(d, name, &obj, err);
-    if (r < 0)
+    if (r < 0 || (r = st_server_node_local(d, obj, "kill", err)) < 0)
         return r;
     r = d->vmm.ops->node_destroy(d->vmm.ctx, name, err);
     if (r < 0)
@@ -297,7 +457,7 @@ int st_server_node_remove(struct st_server *d, const char *name, st_error *err)
 {
     _cleanup_json_ json_t *obj = NULL;
     int r = node_lookup(d, name, &obj, err);
-    if (r < 0)
+    if (r < 0 || (r = st_server_node_local(d, obj, "remove", err)) < 0)
         return r;
     pthread_mutex_lock(&d->lock);
     struct st_server_node *rt = st_server_node_find(d, name);

@@ -178,6 +178,10 @@ int st_server_nodes_readopt(struct st_server *d, st_error *err)
         const char *name =
             json_string_value(json_object_get(json_object_get(n, "metadata"), "name"));
         const char *ph = st_server_node_phase(n);
+        /* Another host's node is its stratad's (or, lost, the leader's);
+         * a node requested for this host is booted by the pass. */
+        if (!st_server_node_mine(d, n) || strcmp(ph, ST_NODE_PHASE_REQUESTED) == 0)
+            continue;
         if (strcmp(ph, "Dead") == 0 || strcmp(ph, "Failed") == 0) {
             pthread_mutex_lock(&d->lock);
             struct st_server_node *rt = st_server_node_reset(d, name);
@@ -189,6 +193,14 @@ int st_server_nodes_readopt(struct st_server *d, st_error *err)
              * never replaced (bench/chaos: kill -9 20 ms into a failover).
              * Giving them up again is a no-op when it was done. */
             st_server_node_pods_lost(d, name, "it was dead when stratad started");
+            /* Declared lost while this stratad was away (a leader on
+             * another host, its lease expired): its pods run elsewhere
+             * now, so its VM, if it still runs, must not. */
+            st_error derr = {0};
+            if (d->hosts && d->vmm.ops->node_destroy(d->vmm.ctx, name, &derr) < 0 &&
+                derr.code != ENOENT)
+                st_server_log("node %s: destroying the VM of a node stored dead: %s", name,
+                              derr.msg);
             continue;
         }
         pthread_mutex_lock(&d->lock);

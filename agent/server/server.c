@@ -11,6 +11,7 @@
 #include "strata/fs.h"
 #include "strata/statedir.h"
 #include "strata/cleanup.h"
+#include "strata/names.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -61,6 +62,31 @@ int64_t st_server_now_ns(struct st_server *d)
 
 /* ---- open and close ------------------------------------------------------- */
 
+/* This host's name: --host-name, or the machine's (its first label). It
+ * names the host's lease and labels its nodes (strata.io/host). */
+static int host_name_set(struct st_server *d, st_error *err)
+{
+    char buf[256] = {0};
+    if (d->cfg.host_name)
+        snprintf(buf, sizeof(buf), "%s", d->cfg.host_name);
+    else if (gethostname(buf, sizeof(buf) - 1) == 0) {
+        char *dot = strchr(buf, '.');
+        if (dot)
+            *dot = 0;
+        for (char *c = buf; *c; c++)
+            if (*c >= 'A' && *c <= 'Z')
+                *c = (char)(*c - 'A' + 'a');
+    }
+    if (!st_name_dns_label_ok(buf) || strlen(buf) >= sizeof(d->host_name) - 16)
+        return st_error_set(err, EINVAL,
+                            "host name \"%s\": give --host-name NAME, lowercase letters, digits "
+                            "and '-', at most %zu characters",
+                            buf, sizeof(d->host_name) - 17);
+    snprintf(d->host_name, sizeof(d->host_name), "%s", buf);
+    d->cfg.host_name = d->host_name;
+    return 0;
+}
+
 static int server_alloc(const st_server_config *cfg, struct st_server **out, st_error *err)
 {
     struct st_server *d = calloc(1, sizeof(*d));
@@ -81,7 +107,7 @@ static int server_alloc(const st_server_config *cfg, struct st_server **out, st_
         return st_error_sys(err, errno, "eventfd");
     if (d->logs == NULL || r < 0)
         return st_error_set(err, ENOMEM, "out of memory");
-    return 0;
+    return host_name_set(d, err);
 }
 
 int st_server_new(const st_server_config *cfg, st_store *store, struct st_server_vmm vmm,
@@ -141,7 +167,8 @@ static int open_store(struct st_server *d, st_error *err)
             return r;
         dsn = st_pg_embedded_dsn(d->pg);
     }
-    if ((r = st_secret_key_load(d->cfg.state_dir, &d->key, err)) < 0)
+    if ((r = d->cfg.secret_key ? st_secret_key_load_file(d->cfg.secret_key, &d->key, err)
+                               : st_secret_key_load(d->cfg.state_dir, &d->key, err)) < 0)
         return r;
     int applied = 0;
     if ((r = open_store_waiting(d, dsn, &applied, err)) < 0 ||
@@ -149,6 +176,9 @@ static int open_store(struct st_server *d, st_error *err)
         return r;
     st_server_log("store ready (%s; %d migration%s applied)", d->pg ? "private cluster" : "--db",
                   applied, applied == 1 ? "" : "s");
+    /* A shared database: this host's lease before any node is touched. */
+    if (d->pg == NULL && (r = st_server_hosts_open(d, dsn, err)) < 0)
+        return r;
     return 0;
 }
 
@@ -225,6 +255,7 @@ void st_server_close(st_server *d)
         return;
     atomic_store(&d->stopping, true);
     st_server_api_stop(d);
+    st_server_hosts_close(d);
     st_server_nodes_drain(d);
     st_server_proxy_close(d);
     st_server_nodes_free(d);
@@ -431,11 +462,16 @@ void st_server_pass(st_server *d)
     st_server_nodes_events(d);
     unsigned long before = atomic_load(&d->generation);
     int bound = 0;
-    if (st_control_gc(d->store, &err) < 0 || st_control_deployments(d->store, &err) < 0 ||
-        st_control_schedule(d->store, &bound, &err) < 0 ||
-        st_control_deployments(d->store, &err) < 0 ||
-        st_control_services(d->store, NULL, &err) < 0 ||
-        st_control_endpoints(d->store, NULL, &err) < 0) {
+    st_server_hosts_pass(d);
+    /* With several stratad on one database the leader alone runs the
+     * controllers (each writes with optimistic concurrency, so a moment
+     * with two leaders costs conflicts, never a wrong object). */
+    if (st_server_hosts_leading(d) &&
+        (st_control_gc(d->store, &err) < 0 || st_control_deployments(d->store, &err) < 0 ||
+         st_control_schedule(d->store, &bound, &err) < 0 ||
+         st_control_deployments(d->store, &err) < 0 ||
+         st_control_services(d->store, NULL, &err) < 0 ||
+         st_control_endpoints(d->store, NULL, &err) < 0)) {
         st_server_log("controllers: %s", err.msg);
         st_error_clear(&err);
     }
@@ -443,7 +479,9 @@ void st_server_pass(st_server *d)
      * dispatch's node messages: a client that reads the Endpoints and then
      * connects finds the relay already there (no pass-long lag). */
     st_server_proxy_sync(d);
-    st_server_nodes_dispatch(d);
+    /* A host that may have to fence itself starts nothing. */
+    if (st_server_hosts_may_run(d))
+        st_server_nodes_dispatch(d);
     /* Watchers learn of what the controllers wrote. */
     if (atomic_load(&d->generation) == before) {
         atomic_fetch_add(&d->generation, 1);

@@ -177,6 +177,8 @@ struct st_server {
     struct st_server_proxy *proxy;     /* proxy.c; NULL in the node manager's unit tests */
     struct st_server_watch_ring *ring; /* watch_ring.c: recent changes, for watches */
     struct st_server_ui *ui;           /* api_ui.c: the dashboard's sessions and links */
+    struct st_server_hosts *hosts;     /* hosts.c: leases with other stratad; NULL alone */
+    char host_name[64];                /* this host's name (cfg.host_name or hostname) */
 
     /* node_pool.c: how many node VMs boot at once */
     struct st_server_node_pool node_pool;
@@ -318,6 +320,34 @@ int st_server_node_kill(struct st_server *d, const char *name, st_error *err);
  * (the next `node add --from-template` makes one again). How many. */
 int st_server_node_templates_drop(struct st_server *d, st_error *err);
 int st_server_node_remove(struct st_server *d, const char *name, st_error *err);
+/* The phase of a Node `node add --host` recorded for another host, until
+ * that host's stratad claims it (Provisioning). */
+#define ST_NODE_PHASE_REQUESTED "Requested"
+/* A node `node add --host` recorded for this host on another stratad
+ * (phase ST_NODE_PHASE_REQUESTED): claims it and boots it here. */
+int st_server_node_boot_requested(struct st_server *d, json_t *node, st_error *err);
+/* A node of another host: -EREMOTE saying which, for what only its own
+ * stratad can do (kill, rm); 0 for this host's. */
+int st_server_node_local(struct st_server *d, json_t *node, const char *what, st_error *err);
+/* Whether node belongs to this stratad (its strata.io/host label, or none
+ * when this stratad is alone). */
+bool st_server_node_mine(struct st_server *d, json_t *node);
+
+/* hosts.c: several stratad on one PostgreSQL (cfg.db_dsn). All are no-ops
+ * (leading, may run) when this stratad is alone. */
+int st_server_hosts_open(struct st_server *d, const char *dsn, st_error *err);
+void st_server_hosts_close(struct st_server *d);
+/* The loop's part: leader changes logged, clock skew reported, nodes
+ * requested for this host booted, and (leader) hosts whose lease expired
+ * have their nodes marked lost. */
+void st_server_hosts_pass(struct st_server *d);
+/* This stratad holds the leader lease: it runs the controllers. */
+bool st_server_hosts_leading(struct st_server *d);
+/* This host holds its lease and was not fenced: it may send pods. */
+bool st_server_hosts_may_run(struct st_server *d);
+/* How long a node of this host runs its pods without hearing from it
+ * (strata.host_grace_ms); 0 when alone. */
+int st_server_hosts_grace_ms(struct st_server *d);
 
 /* liveness.c: which silent nodes are fenced, and how. */
 /* Notices stratad's own stall, marks nodes silent past the grace unknown

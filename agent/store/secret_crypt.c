@@ -105,6 +105,11 @@ int st_secret_key_load(const char *state_dir, st_secret_key **out, st_error *err
     _cleanup_free_ char *path = NULL;
     if (asprintf(&path, "%s/secret.key", state_dir) < 0)
         return st_error_set(err, ENOMEM, "out of memory");
+    return st_secret_key_load_file(path, out, err);
+}
+
+int st_secret_key_load_file(const char *path, st_secret_key **out, st_error *err)
+{
     _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0 && errno == ENOENT) {
         int r = key_create(path, err);

@@ -550,10 +550,15 @@ int st_store_pg_open(const char *dsn, const st_secret_key *key, int *migrations_
     st_store_init(&s->base, &pg_ops);
     s->key = key;
     /* A server that does not answer costs a connection attempt at most
-     * this long (the store's lock is held meanwhile); the DSN may say
-     * otherwise. */
-    static const char *const keys[] = {"connect_timeout", "dbname", NULL};
-    const char *values[] = {"5", dsn, NULL};
+     * this long (the store's lock is held meanwhile), and a query on a
+     * link that went dead fails within tcp_user_timeout instead of TCP's
+     * minutes of retries (a host cut off from a shared PostgreSQL must
+     * notice: hosts.c); the DSN may say otherwise. Unix sockets ignore
+     * the TCP ones. */
+    static const char *const keys[] = {
+        "connect_timeout",  "keepalives",       "keepalives_idle", "keepalives_interval",
+        "keepalives_count", "tcp_user_timeout", "dbname",          NULL};
+    const char *values[] = {"5", "1", "2", "1", "3", "5000", dsn, NULL};
     s->conn = PQconnectdbParams(keys, values, 1);
     int r = 0;
     if (PQstatus(s->conn) != CONNECTION_OK) {

@@ -52,10 +52,10 @@ static const char *pod_last_reason(json_t *pod)
 
 /* ---- rows ----------------------------------------------------------------- */
 
-#define MAX_COLS 8
+#define MAX_COLS 10
 
-static const char *const node_cols[] = {"NAME", "STATUS", "ACCEL",  "CPU",           "MEMORY",
-                                        "BOOT", "AGE",    "DOMAIN", "KERNEL-VERSION"};
+static const char *const node_cols[] = {"NAME", "STATUS", "ACCEL",          "CPU", "MEMORY", "BOOT",
+                                        "AGE",  "DOMAIN", "KERNEL-VERSION", "HOST"};
 static const char *const pod_cols[] = {"NAME", "READY", "STATUS", "RESTARTS",
                                        "AGE",  "IP",    "NODE",   "REASON"};
 static const char *const deploy_cols[] = {"NAME", "READY",      "UP-TO-DATE", "AVAILABLE",
@@ -72,7 +72,7 @@ static void kind_columns(enum stctl_fmt_kind_id id, bool wide, const char *const
 {
     switch (id) {
     case STCTL_FMT_NODE:
-        *cols = node_cols, *n = wide ? 9 : 7;
+        *cols = node_cols, *n = wide ? 10 : 7;
         break;
     case STCTL_FMT_POD:
         *cols = pod_cols, *n = wide ? 8 : 5;
@@ -150,6 +150,10 @@ int stctl_fmt_table_add_object(stctl_fmt_table *t, json_t *obj, time_t now, st_e
         cell[6] = b[6];
         cell[7] = ctlfmt_str_or(obj, "status.strata.domain", NONE);
         cell[8] = ctlfmt_str_or(obj, "status.nodeInfo.kernelVersion", NONE);
+        cell[9] =
+            json_string_value(json_object_get(ctlfmt_at(obj, "metadata.labels"), "strata.io/host"));
+        if (cell[9] == NULL)
+            cell[9] = NONE;
         break;
     case STCTL_FMT_POD:
         st_print_pod_ready(obj, b[1], sizeof(b[1]));

@@ -5,7 +5,9 @@
  * removes the VM and says why). Progress goes to stderr, a line per change
  * of phase or accel. --from-template restores the node from this stratad's
  * booted template of the image and size (made by the first such add); any
- * problem with the template boots cold, said in `stratactl events`. */
+ * problem with the template boots cold, said in `stratactl events`.
+ * --host H asks the stratad of host H (sharing this one's database) to
+ * boot it; the wait is the same. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -29,6 +31,7 @@ struct node_opts {
     bool timeout_given;
     bool from_template;
     const char *accel;
+    const char *host; /* --host: another host sharing the database boots it */
 };
 
 static const char *str_in(json_t *obj, const char *a, const char *b, const char *c)
@@ -103,6 +106,7 @@ static int parse_opts(struct stctl *ctl, int argc, char **argv, struct node_opts
         {"accel", required_argument, NULL, 'a'},
         {"timeout", required_argument, NULL, 't'},
         {"from-template", no_argument, NULL, 'T'},
+        {"host", required_argument, NULL, 'H'},
         STCTL_COMMON_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
@@ -129,6 +133,9 @@ static int parse_opts(struct stctl *ctl, int argc, char **argv, struct node_opts
             break;
         case 'T':
             o->from_template = true;
+            break;
+        case 'H':
+            o->host = optarg;
             break;
         case 't':
             o->timeout_s = parse_long(optarg, 1, 86400, &ok);
@@ -188,6 +195,8 @@ int stctl_node_add(struct stctl *ctl, int argc, char **argv)
                   (json_int_t)o.cpus, "memoryMiB", (json_int_t)o.memory_mib, "accel", o.accel);
     if (body && o.from_template)
         json_object_set_new(json_object_get(body, "spec"), "fromTemplate", json_true());
+    if (body && o.host)
+        json_object_set_new(json_object_get(body, "spec"), "host", json_string(o.host));
     json_t *node = NULL;
     if (body == NULL)
         return stctl_failf("out of memory");

@@ -24,6 +24,7 @@ static void usage(FILE *f)
             "usage: stratad [--state-dir DIR] [--socket PATH] [--db DSN] [--libvirt URI]\n"
             "               [--node-image DIR] [--images DIR] [--grace-ms MS]\n"
             "               [--api-listen IPV4:PORT|none] [--api-listen-any]\n"
+            "               [--host-name NAME] [--lease-ms MS] [--secret-key FILE]\n"
             "  --state-dir DIR   state, private PostgreSQL, node sockets (default %s)\n"
             "  --socket PATH     the API socket, mode 0600 (default %s)\n"
             "  --db DSN          use this PostgreSQL server instead of a private cluster\n"
@@ -33,7 +34,14 @@ static void usage(FILE *f)
             "  --grace-ms MS     fence a node silent this long (default %d)\n"
             "  --api-listen A    the Kubernetes API over HTTPS for kubectl (default %s; port 0\n"
             "                    picks one; none: off); writes STATE_DIR/kubeconfig\n"
-            "  --api-listen-any  allow an --api-listen address outside 127.0.0.0/8\n",
+            "  --api-listen-any  allow an --api-listen address outside 127.0.0.0/8\n"
+            "  --host-name NAME  this host's name among the stratad sharing --db (default: the\n"
+            "                    hostname); with --db, hosts hold leases, one leads, and a\n"
+            "                    host that cannot renew its lease fences its own VMs\n"
+            "  --lease-ms MS     host and leader lease duration (default 6000); the renew,\n"
+            "                    self-fence and node grace times scale with it\n"
+            "  --secret-key FILE the key Secrets are sealed with (default STATE_DIR/secret.key);\n"
+            "                    every stratad sharing --db needs the same one\n",
             ST_SERVER_STATE_DIR_DEFAULT, ST_SERVER_SOCKET_DEFAULT, ST_SERVER_GRACE_MS_DEFAULT,
             "127.0.0.1:6443");
 }
@@ -107,6 +115,9 @@ int main(int argc, char **argv)
         {"grace-ms", required_argument, NULL, 'g'},
         {"api-listen", required_argument, NULL, 'a'},
         {"api-listen-any", no_argument, NULL, 'A'},
+        {"host-name", required_argument, NULL, 'H'},
+        {"lease-ms", required_argument, NULL, 'L'},
+        {"secret-key", required_argument, NULL, 'K'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -148,6 +159,20 @@ int main(int argc, char **argv)
             break;
         case 'A':
             cfg.api_listen_any = true;
+            break;
+        case 'H':
+            cfg.host_name = optarg;
+            break;
+        case 'L':
+            cfg.lease_ms = atoi(optarg);
+            if (cfg.lease_ms < 1000) {
+                fprintf(stderr, "stratad: --lease-ms %s: give at least 1000 (milliseconds)\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        case 'K':
+            cfg.secret_key = optarg;
             break;
         case 'h':
             usage(stdout);

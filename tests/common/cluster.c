@@ -2,6 +2,8 @@
 #include "cluster.h"
 #include "testutil.h"
 
+#include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -68,6 +70,15 @@ void st_cluster_spawn(struct st_cluster *c)
     if (pid == 0) {
         if (freopen(log, "a", stderr) == NULL)
             _exit(126);
+        if (c->netns) {
+            char ns[300];
+            snprintf(ns, sizeof(ns), "/run/netns/%s", c->netns);
+            int fd = open(ns, O_RDONLY | O_CLOEXEC);
+            if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) {
+                fprintf(stderr, "cluster: cannot enter network namespace %s: %m\n", ns);
+                _exit(125);
+            }
+        }
         execv(bin, (char *const *)argv);
         _exit(127);
     }

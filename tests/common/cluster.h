@@ -17,6 +17,9 @@ struct st_cluster {
     /* Extra stratad flags ("--grace-ms", "2000", NULL), NULL-terminated;
      * set between st_cluster_init and st_cluster_start. */
     const char *const *daemon_args;
+    /* A network namespace (ip netns NAME) stratad runs in: a "host" of
+     * tests/common/hosts_fx. NULL: this one. */
+    const char *netns;
 };
 
 /* Names the cluster; nothing is started. */

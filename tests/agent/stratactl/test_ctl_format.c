@@ -288,7 +288,8 @@ static void test_pod_status_rules(void **state)
 
 static const char nodes_json[] =
     "["
-    "{\"metadata\":{\"name\":\"n1\",\"creationTimestamp\":\"2024-05-01T11:00:00Z\"},"
+    "{\"metadata\":{\"name\":\"n1\",\"creationTimestamp\":\"2024-05-01T11:00:00Z\","
+    "  \"labels\":{\"strata.io/host\":\"hosta\"}},"
     " \"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}],"
     "  "
     "\"capacity\":{\"cpu\":\"1\",\"memory\":\"192Mi\"},\"nodeInfo\":{\"kernelVersion\":\"6.1.0\"},"
@@ -310,7 +311,7 @@ static void test_node_rows(void **state)
     text = kind_table("no", true, nodes_json);
     assert_has_line(text,
                     "n1     Ready          tcg      1     192Mi    2.3s     60m   strata-n1   "
-                    "6.1.0");
+                    "6.1.0            hosta");
     free(text);
 }
 

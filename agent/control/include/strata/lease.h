@@ -43,6 +43,9 @@
 #define ST_LEASE_LEADER_NAME "strata-leader"
 #define ST_LEASE_HOST_NS     "kube-node-lease"
 #define ST_LEASE_HOST_PREFIX "strata-host-"
+/* The label naming a Node's host (its stratad), as kubernetes.io/hostname
+ * names the node. */
+#define ST_HOST_LABEL "strata.io/host"
 
 /* "strata-host-" + host in out (len bytes): -EINVAL when the result is no
  * valid object name (host must be a lowercase DNS subdomain, at most 241

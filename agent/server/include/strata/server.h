@@ -38,6 +38,15 @@ typedef struct st_server_config {
      * outside 127.0.0.0/8 is refused unless api_listen_any. */
     const char *api_listen;
     bool api_listen_any;
+    /* Several hosts on one PostgreSQL (with db_dsn): this host's name
+     * (NULL: the machine's hostname), unique among the stratad sharing the
+     * database; lease_ms the host and leader lease duration (0: the
+     * default, strata/lease.h; the other timings scale with it). */
+    const char *host_name;
+    int lease_ms;
+    /* The key Secrets are sealed with (NULL: STATE_DIR/secret.key, made at
+     * first start); stratad sharing a database need the same one. */
+    const char *secret_key;
 } st_server_config;
 
 /* Refuses (-EADDRINUSE, -EBUSY) when another server answers on the socket

@@ -17,6 +17,9 @@ typedef struct st_secret_key st_secret_key;
 /* Loads STATE_DIR/secret.key, creating it (random, mode 0600) the first
  * time. A key file of the wrong size or readable by group/others is refused. */
 int st_secret_key_load(const char *state_dir, st_secret_key **out, st_error *err);
+/* The same with the key file's path (stratad --secret-key): stratad on
+ * several hosts sharing one database use one key. */
+int st_secret_key_load_file(const char *path, st_secret_key **out, st_error *err);
 /* A key from raw bytes (tests, key rotation tools). */
 int st_secret_key_from_bytes(const unsigned char raw[ST_SECRET_KEY_LEN], st_secret_key **out,
                              st_error *err);
