@@ -1,7 +1,8 @@
-/* controller_sched.c: the scheduling pass. Reads Ready nodes and what the
- * bound pods already request, asks st_schedule for each pending pod (oldest
- * first, each decision seen by the next through st_sched_assume) and binds
- * them all in one transaction. Unschedulable pods say why, once per reason. */
+/* controller_sched.c: the scheduling pass. Reads Ready nodes, their hosts
+ * and what the bound pods already request, asks st_schedule for each
+ * pending pod (oldest first, each decision seen by the next through
+ * st_sched_assume) and binds them all in one transaction. Unschedulable
+ * pods say why, once per reason. */
 #include "strata/controller.h"
 #include "strata/cleanup.h"
 #include "strata/podspec.h"
@@ -28,6 +29,17 @@ static bool node_adopting(json_t *node)
     const char *ph = json_string_value(
         json_object_get(json_object_get(json_object_get(node, "status"), "strata"), "phase"));
     return ph && strcmp(ph, "Adopting") == 0;
+}
+
+/* The label naming the host (stratad) a node runs on; nodes without it are
+ * all on one host, "". */
+#define HOST_LABEL "strata.io/host"
+
+static const char *node_host(json_t *node)
+{
+    const char *host = json_string_value(
+        json_object_get(json_object_get(json_object_get(node, "metadata"), "labels"), HOST_LABEL));
+    return host ? host : "";
 }
 
 static int node_index(const struct st_sched_node *nodes, size_t n, const char *name)
@@ -80,12 +92,12 @@ static int clear_unschedulable(st_store *s, const char *ns, const char *name, st
     return r < 0 ? r : 0;
 }
 
-static void count_siblings(struct st_sched_node *nodes, const int *owner, const int *first,
+static void count_siblings(struct st_sched_cluster *c, const int *owner, const int *first,
                            const int *next, const int *on, size_t pod, int delta)
 {
     for (int i = owner[pod] >= 0 ? first[owner[pod]] : -1; i >= 0; i = next[i])
         if ((size_t)i != pod && on[i] >= 0)
-            nodes[on[i]].owner_pods += delta;
+            st_sched_count_owner(c, (size_t)on[i], delta);
 }
 
 /* Records why the pod fits nowhere; writes only when the reason changed,
@@ -149,20 +161,32 @@ static int schedule_pass(st_store *s, int *bound, bool *raced, st_error *err)
         return r;
     size_t nn = json_array_size(nodes_json), np = json_array_size(pods);
     _cleanup_free_ struct st_sched_node *nodes = calloc(nn ? nn : 1, sizeof(*nodes));
+    _cleanup_free_ struct st_sched_host *hosts = calloc(nn ? nn : 1, sizeof(*hosts));
+    _cleanup_json_ json_t *host_ids = json_object(); /* host name -> index in hosts */
     _cleanup_free_ size_t *pending = calloc(np ? np : 1, sizeof(*pending));
     _cleanup_free_ st_store_binding *binds = calloc(np ? np : 1, sizeof(*binds));
     _cleanup_free_ bool *was_unschedulable = calloc(np ? np : 1, sizeof(bool));
-    if (!nodes || !pending || !binds || !was_unschedulable)
+    if (!nodes || !hosts || !host_ids || !pending || !binds || !was_unschedulable)
         return st_error_set(err, ENOMEM, "scheduler: out of memory");
+    struct st_sched_cluster cluster = {.nodes = nodes, .n_nodes = nn, .hosts = hosts};
     for (size_t i = 0; i < nn; i++) {
         json_t *n = json_array_get(nodes_json, i);
         json_t *strata = json_object_get(json_object_get(n, "status"), "strata");
+        const char *host = node_host(n);
+        json_t *id = json_object_get(host_ids, host);
+        if (id == NULL) {
+            id = json_integer((json_int_t)cluster.n_hosts);
+            if (id == NULL || json_object_set_new(host_ids, host, id) < 0)
+                return st_error_set(err, ENOMEM, "scheduler: out of memory");
+            hosts[cluster.n_hosts++] = (struct st_sched_host){.name = host};
+        }
         nodes[i] = (struct st_sched_node){
             .name = json_string_value(json_object_get(json_object_get(n, "metadata"), "name")),
             .ready = node_ready(n),
             .adopting = node_adopting(n),
             .cpu_capacity_m = json_integer_value(json_object_get(strata, "cpuMillis")),
             .mem_capacity = json_integer_value(json_object_get(strata, "memoryBytes")),
+            .host = (size_t)json_integer_value(id),
         };
     }
     /* Per pod: its owner as a small integer (-1: none) and the node it is
@@ -212,7 +236,7 @@ static int schedule_pass(st_store *s, int *bound, bool *raced, st_error *err)
         st_error perr = {0};
         if (on[i] >= 0 && st_pod_requests(json_object_get(p, "spec"), &cpu, &mem, &perr) == 0) {
             struct st_sched_pod sp = {cpu, mem};
-            st_sched_assume(&nodes[on[i]], &sp, false);
+            st_sched_assume(&cluster, (size_t)on[i], &sp, false);
         }
         /* A Terminating pod holds its requests until it is gone, but it is
          * no longer a replica to spread around (kube-scheduler's topology
@@ -248,12 +272,14 @@ static int schedule_pass(st_store *s, int *bound, bool *raced, st_error *err)
                 return r;
             continue;
         }
-        /* owner_pods counts this pod's siblings for this decision only. */
-        count_siblings(nodes, owner, first, next, on, pi, 1);
+        /* owner_pods (a node's and its host's) counts this pod's siblings,
+         * bound ones and those placed earlier in this pass, for this
+         * decision only. */
+        count_siblings(&cluster, owner, first, next, on, pi, 1);
         char reason[256];
         struct st_sched_pod sp = {cpu, mem};
-        int pick = st_schedule(&sp, nodes, nn, reason, sizeof(reason));
-        count_siblings(nodes, owner, first, next, on, pi, -1);
+        int pick = st_schedule(&sp, &cluster, reason, sizeof(reason));
+        count_siblings(&cluster, owner, first, next, on, pi, -1);
         if (pick == ST_SCHED_WAIT)
             continue; /* bounded: the node says hello or is fenced within the grace */
         if (pick < 0) {
@@ -261,7 +287,7 @@ static int schedule_pass(st_store *s, int *bound, bool *raced, st_error *err)
                 return r;
             continue;
         }
-        st_sched_assume(&nodes[pick], &sp, false);
+        st_sched_assume(&cluster, (size_t)pick, &sp, false);
         on[pi] = pick;
         was_unschedulable[nbind] = st_condition_status(p, "PodScheduled") != NULL;
         binds[nbind++] = (st_store_binding){
