@@ -69,6 +69,45 @@ static bool better(const struct st_sched_cluster *c, size_t a, size_t b,
     return strcmp(na->name, nb->name) < 0;
 }
 
+/* The domain node i is in for constraint sp; -1 when sp cannot refuse
+ * (by host without hosts: one domain). */
+static long spread_domain(const struct st_sched_cluster *c, const struct st_sched_spread *sp,
+                          size_t i)
+{
+    if (!sp->by_host)
+        return (long)i;
+    if (c->hosts == NULL || c->nodes[i].host >= c->n_hosts)
+        return -1;
+    return (long)c->nodes[i].host;
+}
+
+/* The fewest matching pods in a domain with a ready or adopting node. */
+static int spread_min(const struct st_sched_cluster *c, const struct st_sched_spread *sp)
+{
+    int min = -1;
+    for (size_t i = 0; i < c->n_nodes; i++) {
+        long d = spread_domain(c, sp, i);
+        if (d >= 0 && (c->nodes[i].ready || c->nodes[i].adopting) &&
+            (min < 0 || sp->count[d] < min))
+            min = sp->count[d];
+    }
+    return min < 0 ? 0 : min;
+}
+
+/* The first constraint node i breaks (placing the pod there would make its
+ * domain's skew exceed maxSkew), or -1. */
+static int spread_broken(const struct st_sched_cluster *c, const struct st_sched_pod *p,
+                         const int *min, size_t i)
+{
+    for (size_t k = 0; k < p->n_spread && k < ST_SCHED_SPREAD_MAX; k++) {
+        const struct st_sched_spread *sp = &p->spread[k];
+        long d = spread_domain(c, sp, i);
+        if (d >= 0 && sp->count[d] + (sp->self_match ? 1 : 0) - min[k] > sp->max_skew)
+            return (int)k;
+    }
+    return -1;
+}
+
 int st_schedule(const struct st_sched_pod *pod, const struct st_sched_cluster *c, char *reason,
                 size_t reason_len)
 {
@@ -76,19 +115,31 @@ int st_schedule(const struct st_sched_pod *pod, const struct st_sched_cluster *c
     size_t n = c->n_nodes;
     int best = -1, adopting = -1;
     size_t not_ready = 0, cpu_short_n = 0, mem_short_n = 0;
+    size_t skewed_n[ST_SCHED_SPREAD_MAX] = {0}; /* nodes refused by each constraint */
+    int min[ST_SCHED_SPREAD_MAX];
+    for (size_t k = 0; k < pod->n_spread && k < ST_SCHED_SPREAD_MAX; k++)
+        min[k] = spread_min(c, &pod->spread[k]);
     for (size_t i = 0; i < n; i++) {
         const struct st_sched_node *node = &nodes[i];
         bool cpu_short, mem_short;
         if (!node->ready) {
             not_ready++;
             if (node->adopting && node_fits(node, pod, &cpu_short, &mem_short) &&
+                spread_broken(c, pod, min, i) < 0 &&
                 (adopting < 0 || spread_cmp(c, i, (size_t)adopting) < 0))
                 adopting = (int)i;
             continue;
         }
+        /* One reason a node, in kube-scheduler's order: resources, then
+         * topology spread. */
         if (!node_fits(node, pod, &cpu_short, &mem_short)) {
             cpu_short_n += cpu_short;
             mem_short_n += mem_short;
+            continue;
+        }
+        int broken = spread_broken(c, pod, min, i);
+        if (broken >= 0) {
+            skewed_n[broken]++;
             continue;
         }
         if (best < 0 || better(c, i, (size_t)best, pod))
@@ -105,17 +156,26 @@ int st_schedule(const struct st_sched_pod *pod, const struct st_sched_cluster *c
 
     int len = snprintf(reason, reason_len, "0/%zu nodes", n);
     const char *sep = ": ";
-    struct {
+    struct why {
         size_t count;
         const char *what;
-    } why[] = {{cpu_short_n, "insufficient cpu"},
-               {mem_short_n, "insufficient memory"},
-               {not_ready, "not ready"}};
-    for (size_t k = 0; k < sizeof(why) / sizeof(why[0]); k++) {
+        const struct st_sched_spread *spread; /* a maxSkew refusal: its figure and key */
+    } why[3 + ST_SCHED_SPREAD_MAX] = {{cpu_short_n, "insufficient cpu", NULL},
+                                      {mem_short_n, "insufficient memory", NULL}};
+    size_t nwhy = 2;
+    for (size_t k = 0; k < pod->n_spread && k < ST_SCHED_SPREAD_MAX; k++)
+        why[nwhy++] = (struct why){skewed_n[k], "would exceed maxSkew", &pod->spread[k]};
+    why[nwhy++] = (struct why){not_ready, "not ready", NULL};
+    for (size_t k = 0; k < nwhy; k++) {
         if (why[k].count == 0 || len < 0 || (size_t)len >= reason_len)
             continue;
-        len += snprintf(reason + len, reason_len - (size_t)len, "%s%zu %s", sep, why[k].count,
-                        why[k].what);
+        if (why[k].spread)
+            len += snprintf(reason + len, reason_len - (size_t)len, "%s%zu %s %d on %s", sep,
+                            why[k].count, why[k].what, why[k].spread->max_skew,
+                            why[k].spread->topology_key ? why[k].spread->topology_key : "");
+        else
+            len += snprintf(reason + len, reason_len - (size_t)len, "%s%zu %s", sep, why[k].count,
+                            why[k].what);
         sep = ", ";
     }
     if (n == 0 && len >= 0 && (size_t)len < reason_len)

@@ -259,7 +259,9 @@ static void test_unlabelled_nodes_are_one_host_as_before(void **state)
     struct st_sched_host host[] = {{.name = ""}};
     struct st_sched_cluster without = {.nodes = plain, .n_nodes = 3};
     struct st_sched_cluster with = {.nodes = one, .n_nodes = 3, .hosts = host, .n_hosts = 1};
-    struct st_sched_pod pods[] = {{100, 16 * MI}, {300, 64 * MI}, {50, 8 * MI}};
+    struct st_sched_pod pods[] = {{.cpu_m = 100, .mem = 16 * MI},
+                                  {.cpu_m = 300, .mem = 64 * MI},
+                                  {.cpu_m = 50, .mem = 8 * MI}};
     for (int k = 0; k < 12; k++) {
         const struct st_sched_pod *p = &pods[k % 3];
         char why_a[128] = "", why_b[128] = "";
@@ -323,6 +325,96 @@ static void test_waits_for_adopting_node_on_an_emptier_host(void **state)
     assert_in_range(st_schedule(&pod, &c, NULL, 0), 0, 1);
 }
 
+/* topologySpreadConstraints, DoNotSchedule: counts are the matching pods
+ * per domain, as controller_sched.c counts them. */
+static void test_max_skew_by_host_refuses_and_says_why(void **state)
+{
+    (void)state;
+    /* Host A holds 2 matching pods, B none: with maxSkew 1 a third on A
+     * would make the skew 3; B's nodes are full. */
+    struct st_sched_host hosts[] = {{.name = "A"}, {.name = "B"}};
+    struct st_sched_node nodes[] = {host_node("a1", 0), host_node("a2", 0), host_node("b1", 1),
+                                    host_node("b2", 1)};
+    nodes[2].mem_capacity = 8 * MI;
+    nodes[3].mem_capacity = 8 * MI;
+    int per_host[] = {2, 0};
+    struct st_sched_spread spread = {.topology_key = "strata.io/host",
+                                     .by_host = true,
+                                     .max_skew = 1,
+                                     .self_match = true,
+                                     .count = per_host};
+    struct st_sched_pod pod = {.cpu_m = 100, .mem = 16 * MI, .spread = &spread, .n_spread = 1};
+    struct st_sched_cluster c = {.nodes = nodes, .n_nodes = 4, .hosts = hosts, .n_hosts = 2};
+    char why[160];
+    assert_int_equal(st_schedule(&pod, &c, why, sizeof(why)), -1);
+    assert_string_equal(why, "0/4 nodes: 2 insufficient memory, 2 would exceed maxSkew 1 on "
+                             "strata.io/host");
+    /* With room on B, B it is, although A's nodes are emptier. */
+    nodes[2].mem_capacity = 192 * MI;
+    nodes[2].cpu_requested_m = 900;
+    nodes[3].mem_capacity = 192 * MI;
+    nodes[3].cpu_requested_m = 800;
+    assert_int_equal(st_schedule(&pod, &c, NULL, 0), 3);
+    /* maxSkew 2 allows A again (2 + 1 - 0 = 3 > 2 still refuses; 1 on A
+     * gives 2). */
+    spread.max_skew = 2;
+    assert_int_equal(st_schedule(&pod, &c, NULL, 0), 3);
+    per_host[0] = 1;
+    assert_in_range(st_schedule(&pod, &c, NULL, 0), 0, 1);
+}
+
+static void test_max_skew_by_node(void **state)
+{
+    (void)state;
+    /* kubernetes.io/hostname: each node is a domain. n1 holds one matching
+     * pod, n2 and n3 none; n2 is full, so n3, even though n1 is bigger. */
+    struct st_sched_node nodes[] = {node("n1", 8000, 8192 * MI), node("n2", 1000, 8 * MI),
+                                    node("n3", 1000, 192 * MI)};
+    nodes[2].cpu_requested_m = 800;
+    int per_node[] = {1, 0, 0};
+    struct st_sched_spread spread = {.topology_key = "kubernetes.io/hostname",
+                                     .max_skew = 1,
+                                     .self_match = true,
+                                     .count = per_node};
+    struct st_sched_pod pod = {.cpu_m = 100, .mem = 16 * MI, .spread = &spread, .n_spread = 1};
+    struct st_sched_cluster c = {.nodes = nodes, .n_nodes = 3};
+    assert_int_equal(st_schedule(&pod, &c, NULL, 0), 2);
+    nodes[2].ready = false;
+    char why[160];
+    assert_int_equal(st_schedule(&pod, &c, why, sizeof(why)), -1);
+    assert_string_equal(why, "0/3 nodes: 1 insufficient memory, 1 would exceed maxSkew 1 on "
+                             "kubernetes.io/hostname, 1 not ready");
+    /* A pod its own selector does not match adds nothing to the skew. */
+    spread.self_match = false;
+    assert_int_equal(st_schedule(&pod, &c, NULL, 0), 0);
+}
+
+static void test_max_skew_ignores_hosts_without_ready_node(void **state)
+{
+    (void)state;
+    /* Host B (no matching pod) is down: it is not the emptiest domain, or
+     * no replacement could go anywhere while it is. */
+    struct st_sched_host hosts[] = {{.name = "A"}, {.name = "B"}};
+    struct st_sched_node nodes[] = {host_node("a1", 0), host_node("b1", 1)};
+    nodes[1].ready = false;
+    int per_host[] = {3, 0};
+    struct st_sched_spread spread = {.topology_key = "strata.io/host",
+                                     .by_host = true,
+                                     .max_skew = 1,
+                                     .self_match = true,
+                                     .count = per_host};
+    struct st_sched_pod pod = {.cpu_m = 100, .mem = 16 * MI, .spread = &spread, .n_spread = 1};
+    struct st_sched_cluster c = {.nodes = nodes, .n_nodes = 2, .hosts = hosts, .n_hosts = 2};
+    assert_int_equal(st_schedule(&pod, &c, NULL, 0), 0);
+    /* An adopting node's host does count: it is about to be back, and the
+     * pod waits for it rather than break the skew. */
+    nodes[1].adopting = true;
+    assert_int_equal(st_schedule(&pod, &c, NULL, 0), ST_SCHED_WAIT);
+    /* Without hosts, a constraint by host has one domain: it never refuses. */
+    struct st_sched_cluster one = {.nodes = nodes, .n_nodes = 1};
+    assert_int_equal(st_schedule(&pod, &one, NULL, 0), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -343,6 +435,9 @@ int main(void)
         cmocka_unit_test(test_unlabelled_nodes_are_one_host_as_before),
         cmocka_unit_test(test_host_without_ready_node_is_skipped),
         cmocka_unit_test(test_waits_for_adopting_node_on_an_emptier_host),
+        cmocka_unit_test(test_max_skew_by_host_refuses_and_says_why),
+        cmocka_unit_test(test_max_skew_by_node),
+        cmocka_unit_test(test_max_skew_ignores_hosts_without_ready_node),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -46,14 +46,38 @@ struct st_sched_cluster {
     size_t n_hosts;
 };
 
+/* One of the pod's topologySpreadConstraints with whenUnsatisfiable
+ * DoNotSchedule: no node whose domain would then hold more than max_skew
+ * matching pods above the emptiest domain. Only domains with a ready or
+ * adopting node count as the emptiest (Kubernetes' nodeTaintsPolicy:
+ * Honor), so a lost host does not hold every replacement back. The caller
+ * counts the matching pods (labelSelector, the pod's namespace, not
+ * Terminating) per domain. */
+struct st_sched_spread {
+    const char *topology_key; /* as written, for the reason */
+    bool by_host;    /* domains are hosts (strata.io/host); else nodes (kubernetes.io/hostname) */
+    int max_skew;    /* >= 1 */
+    bool self_match; /* the pod itself matches the labelSelector */
+    /* Matching pods per domain: n_hosts entries by host, else n_nodes. By
+     * host without hosts, every node is in one domain: nothing to refuse. */
+    const int *count;
+};
+
+/* Constraints past this many are not read (Kubernetes allows one per
+ * topologyKey and whenUnsatisfiable, so two keys make two). */
+#define ST_SCHED_SPREAD_MAX 4
+
 struct st_sched_pod {
     int64_t cpu_m; /* requests */
     int64_t mem;
+    const struct st_sched_spread *spread; /* NULL when n_spread is 0 */
+    size_t n_spread;
 };
 
 /* Picks a node for pod. Returns its index in c->nodes, or -1 when none
  * fits; then reason (if not NULL) says why, the way kube-scheduler does:
- * "0/3 nodes: 3 insufficient memory". Among the nodes that fit, the one on
+ * "0/3 nodes: 3 insufficient memory", "0/4 nodes: 2 would exceed maxSkew 1
+ * on strata.io/host, 2 not ready". Among the nodes that fit, the one on
  * the host holding fewest of the owner's pods wins, then the node holding
  * fewest, then free capacity. Returns ST_SCHED_WAIT when an adopting node
  * that fits would win that ranking over the best ready node (or no ready
