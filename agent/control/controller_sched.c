@@ -5,6 +5,7 @@
  * pods say why, once per reason. */
 #include "strata/controller.h"
 #include "strata/cleanup.h"
+#include "strata/label_selector.h"
 #include "strata/podspec.h"
 #include "strata/scheduler.h"
 
@@ -98,6 +99,62 @@ static void count_siblings(struct st_sched_cluster *c, const int *owner, const i
     for (int i = owner[pod] >= 0 ? first[owner[pod]] : -1; i >= 0; i = next[i])
         if ((size_t)i != pod && on[i] >= 0)
             st_sched_count_owner(c, (size_t)on[i], delta);
+}
+
+/* The pod's topologySpreadConstraints that refuse (whenUnsatisfiable
+ * DoNotSchedule), with the pods matching each one's labelSelector counted
+ * per domain into counts (ST_SCHED_SPREAD_MAX rows of nn + nhosts ints):
+ * pods of its namespace bound to a node, placed earlier in this pass
+ * included, Terminating ones not (on[] is -1 for them). Linear in the pods,
+ * for the pods that have constraints only. ScheduleAnyway adds nothing the
+ * default spread (the owner's pods, by host then node) does not already
+ * prefer. Returns how many were filled into out. */
+static size_t spread_constraints(json_t *pod, json_t *pods, const int *on,
+                                 const struct st_sched_cluster *c, int *counts,
+                                 struct st_sched_spread *out)
+{
+    json_t *md = json_object_get(pod, "metadata");
+    const char *ns = json_string_value(json_object_get(md, "namespace"));
+    json_t *labels = json_object_get(md, "labels");
+    size_t stride = c->n_nodes + c->n_hosts, n = 0, i;
+    json_t *tsc;
+    json_array_foreach(json_object_get(json_object_get(pod, "spec"), "topologySpreadConstraints"),
+                       i, tsc)
+    {
+        const char *key = json_string_value(json_object_get(tsc, "topologyKey"));
+        const char *when = json_string_value(json_object_get(tsc, "whenUnsatisfiable"));
+        json_int_t skew = json_integer_value(json_object_get(tsc, "maxSkew"));
+        if (n == ST_SCHED_SPREAD_MAX || !key || !when || strcmp(when, "DoNotSchedule") != 0 ||
+            skew < 1 || skew > INT32_MAX)
+            continue;
+        bool by_host = strcmp(key, HOST_LABEL) == 0;
+        if (!by_host && strcmp(key, "kubernetes.io/hostname") != 0)
+            continue; /* the manifest reader refuses other keys */
+        /* No labelSelector matches no pod (Kubernetes): nothing counted. */
+        json_t *sel = json_object_get(json_object_get(tsc, "labelSelector"), "matchLabels");
+        int *count = counts + n * stride;
+        memset(count, 0, stride * sizeof(*count));
+        size_t j;
+        json_t *other;
+        json_array_foreach(pods, j, other)
+        {
+            json_t *omd = json_object_get(other, "metadata");
+            const char *ons = json_string_value(json_object_get(omd, "namespace"));
+            if (!sel || on[j] < 0 || !ns || !ons || strcmp(ns, ons) != 0 ||
+                !st_label_map_matches(sel, json_object_get(omd, "labels")))
+                continue;
+            count[on[j]]++;
+            count[c->n_nodes + c->nodes[on[j]].host]++;
+        }
+        out[n++] = (struct st_sched_spread){
+            .topology_key = key,
+            .by_host = by_host,
+            .max_skew = (int)skew,
+            .self_match = sel && st_label_map_matches(sel, labels),
+            .count = by_host ? count + c->n_nodes : count,
+        };
+    }
+    return n;
 }
 
 /* Records why the pod fits nowhere; writes only when the reason changed,
@@ -198,7 +255,9 @@ static int schedule_pass(st_store *s, int *bound, bool *raced, st_error *err)
     _cleanup_free_ int *first = malloc((np ? np : 1) * sizeof(*first));
     _cleanup_free_ int *next = malloc((np ? np : 1) * sizeof(*next));
     _cleanup_json_ json_t *owners = json_object();
-    if (!owner || !on || !owners || !first || !next)
+    _cleanup_free_ int *spread_counts =
+        calloc(ST_SCHED_SPREAD_MAX * (nn + cluster.n_hosts) + 1, sizeof(*spread_counts));
+    if (!owner || !on || !owners || !first || !next || !spread_counts)
         return st_error_set(err, ENOMEM, "scheduler: out of memory");
     size_t npending = 0;
     for (size_t i = 0; i < np; i++) {
@@ -235,7 +294,7 @@ static int schedule_pass(st_store *s, int *bound, bool *raced, st_error *err)
         int64_t cpu = 0, mem = 0;
         st_error perr = {0};
         if (on[i] >= 0 && st_pod_requests(json_object_get(p, "spec"), &cpu, &mem, &perr) == 0) {
-            struct st_sched_pod sp = {cpu, mem};
+            struct st_sched_pod sp = {.cpu_m = cpu, .mem = mem};
             st_sched_assume(&cluster, (size_t)on[i], &sp, false);
         }
         /* A Terminating pod holds its requests until it is gone, but it is
@@ -277,7 +336,9 @@ static int schedule_pass(st_store *s, int *bound, bool *raced, st_error *err)
          * decision only. */
         count_siblings(&cluster, owner, first, next, on, pi, 1);
         char reason[256];
-        struct st_sched_pod sp = {cpu, mem};
+        struct st_sched_spread spread[ST_SCHED_SPREAD_MAX];
+        struct st_sched_pod sp = {.cpu_m = cpu, .mem = mem, .spread = spread};
+        sp.n_spread = spread_constraints(p, pods, on, &cluster, spread_counts, spread);
         int pick = st_schedule(&sp, &cluster, reason, sizeof(reason));
         count_siblings(&cluster, owner, first, next, on, pi, -1);
         if (pick == ST_SCHED_WAIT)
