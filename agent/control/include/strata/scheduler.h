@@ -64,7 +64,8 @@ struct st_sched_spread {
 };
 
 /* Constraints past this many are not read (Kubernetes allows one per
- * topologyKey and whenUnsatisfiable, so two keys make two). */
+ * topologyKey and whenUnsatisfiable: Strata's two keys make at most two
+ * DoNotSchedule ones). */
 #define ST_SCHED_SPREAD_MAX 4
 
 struct st_sched_pod {
@@ -76,8 +77,8 @@ struct st_sched_pod {
 
 /* Picks a node for pod. Returns its index in c->nodes, or -1 when none
  * fits; then reason (if not NULL) says why, the way kube-scheduler does:
- * "0/3 nodes: 3 insufficient memory", "0/4 nodes: 2 would exceed maxSkew 1
- * on strata.io/host, 2 not ready". Among the nodes that fit, the one on
+ * "0/3 nodes: 3 insufficient memory", "0/4 nodes: 2 insufficient memory, 2
+ * would exceed maxSkew 1 on strata.io/host". Among the nodes that fit, the one on
  * the host holding fewest of the owner's pods wins, then the node holding
  * fewest, then free capacity. Returns ST_SCHED_WAIT when an adopting node
  * that fits would win that ranking over the best ready node (or no ready
