@@ -49,24 +49,42 @@ static int spread_cmp(const struct st_sched_cluster *c, size_t a, size_t b)
     return na < nb ? -1 : na > nb;
 }
 
+/* A feasible node as the ranking sees it. The best so far keeps its own,
+ * so its host count and free score are looked up or computed once, not at
+ * every comparison (this loop is most of a decision's time). */
+struct rank {
+    const struct st_sched_node *node;
+    int host_owner;
+    bool scored;  /* free is computed (only when the spread ties) */
+    int64_t free; /* free_score */
+};
+
+static inline int64_t rank_free(struct rank *r, const struct st_sched_pod *p)
+{
+    if (!r->scored) {
+        r->free = free_score(r->node, p);
+        r->scored = true;
+    }
+    return r->free;
+}
+
 /* true when a is a better home than b. Spreading one owner's replicas comes
  * first (no host gets a second replica while a host with a feasible node has
  * none, no node while a feasible node on an equally loaded host has none),
  * then free capacity, then fewer pods, then the name, so the choice never
  * depends on the order nodes were listed in. */
-static bool better(const struct st_sched_cluster *c, size_t a, size_t b,
-                   const struct st_sched_pod *p)
+static bool better(struct rank *a, struct rank *b, const struct st_sched_pod *p)
 {
-    int spread = spread_cmp(c, a, b);
-    if (spread != 0)
-        return spread < 0;
-    const struct st_sched_node *na = &c->nodes[a], *nb = &c->nodes[b];
-    int64_t fa = free_score(na, p), fb = free_score(nb, p);
+    if (a->host_owner != b->host_owner)
+        return a->host_owner < b->host_owner;
+    if (a->node->owner_pods != b->node->owner_pods)
+        return a->node->owner_pods < b->node->owner_pods;
+    int64_t fa = rank_free(a, p), fb = rank_free(b, p);
     if (fa != fb)
         return fa > fb;
-    if (na->pods != nb->pods)
-        return na->pods < nb->pods;
-    return strcmp(na->name, nb->name) < 0;
+    if (a->node->pods != b->node->pods)
+        return a->node->pods < b->node->pods;
+    return strcmp(a->node->name, b->node->name) < 0;
 }
 
 /* The domain node i is in for constraint sp; -1 when sp cannot refuse
@@ -114,6 +132,7 @@ int st_schedule(const struct st_sched_pod *pod, const struct st_sched_cluster *c
     const struct st_sched_node *nodes = c->nodes;
     size_t n = c->n_nodes;
     int best = -1, adopting = -1;
+    struct rank best_rank = {0};
     size_t not_ready = 0, cpu_short_n = 0, mem_short_n = 0;
     size_t skewed_n[ST_SCHED_SPREAD_MAX] = {0}; /* nodes refused by each constraint */
     int min[ST_SCHED_SPREAD_MAX];
@@ -137,13 +156,16 @@ int st_schedule(const struct st_sched_pod *pod, const struct st_sched_cluster *c
             mem_short_n += mem_short;
             continue;
         }
-        int broken = spread_broken(c, pod, min, i);
+        int broken = pod->n_spread ? spread_broken(c, pod, min, i) : -1;
         if (broken >= 0) {
             skewed_n[broken]++;
             continue;
         }
-        if (best < 0 || better(c, i, (size_t)best, pod))
+        struct rank r = {.node = node, .host_owner = host_owner_pods(c, i)};
+        if (best < 0 || better(&r, &best_rank, pod)) {
             best = (int)i;
+            best_rank = r;
+        }
     }
     if (adopting >= 0 && (best < 0 || spread_cmp(c, (size_t)adopting, (size_t)best) < 0)) {
         if (reason && reason_len)
