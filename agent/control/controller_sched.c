@@ -1,9 +1,11 @@
-/* controller_sched.c: the scheduling pass. Reads Ready nodes and what the
- * bound pods already request, asks st_schedule for each pending pod (oldest
- * first, each decision seen by the next through st_sched_assume) and binds
- * them all in one transaction. Unschedulable pods say why, once per reason. */
+/* controller_sched.c: the scheduling pass. Reads Ready nodes, their hosts
+ * and what the bound pods already request, asks st_schedule for each
+ * pending pod (oldest first, each decision seen by the next through
+ * st_sched_assume) and binds them all in one transaction. Unschedulable
+ * pods say why, once per reason. */
 #include "strata/controller.h"
 #include "strata/cleanup.h"
+#include "strata/label_selector.h"
 #include "strata/podspec.h"
 #include "strata/scheduler.h"
 
@@ -28,6 +30,17 @@ static bool node_adopting(json_t *node)
     const char *ph = json_string_value(
         json_object_get(json_object_get(json_object_get(node, "status"), "strata"), "phase"));
     return ph && strcmp(ph, "Adopting") == 0;
+}
+
+/* The label naming the host (stratad) a node runs on; nodes without it are
+ * all on one host, "". */
+#define HOST_LABEL "strata.io/host"
+
+static const char *node_host(json_t *node)
+{
+    const char *host = json_string_value(
+        json_object_get(json_object_get(json_object_get(node, "metadata"), "labels"), HOST_LABEL));
+    return host ? host : "";
 }
 
 static int node_index(const struct st_sched_node *nodes, size_t n, const char *name)
@@ -80,12 +93,68 @@ static int clear_unschedulable(st_store *s, const char *ns, const char *name, st
     return r < 0 ? r : 0;
 }
 
-static void count_siblings(struct st_sched_node *nodes, const int *owner, const int *first,
+static void count_siblings(struct st_sched_cluster *c, const int *owner, const int *first,
                            const int *next, const int *on, size_t pod, int delta)
 {
     for (int i = owner[pod] >= 0 ? first[owner[pod]] : -1; i >= 0; i = next[i])
         if ((size_t)i != pod && on[i] >= 0)
-            nodes[on[i]].owner_pods += delta;
+            st_sched_count_owner(c, (size_t)on[i], delta);
+}
+
+/* The pod's topologySpreadConstraints that refuse (whenUnsatisfiable
+ * DoNotSchedule), with the pods matching each one's labelSelector counted
+ * per domain into counts (ST_SCHED_SPREAD_MAX rows of nn + nhosts ints):
+ * pods of its namespace bound to a node, placed earlier in this pass
+ * included, Terminating ones not (on[] is -1 for them). Linear in the pods,
+ * for the pods that have constraints only. ScheduleAnyway adds nothing the
+ * default spread (the owner's pods, by host then node) does not already
+ * prefer. Returns how many were filled into out. */
+static size_t spread_constraints(json_t *pod, json_t *pods, const int *on,
+                                 const struct st_sched_cluster *c, int *counts,
+                                 struct st_sched_spread *out)
+{
+    json_t *md = json_object_get(pod, "metadata");
+    const char *ns = json_string_value(json_object_get(md, "namespace"));
+    json_t *labels = json_object_get(md, "labels");
+    size_t stride = c->n_nodes + c->n_hosts, n = 0, i;
+    json_t *tsc;
+    json_array_foreach(json_object_get(json_object_get(pod, "spec"), "topologySpreadConstraints"),
+                       i, tsc)
+    {
+        const char *key = json_string_value(json_object_get(tsc, "topologyKey"));
+        const char *when = json_string_value(json_object_get(tsc, "whenUnsatisfiable"));
+        json_int_t skew = json_integer_value(json_object_get(tsc, "maxSkew"));
+        if (n == ST_SCHED_SPREAD_MAX || !key || !when || strcmp(when, "DoNotSchedule") != 0 ||
+            skew < 1 || skew > INT32_MAX)
+            continue;
+        bool by_host = strcmp(key, HOST_LABEL) == 0;
+        if (!by_host && strcmp(key, "kubernetes.io/hostname") != 0)
+            continue; /* the manifest reader refuses other keys */
+        /* No labelSelector matches no pod (Kubernetes): nothing counted. */
+        json_t *sel = json_object_get(json_object_get(tsc, "labelSelector"), "matchLabels");
+        int *count = counts + n * stride;
+        memset(count, 0, stride * sizeof(*count));
+        size_t j;
+        json_t *other;
+        json_array_foreach(pods, j, other)
+        {
+            json_t *omd = json_object_get(other, "metadata");
+            const char *ons = json_string_value(json_object_get(omd, "namespace"));
+            if (!sel || on[j] < 0 || !ns || !ons || strcmp(ns, ons) != 0 ||
+                !st_label_map_matches(sel, json_object_get(omd, "labels")))
+                continue;
+            count[on[j]]++;
+            count[c->n_nodes + c->nodes[on[j]].host]++;
+        }
+        out[n++] = (struct st_sched_spread){
+            .topology_key = key,
+            .by_host = by_host,
+            .max_skew = (int)skew,
+            .self_match = sel && st_label_map_matches(sel, labels),
+            .count = by_host ? count + c->n_nodes : count,
+        };
+    }
+    return n;
 }
 
 /* Records why the pod fits nowhere; writes only when the reason changed,
@@ -149,20 +218,32 @@ static int schedule_pass(st_store *s, int *bound, bool *raced, st_error *err)
         return r;
     size_t nn = json_array_size(nodes_json), np = json_array_size(pods);
     _cleanup_free_ struct st_sched_node *nodes = calloc(nn ? nn : 1, sizeof(*nodes));
+    _cleanup_free_ struct st_sched_host *hosts = calloc(nn ? nn : 1, sizeof(*hosts));
+    _cleanup_json_ json_t *host_ids = json_object(); /* host name -> index in hosts */
     _cleanup_free_ size_t *pending = calloc(np ? np : 1, sizeof(*pending));
     _cleanup_free_ st_store_binding *binds = calloc(np ? np : 1, sizeof(*binds));
     _cleanup_free_ bool *was_unschedulable = calloc(np ? np : 1, sizeof(bool));
-    if (!nodes || !pending || !binds || !was_unschedulable)
+    if (!nodes || !hosts || !host_ids || !pending || !binds || !was_unschedulable)
         return st_error_set(err, ENOMEM, "scheduler: out of memory");
+    struct st_sched_cluster cluster = {.nodes = nodes, .n_nodes = nn, .hosts = hosts};
     for (size_t i = 0; i < nn; i++) {
         json_t *n = json_array_get(nodes_json, i);
         json_t *strata = json_object_get(json_object_get(n, "status"), "strata");
+        const char *host = node_host(n);
+        json_t *id = json_object_get(host_ids, host);
+        if (id == NULL) {
+            id = json_integer((json_int_t)cluster.n_hosts);
+            if (id == NULL || json_object_set_new(host_ids, host, id) < 0)
+                return st_error_set(err, ENOMEM, "scheduler: out of memory");
+            hosts[cluster.n_hosts++] = (struct st_sched_host){.name = host};
+        }
         nodes[i] = (struct st_sched_node){
             .name = json_string_value(json_object_get(json_object_get(n, "metadata"), "name")),
             .ready = node_ready(n),
             .adopting = node_adopting(n),
             .cpu_capacity_m = json_integer_value(json_object_get(strata, "cpuMillis")),
             .mem_capacity = json_integer_value(json_object_get(strata, "memoryBytes")),
+            .host = (size_t)json_integer_value(id),
         };
     }
     /* Per pod: its owner as a small integer (-1: none) and the node it is
@@ -174,7 +255,9 @@ static int schedule_pass(st_store *s, int *bound, bool *raced, st_error *err)
     _cleanup_free_ int *first = malloc((np ? np : 1) * sizeof(*first));
     _cleanup_free_ int *next = malloc((np ? np : 1) * sizeof(*next));
     _cleanup_json_ json_t *owners = json_object();
-    if (!owner || !on || !owners || !first || !next)
+    _cleanup_free_ int *spread_counts =
+        calloc(ST_SCHED_SPREAD_MAX * (nn + cluster.n_hosts) + 1, sizeof(*spread_counts));
+    if (!owner || !on || !owners || !first || !next || !spread_counts)
         return st_error_set(err, ENOMEM, "scheduler: out of memory");
     size_t npending = 0;
     for (size_t i = 0; i < np; i++) {
@@ -211,8 +294,8 @@ static int schedule_pass(st_store *s, int *bound, bool *raced, st_error *err)
         int64_t cpu = 0, mem = 0;
         st_error perr = {0};
         if (on[i] >= 0 && st_pod_requests(json_object_get(p, "spec"), &cpu, &mem, &perr) == 0) {
-            struct st_sched_pod sp = {cpu, mem};
-            st_sched_assume(&nodes[on[i]], &sp, false);
+            struct st_sched_pod sp = {.cpu_m = cpu, .mem = mem};
+            st_sched_assume(&cluster, (size_t)on[i], &sp, false);
         }
         /* A Terminating pod holds its requests until it is gone, but it is
          * no longer a replica to spread around (kube-scheduler's topology
@@ -248,12 +331,16 @@ static int schedule_pass(st_store *s, int *bound, bool *raced, st_error *err)
                 return r;
             continue;
         }
-        /* owner_pods counts this pod's siblings for this decision only. */
-        count_siblings(nodes, owner, first, next, on, pi, 1);
+        /* owner_pods (a node's and its host's) counts this pod's siblings,
+         * bound ones and those placed earlier in this pass, for this
+         * decision only. */
+        count_siblings(&cluster, owner, first, next, on, pi, 1);
         char reason[256];
-        struct st_sched_pod sp = {cpu, mem};
-        int pick = st_schedule(&sp, nodes, nn, reason, sizeof(reason));
-        count_siblings(nodes, owner, first, next, on, pi, -1);
+        struct st_sched_spread spread[ST_SCHED_SPREAD_MAX];
+        struct st_sched_pod sp = {.cpu_m = cpu, .mem = mem, .spread = spread};
+        sp.n_spread = spread_constraints(p, pods, on, &cluster, spread_counts, spread);
+        int pick = st_schedule(&sp, &cluster, reason, sizeof(reason));
+        count_siblings(&cluster, owner, first, next, on, pi, -1);
         if (pick == ST_SCHED_WAIT)
             continue; /* bounded: the node says hello or is fenced within the grace */
         if (pick < 0) {
@@ -261,7 +348,7 @@ static int schedule_pass(st_store *s, int *bound, bool *raced, st_error *err)
                 return r;
             continue;
         }
-        st_sched_assume(&nodes[pick], &sp, false);
+        st_sched_assume(&cluster, (size_t)pick, &sp, false);
         on[pi] = pick;
         was_unschedulable[nbind] = st_condition_status(p, "PodScheduled") != NULL;
         binds[nbind++] = (st_store_binding){

@@ -243,9 +243,52 @@ static void st_check_container_names(struct st_mctx *c, yaml_node_t *node, json_
     }
 }
 
-static void st_check_deployment_pod_spec(struct st_mctx *c, yaml_node_t *node, json_t *obj)
+/* ---- topology spread ---- */
+
+/* Kubernetes allows one constraint per topologyKey and whenUnsatisfiable. */
+static void st_check_spread_unique(struct st_mctx *c, yaml_node_t *node, json_t *obj)
+{
+    json_t *list = json_object_get(obj, "topologySpreadConstraints");
+    yaml_node_t *seq = st_mctx_child(c, node, "topologySpreadConstraints");
+    for (size_t i = 1; i < json_array_size(list); i++) {
+        json_t *a = json_array_get(list, i);
+        for (size_t j = 0; j < i; j++) {
+            json_t *b = json_array_get(list, j);
+            if (json_equal(json_object_get(a, "topologyKey"), json_object_get(b, "topologyKey")) &&
+                json_equal(json_object_get(a, "whenUnsatisfiable"),
+                           json_object_get(b, "whenUnsatisfiable"))) {
+                st_mctx_error(c, st_mctx_item(c, seq, i),
+                              "%s.topologySpreadConstraints[%zu]: duplicate of [%zu] (%s, %s): "
+                              "give one constraint per topologyKey and whenUnsatisfiable",
+                              st_mctx_path(c), i, j,
+                              json_string_value(json_object_get(a, "topologyKey")),
+                              json_string_value(json_object_get(a, "whenUnsatisfiable")));
+                break;
+            }
+        }
+    }
+}
+
+static void st_check_schedule_anyway(struct st_mctx *c, yaml_node_t *node, json_t *value)
+{
+    const char *when = json_string_value(value);
+    if (when && strcmp(when, "ScheduleAnyway") == 0)
+        st_mctx_warn(c, node,
+                     "%s: ScheduleAnyway is not scored by Strata: it spreads each Deployment's "
+                     "replicas over hosts, then nodes, anyway; use DoNotSchedule to hold to "
+                     "maxSkew",
+                     st_mctx_path(c));
+}
+
+static void st_check_pod_spec(struct st_mctx *c, yaml_node_t *node, json_t *obj)
 {
     st_check_container_names(c, node, obj);
+    st_check_spread_unique(c, node, obj);
+}
+
+static void st_check_deployment_pod_spec(struct st_mctx *c, yaml_node_t *node, json_t *obj)
+{
+    st_check_pod_spec(c, node, obj);
     /* Absent only if defaulting failed, which reported its own error. */
     const char *policy = json_string_value(json_object_get(obj, "restartPolicy"));
     if (policy && strcmp(policy, "Always") != 0)
@@ -556,6 +599,44 @@ static const struct st_mfield st_pull_secret_fields[] = {
 };
 static const struct st_mschema st_pull_secret = {st_pull_secret_fields, NULL};
 
+static const struct st_mfield st_selector_fields[] = {
+    {.name = "matchLabels",
+     .type = ST_MT_STRING_MAP,
+     .flags = ST_MF_REQUIRED,
+     .check = st_check_labels},
+    ST_IGNORED("matchExpressions"),
+    {0},
+};
+static const struct st_mschema st_selector = {st_selector_fields, NULL};
+
+/* The domains Strata has: hosts (strata.io/host, the stratad a node runs
+ * on) and nodes (kubernetes.io/hostname). */
+static const char *const st_topology_keys[] = {"strata.io/host", "kubernetes.io/hostname", NULL};
+static const char *const st_unsatisfiable[] = {"DoNotSchedule", "ScheduleAnyway", NULL};
+static const struct st_mfield st_spread_fields[] = {
+    {.name = "maxSkew",
+     .type = ST_MT_INT,
+     .flags = ST_MF_REQUIRED | ST_MF_RANGE,
+     .min = 1,
+     .max = INT32_MAX},
+    {.name = "topologyKey",
+     .type = ST_MT_STRING,
+     .flags = ST_MF_REQUIRED,
+     .values = st_topology_keys},
+    {.name = "whenUnsatisfiable",
+     .type = ST_MT_STRING,
+     .flags = ST_MF_REQUIRED,
+     .values = st_unsatisfiable,
+     .check = st_check_schedule_anyway},
+    {.name = "labelSelector", .type = ST_MT_OBJECT, .schema = &st_selector},
+    ST_IGNORED("minDomains"),
+    ST_IGNORED("matchLabelKeys"),
+    ST_IGNORED("nodeAffinityPolicy"),
+    ST_IGNORED("nodeTaintsPolicy"),
+    {0},
+};
+static const struct st_mschema st_spread = {st_spread_fields, NULL};
+
 static const char *const st_restart_policies[] = {"Always", "OnFailure", "Never", NULL};
 static const struct st_mfield st_pod_spec_fields[] = {
     {.name = "containers",
@@ -578,7 +659,7 @@ static const struct st_mfield st_pod_spec_fields[] = {
     ST_IGNORED("nodeName"),
     ST_IGNORED("affinity"),
     ST_IGNORED("tolerations"),
-    ST_IGNORED("topologySpreadConstraints"),
+    {.name = "topologySpreadConstraints", .type = ST_MT_OBJECT_LIST, .schema = &st_spread},
     ST_IGNORED("serviceAccountName"),
     ST_IGNORED("serviceAccount"),
     ST_IGNORED("automountServiceAccountToken"),
@@ -608,7 +689,7 @@ static const struct st_mfield st_pod_spec_fields[] = {
     ST_IGNORED("resourceClaims"),
     {0},
 };
-static const struct st_mschema st_pod_spec = {st_pod_spec_fields, st_check_container_names};
+static const struct st_mschema st_pod_spec = {st_pod_spec_fields, st_check_pod_spec};
 static const struct st_mschema st_deployment_pod_spec = {st_pod_spec_fields,
                                                          st_check_deployment_pod_spec};
 
@@ -621,16 +702,6 @@ static const struct st_mfield st_pod_template_fields[] = {
     {0},
 };
 static const struct st_mschema st_pod_template = {st_pod_template_fields, NULL};
-
-static const struct st_mfield st_selector_fields[] = {
-    {.name = "matchLabels",
-     .type = ST_MT_STRING_MAP,
-     .flags = ST_MF_REQUIRED,
-     .check = st_check_labels},
-    ST_IGNORED("matchExpressions"),
-    {0},
-};
-static const struct st_mschema st_selector = {st_selector_fields, NULL};
 
 /* Strata rolls out one surge pod at a time and never goes below the
  * replica count: those are its defaults, other values are warned about. */
