@@ -179,7 +179,7 @@ static void register_cleanup(void)
     atexit(at_exit);
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
-    int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGABRT};
     for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
         sigaction(sigs[i], &sa, NULL);
 }
