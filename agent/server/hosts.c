@@ -28,6 +28,8 @@
 #define COMPONENT "host-lease"
 /* How often the fence thread looks at the clock. */
 #define FENCE_CHECK_NS (50LL * 1000000)
+/* A renew failing again and again is said at most this often. */
+#define RENEW_LOG_EVERY_NS (10LL * 1000000000)
 /* A clock skew is reported at most this often. */
 #define SKEW_REPORT_NS (60LL * 1000000000)
 
@@ -66,6 +68,7 @@ struct st_server_hosts {
     _Atomic int64_t skew_ms;      /* db clock - ours, at the last renew */
     int64_t skew_reported_ns;     /* loop only */
     bool was_leader;              /* loop only: for the log line when it changes */
+    int64_t renew_logged_ns;      /* renew thread: when it last said a failure */
 };
 
 static int64_t mono_ns(void)
@@ -132,8 +135,10 @@ static void renew_once(struct st_server_hosts *h)
         st_server_log("host %s: its lease %s/%s is held by %s, not by this stratad (%s): another "
                       "stratad uses this host name",
                       h->d->host_name, ST_LEASE_HOST_NS, h->lease, st.holder, h->holder);
-    } else {
-        st_server_log("host %s: cannot renew its lease: %s", h->d->host_name, err.msg);
+    } else if (mono_ns() - h->renew_logged_ns >= RENEW_LOG_EVERY_NS) {
+        h->renew_logged_ns = mono_ns();
+        st_server_log("host %s: cannot renew its lease (said again at most every %lld s): %s",
+                      h->d->host_name, RENEW_LOG_EVERY_NS / 1000000000, err.msg);
     }
     /* Leading needs the host's own lease first: a host that may have to
      * fence itself leads nothing. */
@@ -149,8 +154,10 @@ static void renew_once(struct st_server_hosts *h)
         atomic_store(&h->leader_ok_ns, sent);
     else
         atomic_store(&h->leader_ok_ns, 0);
-    if (r < 0)
+    if (r < 0 && mono_ns() - h->renew_logged_ns >= RENEW_LOG_EVERY_NS) {
+        h->renew_logged_ns = mono_ns();
         st_server_log("host %s: cannot renew the leader lease: %s", h->d->host_name, err.msg);
+    }
 }
 
 static void wait_until(struct st_server_hosts *h, int64_t deadline_ns)

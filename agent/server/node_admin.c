@@ -174,6 +174,8 @@ static int host_check(struct st_server *d, const char *host, st_error *err)
         return st_server_recode(err, EINVAL);
     r = st_store_lease_get(d->store, ST_LEASE_HOST_NS, lease, &st, err);
     if (r == -ENOENT)
+        st_error_clear(err);
+    if (r == -ENOENT)
         return st_error_set(err, ENOENT,
                             "host %s: no stratad serves it (no lease %s/%s); start one there with "
                             "--host-name %s and this --db, or see `stratactl get hosts`",
