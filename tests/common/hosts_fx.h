@@ -47,9 +47,11 @@ int hosts_fx_heal(int k);
 
 /* Starts argv (NULL-terminated; argv[0] a path or a name on PATH) in host
  * k's network namespace, stdin /dev/null, stdout and stderr appended to
- * log (NULL: the test's). It dies with the test (SIGKILL on the test's
- * exit) and hosts_fx_down ends it if it still runs. The pid, or -1
- * (printed). */
+ * log (NULL: the test's). Only its network is the host's: files, mounts
+ * and unix sockets (stratad's --socket) are the test's. It dies with the
+ * test (PR_SET_PDEATHSIG: call from the main thread, the signal follows
+ * the thread that forked) and hosts_fx_down ends it if it still runs. The
+ * pid, or -1 (printed). */
 pid_t hosts_fx_spawn(int k, const char *log, const char *const argv[]);
 #define HOSTS_FX_SPAWN(k, log, ...) hosts_fx_spawn(k, log, (const char *const[]){__VA_ARGS__, NULL})
 
