@@ -57,7 +57,7 @@ def day_ms():
 class Host:
     def __init__(self, bench, k):
         self.b, self.k = bench, k
-        self.name = f"{bench.prefix}-h{k}"
+        self.name = f"{bench.prefix.replace('strata-', '')}-h{k}"
         self.dir = os.path.join(bench.dir, f"h{k}")
         os.makedirs(self.dir, exist_ok=True)
         os.chmod(self.dir, 0o755)
@@ -132,8 +132,8 @@ class Bench:
         self.violations = []
         self.dsn = {}
         # node (and so domain) names carry the run's prefix
-        self.nodes_of = {1: (f"{self.prefix}a1", f"{self.prefix}a2"),
-                         2: (f"{self.prefix}b1", f"{self.prefix}b2")}
+        short = self.prefix.replace("strata-", "")
+        self.nodes_of = {1: (f"{short}a1", f"{short}a2"), 2: (f"{short}b1", f"{short}b2")}
 
     def net(self, *args):
         r = subprocess.run([self.hosts, "--prefix", self.prefix, "--state", self.hdir, *args],
@@ -142,6 +142,16 @@ class Bench:
         if r.returncode != 0:
             raise SystemExit(f"hostloss: scripts/hosts {' '.join(args)}: {r.stdout}")
         return r.stdout
+
+    def show(self, say, host=None, *args):
+        """--show: a line of narration, and the command a user would type
+        with its output."""
+        if not self.a.show:
+            return
+        print(f"\n== {say} ==", flush=True)
+        if host is not None:
+            print(f"$ stratactl --socket {host.sock} {' '.join(args)}", flush=True)
+            print(host.ctl(*args), end="", flush=True)
 
     def violate(self, rnd, what):
         print(f"hostloss: VIOLATION round {rnd}: {what}", flush=True)
@@ -216,6 +226,10 @@ class Bench:
                                                     == REPLICAS else None)(
             self.ready_pods_by_host(api)), bound_s=120)
         spread = sorted(len(v) for v in by.values())
+        self.show(f"two hosts ({self.h[1].name}, {self.h[2].name}) share one PostgreSQL; "
+                  f"their nodes (HOST column)", self.h[1], "get", "nodes", "-o", "wide")
+        self.show("4 replicas, spread over the hosts first, then the nodes", self.h[2], "get",
+                  "pods", "-o", "wide")
         print(f"hostloss: 4 replicas ready in {ms(now() - t0)} ms, per host {spread}", flush=True)
         if spread != [2, 2]:
             self.violate(0, f"replicas not spread 2/2 over the hosts: {spread}")
@@ -228,6 +242,9 @@ class Bench:
         survivor = next(k for k in HOSTS if k != victim)
         api = self.h[survivor].api
         vnodes = self.nodes_of[victim]
+        self.show(f"cutting {victim_name} off the database (scripts/hosts cut {victim}): it must "
+                  f"fence its own VMs within {self.lease_ms // 2} ms, before the leader on "
+                  f"{self.h[survivor].name} may replace their pods")
         cut_day = day_ms()
         t0 = now()
         self.net("cut", str(victim))
@@ -251,6 +268,14 @@ class Bench:
                 not b.get(victim_name)
         self.wait("4 replicas ready on the surviving host", replaced)
         replace_ms = ms(now() - t0)
+        self.show(f"{victim_name}'s nodes lost (HostLost), the replicas back on "
+                  f"{self.h[survivor].name}", self.h[survivor], "get", "nodes", "-o", "wide")
+        self.show("the replicas", self.h[survivor], "get", "pods", "-o", "wide")
+        if self.a.show:
+            print(f"\n== what {victim_name}'s stratad did ==")
+            print("\n".join(line for line in self.h[victim].lines()
+                            if "fence" in line and log_time(line) and
+                            log_time(line) >= cut_day))
         fenced_at = self.h[victim].first_line_after("self-fence done", cut_day)
         lost_at = self.h[survivor].first_line_after(f"lost with host {victim_name}", cut_day)
         ok = (fenced_at is not None and lost_at is not None and fenced_at < lost_at
@@ -268,9 +293,14 @@ class Bench:
         self.net("heal", str(victim))
         self.wait("the healed host holds its lease again", lambda: self.h[victim].first_line_after(
             "holds its lease again", heal_day) is not None)
+        # its own connection to the store comes back within a retry (2 s)
+        self.wait("the healed host's API answering from the store", lambda: self.h[victim].api.call(
+            "GET", "/api/v1/nodes", timeout=5)[0] == 200)
         self.add_nodes(victim)
         self.wait("the healed host's nodes Ready", lambda: all(
             ready(self.nodes(api)[n]) for n in vnodes), bound_s=240, every=0.5)
+        self.show(f"healed: {victim_name} holds its lease again and its nodes were added back",
+                  self.h[victim], "get", "nodes", "-o", "wide")
         # no duplicate after the heal: exactly the replicas, each on one node
         b = self.ready_pods_by_host(api)
         total = sum(map(len, b.values()))
@@ -308,6 +338,7 @@ def main():
     p.add_argument("--prefix", required=True)
     p.add_argument("--image", required=True)
     p.add_argument("--manifest", required=True)
+    p.add_argument("--show", action="store_true")
     a = p.parse_args()
     b = Bench(a)
     try:
