@@ -4,6 +4,7 @@
  * resourceVersion conflict, all-or-none batches, ciphertext at rest, and a
  * server restart under an open store. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +117,54 @@ static void test_migrations_once(void **state)
     PQfinish(c);
     assert_int_equal(r, -EPROTO);
     assert_non_null(strstr(e2.msg, "newer than this stratad knows"));
+}
+
+/* Several stratad starting at once on a fresh shared database (issue 17):
+ * one applies the migrations, the others wait on its lock and apply none,
+ * and none fails. */
+struct opener {
+    char dsn[600];
+    int applied, rc;
+    st_error err;
+};
+
+static void *open_concurrently(void *arg)
+{
+    struct opener *o = arg;
+    st_store *s = NULL;
+    o->rc = st_store_pg_open(o->dsn, fx.key, &o->applied, &s, &o->err);
+    st_store_close(s);
+    return NULL;
+}
+
+static void test_migrations_concurrent(void **state)
+{
+    (void)state;
+    PGconn *c = PQconnectdb(st_pg_embedded_dsn(fx.pg));
+    PGresult *r = PQexec(c, "CREATE DATABASE strata_race");
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    enum { N = 4 };
+    struct opener o[N];
+    pthread_t th[N];
+    for (int i = 0; i < N; i++) {
+        memset(&o[i], 0, sizeof(o[i]));
+        snprintf(o[i].dsn, sizeof(o[i].dsn), "%s dbname=strata_race", st_pg_embedded_dsn(fx.pg));
+        assert_int_equal(pthread_create(&th[i], NULL, open_concurrently, &o[i]), 0);
+    }
+    int total = 0, migrators = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        if (o[i].rc != 0)
+            fail_msg("opener %d: %s", i, o[i].err.msg);
+        total += o[i].applied;
+        migrators += o[i].applied > 0;
+    }
+    assert_int_equal(migrators, 1);
+    assert_int_equal(total, (int)st_migrations_count);
+    r = PQexec(c, "DROP DATABASE strata_race");
+    PQclear(r);
+    PQfinish(c);
 }
 
 static void test_crud(void **state)
@@ -348,10 +397,15 @@ static void test_watch_hook(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_migrations_once),    cmocka_unit_test(test_crud),
-        cmocka_unit_test(test_namespaces),         cmocka_unit_test(test_conflict),
-        cmocka_unit_test(test_batch_all_or_none),  cmocka_unit_test(test_secret_ciphertext),
-        cmocka_unit_test(test_restart_reconnects), cmocka_unit_test(test_watch_hook),
+        cmocka_unit_test(test_migrations_once),
+        cmocka_unit_test(test_migrations_concurrent),
+        cmocka_unit_test(test_crud),
+        cmocka_unit_test(test_namespaces),
+        cmocka_unit_test(test_conflict),
+        cmocka_unit_test(test_batch_all_or_none),
+        cmocka_unit_test(test_secret_ciphertext),
+        cmocka_unit_test(test_restart_reconnects),
+        cmocka_unit_test(test_watch_hook),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
