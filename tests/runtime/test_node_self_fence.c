@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,9 +26,10 @@ struct fx {
     struct st_node_self_fence *f;
     pid_t pid[KIDS];
     int pidfd[KIDS];
-    int unread; /* what the fake probe answers */
-    int unread_calls;
-    bool unread_grows; /* each call reports more bytes than the last */
+    /* the fake probe, called from the watchdog thread */
+    _Atomic int unread; /* what it answers */
+    _Atomic int unread_calls;
+    _Atomic bool unread_grows; /* each call reports more bytes than the last */
 };
 
 static int fake_unread(void *ctx)
