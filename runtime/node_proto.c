@@ -579,6 +579,47 @@ int st_proto_clock_parse(json_t *msg, int64_t *unix_millis, st_error *err)
     return 0;
 }
 
+static bool host_grace_ok(int64_t ms)
+{
+    return ms >= 0 && ms <= ST_PROTO_HOST_GRACE_MAX_MS;
+}
+
+int st_proto_settings_build(const struct st_proto_settings *s, json_t **msg, st_error *err)
+{
+    if (s->has_host_grace_ms && !host_grace_ok(s->host_grace_ms))
+        return st_error_set(err, EINVAL,
+                            "node protocol: settings \"hostGraceMs\" must be 0 (off) to %d ms, "
+                            "not %lld",
+                            ST_PROTO_HOST_GRACE_MAX_MS, (long long)s->host_grace_ms);
+    _cleanup_json_ json_t *m = NULL;
+    int rc = new_msg(ST_PROTO_SETTINGS, &m, err);
+    if (rc < 0 ||
+        (s->has_host_grace_ms &&
+         (rc = set_new(m, "hostGraceMs", json_integer((json_int_t)s->host_grace_ms), err)) < 0))
+        return rc;
+    *msg = st_steal_ptr(&m);
+    return 0;
+}
+
+int st_proto_settings_parse(json_t *msg, struct st_proto_settings *s, st_error *err)
+{
+    int rc;
+    *s = (struct st_proto_settings){0};
+    if ((rc = check_type(msg, ST_PROTO_SETTINGS, err)) < 0)
+        return rc;
+    if (json_object_get(msg, "hostGraceMs") == NULL)
+        return 0;
+    if ((rc = get_int(msg, "hostGraceMs", &s->host_grace_ms, err)) < 0)
+        return rc;
+    if (!host_grace_ok(s->host_grace_ms))
+        return st_error_set(err, EPROTO,
+                            "node protocol: settings message: \"hostGraceMs\" %lld is not 0 (off) "
+                            "to %d ms",
+                            (long long)s->host_grace_ms, ST_PROTO_HOST_GRACE_MAX_MS);
+    s->has_host_grace_ms = true;
+    return 0;
+}
+
 static bool event_type_ok(const char *t)
 {
     return t && (strcmp(t, "Normal") == 0 || strcmp(t, "Warning") == 0);

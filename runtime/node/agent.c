@@ -7,9 +7,13 @@
  * work here never delays them; all writes share its output queue, which
  * never blocks on the host. With the pod network on (strata.podcidr=), the
  * host's `services` snapshots go to the pods' hosts files and the service
- * proxy (svcproxy.c, whose relay has its own thread and data port). */
+ * proxy (svcproxy.c, whose relay has its own thread and data port).
+ * Every read from the host feeds the self-fence (self_fence.c), whose
+ * watchdog thread kills the pods' containers when the host stays silent
+ * past hostGraceMs; the loop then marks those pods (st_node_pods_fence). */
 #include "node.h"
 #include "strata/cleanup.h"
+#include "strata/clock.h"
 #include "strata/node_proto.h"
 
 #include <errno.h>
@@ -44,6 +48,7 @@ struct agent {
     int64_t retry_at; /* monotonic ms */
     int retry_ms;
     struct st_node_pods *pods;
+    struct st_node_self_fence *fence;
     struct st_node_podnet *net;     /* NULL: no pod network */
     struct st_node_svcproxy *proxy; /* NULL: no pod network */
     struct st_node_pollset ps;
@@ -198,6 +203,26 @@ static void on_clock(struct agent *a, json_t *msg)
     a->clock_seen = true;
 }
 
+/* The host's settings: each field it sends replaces the node's. */
+static void on_settings(struct agent *a, json_t *msg)
+{
+    st_error err = {0};
+    struct st_proto_settings s;
+    if (st_proto_settings_parse(msg, &s, &err) < 0) {
+        st_node_log("ignoring a settings message: %s", err.msg);
+        return;
+    }
+    if (s.has_host_grace_ms && s.host_grace_ms != st_node_self_fence_grace(a->fence)) {
+        st_node_self_fence_set_grace(a->fence, s.host_grace_ms);
+        if (s.host_grace_ms > 0)
+            st_node_log("settings: hostGraceMs %lld: pods are stopped when the host is silent "
+                        "that long (self-fence)",
+                        (long long)s.host_grace_ms);
+        else
+            st_node_log("settings: hostGraceMs 0: the self-fence is off");
+    }
+}
+
 /* A full snapshot of the Services: hosts files and listeners follow it. */
 static void on_services(struct agent *a, json_t *msg)
 {
@@ -244,6 +269,8 @@ static void handle_line(struct agent *a, const char *line)
         on_clock(a, msg);
     } else if (strcmp(type, ST_PROTO_SERVICES) == 0) {
         on_services(a, msg);
+    } else if (strcmp(type, ST_PROTO_SETTINGS) == 0) {
+        on_settings(a, msg);
     } else if (strcmp(type, ST_PROTO_PODS_QUERY) == 0) {
         on_pods_query(a, msg);
     } else if (strcmp(type, ST_NODE_BENCH_EXEC) == 0 && st_node_bench_exec_enabled()) {
@@ -272,6 +299,11 @@ static void host_read(struct agent *a)
             host_drop(a, n == 0 ? "end of stream" : err.msg);
             return;
         }
+        /* any bytes of the host's: it is alive (the message they carry
+         * may not be complete yet) */
+        if (st_node_self_fence_heard(a->fence, st_clock_ns()))
+            st_node_log("the host speaks again after the self-fence: the pods it stopped stay "
+                        "stopped until the host sends pod_run (or pod_stop)");
         const char *line = NULL;
         int rc;
         while (a->conn >= 0 && (rc = st_proto_reader_next(&a->rd, &line, &err)) != 0) {
@@ -321,6 +353,12 @@ static int signals_open(st_error *err)
     return fd;
 }
 
+/* The self-fence's watchdog asks the channel for unread bytes. */
+static int host_unread(void *ctx)
+{
+    return st_node_host_out_unread(ctx);
+}
+
 /* The pod table's messages go to the host like the agent's own. */
 static void emit_to_host(void *ctx, json_t *msg)
 {
@@ -350,7 +388,7 @@ static int agent_loop(struct agent *a, st_error *err)
          * first in the set; the pods add their pidfds, output pipes, probe
          * pipes and timers after them. */
         struct st_node_pollset *ps = &a->ps;
-        short sig_rev = 0, wake_rev = 0, host_rev = 0;
+        short sig_rev = 0, wake_rev = 0, fence_rev = 0, host_rev = 0;
         int host_fd = -1;
         short host_events = POLLIN;
         st_node_pollset_reset(ps);
@@ -364,6 +402,7 @@ static int agent_loop(struct agent *a, st_error *err)
         }
         if (st_node_pollset_add(ps, a->sigfd, POLLIN, &sig_rev) < 0 ||
             st_node_pollset_add(ps, st_node_host_out_wake_fd(a->out), POLLIN, &wake_rev) < 0 ||
+            st_node_pollset_add(ps, st_node_self_fence_wake_fd(a->fence), POLLIN, &fence_rev) < 0 ||
             (host_fd >= 0 && st_node_pollset_add(ps, host_fd, host_events, &host_rev) < 0))
             return st_error_set(err, ENOMEM, "out of memory");
         int rc = st_node_pods_watch(a->pods, ps, err);
@@ -393,6 +432,10 @@ static int agent_loop(struct agent *a, st_error *err)
                 return 0;
             }
         }
+        /* the self-fence first: its killed containers must not restart */
+        struct st_node_fence_fire fire;
+        if ((fence_rev & POLLIN) && st_node_self_fence_take(a->fence, &fire))
+            st_node_pods_fence(a->pods, &fire);
         /* before the host's messages: they may remove a pod whose fds
          * fired in this turn */
         st_node_pods_process(a->pods);
@@ -434,6 +477,9 @@ int st_node_agent_run(const struct st_node_config *cfg, st_error *err)
     if (rc >= 0)
         rc = st_node_host_out_new(cfg->heartbeat_ms, &a.out, err);
     if (rc >= 0)
+        rc = st_node_self_fence_new(cfg->host_grace_ms, host_unread, a.out, &a.fence, err);
+    po.fence = a.fence;
+    if (rc >= 0)
         rc = st_node_pods_new(&po, &a.pods, err);
     /* after signals_open: the relay's thread inherits the blocked mask */
     if (rc >= 0 && a.net)
@@ -442,10 +488,11 @@ int st_node_agent_run(const struct st_node_config *cfg, st_error *err)
         rc = a.t.ops->open(&a.t, cfg, err);
     if (rc >= 0) {
         st_node_log("strata-node %s: node %s, %lld millicpu, %lld bytes, kernel %s, heartbeat "
-                    "every %d ms, images %s, state %s",
+                    "every %d ms, host grace %lld ms%s, images %s, state %s",
                     ST_NODE_VERSION, cfg->name, (long long)a.si.cpu_millis,
-                    (long long)a.si.memory_bytes, a.si.kernel, cfg->heartbeat_ms, cfg->images_dir,
-                    cfg->state_dir);
+                    (long long)a.si.memory_bytes, a.si.kernel, cfg->heartbeat_ms,
+                    (long long)cfg->host_grace_ms, cfg->host_grace_ms > 0 ? "" : " (off)",
+                    cfg->images_dir, cfg->state_dir);
         rc = agent_loop(&a, err);
     }
     /* pods first: their processes must not outlive the agent; then the
@@ -453,6 +500,8 @@ int st_node_agent_run(const struct st_node_config *cfg, st_error *err)
     st_node_pods_free(a.pods);
     st_node_svcproxy_free(a.proxy);
     st_node_podnet_free(a.net);
+    /* the watchdog asks the output queue about the channel */
+    st_node_self_fence_free(a.fence);
     st_node_host_out_free(a.out);
     if (a.conn >= 0)
         a.t.ops->disconnect(&a.t);

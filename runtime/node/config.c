@@ -1,8 +1,8 @@
 /* config.c: where strata-node's settings come from when the command line
  * leaves them out: the kernel cmdline the host wrote into the domain
  * (strata.node=, strata.heartbeat_ms=, the pod network's strata.podcidr=
- * and strata.svccidr=), then the hostname and defaults (the image store
- * and state dir where the node image puts them). */
+ * and strata.svccidr=, the self-fence's strata.host_grace_ms=), then the hostname and defaults (the
+ * image store and state dir where the node image puts them). */
 #include "node.h"
 #include "strata/cleanup.h"
 #include "strata/node_proto.h"
@@ -162,6 +162,19 @@ int st_node_config_resolve(struct st_node_config *cfg, st_error *err)
     }
     if (cfg->heartbeat_ms <= 0)
         cfg->heartbeat_ms = ST_NODE_HEARTBEAT_MS_DEFAULT;
+    if (!cfg->host_grace_set) {
+        _cleanup_free_ char *g = cmdline_value(cmdline, ST_PROTO_CMDLINE_HOST_GRACE);
+        if (g) {
+            char *end = NULL;
+            long long v = strtoll(g, &end, 10);
+            if (*g == '\0' || *end != '\0' || v < 0 || v > ST_PROTO_HOST_GRACE_MAX_MS)
+                return st_error_set(err, EINVAL,
+                                    "kernel cmdline %s=%s must be a number of milliseconds "
+                                    "between 0 (off) and %d",
+                                    ST_PROTO_CMDLINE_HOST_GRACE, g, ST_PROTO_HOST_GRACE_MAX_MS);
+            cfg->host_grace_ms = v;
+        }
+    }
     int r = podnet_config(cfg, cmdline, err);
     if (r < 0)
         return r;

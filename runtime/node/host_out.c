@@ -13,12 +13,15 @@
 #include "strata/node_proto.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -120,21 +123,22 @@ static void queue_locked(struct st_node_host_out *o, json_t *msg)
 
 /* ---- the heartbeat thread --------------------------------------------- */
 
-/* In the VM the heartbeat must win the one vCPU from pod work; on a
- * developer's host (tests) this may be refused, which is fine. */
-static void raise_priority(void)
+/* In the VM the heartbeat (and the self-fence's watchdog) must win the one
+ * vCPU from pod work; on a developer's host (tests) this may be refused,
+ * which is fine. */
+void st_node_thread_raise_priority(const char *who)
 {
     struct sched_param sp = {.sched_priority = 1};
     int r = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
     if (r == 0) {
-        st_node_log("heartbeat thread runs at SCHED_FIFO priority 1");
+        st_node_log("%s thread runs at SCHED_FIFO priority 1", who);
         return;
     }
     if (setpriority(PRIO_PROCESS, (id_t)gettid(), -20) == 0) {
-        st_node_log("heartbeat thread runs at nice -20 (SCHED_FIFO: %s)", strerror(r));
+        st_node_log("%s thread runs at nice -20 (SCHED_FIFO: %s)", who, strerror(r));
         return;
     }
-    st_node_log("heartbeat thread runs at normal priority (SCHED_FIFO: %s; nice -20: %s)",
+    st_node_log("%s thread runs at normal priority (SCHED_FIFO: %s; nice -20: %s)", who,
                 strerror(r), strerror(errno));
 }
 
@@ -182,7 +186,7 @@ static int64_t ts_ms(const struct timespec *ts)
 static void *heartbeat_main(void *arg)
 {
     struct st_node_host_out *o = arg;
-    raise_priority();
+    st_node_thread_raise_priority("heartbeat");
     struct timespec next, now;
     clock_gettime(CLOCK_MONOTONIC, &next);
     pthread_mutex_lock(&o->tmu);
@@ -213,20 +217,26 @@ static void locks_destroy(struct st_node_host_out *o)
     pthread_cond_destroy(&o->tcond);
 }
 
-/* All three or none. */
-static int locks_init(struct st_node_host_out *o, st_error *err)
+int st_node_mutex_init_pi(pthread_mutex_t *mu)
 {
     pthread_mutexattr_t ma;
-    pthread_condattr_t ca;
     pthread_mutexattr_init(&ma);
     /* ENOTSUP on a kernel without PI futexes: a plain mutex still works */
     pthread_mutexattr_setprotocol(&ma, PTHREAD_PRIO_INHERIT);
-    int r = pthread_mutex_init(&o->mu, &ma);
+    int r = pthread_mutex_init(mu, &ma);
     if (r != 0) {
         pthread_mutexattr_setprotocol(&ma, PTHREAD_PRIO_NONE);
-        r = pthread_mutex_init(&o->mu, &ma);
+        r = pthread_mutex_init(mu, &ma);
     }
     pthread_mutexattr_destroy(&ma);
+    return r;
+}
+
+/* All three or none. */
+static int locks_init(struct st_node_host_out *o, st_error *err)
+{
+    pthread_condattr_t ca;
+    int r = st_node_mutex_init_pi(&o->mu);
     if (r != 0)
         return st_error_set(err, r, "cannot create the output queue's mutex: %s", strerror(r));
     if ((r = pthread_mutex_init(&o->tmu, NULL)) != 0) {
@@ -367,6 +377,25 @@ bool st_node_host_out_broken(struct st_node_host_out *o, char *why, size_t len)
         snprintf(why, len, "%s", o->why);
     pthread_mutex_unlock(&o->mu);
     return broken;
+}
+
+int st_node_host_out_unread(struct st_node_host_out *o)
+{
+    int n = -1;
+    pthread_mutex_lock(&o->mu);
+    if (o->conn >= 0) {
+        /* a unix socket counts its bytes; a virtio-serial port has no
+         * ioctl: readable and not hung up is all it tells */
+        int avail = 0;
+        if (ioctl(o->conn, FIONREAD, &avail) == 0) {
+            n = avail > 0 ? avail : 0;
+        } else {
+            struct pollfd p = {.fd = o->conn, .events = POLLIN};
+            n = poll(&p, 1, 0) == 1 && (p.revents & POLLIN) && !(p.revents & POLLHUP) ? INT_MAX : 0;
+        }
+    }
+    pthread_mutex_unlock(&o->mu);
+    return n;
 }
 
 void st_node_host_out_set_pods(struct st_node_host_out *o, const char *digest, int64_t pods)

@@ -2,6 +2,7 @@
  * it to the agent loop. No work happens here; `strata-node --help` lists the
  * flags. Exit codes: 0 clean stop (SIGTERM), 1 runtime error, 2 bad usage. */
 #include "node.h"
+#include "strata/node_proto.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -12,7 +13,8 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: strata-node [--name NAME] [--heartbeat-ms N] [--listen unix:PATH]\n"
                "                   [--port NAME] [--cmdline FILE] [--images DIR]\n"
-               "                   [--state-dir DIR] [--backoff-base-ms N] | --version | --help\n"
+               "                   [--state-dir DIR] [--backoff-base-ms N] [--host-grace-ms N]\n"
+               "                   | --version | --help\n"
                "  --name NAME        node name (default: kernel cmdline strata.node=, then "
                "hostname)\n"
                "  --heartbeat-ms N   heartbeat interval (default: strata.heartbeat_ms=, then "
@@ -25,7 +27,9 @@ static void usage(FILE *f)
                "  --state-dir DIR    per-pod work: overlays, container state; not on overlayfs\n"
                "                     (default /var/lib/strata)\n"
                "  --backoff-base-ms N  first restart delay of a crashing container, doubling\n"
-               "                     up to 5 min (default 10000, as Kubernetes)\n");
+               "                     up to 5 min (default 10000, as Kubernetes)\n"
+               "  --host-grace-ms N  SIGKILL every pod once the host has been silent N ms\n"
+               "                     (self-fence; default: strata.host_grace_ms=, then 0 = off)\n");
 }
 
 /* A number in [min, max] for flag, or -1 after saying what is wrong. */
@@ -54,6 +58,7 @@ int main(int argc, char **argv)
         {"images", required_argument, NULL, 'i'},
         {"state-dir", required_argument, NULL, 's'},
         {"backoff-base-ms", required_argument, NULL, 'B'},
+        {"host-grace-ms", required_argument, NULL, 'G'},
         {NULL, 0, NULL, 0},
     };
     struct st_node_config cfg = {0};
@@ -80,6 +85,17 @@ int main(int argc, char **argv)
                 return 2;
             }
             cfg.backoff_base_ms = v;
+            break;
+        }
+        case 'G': {
+            long v = parse_num("--host-grace-ms", optarg, 0, ST_PROTO_HOST_GRACE_MAX_MS,
+                               "milliseconds (0 = off)");
+            if (v < 0) {
+                st_node_config_free(&cfg);
+                return 2;
+            }
+            cfg.host_grace_ms = v;
+            cfg.host_grace_set = true;
             break;
         }
         case 'i':

@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -54,6 +55,8 @@ struct st_node_config {
     bool podnet;                  /* strata.podcidr= was given: pods get an IP */
     struct st_node_cidr pod_cidr; /* strata.podcidr= (a /24) */
     struct st_node_cidr svc_cidr; /* strata.svccidr=, or ST_NODE_SVC_CIDR_DEFAULT */
+    int64_t host_grace_ms;        /* --host-grace-ms, or strata.host_grace_ms=, or 0 (off) */
+    bool host_grace_set;          /* --host-grace-ms was given (0 included) */
     int port_fd;                  /* > 0: the node port, already open (template.c) */
     char *cmdline_owned;          /* template.c's identity file, when cmdline points to it */
 };
@@ -205,6 +208,68 @@ bool st_node_host_out_broken(struct st_node_host_out *o, char *why, size_t len);
  * the loop last computed them (a cached value: the heartbeat thread never
  * touches the pod table, which only the loop may read). */
 void st_node_host_out_set_pods(struct st_node_host_out *o, const char *digest, int64_t pods);
+/* Bytes from the host that nobody has read yet, for the self-fence's
+ * watchdog (any thread): their count on a unix socket, INT_MAX when the
+ * channel is readable but cannot count them (virtio-serial), 0 when none,
+ * -1 without a host. */
+int st_node_host_out_unread(struct st_node_host_out *o);
+/* For the threads that must outrun pod work (the heartbeat, the
+ * self-fence's watchdog): SCHED_FIFO 1, else nice -20, logged as who's. */
+void st_node_thread_raise_priority(const char *who);
+/* A priority-inheriting mutex (a plain one where PI is not supported):
+ * 0 or an errno value. */
+int st_node_mutex_init_pi(pthread_mutex_t *mu);
+
+/* ---- the self-fence (self_fence.c) -------------------------------------
+ * With hostGraceMs > 0, a watchdog thread SIGKILLs every pod's containers
+ * once the host has been silent that long (see self_fence.c); the loop
+ * then marks those pods Failed, reason ST_NODE_REASON_HOST_LOST, and
+ * restarts none of them until the host's pod_run. */
+#define ST_NODE_REASON_HOST_LOST "HostLost"
+
+/* A host last heard at last_ns is silent at now_ns (both monotonic ns):
+ * grace_ms > 0 (0 = off) and at least grace_ms passed. */
+bool st_node_host_silent(int64_t last_ns, int64_t now_ns, int64_t grace_ms);
+
+/* One firing of the watchdog, as the loop takes it. */
+struct st_node_fence_fire {
+    uint64_t epoch;      /* 1, 2, ...: one per silence */
+    int64_t deadline_ns; /* last heard + grace (st_clock_ns) */
+    int64_t fired_ns;    /* when the kills were sent */
+    int64_t silent_ms;   /* fired_ns - last heard */
+    int64_t grace_ms;
+    int killed; /* containers SIGKILLed then */
+    int pods;   /* the pods they belong to */
+};
+
+/* st_node_host_out_unread's contract, or a fake in the unit tests. */
+typedef int (*st_node_unread_fn)(void *ctx);
+
+struct st_node_self_fence;
+/* Starts the watchdog (signals must be blocked already: the thread
+ * inherits the mask); the host counts as heard now. grace_ms 0 = off.
+ * unread may be NULL (no channel to ask). */
+int st_node_self_fence_new(int64_t grace_ms, st_node_unread_fn unread, void *ctx,
+                           struct st_node_self_fence **out, st_error *err);
+/* Stops the thread. NULL is fine. */
+void st_node_self_fence_free(struct st_node_self_fence *f);
+void st_node_self_fence_set_grace(struct st_node_self_fence *f, int64_t grace_ms);
+int64_t st_node_self_fence_grace(struct st_node_self_fence *f);
+/* The loop read bytes from the host at now_ns (st_clock_ns). true when
+ * that ends a fence in force (the pods it stopped stay stopped). */
+bool st_node_self_fence_heard(struct st_node_self_fence *f, int64_t now_ns);
+/* An eventfd the loop polls for POLLIN: the watchdog fired. */
+int st_node_self_fence_wake_fd(const struct st_node_self_fence *f);
+/* Rearms the wake fd; true and *fire for a firing the loop has not taken
+ * yet (the latest). */
+bool st_node_self_fence_take(struct st_node_self_fence *f, struct st_node_fence_fire *fire);
+/* A container's process (pidfd: duplicated, the caller keeps its own) of
+ * the pod uid, under key, for the watchdog to SIGKILL. true when a fence
+ * is in force: the process was SIGKILLed at once. NULL f: nothing, false. */
+bool st_node_self_fence_track(struct st_node_self_fence *f, const void *key, int pidfd,
+                              const char *uid);
+/* Forgets key's process (before its pidfd is closed). NULL f is fine. */
+void st_node_self_fence_untrack(struct st_node_self_fence *f, const void *key);
 
 /* ---- image layers and the writable root (images.c) ----------------------
  * The host's image store (strata/image.h) is shared read-only into the VM
@@ -511,6 +576,13 @@ struct st_node_pod {
     char *reason, *message; /* a pod-level failure (bad spec, no sandbox), or NULL */
     char *hosts;            /* its /etc/hosts (pod network only), or NULL */
     bool stopping;
+    /* Stopped by the self-fence: Failed, reason HostLost, fence_message
+     * saying why; nothing restarts until the host's pod_run (kept in rerun
+     * while killed containers are still on their way out). */
+    bool fenced;
+    char *fence_message;
+    int64_t fence_deadline_ns; /* st_clock_ns: the deadline it was stopped for */
+    json_t *rerun;
     json_t *status; /* the pod_status last reported (without seq) */
     struct st_node_event_limit events;
     struct st_node_pod *next;
@@ -530,7 +602,8 @@ struct st_node_pods_opts {
     struct st_node_podnet *net; /* the pod network, or NULL (a lone loopback) */
     const char *images_dir;
     const char *state_dir;
-    long long backoff_base_ms; /* 0 = Kubernetes' 10 s */
+    long long backoff_base_ms;        /* 0 = Kubernetes' 10 s */
+    struct st_node_self_fence *fence; /* tracks the containers' processes, or NULL */
     st_node_emit_fn emit;
     void *ctx;
 };
@@ -545,6 +618,11 @@ void st_node_pods_free(struct st_node_pods *p);
  * reported as its status, never returned: the node goes on. */
 void st_node_pods_run(struct st_node_pods *p, json_t *msg);
 void st_node_pods_stop(struct st_node_pods *p, json_t *msg);
+
+/* The self-fence fired: every pod that pod_run brought before it and that
+ * still has something running or to restart is stopped (SIGKILL, no
+ * restarts) and reported Failed, reason HostLost. */
+void st_node_pods_fence(struct st_node_pods *p, const struct st_node_fence_fire *fire);
 
 /* The pod_status objects of all pods (borrowed array): hello's "pods" and
  * the heartbeat's digest. */

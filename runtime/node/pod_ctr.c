@@ -58,7 +58,7 @@ static void ctr_wait(struct st_node_ctr *c, const char *reason, const char *mess
     c->state = ST_NODE_CTR_WAITING;
     snprintf(c->waiting_reason, sizeof(c->waiting_reason), "%s", reason);
     snprintf(c->waiting_message, sizeof(c->waiting_message), "%s", message ? message : "");
-    c->retry = retry && !c->pod->stopping;
+    c->retry = retry && !st_node_pod_halted(c->pod);
     if (c->retry)
         c->restart_at = now + st_backoff_next(&c->backoff, now, now);
 }
@@ -75,8 +75,10 @@ void st_node_ctr_teardown(struct st_node_ctr *c)
     }
     st_node_logpipe_close(&c->out);
     st_node_logpipe_close(&c->err);
-    if (c->pidfd >= 0)
+    if (c->pidfd >= 0) {
+        st_node_self_fence_untrack(c->pod->pods->fence, c);
         close(c->pidfd);
+    }
     c->pidfd = -1;
     if (c->c) {
         if (st_container_delete(c->c, true, &err) < 0)
@@ -102,10 +104,15 @@ static void ctr_after_end(struct st_node_ctr *c, const struct st_node_term *t, i
 {
     struct st_node_pod *pod = c->pod;
     enum st_node_restart_policy policy = pod->spec->restart;
-    bool restart = !pod->stopping && (policy == ST_NODE_RESTART_ALWAYS ||
-                                      (policy == ST_NODE_RESTART_ON_FAILURE && t->exit_code != 0));
+    bool wanted = policy == ST_NODE_RESTART_ALWAYS ||
+                  (policy == ST_NODE_RESTART_ON_FAILURE && t->exit_code != 0);
+    bool restart = wanted && !st_node_pod_halted(pod);
     st_node_log("pod %s: container %s ended: exit code %d, %s%s%s", pod->name, c->spec->name,
                 t->exit_code, t->reason, t->message[0] ? ": " : "", t->message);
+    if (wanted && pod->fenced && !pod->stopping)
+        st_node_log("pod %s: not restarting container %s: the self-fence stopped the pod; only "
+                    "the host's pod_run starts it again",
+                    pod->name, c->spec->name);
     if (!restart) {
         c->state = ST_NODE_CTR_TERMINATED;
         c->current = *t;
@@ -222,10 +229,19 @@ void st_node_ctr_begin(struct st_node_ctr *c, int64_t now)
     c->started_ms = now;
     st_time_now_rfc3339(c->started_at);
     c->pidfd = pidfd_open(st_container_pid(c->c), 0);
-    if (c->pidfd < 0)
+    if (c->pidfd < 0) {
         r = st_error_sys(&err, errno, "pidfd_open of container %s", c->id);
-    else
+    } else if (st_node_self_fence_track(p->fence, c, c->pidfd, pod->uid)) {
+        /* created while the host is silent past its grace: killed already */
+        st_node_pod_fence(pod,
+                          "strata-node has heard nothing from its host for longer than "
+                          "hostGraceMs: a container that started then was killed (self-fence)",
+                          st_clock_ns(), now);
+        r = st_error_set(&err, ESRCH, "container %s: killed by the self-fence before its start",
+                         c->id);
+    } else {
         r = st_container_start(c->c, &err);
+    }
     if (r < 0) {
         struct st_node_term t;
         term_begin(c, &t);
@@ -340,7 +356,7 @@ static void ctr_probes(struct st_node_ctr *c, int64_t now)
 void st_node_ctr_process(struct st_node_ctr *c, int64_t now)
 {
     if (c->c == NULL) {
-        if (c->state == ST_NODE_CTR_WAITING && c->retry && !c->pod->stopping &&
+        if (c->state == ST_NODE_CTR_WAITING && c->retry && !st_node_pod_halted(c->pod) &&
             now >= c->restart_at)
             st_node_ctr_begin(c, now);
         return;
@@ -377,7 +393,7 @@ void st_node_ctr_process(struct st_node_ctr *c, int64_t now)
 void st_node_ctr_watch(struct st_node_ctr *c, struct st_node_pollset *ps, int64_t now, int *r)
 {
     if (c->c == NULL) {
-        if (c->state == ST_NODE_CTR_WAITING && c->retry && !c->pod->stopping)
+        if (c->state == ST_NODE_CTR_WAITING && c->retry && !st_node_pod_halted(c->pod))
             st_node_pollset_deadline(ps, c->restart_at);
         return;
     }

@@ -1,10 +1,11 @@
 /* pod_status.c: what the host is told about a pod, computed from the pod
  * table with Kubernetes' rules: the phase (Pending until every container
  * was created; Succeeded or Failed once all ended for good; Running
- * otherwise), ready (every container running and ready), containerStatuses
- * with state and lastState, and a one-line summary (exitCode, reason,
- * message) for hosts that read no further. Reading only: it changes
- * nothing, so the caller can build a status at any time and compare. */
+ * otherwise; Failed, reason HostLost, once the self-fence killed it),
+ * ready (every container running and ready), containerStatuses with state
+ * and lastState, and a one-line summary (exitCode, reason, message) for
+ * hosts that read no further. Reading only: it changes nothing, so the
+ * caller can build a status at any time and compare. */
 #include "node.h"
 #include "strata/node_proto.h"
 
@@ -55,7 +56,12 @@ static const char *phase_of(const struct st_node_pod *pod)
 {
     if (pod->reason != NULL)
         return "Pending";
-    bool all_ended = true, any_failed = false;
+    bool all_ended = true, any_failed = false, any_process = false;
+    for (size_t i = 0; i < pod->n_ctrs; i++)
+        any_process = any_process || pod->ctrs[i].c != NULL;
+    /* stopped by the self-fence: Failed once its killed containers are gone */
+    if (pod->fenced && !any_process)
+        return "Failed";
     for (size_t i = 0; i < pod->n_ctrs; i++) {
         const struct st_node_ctr *c = &pod->ctrs[i];
         if (!c->created_once)
@@ -74,6 +80,11 @@ static const char *phase_of(const struct st_node_pod *pod)
  * else the end of a container (the current one, then the last one). */
 static void summary(const struct st_node_pod *pod, struct st_proto_pod_status *ps)
 {
+    if (pod->fenced) {
+        ps->reason = ST_NODE_REASON_HOST_LOST;
+        ps->message = pod->fence_message;
+        return;
+    }
     if (pod->reason) {
         ps->reason = pod->reason;
         ps->message = pod->message;

@@ -87,6 +87,8 @@ static void pod_free(struct st_node_pod *pod)
     free(pod->reason);
     free(pod->message);
     free(pod->hosts);
+    free(pod->fence_message);
+    json_decref(pod->rerun);
     free(pod);
 }
 
@@ -127,10 +129,35 @@ static void pod_unlink(struct st_node_pods *p, struct st_node_pod *pod)
     states_changed(p);
 }
 
+/* A pod the self-fence stopped has no process left: its sandbox goes (and
+ * its address), and a pod_run that came meanwhile starts it again. true
+ * when the pod was freed for that. */
+static bool fence_settle(struct st_node_pod *pod)
+{
+    if (pod->sandbox.pid) {
+        st_node_sandbox_destroy(&pod->sandbox);
+        st_node_log("pod %s (uid %s): self-fence: its processes were gone %.1f ms after the "
+                    "deadline",
+                    pod->name, pod->uid, (double)(st_clock_ns() - pod->fence_deadline_ns) / 1e6);
+    }
+    if (pod->rerun == NULL)
+        return false;
+    json_t *msg = pod->rerun;
+    struct st_node_pods *p = pod->pods;
+    pod->rerun = NULL;
+    pod_unlink(p, pod);
+    pod_free(pod);
+    st_node_pods_run(p, msg);
+    json_decref(msg);
+    return true;
+}
+
 /* After any change: report it, and once a stopping pod has no process
  * left, remove what it made, send its final status and forget it. */
 static void pod_settle(struct st_node_pod *pod)
 {
+    if (pod->fenced && !pod->stopping && !pod_has_processes(pod) && fence_settle(pod))
+        return;
     if (!pod->stopping || pod_has_processes(pod)) {
         pod_report(pod, false);
         return;
@@ -217,6 +244,38 @@ static int pod_init_ctrs(struct st_node_pod *pod, int64_t now, st_error *err)
     return 0;
 }
 
+/* Something of the pod runs or may start again: a container not ended
+ * for good, and no pod-level failure (which started nothing). */
+static bool pod_live(const struct st_node_pod *pod)
+{
+    if (pod->reason || pod->spec == NULL)
+        return false;
+    for (size_t i = 0; i < pod->n_ctrs; i++)
+        if (pod->ctrs[i].state != ST_NODE_CTR_TERMINATED || pod->ctrs[i].c)
+            return true;
+    return false;
+}
+
+void st_node_pod_fence(struct st_node_pod *pod, const char *message, int64_t deadline_ns,
+                       int64_t now)
+{
+    if (pod->fenced)
+        return;
+    pod->fenced = true;
+    pod->fence_deadline_ns = deadline_ns;
+    free(pod->fence_message);
+    pod->fence_message = strdup(message);
+    for (size_t i = 0; i < pod->n_ctrs; i++) {
+        struct st_node_ctr *c = &pod->ctrs[i];
+        c->retry = false;
+        st_node_ctr_kill(c, 0, message, now);
+    }
+    st_node_log("pod %s (uid %s): stopped by the self-fence; it stays stopped until the host "
+                "sends pod_run",
+                pod->name, pod->uid);
+    st_node_pod_event(pod, now, "Warning", ST_NODE_REASON_HOST_LOST, "%s", message);
+}
+
 /* ---- API -------------------------------------------------------------- */
 
 /* Removes what an earlier strata-node left under the state dir (it was
@@ -276,6 +335,7 @@ int st_node_pods_new(const struct st_node_pods_opts *o, struct st_node_pods **ou
     p->ctx = o->ctx;
     p->net = o->net;
     p->backoff_base_ms = o->backoff_base_ms;
+    p->fence = o->fence;
     p->states = json_array();
     int r = 0;
     if (p->states == NULL || (p->images_dir = strdup(o->images_dir)) == NULL ||
@@ -321,6 +381,24 @@ void st_node_pods_run(struct st_node_pods *p, json_t *msg)
         return;
     }
     struct st_node_pod *pod = pod_find(p, pr.uid);
+    if (pod && pod->fenced && !pod->stopping && pod_has_processes(pod)) {
+        /* the host wants it back while its killed containers are still
+         * on their way out (milliseconds): run it once they are gone */
+        st_node_log("pod_run for pod %s (uid %s): the self-fence stopped it; it starts again "
+                    "once its killed containers are gone",
+                    pr.pod, pr.uid);
+        json_decref(pod->rerun);
+        pod->rerun = json_incref(msg);
+        return;
+    }
+    if (pod && pod->fenced && !pod->stopping) {
+        /* the host decides: it still owns the pod, so a fresh run */
+        st_node_log("pod_run for pod %s (uid %s): the self-fence stopped it; starting it again",
+                    pr.pod, pr.uid);
+        pod_unlink(p, pod);
+        pod_free(pod);
+        pod = NULL;
+    }
     if (pod) {
         /* the host re-sends what it believes runs (after its own restart):
          * answer with the state, never start a second copy */
@@ -411,6 +489,30 @@ void st_node_pods_stop(struct st_node_pods *p, json_t *msg)
         st_node_ctr_kill(c, st_node_pod_grace_s(pod), NULL, now);
     }
     pod_settle(pod);
+}
+
+void st_node_pods_fence(struct st_node_pods *p, const struct st_node_fence_fire *fire)
+{
+    char message[256];
+    snprintf(message, sizeof(message),
+             "strata-node heard nothing from its host for %lld ms (hostGraceMs %lld) and killed "
+             "the pod's containers (self-fence): another host may run the pod now; only this "
+             "host's pod_run starts it here again",
+             (long long)fire->silent_ms, (long long)fire->grace_ms);
+    int64_t now = st_node_now_ms();
+    int n = 0;
+    struct st_node_pod *next;
+    for (struct st_node_pod *pod = p->head; pod; pod = next) {
+        next = pod->next; /* pod_settle may free pod */
+        if (pod->fenced || pod->stopping || pod->run_ns > fire->fired_ns || !pod_live(pod))
+            continue;
+        st_node_pod_fence(pod, message, fire->deadline_ns, now);
+        n++;
+        pod_settle(pod);
+    }
+    st_node_log("self-fence: %d pods stopped (the watchdog SIGKILLed %d containers of %d pods "
+                "%.1f ms after the deadline)",
+                n, fire->killed, fire->pods, (double)(fire->fired_ns - fire->deadline_ns) / 1e6);
 }
 
 void st_node_pods_set_services(struct st_node_pods *p, json_t *services)

@@ -19,6 +19,7 @@ struct st_node_pods {
     char *pods_dir; /* <state>/pods: overlays, per pod and container */
     char *run_dir;  /* <state>/run: the runtime's container state */
     long long backoff_base_ms;
+    struct st_node_self_fence *fence; /* or NULL */
     st_node_emit_fn emit;
     void *ctx;
     struct st_node_pod *head;
@@ -33,6 +34,18 @@ void st_node_ctr_log_line(void *ctx, const char *stream, const char *line);
 int st_node_pod_grace_s(const struct st_node_pod *pod);
 /* "10s" or "1500ms", as the kubelet writes a back-off. */
 void st_node_format_delay(long long ms, char *buf, size_t len);
+
+/* Nothing of the pod starts again by itself: pod_stop or the self-fence
+ * stopped it. */
+static inline bool st_node_pod_halted(const struct st_node_pod *pod)
+{
+    return pod->stopping || pod->fenced;
+}
+/* Stops the pod for the self-fence (pods.c): SIGKILLs its containers,
+ * cancels restarts, records why (message) for its status. The caller
+ * settles the pod. */
+void st_node_pod_fence(struct st_node_pod *pod, const char *message, int64_t deadline_ns,
+                       int64_t now);
 
 /* One container's lifecycle (pod_ctr.c). */
 void st_node_ctr_begin(struct st_node_ctr *c, int64_t now);

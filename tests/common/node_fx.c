@@ -419,9 +419,19 @@ void st_nodefx_start(struct st_nodefx *fx)
     if (fx->heartbeat_ms <= 0)
         fx->heartbeat_ms = ST_NODEFX_HEARTBEAT_MS;
     snprintf(hb_ms, sizeof(hb_ms), "%d", fx->heartbeat_ms);
-    char *argv[] = {bin,        "--listen",          listen,        "--name",  "pods1",
-                    "--images", fx->images,          "--state-dir", fx->state, "--heartbeat-ms",
-                    hb_ms,      "--backoff-base-ms", "100",         NULL};
+    char *argv[16] = {bin,        "--listen",          listen,        "--name",  "pods1",
+                      "--images", fx->images,          "--state-dir", fx->state, "--heartbeat-ms",
+                      hb_ms,      "--backoff-base-ms", "100"};
+    int argc = 13;
+    _cleanup_free_ char *cmdline = NULL;
+    if (fx->cmdline) {
+        /* the node's kernel cmdline, as a VM's domain would carry it */
+        assert_true(asprintf(&cmdline, "%s/cmdline", fx->dir) > 0);
+        st_test_write_file(cmdline, fx->cmdline);
+        argv[argc++] = "--cmdline";
+        argv[argc++] = cmdline;
+    }
+    argv[argc] = NULL;
     fx->pid = fork();
     assert_true(fx->pid >= 0);
     if (fx->pid == 0) {

@@ -26,6 +26,9 @@ struct st_nodefx {
     bool mounted;
     bool passed;      /* set at the end of each test: otherwise teardown shows the log */
     int heartbeat_ms; /* set before st_nodefx_start; 0 = ST_NODEFX_HEARTBEAT_MS */
+    /* set before st_nodefx_start: the node's kernel cmdline (--cmdline of
+     * a file with this text); NULL = this host's /proc/cmdline */
+    const char *cmdline;
     pid_t pid;
     int fd; /* our connection as the host */
     struct st_proto_reader rd;

@@ -463,6 +463,66 @@ static void test_clock(void **state)
     assert_non_null(strstr(err.msg, "expected a event"));
 }
 
+/* settings: hostGraceMs round-trips, 0 (off) included; absent means
+ * "unchanged"; out of range or not an integer is refused both ways. */
+static void test_settings(void **state)
+{
+    (void)state;
+    uint64_t seq = 9;
+    st_error err = {0};
+    _cleanup_json_ json_t *m = NULL;
+    struct st_proto_settings s = {.has_host_grace_ms = true, .host_grace_ms = 2000};
+    assert_int_equal(st_proto_settings_build(&s, &m, &err), 0);
+    _cleanup_json_ json_t *back = round_trip(m, &seq, ST_PROTO_SETTINGS);
+    struct st_proto_settings got = {0};
+    assert_int_equal(st_proto_settings_parse(back, &got, &err), 0);
+    assert_true(got.has_host_grace_ms);
+    assert_int_equal(got.host_grace_ms, 2000);
+
+    _cleanup_json_ json_t *off = NULL;
+    s.host_grace_ms = 0;
+    assert_int_equal(st_proto_settings_build(&s, &off, &err), 0);
+    assert_int_equal(json_integer_value(json_object_get(off, "hostGraceMs")), 0);
+    assert_int_equal(st_proto_settings_parse(off, &got, &err), 0);
+    assert_true(got.has_host_grace_ms);
+    assert_int_equal(got.host_grace_ms, 0);
+
+    /* nothing set: a message without the field, which changes nothing */
+    _cleanup_json_ json_t *empty = NULL;
+    assert_int_equal(st_proto_settings_build(&(struct st_proto_settings){0}, &empty, &err), 0);
+    assert_null(json_object_get(empty, "hostGraceMs"));
+    got.has_host_grace_ms = true;
+    assert_int_equal(st_proto_settings_parse(empty, &got, &err), 0);
+    assert_false(got.has_host_grace_ms);
+    /* a field this node does not know is no error */
+    json_object_set_new(empty, "futureSetting", json_true());
+    assert_int_equal(st_proto_settings_parse(empty, &got, &err), 0);
+    assert_false(got.has_host_grace_ms);
+    assert_int_equal(err.code, 0);
+
+    _cleanup_json_ json_t *bad = NULL;
+    s.host_grace_ms = -1;
+    assert_int_equal(st_proto_settings_build(&s, &bad, &err), -EINVAL);
+    assert_null(bad);
+    assert_non_null(strstr(err.msg, "hostGraceMs"));
+    st_error_clear(&err);
+    s.host_grace_ms = ST_PROTO_HOST_GRACE_MAX_MS + 1;
+    assert_int_equal(st_proto_settings_build(&s, &bad, &err), -EINVAL);
+    st_error_clear(&err);
+    json_object_set_new(back, "hostGraceMs", json_integer(ST_PROTO_HOST_GRACE_MAX_MS + 1));
+    assert_int_equal(st_proto_settings_parse(back, &got, &err), -EPROTO);
+    assert_non_null(strstr(err.msg, "hostGraceMs"));
+    st_error_clear(&err);
+    json_object_set_new(back, "hostGraceMs", json_string("2s"));
+    assert_int_equal(st_proto_settings_parse(back, &got, &err), -EPROTO);
+    assert_non_null(strstr(err.msg, "must be an integer"));
+    st_error_clear(&err);
+    assert_int_equal(st_proto_settings_parse(off, &got, &err), 0);
+    json_object_set_new(off, "type", json_string(ST_PROTO_CLOCK));
+    assert_int_equal(st_proto_settings_parse(off, &got, &err), -EPROTO);
+    assert_non_null(strstr(err.msg, "expected a settings"));
+}
+
 /* event: every field round-trips; namespace is optional; the type must be
  * Normal or Warning and the reason non-empty. */
 static void test_event(void **state)
@@ -689,6 +749,7 @@ int main(void)
         cmocka_unit_test(test_pod_messages),
         cmocka_unit_test(test_pods_digest),
         cmocka_unit_test(test_clock),
+        cmocka_unit_test(test_settings),
         cmocka_unit_test(test_event),
         cmocka_unit_test(test_services),
         cmocka_unit_test(test_ipv4_parse),

@@ -33,6 +33,13 @@
  * real cmdline), hostname, machineId (32 hex), seed (64 bytes as hex: the
  * guest's RNG is reseeded with them), unixMillis (the clock is stepped)}. */
 #define ST_PROTO_CMDLINE_TEMPLATE "strata.template"
+/* strata.host_grace_ms=N (0 to ST_PROTO_HOST_GRACE_MAX_MS; 0, the default,
+ * = off): strata-node SIGKILLs every pod's containers once it has read
+ * nothing from its host for N ms (the guest half of a host's self-fence:
+ * a kill -9'd stratad leaves its VMs running while another host takes
+ * their pods over). The host may change it later with `settings`. */
+#define ST_PROTO_CMDLINE_HOST_GRACE "strata.host_grace_ms"
+#define ST_PROTO_HOST_GRACE_MAX_MS  3600000
 
 /* Message types. */
 #define ST_PROTO_HELLO         "hello"
@@ -50,6 +57,7 @@
 #define ST_PROTO_PODS          "pods"
 #define ST_PROTO_TEMPLATE_WAIT "template_wait"
 #define ST_PROTO_IDENTITY      "identity"
+#define ST_PROTO_SETTINGS      "settings"
 
 /* Hex digest length of st_proto_pods_digest (64-bit hash), plus NUL. */
 #define ST_PROTO_DIGEST_LEN 17
@@ -198,6 +206,20 @@ int st_proto_pod_stop_parse(json_t *msg, struct st_proto_pod_stop *ps, st_error 
  * timestamps in step with the host's (unixMillis >= 0). */
 int st_proto_clock_build(int64_t unix_millis, json_t **msg, st_error *err);
 int st_proto_clock_parse(json_t *msg, int64_t *unix_millis, st_error *err);
+
+/* settings from the host: what it wants of the node from now on. Every
+ * field is optional: an absent one leaves the node's setting as it is, so
+ * a host sends only what it manages, and a node ignores fields it does not
+ * know (an older node logs the whole message as of an unknown type).
+ *   hostGraceMs: the self-fence's grace, as strata.host_grace_ms= (0 =
+ *   off, at most ST_PROTO_HOST_GRACE_MAX_MS); a host that re-adopts a node
+ *   sends it after the hello. */
+struct st_proto_settings {
+    bool has_host_grace_ms;
+    int64_t host_grace_ms;
+};
+int st_proto_settings_build(const struct st_proto_settings *s, json_t **msg, st_error *err);
+int st_proto_settings_parse(json_t *msg, struct st_proto_settings *s, st_error *err);
 
 /* event from the node: what the kubelet would record about a pod (Killing,
  * Unhealthy, BackOff, ...), for the host to store as a core/v1 Event. */
