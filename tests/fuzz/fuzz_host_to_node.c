@@ -43,6 +43,9 @@ static bool message(json_t *msg, const char *type)
     } else if (strcmp(type, ST_PROTO_CLOCK) == 0) {
         int64_t ms;
         st_proto_clock_parse(msg, &ms, NULL);
+    } else if (strcmp(type, ST_PROTO_SETTINGS) == 0) {
+        struct st_proto_settings st;
+        st_proto_settings_parse(msg, &st, NULL);
     } else if (strcmp(type, ST_PROTO_SERVICES) == 0) {
         json_t *services = NULL;
         if (st_proto_services_parse(msg, &services, NULL) == 0) {
