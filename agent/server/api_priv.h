@@ -228,6 +228,11 @@ struct st_server_api_resource {
 extern const struct st_server_api_resource st_server_api_resources[];
 /* The group-versions served, "v1" first; NULL-terminated. */
 extern const char *const st_server_api_group_versions[];
+/* Whether r takes verb ("create", "watch" ...). */
+bool st_server_api_resource_can(const struct st_server_api_resource *r, const char *verb);
+/* Read-only: none of create, update, patch, delete (Events, Leases:
+ * stratad alone writes them); the API answers their writes 405. */
+bool st_server_api_resource_read_only(const struct st_server_api_resource *r);
 
 /* api_openapi.c: GET /openapi/v3[/api/v1|/apis/GROUP/VERSION]. */
 int st_server_api_openapi(struct st_server_call *c);

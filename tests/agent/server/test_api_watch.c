@@ -2,7 +2,8 @@
  * in-memory store: a watch from a resourceVersion sees exactly the later
  * changes in order, a version the ring no longer keeps is a 410 Expired, a
  * delete sorts last, selectors make objects come and go, bookmarks say how
- * far a watch has got, and a list then its feed lose nothing. Streams are
+ * far a watch has got, a list then its feed lose nothing, and Leases are
+ * watched as any kind. Streams are
  * read with st_server_stream_fill, without waiting. */
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "fake_server.h"
 #include "watch_ring.h"
 #include "strata/cleanup.h"
+#include "strata/store_lease.h"
 
 static json_t *pod(const char *name, const char *app)
 {
@@ -300,6 +302,65 @@ static void test_list_then_feed(void **state)
     st_server_stream_free(s);
 }
 
+/* Leases, as `kubectl get leases -A -w` follows them: stratad's takes,
+ * renewals and releases come as ADDED then MODIFIED, in
+ * coordination.k8s.io/v1, and as Table rows (NAME HOLDER AGE) when asked. */
+static void test_leases(void **state)
+{
+    struct fake_server *fs = *state;
+    st_error err = {0};
+    assert_int_equal(
+        st_store_lease_try(fs->d->store, "kube-system", "strata-leader", "h1/i1", 6000, NULL, &err),
+        1);
+    struct st_server_stream *s = watch(fs, (struct st_server_watch_opts){.kind = "Lease"});
+    struct st_server_stream *t =
+        watch(fs, (struct st_server_watch_opts){
+                      .kind = "Lease", .table = true, .table_include = ST_API_TABLE_METADATA});
+    size_t off = 0, toff = 0;
+    _cleanup_json_ json_t *first = events(s, &off);
+    assert_int_equal(json_array_size(first), 1);
+    assert_string_equal(type_at(first, 0), "ADDED");
+    assert_string_equal(name_at(first, 0), "strata-leader");
+    json_t *obj = json_object_get(json_array_get(first, 0), "object");
+    assert_string_equal(json_string_value(json_object_get(obj, "apiVersion")),
+                        "coordination.k8s.io/v1");
+    assert_string_equal(json_string_value(json_object_get(obj, "kind")), "Lease");
+
+    assert_int_equal(
+        st_store_lease_try(fs->d->store, "kube-system", "strata-leader", "h1/i1", 6000, NULL, &err),
+        1);
+    assert_int_equal(st_store_lease_try(fs->d->store, "kube-node-lease", "strata-host-h2", "h2/i2",
+                                        6000, NULL, &err),
+                     1);
+    assert_int_equal(
+        st_store_lease_release(fs->d->store, "kube-system", "strata-leader", "h1/i1", NULL, &err),
+        1);
+    _cleanup_json_ json_t *evs = events(s, &off);
+    assert_int_equal(json_array_size(evs), 3);
+    const char *want[][2] = {
+        {"MODIFIED", "strata-leader"}, {"ADDED", "strata-host-h2"}, {"MODIFIED", "strata-leader"}};
+    for (size_t i = 0; i < 3; i++) {
+        assert_string_equal(type_at(evs, i), want[i][0]);
+        assert_string_equal(name_at(evs, i), want[i][1]);
+    }
+    json_t *released = json_object_get(json_object_get(json_array_get(evs, 2), "object"), "spec");
+    assert_null(json_object_get(released, "holderIdentity"));
+
+    /* the same changes as one-row Tables: the holder, then none */
+    _cleanup_json_ json_t *rows = events(t, &toff);
+    assert_int_equal(json_array_size(rows), 4);
+    json_t *table = json_object_get(json_array_get(rows, 0), "object");
+    assert_string_equal(json_string_value(json_object_get(table, "kind")), "Table");
+    json_t *cells = json_object_get(json_array_get(json_object_get(table, "rows"), 0), "cells");
+    assert_string_equal(json_string_value(json_array_get(cells, 0)), "strata-leader");
+    assert_string_equal(json_string_value(json_array_get(cells, 1)), "h1/i1");
+    table = json_object_get(json_array_get(rows, 3), "object");
+    cells = json_object_get(json_array_get(json_object_get(table, "rows"), 0), "cells");
+    assert_string_equal(json_string_value(json_array_get(cells, 1)), "");
+    st_server_stream_free(t);
+    st_server_stream_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -314,6 +375,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bookmarks, fake_server_setup, fake_server_teardown),
         cmocka_unit_test_setup_teardown(test_list_then_feed, fake_server_setup,
                                         fake_server_teardown),
+        cmocka_unit_test_setup_teardown(test_leases, fake_server_setup, fake_server_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
