@@ -112,8 +112,9 @@ int stctl_fmt_table_add_object(stctl_fmt_table *t, json_t *obj, time_t now, st_e
  *    "leaseDurationSeconds", "acquireTime", "leaseTransitions",
  *    "leader" (its holder holds an unexpired leader lease),
  *    "status": "Ready" (renewTime + leaseDurationSeconds is still ahead),
- *              "Expired", "Released" (no holder: its stratad gave it up
- *              when it stopped) or "Unknown" (no renewTime)} */
+ *              "Expired", "Released" (no holder: given up with
+ *              st_store_lease_release; stratad keeps its host lease when
+ *              it stops, as its VMs run on) or "Unknown" (no renewTime)} */
 json_t *stctl_fmt_hosts(json_t *host_leases, json_t *leader, long long now_ms);
 /* The table of stctl_fmt_hosts' array:
  *   HOST HOLDER RENEWED LEASE LEADER STATUS   (wide: + ACQUIRED TRANSITIONS)
