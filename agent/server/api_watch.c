@@ -318,10 +318,14 @@ static int watch_start(struct st_server_stream *s, const char *rv_arg, st_error 
             emit(s, "ADDED", o);
         }
     }
-    if (store_polled(s->kind)) {
+    s->rv_seen = rv;
+    if (st_server_watch_from(s->d, rv, &s->cursor, &oldest) < 0)
+        watch_expired(s, rv, oldest);
+    if (store_polled(s->kind) && !s->ended) {
         /* what the client has (the list just sent, or what it had up to
-         * its version) is not sent again; anything newer comes at the
-         * first look */
+         * its version) is not sent again; a lease written after that
+         * version is sent now as MODIFIED (the client listed it before,
+         * as kubectl get -w does, or it is new: either way it updates) */
         unsigned long long at = 0;
         _cleanup_json_ json_t *now = sent ? json_incref(sent) : watch_list(s, &at, err);
         if (now == NULL || (s->seen = json_object()) == NULL)
@@ -332,14 +336,12 @@ static int watch_start(struct st_server_stream *s, const char *rv_arg, st_error 
         {
             char key[600];
             seen_key(o, key, sizeof(key));
-            if (sent || obj_rv(o) <= rv)
-                json_object_set(s->seen, key, o);
+            if (!sent && obj_rv(o) > rv)
+                emit(s, "MODIFIED", o);
+            json_object_set(s->seen, key, o);
         }
         s->polled_ns = st_vmm_now_ns();
     }
-    s->rv_seen = rv;
-    if (st_server_watch_from(s->d, rv, &s->cursor, &oldest) < 0)
-        watch_expired(s, rv, oldest);
     return 0;
 }
 

@@ -341,6 +341,18 @@ static void test_leases(void **state)
     assert_int_equal(json_array_size(renewed), 1);
     assert_string_equal(type_at(renewed, 0), "MODIFIED");
     assert_true(rv_at(renewed, 0) > rv_at(first, 0));
+    /* a watch from the first version (kubectl's after its list) starts
+     * with the lease written since, as MODIFIED */
+    char since[32];
+    snprintf(since, sizeof(since), "%llu", rv_at(first, 0));
+    struct st_server_stream *u =
+        watch(fs, (struct st_server_watch_opts){.kind = "Lease", .resource_version = since});
+    size_t uoff = 0;
+    _cleanup_json_ json_t *resumed = events(u, &uoff);
+    assert_int_equal(json_array_size(resumed), 1);
+    assert_string_equal(type_at(resumed, 0), "MODIFIED");
+    assert_int_equal(rv_at(resumed, 0), rv_at(renewed, 0));
+    st_server_stream_free(u);
     assert_int_equal(
         st_store_lease_try(store, "kube-node-lease", "strata-host-h2", "h2/i2", 6000, NULL, &err),
         1);
