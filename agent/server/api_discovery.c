@@ -124,11 +124,37 @@ const struct st_server_api_resource st_server_api_resources[] = {
      .kind = "EndpointSlice",
      .namespaced = true,
      .verbs = list_verbs},
+    /* The host and leader leases of multi-host mode (issue 17): stratad
+     * alone writes them, on the database's clock (strata/store_lease.h). */
+    {.gv = "coordination.k8s.io/v1",
+     .name = "leases",
+     .singular = "lease",
+     .kind = "Lease",
+     .namespaced = true,
+     .verbs = read_verbs},
     {0},
 };
 
 /* The group-versions, core first; the groups under /apis are the others. */
-const char *const st_server_api_group_versions[] = {"v1", "apps/v1", "discovery.k8s.io/v1", NULL};
+const char *const st_server_api_group_versions[] = {"v1", "apps/v1", "discovery.k8s.io/v1",
+                                                    "coordination.k8s.io/v1", NULL};
+
+bool st_server_api_resource_can(const struct st_server_api_resource *r, const char *verb)
+{
+    for (const char *const *v = r->verbs; *v; v++)
+        if (strcmp(*v, verb) == 0)
+            return true;
+    return false;
+}
+
+bool st_server_api_resource_read_only(const struct st_server_api_resource *r)
+{
+    static const char *const writes[] = {"create", "update", "patch", "delete"};
+    for (size_t i = 0; i < sizeof(writes) / sizeof(writes[0]); i++)
+        if (st_server_api_resource_can(r, writes[i]))
+            return false;
+    return true;
+}
 
 /* ---- the documents ---- */
 
@@ -285,6 +311,8 @@ int st_server_api_discovery(struct st_server_call *c)
     }
     return st_server_api_reply_status(c, 404,
                                       "the server could not find the requested resource: no API "
-                                      "group %s (served: /api/v1, /apis/apps/v1)",
+                                      "group %s (served: /api/v1, /apis/apps/v1, "
+                                      "/apis/discovery.k8s.io/v1, "
+                                      "/apis/coordination.k8s.io/v1)",
                                       gv);
 }

@@ -23,14 +23,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static bool has_verb(const struct st_server_api_resource *r, const char *verb)
-{
-    for (const char *const *v = r->verbs; *v; v++)
-        if (strcmp(*v, verb) == 0)
-            return true;
-    return false;
-}
-
 /* "apps/v1" -> "apps" and "v1"; "v1" -> "" and "v1". */
 static void split_gv(const char *gv, char *group, size_t cap, const char **version)
 {
@@ -39,13 +31,23 @@ static void split_gv(const char *gv, char *group, size_t cap, const char **versi
     *version = slash ? slash + 1 : gv;
 }
 
-/* The component name Kubernetes gives a kind: io.k8s.api.core.v1.Pod. */
+/* The Go package Kubernetes names a group's types after: "core" for the
+ * core group, else the group's first label ("coordination.k8s.io" ->
+ * "coordination"). */
+static void group_package(const char *group, char *out, size_t cap)
+{
+    snprintf(out, cap, "%.*s", group[0] ? (int)strcspn(group, ".") : 4, group[0] ? group : "core");
+}
+
+/* The component name Kubernetes gives a kind: io.k8s.api.core.v1.Pod,
+ * io.k8s.api.coordination.v1.Lease. */
 static void schema_name(const char *gv, const char *kind, char *out, size_t cap)
 {
-    char group[64];
+    char group[64], pkg[64];
     const char *version;
     split_gv(gv, group, sizeof(group), &version);
-    snprintf(out, cap, "io.k8s.api.%s.%s.%s", group[0] ? group : "core", version, kind);
+    group_package(group, pkg, sizeof(pkg));
+    snprintf(out, cap, "io.k8s.api.%s.%s.%s", pkg, version, kind);
 }
 
 /* A kind the manifest reader has no table for (Node, Namespace, Event):
@@ -92,9 +94,10 @@ static json_t *operation(const struct st_server_api_resource *r, const char *act
     char group[64], id[128];
     const char *version;
     split_gv(r->gv, group, sizeof(group), &version);
-    /* patchCoreV1NamespacedPod, listAppsV1DeploymentForAllNamespaces */
+    /* patchCoreV1NamespacedPod, listAppsV1DeploymentForAllNamespaces,
+     * listCoordinationV1NamespacedLease */
     char g[64], v[32];
-    snprintf(g, sizeof(g), "%s", group[0] ? group : "core");
+    group_package(group, g, sizeof(g));
     snprintf(v, sizeof(v), "%s", version);
     g[0] = (char)toupper((unsigned char)g[0]);
     v[0] = (char)toupper((unsigned char)v[0]);
@@ -176,12 +179,12 @@ static void add_paths(json_t *paths, const struct st_server_api_resource *r, con
         {"patch", "patch", "patch", true}, {"delete", "delete", "delete", true},
     };
     for (size_t k = 0; k < sizeof(ops) / sizeof(ops[0]); k++)
-        if (has_verb(r, ops[k].verb))
+        if (st_server_api_resource_can(r, ops[k].verb))
             json_object_set_new(ops[k].item ? i : c, ops[k].method,
                                 operation(r, ops[k].action, false, ref));
     json_object_set_new(paths, coll, c);
     json_object_set_new(paths, item, i);
-    if (r->namespaced && has_verb(r, "list")) {
+    if (r->namespaced && st_server_api_resource_can(r, "list")) {
         char all[160];
         snprintf(all, sizeof(all), "%s/%s", base, r->name);
         json_object_set_new(paths, all, json_pack("{s:o}", "get", operation(r, "list", true, ref)));

@@ -135,9 +135,20 @@ static json_t *tidy(json_t *v)
 
 /* ---- API ------------------------------------------------------------------ */
 
+/* The group-version of a stored kind (and of its List): the core group's
+ * unless named here. */
 static const char *api_version(const char *kind)
 {
-    return kind && strcmp(kind, "Deployment") == 0 ? "apps/v1" : "v1";
+    static const struct {
+        const char *kind, *gv;
+    } groups[] = {
+        {"Deployment", "apps/v1"},
+        {"Lease", "coordination.k8s.io/v1"},
+    };
+    for (size_t i = 0; kind && i < sizeof(groups) / sizeof(groups[0]); i++)
+        if (strcmp(groups[i].kind, kind) == 0)
+            return groups[i].gv;
+    return "v1";
 }
 
 void st_api_present(const char *kind, json_t **obj)

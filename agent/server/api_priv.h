@@ -228,6 +228,11 @@ struct st_server_api_resource {
 extern const struct st_server_api_resource st_server_api_resources[];
 /* The group-versions served, "v1" first; NULL-terminated. */
 extern const char *const st_server_api_group_versions[];
+/* Whether r takes verb ("create", "watch" ...). */
+bool st_server_api_resource_can(const struct st_server_api_resource *r, const char *verb);
+/* Read-only: none of create, update, patch, delete (Events, Leases:
+ * stratad alone writes them); the API answers their writes 405. */
+bool st_server_api_resource_read_only(const struct st_server_api_resource *r);
 
 /* api_openapi.c: GET /openapi/v3[/api/v1|/apis/GROUP/VERSION]. */
 int st_server_api_openapi(struct st_server_call *c);
@@ -258,6 +263,8 @@ int st_server_stream_watch(struct st_server *d, const struct st_server_watch_opt
 int st_server_api_watch(struct st_server_call *c, const char *kind, const char *ns);
 /* How long a stream stays quiet before it sends a keep-alive (tests: 0). */
 void st_server_stream_set_keepalive_ms(struct st_server_stream *s, int ms);
+/* How often a Lease watch reads the store again (default 500; tests: 0). */
+void st_server_stream_set_poll_ms(struct st_server_stream *s, int ms);
 struct st_server_stream *st_server_stream_log(struct st_server *d, const char *ns,
                                               const char *name);
 /* The stream starts at the last n lines (?tailLines=n) rather than the

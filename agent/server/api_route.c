@@ -246,14 +246,38 @@ int st_server_api_kubeconfig(struct st_server_call *c)
     return st_server_api_reply_text(c, 200, "application/yaml", text, strlen(text));
 }
 
-/* The kind a namespaced resource name serves (discovery's table is the one
- * list); NULL for anything else. */
-static const char *kind_of_resource(const char *gv, const char *res)
+/* The namespaced resource of that name in gv (discovery's table is the
+ * one list); NULL for anything else. */
+static const struct st_server_api_resource *namespaced_resource(const char *gv, const char *res)
 {
     for (const struct st_server_api_resource *r = st_server_api_resources; r->name; r++)
         if (r->namespaced && strcmp(r->gv, gv) == 0 && strcmp(r->name, res) == 0)
-            return r->kind;
+            return r;
     return NULL;
+}
+
+/* Where the objects of a group-version served are: /api/v1/... (the
+ * resource from segment 2 on) or /apis/GROUP/VERSION/... (from 3 on), with
+ * *gv "v1" or "GROUP/VERSION"; 0 when the path is under neither. */
+static size_t objects_base(const struct st_server_call *c, const char **gv)
+{
+    const struct st_server_request *q = c->q;
+    *gv = NULL;
+    if (st_server_api_seg_is(c, 0, "api") && st_server_api_seg_is(c, 1, "v1")) {
+        *gv = "v1";
+        return 2;
+    }
+    if (!st_server_api_seg_is(c, 0, "apis") || q->nseg < 3)
+        return 0;
+    for (const char *const *v = st_server_api_group_versions; *v; v++) {
+        size_t n = strlen(q->seg[1]);
+        if (strncmp(*v, q->seg[1], n) == 0 && (*v)[n] == '/' &&
+            strcmp(*v + n + 1, q->seg[2]) == 0) {
+            *gv = *v;
+            return 3;
+        }
+    }
+    return 0;
 }
 
 /* Kubernetes' longest object name (a DNS-1123 subdomain). */
@@ -302,11 +326,8 @@ static int namespaces(struct st_server_call *c)
 static bool dry_run_path(const struct st_server_call *c)
 {
     const struct st_server_request *q = c->q;
-    size_t base = st_server_api_seg_is(c, 0, "api") && st_server_api_seg_is(c, 1, "v1") ? 2
-                  : st_server_api_seg_is(c, 0, "apis") && st_server_api_seg_is(c, 1, "apps") &&
-                          st_server_api_seg_is(c, 2, "v1")
-                      ? 3
-                      : 0;
+    const char *gv;
+    size_t base = objects_base(c, &gv);
     if (base == 0 || q->nseg <= base || st_server_api_seg_is(c, base, "nodes"))
         return false;
     size_t left = q->nseg - base;
@@ -363,9 +384,9 @@ static int route_request(struct st_server_call *c)
     }
     if (st_server_api_seg_is(c, 0, "apply") && q->nseg == 1 && st_server_api_method_is(c, "POST"))
         return st_server_api_apply(c);
-    bool core = st_server_api_seg_is(c, 0, "api") && st_server_api_seg_is(c, 1, "v1");
-    bool apps = st_server_api_seg_is(c, 0, "apis") && st_server_api_seg_is(c, 1, "apps") &&
-                st_server_api_seg_is(c, 2, "v1");
+    const char *gv;
+    size_t base = objects_base(c, &gv);
+    bool core = base == 2;
     if (core && st_server_api_seg_is(c, 2, "nodes")) {
         int r = name_checked(c, "nodes", q->nseg > 3 ? q->seg[3] : NULL);
         return r <= 0 ? r : st_server_api_nodes(c);
@@ -379,7 +400,6 @@ static int route_request(struct st_server_call *c)
     if (st_server_api_seg_is(c, 0, "apis") && st_server_api_seg_is(c, 1, "discovery.k8s.io") &&
         st_server_api_seg_is(c, 2, "v1"))
         return st_server_api_endpointslices(c);
-    size_t base = core ? 2 : apps ? 3 : 0;
     if (base == 0)
         return st_server_api_reply_status(c, 404, "no such API path (see agent/API.md)");
     /* [namespaces NS] RESOURCE [NAME [log|scale]] */
@@ -389,12 +409,15 @@ static int route_request(struct st_server_call *c)
         ns = q->seg[i + 1];
         i += 2;
     }
-    const char *kind = i < q->nseg ? kind_of_resource(apps ? "apps/v1" : "v1", q->seg[i]) : NULL;
-    if (kind == NULL)
+    const struct st_server_api_resource *res =
+        i < q->nseg ? namespaced_resource(gv, q->seg[i]) : NULL;
+    if (res == NULL)
         return st_server_api_reply_status(c, 404,
                                           "no such resource (pods, secrets, events, services, "
                                           "endpoints under /api/v1; deployments under "
-                                          "/apis/apps/v1)");
+                                          "/apis/apps/v1; leases under "
+                                          "/apis/coordination.k8s.io/v1)");
+    const char *kind = res->kind;
     const char *name = i + 1 < q->nseg ? q->seg[i + 1] : NULL;
     const char *sub = i + 2 < q->nseg ? q->seg[i + 2] : NULL;
     int r = name_checked(c, "namespaces", ns);
@@ -413,14 +436,21 @@ static int route_request(struct st_server_call *c)
             return st_server_api_forward(c, kind, ns ? ns : "default", name);
         return st_server_api_subresource(c, kind, ns ? ns : "default", name, sub);
     }
-    if (st_server_api_method_is(c, "POST") && name == NULL && ns && strcmp(kind, "Event") != 0)
-        return st_server_api_create(c, kind, ns);
-    if (st_server_api_method_is(c, "PUT") && name && strcmp(kind, "Event") != 0)
-        return st_server_api_replace(c, kind, ns ? ns : "default", name);
     if (st_server_api_method_is(c, "GET"))
         return st_server_api_get(c, kind, name && !ns ? "default" : ns, name);
-    if ((st_server_api_method_is(c, "DELETE") || st_server_api_method_is(c, "PATCH")) && name &&
-        strcmp(kind, "Event") != 0)
+    bool write = st_server_api_method_is(c, "POST") || st_server_api_method_is(c, "PUT") ||
+                 st_server_api_method_is(c, "PATCH") || st_server_api_method_is(c, "DELETE");
+    if (write && st_server_api_resource_read_only(res))
+        return st_server_api_reply_status(c, 405,
+                                          "%s is not allowed on %s: they are read-only, written "
+                                          "by stratad only (get, list and watch them; see "
+                                          "agent/API.md)",
+                                          q->method, res->name);
+    if (st_server_api_method_is(c, "POST") && name == NULL && ns)
+        return st_server_api_create(c, kind, ns);
+    if (st_server_api_method_is(c, "PUT") && name)
+        return st_server_api_replace(c, kind, ns ? ns : "default", name);
+    if ((st_server_api_method_is(c, "DELETE") || st_server_api_method_is(c, "PATCH")) && name)
         return st_server_api_objects(c, kind, ns ? ns : "default", name);
     return st_server_api_reply_status(c, 405, "%s is not allowed here (see agent/API.md)",
                                       q->method);

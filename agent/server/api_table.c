@@ -194,6 +194,14 @@ static const struct column namespace_cols[] = {
     AGE_COL,
 };
 
+/* As the apiserver prints a Lease: an empty Holder when nobody holds it. */
+static const struct column lease_cols[] = {
+    NAME_COL,
+    {"Holder", "string", "", 0,
+     "The identity of the lease's holder (a stratad's HOST/INSTANCE); empty when given up."},
+    AGE_COL,
+};
+
 static const struct column default_cols[] = {NAME_COL, AGE_COL};
 
 /* ---- cells -------------------------------------------------------------- */
@@ -397,6 +405,13 @@ static void namespace_row(json_t *ns, time_t now, json_t *cells)
     add_age(cells, ns, "metadata.creationTimestamp", now);
 }
 
+static void lease_row(json_t *lease, time_t now, json_t *cells)
+{
+    add_str(cells, str_or(lease, "metadata.name", ""));
+    add_str(cells, str_or(lease, "spec.holderIdentity", ""));
+    add_age(cells, lease, "metadata.creationTimestamp", now);
+}
+
 static void default_row(json_t *obj, time_t now, json_t *cells)
 {
     add_str(cells, str_or(obj, "metadata.name", str_or(obj, "name", "")));
@@ -422,6 +437,7 @@ static const struct kind_table {
     KIND("Secret", secret_cols, secret_row),
     KIND("Event", event_cols, event_row),
     KIND("Namespace", namespace_cols, namespace_row),
+    KIND("Lease", lease_cols, lease_row),
 };
 
 static const struct kind_table default_kind = KIND(NULL, default_cols, default_row);

@@ -2,7 +2,8 @@
  * recent events holds (watch_ring.c) for its kind, namespace and
  * selectors, as Kubernetes frames them (one {"type","object"} line each:
  * ADDED, MODIFIED, DELETED, BOOKMARK, ERROR), from a resourceVersion, or
- * after a list of what is there now; it never asks the store again. A log
+ * after a list of what is there now; it never asks the store again, except
+ * for Leases, which other connections write (read again every 500 ms). A log
  * stream sends the pod's new log lines; a port-forward lasts while its
  * pod does. Each waits for news and sends something now and then (a blank
  * line, or a bookmark when the client takes them) so a gone client shows. */
@@ -19,7 +20,9 @@
 #include <string.h>
 #include <time.h>
 
-#define KEEPALIVE_MS         5000
+#define KEEPALIVE_MS 5000
+/* How often a watch of a kind the ring does not hear reads the store. */
+#define STORE_POLL_MS        500
 #define WATCH_WAIT_MS        1000
 #define FORWARD_KEEPALIVE_MS 1000
 /* Events a watch takes from the ring at a time: bounds its copy. */
@@ -42,6 +45,11 @@ struct st_server_stream {
     int64_t deadline_ns;        /* ?timeoutSeconds=: the stream ends then; 0: never */
     bool table;                 /* each object as a Table of one row, with table_include */
     enum st_api_table_object table_include;
+    /* a kind the ring does not hear (store_polled): "ns/name" -> the object
+     * as last sent, the store read again at most every poll_ms */
+    json_t *seen;
+    int64_t polled_ns;
+    int poll_ms;
     /* logs */
     char log_key[512];
     size_t log_next; /* index in the whole history (dropped + lines) */
@@ -66,6 +74,7 @@ void st_server_stream_free(struct st_server_stream *s)
         st_server_proxy_unforward(s->d, s->fwd_key);
     free(s->label_selector);
     free(s->field_selector);
+    json_decref(s->seen);
     free(s->buf);
     free(s);
 }
@@ -103,6 +112,32 @@ static void emit(struct st_server_stream *s, const char *type, json_t *obj)
 }
 
 /* ---- watch ---------------------------------------------------------------- */
+
+/* Leases are written on connections of their own (each stratad's lease
+ * thread, and every other host's stratad), whose changes never reach this
+ * server's ring: a Lease watch reads the store instead, at most every
+ * poll_ms, and sends what changed since it last looked (a new lease
+ * ADDED, a renewal or release MODIFIED, one gone DELETED). Changes between
+ * two looks fold into one MODIFIED, the newest: what a watch of a lease
+ * renewed every second needs. */
+static bool store_polled(const char *kind)
+{
+    return strcmp(kind, "Lease") == 0;
+}
+
+static unsigned long long obj_rv(json_t *obj)
+{
+    const char *rv =
+        json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+    return rv ? strtoull(rv, NULL, 10) : 0;
+}
+
+static void seen_key(json_t *obj, char *key, size_t len)
+{
+    json_t *md = json_object_get(obj, "metadata");
+    snprintf(key, len, "%s/%s", json_string_value(json_object_get(md, "namespace")) ?: "",
+             json_string_value(json_object_get(md, "name")) ?: "");
+}
 
 /* The apiserver's answer to a watch from a version it no longer keeps:
  * the stream opens (200), says so in one ERROR event, and ends; the client
@@ -145,7 +180,7 @@ static bool watch_matches(struct st_server_stream *s, json_t *obj)
  * does. */
 static void watch_event(struct st_server_stream *s, const st_watch_event *e)
 {
-    if (strcmp(e->kind, s->kind) != 0)
+    if (strcmp(e->kind, s->kind) != 0 || s->seen)
         return;
     bool deleted = strcmp(e->type, "DELETED") == 0;
     bool now = !deleted && watch_matches(s, e->obj);
@@ -162,6 +197,68 @@ static void watch_event(struct st_server_stream *s, const st_watch_event *e)
         json_object_set_new(json_object_get(gone, "metadata"), "resourceVersion", json_string(rv));
         emit(s, "DELETED", gone);
     }
+}
+
+/* The objects of the watch's kind in the store now, as the API shows
+ * them; NULL when the store cannot be read (tried again next time). */
+static json_t *watch_list(struct st_server_stream *s, unsigned long long *at, st_error *err)
+{
+    st_store_query q = {.kind = s->kind,
+                        .namespace = s->all_ns ? NULL : s->ns,
+                        .label_selector = s->label_selector,
+                        .field_selector = s->field_selector};
+    json_t *items = NULL;
+    if (st_store_list_at(s->d->store, &q, &items, at, err) < 0)
+        return NULL;
+    size_t i;
+    json_t *o;
+    json_array_foreach(items, i, o)
+    {
+        json_t *shown = json_incref(o);
+        st_api_present(s->kind, &shown);
+        json_array_set_new(items, i, shown);
+    }
+    return items;
+}
+
+/* A store_polled watch: what changed in the store since the last look. */
+static void watch_poll_store(struct st_server_stream *s)
+{
+    int64_t now = st_vmm_now_ns();
+    if (now - s->polled_ns < (int64_t)s->poll_ms * 1000000)
+        return;
+    s->polled_ns = now;
+    unsigned long long at = 0;
+    _cleanup_json_ json_t *items = watch_list(s, &at, NULL);
+    _cleanup_json_ json_t *next = json_object();
+    if (items == NULL || next == NULL)
+        return;
+    size_t i;
+    json_t *o;
+    json_array_foreach(items, i, o)
+    {
+        char key[600];
+        seen_key(o, key, sizeof(key));
+        json_t *prev = json_object_get(s->seen, key);
+        if (prev == NULL)
+            emit(s, "ADDED", o);
+        else if (obj_rv(prev) != obj_rv(o))
+            emit(s, "MODIFIED", o);
+        json_object_set(next, key, o);
+        if (obj_rv(o) > s->rv_seen)
+            s->rv_seen = obj_rv(o);
+    }
+    const char *key;
+    json_t *prev;
+    json_object_foreach(s->seen, key, prev)
+    {
+        if (json_object_get(next, key) == NULL) {
+            _cleanup_json_ json_t *gone = st_api_present_deleted(s->kind, prev);
+            emit(s, "DELETED", gone);
+        }
+    }
+    json_decref(s->seen);
+    s->seen = json_incref(next);
 }
 
 static void watch_poll(struct st_server_stream *s)
@@ -189,6 +286,8 @@ static void watch_poll(struct st_server_stream *s)
     } while (n == WATCH_BATCH);
     if (head > s->rv_seen)
         s->rv_seen = head;
+    if (s->seen)
+        watch_poll_store(s);
 }
 
 /* "", "0" or none: the objects there now first ("Get State and Start at
@@ -197,6 +296,7 @@ static void watch_poll(struct st_server_stream *s)
 static int watch_start(struct st_server_stream *s, const char *rv_arg, st_error *err)
 {
     unsigned long long rv, oldest = 0;
+    _cleanup_json_ json_t *sent = NULL; /* the objects listed first, when they are */
     if (rv_arg && *rv_arg && strcmp(rv_arg, "0") != 0) {
         char *end = NULL;
         errno = 0;
@@ -207,29 +307,41 @@ static int watch_start(struct st_server_stream *s, const char *rv_arg, st_error 
                                 "from a list's metadata.resourceVersion, or leave it out",
                                 rv_arg);
     } else {
-        st_store_query q = {.kind = s->kind,
-                            .namespace = s->all_ns ? NULL : s->ns,
-                            .label_selector = s->label_selector,
-                            .field_selector = s->field_selector};
-        _cleanup_json_ json_t *items = NULL;
         unsigned long long at = 0;
-        int r = st_store_list_at(s->d->store, &q, &items, &at, err);
-        if (r < 0)
-            return r;
+        if ((sent = watch_list(s, &at, err)) == NULL)
+            return -err->code;
         rv = st_server_watch_list_rv(s->d, at);
         size_t i;
         json_t *o;
-        json_array_foreach(items, i, o)
+        json_array_foreach(sent, i, o)
         {
-            json_t *shown = json_incref(o);
-            st_api_present(s->kind, &shown);
-            emit(s, "ADDED", shown);
-            json_decref(shown);
+            emit(s, "ADDED", o);
         }
     }
     s->rv_seen = rv;
     if (st_server_watch_from(s->d, rv, &s->cursor, &oldest) < 0)
         watch_expired(s, rv, oldest);
+    if (store_polled(s->kind) && !s->ended) {
+        /* what the client has (the list just sent, or what it had up to
+         * its version) is not sent again; a lease written after that
+         * version is sent now as MODIFIED (the client listed it before,
+         * as kubectl get -w does, or it is new: either way it updates) */
+        unsigned long long at = 0;
+        _cleanup_json_ json_t *now = sent ? json_incref(sent) : watch_list(s, &at, err);
+        if (now == NULL || (s->seen = json_object()) == NULL)
+            return now ? st_error_set(err, ENOMEM, "out of memory") : -err->code;
+        size_t i;
+        json_t *o;
+        json_array_foreach(now, i, o)
+        {
+            char key[600];
+            seen_key(o, key, sizeof(key));
+            if (!sent && obj_rv(o) > rv)
+                emit(s, "MODIFIED", o);
+            json_object_set(s->seen, key, o);
+        }
+        s->polled_ns = st_vmm_now_ns();
+    }
     return 0;
 }
 
@@ -255,6 +367,7 @@ int st_server_stream_watch(struct st_server *d, const struct st_server_watch_opt
     s->table_include = o->table_include;
     s->last_out_ns = st_vmm_now_ns();
     s->keepalive_ms = KEEPALIVE_MS;
+    s->poll_ms = STORE_POLL_MS;
     if (o->timeout_s > 0)
         s->deadline_ns = s->last_out_ns + (int64_t)o->timeout_s * 1000000000;
     int r = 0;
@@ -276,6 +389,11 @@ int st_server_stream_watch(struct st_server *d, const struct st_server_watch_opt
 void st_server_stream_set_keepalive_ms(struct st_server_stream *s, int ms)
 {
     s->keepalive_ms = ms;
+}
+
+void st_server_stream_set_poll_ms(struct st_server_stream *s, int ms)
+{
+    s->poll_ms = ms;
 }
 
 int st_server_api_watch(struct st_server_call *c, const char *kind, const char *ns)

@@ -29,8 +29,8 @@ struct st_server_watch_ring {
 
 /* The kinds the store keeps, remembered at attach; a kind missing here
  * only loses "stopped matching" for objects not written since. */
-static const char *const seed_kinds[] = {"Pod",   "Deployment", "Secret",    "Node",
-                                         "Event", "Service",    "Endpoints", "Namespace"};
+static const char *const seed_kinds[] = {"Pod",     "Deployment", "Secret",    "Node", "Event",
+                                         "Service", "Endpoints",  "Namespace", "Lease"};
 
 static unsigned long long rv_of(json_t *obj)
 {

@@ -37,7 +37,7 @@ static int unknown_kind(const char *word, st_error *err)
 {
     return st_error_set(err, EINVAL,
                         "unknown resource type \"%s\": use nodes, pods, deployments, secrets, "
-                        "services or endpoints",
+                        "services, endpoints, namespaces or leases",
                         word);
 }
 

@@ -143,6 +143,10 @@ int stctl_verb_bench(struct stctl *ctl, int argc, char **argv);
 /* `dashboard`: a one-time login link to stratad's page (dashboard.c). */
 int stctl_verb_dashboard(struct stctl *ctl, int argc, char **argv);
 
+/* `get hosts` (hosts.c): the hosts sharing stratad's database, from their
+ * leases, as out says (table, wide, json, yaml or name). */
+int stctl_get_hosts(struct stctl *ctl, enum stctl_output out, bool no_headers, st_error *err);
+
 /* `node add`, its own file because it waits and reports progress. */
 int stctl_node_add(struct stctl *ctl, int argc, char **argv);
 
@@ -150,7 +154,8 @@ int stctl_node_add(struct stctl *ctl, int argc, char **argv);
 #define STCTL_USAGE_GET                                                                            \
     "get KIND[,KIND...]|all [NAME...] [-o wide|json|yaml|name] [-l SELECTOR] [-A] "                \
     "[--no-headers] [--show-labels] [-w] [-n NS]"
-#define STCTL_USAGE_DESCRIBE "describe KIND [NAME] [-n NS]"
+#define STCTL_USAGE_GET_HOSTS "get hosts [-o wide|json|yaml|name] [--no-headers]"
+#define STCTL_USAGE_DESCRIBE  "describe KIND [NAME] [-n NS]"
 #define STCTL_USAGE_DELETE                                                                         \
     "delete KIND NAME... | delete -f FILE|- [--cascade=background|foreground|orphan] "             \
     "[--grace-period S] [--force] [--ignore-not-found] [-n NS]"

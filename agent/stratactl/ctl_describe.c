@@ -607,6 +607,9 @@ int stctl_fmt_describe(FILE *out, const struct stctl_fmt_kind *k, json_t *obj,
     case STCTL_FMT_NAMESPACE:
         r = describe_namespace(out, obj, events, now, err);
         break;
+    case STCTL_FMT_LEASE:
+        r = ctlfmt_describe_lease(out, obj, now);
+        break;
     }
     if (r == 0 && ferror(out))
         return st_error_sys(err, errno ? errno : EIO, "cannot write the description");

@@ -26,6 +26,7 @@ enum stctl_fmt_kind_id {
     STCTL_FMT_SERVICE,
     STCTL_FMT_ENDPOINTS,
     STCTL_FMT_NAMESPACE,
+    STCTL_FMT_LEASE,
 };
 
 struct stctl_fmt_kind {
@@ -87,12 +88,42 @@ struct stctl_fmt_columns {
  *   Event:      LAST SEEN TYPE REASON OBJECT MESSAGE
  *   Image:      NAME SIZE AGE
  *   Service:    NAME TYPE CLUSTER-IP EXTERNAL-IP PORT(S) AGE   (wide: + SELECTOR)
- *   Endpoints:  NAME ENDPOINTS AGE */
+ *   Endpoints:  NAME ENDPOINTS AGE
+ *   Lease:      NAME HOLDER AGE */
 int stctl_fmt_table_for_kind(const struct stctl_fmt_kind *k, const struct stctl_fmt_columns *cols,
                              stctl_fmt_table **out, st_error *err);
 /* One row for obj, in a table made by stctl_fmt_table_for_kind; now is the
  * clock the AGE columns are measured against. */
 int stctl_fmt_table_add_object(stctl_fmt_table *t, json_t *obj, time_t now, st_error *err);
+
+/* ---- hosts (multi-host mode) -------------------------------------------- */
+
+/* The hosts sharing stratad's database, as their leases tell (issue 17):
+ * host_leases the Leases of kube-node-lease (those named strata-host-HOST
+ * count, the rest are skipped), leader the Lease kube-system/strata-leader
+ * (NULL: none). Judged at now_ms, THIS machine's clock in milliseconds
+ * since the epoch: the leases' times are the database's, which a client
+ * cannot read, so an age is only as right as the two clocks agree (a skew
+ * of s moves every RENEWED by s and can call a host Expired, or Ready, s
+ * early or late; the leader, which decides, reads the database's clock).
+ * A JSON array (new reference; NULL: out of memory), sorted by host, of
+ *   {"host", "lease" ("kube-node-lease/strata-host-HOST"), "holder" (absent
+ *    when given up), "renewTime", "renewedMillis" (its age, never below 0),
+ *    "leaseDurationSeconds", "acquireTime", "leaseTransitions",
+ *    "leader" (its holder holds an unexpired leader lease),
+ *    "status": "Ready" (renewTime + leaseDurationSeconds is still ahead),
+ *              "Expired", "Released" (no holder: given up with
+ *              st_store_lease_release; stratad keeps its host lease when
+ *              it stops, as its VMs run on) or "Unknown" (no renewTime)} */
+json_t *stctl_fmt_hosts(json_t *host_leases, json_t *leader, long long now_ms);
+/* The table of stctl_fmt_hosts' array:
+ *   HOST HOLDER RENEWED LEASE LEADER STATUS   (wide: + ACQUIRED TRANSITIONS)
+ * RENEWED "0.4s" (tenths below 10 s, then kubectl's durations), LEASE "6s",
+ * LEADER "yes" or "no"; ACQUIRED the age of acquireTime at now_ms. */
+int stctl_fmt_hosts_table(json_t *hosts, bool wide, bool no_headers, long long now_ms,
+                          stctl_fmt_table **out, st_error *err);
+/* "0.4s", "9.9s", then "12s", "3m", "4d6h" ...; "<unknown>" below 0. */
+void stctl_fmt_millis_age(long long ms, char *buf, size_t len);
 
 /* ---- single values ------------------------------------------------------ */
 

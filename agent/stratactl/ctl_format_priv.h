@@ -86,4 +86,8 @@ int ctlfmt_describe_service(FILE *out, json_t *svc, const struct stctl_fmt_relat
                             st_error *err);
 int ctlfmt_describe_endpoints(FILE *out, json_t *ep, json_t *events, time_t now, st_error *err);
 
+/* ---- leases (ctl_hosts.c) ------------------------------------------------ */
+
+int ctlfmt_describe_lease(FILE *out, json_t *lease, time_t now);
+
 #endif

@@ -1,5 +1,6 @@
 /* ctl_kinds.c: the kinds stratactl knows, by every name kubectl accepts
- * for them ("po", "deploy", "deployments.apps", "svc", "ep", "ns"), and kubectl's clock: RFC
+ * for them ("po", "deploy", "deployments.apps", "svc", "ep", "ns",
+ * "leases.coordination.k8s.io"), and kubectl's clock: RFC
  * 3339 timestamps read, ages and durations printed ("5s", "3m", "4d6h"). */
 #include "ctl_format_priv.h"
 
@@ -27,6 +28,9 @@ static const struct stctl_fmt_kind kinds[] = {
     /* Kubernetes' singular of Endpoints is "endpoints" too. */
     {STCTL_FMT_ENDPOINTS, "Endpoints", "endpoints", "endpoints", "/api/v1", true},
     {STCTL_FMT_NAMESPACE, "Namespace", "namespaces", "namespace", "/api/v1", false},
+    /* read-only: stratad alone writes them (agent/API.md) */
+    {STCTL_FMT_LEASE, "Lease", "leases", "lease.coordination.k8s.io",
+     "/apis/coordination.k8s.io/v1", true},
 };
 
 static const struct {
@@ -59,6 +63,10 @@ static const struct {
     {"namespaces", STCTL_FMT_NAMESPACE},
     {"namespace", STCTL_FMT_NAMESPACE},
     {"ns", STCTL_FMT_NAMESPACE},
+    {"leases", STCTL_FMT_LEASE},
+    {"lease", STCTL_FMT_LEASE},
+    {"leases.coordination.k8s.io", STCTL_FMT_LEASE},
+    {"lease.coordination.k8s.io", STCTL_FMT_LEASE},
 };
 
 const struct stctl_fmt_kind *stctl_fmt_kind_lookup(const char *word)

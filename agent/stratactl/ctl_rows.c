@@ -67,6 +67,7 @@ static const char *const service_cols[] = {"NAME",    "TYPE", "CLUSTER-IP", "EXT
                                            "PORT(S)", "AGE",  "SELECTOR"};
 static const char *const endpoints_cols[] = {"NAME", "ENDPOINTS", "AGE"};
 static const char *const namespace_cols[] = {"NAME", "STATUS", "AGE"};
+static const char *const lease_cols[] = {"NAME", "HOLDER", "AGE"};
 
 static void kind_columns(enum stctl_fmt_kind_id id, bool wide, const char *const **cols, size_t *n)
 {
@@ -97,6 +98,9 @@ static void kind_columns(enum stctl_fmt_kind_id id, bool wide, const char *const
         break;
     case STCTL_FMT_NAMESPACE:
         *cols = namespace_cols, *n = 3;
+        break;
+    case STCTL_FMT_LEASE:
+        *cols = lease_cols, *n = 3;
         break;
     }
 }
@@ -238,6 +242,12 @@ int stctl_fmt_table_add_object(stctl_fmt_table *t, json_t *obj, time_t now, st_e
         break;
     case STCTL_FMT_NAMESPACE:
         cell[1] = ctlfmt_str_or(obj, "status.phase", "Active");
+        st_print_age(created, now, b[2], sizeof(b[2]));
+        cell[2] = b[2];
+        break;
+    case STCTL_FMT_LEASE:
+        /* as kubectl: empty when nobody holds it */
+        cell[1] = ctlfmt_str_or(obj, "spec.holderIdentity", "");
         st_print_age(created, now, b[2], sizeof(b[2]));
         cell[2] = b[2];
         break;

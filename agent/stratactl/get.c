@@ -5,7 +5,7 @@
  * last with --show-labels. The selector is sent to stratad as
  * ?labelSelector=, as the Kubernetes API has it, and checked here first so
  * a mistake is told before any request. stctl_show is shared with
- * `image list`. */
+ * `image list`; `get hosts` is handed to hosts.c. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
@@ -217,7 +217,7 @@ static int kind_list(const char *word, struct stctl_target **out, size_t *n, st_
             free(t);
             return st_error_set(err, EINVAL,
                                 "unknown resource type \"%s\": use nodes, pods, deployments, "
-                                "secrets, services, endpoints or all",
+                                "secrets, services, endpoints, leases or all",
                                 w);
         }
         (*n)++;
@@ -277,6 +277,19 @@ int stctl_verb_get(struct stctl *ctl, int argc, char **argv)
     size_t n = 0;
     int nargs = argc - optind;
     char **args = argv + optind;
+    /* hosts: no kind of object, a view of the host leases (hosts.c) */
+    if (nargs > 0 && (strcmp(args[0], "hosts") == 0 || strcmp(args[0], "host") == 0)) {
+        if (nargs > 1)
+            return stctl_usage(STCTL_USAGE_GET_HOSTS,
+                               "get hosts shows every host; it takes no name");
+        if (o.watch || o.scope.selector || o.scope.all_ns || o.scope.cols.show_labels)
+            return stctl_usage(STCTL_USAGE_GET_HOSTS,
+                               "get hosts takes -o and --no-headers only (not -w, -l, -A or "
+                               "--show-labels)");
+        if (stctl_get_hosts(ctl, o.out, o.scope.no_headers, &err) < 0)
+            return stctl_fail(&err);
+        return 0;
+    }
     bool several =
         nargs > 0 && !strchr(args[0], '/') && (strchr(args[0], ',') || strcmp(args[0], "all") == 0);
     if (several) {

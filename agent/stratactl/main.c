@@ -67,6 +67,8 @@ static const struct {
 } verbs[] = {
     {"apply", stctl_verb_apply, STCTL_USAGE_APPLY, "create or update the objects of a manifest"},
     {"get", stctl_verb_get, STCTL_USAGE_GET, "list objects, or show one"},
+    {"get", stctl_verb_get, STCTL_USAGE_GET_HOSTS,
+     "the hosts sharing stratad's database (--db), from their leases"},
     {"describe", stctl_verb_describe, STCTL_USAGE_DESCRIBE, "an object in detail, with its events"},
     {"delete", stctl_verb_delete, STCTL_USAGE_DELETE, "delete objects"},
     {"scale", stctl_verb_scale, STCTL_USAGE_SCALE, "set a deployment's replicas"},
@@ -108,8 +110,9 @@ static void usage(FILE *f)
     }
     fprintf(f,
             "\nKinds: nodes (no), pods (po), deployments (deploy), secrets, services (svc),\n"
-            "endpoints (ep); KIND NAME or KIND/NAME; get also takes several\n"
-            "(pods,deployments) or all (pods, services, deployments).\n"
+            "endpoints (ep), namespaces (ns), leases (read-only); KIND NAME or KIND/NAME;\n"
+            "get also takes several (pods,deployments) or all (pods, services,\n"
+            "deployments).\n"
             "Every command takes --socket PATH (default $STRATA_SOCKET, else %s)\n"
             "and -n NAMESPACE (default \"default\"). Exit status: 0 done, 1 error, 2 usage.\n",
             STCTL_DEFAULT_SOCKET);

@@ -74,6 +74,8 @@ static void test_discovery_documents(void **state)
         {"/apis", "discovery_apis.json"},
         {"/apis/apps", "discovery_apis_apps.json"},
         {"/apis/apps/v1", "discovery_apis_apps_v1.json"},
+        {"/apis/coordination.k8s.io", "discovery_apis_coordination.json"},
+        {"/apis/coordination.k8s.io/v1", "discovery_apis_coordination_v1.json"},
     };
     for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
         json_t *doc = get_json(fs, docs[i].path);
@@ -99,6 +101,25 @@ static void test_discovery_documents(void **state)
     assert_string_equal(str_at(scale, "group"), "autoscaling");
     assert_string_equal(str_at(scale, "kind"), "Scale");
     json_decref(apps);
+
+    /* Leases: read-only (stratad alone writes them), in the group list */
+    json_t *coord = get_json(fs, "/apis/coordination.k8s.io/v1");
+    json_t *leases = named(json_object_get(coord, "resources"), "leases");
+    assert_non_null(leases);
+    assert_string_equal(str_at(leases, "kind"), "Lease");
+    assert_string_equal(str_at(leases, "singularName"), "lease");
+    assert_true(json_is_true(json_object_get(leases, "namespaced")));
+    json_t *verbs = json_object_get(leases, "verbs");
+    assert_int_equal(json_array_size(verbs), 3);
+    assert_string_equal(json_string_value(json_array_get(verbs, 0)), "get");
+    assert_string_equal(json_string_value(json_array_get(verbs, 1)), "list");
+    assert_string_equal(json_string_value(json_array_get(verbs, 2)), "watch");
+    json_decref(coord);
+    json_t *groups = get_json(fs, "/apis");
+    json_t *g = named(json_object_get(groups, "groups"), "coordination.k8s.io");
+    assert_non_null(g);
+    assert_string_equal(str_at(g, "preferredVersion.groupVersion"), "coordination.k8s.io/v1");
+    json_decref(groups);
 }
 
 static void test_version_and_health(void **state)
@@ -132,8 +153,11 @@ static void test_openapi(void **state)
     struct fake_server *fs = *state;
     json_t *root = get_json(fs, "/openapi/v3");
     json_t *paths = json_object_get(root, "paths");
-    assert_int_equal(json_object_size(paths), 3);
+    assert_int_equal(json_object_size(paths), 4);
     assert_non_null(json_object_get(paths, "apis/discovery.k8s.io/v1"));
+    const char *coord_url =
+        str_at(json_object_get(paths, "apis/coordination.k8s.io/v1"), "serverRelativeURL");
+    assert_true(strncmp(coord_url, "/openapi/v3/apis/coordination.k8s.io/v1?hash=", 45) == 0);
     const char *url = str_at(json_object_get(paths, "apis/apps/v1"), "serverRelativeURL");
     assert_true(strncmp(url, "/openapi/v3/apis/apps/v1?hash=", 30) == 0);
     assert_true(strlen(url) > 30);
@@ -141,7 +165,28 @@ static void test_openapi(void **state)
 
     /* kubectl fetches the URL as given, hash and all */
     json_t *apps = get_json(fs, url);
+    json_t *coord = get_json(fs, coord_url);
     json_decref(root);
+    /* Leases: a plain schema named as Kubernetes names it, and reads only
+     * (kubectl get leases finds the kind without a warning) */
+    check_golden("openapi_v3_apis_coordination_v1.json", coord);
+    json_t *lease = json_object_get(st_json_at(coord, "components.schemas"),
+                                    "io.k8s.api.coordination.v1.Lease");
+    assert_non_null(lease);
+    json_t *lgvk = json_array_get(json_object_get(lease, "x-kubernetes-group-version-kind"), 0);
+    assert_string_equal(str_at(lgvk, "group"), "coordination.k8s.io");
+    assert_string_equal(str_at(lgvk, "version"), "v1");
+    assert_string_equal(str_at(lgvk, "kind"), "Lease");
+    const char *litem = "/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}";
+    assert_string_equal(str_at(operation(coord, litem, "get"), "operationId"),
+                        "getCoordinationV1NamespacedLease");
+    assert_null(operation(coord, litem, "put"));
+    assert_null(operation(coord, litem, "patch"));
+    assert_null(operation(coord, litem, "delete"));
+    assert_null(
+        operation(coord, "/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases", "post"));
+    assert_non_null(operation(coord, "/apis/coordination.k8s.io/v1/leases", "get"));
+    json_decref(coord);
     check_golden("openapi_v3_apis_apps_v1.json", apps);
     json_t *dep =
         json_object_get(st_json_at(apps, "components.schemas"), "io.k8s.api.apps.v1.Deployment");

@@ -1,10 +1,11 @@
 /* test_api_route.c: the API's routing (agent/API.md) without HTTP, on the
  * in-memory store and the fake vmm: apply, get, list with a label
- * selector, delete with propagation, scale, patch, images, and the
- * statuses errors map to (400, 404, 405, 409, 413, 422). */
+ * selector, delete with propagation, scale, patch, images, read-only
+ * Leases, and the statuses errors map to (400, 404, 405, 409, 413, 422). */
 #include "fake_server.h"
 #include "testutil.h"
 #include "strata/fs.h"
+#include "strata/store_lease.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -208,6 +209,109 @@ static void test_endpointslices(void **state)
                      405);
 }
 
+/* Leases (coordination.k8s.io/v1): read with GET on either door, never
+ * written through the API (stratad alone writes them, 405 whatever the
+ * write); the unix socket's request and the HTTPS port's (with the bearer
+ * token) route alike. */
+#define LEASES     "/apis/coordination.k8s.io/v1"
+#define HOST_LEASE LEASES "/namespaces/kube-node-lease/leases/strata-host-h1"
+#define TOKEN      "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+static void assert_read_only(struct fake_server *fs, const char *method, const char *path,
+                             const char *body, bool tcp)
+{
+    json_t *st = NULL;
+    struct fake_request r = {.method = method,
+                             .path = path,
+                             .body = body,
+                             .content_type = body ? "application/merge-patch+json" : NULL,
+                             .tcp = tcp,
+                             .authorization = tcp ? "Bearer " TOKEN : NULL};
+    assert_int_equal(fake_server_request(fs, &r, &st, NULL), 405);
+    assert_string_equal(reason(st), "MethodNotAllowed");
+    const char *msg = json_string_value(json_object_get(st, "message")) ?: "";
+    if (strstr(msg, "leases") == NULL || strstr(msg, "written by stratad only") == NULL)
+        fail_msg("%s %s: the 405 says \"%s\"", method, path, msg);
+    json_decref(st);
+}
+
+static void test_leases(void **state)
+{
+    struct fake_server *fs = *state;
+    snprintf(fs->d->pki.token, sizeof(fs->d->pki.token), "%s", TOKEN);
+    st_error err = {0};
+    assert_int_equal(st_store_lease_try(fs->d->store, "kube-node-lease", "strata-host-h1", "h1/i1",
+                                        6000, NULL, &err),
+                     1);
+    assert_int_equal(
+        st_store_lease_try(fs->d->store, "kube-system", "strata-leader", "h1/i1", 6000, NULL, &err),
+        1);
+
+    /* every namespace, then one */
+    json_t *list = NULL;
+    assert_int_equal(fake_server_call(fs, "GET", LEASES "/leases", NULL, &list), 200);
+    assert_string_equal(json_string_value(json_object_get(list, "kind")), "LeaseList");
+    assert_string_equal(json_string_value(json_object_get(list, "apiVersion")),
+                        "coordination.k8s.io/v1");
+    assert_int_equal(json_array_size(json_object_get(list, "items")), 2);
+    json_decref(list);
+    assert_int_equal(count(fs, LEASES "/namespaces/kube-system/leases"), 1);
+    assert_int_equal(count(fs, LEASES "/namespaces/default/leases"), 0);
+
+    /* one, as kubectl get lease -o yaml reads it, on both doors */
+    for (int tcp = 0; tcp < 2; tcp++) {
+        json_t *l = NULL;
+        struct fake_request r = {.method = "GET",
+                                 .path = HOST_LEASE,
+                                 .tcp = tcp,
+                                 .authorization = tcp ? "Bearer " TOKEN : NULL};
+        assert_int_equal(fake_server_request(fs, &r, &l, NULL), 200);
+        assert_string_equal(json_string_value(json_object_get(l, "apiVersion")),
+                            "coordination.k8s.io/v1");
+        assert_string_equal(json_string_value(json_object_get(l, "kind")), "Lease");
+        json_t *spec = json_object_get(l, "spec");
+        assert_string_equal(json_string_value(json_object_get(spec, "holderIdentity")), "h1/i1");
+        assert_int_equal(json_integer_value(json_object_get(spec, "leaseDurationSeconds")), 6);
+        assert_non_null(json_string_value(json_object_get(spec, "renewTime")));
+        json_decref(l);
+    }
+    json_t *st = NULL;
+    assert_int_equal(
+        fake_server_call(fs, "GET", LEASES "/namespaces/kube-node-lease/leases/nope", NULL, &st),
+        404);
+    assert_string_equal(reason(st), "NotFound");
+    json_decref(st);
+    /* the HTTPS port still wants its token */
+    assert_int_equal(fake_server_request(
+                         fs,
+                         &(struct fake_request){.method = "GET", .path = HOST_LEASE, .tcp = true},
+                         NULL, NULL),
+                     401);
+
+    /* no write, on either door, dry run or not */
+    const char *lease = "{\"apiVersion\":\"coordination.k8s.io/v1\",\"kind\":\"Lease\","
+                        "\"metadata\":{\"name\":\"mine\"},\"spec\":{\"holderIdentity\":\"me\"}}";
+    for (int tcp = 0; tcp < 2; tcp++) {
+        assert_read_only(fs, "POST", LEASES "/namespaces/kube-node-lease/leases", lease, tcp);
+        assert_read_only(fs, "PUT", HOST_LEASE, lease, tcp);
+        assert_read_only(fs, "PATCH", HOST_LEASE, "{\"spec\":{\"holderIdentity\":\"me\"}}", tcp);
+        assert_read_only(fs, "DELETE", HOST_LEASE, NULL, tcp);
+        assert_read_only(fs, "DELETE", HOST_LEASE "?dryRun=All", NULL, tcp);
+    }
+    /* Events are read-only by the same rule */
+    assert_int_equal(fake_server_call(fs, "POST", "/api/v1/namespaces/default/events", "{}", &st),
+                     405);
+    assert_non_null(strstr(json_string_value(json_object_get(st, "message")), "events"));
+    json_decref(st);
+    /* and the lease is as stratad left it */
+    json_t *l = fake_server_get(fs, "Lease", "kube-node-lease", "strata-host-h1");
+    assert_non_null(l);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(l, "spec"), "holderIdentity")), "h1/i1");
+    json_decref(l);
+    assert_null(fake_server_get(fs, "Lease", "kube-node-lease", "mine"));
+}
+
 static void test_bad_requests(void **state)
 {
     struct fake_server *fs = *state;
@@ -347,6 +451,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_endpointslices, fake_server_setup,
                                         fake_server_teardown),
         cmocka_unit_test_setup_teardown(test_images, fake_server_setup, fake_server_teardown),
+        cmocka_unit_test_setup_teardown(test_leases, fake_server_setup, fake_server_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

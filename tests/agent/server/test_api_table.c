@@ -10,6 +10,7 @@
 
 #include "fake_server.h"
 #include "strata/api_table.h"
+#include "strata/store_lease.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -320,6 +321,26 @@ static void test_namespaces(void **state)
                 "table_namespaces.json");
 }
 
+/* A host's lease held, and one given up (no holderIdentity): Holder empty,
+ * as the apiserver prints it. */
+static void test_leases(void **state)
+{
+    (void)state;
+    check_table("Lease",
+                "[{\"apiVersion\":\"coordination.k8s.io/v1\",\"kind\":\"Lease\","
+                "\"metadata\":{\"name\":\"strata-host-h1\",\"namespace\":\"kube-node-lease\","
+                "\"creationTimestamp\":\"2026-11-22T09:00:00Z\"},"
+                "\"spec\":{\"holderIdentity\":\"h1/3f2a\",\"leaseDurationSeconds\":6,"
+                "\"acquireTime\":\"2026-11-22T09:00:00.000000Z\","
+                "\"renewTime\":\"2026-11-22T09:59:59.500000Z\",\"leaseTransitions\":0}},"
+                "{\"apiVersion\":\"coordination.k8s.io/v1\",\"kind\":\"Lease\","
+                "\"metadata\":{\"name\":\"strata-host-h2\",\"namespace\":\"kube-node-lease\","
+                "\"creationTimestamp\":\"2026-11-20T10:00:00Z\"},"
+                "\"spec\":{\"leaseDurationSeconds\":6,"
+                "\"renewTime\":\"2026-11-21T10:00:00.000000Z\",\"leaseTransitions\":3}}]",
+                "table_leases.json");
+}
+
 static void test_include_object(void **state)
 {
     (void)state;
@@ -391,6 +412,20 @@ static void test_get_as_table(void **state)
     rq.path = "/api/v1/namespaces/default/secrets?includeObject=All";
     assert_int_equal(fake_server_request(fs, &rq, NULL, NULL), 400);
 
+    /* Leases too (read-only; stratad writes them), NAME HOLDER AGE */
+    assert_int_equal(
+        st_store_lease_try(fs->d->store, "kube-system", "strata-leader", "h1/i1", 6000, NULL, NULL),
+        1);
+    rq.path = "/apis/coordination.k8s.io/v1/leases";
+    assert_int_equal(fake_server_request(fs, &rq, &t, NULL), 200);
+    assert_string_equal(json_string_value(json_object_get(t, "kind")), "Table");
+    assert_int_equal(json_array_size(json_object_get(t, "rows")), 1);
+    assert_string_equal(json_string_value(cell(t, 0, "Name")), "strata-leader");
+    assert_string_equal(json_string_value(cell(t, 0, "Holder")), "h1/i1");
+    const char *age = json_string_value(cell(t, 0, "Age")); /* "0s", or "1s" past a second */
+    assert_true(age[0] >= '0' && age[0] <= '9' && age[strlen(age) - 1] == 's');
+    json_decref(t);
+
     /* Nodes answer tables too; without the header, the plain list. */
     rq.path = "/api/v1/nodes";
     assert_int_equal(fake_server_request(fs, &rq, &t, NULL), 200);
@@ -418,6 +453,7 @@ int main(void)
         cmocka_unit_test(test_secrets),
         cmocka_unit_test(test_events),
         cmocka_unit_test(test_namespaces),
+        cmocka_unit_test(test_leases),
         cmocka_unit_test(test_include_object),
         cmocka_unit_test_setup_teardown(test_get_as_table, fake_server_setup, fake_server_teardown),
     };

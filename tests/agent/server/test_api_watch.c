@@ -2,7 +2,8 @@
  * in-memory store: a watch from a resourceVersion sees exactly the later
  * changes in order, a version the ring no longer keeps is a 410 Expired, a
  * delete sorts last, selectors make objects come and go, bookmarks say how
- * far a watch has got, and a list then its feed lose nothing. Streams are
+ * far a watch has got, a list then its feed lose nothing, and Leases are
+ * watched as any kind. Streams are
  * read with st_server_stream_fill, without waiting. */
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "fake_server.h"
 #include "watch_ring.h"
 #include "strata/cleanup.h"
+#include "strata/store_lease.h"
 
 static json_t *pod(const char *name, const char *app)
 {
@@ -300,6 +302,95 @@ static void test_list_then_feed(void **state)
     st_server_stream_free(s);
 }
 
+/* Leases, as `kubectl get leases -A -w` follows them. stratad writes them
+ * on connections the ring never hears (its lease thread's, other hosts'),
+ * so here the store's hook is taken off the ring after the start, as
+ * there: takes, renewals and releases still come (ADDED, MODIFIED), read
+ * from the store, in coordination.k8s.io/v1, and as Table rows (NAME
+ * HOLDER AGE) when asked; one gone is DELETED. */
+static void test_leases(void **state)
+{
+    struct fake_server *fs = *state;
+    st_error err = {0};
+    st_store *store = fs->d->store;
+    assert_int_equal(
+        st_store_lease_try(store, "kube-system", "strata-leader", "h1/i1", 6000, NULL, &err), 1);
+    struct st_server_stream *s = watch(fs, (struct st_server_watch_opts){.kind = "Lease"});
+    struct st_server_stream *t =
+        watch(fs, (struct st_server_watch_opts){
+                      .kind = "Lease", .table = true, .table_include = ST_API_TABLE_METADATA});
+    st_server_stream_set_poll_ms(s, 0);
+    st_server_stream_set_poll_ms(t, 0);
+    st_store_set_watch_hook(store, NULL, NULL);
+    size_t off = 0, toff = 0;
+    _cleanup_json_ json_t *first = events(s, &off);
+    assert_int_equal(json_array_size(first), 1);
+    assert_string_equal(type_at(first, 0), "ADDED");
+    assert_string_equal(name_at(first, 0), "strata-leader");
+    json_t *obj = json_object_get(json_array_get(first, 0), "object");
+    assert_string_equal(json_string_value(json_object_get(obj, "apiVersion")),
+                        "coordination.k8s.io/v1");
+    assert_string_equal(json_string_value(json_object_get(obj, "kind")), "Lease");
+    _cleanup_json_ json_t *quiet = events(s, &off); /* nothing new: nothing sent */
+    assert_int_equal(json_array_size(quiet), 0);
+
+    /* a renewal, a new host, a release: one event each */
+    assert_int_equal(
+        st_store_lease_try(store, "kube-system", "strata-leader", "h1/i1", 6000, NULL, &err), 1);
+    _cleanup_json_ json_t *renewed = events(s, &off);
+    assert_int_equal(json_array_size(renewed), 1);
+    assert_string_equal(type_at(renewed, 0), "MODIFIED");
+    assert_true(rv_at(renewed, 0) > rv_at(first, 0));
+    /* a watch from the first version (kubectl's after its list) starts
+     * with the lease written since, as MODIFIED */
+    char since[32];
+    snprintf(since, sizeof(since), "%llu", rv_at(first, 0));
+    struct st_server_stream *u =
+        watch(fs, (struct st_server_watch_opts){.kind = "Lease", .resource_version = since});
+    size_t uoff = 0;
+    _cleanup_json_ json_t *resumed = events(u, &uoff);
+    assert_int_equal(json_array_size(resumed), 1);
+    assert_string_equal(type_at(resumed, 0), "MODIFIED");
+    assert_int_equal(rv_at(resumed, 0), rv_at(renewed, 0));
+    st_server_stream_free(u);
+    assert_int_equal(
+        st_store_lease_try(store, "kube-node-lease", "strata-host-h2", "h2/i2", 6000, NULL, &err),
+        1);
+    _cleanup_json_ json_t *added = events(s, &off);
+    assert_int_equal(json_array_size(added), 1);
+    assert_string_equal(type_at(added, 0), "ADDED");
+    assert_string_equal(name_at(added, 0), "strata-host-h2");
+    assert_int_equal(
+        st_store_lease_release(store, "kube-system", "strata-leader", "h1/i1", NULL, &err), 1);
+    _cleanup_json_ json_t *released = events(s, &off);
+    assert_int_equal(json_array_size(released), 1);
+    assert_string_equal(type_at(released, 0), "MODIFIED");
+    json_t *spec = json_object_get(json_object_get(json_array_get(released, 0), "object"), "spec");
+    assert_null(json_object_get(spec, "holderIdentity"));
+    assert_int_equal(
+        st_store_delete(store, "Lease", "kube-node-lease", "strata-host-h2", NULL, &err), 0);
+    _cleanup_json_ json_t *gone = events(s, &off);
+    assert_int_equal(json_array_size(gone), 1);
+    assert_string_equal(type_at(gone, 0), "DELETED");
+    assert_string_equal(name_at(gone, 0), "strata-host-h2");
+
+    /* the Table stream looked once, after all that: the leader as it is
+     * now (no holder), and nothing of h2, which came and went */
+    _cleanup_json_ json_t *rows = events(t, &toff);
+    assert_int_equal(json_array_size(rows), 2);
+    json_t *table = json_object_get(json_array_get(rows, 0), "object");
+    assert_string_equal(json_string_value(json_object_get(table, "kind")), "Table");
+    json_t *cells = json_object_get(json_array_get(json_object_get(table, "rows"), 0), "cells");
+    assert_string_equal(json_string_value(json_array_get(cells, 0)), "strata-leader");
+    assert_string_equal(json_string_value(json_array_get(cells, 1)), "h1/i1");
+    assert_string_equal(type_at(rows, 1), "MODIFIED");
+    table = json_object_get(json_array_get(rows, 1), "object");
+    cells = json_object_get(json_array_get(json_object_get(table, "rows"), 0), "cells");
+    assert_string_equal(json_string_value(json_array_get(cells, 1)), "");
+    st_server_stream_free(t);
+    st_server_stream_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -314,6 +405,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bookmarks, fake_server_setup, fake_server_teardown),
         cmocka_unit_test_setup_teardown(test_list_then_feed, fake_server_setup,
                                         fake_server_teardown),
+        cmocka_unit_test_setup_teardown(test_leases, fake_server_setup, fake_server_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
