@@ -177,6 +177,8 @@ struct st_server {
     struct st_server_proxy *proxy;     /* proxy.c; NULL in the node manager's unit tests */
     struct st_server_watch_ring *ring; /* watch_ring.c: recent changes, for watches */
     struct st_server_ui *ui;           /* api_ui.c: the dashboard's sessions and links */
+    /* change_tail.c: the shared store's change feed into the ring (NULL: off) */
+    struct st_server_change_tail *change_tail;
 
     /* node_pool.c: how many node VMs boot at once */
     struct st_server_node_pool node_pool;
