@@ -38,6 +38,10 @@ typedef struct st_server_config {
      * outside 127.0.0.0/8 is refused unless api_listen_any. */
     const char *api_listen;
     bool api_listen_any;
+    /* Several stratad share the store (issue 17): watches and the loop
+     * follow the store's change feed (every host's writes), not only this
+     * process's writes. Needs a PostgreSQL store. */
+    bool shared_store;
 } st_server_config;
 
 /* Refuses (-EADDRINUSE, -EBUSY) when another server answers on the socket
