@@ -6,6 +6,8 @@
  * the kick that wakes the loop and the watchers after a write. */
 #include "server_priv.h"
 #include "watch_ring.h"
+#include "change_tail.h"
+#include "strata/store_changes.h"
 #include "strata/controller.h"
 #include "strata/netalloc.h"
 #include "strata/fs.h"
@@ -121,6 +123,9 @@ int st_server_new(const st_server_config *cfg, st_store *store, struct st_server
     }
     if (r == 0)
         r = st_server_watch_attach(d, ST_SERVER_WATCH_RING_DEFAULT, err);
+    /* issue 17: on a shared store the ring is fed by the change feed */
+    if (r == 0 && d->cfg.shared_store)
+        r = st_server_change_tail_start(d, err);
     if (r == 0)
         r = st_control_namespaces_ensure(store, err);
     if (r < 0) {
@@ -171,8 +176,17 @@ static int open_store(struct st_server *d, st_error *err)
                                : st_secret_key_load(d->cfg.state_dir, &d->key, err)) < 0)
         return r;
     int applied = 0;
+    /* A --db store is shared with the stratad of other hosts (issue 17):
+     * every write records its change for them, and this one's ring
+     * follows theirs. A private cluster is this stratad's alone. */
+    if (d->pg == NULL)
+        d->cfg.shared_store = true;
     if ((r = open_store_waiting(d, dsn, &applied, err)) < 0 ||
+        (d->cfg.shared_store && (r = st_store_changes_record(d->store, true, err)) < 0) ||
         (r = st_server_watch_attach(d, ST_SERVER_WATCH_RING_DEFAULT, err)) < 0)
+        return r;
+    /* issue 17: on a shared store the ring is fed by the change feed */
+    if (d->cfg.shared_store && (r = st_server_change_tail_start(d, err)) < 0)
         return r;
     st_server_log("store ready (%s; %d migration%s applied)", d->pg ? "private cluster" : "--db",
                   applied, applied == 1 ? "" : "s");
@@ -264,6 +278,7 @@ void st_server_close(st_server *d)
         st_image_store_close(d->images);
     if (d->vmm.ops)
         d->vmm.ops->close(d->vmm.ctx);
+    st_server_change_tail_stop(d); /* issue 17: it reads the store into the ring */
     st_server_watch_detach(d);
     st_store_close(d->store);
     if (d->pg_worker_joinable)

@@ -179,6 +179,8 @@ struct st_server {
     struct st_server_ui *ui;           /* api_ui.c: the dashboard's sessions and links */
     struct st_server_hosts *hosts;     /* hosts.c: leases with other stratad; NULL alone */
     char host_name[64];                /* this host's name (cfg.host_name or hostname) */
+    /* change_tail.c: the shared store's change feed into the ring (NULL: off) */
+    struct st_server_change_tail *change_tail;
 
     /* node_pool.c: how many node VMs boot at once */
     struct st_server_node_pool node_pool;

@@ -1,7 +1,9 @@
 /* watch_ring.c: the ring of recent changes every watch reads (watch_ring.h
  * says why). The store's hook runs with the store's lock held, so it does
  * the little it must: presents the object once, outside the ring's lock,
- * then appends under it and wakes the watchers. It also keeps the newest
+ * then appends under it and wakes the watchers. On a shared store the
+ * change feed's tail (change_tail.c) feeds the ring instead, every host's
+ * changes in resourceVersion order, and the hook only notes its own. It also keeps the newest
  * presented copy of every object, so each event carries the object as it
  * was before: what a watch with a selector needs to tell "stopped
  * matching" (a DELETED for it) from "never matched" (nothing). */
@@ -25,6 +27,13 @@ struct st_server_watch_ring {
     unsigned long long floor_rv; /* every change after it is kept */
     unsigned long long head_rv;  /* the newest change */
     json_t *latest;              /* "Kind/ns/name" -> the object as last shown */
+    /* Fed by the shared store's change feed (change_tail.c), not by the
+     * hook: the hook then only notes this process's versions in own[], so
+     * the tail tells its own writes from other hosts' (see
+     * st_server_watch_feed). */
+    bool external;
+    unsigned long long own[1024]; /* own[own_first % 1024 .. own_next % 1024), rising */
+    uint64_t own_first, own_next;
 };
 
 /* The kinds the store keeps, remembered at attach; a kind missing here
@@ -62,15 +71,24 @@ static void drop_oldest(struct st_server_watch_ring *g)
     g->first++;
 }
 
-/* The store's hook: store lock held. */
-static void on_change(void *arg, const char *type, json_t *stored)
+/* Presents a change and appends it; only_newer: not when the ring holds
+ * a newer one (the feed starts where the ring's seed may overlap it).
+ * false when nothing was appended. */
+static bool ring_append(struct st_server_watch_ring *g, const char *type, json_t *stored,
+                        bool only_newer)
 {
-    struct st_server_watch_ring *g = arg;
+    if (only_newer) {
+        pthread_mutex_lock(&g->lock);
+        bool old = rv_of(stored) <= g->head_rv;
+        pthread_mutex_unlock(&g->lock);
+        if (old)
+            return false;
+    }
     const char *kind = json_string_value(json_object_get(stored, "kind"));
     json_t *obj = json_deep_copy(stored);
     if (kind == NULL || obj == NULL) {
         json_decref(obj);
-        return;
+        return false;
     }
     st_api_present(kind, &obj);
     bool deleted = strcmp(type, "DELETED") == 0;
@@ -88,6 +106,11 @@ static void on_change(void *arg, const char *type, json_t *stored)
                         .obj = obj};
     snprintf(e.kind, sizeof(e.kind), "%s", kind);
     pthread_mutex_lock(&g->lock);
+    if (only_newer && e.rv <= g->head_rv) { /* one fed meanwhile */
+        pthread_mutex_unlock(&g->lock);
+        json_decref(obj);
+        return false;
+    }
     e.prev = json_incref(json_object_get(g->latest, key));
     if (deleted)
         json_object_del(g->latest, key);
@@ -101,6 +124,54 @@ static void on_change(void *arg, const char *type, json_t *stored)
         g->head_rv = e.rv;
     pthread_cond_broadcast(&g->cond);
     pthread_mutex_unlock(&g->lock);
+    return true;
+}
+
+/* The store's hook: store lock held. */
+static void on_change(void *arg, const char *type, json_t *stored)
+{
+    struct st_server_watch_ring *g = arg;
+    pthread_mutex_lock(&g->lock);
+    bool external = g->external;
+    if (external) {
+        if (g->own_next - g->own_first == sizeof(g->own) / sizeof(g->own[0]))
+            g->own_first++;
+        g->own[g->own_next++ % (sizeof(g->own) / sizeof(g->own[0]))] = rv_of(stored);
+    }
+    pthread_mutex_unlock(&g->lock);
+    if (!external)
+        ring_append(g, type, stored, false);
+}
+
+void st_server_watch_set_external(struct st_server *d, bool on)
+{
+    struct st_server_watch_ring *g = d->ring;
+    pthread_mutex_lock(&g->lock);
+    g->external = on;
+    g->own_first = g->own_next = 0;
+    pthread_mutex_unlock(&g->lock);
+}
+
+int st_server_watch_feed(struct st_server *d, const char *type, json_t *stored)
+{
+    struct st_server_watch_ring *g = d->ring;
+    unsigned long long rv = rv_of(stored);
+    /* The hook noted this process's versions before the feed could show
+     * them (both run under the store's lock, the hook right after its
+     * commit), in rising order, as the feed reads them. */
+    bool own = false;
+    pthread_mutex_lock(&g->lock);
+    size_t cap = sizeof(g->own) / sizeof(g->own[0]);
+    while (g->own_first < g->own_next && g->own[g->own_first % cap] < rv)
+        g->own_first++;
+    if (g->own_first < g->own_next && g->own[g->own_first % cap] == rv) {
+        own = true;
+        g->own_first++;
+    }
+    pthread_mutex_unlock(&g->lock);
+    if (!ring_append(g, type, stored, true))
+        return 0;
+    return own ? 1 : 2;
 }
 
 static int seed(struct st_server *d, struct st_server_watch_ring *g, st_error *err)

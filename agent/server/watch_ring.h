@@ -34,6 +34,15 @@ typedef struct st_watch_event {
 int st_server_watch_attach(struct st_server *d, size_t cap, st_error *err);
 /* Unhooks the store and frees the ring; NULL-safe on a server without. */
 void st_server_watch_detach(struct st_server *d);
+/* On a shared store (change_tail.c): with on, the store's hook stops
+ * feeding the ring and st_server_watch_feed does, from the store's change
+ * feed, so changes of every host arrive in one resourceVersion order. */
+void st_server_watch_set_external(struct st_server *d, bool on);
+/* Appends one change of the feed (an st_store_watch_fn with d as arg, but
+ * telling what it did): 0 when dropped (the ring holds a change as new or
+ * newer), 1 appended and written by this process, 2 appended and written
+ * by another. */
+int st_server_watch_feed(struct st_server *d, const char *type, json_t *stored);
 /* Wakes every watch waiting for news (the server is stopping). */
 void st_server_watch_wake(struct st_server *d);
 /* Fewer events kept (tests of the 410 answer); the oldest go first. */

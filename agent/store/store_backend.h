@@ -45,6 +45,16 @@ typedef struct st_store_ops {
     int (*db_now_ms)(st_store *s, int64_t *ms, st_error *err);
     /* st_store_ping; NULL: the backend is always there (memory). */
     int (*ping)(st_store *s, st_error *err);
+    /* The change feed (strata/store_changes.h); NULL: -ENOTSUP (memory).
+     * changes_since returns the changes as a new array of [type, object]
+     * in *out, handed to fn by the caller once the lock is released;
+     * changes_wait is called WITHOUT the store's lock (it blocks). */
+    int (*changes_record)(st_store *s, bool on, st_error *err);
+    int (*changes_head)(st_store *s, unsigned long long *rv, st_error *err);
+    int (*changes_since)(st_store *s, unsigned long long after_rv, size_t limit, json_t **out,
+                         unsigned long long *last_rv, st_error *err);
+    int (*changes_wait)(st_store *s, int timeout_ms, st_error *err);
+    int (*changes_trim)(st_store *s, int keep_s, st_error *err);
     /* Frees the backend; the lock is already destroyed. */
     void (*close)(st_store *s);
 } st_store_ops;

@@ -14,6 +14,7 @@
 
 #include "strata/cleanup.h"
 #include "store_object.h"
+#include "strata/store_changes.h"
 
 void st_store_init(st_store *s, const st_store_ops *ops)
 {
@@ -243,6 +244,72 @@ int st_store_ping(st_store *s, st_error *err)
 {
     _cleanup_unlock_ pthread_mutex_t *held = hold(s);
     return s->ops->ping ? s->ops->ping(s, err) : 0;
+}
+
+/* ---- the shared change feed (strata/store_changes.h) ---- */
+
+static int no_feed(st_error *err)
+{
+    return st_error_set(err, ENOTSUP,
+                        "this store keeps no change feed (the in-memory store serves one "
+                        "process: its watch hook hears every write)");
+}
+
+int st_store_changes_record(st_store *s, bool on, st_error *err)
+{
+    if (s->ops->changes_record == NULL)
+        return no_feed(err);
+    _cleanup_unlock_ pthread_mutex_t *held = hold(s);
+    return s->ops->changes_record(s, on, err);
+}
+
+int st_store_changes_head(st_store *s, unsigned long long *rv, st_error *err)
+{
+    if (s->ops->changes_head == NULL)
+        return no_feed(err);
+    _cleanup_unlock_ pthread_mutex_t *held = hold(s);
+    return s->ops->changes_head(s, rv, err);
+}
+
+static int changes_read(st_store *s, unsigned long long after_rv, size_t limit, json_t **out,
+                        unsigned long long *last_rv, st_error *err)
+{
+    _cleanup_unlock_ pthread_mutex_t *held = hold(s);
+    return s->ops->changes_since(s, after_rv, limit, out, last_rv, err);
+}
+
+int st_store_changes_since(st_store *s, unsigned long long after_rv, size_t limit,
+                           st_store_watch_fn fn, void *arg, unsigned long long *last_rv,
+                           st_error *err)
+{
+    *last_rv = after_rv;
+    if (s->ops->changes_since == NULL)
+        return no_feed(err);
+    _cleanup_json_ json_t *got = NULL;
+    int r = changes_read(s, after_rv, limit, &got, last_rv, err);
+    if (r < 0)
+        return r;
+    /* Handed outside the lock: fn may take its time or call the store. */
+    size_t i;
+    json_t *ch;
+    json_array_foreach(got, i, ch)
+        fn(arg, json_string_value(json_array_get(ch, 0)), json_array_get(ch, 1));
+    return (int)json_array_size(got);
+}
+
+int st_store_changes_wait(st_store *s, int timeout_ms, st_error *err)
+{
+    if (s->ops->changes_wait == NULL)
+        return no_feed(err);
+    return s->ops->changes_wait(s, timeout_ms, err); /* blocks: never under the lock */
+}
+
+int st_store_changes_trim(st_store *s, int keep_s, st_error *err)
+{
+    if (s->ops->changes_trim == NULL)
+        return no_feed(err);
+    _cleanup_unlock_ pthread_mutex_t *held = hold(s);
+    return s->ops->changes_trim(s, keep_s, err);
 }
 
 void st_store_close(st_store *s)

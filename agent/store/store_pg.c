@@ -2,20 +2,20 @@
  * prepared statements per kind, optimistic concurrency on the
  * resource_version column, Secrets sealed before they reach the wire.
  *
- * Reconnecting, and why re-running is safe: a write is either one statement
- * (autocommit) or one explicit transaction. When the connection is lost,
- * the store reconnects (PQreset, prepares again) and re-runs the statement
- * or the whole transaction once. The outcome of the lost attempt may be
- * unknown (the server may have committed before the answer was lost), so:
- * - a single create carries the uid we generated: on a retry, an existing
- *   row with our uid is our own commit, reported as success;
- * - a single update is conditional on the resourceVersion: on a retry, a
- *   conflict whose stored content equals what we wrote is our own commit;
- * - a single delete whose retry finds nothing was our own delete;
- * - a transaction inserts a random marker into strata_txn before COMMIT;
- *   when COMMIT's answer is lost, the marker tells whether it committed,
- *   and only a transaction that did not commit is re-run.
- * A COMMIT is never blindly re-sent. */
+ * Every write, a single one too, is one explicit transaction
+ * (st_store_pg_txn): it takes the change feed's order lock first and
+ * records its changes in strata_changes before it commits
+ * (store_pg_changes.c), so that several stratad on one database hear each
+ * other's writes in resourceVersion order.
+ *
+ * Reconnecting, and why re-running is safe: when the connection is lost,
+ * the store reconnects (PQreset, prepares again) and re-runs a read once,
+ * a write's whole transaction once. The outcome of a lost COMMIT may be
+ * unknown (the server may have committed before the answer was lost), so
+ * a transaction inserts a random marker into strata_txn before COMMIT;
+ * when COMMIT's answer is lost, the marker tells whether it committed, and
+ * only a transaction that did not commit is re-run. A COMMIT is never
+ * blindly re-sent. */
 #include "store_pg.h"
 
 #include <errno.h>
@@ -117,12 +117,13 @@ static int fetch(st_store_pg *s, const st_store_kind *k, const char *ns, const c
     return st_store_pg_row_object(s, k, r, 0, out, err);
 }
 
-/* Runs KIND_ins or KIND_upd (stmt): $1 namespace, $2 name, $3 key (the
- * uid to insert, the resourceVersion to update), $4 the row's object, then
- * the kind's indexed columns. *plain: what was written, unsealed. */
+/* Runs KIND_ins or KIND_upd (stmt) inside the write's transaction: $1
+ * namespace, $2 name, $3 key (the uid to insert, the resourceVersion to
+ * update), $4 the row's object, then the kind's indexed columns. *plain:
+ * what was written, unsealed. */
 static int write_row(st_store_pg *s, const st_store_kind *k, const char *ns, const char *name,
                      const char *key, json_t *obj, const char *stmt, json_t **plain, PGresult **res,
-                     bool *retried, st_error *err)
+                     st_error *err)
 {
     _cleanup_free_ char *text = NULL;
     int r = row_content(s, k, ns, obj, plain, &text, err);
@@ -133,7 +134,7 @@ static int write_row(st_store_pg *s, const st_store_kind *k, const char *ns, con
     char full[64];
     snprintf(full, sizeof(full), "%s_%s", k->table, stmt);
     *res = st_store_pg_exec(s, full, NULL, st_store_pg_extra_cols[kind_index(k)][0] ? 6 : 4, params,
-                            !s->in_txn, retried, err);
+                            false, NULL, err);
     return *res ? 0 : st_store_pg_failed(s);
 }
 
@@ -146,7 +147,7 @@ static bool same_content(json_t *stored, json_t *plain)
 
 /* ---- the writes ---- */
 
-static int pgs_create(st_store *st, json_t *obj, json_t **out, st_error *err)
+static int create_in(st_store *st, json_t *obj, json_t **out, st_error *err)
 {
     st_store_pg *s = pg_of(st);
     const st_store_kind *k;
@@ -158,32 +159,12 @@ static int pgs_create(st_store *st, json_t *obj, json_t **out, st_error *err)
     st_store_uid_new(uid);
     _cleanup_json_ json_t *plain = NULL;
     _cleanup_pgresult_ PGresult *res = NULL;
-    bool retried = false;
-    if ((r = write_row(s, k, ns, name, uid, obj, "ins", &plain, &res, &retried, err)) < 0)
+    if ((r = write_row(s, k, ns, name, uid, obj, "ins", &plain, &res, err)) < 0)
         return r;
-    if (PQntuples(res) == 0) {
-        if (retried) {
-            json_t *cur = NULL;
-            if ((r = fetch(s, k, ns, name, false, &cur, err)) < 0)
-                return r;
-            const char *cuid =
-                json_string_value(json_object_get(json_object_get(cur, "metadata"), "uid"));
-            if (cuid && strcmp(cuid, uid) == 0) {
-                if (st_store_watched(st))
-                    st_store_changed(st, "ADDED", json_deep_copy(cur));
-                if (out)
-                    *out = cur;
-                else
-                    json_decref(cur);
-                return 0;
-            }
-            json_decref(cur);
-        }
+    if (PQntuples(res) == 0)
         return st_store_err_exists(err, k->kind, ns, name);
-    }
     st_store_object_stamp(plain, ns, uid, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
-    if (st_store_watched(st))
-        st_store_changed(st, "ADDED", json_deep_copy(plain));
+    st_store_pg_note(s, "ADDED", json_deep_copy(plain));
     if (out)
         *out = st_steal_ptr(&plain);
     return 0;
@@ -202,8 +183,7 @@ static int write_update(st_store_pg *s, const st_store_kind *k, const char *ns, 
                             k->kind, name, want);
     _cleanup_json_ json_t *plain = NULL;
     _cleanup_pgresult_ PGresult *res = NULL;
-    bool retried = false;
-    int r = write_row(s, k, ns, name, want, obj, "upd", &plain, &res, &retried, err);
+    int r = write_row(s, k, ns, name, want, obj, "upd", &plain, &res, err);
     if (r < 0)
         return r;
     if (PQntuples(res) == 0) {
@@ -212,25 +192,17 @@ static int write_update(st_store_pg *s, const st_store_kind *k, const char *ns, 
             return r;
         if (cur == NULL)
             return st_store_err_not_found(err, k->kind, ns, name);
-        if (retried && same_content(cur, plain)) {
-            if (st_store_watched(&s->base))
-                st_store_changed(&s->base, "MODIFIED", json_deep_copy(cur));
-            if (out)
-                *out = st_steal_ptr(&cur);
-            return 0;
-        }
         return st_store_err_conflict(err, k->kind, ns, name);
     }
     st_store_object_stamp(plain, ns, PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 0),
                           PQgetvalue(res, 0, 2));
-    if (st_store_watched(&s->base))
-        st_store_changed(&s->base, "MODIFIED", json_deep_copy(plain));
+    st_store_pg_note(s, "MODIFIED", json_deep_copy(plain));
     if (out)
         *out = st_steal_ptr(&plain);
     return 0;
 }
 
-static int pgs_update(st_store *st, json_t *obj, json_t **out, st_error *err)
+static int update_in(st_store *st, json_t *obj, json_t **out, st_error *err)
 {
     st_store_pg *s = pg_of(st);
     const st_store_kind *k;
@@ -242,8 +214,8 @@ static int pgs_update(st_store *st, json_t *obj, json_t **out, st_error *err)
     return write_update(s, k, ns, name, obj, want, out, err);
 }
 
-static int pgs_remove(st_store *st, const char *kind, const char *ns_in, const char *name,
-                      const char *expected_rv, st_error *err)
+static int remove_in(st_store *st, const char *kind, const char *ns_in, const char *name,
+                     const char *expected_rv, st_error *err)
 {
     st_store_pg *s = pg_of(st);
     const st_store_kind *k = st_store_kind_find(kind, err);
@@ -261,18 +233,16 @@ static int pgs_remove(st_store *st, const char *kind, const char *ns_in, const c
     const char *params[3] = {ns, name, expected_rv};
     char stmt[64];
     snprintf(stmt, sizeof(stmt), "%s_del", k->table);
-    bool retried = false;
-    _cleanup_pgresult_ PGresult *res =
-        st_store_pg_exec(s, stmt, NULL, 3, params, !s->in_txn, &retried, err);
+    _cleanup_pgresult_ PGresult *res = st_store_pg_exec(s, stmt, NULL, 3, params, false, NULL, err);
     if (res == NULL)
         return st_store_pg_failed(s);
     if (PQntuples(res) > 0) {
-        /* The row as it was, with the version its delete took. (A delete
-         * whose answer was lost and whose retry found nothing reports no
-         * change: what was deleted is no longer known.) */
+        /* The row as it was, with the version its delete took. */
         json_t *gone = NULL;
-        if (st_store_watched(st) && st_store_pg_row_object(s, k, res, 0, &gone, err) == 0)
-            st_store_changed(st, "DELETED", gone);
+        int r = st_store_pg_row_object(s, k, res, 0, &gone, err);
+        if (r < 0)
+            return r; /* the feed must hold every change: the delete is undone */
+        st_store_pg_note(s, "DELETED", gone);
         return 0;
     }
     _cleanup_json_ json_t *cur = NULL;
@@ -281,7 +251,7 @@ static int pgs_remove(st_store *st, const char *kind, const char *ns_in, const c
         return r;
     if (cur)
         return st_store_err_conflict(err, k->kind, ns, name);
-    return retried ? 0 : st_store_err_not_found(err, k->kind, ns, name);
+    return st_store_err_not_found(err, k->kind, ns, name);
 }
 
 /* kubectl apply inside a transaction: the row is locked while compared. */
@@ -299,7 +269,7 @@ static int pgs_apply(st_store *st, json_t *obj, json_t **out, st_store_action *a
         return r;
     if (cur == NULL) {
         *action = ST_STORE_CREATED;
-        return pgs_create(st, obj, out, err);
+        return create_in(st, obj, out, err);
     }
     _cleanup_json_ json_t *next = st_store_apply_content(obj, cur, k, ns);
     if (same_content(cur, next)) {
@@ -312,6 +282,71 @@ static int pgs_apply(st_store *st, json_t *obj, json_t **out, st_store_action *a
     const char *rv =
         json_string_value(json_object_get(json_object_get(cur, "metadata"), "resourceVersion"));
     return write_update(s, k, ns, name, next, rv, out, err);
+}
+
+/* A single write outside a batch is a transaction too: it must hold the
+ * feed's order lock and record its change before it commits. */
+typedef struct single_ctx {
+    enum { SINGLE_CREATE, SINGLE_UPDATE, SINGLE_REMOVE } what;
+    json_t *obj;
+    const char *kind, *ns, *name, *expected_rv;
+    json_t *result;
+} single_ctx;
+
+static void single_reset(void *c)
+{
+    single_ctx *x = c;
+    json_decref(x->result);
+    x->result = NULL;
+}
+
+static int single_txn(st_store_pg *s, void *c, st_error *err)
+{
+    single_ctx *x = c;
+    single_reset(x);
+    switch (x->what) {
+    case SINGLE_CREATE:
+        return create_in(&s->base, x->obj, &x->result, err);
+    case SINGLE_UPDATE:
+        return update_in(&s->base, x->obj, &x->result, err);
+    default:
+        return remove_in(&s->base, x->kind, x->ns, x->name, x->expected_rv, err);
+    }
+}
+
+static int single(st_store_pg *s, single_ctx *x, json_t **out, st_error *err)
+{
+    int r = st_store_pg_txn(s, single_txn, single_reset, x, err);
+    if (r == 0 && out)
+        *out = st_steal_ptr(&x->result);
+    single_reset(x);
+    return r;
+}
+
+static int pgs_create(st_store *st, json_t *obj, json_t **out, st_error *err)
+{
+    if (pg_of(st)->in_txn)
+        return create_in(st, obj, out, err);
+    single_ctx x = {.what = SINGLE_CREATE, .obj = obj};
+    return single(pg_of(st), &x, out, err);
+}
+
+static int pgs_update(st_store *st, json_t *obj, json_t **out, st_error *err)
+{
+    if (pg_of(st)->in_txn)
+        return update_in(st, obj, out, err);
+    single_ctx x = {.what = SINGLE_UPDATE, .obj = obj};
+    return single(pg_of(st), &x, out, err);
+}
+
+static int pgs_remove(st_store *st, const char *kind, const char *ns, const char *name,
+                      const char *expected_rv, st_error *err)
+{
+    if (pg_of(st)->in_txn)
+        return remove_in(st, kind, ns, name, expected_rv, err);
+    single_ctx x = {
+        .what = SINGLE_REMOVE, .kind = kind, .ns = ns, .name = name, .expected_rv = expected_rv};
+    return single(pg_of(st), &x, NULL, err);
 }
 
 typedef struct batch_ctx {
@@ -355,10 +390,12 @@ static int bind_txn(st_store_pg *s, void *c, st_error *err)
     if ((size_t)PQntuples(r) == b->n) {
         st_store_changes_reset(&s->base); /* a re-run reports its own writes */
         const st_store_kind *k = st_store_kind_find("Pod", NULL);
-        for (int row = 0; row < PQntuples(r) && st_store_watched(&s->base); row++) {
+        for (int row = 0; row < PQntuples(r); row++) {
             json_t *o = NULL;
-            if (st_store_pg_row_object(s, k, r, row, &o, NULL) == 0)
-                st_store_changed(&s->base, "MODIFIED", o);
+            int rc = st_store_pg_row_object(s, k, r, row, &o, err);
+            if (rc < 0)
+                return rc; /* the feed must hold every change: the binding is undone */
+            st_store_pg_note(s, "MODIFIED", o);
         }
         return 0;
     }
@@ -521,6 +558,7 @@ static void pgs_close(st_store *st)
     st_store_pg *s = pg_of(st);
     if (s->conn)
         PQfinish(s->conn);
+    st_store_pg_changes_free(s);
     free(s);
 }
 
@@ -538,6 +576,11 @@ static const st_store_ops pg_ops = {
     .lease_get = st_store_pg_lease_get,
     .db_now_ms = st_store_pg_db_now_ms,
     .ping = pgs_ping,
+    .changes_record = st_store_pg_changes_record,
+    .changes_head = st_store_pg_changes_head,
+    .changes_since = st_store_pg_changes_since,
+    .changes_wait = st_store_pg_changes_wait,
+    .changes_trim = st_store_pg_changes_trim,
     .close = pgs_close,
 };
 
@@ -549,6 +592,13 @@ int st_store_pg_open(const char *dsn, const st_secret_key *key, int *migrations_
         return st_error_set(err, ENOMEM, "out of memory opening the store");
     st_store_init(&s->base, &pg_ops);
     s->key = key;
+    pthread_mutex_init(&s->listen_lock, NULL);
+    s->changes = json_array();
+    s->dsn = strdup(dsn);
+    if (s->changes == NULL || s->dsn == NULL) {
+        st_store_close(&s->base);
+        return st_error_set(err, ENOMEM, "out of memory opening the store");
+    }
     /* A server that does not answer costs a connection attempt at most
      * this long (the store's lock is held meanwhile), and a query on a
      * link that went dead fails within tcp_user_timeout instead of TCP's

@@ -6,6 +6,7 @@
 #define STRATA_STORE_PG_H
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <libpq-fe.h>
@@ -15,6 +16,15 @@
 
 #define ST_PG_RV_SEQ "nextval('strata_resource_version')"
 #define ST_PG_TS_COL "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+/* Taken by every write transaction before its first resourceVersion and
+ * held to its commit (pg_advisory_xact_lock), by every stratad on the
+ * database: commits, and so the change feed's rows, become visible in
+ * resourceVersion order. Any constant all agree on ("strata" + 1; the
+ * migration lock is "strata"). */
+#define ST_PG_CHANGES_LOCK "125780071854178"
+/* A session idle inside a transaction longer than this (ms) is ended by
+ * the server, and the order lock with it (st_store_pg_prepare_all). */
+#define ST_PG_IDLE_TXN_MS "5000"
 /* The columns every row query returns, in this order. */
 #define ST_PG_COLS "resource_version, uid, " ST_PG_TS_COL ", object"
 
@@ -32,6 +42,15 @@ typedef struct st_store_pg {
     int64_t retry_ns;
     char down_msg[512];
     char data_dir[256]; /* the server's data_directory, when it tells us ("" if not) */
+    /* The change feed (store_pg_changes.c): what the running transaction
+     * wrote, [[type, object], ...] as the hook gets it, recorded in
+     * strata_changes before its COMMIT. */
+    json_t *changes;
+    bool feed; /* record changes and take the order lock (st_store_changes_record) */
+    char *dsn; /* for the LISTEN connection */
+    pthread_mutex_t listen_lock; /* changes_wait runs without the store's lock */
+    PGconn *listen;
+    bool listening; /* LISTEN went through on listen */
 } st_store_pg;
 
 /* -fail_code: the return of a function whose statement failed (err is
@@ -74,8 +93,9 @@ int st_store_pg_lease_get(st_store *s, const char *ns, const char *name, st_leas
                           st_error *err);
 int st_store_pg_db_now_ms(st_store *s, int64_t *ms, st_error *err);
 
-/* Prepares every statement; they live in the session, so after every
- * (re)connect: KIND_get, KIND_getx (FOR UPDATE), KIND_ins, KIND_upd,
+/* Sets the session up (idle_in_transaction_session_timeout) and prepares
+ * every statement; they live in the session, so after every (re)connect:
+ * KIND_get, KIND_getx (FOR UPDATE), KIND_ins, KIND_upd,
  * KIND_del per table, and pods_bind. */
 int st_store_pg_prepare_all(st_store_pg *s, st_error *err);
 
@@ -94,5 +114,21 @@ int st_store_pg_exec_simple(st_store_pg *s, const char *sql, st_error *err);
 typedef int (*st_store_pg_txn_fn)(st_store_pg *s, void *ctx, st_error *err);
 int st_store_pg_txn(st_store_pg *s, st_store_pg_txn_fn fn, void (*reset)(void *), void *ctx,
                     st_error *err);
+
+/* store_pg_changes.c. A write reports a change it made (obj stolen): kept
+ * for strata_changes and handed to the store's hook when one is set. */
+void st_store_pg_note(st_store_pg *s, const char *type, json_t *obj);
+/* The end of a transaction, as one simple query (*sql, malloc'd): the
+ * changes noted (Secrets sealed) and a notification for the tails, when
+ * there are any; the marker (strata_txn); COMMIT. */
+int st_store_pg_changes_commit_sql(st_store_pg *s, const char *marker, char **sql, st_error *err);
+int st_store_pg_changes_record(st_store *st, bool on, st_error *err);
+int st_store_pg_changes_head(st_store *st, unsigned long long *rv, st_error *err);
+int st_store_pg_changes_since(st_store *st, unsigned long long after_rv, size_t limit, json_t **out,
+                              unsigned long long *last_rv, st_error *err);
+int st_store_pg_changes_wait(st_store *st, int timeout_ms, st_error *err);
+int st_store_pg_changes_trim(st_store *st, int keep_s, st_error *err);
+/* Frees what the change feed holds (the store is closing). */
+void st_store_pg_changes_free(st_store_pg *s);
 
 #endif

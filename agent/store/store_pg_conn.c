@@ -54,6 +54,16 @@ static int prepare(st_store_pg *s, const char *name, const char *sql, st_error *
 
 int st_store_pg_prepare_all(st_store_pg *s, st_error *err)
 {
+    /* Every write holds the change feed's order lock to its commit, for
+     * every stratad on the database: one stopped mid-transaction (frozen,
+     * SIGSTOP, a lost host) must not stall them all longer than this. The
+     * server ends such a session; this store then sees a lost connection. */
+    {
+        _cleanup_pgresult_ PGresult *set =
+            PQexec(s->conn, "SET idle_in_transaction_session_timeout = " ST_PG_IDLE_TXN_MS);
+        if (PQresultStatus(set) != PGRES_COMMAND_OK)
+            return failed(s, set, "idle_in_transaction_session_timeout", err);
+    }
     char name[64], sql[1024];
     for (size_t i = 0; i < ST_STORE_KIND_COUNT; i++) {
         const char *t = st_store_kinds[i].table;
@@ -179,8 +189,18 @@ int st_store_pg_exec_simple(st_store_pg *s, const char *sql, st_error *err)
     return 0;
 }
 
-int st_store_pg_txn(st_store_pg *s, st_store_pg_txn_fn fn, void (*reset)(void *), void *ctx,
-                    st_error *err)
+/* The changes, the marker and COMMIT in one round trip: the first that
+ * fails stops the rest, and nothing commits. */
+static int commit(st_store_pg *s, const char *sql, st_error *err)
+{
+    _cleanup_pgresult_ PGresult *r = PQexec(s->conn, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        return failed(s, r, "COMMIT", err);
+    return 0;
+}
+
+static int txn_run(st_store_pg *s, st_store_pg_txn_fn fn, void (*reset)(void *), void *ctx,
+                   st_error *err)
 {
     for (int attempt = 0;; attempt++) {
         int r;
@@ -189,17 +209,25 @@ int st_store_pg_txn(st_store_pg *s, st_store_pg_txn_fn fn, void (*reset)(void *)
         char marker[ST_STORE_UID_LEN];
         st_store_uid_new(marker);
         st_error local = {0};
-        r = st_store_pg_exec_simple(s, "BEGIN", &local);
+        /* What an earlier attempt reported is not what this one writes. */
+        st_store_changes_reset(&s->base);
+        json_array_clear(s->changes);
+        /* The feed's order lock before any resourceVersion is taken
+         * (store_pg_changes.c says why); released by COMMIT or ROLLBACK. */
+        r = st_store_pg_exec_simple(
+            s, s->feed ? "BEGIN; SELECT pg_advisory_xact_lock(" ST_PG_CHANGES_LOCK ")" : "BEGIN",
+            &local);
         if (r == 0) {
             s->in_txn = true;
             r = fn(s, ctx, &local);
             s->in_txn = false;
         }
+        _cleanup_free_ char *end = NULL;
+        if (r == 0)
+            r = st_store_pg_changes_commit_sql(s, marker, &end, &local);
         if (r == 0) {
             const char *p[1] = {marker};
-            _cleanup_pgresult_ PGresult *m = st_store_pg_exec(
-                s, NULL, "INSERT INTO strata_txn (id) VALUES ($1)", 1, p, false, NULL, &local);
-            r = m ? st_store_pg_exec_simple(s, "COMMIT", &local) : st_store_pg_failed(s);
+            r = commit(s, end, &local);
             if (r == 0)
                 return 0;
             if (conn_lost(s)) {
@@ -227,4 +255,12 @@ int st_store_pg_txn(st_store_pg *s, st_store_pg_txn_fn fn, void (*reset)(void *)
             return st_error_set(err, ST_ESTORE_DOWN, "%s (lost twice in one write)", local.msg);
         reset(ctx);
     }
+}
+
+int st_store_pg_txn(st_store_pg *s, st_store_pg_txn_fn fn, void (*reset)(void *), void *ctx,
+                    st_error *err)
+{
+    int r = txn_run(s, fn, reset, ctx, err);
+    json_array_clear(s->changes); /* recorded, or not written */
+    return r;
 }

@@ -213,9 +213,32 @@ static int apply_text(int k, const char *name, const char *text)
     return rc;
 }
 
+struct file_has {
+    const char *path, *text;
+};
+
+static bool file_has_cb(void *arg)
+{
+    struct file_has *f = arg;
+    char *body = st_test_read_file(f->path);
+    bool yes = body && strstr(body, f->text);
+    free(body);
+    return yes;
+}
+
 static void test_writes_across_hosts(void **state)
 {
     (void)state;
+    /* A watch on hosta (its API, unix socket) hears what hostb writes:
+     * every stratad tails the store's change feed. */
+    char sock[320], watch_out[320];
+    state_of(1, sock, sizeof(sock), "api.sock");
+    snprintf(watch_out, sizeof(watch_out), "%s/watch.out", dir);
+    assert_int_equal(st_test_sh(NULL, NULL,
+                                "timeout 30 curl -sN --unix-socket %s "
+                                "'http://localhost/api/v1/namespaces?watch=1' > %s 2>&1 &",
+                                sock, watch_out),
+                     0);
     /* A Namespace and a Secret written through hostb, read through hosta
      * (the one key seals and opens it). */
     assert_int_equal(apply_text(2, "crosshost",
@@ -228,6 +251,9 @@ static void test_writes_across_hosts(void **state)
     /* "v-from-hostb" in base64 */
     assert_non_null(strstr(out, "di1mcm9tLWhvc3Ri"));
     free(out);
+    struct file_has seen = {watch_out, "\"name\":\"crosshost\""};
+    assert_true(st_test_wait_until(file_has_cb, &seen, 10000, 100));
+    st_test_sh(NULL, NULL, "pkill -f 'unix-socket %s' || true", sock);
 }
 
 static void test_leader_killed(void **state)
@@ -266,9 +292,10 @@ static void test_host_cut_off(void **state)
     struct log_wait fenced = {1, "self-fence done"};
     assert_true(st_test_wait_until(log_has_cb, &fenced, LEASE_MS, 50));
     fprintf(stderr, "hosta fenced itself %lld ms after the cut\n", st_test_now_ms() - t0);
-    assert_int_equal(apply_text(2, "afterthecut",
-                                "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: afterthecut\n"),
-                     0);
+    assert_int_equal(
+        apply_text(2, "afterthecut",
+                   "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: afterthecut\n"),
+        0);
     struct holder_is lead = {"kube-system", "strata-leader", "hostb/"};
     assert_true(holder_starts(&lead));
 

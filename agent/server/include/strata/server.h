@@ -47,6 +47,10 @@ typedef struct st_server_config {
     /* The key Secrets are sealed with (NULL: STATE_DIR/secret.key, made at
      * first start); stratad sharing a database need the same one. */
     const char *secret_key;
+    /* Several stratad share the store (issue 17): watches and the loop
+     * follow the store's change feed (every host's writes), not only this
+     * process's writes. Needs a PostgreSQL store. */
+    bool shared_store;
 } st_server_config;
 
 /* Refuses (-EADDRINUSE, -EBUSY) when another server answers on the socket
