@@ -6,16 +6,20 @@ PostgreSQL reached through veth pairs), a stratad in each sharing that
 database, two VM nodes per host (one of them added through the other
 host's stratad with `node add --host`), and a Deployment of 4 replicas,
 which the scheduler spreads 2/2 over the hosts. Then ROUNDS times: the host
-holding the most replicas is cut off (its veth taken down), and the bench
-times, from the cut:
+holding the most replicas is cut off (its veth taken down; every second
+round its stratad is killed with -9 instead, leaving its VMs running), and
+the bench times, from the cut (or the kill):
   detect_ms   the survivor's leader marking the cut host's nodes lost
               (Ready False, reason HostLost)
   replace_ms  all 4 replicas Running and ready on the surviving host
 and checks the order: the cut host's stratad fenced its VMs (its log's
 "self-fence done", and its QEMUs gone) before the leader marked the host
-lost, and no pod ever runs on both hosts (the nodes' own lists). Then the
-link comes back, the host takes its lease again, its nodes are added back,
-and the next round cuts the other host.
+lost, and no pod ever runs on both hosts (the nodes' own lists); after a
+kill, that every VM of the killed host stopped its own pods (its console's
+"(self-fence)" line) before the leader marked the host lost. Then the link
+comes back (or stratad starts again and destroys the VMs of its nodes
+stored dead), its nodes are added back, and the next round takes the host
+holding most replicas then.
 
 Last line:
   hostloss: rounds=N detect_ms=N fenced_before_replace=yes|no replace_ms=N
@@ -308,11 +312,78 @@ class Bench:
             self.violate(rnd, f"{total} ready replicas after the heal, want {REPLICAS}")
         return detect_ms, replace_ms, ok
 
+    def console_has(self, k, node, text):
+        try:
+            with open(os.path.join(self.h[k].dir, "nodes", f"{node}.console.log"),
+                      errors="replace") as f:
+                return text in f.read()
+        except OSError:
+            return False
+
+    def kill_round(self, rnd):
+        """The host's stratad is killed (-9): its VMs keep running, and
+        must stop their own pods (the guests' self-fence) before the leader
+        marks the host lost; then stratad starts again, destroys the VMs of
+        its nodes stored dead, and the nodes are added back."""
+        api_any = self.h[1].api
+        by = self.ready_pods_by_host(api_any)
+        victim_name = max(by, key=lambda h: len(by[h]))
+        victim = next(k for k in HOSTS if self.h[k].name == victim_name)
+        survivor = next(k for k in HOSTS if k != victim)
+        api = self.h[survivor].api
+        vnodes = self.nodes_of[victim]
+        self.show(f"kill -9 of {victim_name}'s stratad: its VMs keep running and must stop "
+                  f"their own pods when their host falls silent, before the leader on "
+                  f"{self.h[survivor].name} replaces them")
+        t0 = now()
+        self.h[victim].proc.kill()
+        self.h[victim].proc.wait()
+        guest_at = {}
+        lost_at = None
+
+        def lost():
+            nonlocal lost_at
+            for n in vnodes:
+                if n not in guest_at and self.console_has(victim, n, "(self-fence)"):
+                    guest_at[n] = now()
+            nodes = self.nodes(api)
+            if all(any(c.get("reason") == "HostLost" for c in
+                       nodes[n].get("status", {}).get("conditions", [])) for n in vnodes):
+                lost_at = now()
+                return True
+            return False
+        self.wait("the killed host's nodes marked lost", lost, every=0.05)
+        detect_ms = ms(lost_at - t0)
+        # the guests' own lines, read once more: a line written just before
+        # the leader acted may have been read only now
+        for n in vnodes:
+            if n not in guest_at and self.console_has(victim, n, "(self-fence)"):
+                guest_at[n] = lost_at
+        self.wait("4 replicas ready on the surviving host", lambda: len(
+            self.ready_pods_by_host(api).get(self.h[survivor].name, [])) == REPLICAS)
+        replace_ms = ms(now() - t0)
+        ok = len(guest_at) == len(vnodes) and all(t <= lost_at for t in guest_at.values())
+        if not ok:
+            self.violate(rnd, f"guests self-fenced at "
+                              f"{ {n: ms(t - t0) for n, t in guest_at.items()} } ms, "
+                              f"host marked lost at {detect_ms} ms")
+        print(f"hostloss: round {rnd}: kill -9 {victim_name}'s stratad: detect_ms={detect_ms} "
+              f"replace_ms={replace_ms} guests self-fenced "
+              f"{sorted(ms(t - t0) for t in guest_at.values())} ms after the kill", flush=True)
+        self.show("the replicas", self.h[survivor], "get", "pods", "-o", "wide")
+        self.h[victim].start()
+        self.wait("the restarted host's VMs of dead nodes destroyed", lambda: not any(
+            self.domain_running(n) for n in vnodes))
+        self.add_nodes(victim)
+        self.wait("the restarted host's nodes Ready", lambda: all(
+            ready(self.nodes(api)[n]) for n in vnodes), bound_s=240, every=0.5)
+        return detect_ms, replace_ms, ok
+
     def run(self):
         self.setup()
         detects, replaces, oks = [], [], []
         for r in range(1, self.a.rounds + 1):
-            d, rep, ok = self.round(r)
+            d, rep, ok = self.kill_round(r) if r % 2 == 0 else self.round(r)
             detects.append(d)
             replaces.append(rep)
             oks.append(ok)

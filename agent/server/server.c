@@ -70,6 +70,12 @@ static int host_name_set(struct st_server *d, st_error *err)
 {
     char buf[256] = {0};
     if (d->cfg.host_name)
+        d->cfg.multi_host = true;
+    if (d->cfg.multi_host && d->cfg.db_dsn == NULL)
+        return st_error_set(err, EINVAL,
+                            "several hosts share one PostgreSQL: give it with --db DSN (without "
+                            "--db, stratad runs its own cluster and is alone)");
+    if (d->cfg.host_name)
         snprintf(buf, sizeof(buf), "%s", d->cfg.host_name);
     else if (gethostname(buf, sizeof(buf) - 1) == 0) {
         char *dot = strchr(buf, '.');
@@ -176,10 +182,11 @@ static int open_store(struct st_server *d, st_error *err)
                                : st_secret_key_load(d->cfg.state_dir, &d->key, err)) < 0)
         return r;
     int applied = 0;
-    /* A --db store is shared with the stratad of other hosts (issue 17):
+    /* With --multi-host, the --db store is shared with the stratad of
+     * other hosts (issue 17):
      * every write records its change for them, and this one's ring
      * follows theirs. A private cluster is this stratad's alone. */
-    if (d->pg == NULL)
+    if (d->pg == NULL && d->cfg.multi_host)
         d->cfg.shared_store = true;
     if ((r = open_store_waiting(d, dsn, &applied, err)) < 0 ||
         (d->cfg.shared_store && (r = st_store_changes_record(d->store, true, err)) < 0) ||
@@ -191,7 +198,7 @@ static int open_store(struct st_server *d, st_error *err)
     st_server_log("store ready (%s; %d migration%s applied)", d->pg ? "private cluster" : "--db",
                   applied, applied == 1 ? "" : "s");
     /* A shared database: this host's lease before any node is touched. */
-    if (d->pg == NULL && (r = st_server_hosts_open(d, dsn, err)) < 0)
+    if (d->cfg.shared_store && (r = st_server_hosts_open(d, dsn, err)) < 0)
         return r;
     return 0;
 }

@@ -24,7 +24,8 @@ static void usage(FILE *f)
             "usage: stratad [--state-dir DIR] [--socket PATH] [--db DSN] [--libvirt URI]\n"
             "               [--node-image DIR] [--images DIR] [--grace-ms MS]\n"
             "               [--api-listen IPV4:PORT|none] [--api-listen-any]\n"
-            "               [--host-name NAME] [--lease-ms MS] [--secret-key FILE]\n"
+            "               [--multi-host] [--host-name NAME] [--lease-ms MS]\n"
+            "               [--secret-key FILE]\n"
             "  --state-dir DIR   state, private PostgreSQL, node sockets (default %s)\n"
             "  --socket PATH     the API socket, mode 0600 (default %s)\n"
             "  --db DSN          use this PostgreSQL server instead of a private cluster\n"
@@ -35,9 +36,11 @@ static void usage(FILE *f)
             "  --api-listen A    the Kubernetes API over HTTPS for kubectl (default %s; port 0\n"
             "                    picks one; none: off); writes STATE_DIR/kubeconfig\n"
             "  --api-listen-any  allow an --api-listen address outside 127.0.0.0/8\n"
-            "  --host-name NAME  this host's name among the stratad sharing --db (default: the\n"
-            "                    hostname); with --db, hosts hold leases, one leads, and a\n"
-            "                    host that cannot renew its lease fences its own VMs\n"
+            "  --multi-host      one of several hosts sharing --db: hosts hold leases, one\n"
+            "                    leads, and a host that cannot renew its lease fences its\n"
+            "                    own VMs (without it a --db stratad is the only one there)\n"
+            "  --host-name NAME  this host's name among them (implies --multi-host; default:\n"
+            "                    the hostname)\n"
             "  --lease-ms MS     host and leader lease duration (default 6000); the renew,\n"
             "                    self-fence and node grace times scale with it\n"
             "  --secret-key FILE the key Secrets are sealed with (default STATE_DIR/secret.key);\n"
@@ -116,6 +119,7 @@ int main(int argc, char **argv)
         {"api-listen", required_argument, NULL, 'a'},
         {"api-listen-any", no_argument, NULL, 'A'},
         {"host-name", required_argument, NULL, 'H'},
+        {"multi-host", no_argument, NULL, 'M'},
         {"lease-ms", required_argument, NULL, 'L'},
         {"secret-key", required_argument, NULL, 'K'},
         {"help", no_argument, NULL, 'h'},
@@ -162,6 +166,9 @@ int main(int argc, char **argv)
             break;
         case 'H':
             cfg.host_name = optarg;
+            break;
+        case 'M':
+            cfg.multi_host = true;
             break;
         case 'L':
             cfg.lease_ms = atoi(optarg);

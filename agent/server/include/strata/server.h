@@ -44,6 +44,10 @@ typedef struct st_server_config {
      * default, strata/lease.h; the other timings scale with it). */
     const char *host_name;
     int lease_ms;
+    /* Join the hosts sharing db_dsn (also when host_name is given): leases,
+     * one leader, self-fencing. Off, a --db stratad is the only one on its
+     * database (a PostgreSQL outage pauses it; its nodes keep their pods). */
+    bool multi_host;
     /* The key Secrets are sealed with (NULL: STATE_DIR/secret.key, made at
      * first start); stratad sharing a database need the same one. */
     const char *secret_key;
