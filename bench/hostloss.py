@@ -201,6 +201,19 @@ class Bench:
             else:
                 self.h[k].ctl("node", "add", n)
 
+    def pick_victim(self):
+        """(the host holding most ready replicas, the other)."""
+        by = self.ready_pods_by_host(self.h[1].api)
+        name = max(by, key=lambda h: len(by[h]))
+        victim = next(k for k in HOSTS if self.h[k].name == name)
+        return victim, next(k for k in HOSTS if k != victim)
+
+    def add_back(self, k, api):
+        """Host k's nodes added again (they were lost) and Ready."""
+        self.add_nodes(k)
+        self.wait(f"{self.h[k].name}'s nodes Ready again", lambda: all(
+            ready(self.nodes(api)[n]) for n in self.nodes_of[k]), bound_s=240, every=0.5)
+
     def domain_running(self, node):
         r = subprocess.run(["virsh", "-c", "qemu:///system", "domstate", f"strata-{node}"],
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -239,13 +252,8 @@ class Bench:
             self.violate(0, f"replicas not spread 2/2 over the hosts: {spread}")
 
     def round(self, rnd):
-        api_any = self.h[1].api
-        by = self.ready_pods_by_host(api_any)
-        victim_name = max(by, key=lambda h: len(by[h]))
-        victim = next(k for k in HOSTS if self.h[k].name == victim_name)
-        survivor = next(k for k in HOSTS if k != victim)
-        api = self.h[survivor].api
-        vnodes = self.nodes_of[victim]
+        victim, survivor = self.pick_victim()
+        victim_name, api, vnodes = self.h[victim].name, self.h[survivor].api, self.nodes_of[victim]
         self.show(f"cutting {victim_name} off the database (scripts/hosts cut {victim}): it must "
                   f"fence its own VMs within {self.lease_ms // 2} ms, before the leader on "
                   f"{self.h[survivor].name} may replace their pods")
@@ -300,9 +308,7 @@ class Bench:
         # its own connection to the store comes back within a retry (2 s)
         self.wait("the healed host's API answering from the store", lambda: self.h[victim].api.call(
             "GET", "/api/v1/nodes", timeout=5)[0] == 200)
-        self.add_nodes(victim)
-        self.wait("the healed host's nodes Ready", lambda: all(
-            ready(self.nodes(api)[n]) for n in vnodes), bound_s=240, every=0.5)
+        self.add_back(victim, api)
         self.show(f"healed: {victim_name} holds its lease again and its nodes were added back",
                   self.h[victim], "get", "nodes", "-o", "wide")
         # no duplicate after the heal: exactly the replicas, each on one node
@@ -325,13 +331,8 @@ class Bench:
         must stop their own pods (the guests' self-fence) before the leader
         marks the host lost; then stratad starts again, destroys the VMs of
         its nodes stored dead, and the nodes are added back."""
-        api_any = self.h[1].api
-        by = self.ready_pods_by_host(api_any)
-        victim_name = max(by, key=lambda h: len(by[h]))
-        victim = next(k for k in HOSTS if self.h[k].name == victim_name)
-        survivor = next(k for k in HOSTS if k != victim)
-        api = self.h[survivor].api
-        vnodes = self.nodes_of[victim]
+        victim, survivor = self.pick_victim()
+        victim_name, api, vnodes = self.h[victim].name, self.h[survivor].api, self.nodes_of[victim]
         self.show(f"kill -9 of {victim_name}'s stratad: its VMs keep running and must stop "
                   f"their own pods when their host falls silent, before the leader on "
                   f"{self.h[survivor].name} replaces them")
@@ -374,9 +375,7 @@ class Bench:
         self.h[victim].start()
         self.wait("the restarted host's VMs of dead nodes destroyed", lambda: not any(
             self.domain_running(n) for n in vnodes))
-        self.add_nodes(victim)
-        self.wait("the restarted host's nodes Ready", lambda: all(
-            ready(self.nodes(api)[n]) for n in vnodes), bound_s=240, every=0.5)
+        self.add_back(victim, api)
         return detect_ms, replace_ms, ok
 
     def run(self):

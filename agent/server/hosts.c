@@ -305,6 +305,15 @@ int st_server_hosts_grace_ms(struct st_server *d)
     return d->hosts ? d->hosts->t.guest_grace_ms : 0;
 }
 
+/* The Nodes of host (its label strata.io/host). */
+static int host_nodes(struct st_server *d, const char *host, json_t **nodes, st_error *err)
+{
+    char sel[160];
+    snprintf(sel, sizeof(sel), ST_HOST_LABEL "=%s", host);
+    st_store_query q = {.kind = "Node", .label_selector = sel};
+    return st_store_list(d->store, &q, nodes, err);
+}
+
 /* A host's nodes are lost once its lease expired plus the margin, by the
  * database's clock: by then its stratad fenced them (or died, and the
  * nodes stopped their pods on their own). */
@@ -337,11 +346,8 @@ static void judge_hosts(struct st_server *d)
         }
         if (!st_lease_host_lost(&st, h->t.margin_ms))
             continue;
-        char sel[160];
-        snprintf(sel, sizeof(sel), ST_HOST_LABEL "=%s", host);
-        st_store_query nq = {.kind = "Node", .label_selector = sel};
         _cleanup_json_ json_t *nodes = NULL;
-        if (st_store_list(d->store, &nq, &nodes, &err) < 0) {
+        if (host_nodes(d, host, &nodes, &err) < 0) {
             st_server_log("hosts: %s", err.msg);
             st_error_clear(&err);
             continue;
@@ -381,12 +387,9 @@ static void judge_hosts(struct st_server *d)
  * one boots them. */
 static void claim_requested(struct st_server *d)
 {
-    char sel[160];
-    snprintf(sel, sizeof(sel), ST_HOST_LABEL "=%s", d->host_name);
-    st_store_query q = {.kind = "Node", .label_selector = sel};
     _cleanup_json_ json_t *nodes = NULL;
     st_error err = {0};
-    if (st_store_list(d->store, &q, &nodes, &err) < 0)
+    if (host_nodes(d, d->host_name, &nodes, &err) < 0)
         return;
     size_t i;
     json_t *n;
