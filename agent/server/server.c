@@ -90,7 +90,7 @@ static int host_name_set(struct st_server *d, st_error *err)
                             "host name \"%s\": give --host-name NAME, lowercase letters, digits "
                             "and '-', at most %zu characters",
                             buf, sizeof(d->host_name) - 17);
-    snprintf(d->host_name, sizeof(d->host_name), "%s", buf);
+    memcpy(d->host_name, buf, strlen(buf) + 1); /* checked shorter above */
     d->cfg.host_name = d->host_name;
     return 0;
 }
