@@ -16,12 +16,10 @@
 #include "change_tail.h"
 #include "server_priv.h"
 #include "watch_ring.h"
+#include "../store/pg_fx.h"
 #include "strata/store_changes.h"
 #include "strata/cleanup.h"
-#include "strata/pg_embedded.h"
-#include "strata/secret_crypt.h"
 #include "strata/store.h"
-#include "strata/store_changes.h"
 
 typedef struct host {
     struct fake_vmm *vmm;
@@ -29,9 +27,7 @@ typedef struct host {
 } host;
 
 static struct {
-    char *dir;
-    st_pg_embedded *pg;
-    st_secret_key *key;
+    pg_fx db;
     host a, b;
 } fx;
 
@@ -42,12 +38,8 @@ static int host_open(host *h)
     st_error err = {0};
     st_store *store = NULL;
     h->vmm = fake_vmm_new();
-    if (h->vmm == NULL ||
-        st_store_pg_open(st_pg_embedded_dsn(fx.pg), fx.key, NULL, &store, &err) < 0 ||
-        st_store_changes_record(store, true, &err) < 0) {
-        fprintf(stderr, "store: %s\n", err.msg);
+    if (h->vmm == NULL || pg_fx_open(&fx.db, true, &store) < 0)
         return -1;
-    }
     st_server_config cfg = {.state_dir = "/nonexistent",
                             .socket_path = "/nonexistent/strata.sock",
                             .node_image = "/nonexistent/image",
@@ -69,33 +61,19 @@ static void host_close(host *h)
     *h = (host){0};
 }
 
-/* cmocka skips the group teardown when setup fails: clean up here. */
 static int group_setup(void **state)
 {
-    st_error err = {0};
-    fx.dir = st_test_mkdtemp("strata-tailtest");
-    if (st_pg_embedded_start(fx.dir, &fx.pg, &err) < 0 ||
-        st_secret_key_load(fx.dir, &fx.key, &err) < 0 || host_open(&fx.a) < 0 ||
-        host_open(&fx.b) < 0) {
-        fprintf(stderr, "setup: %s\n", err.msg);
-        group_teardown(state);
-        return -1;
-    }
+    if (pg_fx_start(&fx.db, "strata-tailtest") < 0 || host_open(&fx.a) < 0 || host_open(&fx.b) < 0)
+        return pg_fx_setup_failed(state, group_teardown);
     return 0;
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    st_error err = {0};
     host_close(&fx.a);
     host_close(&fx.b);
-    if (fx.pg && st_pg_embedded_stop(fx.pg, &err) < 0)
-        fprintf(stderr, "stopping PostgreSQL: %s\n", err.msg);
-    st_pg_embedded_free(fx.pg);
-    st_secret_key_free(fx.key);
-    st_test_rmrf(fx.dir);
-    free(fx.dir);
+    pg_fx_stop(&fx.db);
     return 0;
 }
 
