@@ -27,12 +27,17 @@ static const char *DEPLOY_YAML = "apiVersion: apps/v1\n"
                                  "      containers:\n"
                                  "      - name: httpd\n"
                                  "        image: %s\n"
-                                 "        resources: {requests: {cpu: 100m, memory: %s}}\n";
+                                 "        resources: {requests: {cpu: 100m, memory: %s}}\n"
+                                 "%s";
 
-static inline void apply_deploy(st_store *s, int replicas, const char *image, const char *mem)
+/* "web" as apply_deploy makes it, with pod_spec (lines indented 6 spaces,
+ * as the pod template's spec fields) added to its pod template's spec. */
+static inline void apply_deploy_with(st_store *s, int replicas, const char *image, const char *mem,
+                                     const char *pod_spec)
 {
-    char text[1024];
-    snprintf(text, sizeof(text), DEPLOY_YAML, replicas, image, mem);
+    char text[2048];
+    assert_true((size_t)snprintf(text, sizeof(text), DEPLOY_YAML, replicas, image, mem, pod_spec) <
+                sizeof(text));
     json_t *objs = NULL;
     st_error err = {0};
     assert_int_equal(st_manifest_parse_string("t.yaml", text, strlen(text), &objs, NULL, &err), 0);
@@ -42,18 +47,32 @@ static inline void apply_deploy(st_store *s, int replicas, const char *image, co
     json_decref(objs);
 }
 
-static inline void add_node(st_store *s, const char *name, bool ready, long long mem)
+static inline void apply_deploy(st_store *s, int replicas, const char *image, const char *mem)
+{
+    apply_deploy_with(s, replicas, image, mem, "");
+}
+
+/* A node of 1000m and mem bytes, with labels (taken; NULL: none). */
+static inline void add_labelled_node(st_store *s, const char *name, bool ready, long long mem,
+                                     json_t *labels)
 {
     json_t *n =
         json_pack("{s:s, s:s, s:{s:s}, s:{s:[{s:s, s:s}], s:{s:I, s:I, s:s}}}", "apiVersion", "v1",
                   "kind", "Node", "metadata", "name", name, "status", "conditions", "type", "Ready",
                   "status", ready ? "True" : "False", "strata", "cpuMillis", (json_int_t)1000,
                   "memoryBytes", (json_int_t)mem, "phase", ready ? "Ready" : "NotReady");
+    if (labels)
+        json_object_set_new(json_object_get(n, "metadata"), "labels", labels);
     st_error err = {0};
     json_t *out = NULL;
     assert_int_equal(st_store_create(s, n, &out, &err), 0);
     json_decref(out);
     json_decref(n);
+}
+
+static inline void add_node(st_store *s, const char *name, bool ready, long long mem)
+{
+    add_labelled_node(s, name, ready, mem, NULL);
 }
 
 static inline json_t *pods(st_store *s)

@@ -9,16 +9,7 @@ static void add_sized_node(st_store *s, const char *name, const char *host, long
     json_t *labels = json_pack("{s:s}", "kubernetes.io/hostname", name);
     if (host)
         json_object_set_new(labels, "strata.io/host", json_string(host));
-    json_t *n =
-        json_pack("{s:s, s:s, s:{s:s, s:o}, s:{s:[{s:s, s:s}], s:{s:I, s:I, s:s}}}", "apiVersion",
-                  "v1", "kind", "Node", "metadata", "name", name, "labels", labels, "status",
-                  "conditions", "type", "Ready", "status", "True", "strata", "cpuMillis",
-                  (json_int_t)1000, "memoryBytes", (json_int_t)mem, "phase", "Ready");
-    st_error err = {0};
-    json_t *out = NULL;
-    assert_int_equal(st_store_create(s, n, &out, &err), 0);
-    json_decref(out);
-    json_decref(n);
+    add_labelled_node(s, name, true, mem, labels);
 }
 
 static void add_host_node(st_store *s, const char *name, const char *host)
@@ -26,37 +17,12 @@ static void add_host_node(st_store *s, const char *name, const char *host)
     add_sized_node(s, name, host, 1LL << 30);
 }
 
-/* "web" with 4 replicas of 16Mi, at most 1 more on a host than on the
- * emptiest. */
-static const char *SPREAD_YAML = "apiVersion: apps/v1\n"
-                                 "kind: Deployment\n"
-                                 "metadata: {name: web}\n"
-                                 "spec:\n"
-                                 "  replicas: 4\n"
-                                 "  selector: {matchLabels: {app: web}}\n"
-                                 "  template:\n"
-                                 "    metadata: {labels: {app: web}}\n"
-                                 "    spec:\n"
-                                 "      containers:\n"
-                                 "      - name: httpd\n"
-                                 "        image: busybox\n"
-                                 "        resources: {requests: {cpu: 100m, memory: 16Mi}}\n"
-                                 "      topologySpreadConstraints:\n"
-                                 "      - maxSkew: 1\n"
-                                 "        topologyKey: strata.io/host\n"
-                                 "        whenUnsatisfiable: DoNotSchedule\n"
-                                 "        labelSelector: {matchLabels: {app: web}}\n";
-
-static void apply_text(st_store *s, const char *text)
-{
-    json_t *objs = NULL;
-    st_error err = {0};
-    assert_int_equal(st_manifest_parse_string("t.yaml", text, strlen(text), &objs, NULL, &err), 0);
-    st_store_op op = {.op = ST_STORE_APPLY, .object = json_array_get(objs, 0)};
-    assert_int_equal(st_store_apply_batch(s, &op, 1, &err), 0);
-    st_store_ops_release(&op, 1);
-    json_decref(objs);
-}
+/* at most 1 more replica on a host than on the emptiest */
+static const char *SPREAD = "      topologySpreadConstraints:\n"
+                            "      - maxSkew: 1\n"
+                            "        topologyKey: strata.io/host\n"
+                            "        whenUnsatisfiable: DoNotSchedule\n"
+                            "        labelSelector: {matchLabels: {app: web}}\n";
 
 static void test_one_pass_spreads_by_host_first(void **state)
 {
@@ -129,7 +95,7 @@ static void test_max_skew_holds_pods_back_and_says_why(void **state)
     add_host_node(s, "a1", "A");
     add_host_node(s, "a2", "A");
     add_sized_node(s, "b1", "B", 24LL << 20);
-    apply_text(s, SPREAD_YAML);
+    apply_deploy_with(s, 4, "busybox", "16Mi", SPREAD);
     int bound = 0;
     reconcile(s, &bound);
     assert_int_equal(bound, 3);

@@ -184,3 +184,18 @@ json_t *fake_server_get(struct fake_server *fs, const char *kind, const char *ns
         return NULL;
     return obj;
 }
+
+json_t *fake_server_pod(const char *name)
+{
+    return json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:[{s:s, s:s}]}}", "apiVersion", "v1", "kind",
+                     "Pod", "metadata", "name", name, "namespace", "default", "spec", "containers",
+                     "name", "c", "image", "busybox");
+}
+
+unsigned long long fake_server_rv(json_t *obj)
+{
+    const char *rv =
+        json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+    assert_non_null(rv);
+    return strtoull(rv, NULL, 10);
+}

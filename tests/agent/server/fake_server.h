@@ -59,4 +59,10 @@ json_t *fake_server_get(struct fake_server *fs, const char *kind, const char *ns
 /* A Node's Ready condition status ("True", "Unknown", "False"), or "". */
 const char *fake_server_node_ready_status(json_t *node);
 
+/* A Pod default/NAME, one busybox container (a new reference). Also for
+ * the tests that only link this file (itest_change_tail.c). */
+json_t *fake_server_pod(const char *name);
+/* An object's metadata.resourceVersion as a number; asserts it has one. */
+unsigned long long fake_server_rv(json_t *obj);
+
 #endif

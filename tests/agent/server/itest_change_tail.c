@@ -15,13 +15,12 @@
 #include "fake_vmm.h"
 #include "change_tail.h"
 #include "server_priv.h"
+#include "fake_server.h"
 #include "watch_ring.h"
+#include "../store/pg_fx.h"
 #include "strata/store_changes.h"
 #include "strata/cleanup.h"
-#include "strata/pg_embedded.h"
-#include "strata/secret_crypt.h"
 #include "strata/store.h"
-#include "strata/store_changes.h"
 
 typedef struct host {
     struct fake_vmm *vmm;
@@ -29,9 +28,7 @@ typedef struct host {
 } host;
 
 static struct {
-    char *dir;
-    st_pg_embedded *pg;
-    st_secret_key *key;
+    pg_fx db;
     host a, b;
 } fx;
 
@@ -42,12 +39,8 @@ static int host_open(host *h)
     st_error err = {0};
     st_store *store = NULL;
     h->vmm = fake_vmm_new();
-    if (h->vmm == NULL ||
-        st_store_pg_open(st_pg_embedded_dsn(fx.pg), fx.key, NULL, &store, &err) < 0 ||
-        st_store_changes_record(store, true, &err) < 0) {
-        fprintf(stderr, "store: %s\n", err.msg);
+    if (h->vmm == NULL || pg_fx_open(&fx.db, true, &store) < 0)
         return -1;
-    }
     st_server_config cfg = {.state_dir = "/nonexistent",
                             .socket_path = "/nonexistent/strata.sock",
                             .node_image = "/nonexistent/image",
@@ -69,48 +62,20 @@ static void host_close(host *h)
     *h = (host){0};
 }
 
-/* cmocka skips the group teardown when setup fails: clean up here. */
 static int group_setup(void **state)
 {
-    st_error err = {0};
-    fx.dir = st_test_mkdtemp("strata-tailtest");
-    if (st_pg_embedded_start(fx.dir, &fx.pg, &err) < 0 ||
-        st_secret_key_load(fx.dir, &fx.key, &err) < 0 || host_open(&fx.a) < 0 ||
-        host_open(&fx.b) < 0) {
-        fprintf(stderr, "setup: %s\n", err.msg);
-        group_teardown(state);
-        return -1;
-    }
+    if (pg_fx_start(&fx.db, "strata-tailtest") < 0 || host_open(&fx.a) < 0 || host_open(&fx.b) < 0)
+        return pg_fx_setup_failed(state, group_teardown);
     return 0;
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    st_error err = {0};
     host_close(&fx.a);
     host_close(&fx.b);
-    if (fx.pg && st_pg_embedded_stop(fx.pg, &err) < 0)
-        fprintf(stderr, "stopping PostgreSQL: %s\n", err.msg);
-    st_pg_embedded_free(fx.pg);
-    st_secret_key_free(fx.key);
-    st_test_rmrf(fx.dir);
-    free(fx.dir);
+    pg_fx_stop(&fx.db);
     return 0;
-}
-
-static json_t *pod(const char *name)
-{
-    return json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:[{s:s, s:s}]}}", "apiVersion", "v1", "kind",
-                     "Pod", "metadata", "name", name, "namespace", "default", "spec", "containers",
-                     "name", "c", "image", "busybox");
-}
-
-static unsigned long long rv_of(json_t *o)
-{
-    return strtoull(
-        json_string_value(json_object_get(json_object_get(o, "metadata"), "resourceVersion")), NULL,
-        10);
 }
 
 typedef struct reach {
@@ -174,19 +139,20 @@ static void test_other_host_write_reaches_ring_and_loop(void **state)
     unsigned long long start = st_server_watch_head(fx.b.d);
     while (kicked(fx.b.d)) {
     }
-    _cleanup_json_ json_t *p = pod("tail-1");
+    _cleanup_json_ json_t *p = fake_server_pod("tail-1");
     _cleanup_json_ json_t *out = NULL;
     assert_int_equal(st_store_create(fx.a.d->store, p, &out, &err), 0);
-    await_ring(fx.b.d, rv_of(out));
+    await_ring(fx.b.d, fake_server_rv(out));
     /* B's loop is kicked by A's write */
     assert_true(st_test_wait_until(kicked_cond, fx.b.d, 10000, 5));
     _cleanup_json_ json_t *ev = ring_events(fx.b.d, start);
     assert_int_equal(json_array_size(ev), 1);
-    assert_int_equal(json_integer_value(json_array_get(json_array_get(ev, 0), 0)), rv_of(out));
+    assert_int_equal(json_integer_value(json_array_get(json_array_get(ev, 0), 0)),
+                     fake_server_rv(out));
     assert_string_equal(json_string_value(json_array_get(json_array_get(ev, 0), 1)), "ADDED");
     assert_string_equal(json_string_value(json_array_get(json_array_get(ev, 0), 2)), "tail-1");
     /* A's ring has its own write once (through the feed, not the hook too) */
-    await_ring(fx.a.d, rv_of(out));
+    await_ring(fx.a.d, fake_server_rv(out));
     _cleanup_json_ json_t *own = ring_events(fx.a.d, start);
     assert_int_equal(json_array_size(own), 1);
 }
@@ -205,11 +171,11 @@ static void test_rings_agree(void **state)
     for (int i = 0; i < 40; i++) {
         char name[32];
         snprintf(name, sizeof(name), "agree-%d", i);
-        _cleanup_json_ json_t *p = pod(name);
+        _cleanup_json_ json_t *p = fake_server_pod(name);
         _cleanup_json_ json_t *out = NULL;
         st_store *s = (i % 2 ? fx.a.d : fx.b.d)->store;
         assert_int_equal(st_store_create(s, p, &out, &err), 0);
-        last = rv_of(out);
+        last = fake_server_rv(out);
         if (i % 3 == 0 && i < 39) { /* the last write is a create: `last` */
             assert_int_equal(st_store_delete(s, "Pod", "default", name, NULL, &err), 0);
         }

@@ -16,20 +16,6 @@
 #include "strata/cleanup.h"
 #include "strata/store_changes.h"
 
-static json_t *pod(const char *name)
-{
-    return json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:[{s:s, s:s}]}}", "apiVersion", "v1", "kind",
-                     "Pod", "metadata", "name", name, "namespace", "default", "spec", "containers",
-                     "name", "c", "image", "busybox");
-}
-
-static unsigned long long rv_of(json_t *o)
-{
-    return strtoull(
-        json_string_value(json_object_get(json_object_get(o, "metadata"), "resourceVersion")), NULL,
-        10);
-}
-
 /* The versions of the events the ring holds after rv. */
 static size_t ring_rvs(struct fake_server *fs, unsigned long long after, unsigned long long *out,
                        size_t max)
@@ -56,7 +42,7 @@ static void test_feed_drives_the_ring(void **state)
     st_server_watch_set_external(fs->d, true);
 
     /* this process writes: the hook notes it, the ring waits for the feed */
-    _cleanup_json_ json_t *p = pod("fed-1");
+    _cleanup_json_ json_t *p = fake_server_pod("fed-1");
     _cleanup_json_ json_t *mine = NULL;
     assert_int_equal(st_store_create(fs->d->store, p, &mine, &err), 0);
     unsigned long long rvs[16];
@@ -70,7 +56,7 @@ static void test_feed_drives_the_ring(void **state)
     /* another host's change, newer: appended, as another's */
     _cleanup_json_ json_t *theirs = json_deep_copy(mine);
     char rv[32];
-    snprintf(rv, sizeof(rv), "%llu", rv_of(mine) + 5);
+    snprintf(rv, sizeof(rv), "%llu", fake_server_rv(mine) + 5);
     json_object_set_new(json_object_get(theirs, "metadata"), "name", json_string("fed-2"));
     json_object_set_new(json_object_get(theirs, "metadata"), "resourceVersion", json_string(rv));
     assert_int_equal(st_server_watch_feed(fs->d, "ADDED", theirs), 2);
@@ -78,9 +64,9 @@ static void test_feed_drives_the_ring(void **state)
     assert_int_equal(st_server_watch_feed(fs->d, "MODIFIED", mine), 0);
 
     assert_int_equal(ring_rvs(fs, start, rvs, 16), 2);
-    assert_int_equal(rvs[0], rv_of(mine));
-    assert_int_equal(rvs[1], rv_of(theirs));
-    assert_int_equal(st_server_watch_head(fs->d), rv_of(theirs));
+    assert_int_equal(rvs[0], fake_server_rv(mine));
+    assert_int_equal(rvs[1], fake_server_rv(theirs));
+    assert_int_equal(st_server_watch_head(fs->d), fake_server_rv(theirs));
 }
 
 static void test_no_feed_on_memory_store(void **state)

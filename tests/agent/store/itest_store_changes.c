@@ -21,11 +21,10 @@
 #include "strata/secret_crypt.h"
 #include "strata/store.h"
 #include "strata/store_changes.h"
+#include "pg_fx.h"
 
 typedef struct fixture {
-    char *dir;
-    st_pg_embedded *pg;
-    st_secret_key *key;
+    pg_fx db;
     st_store *a, *b, *c; /* three "stratad" on one database */
 } fixture;
 
@@ -33,47 +32,23 @@ static fixture fx;
 
 static int group_teardown(void **state);
 
-static int open_handle(st_store **out)
-{
-    st_error err = {0};
-    /* a shared database's handle: its writes record their changes */
-    if (st_store_pg_open(st_pg_embedded_dsn(fx.pg), fx.key, NULL, out, &err) < 0 ||
-        st_store_changes_record(*out, true, &err) < 0) {
-        fprintf(stderr, "store: %s\n", err.msg);
-        return -1;
-    }
-    return 0;
-}
-
-/* cmocka skips the group teardown when setup fails: clean up here. */
 static int group_setup(void **state)
 {
-    st_error err = {0};
-    fx.dir = st_test_mkdtemp("strata-chtest");
-    if (st_pg_embedded_start(fx.dir, &fx.pg, &err) < 0 ||
-        st_secret_key_load(fx.dir, &fx.key, &err) < 0 || open_handle(&fx.a) < 0 ||
-        open_handle(&fx.b) < 0 || open_handle(&fx.c) < 0) {
-        fprintf(stderr, "setup: %s\n", err.msg);
-        group_teardown(state);
-        return -1;
-    }
+    /* shared handles: their writes record their changes */
+    if (pg_fx_start(&fx.db, "strata-chtest") < 0 || pg_fx_open(&fx.db, true, &fx.a) < 0 ||
+        pg_fx_open(&fx.db, true, &fx.b) < 0 || pg_fx_open(&fx.db, true, &fx.c) < 0)
+        return pg_fx_setup_failed(state, group_teardown);
     return 0;
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    st_error err = {0};
     st_store_close(fx.a);
     st_store_close(fx.b);
     st_store_close(fx.c);
     fx.a = fx.b = fx.c = NULL;
-    if (fx.pg && st_pg_embedded_stop(fx.pg, &err) < 0)
-        fprintf(stderr, "stopping PostgreSQL: %s\n", err.msg);
-    st_pg_embedded_free(fx.pg);
-    st_secret_key_free(fx.key);
-    st_test_rmrf(fx.dir);
-    free(fx.dir);
+    pg_fx_stop(&fx.db);
     return 0;
 }
 
@@ -99,21 +74,6 @@ static unsigned long long rv_of(json_t *o)
 static void collect(void *arg, const char *type, json_t *obj)
 {
     json_array_append_new(arg, json_pack("[s, O]", type, obj));
-}
-
-/* One SQL query through a separate connection, first cell, malloc'd. */
-static char *sql_cell(const char *sql)
-{
-    PGconn *c = PQconnectdb(st_pg_embedded_dsn(fx.pg));
-    PGresult *r = PQexec(c, sql);
-    char *v = NULL;
-    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0)
-        v = strdup(PQgetvalue(r, 0, 0));
-    else
-        fprintf(stderr, "%s: %s\n", sql, PQerrorMessage(c));
-    PQclear(r);
-    PQfinish(c);
-    return v;
 }
 
 /* Everything after rv, read through h in pages of 3 (so paging is used). */
@@ -188,7 +148,8 @@ static void test_feed_matches_hook(void **state)
         json_string_value(json_object_get(json_object_get(last, "data"), "password")),
         "aHVudGVyMg==");
     /* ...but the table holds it sealed, never plain */
-    char *row = sql_cell("SELECT object::text FROM strata_changes WHERE name = 'feed-pass'");
+    char *row =
+        pg_fx_sql_cell(&fx.db, "SELECT object::text FROM strata_changes WHERE name = 'feed-pass'");
     assert_non_null(row);
     int clear = strstr(row, "aHVudGVyMg") != NULL || strstr(row, "password") != NULL;
     int sealed = strstr(row, ST_SECRET_SEALED_FIELD) != NULL;
@@ -354,7 +315,7 @@ static void test_concurrent_writers_in_order(void **state)
     snprintf(sql, sizeof(sql),
              "SELECT string_agg(rv::text, ',' ORDER BY rv) FROM strata_changes WHERE rv > %llu",
              t.start);
-    char *all = sql_cell(sql);
+    char *all = pg_fx_sql_cell(&fx.db, sql);
     assert_non_null(all);
     char *p = all;
     for (size_t i = 0; i < t.n; i++) {
@@ -390,7 +351,7 @@ static void test_trim_reported(void **state)
     assert_int_equal(st_store_changes_trim(fx.b, 3600, &err), 0); /* all younger than 1 h */
     int n = st_store_changes_trim(fx.b, 0, &err);
     assert_true(n > 0);
-    char *left = sql_cell("SELECT count(*) FROM strata_changes");
+    char *left = pg_fx_sql_cell(&fx.db, "SELECT count(*) FROM strata_changes");
     assert_string_equal(left, "1");
     free(left);
     unsigned long long head2 = 0;

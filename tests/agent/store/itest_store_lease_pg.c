@@ -25,14 +25,14 @@
 #include "strata/pg_embedded.h"
 #include "strata/store.h"
 #include "strata/store_lease.h"
+#include "pg_fx.h"
 
 #define NS      "kube-node-lease"
 #define STORES  4
 #define HOUR_MS 3600000LL
 
 typedef struct fixture {
-    char *dir;
-    st_pg_embedded *pg;
+    pg_fx db;
     st_store *s[STORES];
     st_store *ahead; /* its now() is an hour ahead */
 } fixture;
@@ -43,37 +43,24 @@ static int group_teardown(void **state);
 
 static int group_setup(void **state)
 {
-    st_error err = {0};
-    fx.dir = st_test_mkdtemp("strata-leasetest");
-    if (st_pg_embedded_start(fx.dir, &fx.pg, &err) < 0) {
-        fprintf(stderr, "pg_embedded: %s\n", err.msg);
-        group_teardown(state);
-        return -1;
-    }
+    if (pg_fx_start(&fx.db, "strata-leasetest") < 0)
+        return pg_fx_setup_failed(state, group_teardown);
     for (int i = 0; i < STORES; i++)
-        if (st_store_pg_open(st_pg_embedded_dsn(fx.pg), NULL, NULL, &fx.s[i], &err) < 0) {
-            fprintf(stderr, "store %d: %s\n", i, err.msg);
-            group_teardown(state);
-            return -1;
-        }
+        if (pg_fx_open(&fx.db, false, &fx.s[i]) < 0)
+            return pg_fx_setup_failed(state, group_teardown);
     return 0;
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    st_error err = {0};
     for (int i = 0; i < STORES; i++) {
         st_store_close(fx.s[i]);
         fx.s[i] = NULL;
     }
     st_store_close(fx.ahead);
     fx.ahead = NULL;
-    if (fx.pg && st_pg_embedded_stop(fx.pg, &err) < 0)
-        fprintf(stderr, "stopping PostgreSQL: %s\n", err.msg);
-    st_pg_embedded_free(fx.pg);
-    st_test_rmrf(fx.dir);
-    free(fx.dir);
+    pg_fx_stop(&fx.db);
     return 0;
 }
 
@@ -348,7 +335,7 @@ static void test_times_are_the_dbs(void **state)
 
     /* a connection whose now() is an hour ahead (pg_catalog.now shadowed
      * on its search_path; the tables stay in public) */
-    PGconn *c = PQconnectdb(st_pg_embedded_dsn(fx.pg));
+    PGconn *c = PQconnectdb(pg_fx_dsn(&fx.db));
     PGresult *r = PQexec(c, "CREATE SCHEMA lease_clock; CREATE FUNCTION lease_clock.now() "
                             "RETURNS timestamptz LANGUAGE sql STABLE AS "
                             "$$ SELECT pg_catalog.now() + interval '1 hour' $$");
@@ -360,7 +347,7 @@ static void test_times_are_the_dbs(void **state)
     assert_true(ok);
     char dsn[512];
     snprintf(dsn, sizeof(dsn), "%s options='-c search_path=public,lease_clock,pg_catalog'",
-             st_pg_embedded_dsn(fx.pg));
+             pg_fx_dsn(&fx.db));
     st_error err = {0};
     assert_int_equal(st_store_pg_open(dsn, NULL, NULL, &fx.ahead, &err), 0);
 
@@ -397,7 +384,7 @@ static void test_store_down(void **state)
     assert_non_null(fx.s[0]);
     st_error err = {0};
     assert_int_equal(try_on(fx.s[0], "down", "host-a", 6000, NULL), 1);
-    assert_int_equal(st_pg_embedded_stop(fx.pg, &err), 0);
+    assert_int_equal(st_pg_embedded_stop(fx.db.pg, &err), 0);
     st_error e1 = {0}, e2 = {0}, e3 = {0}, e4 = {0};
     st_lease_state l;
     int64_t ms;
@@ -406,7 +393,7 @@ static void test_store_down(void **state)
     int r3 = st_store_lease_get(fx.s[1], NS, "down", &l, &e3);
     int r4 = st_store_lease_release(fx.s[2], NS, "down", "host-a", &l, &e4);
     bool started = false;
-    assert_int_equal(st_pg_embedded_revive(fx.pg, &started, &err), 0);
+    assert_int_equal(st_pg_embedded_revive(fx.db.pg, &started, &err), 0);
     assert_true(started);
     assert_int_equal(r1, -ST_ESTORE_DOWN);
     assert_non_null(strstr(e1.msg, "unreachable"));

@@ -16,12 +16,11 @@
 #include "strata/pg_embedded.h"
 #include "strata/secret_crypt.h"
 #include "strata/store.h"
+#include "pg_fx.h"
 #include "watch_hook_cases.h"
 
 typedef struct fixture {
-    char *dir;
-    st_pg_embedded *pg;
-    st_secret_key *key;
+    pg_fx db;
     st_store *store;
 } fixture;
 
@@ -29,36 +28,19 @@ static fixture fx;
 
 static int group_teardown(void **state);
 
-/* cmocka skips the group teardown when setup fails: clean up here. */
 static int group_setup(void **state)
 {
-    st_error err = {0};
-    fx.dir = st_test_mkdtemp("strata-pgtest");
-    if (st_pg_embedded_start(fx.dir, &fx.pg, &err) < 0) {
-        fprintf(stderr, "pg_embedded: %s\n", err.msg);
-        group_teardown(state);
-        return -1;
-    }
-    if (st_secret_key_load(fx.dir, &fx.key, &err) < 0) {
-        fprintf(stderr, "secret key: %s\n", err.msg);
-        group_teardown(state);
-        return -1;
-    }
+    if (pg_fx_start(&fx.db, "strata-pgtest") < 0)
+        return pg_fx_setup_failed(state, group_teardown);
     return 0;
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    st_error err = {0};
     st_store_close(fx.store);
     fx.store = NULL;
-    if (fx.pg && st_pg_embedded_stop(fx.pg, &err) < 0)
-        fprintf(stderr, "stopping PostgreSQL: %s\n", err.msg);
-    st_pg_embedded_free(fx.pg);
-    st_secret_key_free(fx.key);
-    st_test_rmrf(fx.dir);
-    free(fx.dir);
+    pg_fx_stop(&fx.db);
     return 0;
 }
 
@@ -77,41 +59,24 @@ static const char *md(json_t *o, const char *f)
     return json_string_value(json_object_get(json_object_get(o, "metadata"), f));
 }
 
-/* One SQL query through a separate connection, first cell, malloc'd. */
-static char *sql_cell(const char *sql)
-{
-    PGconn *c = PQconnectdb(st_pg_embedded_dsn(fx.pg));
-    PGresult *r = PQexec(c, sql);
-    char *v = NULL;
-    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0)
-        v = strdup(PQgetvalue(r, 0, 0));
-    else
-        fprintf(stderr, "%s: %s\n", sql, PQerrorMessage(c));
-    PQclear(r);
-    PQfinish(c);
-    return v;
-}
-
 static void test_migrations_once(void **state)
 {
     (void)state;
     st_error err = {0};
     int applied = -1;
-    assert_int_equal(st_store_pg_open(st_pg_embedded_dsn(fx.pg), fx.key, &applied, &fx.store, &err),
-                     0);
+    assert_int_equal(st_store_pg_open(pg_fx_dsn(&fx.db), fx.db.key, &applied, &fx.store, &err), 0);
     assert_int_equal(applied, (int)st_migrations_count);
     st_store *second = NULL;
-    assert_int_equal(st_store_pg_open(st_pg_embedded_dsn(fx.pg), fx.key, &applied, &second, &err),
-                     0);
+    assert_int_equal(st_store_pg_open(pg_fx_dsn(&fx.db), fx.db.key, &applied, &second, &err), 0);
     st_store_close(second);
     assert_int_equal(applied, 0);
-    char *v = sql_cell("SELECT max(version) FROM schema_version");
+    char *v = pg_fx_sql_cell(&fx.db, "SELECT max(version) FROM schema_version");
     assert_non_null(v);
     assert_int_equal(atoi(v), st_migrations[st_migrations_count - 1].version);
     free(v);
 
     /* a binary that knows fewer migrations than the database refuses it */
-    PGconn *c = PQconnectdb(st_pg_embedded_dsn(fx.pg));
+    PGconn *c = PQconnectdb(pg_fx_dsn(&fx.db));
     st_error e2 = {0};
     int r = st_migrate_apply(c, st_migrations, 0, NULL, &e2);
     PQfinish(c);
@@ -132,7 +97,7 @@ static void *open_concurrently(void *arg)
 {
     struct opener *o = arg;
     st_store *s = NULL;
-    o->rc = st_store_pg_open(o->dsn, fx.key, &o->applied, &s, &o->err);
+    o->rc = st_store_pg_open(o->dsn, fx.db.key, &o->applied, &s, &o->err);
     st_store_close(s);
     return NULL;
 }
@@ -140,7 +105,7 @@ static void *open_concurrently(void *arg)
 static void test_migrations_concurrent(void **state)
 {
     (void)state;
-    PGconn *c = PQconnectdb(st_pg_embedded_dsn(fx.pg));
+    PGconn *c = PQconnectdb(pg_fx_dsn(&fx.db));
     PGresult *r = PQexec(c, "CREATE DATABASE strata_race");
     assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
     PQclear(r);
@@ -149,7 +114,7 @@ static void test_migrations_concurrent(void **state)
     pthread_t th[N];
     for (int i = 0; i < N; i++) {
         memset(&o[i], 0, sizeof(o[i]));
-        snprintf(o[i].dsn, sizeof(o[i].dsn), "%s dbname=strata_race", st_pg_embedded_dsn(fx.pg));
+        snprintf(o[i].dsn, sizeof(o[i].dsn), "%s dbname=strata_race", pg_fx_dsn(&fx.db));
         assert_int_equal(pthread_create(&th[i], NULL, open_concurrently, &o[i]), 0);
     }
     int total = 0, migrators = 0;
@@ -331,7 +296,7 @@ static void test_secret_ciphertext(void **state)
                             "Secret", "metadata", "name", "db-pass", "namespace", "prod", "data",
                             "password", "aHVudGVyMg==");
     assert_int_equal(st_store_create(fx.store, sec, NULL, &err), 0);
-    char *row = sql_cell("SELECT object::text FROM secrets WHERE name = 'db-pass'");
+    char *row = pg_fx_sql_cell(&fx.db, "SELECT object::text FROM secrets WHERE name = 'db-pass'");
     assert_non_null(row);
     int clear = strstr(row, "aHVudGVyMg") != NULL || strstr(row, "password") != NULL;
     int sealed = strstr(row, ST_SECRET_SEALED_FIELD "\": \"v1:") != NULL;
@@ -359,9 +324,9 @@ static void test_restart_reconnects(void **state)
         assert_int_equal(st_store_create(fx.store, p, NULL, &err), 0);
         json_decref(p);
     }
-    char *before = sql_cell("SELECT pg_postmaster_start_time()::text");
-    assert_int_equal(st_pg_embedded_restart(fx.pg, &err), 0);
-    char *after = sql_cell("SELECT pg_postmaster_start_time()::text");
+    char *before = pg_fx_sql_cell(&fx.db, "SELECT pg_postmaster_start_time()::text");
+    assert_int_equal(st_pg_embedded_restart(fx.db.pg, &err), 0);
+    char *after = pg_fx_sql_cell(&fx.db, "SELECT pg_postmaster_start_time()::text");
     int restarted = before && after && strcmp(before, after) != 0;
     free(before);
     free(after);
@@ -374,11 +339,11 @@ static void test_restart_reconnects(void **state)
     assert_int_equal(json_array_size(list), 20);
     json_decref(list);
     /* writes work too, prepared statements included; and a transaction */
-    assert_int_equal(st_pg_embedded_restart(fx.pg, &err), 0);
+    assert_int_equal(st_pg_embedded_restart(fx.db.pg, &err), 0);
     json_t *p = pod("after-restart", NULL);
     assert_int_equal(st_store_create(fx.store, p, NULL, &err), 0);
     json_decref(p);
-    assert_int_equal(st_pg_embedded_restart(fx.pg, &err), 0);
+    assert_int_equal(st_pg_embedded_restart(fx.db.pg, &err), 0);
     st_store_binding b = {NULL, "after-restart", "n9"};
     assert_int_equal(st_store_bind_pods(fx.store, &b, 1, &err), 0);
     assert_int_equal(st_store_list(fx.store, &q, &list, &err), 0);
