@@ -21,6 +21,61 @@ int st_control_node_pod_cidr(st_store *s, char out[ST_NET_CIDR_LEN], st_error *e
     return r < 0 ? r : st_netalloc_pod_cidr(nodes, out, err);
 }
 
+static int cidr_set_fn(json_t *obj, void *arg, st_error *err)
+{
+    (void)err;
+    json_t *spec = json_object_get(obj, "spec");
+    json_object_set_new(spec, "podCIDR", json_string(arg));
+    json_object_set_new(spec, "podCIDRs", json_pack("[s]", (const char *)arg));
+    return ST_STORE_WRITE;
+}
+
+int st_control_node_pod_cidr_settle(st_store *s, const char *node, char out[ST_NET_CIDR_LEN],
+                                    st_error *err)
+{
+    for (int round = 0; round < 8; round++) {
+        st_store_query q = {.kind = "Node"};
+        _cleanup_json_ json_t *nodes = NULL;
+        int r = st_store_list(s, &q, &nodes, err);
+        if (r < 0)
+            return r;
+        const char *mine = NULL;
+        size_t i;
+        json_t *n;
+        json_array_foreach(nodes, i, n)
+        {
+            const char *name =
+                json_string_value(json_object_get(json_object_get(n, "metadata"), "name"));
+            if (name && strcmp(name, node) == 0)
+                mine = json_string_value(json_object_get(json_object_get(n, "spec"), "podCIDR"));
+        }
+        if (mine == NULL)
+            return st_error_set(err, ENOENT, "node %s: gone while its pod CIDR was checked", node);
+        bool taken = false;
+        json_array_foreach(nodes, i, n)
+        {
+            const char *name =
+                json_string_value(json_object_get(json_object_get(n, "metadata"), "name"));
+            const char *cidr =
+                json_string_value(json_object_get(json_object_get(n, "spec"), "podCIDR"));
+            /* the one whose name sorts first keeps it */
+            if (name && cidr && strcmp(cidr, mine) == 0 && strcmp(name, node) < 0)
+                taken = true;
+        }
+        if (!taken) {
+            snprintf(out, ST_NET_CIDR_LEN, "%s", mine);
+            return 0;
+        }
+        char next[ST_NET_CIDR_LEN];
+        if ((r = st_netalloc_pod_cidr(nodes, next, err)) < 0)
+            return r;
+        if ((r = st_store_mutate(s, "Node", "", node, cidr_set_fn, next, NULL, err)) < 0)
+            return r;
+    }
+    return st_error_set(err, EAGAIN,
+                        "node %s: its pod CIDR kept meeting another node's; add it again", node);
+}
+
 static int list_services(st_store *s, json_t **out, st_error *err)
 {
     st_store_query q = {.kind = "Service"};

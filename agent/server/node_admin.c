@@ -345,6 +345,10 @@ int st_server_node_add(struct st_server *d, json_t *body, int ready_timeout_ms, 
         return r;
     if (r < 0)
         return r == -EEXIST ? r : st_server_recode(err, EIO);
+    /* Another host may have stored a node with the same CIDR meanwhile
+     * (pod_cidr_lock is this process's): one of the two picks again. */
+    if (d->hosts && (r = st_control_node_pod_cidr_settle(d->store, name, cidr, err)) < 0)
+        return st_server_recode(err, EIO);
     if (remote)
         return 0;
     return start_spawn(d, name, (unsigned)cpus, (unsigned)mem, ready_timeout_ms, &choice, cidr,
@@ -425,8 +429,12 @@ int st_server_node_boot_requested(struct st_server *d, json_t *node, st_error *e
         json_pack("{s:{s:{s:s, s:s}}}", "status", "strata", "accel", st_accel_name(choice.accel),
                   "accelReason", choice.reason);
     st_control_node_patch(d->store, name, patch, NULL);
+    /* the CIDR as settled with the nodes other hosts stored meanwhile */
+    char settled[ST_NET_CIDR_LEN];
+    if ((r = st_control_node_pod_cidr_settle(d->store, name, settled, err)) < 0)
+        return r;
     return start_spawn(d, name, cpus ? cpus : ST_NODE_VCPUS_DEFAULT,
-                       mem ? mem : ST_NODE_MEMORY_DEFAULT_MIB, 0, &choice, cidr,
+                       mem ? mem : ST_NODE_MEMORY_DEFAULT_MIB, 0, &choice, settled,
                        json_is_true(json_object_get(spec, "fromTemplate")), err);
 }
 

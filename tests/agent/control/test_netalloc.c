@@ -79,6 +79,31 @@ static void test_node_pod_cidr_on_store(void **state)
     assert_string_equal(cidr, "10.244.1.0/24");
 }
 
+/* Two stratad (two hosts on one database) picked the same CIDR for nodes
+ * added at once: settling leaves it to the name that sorts first and
+ * moves the other, whichever side settles first. */
+static void test_node_pod_cidr_settle(void **state)
+{
+    st_store *s = *state;
+    st_error err = {0};
+    for (const char *const *n = (const char *const[]){"node-b", "node-a", NULL}; *n; n++) {
+        json_t *node = json_pack("{s:s, s:s, s:{s:s}, s:{s:s}}", "apiVersion", "v1", "kind", "Node",
+                                 "metadata", "name", *n, "spec", "podCIDR", "10.244.1.0/24");
+        assert_int_equal(st_store_create(s, node, NULL, &err), 0);
+        json_decref(node);
+    }
+    char b[ST_NET_CIDR_LEN], a[ST_NET_CIDR_LEN];
+    assert_int_equal(st_control_node_pod_cidr_settle(s, "node-b", b, &err), 0);
+    assert_int_equal(st_control_node_pod_cidr_settle(s, "node-a", a, &err), 0);
+    assert_string_equal(a, "10.244.1.0/24");
+    assert_string_not_equal(b, a);
+    /* settled: asking again changes nothing */
+    char again[ST_NET_CIDR_LEN];
+    assert_int_equal(st_control_node_pod_cidr_settle(s, "node-b", again, &err), 0);
+    assert_string_equal(again, b);
+    assert_int_equal(st_control_node_pod_cidr_settle(s, "nosuch", again, &err), -ENOENT);
+}
+
 static void test_service_addresses(void **state)
 {
     (void)state;
@@ -253,6 +278,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pod_cidr),
         cmocka_unit_test_setup_teardown(test_node_pod_cidr_on_store, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_node_pod_cidr_settle, setup, teardown),
         cmocka_unit_test(test_service_addresses),
         cmocka_unit_test(test_reapply_keeps_allocations),
         cmocka_unit_test_setup_teardown(test_pass_on_store, setup, teardown),

@@ -54,6 +54,12 @@ int st_netalloc_service(json_t *svc, json_t *others, st_error *err);
  * stratad calls it at node add and stores it in spec.podCIDR (and
  * spec.podCIDRs) of the new Node, in the same pass. */
 int st_control_node_pod_cidr(st_store *s, char out[ST_NET_CIDR_LEN], st_error *err);
+/* After node was stored with a pod CIDR picked as above: when another
+ * stratad (several hosts on one database) stored a node with the same
+ * CIDR meanwhile, the node whose name sorts later picks again and is
+ * updated, until no two nodes share one. *out: node's CIDR then. */
+int st_control_node_pod_cidr_settle(st_store *s, const char *node, char out[ST_NET_CIDR_LEN],
+                                    st_error *err);
 
 /* For the API, before Services are written (create, apply, patch): gives
  * each Service of batch (an array) its addresses against the stored
