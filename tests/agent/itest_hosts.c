@@ -6,8 +6,9 @@
  * stratad takes its own host lease back at once, a host cut off from the
  * database fences itself before its lease expires while the other leads on
  * and takes writes, the healed host holds its lease again, writes made
- * through one host are read and watched through the other, and `node add
- * --host` refuses a host nobody serves. The VM side (spread 2/2, pods
+ * through one host are read and watched through the other, a host whose
+ * clock is off the database's is told, and `node add --host` refuses a
+ * host nobody serves. The VM side (spread 2/2, pods
  * replaced only after the cut host fenced its VMs) is bench/hostloss,
  * whose one-round version is in the suite too. Prefix strata-it-hosts. */
 #include "cluster.h"
@@ -37,7 +38,7 @@ static void state_of(int k, char *out, size_t len, const char *what)
     snprintf(out, len, "%s/h%d%s%s", dir, k, what ? "/" : "", what ? what : "");
 }
 
-static pid_t start_host(int k, const char *host_name, int dsn_of)
+static pid_t start_host_dsn(int k, const char *host_name, int netns_of, const char *dsn)
 {
     char state[300], sock[320], log[320], key[300], lease[16];
     state_of(k, state, sizeof(state), NULL);
@@ -47,12 +48,17 @@ static pid_t start_host(int k, const char *host_name, int dsn_of)
     snprintf(key, sizeof(key), "%s/secret.key", dir);
     snprintf(lease, sizeof(lease), "%d", LEASE_MS);
     char *bin = st_test_bin("stratad");
-    pid_t pid = HOSTS_FX_SPAWN(dsn_of, log, bin, "--state-dir", state, "--socket", sock, "--db",
-                               hx.dsn[dsn_of], "--host-name", host_name, "--secret-key", key,
-                               "--api-listen", "none", "--lease-ms", lease);
+    pid_t pid = HOSTS_FX_SPAWN(netns_of, log, bin, "--state-dir", state, "--socket", sock, "--db",
+                               dsn, "--host-name", host_name, "--secret-key", key, "--api-listen",
+                               "none", "--lease-ms", lease);
     free(bin);
     assert_true(pid > 0);
     return pid;
+}
+
+static pid_t start_host(int k, const char *host_name, int dsn_of)
+{
+    return start_host_dsn(k, host_name, dsn_of, hx.dsn[dsn_of]);
 }
 
 struct answers {
@@ -157,7 +163,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    for (int k = 1; k <= 2; k++)
+    for (int k = 0; k <= 2; k++)
         if (daemon_pid[k] > 0)
             hosts_fx_stop(daemon_pid[k], SIGTERM);
     hosts_fx_down();
@@ -224,6 +230,33 @@ static bool file_has_cb(void *arg)
     bool yes = body && strstr(body, f->text);
     free(body);
     return yes;
+}
+
+/* A host whose clock is 5 s off the database's is told so (its log and a
+ * ClockSkew event): hostc's connection sees a now() 5 s ahead (a function
+ * shadowing pg_catalog.now on its search_path), as a database server whose
+ * clock runs ahead of this host's would look. */
+static void test_clock_skew_reported(void **state)
+{
+    (void)state;
+    assert_int_equal(st_test_sh(NULL, NULL,
+                                "psql -X -q '%s' -c \"CREATE SCHEMA IF NOT EXISTS skewclock; "
+                                "CREATE OR REPLACE FUNCTION skewclock.now() RETURNS timestamptz "
+                                "LANGUAGE sql STABLE AS \\$\\$ SELECT pg_catalog.now() + "
+                                "interval '5 seconds' \\$\\$; GRANT USAGE ON SCHEMA skewclock "
+                                "TO strata\"",
+                                hx.admin_dsn),
+                     0);
+    char dsn[600];
+    snprintf(dsn, sizeof(dsn), "%s options='-c search_path=public,skewclock,pg_catalog'",
+             hx.dsn[2]);
+    daemon_pid[0] = start_host_dsn(0, "hostc", 2, dsn);
+    struct log_wait w = {0, "its clock is"};
+    bool seen = st_test_wait_until(log_has_cb, &w, 20000, 100);
+    hosts_fx_stop(daemon_pid[0], SIGTERM);
+    daemon_pid[0] = -1;
+    assert_true(seen);
+    assert_true(log_has(0, "off the database's"));
 }
 
 static void test_writes_across_hosts(void **state)
@@ -319,6 +352,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_leader_and_host_names),
         cmocka_unit_test(test_writes_across_hosts),
+        cmocka_unit_test(test_clock_skew_reported),
         cmocka_unit_test(test_leader_killed),
         cmocka_unit_test(test_host_cut_off),
     };
