@@ -6,9 +6,10 @@ PostgreSQL reached through veth pairs), a stratad in each sharing that
 database, two VM nodes per host (one of them added through the other
 host's stratad with `node add --host`), and a Deployment of 4 replicas,
 which the scheduler spreads 2/2 over the hosts. Then ROUNDS times: the host
-holding the most replicas is cut off (its veth taken down; every second
-round its stratad is killed with -9 instead, leaving its VMs running), and
-the bench times, from the cut (or the kill):
+holding the most replicas is cut off (its veth taken down), or (rounds
+2, 5, ...) its stratad is killed with -9, leaving its VMs running, or
+(rounds 3, 6, ...) the whole host is frozen (SIGSTOP of its stratad and its
+QEMUs), and the bench times, from the cut (kill, freeze):
   detect_ms   the survivor's leader marking the cut host's nodes lost
               (Ready False, reason HostLost)
   replace_ms  all 4 replicas Running and ready on the surviving host
@@ -19,7 +20,9 @@ kill, that every VM of the killed host stopped its own pods (its console's
 "(self-fence)" line) before the leader marked the host lost. Then the link
 comes back (or stratad starts again and destroys the VMs of its nodes
 stored dead), its nodes are added back, and the next round takes the host
-holding most replicas then.
+holding most replicas then. A frozen host is thawed once its pods were
+replaced, QEMUs first: it must kill its VMs at once, and the time that
+takes is the window its old pods could run beside their replacements.
 
 Last line:
   hostloss: rounds=N detect_ms=N fenced_before_replace=yes|no replace_ms=N
@@ -31,6 +34,7 @@ import argparse
 import datetime
 import os
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -40,6 +44,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from chaos import Api, node_lists, now, ms, ready  # noqa: E402
 
 REPLICAS = 4
+# A thawed frozen host kills its VMs this fast at most (its fence thread
+# looks every 50 ms; the kill is a pidfd SIGKILL).
+FREEZE_WINDOW_BOUND_MS = 1000
 HOSTS = (1, 2)
 ROUND_BOUND_S = 60
 
@@ -378,11 +385,67 @@ class Bench:
         self.add_back(victim, api)
         return detect_ms, replace_ms, ok
 
+    def qemu_pids(self, node):
+        r = subprocess.run(["pgrep", "-f", f"guest=strata-{node}(,|$| )"], stdout=subprocess.PIPE,
+                           text=True)
+        return [int(p) for p in r.stdout.split()]
+
+    def freeze_round(self, rnd):
+        """The whole host frozen (SIGSTOP of its stratad and its QEMUs):
+        nothing of it runs, its lease lapses, the leader replaces its pods;
+        then it thaws (its QEMUs first, the worst order) and must kill its
+        VMs at once: the time from the thaw until its QEMUs are gone is
+        the window in which its old pods could run beside their
+        replacements (reported; bounded by FREEZE_WINDOW_BOUND_MS)."""
+        victim, survivor = self.pick_victim()
+        victim_name, api, vnodes = self.h[victim].name, self.h[survivor].api, self.nodes_of[victim]
+        qemus = [p for n in vnodes for p in self.qemu_pids(n)]
+        if len(qemus) != len(vnodes):
+            raise SystemExit(f"hostloss: found QEMU pids {qemus} for {vnodes}")
+        self.show(f"{victim_name} frozen (SIGSTOP of its stratad and its {len(qemus)} QEMUs): "
+                  f"its lease lapses and its pods are replaced; at the thaw it must kill its VMs "
+                  f"at once")
+        stratad = self.h[victim].proc.pid
+        t0 = now()
+        for p in [stratad] + qemus:
+            os.kill(p, signal.SIGSTOP)
+        try:
+            self.wait("the frozen host's nodes marked lost", lambda: all(
+                any(c.get("reason") == "HostLost" for c in
+                    self.nodes(api)[n].get("status", {}).get("conditions", [])) for n in vnodes))
+            detect_ms = ms(now() - t0)
+            self.wait("4 replicas ready on the surviving host", lambda: len(
+                self.ready_pods_by_host(api).get(self.h[survivor].name, [])) == REPLICAS)
+            replace_ms = ms(now() - t0)
+        finally:
+            t1 = now()
+            for p in qemus + [stratad]:
+                try:
+                    os.kill(p, signal.SIGCONT)
+                except ProcessLookupError:
+                    pass
+        self.wait("the thawed host's QEMUs gone", lambda: not any(
+            os.path.exists(f"/proc/{p}") and not open(f"/proc/{p}/stat").read().split()[2] == "Z"
+            for p in qemus), every=0.01)
+        window_ms = ms(now() - t1)
+        ok = window_ms <= FREEZE_WINDOW_BOUND_MS
+        if not ok:
+            self.violate(rnd, f"the thawed host's QEMUs ran {window_ms} ms after the thaw "
+                              f"(bound {FREEZE_WINDOW_BOUND_MS} ms)")
+        print(f"hostloss: round {rnd}: froze {victim_name}: detect_ms={detect_ms} "
+              f"replace_ms={replace_ms}; at the thaw its VMs were killed within {window_ms} ms",
+              flush=True)
+        self.wait("the thawed host's API answering from the store", lambda: self.h[victim].api.call(
+            "GET", "/api/v1/nodes", timeout=5)[0] == 200)
+        self.add_back(victim, api)
+        return detect_ms, replace_ms, ok
+
     def run(self):
         self.setup()
         detects, replaces, oks = [], [], []
+        kinds = (self.round, self.kill_round, self.freeze_round)
         for r in range(1, self.a.rounds + 1):
-            d, rep, ok = self.kill_round(r) if r % 2 == 0 else self.round(r)
+            d, rep, ok = kinds[(r - 1) % len(kinds)](r)
             detects.append(d)
             replaces.append(rep)
             oks.append(ok)

@@ -69,6 +69,7 @@ struct st_server_hosts {
     int64_t skew_reported_ns;     /* loop only */
     bool was_leader;              /* loop only: for the log line when it changes */
     int64_t renew_logged_ns;      /* renew thread: when it last said a failure */
+    int64_t acquire_ms;           /* renew thread: the lease's acquireTime at our last renew */
 };
 
 static int64_t mono_ns(void)
@@ -114,6 +115,8 @@ static int instance_id(const char *state_dir, char *out, size_t len, st_error *e
     return 0;
 }
 
+static void self_fence(struct st_server_hosts *h, int64_t silent_ms);
+
 /* ---- the renew thread --------------------------------------------------------- */
 
 static void renew_once(struct st_server_hosts *h)
@@ -125,6 +128,16 @@ static void renew_once(struct st_server_hosts *h)
                                &st, &err);
     int64_t after = real_ms();
     if (r == 1) {
+        /* Taken again rather than renewed (a new acquireTime): it expired
+         * since our last renew, so the leader may have replaced this
+         * host's pods (a host frozen, SIGSTOP, longer than the lease, and
+         * its renew thread first to wake). Fence before the renew counts:
+         * otherwise the fence thread would find the lease current and
+         * ping the nodes back to life. */
+        bool lapsed = h->acquire_ms != 0 && st.acquire_ms != h->acquire_ms;
+        h->acquire_ms = st.acquire_ms;
+        if (lapsed && !atomic_exchange(&h->fenced, true))
+            self_fence(h, (mono_ns() - atomic_load(&h->host_ok_ns)) / 1000000);
         atomic_store(&h->host_ok_ns, sent);
         atomic_store(&h->skew_ms, st_lease_clock_skew_ms(before, after, st.db_now_ms));
         if (atomic_exchange(&h->fenced, false))
@@ -264,8 +277,8 @@ static void *fence_main(void *arg)
     while (!stopping(h)) {
         int64_t now = mono_ns();
         int64_t ok = atomic_load(&h->host_ok_ns);
-        if (!atomic_load(&h->fenced) && st_lease_self_fence_due(ok, now, h->t.fence_after_ms)) {
-            atomic_store(&h->fenced, true);
+        if (st_lease_self_fence_due(ok, now, h->t.fence_after_ms) &&
+            !atomic_exchange(&h->fenced, true)) {
             self_fence(h, (now - ok) / 1000000);
         } else if (!atomic_load(&h->fenced) &&
                    now - pinged >= (int64_t)h->t.guest_grace_ms * 1000000 / 4) {
@@ -484,6 +497,7 @@ int st_server_hosts_open(struct st_server *d, const char *dsn, st_error *err)
                             d->host_name, ST_LEASE_HOST_NS, h->lease, st.holder,
                             (long long)(st.db_now_ms - st.renew_ms), st.duration_ms);
     atomic_store(&h->host_ok_ns, sent);
+    h->acquire_ms = st.acquire_ms;
     st_server_log("host %s: holds %s/%s as %s (lease %d ms, renewed every %d ms, self-fence after "
                   "%d ms, nodes stop pods after %d ms without their host)",
                   d->host_name, ST_LEASE_HOST_NS, h->lease, h->holder, h->t.duration_ms,
