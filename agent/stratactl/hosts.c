@@ -13,10 +13,12 @@
 #include "strata/cleanup.h"
 #include "strata/yaml_out.h"
 
-#define LEASES   "/apis/coordination.k8s.io/v1/namespaces/"
-#define HOST_NS  "kube-node-lease"
-#define LEADER   "kube-system/leases/strata-leader"
-#define NO_HOSTS "No hosts found: stratad holds host leases only when it shares a database (--db)"
+#define LEASES  "/apis/coordination.k8s.io/v1/namespaces/"
+#define HOST_NS "kube-node-lease"
+#define LEADER  "kube-system/leases/strata-leader"
+#define NO_HOSTS                                                                                   \
+    "No hosts found: stratad holds host leases only as one of several hosts on a shared "          \
+    "database (stratad --db DSN --host-name NAME)"
 
 static long long now_ms(void)
 {
