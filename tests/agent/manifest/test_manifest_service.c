@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "strata/manifest.h"
+#include "manifest_fx.h"
 #include "testutil.h"
 
 /* Lines 1-8; a spec field appended on line 9 starts at column 3. */
@@ -41,28 +42,6 @@
     "          ports:\n"                                                                           \
     "            - name: web\n"                                                                    \
     "              containerPort: 8080\n"
-
-static json_t *parse_ok(const char *text, struct st_manifest_diag **diags)
-{
-    json_t *objects = NULL;
-    st_error err = {0};
-    int r = st_manifest_parse_string("t.yaml", text, strlen(text), &objects, diags, &err);
-    if (r != 0)
-        fail_msg("expected success, got %d: %s", r, err.msg);
-    return objects;
-}
-
-/* The first error must be exactly want (FILE:LINE:COL: message start). */
-static void expect_error(const char *text, const char *want)
-{
-    json_t *objects = NULL;
-    st_error err = {0};
-    int r = st_manifest_parse_string("t.yaml", text, strlen(text), &objects, NULL, &err);
-    assert_int_equal(r, -EINVAL);
-    assert_null(objects);
-    if (strncmp(err.msg, want, strlen(want)) != 0)
-        fail_msg("expected \"%s...\", got \"%s\"", want, err.msg);
-}
 
 static void test_service_defaults(void **state)
 {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "strata/manifest.h"
+#include "manifest_fx.h"
 #include "testutil.h"
 
 /* Lines 1-15; the constraints' entries start on line 16, column 9. */
@@ -26,28 +27,6 @@
     "      containers:\n"                                                                          \
     "      - {name: c, image: busybox}\n"                                                          \
     "      topologySpreadConstraints:\n"
-
-static json_t *parse_ok(const char *text, struct st_manifest_diag **diags)
-{
-    json_t *objects = NULL;
-    st_error err = {0};
-    int r = st_manifest_parse_string("t.yaml", text, strlen(text), &objects, diags, &err);
-    if (r != 0)
-        fail_msg("expected success, got %d: %s", r, err.msg);
-    return objects;
-}
-
-/* The first error must start with want (FILE:LINE:COL: message). */
-static void expect_error(const char *text, const char *want)
-{
-    json_t *objects = NULL;
-    st_error err = {0};
-    int r = st_manifest_parse_string("t.yaml", text, strlen(text), &objects, NULL, &err);
-    assert_int_equal(r, -EINVAL);
-    assert_null(objects);
-    if (strncmp(err.msg, want, strlen(want)) != 0)
-        fail_msg("expected \"%s...\", got \"%s\"", want, err.msg);
-}
 
 static json_t *constraints(json_t *objects)
 {
