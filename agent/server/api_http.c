@@ -181,13 +181,7 @@ static void *guard_main(void *arg)
     struct st_server_api_guard *g = arg;
     pthread_mutex_lock(&g->lock);
     while (!g->stop) {
-        struct timespec dl;
-        clock_gettime(CLOCK_REALTIME, &dl);
-        dl.tv_nsec += 250 * 1000000;
-        if (dl.tv_nsec >= 1000000000) {
-            dl.tv_sec++;
-            dl.tv_nsec -= 1000000000;
-        }
+        struct timespec dl = st_clock_deadline(CLOCK_REALTIME, 250);
         pthread_cond_timedwait(&g->wake, &g->lock, &dl);
         int64_t now = st_clock_ns();
         linger_end(g, now);

@@ -12,6 +12,7 @@
  * asking thread's stack: the loop only ever finds it by id under the lock,
  * so a question that timed out and left is simply not found. */
 #include "api_priv.h"
+#include "strata/clock.h"
 #include "strata/cleanup.h"
 #include "strata/node_proto.h"
 
@@ -160,17 +161,6 @@ static int reply_pods(struct st_server_call *c, const char *node, json_t *pods)
     return st_server_api_reply_json(c, 200, list);
 }
 
-static struct timespec deadline_in(int ms)
-{
-    struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += ms / 1000;
-    dl.tv_nsec += (long)(ms % 1000) * 1000000;
-    dl.tv_sec += dl.tv_nsec / 1000000000;
-    dl.tv_nsec %= 1000000000;
-    return dl;
-}
-
 static bool passed(const struct timespec *dl)
 {
     struct timespec now;
@@ -201,7 +191,7 @@ int st_server_api_node_pods(struct st_server_call *c, const char *name)
                                           "runs; ask again once it is Ready",
                                           name, st_server_node_phase(node));
     st_server_kick(d);
-    struct timespec dl = deadline_in(QUERY_TIMEOUT_MS);
+    struct timespec dl = st_clock_deadline(CLOCK_REALTIME, QUERY_TIMEOUT_MS);
     pthread_mutex_lock(&d->lock);
     while (q.pods == NULL && !q.failed && !atomic_load(&d->stopping) && !passed(&dl))
         pthread_cond_timedwait(&d->changed, &d->lock, &dl);

@@ -8,6 +8,7 @@
  * pod does. Each waits for news and sends something now and then (a blank
  * line, or a bookmark when the client takes them) so a gone client shows. */
 #include "api_priv.h"
+#include "strata/clock.h"
 #include "watch_ring.h"
 #include "strata/api_present.h"
 #include "strata/api_table.h"
@@ -566,11 +567,7 @@ ssize_t st_server_stream_read(struct st_server_stream *s, char *out, size_t max)
                                  left_ms < WATCH_WAIT_MS ? (int)left_ms : WATCH_WAIT_MS);
             continue;
         }
-        struct timespec dl;
-        clock_gettime(CLOCK_REALTIME, &dl);
-        dl.tv_nsec += (long)WATCH_WAIT_MS * 1000000 % 1000000000;
-        dl.tv_sec += WATCH_WAIT_MS / 1000 + dl.tv_nsec / 1000000000;
-        dl.tv_nsec %= 1000000000;
+        struct timespec dl = st_clock_deadline(CLOCK_REALTIME, WATCH_WAIT_MS);
         pthread_mutex_lock(&d->lock);
         if (atomic_load(&d->generation) == s->gen && !atomic_load(&d->stopping))
             pthread_cond_timedwait(&d->changed, &d->lock, &dl);

@@ -100,12 +100,7 @@ static bool stopping(struct st_server_change_tail *t)
 /* After a failed wait (the database away): a pause the stop ends. */
 static void pause_ms(struct st_server_change_tail *t, int ms)
 {
-    struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += ms / 1000;
-    dl.tv_nsec += (long)(ms % 1000) * 1000000;
-    dl.tv_sec += dl.tv_nsec / 1000000000;
-    dl.tv_nsec %= 1000000000;
+    struct timespec dl = st_clock_deadline(CLOCK_REALTIME, ms);
     pthread_mutex_lock(&t->lock);
     if (!t->stop)
         pthread_cond_timedwait(&t->cond, &t->lock, &dl);

@@ -10,6 +10,7 @@
  * timing argument is in ARCHITECTURE.md ("Several hosts"). */
 #include "server_priv.h"
 #include "strata/cleanup.h"
+#include "strata/clock.h"
 #include "strata/controller.h"
 #include "strata/fs.h"
 #include "strata/lease.h"
@@ -72,13 +73,6 @@ struct st_server_hosts {
     int64_t acquire_ms;           /* renew thread: the lease's acquireTime at our last renew */
 };
 
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static int64_t real_ms(void)
 {
     struct timespec ts;
@@ -123,7 +117,7 @@ static void renew_once(struct st_server_hosts *h)
 {
     st_error err = {0};
     st_lease_state st = {0};
-    int64_t sent = mono_ns(), before = real_ms();
+    int64_t sent = st_clock_ns(), before = real_ms();
     int r = st_store_lease_try(h->store, ST_LEASE_HOST_NS, h->lease, h->holder, h->t.duration_ms,
                                &st, &err);
     int64_t after = real_ms();
@@ -137,7 +131,7 @@ static void renew_once(struct st_server_hosts *h)
         bool lapsed = h->acquire_ms != 0 && st.acquire_ms != h->acquire_ms;
         h->acquire_ms = st.acquire_ms;
         if (lapsed && !atomic_exchange(&h->fenced, true))
-            self_fence(h, (mono_ns() - atomic_load(&h->host_ok_ns)) / 1000000);
+            self_fence(h, (st_clock_ns() - atomic_load(&h->host_ok_ns)) / 1000000);
         atomic_store(&h->host_ok_ns, sent);
         atomic_store(&h->skew_ms, st_lease_clock_skew_ms(before, after, st.db_now_ms));
         if (atomic_exchange(&h->fenced, false))
@@ -148,8 +142,8 @@ static void renew_once(struct st_server_hosts *h)
         st_server_log("host %s: its lease %s/%s is held by %s, not by this stratad (%s): another "
                       "stratad uses this host name",
                       h->d->host_name, ST_LEASE_HOST_NS, h->lease, st.holder, h->holder);
-    } else if (mono_ns() - h->renew_logged_ns >= RENEW_LOG_EVERY_NS) {
-        h->renew_logged_ns = mono_ns();
+    } else if (st_clock_ns() - h->renew_logged_ns >= RENEW_LOG_EVERY_NS) {
+        h->renew_logged_ns = st_clock_ns();
         st_server_log("host %s: cannot renew its lease (said again at most every %lld s): %s",
                       h->d->host_name, RENEW_LOG_EVERY_NS / 1000000000, err.msg);
     }
@@ -160,33 +154,26 @@ static void renew_once(struct st_server_hosts *h)
         return;
     }
     st_error_clear(&err);
-    sent = mono_ns();
+    sent = st_clock_ns();
     r = st_store_lease_try(h->store, ST_LEASE_LEADER_NS, ST_LEASE_LEADER_NAME, h->holder,
                            h->t.duration_ms, &st, &err);
     if (r == 1)
         atomic_store(&h->leader_ok_ns, sent);
     else
         atomic_store(&h->leader_ok_ns, 0);
-    if (r < 0 && mono_ns() - h->renew_logged_ns >= RENEW_LOG_EVERY_NS) {
-        h->renew_logged_ns = mono_ns();
+    if (r < 0 && st_clock_ns() - h->renew_logged_ns >= RENEW_LOG_EVERY_NS) {
+        h->renew_logged_ns = st_clock_ns();
         st_server_log("host %s: cannot renew the leader lease: %s", h->d->host_name, err.msg);
     }
 }
 
 static void wait_until(struct st_server_hosts *h, int64_t deadline_ns)
 {
+    /* the condition variable waits on CLOCK_MONOTONIC, st_clock_ns's */
+    struct timespec at = {.tv_sec = deadline_ns / 1000000000, .tv_nsec = deadline_ns % 1000000000};
     pthread_mutex_lock(&h->lock);
-    while (!h->stop) {
-        int64_t left = deadline_ns - mono_ns();
-        if (left <= 0)
-            break;
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        int64_t at = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + left;
-        ts.tv_sec = at / 1000000000;
-        ts.tv_nsec = at % 1000000000;
-        pthread_cond_timedwait(&h->wake, &h->lock, &ts);
-    }
+    while (!h->stop && st_clock_ns() < deadline_ns)
+        pthread_cond_timedwait(&h->wake, &h->lock, &at);
     pthread_mutex_unlock(&h->lock);
 }
 
@@ -202,7 +189,7 @@ static void *renew_main(void *arg)
 {
     struct st_server_hosts *h = arg;
     while (!stopping(h)) {
-        int64_t start = mono_ns();
+        int64_t start = st_clock_ns();
         renew_once(h);
         wait_until(h, start + (int64_t)h->t.renew_ms * 1000000);
     }
@@ -237,12 +224,12 @@ static void self_fence(struct st_server_hosts *h, int64_t silent_ms)
         if (d->vmm.ops->node_fence(d->vmm.ctx, names[i], 0, &rep, &err) < 0)
             st_server_log("node %s: self-fence: %s", names[i], err.msg);
         else
-            st_server_log("node %s: self-fenced (host lease lost): %s%s", names[i],
-                          rep.pid ? "QEMU killed" : rep.how, rep.pid ? "" : "");
+            st_server_log("node %s: self-fenced (host lease lost): %s", names[i],
+                          rep.pid ? "QEMU killed" : rep.how);
     }
     st_server_log(
         "host %s: self-fence done %lld ms after the deadline", d->host_name,
-        (long long)((mono_ns() - atomic_load(&h->host_ok_ns)) / 1000000 - h->t.fence_after_ms));
+        (long long)((st_clock_ns() - atomic_load(&h->host_ok_ns)) / 1000000 - h->t.fence_after_ms));
     /* Recorded dead (the store may not answer: then when it does). */
     for (size_t i = 0; i < n; i++)
         st_server_node_dead(d, names[i], "self-fenced: its host lost its lease", false);
@@ -275,7 +262,7 @@ static void *fence_main(void *arg)
     struct st_server_hosts *h = arg;
     int64_t pinged = 0;
     while (!stopping(h)) {
-        int64_t now = mono_ns();
+        int64_t now = st_clock_ns();
         int64_t ok = atomic_load(&h->host_ok_ns);
         if (st_lease_self_fence_due(ok, now, h->t.fence_after_ms) &&
             !atomic_exchange(&h->fenced, true)) {
@@ -297,8 +284,8 @@ bool st_server_hosts_may_run(struct st_server *d)
     struct st_server_hosts *h = d->hosts;
     if (h == NULL)
         return true;
-    return !atomic_load(&h->fenced) &&
-           !st_lease_self_fence_due(atomic_load(&h->host_ok_ns), mono_ns(), h->t.fence_after_ms);
+    return !atomic_load(&h->fenced) && !st_lease_self_fence_due(atomic_load(&h->host_ok_ns),
+                                                                st_clock_ns(), h->t.fence_after_ms);
 }
 
 bool st_server_hosts_leading(struct st_server *d)
@@ -310,7 +297,7 @@ bool st_server_hosts_leading(struct st_server *d)
     /* Another stratad may take the lease duration_ms after our renew was
      * sent (the database's clock); we stop a renew interval before. */
     return ok != 0 && st_server_hosts_may_run(d) &&
-           mono_ns() - ok < (int64_t)(h->t.duration_ms - h->t.renew_ms) * 1000000;
+           st_clock_ns() - ok < (int64_t)(h->t.duration_ms - h->t.renew_ms) * 1000000;
 }
 
 int st_server_hosts_grace_ms(struct st_server *d)
@@ -432,7 +419,7 @@ void st_server_hosts_pass(struct st_server *d)
         h->was_leader = leading;
     }
     int64_t skew = atomic_load(&h->skew_ms);
-    int64_t now = mono_ns();
+    int64_t now = st_clock_ns();
     if ((skew > h->t.margin_ms / 2 || skew < -h->t.margin_ms / 2) &&
         (h->skew_reported_ns == 0 || now - h->skew_reported_ns >= SKEW_REPORT_NS)) {
         h->skew_reported_ns = now;
@@ -484,7 +471,7 @@ int st_server_hosts_open(struct st_server *d, const char *dsn, st_error *err)
     /* The host name is this stratad's alone: a live holder that is not us
      * refuses the start. */
     st_lease_state st = {0};
-    int64_t sent = mono_ns();
+    int64_t sent = st_clock_ns();
     r = st_store_lease_try(h->store, ST_LEASE_HOST_NS, h->lease, h->holder, h->t.duration_ms, &st,
                            err);
     if (r < 0)

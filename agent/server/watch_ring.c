@@ -8,6 +8,7 @@
  * was before: what a watch with a selector needs to tell "stopped
  * matching" (a DELETED for it) from "never matched" (nothing). */
 #include "api_priv.h"
+#include "strata/clock.h"
 #include "watch_ring.h"
 #include "strata/api_present.h"
 #include "strata/cleanup.h"
@@ -322,12 +323,7 @@ int st_server_watch_copy(struct st_server *d, uint64_t *cursor, st_watch_event *
 void st_server_watch_wait(struct st_server *d, uint64_t cursor, int wait_ms)
 {
     struct st_server_watch_ring *g = d->ring;
-    struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += wait_ms / 1000;
-    dl.tv_nsec += (long)(wait_ms % 1000) * 1000000;
-    dl.tv_sec += dl.tv_nsec / 1000000000;
-    dl.tv_nsec %= 1000000000;
+    struct timespec dl = st_clock_deadline(CLOCK_REALTIME, wait_ms);
     pthread_mutex_lock(&g->lock);
     if (g->next <= cursor && !atomic_load(&d->stopping))
         pthread_cond_timedwait(&g->cond, &g->lock, &dl);
