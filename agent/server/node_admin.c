@@ -173,13 +173,13 @@ static int host_check(struct st_server *d, const char *host, st_error *err)
     if (r < 0)
         return st_server_recode(err, EINVAL);
     r = st_store_lease_get(d->store, ST_LEASE_HOST_NS, lease, &st, err);
-    if (r == -ENOENT)
-        st_error_clear(err);
-    if (r == -ENOENT)
+    if (r == -ENOENT) {
+        st_error_clear(err); /* the store's "not found" says less than this */
         return st_error_set(err, ENOENT,
                             "host %s: no stratad serves it (no lease %s/%s); start one there with "
                             "--host-name %s and this --db, or see `stratactl get hosts`",
                             host, ST_LEASE_HOST_NS, lease, host);
+    }
     if (r < 0)
         return r;
     if (st_lease_host_lost(&st, 0))
@@ -355,27 +355,30 @@ int st_server_node_add(struct st_server *d, json_t *body, int ready_timeout_ms, 
                        json_is_true(from_template), err);
 }
 
+/* A Node's host (its label strata.io/host), or NULL. */
+static const char *node_host(json_t *node)
+{
+    return json_string_value(json_object_get(
+        json_object_get(json_object_get(node, "metadata"), "labels"), ST_HOST_LABEL));
+}
+
 bool st_server_node_mine(struct st_server *d, json_t *node)
 {
-    if (d->hosts == NULL)
-        return true;
-    const char *h = json_string_value(json_object_get(
-        json_object_get(json_object_get(node, "metadata"), "labels"), ST_HOST_LABEL));
-    return h && strcmp(h, d->host_name) == 0;
+    const char *h = node_host(node);
+    return d->hosts == NULL || (h && strcmp(h, d->host_name) == 0);
 }
 
 int st_server_node_local(struct st_server *d, json_t *node, const char *what, st_error *err)
 {
     if (st_server_node_mine(d, node))
         return 0;
-    json_t *md = json_object_get(node, "metadata");
-    const char *h =
-        json_string_value(json_object_get(json_object_get(md, "labels"), ST_HOST_LABEL));
-    return st_error_set(err, EREMOTE,
-                        "node %s runs on host %s, not on this one (%s): %s it through that "
-                        "host's stratad",
-                        json_string_value(json_object_get(md, "name")), h ? h : "(none)",
-                        d->host_name, what);
+    const char *h = node_host(node);
+    return st_error_set(
+        err, EREMOTE,
+        "node %s runs on host %s, not on this one (%s): %s it through that "
+        "host's stratad",
+        json_string_value(json_object_get(json_object_get(node, "metadata"), "name")),
+        h ? h : "(none)", d->host_name, what);
 }
 
 struct claim {

@@ -183,9 +183,9 @@ static int open_store(struct st_server *d, st_error *err)
         return r;
     int applied = 0;
     /* With --multi-host, the --db store is shared with the stratad of
-     * other hosts (issue 17):
-     * every write records its change for them, and this one's ring
-     * follows theirs. A private cluster is this stratad's alone. */
+     * other hosts (issue 17): every write records its change for them,
+     * and this one's ring follows theirs. A private cluster, or a --db
+     * without --multi-host, is this stratad's alone. */
     if (d->pg == NULL && d->cfg.multi_host)
         d->cfg.shared_store = true;
     if ((r = open_store_waiting(d, dsn, &applied, err)) < 0 ||
