@@ -71,24 +71,11 @@ void st_store_lease_time(int64_t ms, char out[ST_STORE_LEASE_TIME_LEN])
     snprintf(out, ST_STORE_LEASE_TIME_LEN, "%s.%03d000Z", base, frac);
 }
 
-/* text in milliseconds since the epoch; 0 when it is no RFC 3339 time.
- * Whole seconds from st_time_parse_rfc3339, the fraction read here (it
- * drops fractions). */
+/* text in milliseconds since the epoch; 0 when it is no RFC 3339 time. */
 static int64_t time_ms(json_t *v)
 {
-    const char *text = json_string_value(v);
-    time_t secs;
-    if (text == NULL || st_time_parse_rfc3339(text, &secs, NULL) < 0)
-        return 0;
-    int64_t ms = (int64_t)secs * 1000;
-    const char *dot = strchr(text, '.');
-    const char *t = strchr(text, 'T');
-    if (dot && t && dot > t) {
-        int scale = 100;
-        for (const char *p = dot + 1; *p >= '0' && *p <= '9' && scale > 0; p++, scale /= 10)
-            ms += (*p - '0') * scale;
-    }
-    return ms;
+    int64_t ms;
+    return st_time_parse_rfc3339_ms(json_string_value(v), &ms, NULL) == 0 ? ms : 0;
 }
 
 static json_t *spec_of(json_t *lease)

@@ -28,20 +28,10 @@
  * when missing or unreadable. */
 static bool time_ms(const char *text, long long *ms)
 {
-    time_t s;
-    if (text == NULL || st_time_parse_rfc3339(text, &s, NULL) < 0)
+    int64_t t;
+    if (text == NULL || st_time_parse_rfc3339_ms(text, &t, NULL) < 0)
         return false;
-    long long frac = 0;
-    /* "YYYY-MM-DDTHH:MM:SS" is 19 characters; a fraction follows a '.' */
-    if (strlen(text) > 20 && text[19] == '.') {
-        int digits = 0;
-        for (const char *p = text + 20; *p >= '0' && *p <= '9'; p++, digits++)
-            if (digits < 3)
-                frac = frac * 10 + (*p - '0');
-        for (; digits < 3; digits++)
-            frac *= 10;
-    }
-    *ms = (long long)s * 1000 + frac;
+    *ms = (long long)t;
     return true;
 }
 

@@ -39,7 +39,9 @@ static int bad_time(const char *s, st_error *err)
                         s);
 }
 
-int st_time_parse_rfc3339(const char *text, time_t *out, st_error *err)
+/* The time in *out, and the fraction's first three digits (milliseconds)
+ * in *ms. */
+static int parse(const char *text, time_t *out, int *ms, st_error *err)
 {
     const char *s = text ? text : "";
     /* YYYY-MM-DDTHH:MM:SS, then [.fraction], then Z or +hh:mm / -hh:mm */
@@ -56,10 +58,11 @@ int st_time_parse_rfc3339(const char *text, time_t *out, st_error *err)
         tm.tm_hour > 23 || tm.tm_min < 0 || tm.tm_min > 59 || tm.tm_sec < 0 || tm.tm_sec > 59)
         return bad_time(s, err);
     const char *rest = s + 19;
+    *ms = 0;
     if (*rest == '.') {
         const char *frac = ++rest;
-        while (*rest >= '0' && *rest <= '9')
-            rest++;
+        for (int scale = 100; *rest >= '0' && *rest <= '9'; rest++, scale /= 10)
+            *ms += (*rest - '0') * scale;
         if (rest == frac)
             return bad_time(s, err);
     }
@@ -85,4 +88,20 @@ int st_time_parse_rfc3339(const char *text, time_t *out, st_error *err)
         return bad_time(s, err);
     *out = t - offset;
     return 0;
+}
+
+int st_time_parse_rfc3339(const char *text, time_t *out, st_error *err)
+{
+    int ms;
+    return parse(text, out, &ms, err);
+}
+
+int st_time_parse_rfc3339_ms(const char *text, int64_t *out, st_error *err)
+{
+    time_t t;
+    int ms;
+    int r = parse(text, &t, &ms, err);
+    if (r == 0)
+        *out = (int64_t)t * 1000 + ms;
+    return r;
 }

@@ -61,6 +61,24 @@ static void test_parse(void **state)
     }
 }
 
+/* Milliseconds: the fraction kept to three digits (more are dropped,
+ * fewer scaled), the zone applied, and the same refusals. */
+static void test_parse_ms(void **state)
+{
+    (void)state;
+    int64_t ms = 0;
+    assert_int_equal(st_time_parse_rfc3339_ms("2026-12-02T02:24:15.123456Z", &ms, NULL), 0);
+    assert_int_equal(ms, 1796178255123LL);
+    assert_int_equal(st_time_parse_rfc3339_ms("2026-12-02T02:24:15.5Z", &ms, NULL), 0);
+    assert_int_equal(ms, 1796178255500LL);
+    assert_int_equal(st_time_parse_rfc3339_ms("2026-12-02T02:24:15Z", &ms, NULL), 0);
+    assert_int_equal(ms, 1796178255000LL);
+    assert_int_equal(st_time_parse_rfc3339_ms("2026-12-02T03:24:15.25+01:00", &ms, NULL), 0);
+    assert_int_equal(ms, 1796178255250LL);
+    assert_int_equal(st_time_parse_rfc3339_ms("2026-12-02T02:24:15.Z", &ms, NULL), -EINVAL);
+    assert_int_equal(st_time_parse_rfc3339_ms(NULL, &ms, NULL), -EINVAL);
+}
+
 static void test_parse_refuses(void **state)
 {
     (void)state;
@@ -110,6 +128,7 @@ int main(void)
         cmocka_unit_test(test_write),
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_parse_refuses),
+        cmocka_unit_test(test_parse_ms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

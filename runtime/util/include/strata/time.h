@@ -8,6 +8,7 @@
 #ifndef STRATA_TIME_H
 #define STRATA_TIME_H
 
+#include <stdint.h>
 #include <time.h>
 
 #include "strata/error.h"
@@ -25,5 +26,8 @@ char *st_time_now_rfc3339(char out[ST_TIME_RFC3339_LEN]);
 /* Parses an RFC 3339 time into seconds since the epoch. -EINVAL (err says
  * which text) for anything else, a missing zone included. */
 int st_time_parse_rfc3339(const char *text, time_t *out, st_error *err);
+/* The same, in milliseconds since the epoch, the fraction kept to the
+ * millisecond (a Lease's renewTime is "2026-12-02T02:24:15.123456Z"). */
+int st_time_parse_rfc3339_ms(const char *text, int64_t *out, st_error *err);
 
 #endif
