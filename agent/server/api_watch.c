@@ -126,13 +126,6 @@ static bool store_polled(const char *kind)
     return strcmp(kind, "Lease") == 0;
 }
 
-static unsigned long long obj_rv(json_t *obj)
-{
-    const char *rv =
-        json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
-    return rv ? strtoull(rv, NULL, 10) : 0;
-}
-
 static void seen_key(json_t *obj, char *key, size_t len)
 {
     json_t *md = json_object_get(obj, "metadata");
@@ -243,11 +236,11 @@ static void watch_poll_store(struct st_server_stream *s)
         json_t *prev = json_object_get(s->seen, key);
         if (prev == NULL)
             emit(s, "ADDED", o);
-        else if (obj_rv(prev) != obj_rv(o))
+        else if (st_store_object_rv(prev) != st_store_object_rv(o))
             emit(s, "MODIFIED", o);
         json_object_set(next, key, o);
-        if (obj_rv(o) > s->rv_seen)
-            s->rv_seen = obj_rv(o);
+        if (st_store_object_rv(o) > s->rv_seen)
+            s->rv_seen = st_store_object_rv(o);
     }
     const char *key;
     json_t *prev;
@@ -337,7 +330,7 @@ static int watch_start(struct st_server_stream *s, const char *rv_arg, st_error 
         {
             char key[600];
             seen_key(o, key, sizeof(key));
-            if (!sent && obj_rv(o) > rv)
+            if (!sent && st_store_object_rv(o) > rv)
                 emit(s, "MODIFIED", o);
             json_object_set(s->seen, key, o);
         }

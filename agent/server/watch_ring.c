@@ -42,13 +42,6 @@ struct st_server_watch_ring {
 static const char *const seed_kinds[] = {"Pod",     "Deployment", "Secret",    "Node", "Event",
                                          "Service", "Endpoints",  "Namespace", "Lease"};
 
-static unsigned long long rv_of(json_t *obj)
-{
-    const char *rv =
-        json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
-    return rv ? strtoull(rv, NULL, 10) : 0;
-}
-
 static void key_of(char *buf, size_t len, const char *kind, json_t *obj)
 {
     json_t *md = json_object_get(obj, "metadata");
@@ -80,7 +73,7 @@ static bool ring_append(struct st_server_watch_ring *g, const char *type, json_t
 {
     if (only_newer) {
         pthread_mutex_lock(&g->lock);
-        bool old = rv_of(stored) <= g->head_rv;
+        bool old = st_store_object_rv(stored) <= g->head_rv;
         pthread_mutex_unlock(&g->lock);
         if (old)
             return false;
@@ -100,7 +93,7 @@ static bool ring_append(struct st_server_watch_ring *g, const char *type, json_t
     }
     char key[600];
     key_of(key, sizeof(key), kind, obj);
-    st_watch_event e = {.rv = rv_of(obj),
+    st_watch_event e = {.rv = st_store_object_rv(obj),
                         .type = deleted                      ? "DELETED"
                                 : strcmp(type, "ADDED") == 0 ? "ADDED"
                                                              : "MODIFIED",
@@ -137,7 +130,7 @@ static void on_change(void *arg, const char *type, json_t *stored)
     if (external) {
         if (g->own_next - g->own_first == sizeof(g->own) / sizeof(g->own[0]))
             g->own_first++;
-        g->own[g->own_next++ % (sizeof(g->own) / sizeof(g->own[0]))] = rv_of(stored);
+        g->own[g->own_next++ % (sizeof(g->own) / sizeof(g->own[0]))] = st_store_object_rv(stored);
     }
     pthread_mutex_unlock(&g->lock);
     if (!external)
@@ -156,7 +149,7 @@ void st_server_watch_set_external(struct st_server *d, bool on)
 int st_server_watch_feed(struct st_server *d, const char *type, json_t *stored)
 {
     struct st_server_watch_ring *g = d->ring;
-    unsigned long long rv = rv_of(stored);
+    unsigned long long rv = st_store_object_rv(stored);
     /* The hook noted this process's versions before the feed could show
      * them (both run under the store's lock, the hook right after its
      * commit), in rising order, as the feed reads them. */
@@ -187,7 +180,7 @@ static int seed(struct st_server *d, struct st_server_watch_ring *g, st_error *e
         json_t *o;
         json_array_foreach(items, i, o)
         {
-            unsigned long long rv = rv_of(o);
+            unsigned long long rv = st_store_object_rv(o);
             if (rv > g->floor_rv)
                 g->floor_rv = rv;
             json_t *shown = json_incref(o);

@@ -110,9 +110,7 @@ void st_store_lease_state_of(json_t *lease, int64_t db_now_ms, st_lease_state *o
     out->duration_ms = d > 0 && d <= INT32_MAX ? (int)d : 0;
     json_t *tr = json_object_get(spec, "leaseTransitions");
     out->transitions = json_is_integer(tr) ? (int)json_integer_value(tr) : 0;
-    const char *rv =
-        json_string_value(json_object_get(json_object_get(lease, "metadata"), "resourceVersion"));
-    out->resource_version = rv ? strtoull(rv, NULL, 10) : 0;
+    out->resource_version = st_store_object_rv(lease);
 }
 
 /* The content of cur (or skel when there is none) with spec's fields

@@ -69,9 +69,7 @@ static int settle(st_store *s, int r)
         if (r < 0)
             break;
         json_t *obj = json_array_get(ch, 1);
-        const char *rv =
-            json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
-        unsigned long long n = rv ? strtoull(rv, NULL, 10) : 0;
+        unsigned long long n = st_store_object_rv(obj);
         if (n > s->notified_rv)
             s->notified_rv = n;
         s->hook(s->hook_arg, json_string_value(json_array_get(ch, 0)), obj);
@@ -91,6 +89,13 @@ void st_store_set_watch_hook(st_store *s, st_store_watch_fn fn, void *arg)
         json_decref(s->pending);
         s->pending = NULL;
     }
+}
+
+unsigned long long st_store_object_rv(json_t *obj)
+{
+    const char *rv =
+        json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+    return rv ? strtoull(rv, NULL, 10) : 0;
 }
 
 int st_store_list_at(st_store *s, const st_store_query *q, json_t **out, unsigned long long *rv,

@@ -141,6 +141,8 @@ void st_store_set_watch_hook(st_store *s, st_store_watch_fn fn, void *arg);
  * so nothing is lost or seen twice. */
 int st_store_list_at(st_store *s, const st_store_query *q, json_t **out, unsigned long long *rv,
                      st_error *err);
+/* obj's metadata.resourceVersion as a number (0: none). */
+unsigned long long st_store_object_rv(json_t *obj);
 /* Does obj match the query's namespace, labels, fields and owner? A bad
  * selector is -EINVAL; otherwise 1 (match) or 0. The rule lists filter by,
  * for those who filter a change feed. */
