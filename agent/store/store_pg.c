@@ -107,8 +107,7 @@ static int fetch(st_store_pg *s, const st_store_kind *k, const char *ns, const c
     char stmt[64];
     snprintf(stmt, sizeof(stmt), "%s_%s", k->table, for_update ? "getx" : "get");
     const char *params[2] = {ns, name};
-    _cleanup_pgresult_ PGresult *r =
-        st_store_pg_exec(s, stmt, NULL, 2, params, !s->in_txn, NULL, err);
+    _cleanup_pgresult_ PGresult *r = st_store_pg_exec(s, stmt, NULL, 2, params, !s->in_txn, err);
     if (r == NULL)
         return st_store_pg_failed(s);
     *out = NULL;
@@ -134,7 +133,7 @@ static int write_row(st_store_pg *s, const st_store_kind *k, const char *ns, con
     char full[64];
     snprintf(full, sizeof(full), "%s_%s", k->table, stmt);
     *res = st_store_pg_exec(s, full, NULL, st_store_pg_extra_cols[kind_index(k)][0] ? 6 : 4, params,
-                            false, NULL, err);
+                            false, err);
     return *res ? 0 : st_store_pg_failed(s);
 }
 
@@ -233,7 +232,7 @@ static int remove_in(st_store *st, const char *kind, const char *ns_in, const ch
     const char *params[3] = {ns, name, expected_rv};
     char stmt[64];
     snprintf(stmt, sizeof(stmt), "%s_del", k->table);
-    _cleanup_pgresult_ PGresult *res = st_store_pg_exec(s, stmt, NULL, 3, params, false, NULL, err);
+    _cleanup_pgresult_ PGresult *res = st_store_pg_exec(s, stmt, NULL, 3, params, false, err);
     if (res == NULL)
         return st_store_pg_failed(s);
     if (PQntuples(res) > 0) {
@@ -384,7 +383,7 @@ static int bind_txn(st_store_pg *s, void *c, st_error *err)
 {
     bind_ctx *b = c;
     const char *p[1] = {b->json};
-    _cleanup_pgresult_ PGresult *r = st_store_pg_exec(s, "pods_bind", NULL, 1, p, false, NULL, err);
+    _cleanup_pgresult_ PGresult *r = st_store_pg_exec(s, "pods_bind", NULL, 1, p, false, err);
     if (r == NULL)
         return st_store_pg_failed(s);
     if ((size_t)PQntuples(r) == b->n) {
@@ -495,7 +494,7 @@ static int list_query(st_store_pg *s, const st_store_query *q, bool by_rv, json_
     }
     snprintf(sql + len, sizeof(sql) - (size_t)len, " ORDER BY %s",
              by_rv ? "resource_version" : "namespace, name");
-    _cleanup_pgresult_ PGresult *r = st_store_pg_exec(s, NULL, sql, n, params, true, NULL, err);
+    _cleanup_pgresult_ PGresult *r = st_store_pg_exec(s, NULL, sql, n, params, true, err);
     if (r == NULL)
         return st_store_pg_failed(s);
     /* The full selector (!=, existence, other fields) is checked here, with
@@ -548,8 +547,7 @@ static int pgs_bind_pods(st_store *st, const st_store_binding *b, size_t n, st_e
 static int pgs_ping(st_store *st, st_error *err)
 {
     st_store_pg *s = pg_of(st);
-    _cleanup_pgresult_ PGresult *r =
-        st_store_pg_exec(s, NULL, "SELECT 1", 0, NULL, true, NULL, err);
+    _cleanup_pgresult_ PGresult *r = st_store_pg_exec(s, NULL, "SELECT 1", 0, NULL, true, err);
     return r ? 0 : st_store_pg_failed(s);
 }
 

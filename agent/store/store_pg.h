@@ -100,11 +100,11 @@ int st_store_pg_db_now_ms(st_store *s, int64_t *ms, st_error *err);
 int st_store_pg_prepare_all(st_store_pg *s, st_error *err);
 
 /* Runs a prepared statement (stmt) or a parameterized one (sql). With
- * may_retry (outside a transaction), a lost connection is re-established
- * and the statement re-run once; *retried (may be NULL) then says so.
- * NULL with err set on failure. */
+ * may_retry (a read or one statement outside a transaction), a lost
+ * connection is re-established and the statement re-run once. NULL with
+ * err set on failure. */
 PGresult *st_store_pg_exec(st_store_pg *s, const char *stmt, const char *sql, int n,
-                           const char *const *params, bool may_retry, bool *retried, st_error *err);
+                           const char *const *params, bool may_retry, st_error *err);
 /* A statement without parameters or retry (BEGIN, COMMIT). */
 int st_store_pg_exec_simple(st_store_pg *s, const char *sql, st_error *err);
 

@@ -142,7 +142,7 @@ int st_store_pg_changes_head(st_store *st, unsigned long long *rv, st_error *err
         s, NULL,
         "SELECT greatest(coalesce(max(rv), 0), (SELECT rv FROM strata_changes_floor)) "
         "FROM strata_changes",
-        0, NULL, true, NULL, err);
+        0, NULL, true, err);
     if (r == NULL)
         return st_store_pg_failed(s);
     *rv = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
@@ -183,7 +183,7 @@ int st_store_pg_changes_since(st_store *st, unsigned long long after_rv, size_t 
         "SELECT f.rv, c.rv, c.type, c.object FROM strata_changes_floor f LEFT JOIN LATERAL "
         "(SELECT rv, type, object FROM strata_changes WHERE rv > $1::bigint ORDER BY rv "
         "LIMIT $2::bigint) c ON true ORDER BY c.rv",
-        2, p, true, NULL, err);
+        2, p, true, err);
     if (r == NULL)
         return st_store_pg_failed(s);
     unsigned long long floor = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
@@ -225,7 +225,7 @@ int st_store_pg_changes_trim(st_store *st, int keep_s, st_error *err)
         "strata_changes) RETURNING rv) UPDATE strata_changes_floor SET rv = "
         "greatest(strata_changes_floor.rv, coalesce((SELECT max(rv) FROM d), 0)) "
         "RETURNING (SELECT count(*) FROM d)",
-        1, p, true, NULL, err);
+        1, p, true, err);
     if (r == NULL)
         return st_store_pg_failed(s);
     return atoi(PQgetvalue(r, 0, 0));

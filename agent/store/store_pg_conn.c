@@ -154,10 +154,8 @@ static int reconnect(st_store_pg *s, st_error *err)
 }
 
 PGresult *st_store_pg_exec(st_store_pg *s, const char *stmt, const char *sql, int n,
-                           const char *const *params, bool may_retry, bool *retried, st_error *err)
+                           const char *const *params, bool may_retry, st_error *err)
 {
-    if (retried)
-        *retried = false;
     if (may_retry && conn_lost(s) && reconnect(s, err) < 0)
         return NULL;
     for (int attempt = 0;; attempt++) {
@@ -170,8 +168,6 @@ PGresult *st_store_pg_exec(st_store_pg *s, const char *stmt, const char *sql, in
             PQclear(r);
             if (reconnect(s, err) < 0)
                 return NULL;
-            if (retried)
-                *retried = true;
             continue;
         }
         failed(s, r, stmt ? stmt : "query", err);
@@ -235,7 +231,7 @@ static int txn_run(st_store_pg *s, st_store_pg_txn_fn fn, void (*reset)(void *),
                 if ((r = reconnect(s, err)) < 0)
                     return r;
                 _cleanup_pgresult_ PGresult *chk = st_store_pg_exec(
-                    s, NULL, "SELECT 1 FROM strata_txn WHERE id = $1", 1, p, false, NULL, err);
+                    s, NULL, "SELECT 1 FROM strata_txn WHERE id = $1", 1, p, false, err);
                 if (chk == NULL)
                     return st_store_pg_failed(s);
                 if (PQntuples(chk) == 1)

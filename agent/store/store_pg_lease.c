@@ -122,7 +122,7 @@ int st_store_pg_lease_get(st_store *st, const char *ns, const char *name, st_lea
     st_store_pg *s = pg_of(st);
     ns = st_store_ns_normalize(lease_kind(), ns);
     const char *params[2] = {ns, name};
-    _cleanup_pgresult_ PGresult *r = st_store_pg_exec(s, NULL, get_sql, 2, params, true, NULL, err);
+    _cleanup_pgresult_ PGresult *r = st_store_pg_exec(s, NULL, get_sql, 2, params, true, err);
     if (r == NULL)
         return st_store_pg_failed(s);
     int rc = state_of_row(s, r, out, NULL, err);
@@ -147,7 +147,7 @@ int st_store_pg_lease_try(st_store *st, const char *ns, const char *name, const 
     st_store_uid_new(uid);
     snprintf(secs, sizeof(secs), "%d", duration_ms / 1000);
     const char *params[6] = {ns, name, uid, text, holder, secs};
-    _cleanup_pgresult_ PGresult *r = st_store_pg_exec(s, NULL, try_sql, 6, params, true, NULL, err);
+    _cleanup_pgresult_ PGresult *r = st_store_pg_exec(s, NULL, try_sql, 6, params, true, err);
     if (r == NULL)
         return st_store_pg_failed(s);
     _cleanup_json_ json_t *lease = NULL;
@@ -169,8 +169,7 @@ int st_store_pg_lease_release(st_store *st, const char *ns, const char *name, co
     st_store_pg *s = pg_of(st);
     ns = st_store_ns_normalize(lease_kind(), ns);
     const char *params[3] = {ns, name, holder};
-    _cleanup_pgresult_ PGresult *r =
-        st_store_pg_exec(s, NULL, release_sql, 3, params, true, NULL, err);
+    _cleanup_pgresult_ PGresult *r = st_store_pg_exec(s, NULL, release_sql, 3, params, true, err);
     if (r == NULL)
         return st_store_pg_failed(s);
     if (PQntuples(r) == 0) {
@@ -194,7 +193,7 @@ int st_store_pg_db_now_ms(st_store *st, int64_t *ms, st_error *err)
 {
     st_store_pg *s = pg_of(st);
     _cleanup_pgresult_ PGresult *r =
-        st_store_pg_exec(s, NULL, "SELECT " NOW_MS, 0, NULL, true, NULL, err);
+        st_store_pg_exec(s, NULL, "SELECT " NOW_MS, 0, NULL, true, err);
     if (r == NULL)
         return st_store_pg_failed(s);
     if (PQntuples(r) != 1)
