@@ -6,6 +6,7 @@
 #include "strata/controller.h"
 #include "strata/cleanup.h"
 #include "strata/label_selector.h"
+#include "strata/lease.h"
 #include "strata/podspec.h"
 #include "strata/scheduler.h"
 
@@ -32,14 +33,11 @@ static bool node_adopting(json_t *node)
     return ph && strcmp(ph, "Adopting") == 0;
 }
 
-/* The label naming the host (stratad) a node runs on; nodes without it are
- * all on one host, "". */
-#define HOST_LABEL "strata.io/host"
-
+/* The host (stratad) a node runs on; nodes without one are all on one
+ * host, "". */
 static const char *node_host(json_t *node)
 {
-    const char *host = json_string_value(
-        json_object_get(json_object_get(json_object_get(node, "metadata"), "labels"), HOST_LABEL));
+    const char *host = st_node_host(node);
     return host ? host : "";
 }
 
@@ -127,7 +125,7 @@ static size_t spread_constraints(json_t *pod, json_t *pods, const int *on,
         if (n == ST_SCHED_SPREAD_MAX || !key || !when || strcmp(when, "DoNotSchedule") != 0 ||
             skew < 1 || skew > INT32_MAX)
             continue;
-        bool by_host = strcmp(key, HOST_LABEL) == 0;
+        bool by_host = strcmp(key, ST_HOST_LABEL) == 0;
         if (!by_host && strcmp(key, "kubernetes.io/hostname") != 0)
             continue; /* the manifest reader refuses other keys */
         /* No labelSelector matches no pod (Kubernetes): nothing counted. */

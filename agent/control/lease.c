@@ -99,3 +99,9 @@ int64_t st_lease_clock_skew_ms(int64_t local_realtime_ms_before, int64_t local_r
         local_realtime_ms_before + (local_realtime_ms_after - local_realtime_ms_before) / 2;
     return db_now_ms - mid;
 }
+
+const char *st_node_host(json_t *node)
+{
+    return json_string_value(json_object_get(
+        json_object_get(json_object_get(node, "metadata"), "labels"), ST_HOST_LABEL));
+}

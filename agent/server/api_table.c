@@ -12,6 +12,7 @@
 
 #include "strata/cleanup.h"
 #include "strata/jsonpath.h"
+#include "strata/lease.h"
 #include "strata/printers.h"
 
 /* Cells are for people: long ones are cut (kubectl would wrap nothing). */
@@ -359,8 +360,8 @@ static void node_row(json_t *node, time_t now, json_t *cells)
     add_str(cells, str_or(node, "status.nodeInfo.osImage", "<unknown>"));
     add_str(cells, str_or(node, "status.nodeInfo.kernelVersion", "<unknown>"));
     add_str(cells, str_or(node, "status.nodeInfo.containerRuntimeVersion", "<unknown>"));
-    json_t *host = json_object_get(st_json_at(node, "metadata.labels"), "strata.io/host");
-    add_str(cells, json_is_string(host) ? json_string_value(host) : ST_PRINT_NONE);
+    const char *host = st_node_host(node);
+    add_str(cells, host ? host : ST_PRINT_NONE);
 }
 
 static void secret_row(json_t *secret, time_t now, json_t *cells)

@@ -355,16 +355,9 @@ int st_server_node_add(struct st_server *d, json_t *body, int ready_timeout_ms, 
                        json_is_true(from_template), err);
 }
 
-/* A Node's host (its label strata.io/host), or NULL. */
-static const char *node_host(json_t *node)
-{
-    return json_string_value(json_object_get(
-        json_object_get(json_object_get(node, "metadata"), "labels"), ST_HOST_LABEL));
-}
-
 bool st_server_node_mine(struct st_server *d, json_t *node)
 {
-    const char *h = node_host(node);
+    const char *h = st_node_host(node);
     return d->hosts == NULL || (h && strcmp(h, d->host_name) == 0);
 }
 
@@ -372,7 +365,7 @@ int st_server_node_local(struct st_server *d, json_t *node, const char *what, st
 {
     if (st_server_node_mine(d, node))
         return 0;
-    const char *h = node_host(node);
+    const char *h = st_node_host(node);
     return st_error_set(
         err, EREMOTE,
         "node %s runs on host %s, not on this one (%s): %s it through that "

@@ -47,6 +47,10 @@
  * names the node. */
 #define ST_HOST_LABEL "strata.io/host"
 
+/* A Node's host, its ST_HOST_LABEL; NULL when it has none (a node of a
+ * stratad that is alone). */
+const char *st_node_host(json_t *node);
+
 /* "strata-host-" + host in out (len bytes): -EINVAL when the result is no
  * valid object name (host must be a lowercase DNS subdomain, at most 241
  * bytes), -ENAMETOOLONG when len is too small. */
