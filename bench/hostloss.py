@@ -208,6 +208,16 @@ class Bench:
             else:
                 self.h[k].ctl("node", "add", n)
 
+    def marked_lost(self, api, vnodes):
+        """Whether the leader marked every one of vnodes lost with its host."""
+        nodes = self.nodes(api)
+        return all(any(c.get("reason") == "HostLost" for c in
+                       nodes[n].get("status", {}).get("conditions", [])) for n in vnodes)
+
+    def ready_on(self, api, k):
+        """Whether all the replicas are ready on host k."""
+        return len(self.ready_pods_by_host(api).get(self.h[k].name, [])) == REPLICAS
+
     def pick_victim(self):
         """(the host holding most ready replicas, the other)."""
         by = self.ready_pods_by_host(self.h[1].api)
@@ -267,10 +277,8 @@ class Bench:
         cut_day = day_ms()
         t0 = now()
         self.net("cut", str(victim))
-        detect = self.wait("the cut host's nodes marked lost", lambda: all(
-            any(c.get("reason") == "HostLost" for c in
-                self.nodes(api)[n].get("status", {}).get("conditions", []))
-            for n in vnodes))
+        detect = self.wait("the cut host's nodes marked lost",
+                           lambda: self.marked_lost(api, vnodes))
         detect_ms = ms(now() - t0)
         running_at_detect = [n for n in vnodes if self.domain_running(n)]
         sampled_dup = []
@@ -282,9 +290,8 @@ class Bench:
                 for uid in pods:
                     uids.setdefault(uid, []).append(node)
             sampled_dup.extend(u for u, ns in uids.items() if len(ns) > 1)
-            b = self.ready_pods_by_host(api)
-            return len(b.get(self.h[survivor].name, [])) == REPLICAS and \
-                not b.get(victim_name)
+            b = self.ready_pods_by_host(api)  # one read for both questions
+            return len(b.get(self.h[survivor].name, [])) == REPLICAS and not b.get(victim_name)
         self.wait("4 replicas ready on the surviving host", replaced)
         replace_ms = ms(now() - t0)
         self.show(f"{victim_name}'s nodes lost (HostLost), the replicas back on "
@@ -354,9 +361,7 @@ class Bench:
             for n in vnodes:
                 if n not in guest_at and self.console_has(victim, n, "(self-fence)"):
                     guest_at[n] = now()
-            nodes = self.nodes(api)
-            if all(any(c.get("reason") == "HostLost" for c in
-                       nodes[n].get("status", {}).get("conditions", [])) for n in vnodes):
+            if self.marked_lost(api, vnodes):
                 lost_at = now()
                 return True
             return False
@@ -367,8 +372,7 @@ class Bench:
         for n in vnodes:
             if n not in guest_at and self.console_has(victim, n, "(self-fence)"):
                 guest_at[n] = lost_at
-        self.wait("4 replicas ready on the surviving host", lambda: len(
-            self.ready_pods_by_host(api).get(self.h[survivor].name, [])) == REPLICAS)
+        self.wait("4 replicas ready on the surviving host", lambda: self.ready_on(api, survivor))
         replace_ms = ms(now() - t0)
         ok = len(guest_at) == len(vnodes) and all(t <= lost_at for t in guest_at.values())
         if not ok:
@@ -410,12 +414,11 @@ class Bench:
         for p in [stratad] + qemus:
             os.kill(p, signal.SIGSTOP)
         try:
-            self.wait("the frozen host's nodes marked lost", lambda: all(
-                any(c.get("reason") == "HostLost" for c in
-                    self.nodes(api)[n].get("status", {}).get("conditions", [])) for n in vnodes))
+            self.wait("the frozen host's nodes marked lost",
+                      lambda: self.marked_lost(api, vnodes))
             detect_ms = ms(now() - t0)
-            self.wait("4 replicas ready on the surviving host", lambda: len(
-                self.ready_pods_by_host(api).get(self.h[survivor].name, [])) == REPLICAS)
+            self.wait("4 replicas ready on the surviving host",
+                      lambda: self.ready_on(api, survivor))
             replace_ms = ms(now() - t0)
         finally:
             t1 = now()
