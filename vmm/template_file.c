@@ -41,11 +41,11 @@ void st_template_key(const st_template_ident *id, char key[ST_TEMPLATE_KEY_LEN])
 {
     _cleanup_free_ char *text = NULL;
     int n = asprintf(&text,
-                     "strata-template 1\nkernel %s\ninitramfs %s\nmemory %u\nvcpus %u\naccel "
-                     "%s\nimages %s\nqemu %lu\nlibvirt %lu\n",
+                     "strata-template 2\nkernel %s\ninitramfs %s\nmemory %u\nvcpus %u\naccel "
+                     "%s\nimages %s\nballoon %s\nqemu %lu\nlibvirt %lu\n",
                      id->kernel_sha, id->initramfs_sha, id->memory_mib, id->vcpus,
                      st_accel_name(id->accel), id->images_dir ? id->images_dir : "-",
-                     id->qemu_version, id->libvirt_version);
+                     id->balloon_off ? "off" : "on", id->qemu_version, id->libvirt_version);
     /* out of memory: a key no template has, so nothing stale is restored */
     if (n < 0 || sha256_hex(text, (size_t)n, key) < 0) {
         memset(key, '0', ST_TEMPLATE_KEY_LEN - 1);

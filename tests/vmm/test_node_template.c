@@ -112,8 +112,8 @@ static void test_key_covers_every_input(void **state)
     assert_int_equal(strlen(base), 64);
     st_template_key(&f->id, k);
     assert_string_equal(base, k); /* stable */
-    st_template_ident v[7];
-    for (int i = 0; i < 7; i++)
+    st_template_ident v[8];
+    for (int i = 0; i < 8; i++)
         v[i] = f->id;
     v[0].kernel_sha[0] = '9';
     v[1].initramfs_sha[0] = '9';
@@ -122,7 +122,8 @@ static void test_key_covers_every_input(void **state)
     v[4].accel = ST_ACCEL_KVM;
     v[5].qemu_version = 8002000;
     v[6].images_dir = "/var/lib/strata/images";
-    for (int i = 0; i < 7; i++) {
+    v[7].balloon_off = true;
+    for (int i = 0; i < 8; i++) {
         st_template_key(&v[i], k);
         assert_string_not_equal(base, k);
     }

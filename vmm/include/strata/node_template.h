@@ -45,6 +45,7 @@ typedef struct st_template_ident {
     unsigned vcpus;
     st_accel accel;
     const char *images_dir; /* the 9p image share's folder (a clone keeps it); NULL: none */
+    bool balloon_off;       /* no virtio-balloon (a clone keeps the template's devices) */
     unsigned long qemu_version;
     unsigned long libvirt_version;
 } st_template_ident;
