@@ -21,7 +21,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysinfo.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,6 +31,9 @@
 #define ST_TEMPLATE_POLL_MS    20
 #define ST_TEMPLATE_IDENTITY   "/run/strata/identity.cmdline"
 #define ST_TEMPLATE_9P_TAG     "strata-images"
+/* What the shrink leaves free while it zeroes the rest (see template_shrink). */
+#define ST_TEMPLATE_FREE_KEEP_MIB 8
+#define ST_TEMPLATE_ZERO_STEP_MIB 1
 
 static bool template_flag(const char *cmdline)
 {
@@ -229,6 +234,53 @@ static int apply_identity(struct st_node_config *cfg, json_t *msg, const char *c
     return 0;
 }
 
+static void write_proc(const char *path, const char *value)
+{
+    _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, value, strlen(value)) < 0)
+        st_node_log("template: writing %s: %s (the save is larger)", path, strerror(errno));
+}
+
+/* Before the host saves this VM, every page the guest does not use is made
+ * a page of zeros: QEMU's migration stream carries a zero page as a flag
+ * and a restore leaves it untouched, so a clone is given (and holds on the
+ * host) only what the guest uses. Freed pages still hold their old bytes
+ * (the unpacked initramfs archive, the kernel's init sections, dropped
+ * caches), so they are zeroed the plain way: drop clean caches, compact, then
+ * take all free memory but ST_TEMPLATE_FREE_KEEP_MIB in steps, which the
+ * kernel hands out zeroed, and give it back. Returns the MiB zeroed. */
+static long template_shrink(void)
+{
+    sync();
+    write_proc("/proc/sys/vm/drop_caches", "3");
+    write_proc("/proc/sys/vm/compact_memory", "1");
+    struct sysinfo si;
+    if (sysinfo(&si) < 0)
+        return 0;
+    unsigned long long unit = si.mem_unit ? si.mem_unit : 1;
+    unsigned long long keep = (unsigned long long)ST_TEMPLATE_FREE_KEEP_MIB << 20;
+    unsigned long long free_b = (unsigned long long)si.freeram * unit;
+    if (free_b <= keep)
+        return 0;
+    size_t len = (size_t)(free_b - keep);
+    unsigned char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return 0;
+    long page = sysconf(_SC_PAGESIZE);
+    size_t step = (size_t)ST_TEMPLATE_ZERO_STEP_MIB << 20, done = 0;
+    while (done < len) {
+        /* stop once the kernel is down to what it keeps: never an OOM */
+        if (sysinfo(&si) < 0 || (unsigned long long)si.freeram * unit <= keep)
+            break;
+        size_t end = done + step < len ? done + step : len;
+        for (size_t off = done; off < end; off += (size_t)page)
+            m[off] = 0; /* the first write faults in a zeroed page */
+        done = end;
+    }
+    munmap(m, len);
+    return (long)(done >> 20);
+}
+
 int st_node_template_wait(struct st_node_config *cfg, st_error *err)
 {
     if (cfg->listen_path)
@@ -254,7 +306,9 @@ int st_node_template_wait(struct st_node_config *cfg, st_error *err)
     _cleanup_close_ int fd = open(dev, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
     if (fd < 0)
         return st_error_sys(err, errno, "template: opening %s (port %s)", dev, port);
-    st_node_log("template: waiting on %s for the host's identity", dev);
+    long zeroed = template_shrink();
+    st_node_log("template: zeroed %ld MiB of free memory; waiting on %s for the host's identity",
+                zeroed, dev);
     uint64_t seq = 0;
     for (;;) {
         if (!host_connected(fd)) {
