@@ -1,13 +1,17 @@
-/* density.c: how many idle nodes a host holds. Boots N nodes through the
- * vmm library, at most one boot per online core at once (as stratad's start
- * pool, agent/server/node_pool.c), times until all said hello, lets them
- * idle SETTLE seconds, then reads each QEMU's RSS and PSS (smaps_rollup;
- * PSS splits the pages QEMUs share, such as the kernel file they map) and
- * its CPU time over a 10 s window. Then the same N nodes without the
- * virtio-balloon (free page reporting off): the peer, in the same run.
- * Removes every domain it made. Last line:
+/* density.c: how many idle nodes a host holds. Starts N nodes through the
+ * vmm library, at most one start per online core at once (as stratad's
+ * start pool, agent/server/node_pool.c), times until all said hello, lets
+ * them idle SETTLE seconds, then reads each QEMU's RSS and PSS
+ * (smaps_rollup; PSS splits the pages QEMUs share, such as the kernel file
+ * they map) and its CPU time over a 10 s window. Three rows, one after the
+ * other in one run: N nodes restored from a booted template (`node add
+ * --from-template`, the template made first and timed apart), N booted
+ * cold, and the peer: N booted cold without the virtio-balloon (free page
+ * reporting off), a plain libvirt node. Removes every domain and template
+ * it made. Last line:
  * density: nodes=N all_ready_ms=N rss_per_node_mib=N idle_cpu_pct=N ... */
 #include "strata/meminfo.h"
+#include "strata/node_template.h"
 #include "strata/vmm.h"
 
 #include <errno.h>
@@ -27,6 +31,7 @@
 struct run {
     st_vmm *vmm;
     const char *image, *dir, *tag;
+    const char *template_dir; /* non-NULL: restore the nodes from a template there */
     st_accel accel;
     bool balloon_off;
     int n;
@@ -51,10 +56,17 @@ static void *boot_worker(void *arg)
                              .initramfs = initramfs,
                              .state_dir = r->dir,
                              .balloon_off = r->balloon_off};
-        st_vmm_start_options so = {.ready_timeout_ms = READY_TIMEOUT};
+        st_vmm_start_report rep = {0};
+        st_vmm_start_options so = {
+            .ready_timeout_ms = READY_TIMEOUT, .template_dir = r->template_dir, .report = &rep};
         st_error err = {0};
         if (st_vmm_node_start(r->vmm, &spec, &so, NULL, &err) < 0) {
             fprintf(stderr, "density: %s: %s\n", r->names[i], err.msg);
+            atomic_fetch_add(&r->failed, 1);
+        } else if (r->template_dir && !rep.restored) {
+            /* a cold boot in the template row would not measure restores */
+            fprintf(stderr, "density: %s: booted cold, not restored: %s\n", r->names[i],
+                    rep.fallback);
             atomic_fetch_add(&r->failed, 1);
         }
     }
@@ -128,18 +140,23 @@ static int64_t mem_available_kib(void)
     return st_meminfo_kib("/proc/meminfo", "MemAvailable", &kib, &err) < 0 ? -1 : kib;
 }
 
+/* One node's domain and the files its start left in dir. */
+static void node_remove(st_vmm *vmm, const char *dir, const char *name)
+{
+    st_vmm_node_destroy(vmm, name, NULL);
+    st_vmm_node_undefine(vmm, name, NULL);
+    const char *suffix[] = {".sock", ST_NODE_DATA_SOCK_SUFFIX, ".console.log"};
+    for (int k = 0; k < 3; k++) {
+        char path[4200];
+        snprintf(path, sizeof(path), "%s/%s%s", dir, name, suffix[k]);
+        unlink(path);
+    }
+}
+
 static void remove_all(struct run *r)
 {
-    for (int i = 0; i < r->n; i++) {
-        st_vmm_node_destroy(r->vmm, r->names[i], NULL);
-        st_vmm_node_undefine(r->vmm, r->names[i], NULL);
-        char path[4200];
-        const char *suffix[] = {".sock", ST_NODE_DATA_SOCK_SUFFIX, ".console.log"};
-        for (int k = 0; k < 3; k++) {
-            snprintf(path, sizeof(path), "%s/%s%s", r->dir, r->names[i], suffix[k]);
-            unlink(path);
-        }
-    }
+    for (int i = 0; i < r->n; i++)
+        node_remove(r->vmm, r->dir, r->names[i]);
 }
 
 static int measure(struct run *r, unsigned slots, int settle_s, struct figures *out)
@@ -200,6 +217,51 @@ static int measure(struct run *r, unsigned slots, int settle_s, struct figures *
     return 0;
 }
 
+/* The host's transparent hugepage mode, the bracketed word of
+ * /sys/kernel/mm/transparent_hugepage/enabled ("?" when unreadable): with
+ * THP on, QEMU asks for huge pages for guest RAM and a guest's scattered
+ * pages cost 2 MiB each on the host (scripts/setup turns it off). */
+static void thp_mode(char *out, size_t len)
+{
+    snprintf(out, len, "?");
+    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "re");
+    char buf[128];
+    if (f == NULL)
+        return;
+    if (fgets(buf, sizeof(buf), f)) {
+        char *a = strchr(buf, '['), *b = a ? strchr(a, ']') : NULL;
+        if (a && b)
+            snprintf(out, len, "%.*s", (int)(b - a - 1), a + 1);
+    }
+    fclose(f);
+}
+
+/* The template of the row "template": made by a first template start
+ * (booted cold, saved, then restored once), not one of the timed starts. */
+static int make_template(st_vmm *vmm, const char *image, const char *dir, const char *tdir,
+                         st_accel accel, int64_t *ms)
+{
+    char kernel[4096], initramfs[4096], name[40];
+    snprintf(kernel, sizeof(kernel), "%s/vmlinux", image);
+    snprintf(initramfs, sizeof(initramfs), "%s/initramfs.cpio", image);
+    snprintf(name, sizeof(name), "dens-t-%d", (int)getpid());
+    st_node_spec spec = {
+        .name = name, .accel = accel, .kernel = kernel, .initramfs = initramfs, .state_dir = dir};
+    st_vmm_start_report rep = {0};
+    st_vmm_start_options so = {
+        .ready_timeout_ms = READY_TIMEOUT, .template_dir = tdir, .report = &rep};
+    st_error err = {0};
+    int rc = st_vmm_node_start(vmm, &spec, &so, NULL, &err);
+    if (rc < 0 || !rep.restored)
+        fprintf(stderr, "density: making the template: %s\n", rc < 0 ? err.msg : rep.fallback);
+    else
+        fprintf(stderr, "density: template made in %lld ms (cold boot + save)\n",
+                (long long)rep.template_ms);
+    *ms = rep.template_ms;
+    node_remove(vmm, dir, name);
+    return rc < 0 || !rep.restored ? -1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -229,38 +291,53 @@ int main(int argc, char **argv)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned slots = cores < 1 ? 1 : (unsigned)cores;
     int64_t avail = mem_available_kib();
-    fprintf(stderr, "density: %d nodes, %u boots at once, %s\n", n, slots, accel.reason);
-    static struct run runs[2];
-    struct figures fig[2] = {0};
-    const char *tags[2] = {"balloon", "peer"};
-    int rc = 0;
-    for (int v = 0; v < 2 && rc == 0; v++) {
+    char thp[32];
+    thp_mode(thp, sizeof(thp));
+    fprintf(stderr, "density: %d nodes, %u starts at once, transparent hugepages %s, %s\n", n,
+            slots, thp, accel.reason);
+    char tdir[64];
+    snprintf(tdir, sizeof(tdir), "%s/templates", dir);
+    int64_t template_ms = -1;
+    int rc = make_template(vmm, image, dir, tdir, accel.accel, &template_ms) < 0 ? 1 : 0;
+    enum { ROW_TEMPLATE, ROW_COLD, ROW_PEER, ROWS };
+    static struct run runs[ROWS];
+    struct figures fig[ROWS] = {0};
+    const char *tags[ROWS] = {"template", "cold", "peer"};
+    for (int v = 0; v < ROWS && rc == 0; v++) {
         runs[v] = (struct run){.vmm = vmm,
                                .image = image,
                                .dir = dir,
                                .tag = tags[v],
+                               .template_dir = v == ROW_TEMPLATE ? tdir : NULL,
                                .accel = accel.accel,
-                               .balloon_off = v == 1,
+                               .balloon_off = v == ROW_PEER,
                                .n = n};
         rc = measure(&runs[v], slots, settle_s, &fig[v]) < 0 ? 1 : 0;
         remove_all(&runs[v]);
     }
+    st_template_drop_all(tdir, NULL);
+    rmdir(tdir);
     st_vmm_close(vmm);
     rmdir(dir);
     if (rc != 0)
         return rc;
-    printf("density_peer: nodes=%d all_ready_ms=%.0f rss_per_node_mib=%.0f pss_per_node_mib=%.0f "
-           "idle_cpu_pct=%.2f balloon=off\n",
-           n, fig[1].all_ready_ms, fig[1].rss_mib, fig[1].pss_mib, fig[1].cpu_pct);
+    for (int v = ROW_COLD; v < ROWS; v++)
+        printf("density_%s: nodes=%d all_ready_ms=%.0f rss_per_node_mib=%.0f "
+               "pss_per_node_mib=%.0f idle_cpu_pct=%.2f balloon=%s\n",
+               tags[v], n, fig[v].all_ready_ms, fig[v].rss_mib, fig[v].pss_mib, fig[v].cpu_pct,
+               v == ROW_PEER ? "off" : "on");
     /* What this host holds: its memory at the start over each idle node's
      * PSS (shared pages counted once), and its cores over their idle CPU. */
-    double fit_mem = (double)avail / 1024.0 / fig[0].pss_mib;
-    double fit_cpu = fig[0].cpu_pct > 0 ? 100.0 * (double)cores / fig[0].cpu_pct : 0;
+    const struct figures *t = &fig[ROW_TEMPLATE], *peer = &fig[ROW_PEER];
+    double fit_mem = (double)avail / 1024.0 / t->pss_mib;
+    double fit_cpu = t->cpu_pct > 0 ? 100.0 * (double)cores / t->cpu_pct : 0;
     printf("density: nodes=%d all_ready_ms=%.0f rss_per_node_mib=%.0f idle_cpu_pct=%.2f "
            "pss_per_node_mib=%.0f memavail_drop_per_node_mib=%.0f fits_by_memory=%.0f "
-           "fits_by_cpu=%.0f peer=balloon_off rss_ratio=%.2f pss_ratio=%.2f accel=%s\n",
-           n, fig[0].all_ready_ms, fig[0].rss_mib, fig[0].cpu_pct, fig[0].pss_mib,
-           fig[0].avail_drop_mib, fit_mem, fit_cpu, fig[0].rss_mib / fig[1].rss_mib,
-           fig[0].pss_mib / fig[1].pss_mib, st_accel_name(accel.accel));
+           "fits_by_cpu=%.0f from=template template_ms=%lld cold_all_ready_ms=%.0f "
+           "cold_rss_per_node_mib=%.0f peer=cold_balloon_off rss_ratio=%.2f pss_ratio=%.2f "
+           "thp=%s accel=%s\n",
+           n, t->all_ready_ms, t->rss_mib, t->cpu_pct, t->pss_mib, t->avail_drop_mib, fit_mem,
+           fit_cpu, (long long)template_ms, fig[ROW_COLD].all_ready_ms, fig[ROW_COLD].rss_mib,
+           t->rss_mib / peer->rss_mib, t->pss_mib / peer->pss_mib, thp, st_accel_name(accel.accel));
     return 0;
 }
