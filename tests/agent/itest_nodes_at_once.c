@@ -39,23 +39,11 @@ static int group_teardown(void **state)
     return 0;
 }
 
-/* RssAnon of the node's QEMU in KiB, -1 when it cannot be read. */
-static long qemu_anon_kib(const char *node)
-{
-    char *out = NULL;
-    st_test_sh(&out, NULL,
-               "awk '/^RssAnon:/{print $2}' /proc/$(cat /run/libvirt/qemu/strata-%s.pid)/status",
-               node);
-    long kib = out && *out ? strtol(out, NULL, 10) : -1;
-    free(out);
-    return kib;
-}
-
 static bool all_settled(void *arg)
 {
     (void)arg;
     for (int i = 0; i < NODES; i++) {
-        long kib = qemu_anon_kib(node_names[i]);
+        long kib = st_test_node_qemu_anon_kib(node_names[i]);
         if (kib < 0 || kib > IDLE_ANON_MIB * 1024L)
             return false;
     }
@@ -124,7 +112,7 @@ static void test_five_at_once_all_ready(void **state)
     bool settled = st_test_wait_until(all_settled, NULL, 90000, 1000);
     for (int k = 0; k < NODES; k++)
         print_message("%s: QEMU RssAnon %ld KiB (bound %d MiB)\n", node_names[k],
-                      qemu_anon_kib(node_names[k]), IDLE_ANON_MIB);
+                      st_test_node_qemu_anon_kib(node_names[k]), IDLE_ANON_MIB);
     assert_true(settled);
 }
 

@@ -164,6 +164,17 @@ long long st_test_now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+long st_test_node_qemu_anon_kib(const char *node)
+{
+    char *out = NULL;
+    st_test_sh(&out, NULL,
+               "awk '/^RssAnon:/{print $2}' /proc/$(cat /run/libvirt/qemu/strata-%s.pid)/status",
+               node);
+    long kib = out && *out ? strtol(out, NULL, 10) : -1;
+    free(out);
+    return kib;
+}
+
 bool st_test_wait_until(bool (*cond)(void *arg), void *arg, int timeout_ms, int poll_ms)
 {
     long long deadline = st_test_now_ms() + timeout_ms;

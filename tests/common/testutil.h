@@ -33,6 +33,11 @@ int st_test_sh(char **out, char **err, const char *fmt, ...) __attribute__((form
  * Returns true when the condition held. */
 bool st_test_wait_until(bool (*cond)(void *arg), void *arg, int timeout_ms, int poll_ms);
 
+/* RssAnon (KiB) of the QEMU of node's domain (strata-<node>, its pid
+ * from libvirt's pid file): the memory that is its own, not the files
+ * every QEMU maps from the page cache. -1 when it cannot be read. */
+long st_test_node_qemu_anon_kib(const char *node);
+
 /* A loopback TCP port nobody listens on now (the kernel's pick), or -1. */
 int st_test_free_port(void);
 
