@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <linux/random.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,15 @@ static void sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
+}
+
+/* Waits at most ms for the port's host end to change (virtio_console sends
+ * SIGIO to the owner of an O_ASYNC port when the host opens or closes it):
+ * a restored clone sees its host at once, not at the next poll. */
+static void wait_port_change(const sigset_t *sigio, int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    sigtimedwait(sigio, NULL, &ts);
 }
 
 /* Whether a host is on the port's other end (see transport_virtio.c). */
@@ -309,27 +319,45 @@ int st_node_template_wait(struct st_node_config *cfg, st_error *err)
     long zeroed = template_shrink();
     st_node_log("template: zeroed %ld MiB of free memory; waiting on %s for the host's identity",
                 zeroed, dev);
+    sigset_t sigio, old;
+    sigemptyset(&sigio);
+    sigaddset(&sigio, SIGIO);
+    sigprocmask(SIG_BLOCK, &sigio, &old);
+    int fl = fcntl(fd, F_GETFL);
+    if (fcntl(fd, F_SETOWN, getpid()) < 0 || fl < 0 || fcntl(fd, F_SETFL, fl | O_ASYNC) < 0)
+        st_node_log("template: no SIGIO from %s (%s): polling it every %d ms", dev, strerror(errno),
+                    ST_TEMPLATE_POLL_MS);
     uint64_t seq = 0;
+    int r = 0;
     for (;;) {
         if (!host_connected(fd)) {
-            sleep_ms(ST_TEMPLATE_POLL_MS);
+            wait_port_change(&sigio, ST_TEMPLATE_POLL_MS);
             continue;
         }
         _cleanup_json_ json_t *msg = NULL;
-        int r = serve_host(fd, &seq, &msg, err);
+        r = serve_host(fd, &seq, &msg, err);
         if (r < 0)
-            return r;
+            break;
         if (r == 0) {
             /* The host left. Never wait here for its end to look closed: the
              * VM may be saved right now, and a restored one finds its next
              * host already connected, sending the identity. */
-            sleep_ms(ST_TEMPLATE_POLL_MS);
+            wait_port_change(&sigio, ST_TEMPLATE_POLL_MS);
             continue;
         }
-        if ((r = apply_identity(cfg, msg, cmdline, err)) < 0)
-            return r;
-        cfg->port_fd = fd;
-        fd = -1;
-        return 0;
+        r = apply_identity(cfg, msg, cmdline, err);
+        break;
     }
+    /* the agent gets the port without O_ASYNC and no SIGIO left pending */
+    if (fl >= 0)
+        fcntl(fd, F_SETFL, fl);
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(&sigio, NULL, &zero) == SIGIO)
+        ;
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    if (r < 0)
+        return r;
+    cfg->port_fd = fd;
+    fd = -1;
+    return 0;
 }
