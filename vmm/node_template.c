@@ -341,20 +341,6 @@ static int restore(st_vmm *vmm, const st_node_spec *spec, const char *save, cons
     rep->restore_ms = ms_since(t0);
     t0 = st_vmm_now_ns();
 
-    _cleanup_free_ char *def = dom ? virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE) : NULL;
-    virDomainPtr pdom = def ? virDomainDefineXML(vmm->conn, def) : NULL;
-    if (pdom == NULL) {
-        r = st_error_set(err, EIO, "node %s: libvirt could not define the restored %s: %s",
-                         spec->name, node->domain, st_vmm_virt_error());
-        if (dom)
-            virDomainDestroy(dom);
-        st_vmm_node_discard(vmm, node, NULL);
-        return r;
-    }
-    virDomainFree(pdom);
-    rep->define_ms = ms_since(t0);
-    t0 = st_vmm_now_ns();
-
     _cleanup_json_ json_t *id = NULL;
     if ((r = st_vmm_channel_open(node, ST_NODE_CHANNEL_CONNECT_MS, err)) < 0 ||
         (r = identity_build(spec, &id, err)) < 0)
@@ -367,6 +353,19 @@ static int restore(st_vmm *vmm, const st_node_spec *spec, const char *save, cons
         goto fail;
     rep->identity_ms = ms_since(t0);
     t0 = st_vmm_now_ns();
+
+    /* Defined persistently while the guest takes its identity. */
+    {
+        _cleanup_free_ char *def = dom ? virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE) : NULL;
+        virDomainPtr pdom = def ? virDomainDefineXML(vmm->conn, def) : NULL;
+        if (pdom == NULL) {
+            r = st_error_set(err, EIO, "node %s: libvirt could not define the restored %s: %s",
+                             spec->name, node->domain, st_vmm_virt_error());
+            goto fail;
+        }
+        virDomainFree(pdom);
+        rep->define_ms = ms_since(t0);
+    }
     if ((r = st_vmm_node_wait_ready(vmm, node, timeout_ms, hello)) < 0) {
         r = st_error_set(err, -r, "node %s: no hello within %d ms after its identity (%s)",
                          spec->name, timeout_ms, strerror(-r));

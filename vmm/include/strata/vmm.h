@@ -89,7 +89,7 @@ typedef struct st_vmm_start_report {
     bool template_made;  /* this start booted and saved the template first */
     int64_t template_ms; /* making the template (cold boot + save), 0 when none */
     int64_t restore_ms;  /* of a restored node: libvirt's restore (QEMU up, state read) */
-    int64_t define_ms;   /* ... defining the restored domain persistently */
+    int64_t define_ms;   /* ... defining it persistently (after the identity is sent) */
     int64_t identity_ms; /* ... channel connected, identity sent */
     int64_t hello_ms;    /* ... identity sent to hello */
     char fallback[ST_ERROR_MSG_MAX]; /* why a template start booted cold instead ("" when it did
