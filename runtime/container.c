@@ -162,6 +162,10 @@ struct child_args {
     int parent_sock; /* the creator's end of the socketpair, closed first */
     int fifo_fd;
     int fd_dir; /* /proc/self/fd opened before a chroot into a joined mount ns, or -1 */
+    /* The config has hooks: stop once the mounts are prepared so the creator
+     * runs prestart and createRuntime (a round trip a config without hooks
+     * does not pay). */
+    bool hooks_sync;
     int stdio[3];
     /* The state for the hooks run in here, built before the clone (no
      * allocation in the child): status creating, then created. */
@@ -283,7 +287,8 @@ static int child_prepare(struct child_args *a, enum msg_kind *kind, st_error *er
      * createRuntime, then createContainer runs here, in the container's
      * namespaces with its mounts, the old root still reachable. */
     struct sync_msg hooks = {.kind = MSG_RUN_HOOKS};
-    if (send(a->sock, &hooks, sizeof(hooks), MSG_NOSIGNAL) < 0 || read(a->sock, &b, 1) != 1)
+    if (a->hooks_sync &&
+        (send(a->sock, &hooks, sizeof(hooks), MSG_NOSIGNAL) < 0 || read(a->sock, &b, 1) != 1))
         return st_error_set(err, EPIPE, "the creating process went away during setup");
     struct st_hook_state hs = child_state(a->state_creating);
     if ((r = st_hooks_run(&c->hooks, ST_HOOK_CREATE_CONTAINER, c->where, &hs, c->env, NULL, NULL,
@@ -587,6 +592,14 @@ static int hooks_load(struct st_container *c, st_error *err)
 
 /* ---- API ---- */
 
+static bool has_hooks(const struct st_oci_config *cfg)
+{
+    for (int k = 0; k < ST_HOOK_KINDS; k++)
+        if (cfg->hooks.n[k] > 0)
+            return true;
+    return false;
+}
+
 static int validate(const struct st_oci_config *cfg, st_error *err)
 {
     struct stat st;
@@ -718,6 +731,7 @@ int st_container_create(const struct st_container_opts *opts, struct st_containe
                            .sock = sv[1],
                            .fifo_fd = fifo_fd,
                            .fd_dir = -1,
+                           .hooks_sync = has_hooks(cfg),
                            .stdio = {opts->stdin_fd, opts->stdout_fd, opts->stderr_fd},
                            .state_creating = state_creating,
                            .state_created = state_created};
