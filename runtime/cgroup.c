@@ -106,6 +106,12 @@ const char *st_cgroup_first_v2_ctrl(void)
     return NULL;
 }
 
+bool st_cgroup_prefers_clone_into(void)
+{
+    struct statfs sfs;
+    return statfs("/sys/fs/cgroup", &sfs) == 0 && sfs.f_type == CGROUP2_SUPER_MAGIC;
+}
+
 int st_cgroup_layout(enum st_cgroup_layout *out, st_error *err)
 {
     int r = st_cgroup_init(err);

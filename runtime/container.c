@@ -3,10 +3,12 @@
  * and waits on ROOT/<id>/exec.fifo right before execve; start opens the FIFO.
  * The process's init IS the user process: no extra init, no re-exec, no
  * shelling out. A socketpair orders parent and child: the parent attaches the
- * child to the cgroup and writes its id maps before the child goes on, runs
- * the prestart and createRuntime hooks when the child's mounts are ready,
- * and the child reports setup errors back so create can roll everything
- * back. Everything that can fail (mounts, rlimits, seccomp without
+ * child to the cgroup and writes its id maps before the child goes on (or,
+ * when nothing in the config needs that order, see wait_first, while the
+ * child sets up: it is attached before create returns, so before it can
+ * execve), runs the prestart and createRuntime hooks when the child's
+ * mounts are ready, and the child reports setup errors back so create can
+ * roll everything back. Everything that can fail (mounts, rlimits, seccomp without
  * no_new_privs, the user, the capabilities) happens before create returns,
  * as runc does, so create reports it; what is left for start (the
  * startContainer hooks, execve) reports through the FIFO itself, which the
@@ -166,6 +168,8 @@ struct child_args {
      * runs prestart and createRuntime (a round trip a config without hooks
      * does not pay). */
     bool hooks_sync;
+    /* Wait for the creator's go before anything else (see wait_first). */
+    bool wait_go;
     int stdio[3];
     /* The state for the hooks run in here, built before the clone (no
      * allocation in the child): status creating, then created. */
@@ -248,7 +252,7 @@ static int child_prepare(struct child_args *a, enum msg_kind *kind, st_error *er
     const struct st_oci_config *c = a->config;
     char b;
     /* Wait until the parent attached us to the cgroup and wrote the id maps. */
-    if (read(a->sock, &b, 1) != 1)
+    if (a->wait_go && read(a->sock, &b, 1) != 1)
         return st_error_set(err, EPIPE, "the creating process went away during setup");
     if ((c->ns_flags & CLONE_NEWUSER) && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
         return st_error_sys(err, errno, "%s: linux.uidMappings: container root is not mapped",
@@ -592,6 +596,24 @@ static int hooks_load(struct st_container *c, st_error *err)
 
 /* ---- API ---- */
 
+/* Whether the process must wait, before any of its setup, until the creator
+ * has put it in its cgroup (and written its id maps). Otherwise it goes
+ * ahead with its mounts while the creator makes the cgroup and attaches
+ * it, and only create's return (the FIFO) orders it: it is in its cgroup
+ * before start can let it execve. It must wait for
+ *   - a new user namespace: it has no root until the id maps exist;
+ *   - a cgroup namespace: rooted at the cgroup it is in when it unshares;
+ *   - hooks: what they do (createContainer runs in the process) is
+ *     charged and limited as the container;
+ *   - a memory limit: the setup is charged to it, so a limit too small for
+ *     the setup fails create, saying so;
+ *   - device rules: on v1 they decide which nodes mknod may create. */
+static bool wait_first(const struct st_oci_config *cfg, bool hooks)
+{
+    return (cfg->ns_flags & (CLONE_NEWUSER | CLONE_NEWCGROUP)) || hooks ||
+           cfg->resources.memory_limit >= 0 || cfg->resources.n_device_rules > 0;
+}
+
 static bool has_hooks(const struct st_oci_config *cfg)
 {
     for (int k = 0; k < ST_HOOK_KINDS; k++)
@@ -718,7 +740,10 @@ int st_container_create(const struct st_container_opts *opts, struct st_containe
         r = st_error_sys(err, errno, "%s: cannot open it to the joined user namespace", fifo);
         goto fail;
     }
-    if ((r = st_cgroup_create(c->st.cgroup, &cfg->resources, &c->cg, err)) < 0) {
+    /* Where clone3 can start the process inside its cgroup (v2), the cgroup
+     * comes first; elsewhere after the clone, while the process sets up. */
+    bool cgroup_first = st_cgroup_prefers_clone_into();
+    if (cgroup_first && (r = st_cgroup_create(c->st.cgroup, &cfg->resources, &c->cg, err)) < 0) {
         st_error_prefix(err, "%s: ", cfg->where);
         goto fail;
     }
@@ -732,6 +757,7 @@ int st_container_create(const struct st_container_opts *opts, struct st_containe
                            .fifo_fd = fifo_fd,
                            .fd_dir = -1,
                            .hooks_sync = has_hooks(cfg),
+                           .wait_go = wait_first(cfg, has_hooks(cfg)),
                            .stdio = {opts->stdin_fd, opts->stdout_fd, opts->stderr_fd},
                            .state_creating = state_creating,
                            .state_created = state_created};
@@ -739,7 +765,8 @@ int st_container_create(const struct st_container_opts *opts, struct st_containe
     fflush(NULL);
     /* v2: born in its cgroup, without the migration lock (-1 on v1). */
     st_error no_dir = {0};
-    cg_fd = st_cgroup_dir_open(c->cg, &no_dir);
+    if (c->cg)
+        cg_fd = st_cgroup_dir_open(c->cg, &no_dir);
     bool placed = false;
     if ((r = st_ns_spawn_into(cfg, cg_fd, child_run, &a, &pid, &placed, err)) < 0) {
         pid = -1;
@@ -751,6 +778,10 @@ int st_container_create(const struct st_container_opts *opts, struct st_containe
     sv[0] = -1;
     c->st.pid = pid;
     c->is_parent = true;
+    if (!cgroup_first && (r = st_cgroup_create(c->st.cgroup, &cfg->resources, &c->cg, err)) < 0) {
+        st_error_prefix(err, "%s: ", cfg->where);
+        goto fail;
+    }
     if (!placed && (r = st_cgroup_attach(c->cg, pid, err)) < 0)
         goto fail;
     if (cfg->has_oom_score_adj && (r = write_oom_score_adj(pid, cfg, err)) < 0)
@@ -761,7 +792,7 @@ int st_container_create(const struct st_container_opts *opts, struct st_containe
          (r = write_idmap(pid, "gid_map", cfg->gid_mappings, cfg->n_gid_mappings, cfg->where,
                           err)) < 0))
         goto fail;
-    if (write(c->sync_fd, "g", 1) != 1) {
+    if (a.wait_go && write(c->sync_fd, "g", 1) != 1) {
         r = st_error_sys(err, errno, "container %s: the process died before setup", opts->id);
         goto fail;
     }
