@@ -362,7 +362,7 @@ static __attribute__((noreturn)) void child_run(void *arg)
     int fd = a->fd_dir >= 0
                  ? openat(a->fd_dir, path + strlen("/proc/self/fd/"), O_WRONLY | O_CLOEXEC)
                  : open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0 || write(fd, "0", 1) != 1) {
+    if (fd < 0) {
         st_error_sys(&err, errno, "exec.fifo: cannot wait for start");
         child_report(a->sock, true, MSG_ERROR, &err);
         _exit(1);
@@ -370,7 +370,8 @@ static __attribute__((noreturn)) void child_run(void *arg)
     close(a->fifo_fd);
     /* fd stays open (close-on-exec) until execve: the starter reads the
      * FIFO to its end, so EOF means the program runs and a message that it
-     * does not. */
+     * does not. Nothing is written before: the starter's first wake-up is
+     * the execve itself (one fewer hand-over between the two). */
     child_finish(a, &kind, &err);
     child_report(fd, false, kind, &err);
     _exit(err.code == ENOENT ? 127 : 126);
@@ -920,39 +921,39 @@ int st_container_start(struct st_container *c, st_error *err)
     _cleanup_close_ int fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return st_error_sys(err, errno, "container %s: cannot open %s", c->st.id, fifo);
-    /* The process may still be on its way to the FIFO: wait for its byte, and
-     * notice if it dies instead. */
+    /* Opened for reading, the start is committed: the process's blocking
+     * open for writing (through its own fd, so the name may go) returns. */
+    unlink(fifo);
+    /* The process holds its end open until execve: EOF (POLLHUP, which a
+     * FIFO reports only once a writer came and went) means the program
+     * runs; a message means a startContainer hook or execve failed. It may
+     * still be on its way to the FIFO, or die before: look at it now and
+     * then. */
     struct pollfd p = {.fd = fd, .events = POLLIN};
+    struct sync_msg m;
+    size_t got = 0;
     for (;;) {
         int n = poll(&p, 1, 200);
         if (n < 0 && errno == EINTR)
             continue;
-        char b;
-        if (n > 0 && read(fd, &b, 1) == 1)
-            break;
-        if (!st_proc_alive(c->st.pid, c->st.pid_start)) {
-            /* Our own child says why, when it could. */
-            struct sync_msg m;
+        if (n > 0) {
+            ssize_t k = read(fd, (char *)&m + got, sizeof(m) - got);
+            if (k < 0 && (errno == EAGAIN || errno == EINTR))
+                continue;
+            if (k <= 0 || (got += (size_t)k) == sizeof(m))
+                break;
+            continue;
+        }
+        if (n == 0 && !st_proc_alive(c->st.pid, c->st.pid_start)) {
+            /* It never reached the FIFO: our own child says why, when it could. */
             if (c->sync_fd >= 0 &&
                 recv(c->sync_fd, &m, sizeof(m), MSG_DONTWAIT) == (ssize_t)sizeof(m) && m.code != 0)
                 return st_error_set(err, m.code, "%s", m.text);
             return st_error_set(err, ESRCH, "container %s: the process exited before start",
                                 c->st.id);
         }
-    }
-    unlink(fifo);
-    /* The process holds its end open until execve: EOF means the program
-     * runs; a message means a startContainer hook or execve failed. */
-    struct sync_msg m;
-    size_t got = 0;
-    for (;;) {
-        if (poll(&p, 1, -1) < 0 && errno != EINTR)
-            break;
-        ssize_t n = read(fd, (char *)&m + got, sizeof(m) - got);
-        if (n < 0 && (errno == EAGAIN || errno == EINTR))
-            continue;
-        if (n <= 0 || (got += (size_t)n) == sizeof(m))
-            break;
+        if (n < 0)
+            return st_error_sys(err, errno, "container %s: poll on %s", c->st.id, fifo);
     }
     if (c->sync_fd >= 0) {
         close(c->sync_fd);
