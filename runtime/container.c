@@ -597,6 +597,18 @@ static int hooks_load(struct st_container *c, st_error *err)
 
 /* ---- API ---- */
 
+/* Something failed for the creator after the clone: a process that sets up
+ * without waiting (wait_first) may have failed before and said why, which
+ * explains more (its pid may be gone from the attach because of it). */
+static int child_error_first(struct st_container *c, int r, st_error *err)
+{
+    struct sync_msg m;
+    if (c->sync_fd >= 0 && recv(c->sync_fd, &m, sizeof(m), MSG_DONTWAIT) == (ssize_t)sizeof(m) &&
+        (m.kind == MSG_ERROR || m.kind == MSG_HOOK_FAILED) && m.code != 0)
+        return st_error_set(err, m.code, "%s", m.text);
+    return r;
+}
+
 /* Whether the process must wait, before any of its setup, until the creator
  * has put it in its cgroup (and written its id maps). Otherwise it goes
  * ahead with its mounts while the creator makes the cgroup and attaches
@@ -711,9 +723,9 @@ int st_container_create(const struct st_container_opts *opts, struct st_containe
     if ((r = hooks_save(c, err)) < 0 || (r = fifo_path(c, &fifo, err)) < 0)
         goto fail;
     /* The texts the process's own hooks read, made now: it must not
-     * allocate after the clone. */
-    if ((state_creating = state_text(c, ST_CONTAINER_CREATING)) == NULL ||
-        (state_created = state_text(c, ST_CONTAINER_CREATED)) == NULL) {
+     * allocate after the clone. No hooks, no texts. */
+    if (has_hooks(cfg) && ((state_creating = state_text(c, ST_CONTAINER_CREATING)) == NULL ||
+                           (state_created = state_text(c, ST_CONTAINER_CREATED)) == NULL)) {
         r = st_error_set(err, ENOMEM, "out of memory");
         goto fail;
     }
@@ -783,10 +795,14 @@ int st_container_create(const struct st_container_opts *opts, struct st_containe
         st_error_prefix(err, "%s: ", cfg->where);
         goto fail;
     }
-    if (!placed && (r = st_cgroup_attach(c->cg, pid, err)) < 0)
+    if (!placed && (r = st_cgroup_attach(c->cg, pid, err)) < 0) {
+        r = child_error_first(c, r, err);
         goto fail;
-    if (cfg->has_oom_score_adj && (r = write_oom_score_adj(pid, cfg, err)) < 0)
+    }
+    if (cfg->has_oom_score_adj && (r = write_oom_score_adj(pid, cfg, err)) < 0) {
+        r = child_error_first(c, r, err);
         goto fail;
+    }
     if ((cfg->ns_flags & CLONE_NEWUSER) &&
         ((r = write_idmap(pid, "uid_map", cfg->uid_mappings, cfg->n_uid_mappings, cfg->where,
                           err)) < 0 ||
