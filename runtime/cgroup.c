@@ -106,6 +106,12 @@ const char *st_cgroup_first_v2_ctrl(void)
     return NULL;
 }
 
+bool st_cgroup_prefers_clone_into(void)
+{
+    struct statfs sfs;
+    return statfs("/sys/fs/cgroup", &sfs) == 0 && sfs.f_type == CGROUP2_SUPER_MAGIC;
+}
+
 int st_cgroup_layout(enum st_cgroup_layout *out, st_error *err)
 {
     int r = st_cgroup_init(err);
@@ -797,8 +803,32 @@ static void pause_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+/* Removes the cgroup from every hierarchy; -EBUSY when one still has it.
+ * libcgroup 2.0.2's cgroup_delete_cgroup_ext (EMPTY_ONLY) returns 0 when a
+ * hierarchy refuses with EBUSY (it drops its own ECGNONEMPTY), so whether
+ * the cgroup is gone is looked at, not taken from it. */
+static int remove_all(struct st_cgroup *cg, st_error *err)
+{
+    int r = delete_one(cg, cg->path, err);
+    if (r < 0)
+        return r;
+    for (size_t i = 0; i < cg->nhier; i++)
+        if (exists_in(cg->ctrl[i], cg->path))
+            return st_error_set(err, EBUSY, "cgroup %s: cannot remove it from %s", cg->path,
+                                cg->ctrl[i]);
+    return 0;
+}
+
 int st_cgroup_destroy(struct st_cgroup *cg, st_error *err)
 {
+    /* Usually it is empty by now (a container's init was reaped, and its
+     * pid namespace took every other process with it): removing it right
+     * away spares reading cgroup.procs of every hierarchy (a failed open
+     * per hierarchy says it is gone). A hierarchy that still holds a
+     * process refuses and keeps it; those removed count as gone below. */
+    st_error busy = {0};
+    if (remove_all(cg, &busy) == 0)
+        return 0;
     long long deadline = st_clock_ms() + ST_CGROUP_DRAIN_MS;
     /* Kill and look again until every hierarchy is empty: a process may fork
      * between the read and the kill, and its child lands in the cgroup too. */
@@ -829,7 +859,7 @@ int st_cgroup_destroy(struct st_cgroup *cg, st_error *err)
     /* v1 can answer EBUSY for a moment after the last task left. */
     for (;;) {
         st_error e = {0};
-        int r = delete_one(cg, cg->path, &e);
+        int r = remove_all(cg, &e);
         if (r == 0)
             return 0;
         if (r != -EBUSY || st_clock_ms() > deadline) {

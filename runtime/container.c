@@ -3,10 +3,12 @@
  * and waits on ROOT/<id>/exec.fifo right before execve; start opens the FIFO.
  * The process's init IS the user process: no extra init, no re-exec, no
  * shelling out. A socketpair orders parent and child: the parent attaches the
- * child to the cgroup and writes its id maps before the child goes on, runs
- * the prestart and createRuntime hooks when the child's mounts are ready,
- * and the child reports setup errors back so create can roll everything
- * back. Everything that can fail (mounts, rlimits, seccomp without
+ * child to the cgroup and writes its id maps before the child goes on (or,
+ * when nothing in the config needs that order, see wait_first, while the
+ * child sets up: it is attached before create returns, so before it can
+ * execve), runs the prestart and createRuntime hooks when the child's
+ * mounts are ready, and the child reports setup errors back so create can
+ * roll everything back. Everything that can fail (mounts, rlimits, seccomp without
  * no_new_privs, the user, the capabilities) happens before create returns,
  * as runc does, so create reports it; what is left for start (the
  * startContainer hooks, execve) reports through the FIFO itself, which the
@@ -162,6 +164,12 @@ struct child_args {
     int parent_sock; /* the creator's end of the socketpair, closed first */
     int fifo_fd;
     int fd_dir; /* /proc/self/fd opened before a chroot into a joined mount ns, or -1 */
+    /* The config has hooks: stop once the mounts are prepared so the creator
+     * runs prestart and createRuntime (a round trip a config without hooks
+     * does not pay). */
+    bool hooks_sync;
+    /* Wait for the creator's go before anything else (see wait_first). */
+    bool wait_go;
     int stdio[3];
     /* The state for the hooks run in here, built before the clone (no
      * allocation in the child): status creating, then created. */
@@ -244,7 +252,7 @@ static int child_prepare(struct child_args *a, enum msg_kind *kind, st_error *er
     const struct st_oci_config *c = a->config;
     char b;
     /* Wait until the parent attached us to the cgroup and wrote the id maps. */
-    if (read(a->sock, &b, 1) != 1)
+    if (a->wait_go && read(a->sock, &b, 1) != 1)
         return st_error_set(err, EPIPE, "the creating process went away during setup");
     if ((c->ns_flags & CLONE_NEWUSER) && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
         return st_error_sys(err, errno, "%s: linux.uidMappings: container root is not mapped",
@@ -283,7 +291,8 @@ static int child_prepare(struct child_args *a, enum msg_kind *kind, st_error *er
      * createRuntime, then createContainer runs here, in the container's
      * namespaces with its mounts, the old root still reachable. */
     struct sync_msg hooks = {.kind = MSG_RUN_HOOKS};
-    if (send(a->sock, &hooks, sizeof(hooks), MSG_NOSIGNAL) < 0 || read(a->sock, &b, 1) != 1)
+    if (a->hooks_sync &&
+        (send(a->sock, &hooks, sizeof(hooks), MSG_NOSIGNAL) < 0 || read(a->sock, &b, 1) != 1))
         return st_error_set(err, EPIPE, "the creating process went away during setup");
     struct st_hook_state hs = child_state(a->state_creating);
     if ((r = st_hooks_run(&c->hooks, ST_HOOK_CREATE_CONTAINER, c->where, &hs, c->env, NULL, NULL,
@@ -353,7 +362,7 @@ static __attribute__((noreturn)) void child_run(void *arg)
     int fd = a->fd_dir >= 0
                  ? openat(a->fd_dir, path + strlen("/proc/self/fd/"), O_WRONLY | O_CLOEXEC)
                  : open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0 || write(fd, "0", 1) != 1) {
+    if (fd < 0) {
         st_error_sys(&err, errno, "exec.fifo: cannot wait for start");
         child_report(a->sock, true, MSG_ERROR, &err);
         _exit(1);
@@ -361,7 +370,8 @@ static __attribute__((noreturn)) void child_run(void *arg)
     close(a->fifo_fd);
     /* fd stays open (close-on-exec) until execve: the starter reads the
      * FIFO to its end, so EOF means the program runs and a message that it
-     * does not. */
+     * does not. Nothing is written before: the starter's first wake-up is
+     * the execve itself (one fewer hand-over between the two). */
     child_finish(a, &kind, &err);
     child_report(fd, false, kind, &err);
     _exit(err.code == ENOENT ? 127 : 126);
@@ -587,6 +597,44 @@ static int hooks_load(struct st_container *c, st_error *err)
 
 /* ---- API ---- */
 
+/* Something failed for the creator after the clone: a process that sets up
+ * without waiting (wait_first) may have failed before and said why, which
+ * explains more (its pid may be gone from the attach because of it). */
+static int child_error_first(struct st_container *c, int r, st_error *err)
+{
+    struct sync_msg m;
+    if (c->sync_fd >= 0 && recv(c->sync_fd, &m, sizeof(m), MSG_DONTWAIT) == (ssize_t)sizeof(m) &&
+        (m.kind == MSG_ERROR || m.kind == MSG_HOOK_FAILED) && m.code != 0)
+        return st_error_set(err, m.code, "%s", m.text);
+    return r;
+}
+
+/* Whether the process must wait, before any of its setup, until the creator
+ * has put it in its cgroup (and written its id maps). Otherwise it goes
+ * ahead with its mounts while the creator makes the cgroup and attaches
+ * it, and only create's return (the FIFO) orders it: it is in its cgroup
+ * before start can let it execve. It must wait for
+ *   - a new user namespace: it has no root until the id maps exist;
+ *   - a cgroup namespace: rooted at the cgroup it is in when it unshares;
+ *   - hooks: what they do (createContainer runs in the process) is
+ *     charged and limited as the container;
+ *   - a memory limit: the setup is charged to it, so a limit too small for
+ *     the setup fails create, saying so;
+ *   - device rules: on v1 they decide which nodes mknod may create. */
+static bool wait_first(const struct st_oci_config *cfg, bool hooks)
+{
+    return (cfg->ns_flags & (CLONE_NEWUSER | CLONE_NEWCGROUP)) || hooks ||
+           cfg->resources.memory_limit >= 0 || cfg->resources.n_device_rules > 0;
+}
+
+static bool has_hooks(const struct st_oci_config *cfg)
+{
+    for (int k = 0; k < ST_HOOK_KINDS; k++)
+        if (cfg->hooks.n[k] > 0)
+            return true;
+    return false;
+}
+
 static int validate(const struct st_oci_config *cfg, st_error *err)
 {
     struct stat st;
@@ -675,9 +723,9 @@ int st_container_create(const struct st_container_opts *opts, struct st_containe
     if ((r = hooks_save(c, err)) < 0 || (r = fifo_path(c, &fifo, err)) < 0)
         goto fail;
     /* The texts the process's own hooks read, made now: it must not
-     * allocate after the clone. */
-    if ((state_creating = state_text(c, ST_CONTAINER_CREATING)) == NULL ||
-        (state_created = state_text(c, ST_CONTAINER_CREATED)) == NULL) {
+     * allocate after the clone. No hooks, no texts. */
+    if (has_hooks(cfg) && ((state_creating = state_text(c, ST_CONTAINER_CREATING)) == NULL ||
+                           (state_created = state_text(c, ST_CONTAINER_CREATED)) == NULL)) {
         r = st_error_set(err, ENOMEM, "out of memory");
         goto fail;
     }
@@ -705,7 +753,10 @@ int st_container_create(const struct st_container_opts *opts, struct st_containe
         r = st_error_sys(err, errno, "%s: cannot open it to the joined user namespace", fifo);
         goto fail;
     }
-    if ((r = st_cgroup_create(c->st.cgroup, &cfg->resources, &c->cg, err)) < 0) {
+    /* Where clone3 can start the process inside its cgroup (v2), the cgroup
+     * comes first; elsewhere after the clone, while the process sets up. */
+    bool cgroup_first = st_cgroup_prefers_clone_into();
+    if (cgroup_first && (r = st_cgroup_create(c->st.cgroup, &cfg->resources, &c->cg, err)) < 0) {
         st_error_prefix(err, "%s: ", cfg->where);
         goto fail;
     }
@@ -718,6 +769,8 @@ int st_container_create(const struct st_container_opts *opts, struct st_containe
                            .sock = sv[1],
                            .fifo_fd = fifo_fd,
                            .fd_dir = -1,
+                           .hooks_sync = has_hooks(cfg),
+                           .wait_go = wait_first(cfg, has_hooks(cfg)),
                            .stdio = {opts->stdin_fd, opts->stdout_fd, opts->stderr_fd},
                            .state_creating = state_creating,
                            .state_created = state_created};
@@ -725,7 +778,8 @@ int st_container_create(const struct st_container_opts *opts, struct st_containe
     fflush(NULL);
     /* v2: born in its cgroup, without the migration lock (-1 on v1). */
     st_error no_dir = {0};
-    cg_fd = st_cgroup_dir_open(c->cg, &no_dir);
+    if (c->cg)
+        cg_fd = st_cgroup_dir_open(c->cg, &no_dir);
     bool placed = false;
     if ((r = st_ns_spawn_into(cfg, cg_fd, child_run, &a, &pid, &placed, err)) < 0) {
         pid = -1;
@@ -737,17 +791,25 @@ int st_container_create(const struct st_container_opts *opts, struct st_containe
     sv[0] = -1;
     c->st.pid = pid;
     c->is_parent = true;
-    if (!placed && (r = st_cgroup_attach(c->cg, pid, err)) < 0)
+    if (!cgroup_first && (r = st_cgroup_create(c->st.cgroup, &cfg->resources, &c->cg, err)) < 0) {
+        st_error_prefix(err, "%s: ", cfg->where);
         goto fail;
-    if (cfg->has_oom_score_adj && (r = write_oom_score_adj(pid, cfg, err)) < 0)
+    }
+    if (!placed && (r = st_cgroup_attach(c->cg, pid, err)) < 0) {
+        r = child_error_first(c, r, err);
         goto fail;
+    }
+    if (cfg->has_oom_score_adj && (r = write_oom_score_adj(pid, cfg, err)) < 0) {
+        r = child_error_first(c, r, err);
+        goto fail;
+    }
     if ((cfg->ns_flags & CLONE_NEWUSER) &&
         ((r = write_idmap(pid, "uid_map", cfg->uid_mappings, cfg->n_uid_mappings, cfg->where,
                           err)) < 0 ||
          (r = write_idmap(pid, "gid_map", cfg->gid_mappings, cfg->n_gid_mappings, cfg->where,
                           err)) < 0))
         goto fail;
-    if (write(c->sync_fd, "g", 1) != 1) {
+    if (a.wait_go && write(c->sync_fd, "g", 1) != 1) {
         r = st_error_sys(err, errno, "container %s: the process died before setup", opts->id);
         goto fail;
     }
@@ -875,39 +937,39 @@ int st_container_start(struct st_container *c, st_error *err)
     _cleanup_close_ int fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return st_error_sys(err, errno, "container %s: cannot open %s", c->st.id, fifo);
-    /* The process may still be on its way to the FIFO: wait for its byte, and
-     * notice if it dies instead. */
+    /* Opened for reading, the start is committed: the process's blocking
+     * open for writing (through its own fd, so the name may go) returns. */
+    unlink(fifo);
+    /* The process holds its end open until execve: EOF (POLLHUP, which a
+     * FIFO reports only once a writer came and went) means the program
+     * runs; a message means a startContainer hook or execve failed. It may
+     * still be on its way to the FIFO, or die before: look at it now and
+     * then. */
     struct pollfd p = {.fd = fd, .events = POLLIN};
+    struct sync_msg m;
+    size_t got = 0;
     for (;;) {
         int n = poll(&p, 1, 200);
         if (n < 0 && errno == EINTR)
             continue;
-        char b;
-        if (n > 0 && read(fd, &b, 1) == 1)
-            break;
-        if (!st_proc_alive(c->st.pid, c->st.pid_start)) {
-            /* Our own child says why, when it could. */
-            struct sync_msg m;
+        if (n > 0) {
+            ssize_t k = read(fd, (char *)&m + got, sizeof(m) - got);
+            if (k < 0 && (errno == EAGAIN || errno == EINTR))
+                continue;
+            if (k <= 0 || (got += (size_t)k) == sizeof(m))
+                break;
+            continue;
+        }
+        if (n == 0 && !st_proc_alive(c->st.pid, c->st.pid_start)) {
+            /* It never reached the FIFO: our own child says why, when it could. */
             if (c->sync_fd >= 0 &&
                 recv(c->sync_fd, &m, sizeof(m), MSG_DONTWAIT) == (ssize_t)sizeof(m) && m.code != 0)
                 return st_error_set(err, m.code, "%s", m.text);
             return st_error_set(err, ESRCH, "container %s: the process exited before start",
                                 c->st.id);
         }
-    }
-    unlink(fifo);
-    /* The process holds its end open until execve: EOF means the program
-     * runs; a message means a startContainer hook or execve failed. */
-    struct sync_msg m;
-    size_t got = 0;
-    for (;;) {
-        if (poll(&p, 1, -1) < 0 && errno != EINTR)
-            break;
-        ssize_t n = read(fd, (char *)&m + got, sizeof(m) - got);
-        if (n < 0 && (errno == EAGAIN || errno == EINTR))
-            continue;
-        if (n <= 0 || (got += (size_t)n) == sizeof(m))
-            break;
+        if (n < 0)
+            return st_error_sys(err, errno, "container %s: poll on %s", c->st.id, fifo);
     }
     if (c->sync_fd >= 0) {
         close(c->sync_fd);

@@ -29,8 +29,15 @@
 /* mkdir -p of an absolute path; the last component as a file when is_file. */
 static int mkpath(const char *path, bool is_file)
 {
-    if (!is_file)
+    if (!is_file) {
+        /* The parent is nearly always there (/dev for /dev/pts): one mkdir,
+         * not one per level from "/". */
+        struct stat st;
+        if (mkdir(path, 0755) == 0 ||
+            (errno == EEXIST && stat(path, &st) == 0 && S_ISDIR(st.st_mode)))
+            return 0;
         return st_fs_mkdir_p(path, 0755, NULL);
+    }
     char buf[PATH_MAX];
     if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
         return -ENAMETOOLONG;
@@ -65,29 +72,41 @@ static unsigned long kept_flags(const char *path)
     return f;
 }
 
-/* The default devices (devices.h) in a fresh /dev tmpfs. */
-static int make_devices(const char *where, const char *dev, st_error *err)
+/* The default device nodes (devices.h), 0666; path and host are scratch. */
+static int make_nodes(const char *where, const char *dev, char *path, size_t path_size, char *host,
+                      size_t host_size, st_error *err)
 {
-    char path[PATH_MAX], host[64];
     for (size_t i = 0; i < st_n_default_devices; i++) {
         const struct st_default_device *d = &st_default_devices[i];
         if (d->name == NULL)
             continue;
-        if (snprintf(path, sizeof(path), "%s/%s", dev, d->name) >= (int)sizeof(path))
+        if (snprintf(path, path_size, "%s/%s", dev, d->name) >= (int)path_size)
             return st_error_set(err, ENAMETOOLONG, "%s: mounts: %s: path too long", where, dev);
-        if (mknod(path, S_IFCHR | 0666, makedev((unsigned)d->major, (unsigned)d->minor)) == 0) {
-            chmod(path, 0666); /* the umask applies to mknod */
+        if (mknod(path, S_IFCHR | 0666, makedev((unsigned)d->major, (unsigned)d->minor)) == 0)
             continue;
-        }
         if (errno != EPERM)
             return st_error_sys(err, errno, "%s: mounts: cannot create %s", where, path);
         /* In a user namespace mknod is denied: bind the host's node instead. */
-        snprintf(host, sizeof(host), "/dev/%s", d->name);
+        snprintf(host, host_size, "/dev/%s", d->name);
         int r = mkpath(path, true);
         if (r < 0 || mount(host, path, NULL, MS_BIND, NULL) < 0)
             return st_error_sys(err, r < 0 ? -r : errno, "%s: mounts: cannot bind %s to %s", where,
                                 host, path);
     }
+    return 0;
+}
+
+/* The default devices (devices.h) in a fresh /dev tmpfs. */
+static int make_devices(const char *where, const char *dev, st_error *err)
+{
+    char path[PATH_MAX], host[64];
+    /* The nodes are 0666 whatever the umask: clear it for mknod rather than
+     * chmod each node after (restored right away). */
+    mode_t old_umask = umask(0);
+    int r = make_nodes(where, dev, path, sizeof(path), host, sizeof(host), err);
+    umask(old_umask);
+    if (r < 0)
+        return r;
     static const char *const links[][2] = {
         {"/proc/self/fd", "fd"},       {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"},
         {"/proc/self/fd/2", "stderr"}, {"pts/ptmx", "ptmx"},

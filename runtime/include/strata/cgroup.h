@@ -79,6 +79,14 @@ int st_cgroup_init(st_error *err);
  * UNIFIED_V2 when libcgroup only knows a cgroup2 mount. */
 int st_cgroup_layout(enum st_cgroup_layout *out, st_error *err);
 
+/* true when /sys/fs/cgroup is itself a cgroup2 mount (a pure v2 host): a
+ * cgroup made before the clone lets clone3 start the process in it
+ * (st_cgroup_dir_open) without the migration lock. Elsewhere a process is
+ * attached after its clone either way, and the cgroup can be made while it
+ * sets up. A hint for ordering only, read from the filesystem without
+ * cgroup_init (whose first call zeroes libcgroup's ~800 KB mount table). */
+bool st_cgroup_prefers_clone_into(void);
+
 struct st_cgroup; /* opaque */
 
 /* path is relative to the hierarchy roots: "strata-<id>" or an OCI cgroupsPath
