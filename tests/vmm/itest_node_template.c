@@ -10,7 +10,8 @@
  * zeroing), and each restored sibling's QEMU under RESTORED_ANON_MIB of
  * anonymous memory (RssAnon right after hello: 85-86 MiB measured for a
  * 192 MiB node with its 32 MiB TCG cache; 115-126 MiB with host THP on, which
- * scripts/setup turns off). At most two VMs run at once.
+ * scripts/setup turns off); bounds of the normal build, whose node image
+ * is the product's. At most two VMs run at once.
  * Domains strata-tt-<pid>-* and the template folder go in teardown. */
 #include "testutil.h"
 
@@ -213,14 +214,19 @@ static void test_restored_siblings_are_their_own(void **state)
 
     /* each holds only what its template's guest used */
     off_t save_size = template_save_size();
-    print_message("template save %lld bytes (bound %d MiB)\n", (long long)save_size, SAVE_MAX_MIB);
-    assert_true(save_size > 0);
-    assert_true(save_size <= (off_t)SAVE_MAX_MIB << 20);
     long anon_a = st_test_node_qemu_anon_kib(a), anon_b = st_test_node_qemu_anon_kib(b);
-    print_message("restored QEMU RssAnon %ld and %ld KiB (bound %d MiB)\n", anon_a, anon_b,
-                  RESTORED_ANON_MIB);
-    assert_true(anon_a > 0 && anon_a <= RESTORED_ANON_MIB * 1024L);
-    assert_true(anon_b > 0 && anon_b <= RESTORED_ANON_MIB * 1024L);
+    print_message("template save %lld bytes (bound %d MiB); restored QEMU RssAnon %ld and %ld "
+                  "KiB (bound %d MiB)\n",
+                  (long long)save_size, SAVE_MAX_MIB, anon_a, anon_b, RESTORED_ANON_MIB);
+    assert_true(save_size > 0);
+    assert_true(anon_a > 0 && anon_b > 0);
+#if !defined(__SANITIZE_ADDRESS__)
+    /* The sanitizer build's node image carries libasan and an instrumented
+     * strata-node (its save: 89 MB): its footprint is not the product's. */
+    assert_true(save_size <= (off_t)SAVE_MAX_MIB << 20);
+    assert_true(anon_a <= RESTORED_ANON_MIB * 1024L);
+    assert_true(anon_b <= RESTORED_ANON_MIB * 1024L);
+#endif
 
     /* each took its identity, reseeded its RNG and mounted the share */
     char *ca = console_of(a);
