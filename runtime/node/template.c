@@ -244,11 +244,12 @@ static int apply_identity(struct st_node_config *cfg, json_t *msg, const char *c
     return 0;
 }
 
-static void write_proc(const char *path, const char *value)
+/* A kernel knob for the shrink: failing only makes the save larger. */
+static void write_knob(const char *path, const char *value)
 {
-    _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0 || write(fd, value, strlen(value)) < 0)
-        st_node_log("template: writing %s: %s (the save is larger)", path, strerror(errno));
+    st_error e = {0};
+    if (write_text(path, value, &e) < 0)
+        st_node_log("%s (the save is larger)", e.msg);
 }
 
 /* Before the host saves this VM, every page the guest does not use is made
@@ -262,8 +263,8 @@ static void write_proc(const char *path, const char *value)
 static long template_shrink(void)
 {
     sync();
-    write_proc("/proc/sys/vm/drop_caches", "3");
-    write_proc("/proc/sys/vm/compact_memory", "1");
+    write_knob("/proc/sys/vm/drop_caches", "3");
+    write_knob("/proc/sys/vm/compact_memory", "1");
     struct sysinfo si;
     if (sysinfo(&si) < 0)
         return 0;
