@@ -283,41 +283,34 @@ static int restore(st_vmm *vmm, const st_node_spec *spec, const char *save, cons
     if ((r = st_node_spec_paths(spec, &sock, &console, &data, err)) < 0 ||
         (r = read_uuid(uuid, err)) < 0)
         return r;
-    /* Every restore checks the stream: QEMU does not checksum guest RAM in
-     * it, so a flipped bit would run. The check runs beside libvirt's
-     * restore (it reads the stream, the rewrite below only the XML before
-     * it); the guest stays paused until it passed. */
-    struct verify_job vj;
-    verify_start(&vj, save, done);
     st_template_file f;
-    if ((r = st_template_open(save, done, key, true, &f, err)) < 0) {
-        verify_finish(&vj, &(st_error){0});
+    if ((r = st_template_open(save, done, key, true, &f, err)) < 0)
         return r;
-    }
     r = st_template_clone_xml(f.xml, spec, uuid, &xml, err);
     if (r == 0)
         r = st_template_rewrite(&f, xml, err);
     st_template_close(&f);
-    if (r == 0)
-        r = st_fs_mkdir_p(spec->state_dir ? spec->state_dir : ST_NODE_STATE_DIR_DEFAULT, 0755, err);
-    if (r < 0) {
-        verify_finish(&vj, &(st_error){0});
+    if (r < 0)
         return r;
-    }
+    if ((r = st_fs_mkdir_p(spec->state_dir ? spec->state_dir : ST_NODE_STATE_DIR_DEFAULT, 0755,
+                           err)) < 0)
+        return r;
 
     _cleanup_node_ st_vmm_node *node = st_vmm_node_new(vmm, spec->name, sock, console, data);
-    if (node == NULL) {
-        verify_finish(&vj, &(st_error){0});
+    if (node == NULL)
         return st_error_set(err, ENOMEM, "node %s: out of memory", spec->name);
-    }
-    if ((r = st_vmm_registry_add(vmm, node, err)) < 0) {
-        verify_finish(&vj, &(st_error){0});
+    if ((r = st_vmm_registry_add(vmm, node, err)) < 0)
         return r;
-    }
     unlink(sock);
     unlink(data);
     unlink(console);
     int64_t t0 = st_vmm_now_ns();
+    /* Every restore checks the stream: QEMU does not checksum guest RAM in
+     * it, so a flipped bit would run. The check runs beside libvirt's
+     * restore (it reads the stream; the rewrite above only touched the XML
+     * before it), and the guest stays paused until it passed. */
+    struct verify_job vj;
+    verify_start(&vj, save, done);
     if (virDomainRestoreFlags(vmm->conn, save, NULL, VIR_DOMAIN_SAVE_PAUSED) < 0) {
         r = st_error_set(err, EIO, "node %s: libvirt could not restore the template %s: %s",
                          spec->name, save, st_vmm_virt_error());
