@@ -722,10 +722,11 @@ int st_container_create(const struct st_container_opts *opts, struct st_containe
     bool hooks_ran = false;
     if ((r = hooks_save(c, err)) < 0 || (r = fifo_path(c, &fifo, err)) < 0)
         goto fail;
+    bool hooks = has_hooks(cfg);
     /* The texts the process's own hooks read, made now: it must not
      * allocate after the clone. No hooks, no texts. */
-    if (has_hooks(cfg) && ((state_creating = state_text(c, ST_CONTAINER_CREATING)) == NULL ||
-                           (state_created = state_text(c, ST_CONTAINER_CREATED)) == NULL)) {
+    if (hooks && ((state_creating = state_text(c, ST_CONTAINER_CREATING)) == NULL ||
+                  (state_created = state_text(c, ST_CONTAINER_CREATED)) == NULL)) {
         r = st_error_set(err, ENOMEM, "out of memory");
         goto fail;
     }
@@ -769,8 +770,8 @@ int st_container_create(const struct st_container_opts *opts, struct st_containe
                            .sock = sv[1],
                            .fifo_fd = fifo_fd,
                            .fd_dir = -1,
-                           .hooks_sync = has_hooks(cfg),
-                           .wait_go = wait_first(cfg, has_hooks(cfg)),
+                           .hooks_sync = hooks,
+                           .wait_go = wait_first(cfg, hooks),
                            .stdio = {opts->stdin_fd, opts->stdout_fd, opts->stderr_fd},
                            .state_creating = state_creating,
                            .state_created = state_created};
